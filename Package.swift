@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Kernels are hot loops over unsafe pointers; exclusivity checks cost there and buy nothing.
+let fast: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+
+let package = Package(
+    name: "swiftfile",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "swiftfile", targets: ["swiftfile"]),
+        .executable(name: "swiftfile-pack", targets: ["swiftfile-pack"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // Bounds-checked GGUF reader and writer. Depends on nothing.
+        .target(name: "GGUF"),
+        // ZIP64 tail archive, self-location, mapping, .args, split parts, -m resolution.
+        .target(name: "Container", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // Block formats, dequantization, dot products, thread pool.
+        .target(name: "Tensors", dependencies: ["GGUF"], swiftSettings: fast),
+        .target(name: "Tokenizer", dependencies: ["GGUF"]),
+        .target(name: "Model", dependencies: ["GGUF", "Tensors"], swiftSettings: fast),
+        .target(name: "Sampling"),
+        .target(name: "Engine", dependencies: ["Model", "Tokenizer", "Sampling", "GGUF", "Tensors"]),
+        .executableTarget(name: "swiftfile", dependencies: [
+            "GGUF", "Container", "Tensors", "Tokenizer", "Model", "Sampling", "Engine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "swiftfile-pack", dependencies: [
+            "Container", "GGUF",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
+        .testTarget(name: "ContainerTests", dependencies: ["Container"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "GGUF"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "GGUF", "Tensors", "Tokenizer", "Engine", "Sampling"]),
+        .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
+        // Runs the built executables; see Tests/EndToEndTests/Support.swift.
+        .testTarget(name: "EndToEndTests", dependencies: ["GGUF", "Container"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// Container module: see DESIGN.md.

@@ -1,0 +1,1 @@
+// Model module: see DESIGN.md.
