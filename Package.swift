@@ -6,7 +6,7 @@ let fast: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
 
 let package = Package(
     name: "swiftfile",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swiftfile", targets: ["swiftfile"]),
         .executable(name: "swiftfile-pack", targets: ["swiftfile-pack"]),
@@ -25,6 +25,8 @@ let package = Package(
         .target(name: "Tokenizer", dependencies: ["GGUF"]),
         .target(name: "Model", dependencies: ["GGUF", "Tensors"], swiftSettings: fast),
         .target(name: "Sampling"),
+        // Chat templates: a small sandboxed Jinja subset plus built-in formats.
+        .target(name: "Chat"),
         .target(name: "Engine", dependencies: ["Model", "Tokenizer", "Sampling", "GGUF", "Tensors"]),
         .executableTarget(name: "swiftfile", dependencies: [
             "GGUF", "Container", "Tensors", "Tokenizer", "Model", "Sampling", "Engine",
@@ -40,6 +42,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "GGUF", "Tensors", "Tokenizer", "Engine", "Sampling"]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
+        .testTarget(name: "ChatTests", dependencies: ["Chat"]),
         // Runs the built executables; see Tests/EndToEndTests/Support.swift.
         .testTarget(name: "EndToEndTests", dependencies: ["GGUF", "Container"]),
     ]
