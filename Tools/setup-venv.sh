@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Prepares a machine for the project's Python tools and tests:
+#   - .venv at the repository root with pinned gguf and numpy (the tools' independent oracle);
+#   - the Debian packages the end-to-end tests call (zip, unzip, time), when running as root.
+# Idempotent: a stamp file records what was installed, so a second run only checks and exits.
+# Quiet: prints one line when all is well, the failing command's output otherwise.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$root/.venv"
+python="${PYTHON:-python3}"
+# Versions known to install here (Python 3.11, x86-64); change both the pin and nothing else.
+requirements=(gguf==0.19.0 numpy==2.4.6)
+stamp="$venv/.swiftfile-setup"
+wanted="${requirements[*]}"
+
+quietly() {  # run a command; show its output only if it fails
+    local log
+    log="$(mktemp)"
+    if ! "$@" >"$log" 2>&1; then
+        echo "setup-venv: failed: $*" >&2
+        cat "$log" >&2
+        rm -f "$log"
+        exit 1
+    fi
+    rm -f "$log"
+}
+
+missing_packages() {
+    local missing=()
+    command -v zip >/dev/null 2>&1 || missing+=(zip)
+    command -v unzip >/dev/null 2>&1 || missing+=(unzip)
+    [ -x /usr/bin/time ] || missing+=(time)
+    echo "${missing[@]:-}"
+}
+
+install_debian_packages() {
+    local missing
+    missing="$(missing_packages)"
+    [ -z "$missing" ] && return 0
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "setup-venv: warning: missing $missing (install them; the end-to-end tests need them)" >&2
+        return 0
+    fi
+    # shellcheck disable=SC2086  # word splitting of the package list is intended
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null 2>&1; then
+        # The package lists are probably empty (fresh container): fetch them once, then retry.
+        quietly apt-get update -qq
+        # shellcheck disable=SC2086
+        quietly env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+    fi
+}
+
+install_debian_packages
+
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && "$venv/bin/python" -c "import gguf, numpy" 2>/dev/null; then
+    echo "setup-venv: ready ($venv: $wanted)"
+    exit 0
+fi
+
+[ -x "$venv/bin/python" ] || quietly "$python" -m venv "$venv"
+quietly "$venv/bin/python" -m pip install --disable-pip-version-check -q "${requirements[@]}"
+quietly "$venv/bin/python" -c "import gguf, numpy"
+echo "$wanted" >"$stamp"
+echo "setup-venv: installed ($venv: $wanted)"
