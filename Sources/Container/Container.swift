@@ -1,1 +1,0 @@
-// Container module: see DESIGN.md.
