@@ -182,15 +182,18 @@ extension Evaluator {
             let items = try iterate(value, position)
             let keyed = try items.map { (try sortKey($0, attribute: attributeName, caseSensitive: caseSensitive, position), $0) }
             var failure: Error?
+            // Swift's sort is stable; comparing the other way round keeps ties in order, as Python's reverse=True does.
             let sorted = keyed.sorted { first, second in
-                do { return try order(first.0, second.0, position) < 0 } catch {
+                do {
+                    let result = try order(first.0, second.0, position)
+                    return reverse ? result > 0 : result < 0
+                } catch {
                     failure = error
                     return false
                 }
             }
             if let failure { throw failure }
-            let result = sorted.map(\.1)
-            return .list(reverse ? result.reversed() : result)
+            return .list(sorted.map(\.1))
         case "min", "max", "sum":
             let items = try iterate(value, position)
             if name == "sum" {
