@@ -110,6 +110,8 @@ extension Evaluator {
             return map[name] ?? .undefined(name: name)
         case let .namespace(identifier):
             return namespaces[identifier][name] ?? .undefined(name: name)
+        case let .loop(state):
+            return state.attribute(name) ?? .undefined(name: name)
         default:
             return .undefined(name: name)
         }
@@ -123,6 +125,8 @@ extension Evaluator {
             return map[name] ?? .undefined(name: name)
         case let (.namespace(identifier), .string(name)):
             return namespaces[identifier][name] ?? .undefined(name: name)
+        case let (.loop(state), .string(name)):
+            return state.attribute(name) ?? .undefined(name: name)
         case let (.list(items), _):
             guard let index = key.integerValue else { return .undefined(name: "") }
             guard let resolved = resolveIndex(index, count: items.count) else { return .undefined(name: "") }
@@ -429,6 +433,7 @@ extension Evaluator {
             return true
         case let (.namespace(first), .namespace(second)): return first == second
         case let (.callable(first), .callable(second)): return first == second
+        case let (.loop(first), .loop(second)): return first == second
         default:
             if let first = left.doubleValue, let second = right.doubleValue {
                 if let a = left.integerValue, let b = right.integerValue { return a == b }

@@ -5,6 +5,9 @@ extension Evaluator {
         switch receiver {
         case let .string(text): return try stringMethod(name, text, arguments, position)
         case let .dictionary(map): return try dictionaryMethod(name, map, arguments, position)
+        case let .loop(state) where name == "cycle":
+            guard !arguments.positional.isEmpty else { throw runtimeError("loop.cycle() needs at least one value", position) }
+            return arguments.positional[state.index0 % arguments.positional.count]
         default: return nil
         }
     }

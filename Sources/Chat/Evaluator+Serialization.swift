@@ -73,8 +73,8 @@ extension Evaluator {
             throw runtimeError("Object of type Namespace is not JSON serializable", position)
         case .undefined:
             throw runtimeError("Object of type Undefined is not JSON serializable", position)
-        case .callable:
-            throw runtimeError("Object of type function is not JSON serializable", position)
+        case .callable, .loop:
+            throw runtimeError("Object of type \(value.typeName) is not JSON serializable", position)
         }
     }
 

@@ -256,19 +256,9 @@ final class Evaluator {
             try step()
             var frame: [String: Value] = [:]
             try bindTarget(loop.target, item, into: &frame, loop.position)
-            var info = OrderedMap<Value>()
-            info["index"] = .int(offset + 1)
-            info["index0"] = .int(offset)
-            info["revindex"] = .int(length - offset)
-            info["revindex0"] = .int(length - offset - 1)
-            info["first"] = .bool(offset == 0)
-            info["last"] = .bool(offset == length - 1)
-            info["length"] = .int(length)
-            info["depth"] = .int(1)
-            info["depth0"] = .int(0)
-            info["previtem"] = offset > 0 ? items[offset - 1] : .undefined(name: "loop.previtem")
-            info["nextitem"] = offset + 1 < length ? items[offset + 1] : .undefined(name: "loop.nextitem")
-            frame["loop"] = .dictionary(info)
+            frame["loop"] = .loop(LoopState(index0: offset, length: length,
+                                            previous: offset > 0 ? items[offset - 1] : nil,
+                                            next: offset + 1 < length ? items[offset + 1] : nil))
             // Each iteration gets a fresh frame: a `set` inside the body never outlives its iteration (as in Jinja).
             frames.append(frame)
             let flow = try execute(loop.body, into: &output)

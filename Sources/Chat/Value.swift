@@ -11,6 +11,32 @@ enum Value: Sendable, Equatable {
     /// Index into the evaluator's namespace table: namespaces are mutable and shared, like Python objects.
     case namespace(Int)
     case callable(Callable)
+    /// The `loop` variable, built lazily: a dict per iteration would cost more than the body.
+    indirect case loop(LoopState)
+}
+
+struct LoopState: Sendable, Equatable {
+    var index0: Int
+    var length: Int
+    var previous: Value?
+    var next: Value?
+
+    func attribute(_ name: String) -> Value? {
+        switch name {
+        case "index": return .int(index0 + 1)
+        case "index0": return .int(index0)
+        case "revindex": return .int(length - index0)
+        case "revindex0": return .int(length - index0 - 1)
+        case "first": return .bool(index0 == 0)
+        case "last": return .bool(index0 == length - 1)
+        case "length": return .int(length)
+        case "depth": return .int(1)
+        case "depth0": return .int(0)
+        case "previtem": return previous ?? .undefined(name: "loop.previtem")
+        case "nextitem": return next ?? .undefined(name: "loop.nextitem")
+        default: return nil
+        }
+    }
 }
 
 enum Callable: Sendable, Equatable {
@@ -49,7 +75,7 @@ extension Value {
         case let .string(text): return !text.isEmpty
         case let .list(items): return !items.isEmpty
         case let .dictionary(map): return map.count > 0
-        case .namespace, .callable: return true
+        case .namespace, .callable, .loop: return true
         }
     }
 
@@ -65,6 +91,7 @@ extension Value {
         case .dictionary: return "dict"
         case .namespace: return "namespace"
         case .callable: return "function"
+        case .loop: return "LoopContext"
         }
     }
 
@@ -114,6 +141,7 @@ extension Value {
             return "{" + parts.joined(separator: ", ") + "}"
         case .namespace: return "<Namespace>"
         case .callable: return "<function>"
+        case .loop: return "<LoopContext>"
         }
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Chat
+import Chat
 
 /// Locates Tests/ChatTests/Fixtures from this file's path and loads Jinja2's expected outputs.
 enum Fixtures {

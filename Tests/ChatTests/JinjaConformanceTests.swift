@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Chat
+import Chat
 
 /// Our renderer against outputs of the real Jinja2 (configured like transformers), from expected.json.
 final class JinjaConformanceTests: XCTestCase {
