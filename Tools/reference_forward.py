@@ -400,7 +400,7 @@ def main(argv=None) -> int:
         print(json.dumps({"prompt": prompt}), flush=True)
         for chosen, top, _ in run_steps(model, prompt, max(args.greedy, 1), max(args.top, 1)):
             print(json.dumps({"id": chosen, "top": top}), flush=True)
-    except (ModelError, OSError, ValueError, KeyError, struct.error) as error:
+    except (ModelError, OSError, ValueError, KeyError, ZeroDivisionError, struct.error) as error:
         print(f"reference_forward: {error}", file=sys.stderr)
         return 1
     return 0
