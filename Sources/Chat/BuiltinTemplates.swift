@@ -22,23 +22,23 @@ extension ChatTemplate {
             {%- for message in turns %}
             {%- if (message.role == 'user') != loop.index0 is even %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}
             {%- if message.role == 'user' %}
-            {%- set text = ('<<SYS>>\\n' ~ system ~ '\\n<</SYS>>\\n\\n' ~ message.content) if loop.first and system is not none else message.content %}
-            {{- bos_token ~ '[INST] ' ~ text | trim ~ ' [/INST]' }}
+            {%- set prefix = ('<<SYS>>\\n' ~ system | trim ~ '\\n<</SYS>>\\n\\n') if loop.first and system is not none else '' %}
+            {{- bos_token ~ '[INST] ' ~ prefix ~ message.content | trim ~ ' [/INST]' }}
             {%- else %}
             {{- ' ' ~ message.content | trim ~ ' ' ~ eos_token }}
             {%- endif %}
             {%- endfor %}
             """,
-        // Mistral instruct (v0.1–v0.3 style): no system role, so a system prompt prefixes the first user turn.
+        // Mistral instruct (v0.1 style, as its HF template): no system role, so a system prompt prefixes the first user turn.
         "mistral": """
             {{- bos_token }}
             {%- set system = messages[0].content if messages and messages[0].role == 'system' else none %}
             {%- set turns = messages[1:] if system is not none else messages %}
             {%- for message in turns %}
             {%- if message.role == 'user' %}
-            {{- '[INST] ' ~ ((system ~ '\\n\\n') if loop.first and system is not none else '') ~ message.content ~ '[/INST]' }}
+            {{- '[INST] ' ~ ((system | trim ~ '\\n\\n') if loop.first and system is not none else '') ~ message.content | trim ~ ' [/INST]' }}
             {%- else %}
-            {{- message.content ~ eos_token }}
+            {{- message.content | trim ~ eos_token }}
             {%- endif %}
             {%- endfor %}
             """,
