@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "GGUF", "Tensors", "Tokenizer", "Engine", "Sampling"]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
-        .testTarget(name: "ChatTests", dependencies: ["Chat"]),
+        .testTarget(name: "ChatTests", dependencies: ["Chat"], exclude: ["Fixtures"]),
         // Runs the built executables; see Tests/EndToEndTests/Support.swift.
         .testTarget(name: "EndToEndTests", dependencies: ["GGUF", "Container"]),
     ]
