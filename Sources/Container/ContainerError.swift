@@ -29,6 +29,8 @@ public enum ContainerError: Error, CustomStringConvertible, Equatable, Sendable 
     case invalidMemberName(name: String, reason: String)
     case writerMisuse(reason: String)
     case outputExists(path: String)
+    case invalidPackRequest(reason: String)
+    case badManifest(archive: String, line: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -87,6 +89,10 @@ public enum ContainerError: Error, CustomStringConvertible, Equatable, Sendable 
             return "ZIP writer: \(reason)"
         case .outputExists(let path):
             return "\(path): already exists (use --force to overwrite)"
+        case .invalidPackRequest(let reason):
+            return reason
+        case .badManifest(let archive, let line, let reason):
+            return "\(archive): .sha256 line \(line): \(reason)"
         }
     }
 

@@ -18,7 +18,13 @@ public final class MappedRegion: @unchecked Sendable {
     private let mappingStart: UnsafeMutableRawPointer?
     private let mappingLength: Int
 
+    /// Valid only while this object is alive: keep a reference (or use `withBytes`) while reading.
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// Runs `body` over the bytes with this mapping guaranteed alive for the duration.
+    public func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try withExtendedLifetime(self) { try body(bytes) }
+    }
 
     init(descriptor: Int32, path: String, fileOffset: UInt64, count: UInt64) throws {
         guard count > 0 else {

@@ -53,6 +53,10 @@ public final class PartedOutput {
 
     /// Closes every part after flushing it to disk.
     public func close() throws {
+        try closeAllParts()
+    }
+
+    private func closeAllParts() throws {
         for (index, descriptor) in descriptors.enumerated() where descriptor >= 0 {
             if fsync(descriptor) != 0 {
                 throw ContainerError.ioFailure(path: partPaths[index], operation: "fsync", reason: System.errorText(errno))
@@ -87,8 +91,21 @@ public final class PartedOutput {
         }
     }
 
+    /// Only the newest part stays open; an older one is reopened when a CRC is patched into it, so a
+    /// split into thousands of parts does not run out of descriptors.
     private func descriptorForPart(_ part: Int) throws -> Int32 {
+        if part < descriptors.count {
+            if descriptors[part] < 0 {
+                let descriptor = open(partPaths[part], O_WRONLY | O_CLOEXEC)
+                if descriptor < 0 {
+                    throw ContainerError.cannotOpen(path: partPaths[part], reason: System.errorText(errno))
+                }
+                descriptors[part] = descriptor
+            }
+            return descriptors[part]
+        }
         while descriptors.count <= part {
+            try closeAllParts()
             let path = pathForPart(descriptors.count)
             let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(mode))
             if descriptor < 0 {

@@ -155,6 +155,6 @@ public enum OwnArchive {
         if entry.isEncrypted { throw ContainerError.encryptedMember(archive: executable, member: entry.name) }
         if entry.compressedSize == 0 { return [] }
         let region = try MappedFile(path: executable).map(offset: entry.dataOffset, count: entry.compressedSize)
-        return try ArgsFile.parse(bytes: region.bytes, source: "\(executable)@\(argumentsMemberName)")
+        return try region.withBytes { try ArgsFile.parse(bytes: $0, source: "\(executable)@\(argumentsMemberName)") }
     }
 }

@@ -45,14 +45,14 @@ public struct ZipArchive: Sendable {
         guard file.size > 0 else { throw ContainerError.emptyFile(path: path) }
         let region = try file.mapAll()
         do {
-            self = try ZipArchive(bytes: region.bytes, name: path)
+            self = try region.withBytes { try ZipArchive(bytes: $0, name: path) }
         } catch let error as ContainerError {
             guard detectSplitParts else { throw error }
             if case .splitPart = error { throw error }
             if SplitPartNames.splitPartIndex(of: path) != nil {
                 throw ContainerError.splitPart(path: path, reason: "named like a part, and \(Self.shortReason(error))")
             }
-            if case .notAnArchive = error, Self.looksLikeExecutable(region.bytes) {
+            if case .notAnArchive = error, region.withBytes(Self.looksLikeExecutable) {
                 throw ContainerError.splitPart(path: path, reason: "an executable with no ZIP archive at its end")
             }
             throw error

@@ -237,7 +237,10 @@ public final class ZipWriter {
         let bytes = Array(name.utf8)
         if bytes.isEmpty { throw ContainerError.invalidMemberName(name: name, reason: "empty") }
         if bytes.count > Int(UInt16.max) { throw ContainerError.invalidMemberName(name: name, reason: "longer than 65,535 bytes") }
-        if bytes.contains(0) { throw ContainerError.invalidMemberName(name: name, reason: "contains NUL") }
+        if bytes.contains(0) || bytes.contains(0x0A) || bytes.contains(0x0D) {
+            // Newlines would break the one-name-per-line .sha256 manifest.
+            throw ContainerError.invalidMemberName(name: name, reason: "contains NUL or a line break")
+        }
         if name.hasPrefix("/") || name.split(separator: "/").contains("..") || name.contains("\\") {
             throw ContainerError.invalidMemberName(name: name, reason: "must be a relative path without '..' or backslashes")
         }

@@ -101,3 +101,8 @@ func writeBundle(
     try output.close()
     return writer.members
 }
+
+/// A copy of a mapped region's bytes, taken while the mapping is certainly alive.
+func contents(_ region: MappedRegion) -> [UInt8] {
+    region.withBytes { Array($0) }
+}

@@ -8,7 +8,7 @@ final class WeightsResolverTests: XCTestCase {
         let data = fakeGGUF(count: 5000, seed: 1)
         let path = try scratch.write("m.gguf", data)
         let weights = try WeightsResolver.resolve(modelArgument: path)
-        XCTAssertEqual(Array(weights.region.bytes), data)
+        XCTAssertEqual(contents(weights.region), data)
         XCTAssertEqual(weights.origin, .file(path: path))
         XCTAssertGreaterThanOrEqual(weights.mapSeconds, 0)
     }
@@ -21,12 +21,12 @@ final class WeightsResolverTests: XCTestCase {
         try writeBundle(to: bundle, prefix: Array("\u{7F}ELF runner".utf8),
                         members: [(".args", Array("-n 4 ...".utf8)), ("Model.gguf", model), ("extra.bin", other)], scratch: scratch)
         let weights = try WeightsResolver.resolve(modelArgument: bundle)
-        XCTAssertEqual(Array(weights.region.bytes), model)
+        XCTAssertEqual(contents(weights.region), model)
         XCTAssertEqual(weights.origin, .archiveMember(archive: bundle, member: "Model.gguf"))
         XCTAssertEqual(weights.region.fileOffset % 65_536, 0)
 
         let explicit = try WeightsResolver.resolve(modelArgument: bundle + "@extra.bin")
-        XCTAssertEqual(Array(explicit.region.bytes), other)
+        XCTAssertEqual(contents(explicit.region), other)
         XCTAssertEqual(explicit.origin.description, bundle + "@extra.bin")
 
         XCTAssertThrowsError(try WeightsResolver.resolve(modelArgument: bundle + "@nope.gguf")) { error in
@@ -38,7 +38,7 @@ final class WeightsResolverTests: XCTestCase {
 
         // The bundle as the running executable: embedded weights and default arguments.
         let own = try WeightsResolver.resolveOwnArchive(executable: bundle)
-        XCTAssertEqual(Array(own.region.bytes), model)
+        XCTAssertEqual(contents(own.region), model)
         XCTAssertEqual(own.origin, .ownArchive(executable: bundle, member: "Model.gguf"))
         XCTAssertEqual(try OwnArchive.defaultArguments(executable: bundle), ["-n", "4", "..."])
     }
@@ -55,7 +55,7 @@ final class WeightsResolverTests: XCTestCase {
         try writeBundle(to: bundle, prefix: [], members: [("a@b.gguf", model)], scratch: scratch)
         let resolved = try WeightsResolver.resolve(modelArgument: bundle + "@a@b.gguf")
         XCTAssertEqual(resolved.origin, .archiveMember(archive: bundle, member: "a@b.gguf"))
-        XCTAssertEqual(Array(resolved.region.bytes), model)
+        XCTAssertEqual(contents(resolved.region), model)
         XCTAssertEqual(try WeightsResolver.resolve(modelArgument: bundle).origin, .archiveMember(archive: bundle, member: "a@b.gguf"))
     }
 

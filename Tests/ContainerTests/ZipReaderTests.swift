@@ -51,7 +51,7 @@ final class ZipReaderTests: XCTestCase {
         let archive = try ZipArchive(path: scratch.file("py.zip"))
         XCTAssertEqual(archive.entries.map(\.name), ["model.gguf", "notes.txt"])
         let weights = try WeightsResolver.resolve(modelArgument: scratch.file("py.zip"))
-        XCTAssertEqual(Array(weights.region.bytes), data)
+        XCTAssertEqual(contents(weights.region), data)
         XCTAssertEqual(weights.origin, .archiveMember(archive: scratch.file("py.zip"), member: "model.gguf"))
         XCTAssertEqual(archive.entries[0].crc32, CRC32.checksum(data))
     }
@@ -70,7 +70,7 @@ final class ZipReaderTests: XCTestCase {
             XCTAssertEqual(archive.isZip64, archiveName == "forced64.zip")
             XCTAssertEqual(archive.entries.map(\.name), ["m.gguf", "readme.txt"])
             let weights = try WeightsResolver.resolve(modelArgument: scratch.file(archiveName))
-            XCTAssertEqual(Array(weights.region.bytes), data, archiveName)
+            XCTAssertEqual(contents(weights.region), data, archiveName)
             XCTAssertEqual(weights.origin.description, "\(scratch.file(archiveName))@m.gguf")
 
             // An archive made separately and glued behind a binary with cat: offsets are short by the prefix.
@@ -79,7 +79,7 @@ final class ZipReaderTests: XCTestCase {
             let gluedArchive = try ZipArchive(path: scratch.file("glued-" + archiveName))
             XCTAssertEqual(gluedArchive.prefixBias, 9_999)
             let gluedWeights = try WeightsResolver.resolve(modelArgument: scratch.file("glued-" + archiveName))
-            XCTAssertEqual(Array(gluedWeights.region.bytes), data)
+            XCTAssertEqual(contents(gluedWeights.region), data)
         }
         // Deflated weights are refused with a message that says how to fix it.
         try scratch.write("z.gguf", Array("GGUF".utf8) + [UInt8](repeating: 0, count: 30_000)) // compressible
@@ -99,7 +99,7 @@ final class ZipReaderTests: XCTestCase {
         XCTAssertEqual(file.size, UInt64(bytes.count))
         let region = try file.map(offset: 4095, count: 4100)
         XCTAssertEqual(region.count, 4100)
-        XCTAssertEqual(Array(region.bytes), Array(bytes[4095..<8195]))
+        XCTAssertEqual(contents(region), Array(bytes[4095..<8195]))
         region.adviseWillNeed()
         var reports = 0
         region.touchPages(reportEvery: 4096) { done, total in
