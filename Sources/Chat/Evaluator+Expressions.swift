@@ -180,6 +180,7 @@ extension Evaluator {
         case let .list(items):
             return .list(try indices(count: items.count).map { items[$0] })
         case let .string(text):
+            try step(text.utf8.count / Evaluator.bytesPerStep)
             let scalars = Array(text.unicodeScalars)
             var result = String.UnicodeScalarView()
             for index in try indices(count: scalars.count) { result.append(scalars[index]) }
@@ -271,12 +272,25 @@ extension Evaluator {
             default: throw runtimeError("range() takes 1 to 3 integer arguments", position)
             }
             guard stride != 0 else { throw runtimeError("range() step must not be zero", position) }
-            let span = stride > 0 ? Double(stop) - Double(start) : Double(start) - Double(stop)
-            let count = span <= 0 ? 0 : Int((span / Double(abs(stride))).rounded(.up))
+            // Exact element count in unsigned arithmetic: the distance between two Ints always fits in UInt.
+            let forward = stride > 0 ? stop > start : stop < start
+            let distance = forward ? (stride > 0 ? UInt(bitPattern: stop &- start) : UInt(bitPattern: start &- stop)) : 0
+            let elementCount = distance == 0 ? 0 : (distance - 1) / stride.magnitude + 1
             // Refuse before allocating: a range longer than the remaining budget can never finish.
-            if count > remainingSteps { throw ChatTemplateError.stepBudgetExceeded(limit: limits.maximumSteps) }
+            if elementCount > UInt(remainingSteps) { throw ChatTemplateError.stepBudgetExceeded(limit: limits.maximumSteps) }
+            let count = Int(elementCount)
             try step(count)
-            return .list((0..<count).map { .int(start + $0 * stride) })
+            var values: [Value] = []
+            values.reserveCapacity(count)
+            var current = start
+            for _ in 0..<count {
+                guard stride > 0 ? current < stop : current > stop else { break }
+                values.append(.int(current))
+                let (next, overflow) = current.addingReportingOverflow(stride)
+                if overflow { break }
+                current = next
+            }
+            return .list(values)
         case "namespace", "dict":
             var map = OrderedMap<Value>()
             if let first = arguments.positional.first {
@@ -420,7 +434,9 @@ extension Evaluator {
         try step()
         switch (left, right) {
         case (.undefined, .undefined), (.none, .none): return true
-        case let (.string(first), .string(second)): return first.unicodeScalars.elementsEqual(second.unicodeScalars)
+        case let (.string(first), .string(second)):
+            try step(min(first.utf8.count, second.utf8.count) / Evaluator.bytesPerStep)
+            return first.unicodeScalars.elementsEqual(second.unicodeScalars)
         case let (.list(first), .list(second)):
             guard first.count == second.count else { return false }
             for (a, b) in zip(first, second) where !(try pythonEquals(a, b)) { return false }
@@ -448,6 +464,7 @@ extension Evaluator {
         try step()
         switch (left, right) {
         case let (.string(first), .string(second)):
+            try step(min(first.utf8.count, second.utf8.count) / Evaluator.bytesPerStep)
             if first.unicodeScalars.elementsEqual(second.unicodeScalars) { return 0 }
             return first.unicodeScalars.lexicographicallyPrecedes(second.unicodeScalars) { $0.value < $1.value } ? -1 : 1
         case let (.list(first), .list(second)):

@@ -7,6 +7,13 @@ extension Evaluator {
         func requireDefined() throws {
             if value.isUndefined { throw undefinedError(value, position) }
         }
+        // Filters walk their input: charge for its size up front, so repeated filters on big values stay bounded.
+        switch value {
+        case let .string(string): try step(string.utf8.count / Evaluator.bytesPerStep)
+        case let .list(items): try step(items.count)
+        case let .dictionary(map): try step(map.count)
+        default: break
+        }
         switch name {
         case "safe":
             return value
@@ -15,7 +22,7 @@ extension Evaluator {
             return try checkedString(try text(value))
         case "trim":
             let characters = try arguments.value(0, "chars").map { try text($0) }
-            return .string(strip(try text(value), characters: characters, leading: true, trailing: true))
+            return try checkedString(strip(try text(value), characters: characters, leading: true, trailing: true))
         case "upper": return try checkedString(try text(value).uppercased())
         case "lower": return try checkedString(try text(value).lowercased())
         case "capitalize": return try checkedString(capitalize(try text(value)))
@@ -125,7 +132,7 @@ extension Evaluator {
             return try checkedString(try replace(try text(value), try text(old), try text(new), count: count))
         case "reverse":
             switch value {
-            case let .string(string): return .string(String(String.UnicodeScalarView(string.unicodeScalars.reversed())))
+            case let .string(string): return try checkedString(String(String.UnicodeScalarView(string.unicodeScalars.reversed())))
             default: return .list(try iterate(value, position).reversed())
             }
         case "select", "reject":

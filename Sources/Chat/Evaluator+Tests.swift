@@ -7,6 +7,7 @@ extension Evaluator {
             }
             return first
         }
+        if case let .string(text) = value { try step(text.utf8.count / Evaluator.bytesPerStep) }
         switch name {
         case "defined": return !value.isUndefined
         case "undefined": return value.isUndefined
@@ -49,7 +50,8 @@ extension Evaluator {
             guard let number = value.integerValue, let divisor = try argument().integerValue, divisor != 0 else {
                 throw runtimeError("divisibleby needs non-zero integers", position)
             }
-            return number % divisor == 0
+            let (remainder, overflow) = number.remainderReportingOverflow(dividingBy: divisor)
+            return overflow || remainder == 0
         case "equalto", "eq", "==", "sameas": return try pythonEquals(value, try argument())
         case "ne", "!=": return !(try pythonEquals(value, try argument()))
         case "lt", "lessthan", "<": return try order(value, try argument(), position) < 0

@@ -103,11 +103,18 @@ final class Evaluator {
     }
 
     /// Python iteration: lists, dict keys, string characters; undefined iterates as empty.
+    /// Charges a step per element, so filters over big lists inside loops stay within the budget.
     func iterate(_ value: Value, _ position: SourcePosition) throws -> [Value] {
         switch value {
-        case let .list(items): return items
-        case let .dictionary(map): return map.keys.map { .string($0) }
-        case let .string(text): return text.unicodeScalars.map { .string(String($0)) }
+        case let .list(items):
+            try step(items.count)
+            return items
+        case let .dictionary(map):
+            try step(map.count)
+            return map.keys.map { .string($0) }
+        case let .string(text):
+            try step(text.utf8.count)
+            return text.unicodeScalars.map { .string(String($0)) }
         case .undefined: return []
         case let .namespace(identifier): return namespaces[identifier].keys.map { .string($0) }
         default: throw runtimeError("'\(value.typeName)' object is not iterable", position)
@@ -229,7 +236,6 @@ final class Evaluator {
 
     private func executeLoop(_ loop: Loop, into output: inout CappedText) throws {
         var items = try iterate(try evaluate(loop.iterable), loop.position)
-        try step(items.count)
         if let condition = loop.condition {
             var kept: [Value] = []
             for item in items {

@@ -96,6 +96,22 @@ final class SafetyTests: XCTestCase {
         }
     }
 
+    /// Work done inside filters is charged by input size, so a loop over filters of a big value cannot hang.
+    func testRepeatedWorkOnBigValuesStopsOnBudget() {
+        let start = Date()
+        for source in [
+            "{% set big = range(200000)|list %}{% for i in range(1000) %}{{ big|map('string')|list|length }}{% endfor %}",
+            "{% set s = 'x' * 4000000 %}{% for i in range(100000) %}{{ s|trim|length }}{% endfor %}",
+            "{% set s = 'x' * 4000000 %}{% for i in range(100000) %}{{ s == s }}{{ s.strip()|length }}{% endfor %}",
+            "{% set s = 'x' * 4000000 %}{% for i in range(100000) %}{% for c in s %}{% endfor %}{% endfor %}",
+        ] {
+            XCTAssertThrowsError(try render(source, limits: ChatTemplateLimits(maximumSteps: 200_000)), String(source.prefix(60))) { error in
+                XCTAssertEqual(error as? ChatTemplateError, .stepBudgetExceeded(limit: 200_000))
+            }
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 10)
+    }
+
     func testMacroRecursionIsCapped() {
         XCTAssertThrowsError(try render("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}")) { error in
             guard case .nestingTooDeep(64, _, _)? = error as? ChatTemplateError else { return XCTFail("got \(error)") }
@@ -157,6 +173,14 @@ final class SafetyTests: XCTestCase {
                 XCTAssertNotNil(error as? ChatTemplateError, "\(source): \(error)")
             }
         }
+    }
+
+    func testExtremeIntegersDoNotTrap() throws {
+        XCTAssertEqual(try render("{{ range(-9223372036854775807 - 1, 9223372036854775807, 9223372036854775807)|list }}"),
+                       "[-9223372036854775808, -1, 9223372036854775806]")
+        XCTAssertEqual(try render("{{ (-9223372036854775807 - 1) is divisibleby(-1) }} {{ 7 is divisibleby(-1) }}"), "True True")
+        XCTAssertEqual(try render("{{ range(5, 0, -2)|list }} {{ range(0, 5, -1)|list }}"), "[5, 3, 1] []")
+        XCTAssertEqual(try render("{{ 1e308 * 10 }} {{ '9e99'|int }} {{ 'nan'|float }}"), "inf 0 nan")
     }
 
     func testRaiseExceptionCarriesMessage() {
