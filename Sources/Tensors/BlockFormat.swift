@@ -1,0 +1,147 @@
+import GGUF
+
+/// The numeric side of ggml's block formats: dequantization, activation quantization and the dot
+/// product every matmul is built from.
+///
+/// Contract for all pointer functions: `count` is a multiple of the type's blockSize and the
+/// buffers hold that many elements' bytes. Callers check `isSupported` (and tensor sizes) when a
+/// model is loaded; a call that breaks the contract anyway does not trap: elements it cannot
+/// compute come out as NaN.
+public enum BlockFormat {
+    /// Formats we can compute with (as weights).
+    public static func isSupported(_ type: TensorType) -> Bool {
+        switch type {
+        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0,
+             .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Formats `quantizeActivations` can write.
+    public static func isActivationFormat(_ type: TensorType) -> Bool {
+        switch type {
+        case .f32, .f16, .bf16, .q8_0, .q8_1, .q8_K: return true
+        default: return false
+        }
+    }
+
+    /// The activation format llama.cpp's CPU backend pairs with a weight type (its vec_dot_type).
+    /// Unsupported weight types map to F32 (and `dot` answers NaN for them).
+    public static func activationType(for weightType: TensorType) -> TensorType {
+        switch weightType {
+        case .f16: return .f16
+        case .bf16: return .bf16
+        case .q4_0, .q5_0, .q8_0, .iq4_nl: return .q8_0
+        case .q4_1, .q5_1: return .q8_1
+        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_xs: return .q8_K
+        default: return .f32
+        }
+    }
+
+    /// Dequantize `count` elements (a multiple of type.blockSize) from `source` into `destination`.
+    /// Also reads the activation-only formats Q8_1 and Q8_K (for tests).
+    public static func dequantize(_ type: TensorType, _ source: UnsafeRawPointer,
+                                  _ destination: UnsafeMutablePointer<Float>, count: Int) {
+        guard count > 0 else { return }
+        let perBlock: (UnsafeRawPointer, UnsafeMutablePointer<Float>) -> Void
+        switch type {
+        case .f32:
+            for i in 0..<count { destination[i] = source.float(4 * i) }
+            return
+        case .f16:
+            for i in 0..<count { destination[i] = source.half(2 * i) }
+            return
+        case .bf16:
+            for i in 0..<count { destination[i] = source.brainFloat(2 * i) }
+            return
+        case .q4_0: perBlock = Dequantize.q4_0
+        case .q4_1: perBlock = Dequantize.q4_1
+        case .q5_0: perBlock = Dequantize.q5_0
+        case .q5_1: perBlock = Dequantize.q5_1
+        case .q8_0: perBlock = Dequantize.q8_0
+        case .q8_1: perBlock = Dequantize.q8_1
+        case .iq4_nl: perBlock = Dequantize.iq4_nl
+        case .q2_K: perBlock = Dequantize.q2_K
+        case .q3_K: perBlock = Dequantize.q3_K
+        case .q4_K: perBlock = Dequantize.q4_K
+        case .q5_K: perBlock = Dequantize.q5_K
+        case .q6_K: perBlock = Dequantize.q6_K
+        case .q8_K: perBlock = Dequantize.q8_K
+        case .iq4_xs: perBlock = Dequantize.iq4_xs
+        default:
+            destination.update(repeating: .nan, count: count)
+            return
+        }
+        let blocks = count / type.blockSize
+        for b in 0..<blocks {
+            perBlock(source + b * type.blockBytes, destination + b * type.blockSize)
+        }
+        let done = blocks * type.blockSize
+        if done < count { (destination + done).update(repeating: .nan, count: count - done) }
+    }
+
+    /// Quantize float activations into `activationType` blocks (Q8_0, Q8_1, Q8_K, F16, BF16;
+    /// F32 = copy). Other types, or a trailing partial block, leave those destination bytes as they were.
+    public static func quantizeActivations(_ activationType: TensorType, _ source: UnsafePointer<Float>,
+                                           _ destination: UnsafeMutableRawPointer, count: Int) {
+        guard count > 0 else { return }
+        let perBlock: (UnsafePointer<Float>, UnsafeMutableRawPointer) -> Void
+        switch activationType {
+        case .f32:
+            destination.copyMemory(from: source, byteCount: 4 * count)
+            return
+        case .f16:
+            for i in 0..<count {
+                destination.storeBytes(of: Float16(source[i]).bitPattern, toByteOffset: 2 * i, as: UInt16.self)
+            }
+            return
+        case .bf16:
+            for i in 0..<count {
+                destination.storeBytes(of: brainFloatBits(source[i]), toByteOffset: 2 * i, as: UInt16.self)
+            }
+            return
+        case .q8_0: perBlock = QuantizeActivations.q8_0
+        case .q8_1: perBlock = QuantizeActivations.q8_1
+        case .q8_K: perBlock = QuantizeActivations.q8_K
+        default: return
+        }
+        for b in 0..<(count / activationType.blockSize) {
+            perBlock(source + b * activationType.blockSize, destination + b * activationType.blockBytes)
+        }
+    }
+
+    /// The scalar reference dot product of one weight row (weightType blocks) with activations in
+    /// `activationType(for: weightType)` format. NaN for unsupported types or a partial block.
+    public static func referenceDot(_ weightType: TensorType, _ weights: UnsafeRawPointer,
+                                    _ activations: UnsafeRawPointer, count: Int) -> Float {
+        guard count >= 0, count % weightType.blockSize == 0 else { return .nan }
+        let blocks = count / weightType.blockSize
+        switch weightType {
+        case .f32: return ReferenceDot.f32(weights, activations, count)
+        case .f16: return ReferenceDot.f16(weights, activations, count)
+        case .bf16: return ReferenceDot.bf16(weights, activations, count)
+        case .q4_0: return ReferenceDot.q4_0(weights, activations, blocks)
+        case .q4_1: return ReferenceDot.q4_1(weights, activations, blocks)
+        case .q5_0: return ReferenceDot.q5_0(weights, activations, blocks)
+        case .q5_1: return ReferenceDot.q5_1(weights, activations, blocks)
+        case .q8_0: return ReferenceDot.q8_0(weights, activations, blocks)
+        case .iq4_nl: return ReferenceDot.iq4_nl(weights, activations, blocks)
+        case .q2_K: return ReferenceDot.q2_K(weights, activations, blocks)
+        case .q3_K: return ReferenceDot.q3_K(weights, activations, blocks)
+        case .q4_K: return ReferenceDot.q4_K(weights, activations, blocks)
+        case .q5_K: return ReferenceDot.q5_K(weights, activations, blocks)
+        case .q6_K: return ReferenceDot.q6_K(weights, activations, blocks)
+        case .iq4_xs: return ReferenceDot.iq4_xs(weights, activations, blocks)
+        default: return .nan
+        }
+    }
+
+    /// Dot product of one weight row with activations already in `activationType(for:)` format.
+    /// The inner kernel of every matmul; dispatches to the fastest kernel this CPU runs.
+    public static func dot(_ weightType: TensorType, _ weights: UnsafeRawPointer,
+                           _ activations: UnsafeRawPointer, count: Int) -> Float {
+        referenceDot(weightType, weights, activations, count: count)
+    }
+}
