@@ -1,10 +1,8 @@
-/// A binary heap: `pop` returns the element for which `comesBefore` holds against all others.
-/// The merge loops push and pop a few times per symbol, so a long word costs O(n log n), not O(n²).
-struct BinaryHeap<Element> {
+/// A binary min-heap: `pop` returns the smallest element (by the element's `<`, which here means
+/// "merges first"). The merge loops push and pop a few times per symbol, so a long word costs
+/// O(n log n), not O(n²).
+struct BinaryHeap<Element: Comparable> {
     private(set) var elements: [Element] = []
-    let comesBefore: (Element, Element) -> Bool
-
-    init(comesBefore: @escaping (Element, Element) -> Bool) { self.comesBefore = comesBefore }
 
     var isEmpty: Bool { elements.isEmpty }
 
@@ -15,7 +13,7 @@ struct BinaryHeap<Element> {
         var child = elements.count - 1
         while child > 0 {
             let parent = (child - 1) / 2
-            guard comesBefore(elements[child], elements[parent]) else { break }
+            guard elements[child] < elements[parent] else { break }
             elements.swapAt(child, parent)
             child = parent
         }
@@ -33,8 +31,8 @@ struct BinaryHeap<Element> {
             guard left < count else { break }
             let right = left + 1
             var best = left
-            if right < count && comesBefore(elements[right], elements[left]) { best = right }
-            guard comesBefore(elements[best], elements[parent]) else { break }
+            if right < count && elements[right] < elements[left] { best = right }
+            guard elements[best] < elements[parent] else { break }
             elements.swapAt(best, parent)
             parent = best
         }

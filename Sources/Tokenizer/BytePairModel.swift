@@ -1,49 +1,58 @@
 /// Byte-level BPE (`tokenizer.ggml.model = gpt2`): each pre-tokenized piece starts as one symbol per
 /// byte and adjacent pairs merge by rank (lowest first; equal ranks leftmost first, as llama.cpp),
-/// through a heap of candidate pairs so a 100k-byte piece costs O(n log n).
-struct BytePairModel: Sendable {
-    /// (left id << 32 | right id) → (rank << 32 | merged id).
-    let merges: [UInt64: UInt64]
+/// through a heap of candidate pairs so a 100k-byte piece costs O(n log n). Immutable after init.
+final class BytePairModel: Sendable {
+    let merges: MergeTable
     /// Token id of each raw byte's alphabet character, -1 if the vocabulary lacks it.
-    let byteTokens: [Int32]
+    let byteTokens: FixedBuffer<Int32>
+    /// Each byte's alphabet character as UTF-8, two slots per byte (second 0 when one byte long).
+    let alphabetUTF8: FixedBuffer<UInt8>
     let preTokenizer: PreTokenizer
 
     /// Reads `tokenizer.ggml.merges` ("left right", rank = index). Every side and every merged text
     /// must be a token (as Hugging Face's BPE also demands); the first of two equal pairs wins.
     init(merges mergeTexts: [String], table: TokenTable, preTokenizer: PreTokenizer) throws {
-        var merges: [UInt64: UInt64] = [:]
+        var merges: [(left: Int32, right: Int32, result: Int32)] = []
         merges.reserveCapacity(mergeTexts.count)
         var joined: [UInt8] = []
         for (rank, text) in mergeTexts.enumerated() {
             var text = text
-            let (leftId, rightId, resultId) = try text.withUTF8 { bytes in
+            let merge = try text.withUTF8 { bytes in
+                func failure(_ reason: String) -> TokenizerError {
+                    .badMerge(key: TokenizerKey.merges, index: rank, text: String(decoding: bytes, as: UTF8.self), reason: reason)
+                }
                 // Split at the first space after the first byte, so a left side may start with a space.
                 guard bytes.count >= 3, let space = bytes[1...].firstIndex(of: 0x20), space + 1 < bytes.count else {
-                    throw TokenizerError.badMerge(key: TokenizerKey.merges, index: rank, text: String(decoding: bytes, as: UTF8.self),
-                                                  reason: "is not two tokens separated by a space")
+                    throw failure("is not two tokens separated by a space")
                 }
                 let left = UnsafeBufferPointer(rebasing: bytes[..<space])
                 let right = UnsafeBufferPointer(rebasing: bytes[(space + 1)...])
-                func require(_ id: Int?, _ what: String) throws -> Int {
-                    guard let id else {
-                        throw TokenizerError.badMerge(key: TokenizerKey.merges, index: rank, text: String(decoding: bytes, as: UTF8.self),
-                                                      reason: "names \(what), which is not in the vocabulary")
-                    }
-                    return id
+                guard let leftId = table.id(of: left) else {
+                    throw failure("names \"\(String(decoding: left, as: UTF8.self))\", which is not in the vocabulary")
                 }
-                let leftId = try require(table.id(of: left), "\"\(String(decoding: left, as: UTF8.self))\"")
-                let rightId = try require(table.id(of: right), "\"\(String(decoding: right, as: UTF8.self))\"")
+                guard let rightId = table.id(of: right) else {
+                    throw failure("names \"\(String(decoding: right, as: UTF8.self))\", which is not in the vocabulary")
+                }
                 joined.removeAll(keepingCapacity: true)
                 joined.append(contentsOf: left)
                 joined.append(contentsOf: right)
-                let resultId = try require(table.id(of: joined), "the merged token \"\(String(decoding: joined, as: UTF8.self))\"")
-                return (leftId, rightId, resultId)
+                guard let resultId = table.id(of: joined) else {
+                    throw failure("names the merged token \"\(String(decoding: joined, as: UTF8.self))\", which is not in the vocabulary")
+                }
+                return (left: Int32(leftId), right: Int32(rightId), result: Int32(resultId))
             }
-            let key = UInt64(leftId) << 32 | UInt64(rightId)
-            if merges[key] == nil { merges[key] = UInt64(rank) << 32 | UInt64(resultId) }
+            merges.append(merge)
         }
-        self.merges = merges
-        self.byteTokens = ByteLevelAlphabet.utf8ForByte.map { table.id(of: $0).map(Int32.init) ?? -1 }
+        self.merges = MergeTable(merges)
+        var alphabet = [UInt8](repeating: 0, count: 512)
+        var byteTokens = [Int32](repeating: -1, count: 256)
+        for byte in 0..<256 {
+            let utf8 = ByteLevelAlphabet.utf8ForByte[byte]
+            for (offset, value) in utf8.prefix(2).enumerated() { alphabet[2 * byte + offset] = value }
+            byteTokens[byte] = table.id(of: utf8).map(Int32.init) ?? -1
+        }
+        self.alphabetUTF8 = FixedBuffer(alphabet)
+        self.byteTokens = FixedBuffer(byteTokens)
         self.preTokenizer = preTokenizer
     }
 
@@ -53,17 +62,20 @@ struct BytePairModel: Sendable {
         var previous: [Int32] = []
         var next: [Int32] = []
         var alive: [Bool] = []
-        var heap = BinaryHeap<Candidate> { a, b in a.rank != b.rank ? a.rank < b.rank : a.left < b.left }
+        var heap = BinaryHeap<Candidate>()
         var alphabetText: [UInt8] = []
     }
 
-    struct Candidate {
+    /// A pair that may merge; `<` orders by rank, then leftmost first (llama.cpp's tie-break).
+    struct Candidate: Comparable {
         let rank: UInt32
         let left: Int32
         let right: Int32
         let leftId: Int32
         let rightId: Int32
         let resultId: Int32
+
+        static func < (a: Candidate, b: Candidate) -> Bool { a.rank != b.rank ? a.rank < b.rank : a.left < b.left }
     }
 
     /// Appends the ids of `bytes[range]` (text without special tokens) to `output`.
@@ -85,8 +97,12 @@ struct BytePairModel: Sendable {
         if preTokenizer.ignoresMerges {
             // A piece that is a whole token is taken as is (llama.cpp's ignore_merges).
             workspace.alphabetText.removeAll(keepingCapacity: true)
-            for byte in piece { workspace.alphabetText.append(contentsOf: ByteLevelAlphabet.utf8ForByte[Int(byte)]) }
-            if let id = table.id(of: workspace.alphabetText) { output.append(id); return }
+            for byte in piece {
+                let first = alphabetUTF8[2 * Int(byte)], second = alphabetUTF8[2 * Int(byte) + 1]
+                workspace.alphabetText.append(first)
+                if second != 0 { workspace.alphabetText.append(second) }
+            }
+            if let id = workspace.alphabetText.withUnsafeBufferPointer({ table.id(of: $0) }) { output.append(id); return }
         }
 
         let count = piece.count
@@ -129,8 +145,8 @@ struct BytePairModel: Sendable {
     private func addCandidate(_ left: Int32, _ right: Int32, _ workspace: inout Workspace) {
         guard left >= 0, right >= 0 else { return }
         let leftId = workspace.ids[Int(left)], rightId = workspace.ids[Int(right)]
-        guard leftId >= 0, rightId >= 0, let merge = merges[UInt64(leftId) << 32 | UInt64(rightId)] else { return }
-        workspace.heap.push(Candidate(rank: UInt32(merge >> 32), left: left, right: right, leftId: leftId, rightId: rightId,
-                                      resultId: Int32(truncatingIfNeeded: merge & 0xFFFF_FFFF)))
+        guard leftId >= 0, rightId >= 0, let merge = merges.merge(leftId, rightId) else { return }
+        workspace.heap.push(Candidate(rank: merge.rank, left: left, right: right, leftId: leftId, rightId: rightId,
+                                      resultId: merge.result))
     }
 }

@@ -2,7 +2,7 @@
 /// A recipe is a list of passes applied in order, each to every piece the previous one produced
 /// (as llama.cpp applies its list of regexes); text a pass does not match stays as its own piece.
 /// The passes are hand-written state machines over Unicode scalars for the regexes in the comments.
-struct PreTokenizer: Sendable {
+final class PreTokenizer: Sendable {
     enum Pass: Sendable {
         /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,maxDigits}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
         case llama3(maxDigits: Int)
@@ -25,6 +25,13 @@ struct PreTokenizer: Sendable {
     let ignoresMerges: Bool
     /// What llama.cpp assumes for `add_bos_token` when the key is absent.
     let addsBOSByDefault: Bool
+
+    init(name: String, passes: [Pass], ignoresMerges: Bool, addsBOSByDefault: Bool) {
+        self.name = name
+        self.passes = passes
+        self.ignoresMerges = ignoresMerges
+        self.addsBOSByDefault = addsBOSByDefault
+    }
 
     /// Recipes by `tokenizer.ggml.pre`, grouped as llama.cpp groups them (same regexes, same flags).
     static func named(_ name: String) -> PreTokenizer? {

@@ -2,10 +2,10 @@
 /// spaces become ▁ (and one ▁ is prefixed), the text starts as one symbol per character, and the
 /// adjacent pair whose concatenation is the best-scoring token merges first (equal scores: leftmost).
 /// Symbols that are not tokens at the end fall back to `<0xNN>` byte tokens.
-struct SentencePieceModel: Sendable {
-    let scores: [Float]
+final class SentencePieceModel: Sendable {
+    let scores: FixedBuffer<Float>
     /// Token id of `<0xNN>` for each byte, -1 where the vocabulary lacks it.
-    let byteTokens: [Int32]
+    let byteTokens: FixedBuffer<Int32>
     let unknownToken: Int?
     let addSpacePrefix: Bool
     /// True when no token holds a ▁ right after another character: then a ▁ that follows a non-▁
@@ -16,8 +16,8 @@ struct SentencePieceModel: Sendable {
     static let spaceMark: [UInt8] = [0xE2, 0x96, 0x81]  // U+2581 ▁
 
     init(tokens: [String], scores: [Float], byteTokens: [Int32], unknownToken: Int?, addSpacePrefix: Bool) {
-        self.scores = scores
-        self.byteTokens = byteTokens
+        self.scores = FixedBuffer(scores)
+        self.byteTokens = FixedBuffer(byteTokens)
         self.unknownToken = unknownToken
         self.addSpacePrefix = addSpacePrefix
         segmentsAtSpaces = !tokens.contains { token in
@@ -37,14 +37,17 @@ struct SentencePieceModel: Sendable {
         var lengths: [Int32] = []
         var previous: [Int32] = []
         var next: [Int32] = []
-        var heap = BinaryHeap<Candidate> { a, b in a.score != b.score ? a.score > b.score : a.left < b.left }
+        var heap = BinaryHeap<Candidate>()
     }
 
-    struct Candidate {
+    /// A pair whose text is a token; `<` puts the higher score first, then the leftmost (llama.cpp).
+    struct Candidate: Comparable {
         let score: Float
         let left: Int32
         let right: Int32
         let length: Int32
+
+        static func < (a: Candidate, b: Candidate) -> Bool { a.score != b.score ? a.score > b.score : a.left < b.left }
     }
 
     /// Appends the ids of one text fragment. `prefixSpace`: the fragment opens the text or follows a

@@ -1,64 +1,63 @@
 /// Token text → id, looked up by raw bytes without building a String (the merge loops ask this for
 /// every candidate pair). Open addressing over one flat byte buffer. When two tokens share a text the
-/// later id wins, as in llama.cpp's `token_to_id`.
-struct TokenTable: Sendable {
-    private var text: [UInt8] = []
-    private var starts: [Int] = [0]          // (tokens + 1): token i's bytes are text[starts[i]..<starts[i+1]]
-    private var slots: [Int32]               // token id, or -1 for an empty slot
+/// later id wins, as in llama.cpp's `token_to_id`. Immutable after init.
+final class TokenTable: Sendable {
+    private let text: FixedBuffer<UInt8>
+    /// (tokens + 1) offsets: token i's bytes are text[starts[i]..<starts[i+1]].
+    private let starts: FixedBuffer<Int>
+    /// Token id per slot, -1 for an empty slot.
+    private let slots: FixedBuffer<Int32>
     private let mask: Int
+    let count: Int
 
     init(tokens: [String]) {
+        var bytes: [UInt8] = []
+        var offsets: [Int] = [0]
+        offsets.reserveCapacity(tokens.count + 1)
+        for token in tokens {
+            bytes.append(contentsOf: token.utf8)
+            offsets.append(bytes.count)
+        }
+        text = FixedBuffer(bytes)
+        starts = FixedBuffer(offsets)
+        count = tokens.count
         var capacity = 16
         while capacity < tokens.count * 2 { capacity <<= 1 }
-        slots = Array(repeating: -1, count: capacity)
         mask = capacity - 1
-        starts.reserveCapacity(tokens.count + 1)
-        for token in tokens {
-            text.append(contentsOf: token.utf8)
-            starts.append(text.count)
+        slots = FixedBuffer(repeating: -1, count: capacity)
+        for id in 0..<tokens.count {
+            let key = UnsafeBufferPointer(start: text.pointer + starts[id], count: starts[id + 1] - starts[id])
+            var slot = Self.hash(key) & mask
+            while slots[slot] >= 0 {
+                if equals(Int(slots[slot]), key) { break }
+                slot = (slot + 1) & mask
+            }
+            slots[slot] = Int32(id)  // a repeated text takes the later id
         }
-        for id in tokens.indices { insert(id) }
     }
 
-    var count: Int { starts.count - 1 }
-
-    /// The bytes of token `id` (as stored in the vocabulary, before any decoding).
-    func bytes(of id: Int) -> ArraySlice<UInt8> { text[starts[id]..<starts[id + 1]] }
-
-    private mutating func insert(_ id: Int) {
-        let hash = text.withUnsafeBufferPointer { buffer in
-            Self.hash(UnsafeBufferPointer(rebasing: buffer[starts[id]..<starts[id + 1]]))
-        }
-        var slot = hash & mask
-        while slots[slot] >= 0 {
-            if equals(Int(slots[slot]), starts[id]..<starts[id + 1]) { slots[slot] = Int32(id); return }
-            slot = (slot + 1) & mask
-        }
-        slots[slot] = Int32(id)
+    /// The bytes of token `id` as stored in the vocabulary.
+    func bytes(of id: Int) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(start: text.pointer + starts[id], count: starts[id + 1] - starts[id])
     }
 
-    private func equals(_ id: Int, _ other: Range<Int>) -> Bool {
-        let range = starts[id]..<starts[id + 1]
-        return range.count == other.count && text[range].elementsEqual(text[other])
+    @inline(__always)
+    private func equals(_ id: Int, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        let start = starts[id]
+        let length = starts[id + 1] - start
+        guard length == key.count else { return false }
+        let stored = text.pointer + start
+        for index in 0..<length where stored[index] != key[index] { return false }
+        return true
     }
 
     func id(of key: UnsafeBufferPointer<UInt8>) -> Int? {
         var slot = Self.hash(key) & mask
-        return text.withUnsafeBufferPointer { stored in
-            while true {
-                let candidate = Int(slots[slot])
-                if candidate < 0 { return nil }
-                let start = starts[candidate]
-                let length = starts[candidate + 1] - start
-                if length == key.count {
-                    guard length > 0 else { return candidate }
-                    if let storedBase = stored.baseAddress, let keyBase = key.baseAddress,
-                       memoryEqual(storedBase + start, keyBase, length) {
-                        return candidate
-                    }
-                }
-                slot = (slot + 1) & mask
-            }
+        while true {
+            let candidate = Int(slots[slot])
+            if candidate < 0 { return nil }
+            if equals(candidate, key) { return candidate }
+            slot = (slot + 1) & mask
         }
     }
 
@@ -70,6 +69,7 @@ struct TokenTable: Sendable {
     }
 
     /// FNV-1a, folded to Int: short keys, good spread, no allocation.
+    @inline(__always)
     private static func hash(_ key: UnsafeBufferPointer<UInt8>) -> Int {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in key { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
@@ -77,8 +77,57 @@ struct TokenTable: Sendable {
     }
 }
 
-@inline(__always)
-private func memoryEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ count: Int) -> Bool {
-    for index in 0..<count where a[index] != b[index] { return false }
-    return true
+/// (left id, right id) → (rank, merged id) for byte-pair merges: open addressing with a
+/// multiplicative hash, cheaper than Dictionary's seeded hashing in the merge loop. Immutable after init.
+final class MergeTable: Sendable {
+    private let keys: FixedBuffer<UInt64>
+    private let values: FixedBuffer<UInt64>
+    private let shift: UInt64
+    private let mask: Int
+    private static let empty = UInt64.max  // ids are below Int32.max, so no real key is all ones
+
+    /// `merges` in rank order; a repeated pair keeps its first (best) rank.
+    init(_ merges: [(left: Int32, right: Int32, result: Int32)]) {
+        var bits: UInt64 = 4
+        while (1 << bits) < merges.count * 2 { bits += 1 }
+        shift = 64 - bits
+        mask = (1 << Int(bits)) - 1
+        keys = FixedBuffer(repeating: Self.empty, count: 1 << Int(bits))
+        values = FixedBuffer(repeating: 0, count: 1 << Int(bits))
+        for (rank, merge) in merges.enumerated() {
+            let key = Self.key(merge.left, merge.right)
+            var slot = Self.slot(key, shift)
+            while keys[slot] != Self.empty && keys[slot] != key { slot = (slot + 1) & mask }
+            if keys[slot] == Self.empty {
+                keys[slot] = key
+                values[slot] = UInt64(rank) << 32 | UInt64(UInt32(bitPattern: merge.result))
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func key(_ left: Int32, _ right: Int32) -> UInt64 {
+        UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))
+    }
+
+    @inline(__always)
+    private static func slot(_ key: UInt64, _ shift: UInt64) -> Int {
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
+    }
+
+    /// Rank and merged id of a pair, nil when the pair never merges.
+    @inline(__always)
+    func merge(_ left: Int32, _ right: Int32) -> (rank: UInt32, result: Int32)? {
+        let key = Self.key(left, right)
+        var slot = Self.slot(key, shift)
+        while true {
+            let stored = keys[slot]
+            if stored == key {
+                let value = values[slot]
+                return (UInt32(truncatingIfNeeded: value >> 32), Int32(truncatingIfNeeded: value & 0xFFFF_FFFF))
+            }
+            if stored == Self.empty { return nil }
+            slot = (slot + 1) & mask
+        }
+    }
 }
