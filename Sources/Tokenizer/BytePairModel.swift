@@ -86,9 +86,20 @@ final class BytePairModel: Sendable {
         }
     }
 
+    /// Pieces longer than this merge in chunks cut at character boundaries, which bounds the merge
+    /// loop's memory (~40 bytes per byte) on absurd input; llama.cpp would merge across the cut, so
+    /// ids can differ from it only for a single "word" of over a megabyte.
+    static let maximumPieceBytes = 1 << 20
+
     private func encodePiece(_ piece: UnsafeBufferPointer<UInt8>, table: TokenTable,
                              workspace: inout Workspace, output: inout [Int]) {
         guard !piece.isEmpty else { return }
+        if piece.count > Self.maximumPieceBytes {
+            for chunk in characterAlignedChunks(piece.count, maximum: Self.maximumPieceBytes, { piece[$0] }) {
+                encodePiece(UnsafeBufferPointer(rebasing: piece[chunk]), table: table, workspace: &workspace, output: &output)
+            }
+            return
+        }
         if piece.count == 1 {
             let id = byteTokens[Int(piece[0])]
             if id >= 0 { output.append(Int(id)) }
@@ -149,4 +160,22 @@ final class BytePairModel: Sendable {
         workspace.heap.push(Candidate(rank: merge.rank, left: left, right: right, leftId: leftId, rightId: rightId,
                                       resultId: merge.result))
     }
+}
+
+/// Ranges of at most `maximum` bytes covering 0..<count, each ending at a UTF-8 character boundary
+/// (a cut never lands before a continuation byte, unless a "character" is longer than `maximum`).
+func characterAlignedChunks(_ count: Int, maximum: Int, _ byte: (Int) -> UInt8) -> [Range<Int>] {
+    var chunks: [Range<Int>] = []
+    var start = 0
+    while start < count {
+        var end = min(start + maximum, count)
+        if end < count {
+            var cut = end
+            while cut > start && byte(cut) & 0xC0 == 0x80 { cut -= 1 }
+            if cut > start { end = cut }
+        }
+        chunks.append(start..<end)
+        start = end
+    }
+    return chunks
 }

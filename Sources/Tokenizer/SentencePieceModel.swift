@@ -81,8 +81,18 @@ final class SentencePieceModel: Sendable {
         index >= 0 && index + 2 < bytes.count && bytes[index] == 0xE2 && bytes[index + 1] == 0x96 && bytes[index + 2] == 0x81
     }
 
+    /// Longer segments (a megabyte without spaces) merge in chunks, bounding memory; see BytePairModel.
+    static let maximumSegmentBytes = 1 << 20
+
     private func encodeSegment(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, table: TokenTable,
                                workspace: inout Workspace, output: inout [Int]) {
+        if range.count > Self.maximumSegmentBytes {
+            for chunk in characterAlignedChunks(range.count, maximum: Self.maximumSegmentBytes, { bytes[range.lowerBound + $0] }) {
+                encodeSegment(bytes, (range.lowerBound + chunk.lowerBound)..<(range.lowerBound + chunk.upperBound),
+                              table: table, workspace: &workspace, output: &output)
+            }
+            return
+        }
         workspace.starts.removeAll(keepingCapacity: true)
         workspace.lengths.removeAll(keepingCapacity: true)
         workspace.previous.removeAll(keepingCapacity: true)
