@@ -21,7 +21,11 @@ let package = Package(
         // ZIP64 tail archive, self-location, mapping, .args, split parts, -m resolution.
         .target(name: "Container", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // Block formats, dequantization, dot products, thread pool.
-        .target(name: "Tensors", dependencies: ["GGUF"], swiftSettings: fast),
+        .target(name: "Tensors", dependencies: ["GGUF", "TensorsAVX2"], exclude: ["AVX2"], swiftSettings: fast),
+        // AVX2+FMA+F16C dot kernels, compiled for those features; Tensors calls them only after
+        // checking the CPU (CPUFeatures), so the binary still runs on any x86-64.
+        .target(name: "TensorsAVX2", path: "Sources/Tensors/AVX2",
+                swiftSettings: fast + [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"])]),
         .target(name: "Tokenizer", dependencies: ["GGUF"]),
         .target(name: "Model", dependencies: ["GGUF", "Tensors"], swiftSettings: fast),
         .target(name: "Sampling"),

@@ -1,4 +1,7 @@
 import GGUF
+#if arch(x86_64)
+import TensorsAVX2
+#endif
 
 /// The numeric side of ggml's block formats: dequantization, activation quantization and the dot
 /// product every matmul is built from.
@@ -139,9 +142,33 @@ public enum BlockFormat {
     }
 
     /// Dot product of one weight row with activations already in `activationType(for:)` format.
-    /// The inner kernel of every matmul; dispatches to the fastest kernel this CPU runs.
+    /// The inner kernel of every matmul; dispatches to the fastest kernel this CPU runs
+    /// (AVX2 when present, else the scalar reference).
     public static func dot(_ weightType: TensorType, _ weights: UnsafeRawPointer,
                            _ activations: UnsafeRawPointer, count: Int) -> Float {
-        referenceDot(weightType, weights, activations, count: count)
+        #if arch(x86_64)
+        if CPUFeatures.current.hasAVX2, count >= 0, count % weightType.blockSize == 0 {
+            let blocks = count / weightType.blockSize
+            switch weightType {
+            case .f32: return AVX2Dot.f32(weights, activations, count)
+            case .f16: return AVX2Dot.f16(weights, activations, count)
+            case .bf16: return AVX2Dot.bf16(weights, activations, count)
+            case .q4_0: return AVX2Dot.q4_0(weights, activations, blocks)
+            case .q4_1: return AVX2Dot.q4_1(weights, activations, blocks)
+            case .q5_0: return AVX2Dot.q5_0(weights, activations, blocks)
+            case .q5_1: return AVX2Dot.q5_1(weights, activations, blocks)
+            case .q8_0: return AVX2Dot.q8_0(weights, activations, blocks)
+            case .iq4_nl: return AVX2Dot.iq4_nl(weights, activations, blocks)
+            case .q2_K: return AVX2Dot.q2_K(weights, activations, blocks)
+            case .q3_K: return AVX2Dot.q3_K(weights, activations, blocks)
+            case .q4_K: return AVX2Dot.q4_K(weights, activations, blocks)
+            case .q5_K: return AVX2Dot.q5_K(weights, activations, blocks)
+            case .q6_K: return AVX2Dot.q6_K(weights, activations, blocks)
+            case .iq4_xs: return AVX2Dot.iq4_xs(weights, activations, blocks)
+            default: break
+            }
+        }
+        #endif
+        return referenceDot(weightType, weights, activations, count: count)
     }
 }

@@ -1,0 +1,235 @@
+import _Builtin_intrinsics.intel
+
+// AVX2 dot products of the 256-element super-block formats with Q8_K activations
+// (d f32 @0 | qs[256] @4 | bsums[16] i16 @260). Per super-block the weighted integer sum is
+// built in eight int32 lanes, then scaled once; mins go through the activation bsums (scalar).
+
+extension AVX2Dot {
+    /// Q4_K · Q8_K.
+    public static func q4_K(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
+        var acc = _mm256_setzero_ps()
+        var minTotal: Float = 0
+        let lowMask = _mm256_set1_epi8(0x0F)
+        var b = 0
+        while b < blocks {
+            let xb = x + 144 * b, yb = y + 292 * b
+            var sums = _mm256_setzero_si256()
+            var mins: Int32 = 0
+            var chunk = 0
+            while chunk < 4 {
+                let (scaleLow, minLow) = scaleAndMin(xb + 4, 2 * chunk)
+                let (scaleHigh, minHigh) = scaleAndMin(xb + 4, 2 * chunk + 1)
+                let q = load256(xb + 16 + 32 * chunk)
+                let low = pairProducts(_mm256_and_si256(q, lowMask), load256(yb + 4 + 64 * chunk))
+                let high = pairProducts(_mm256_and_si256(_mm256_srli_epi16(q, 4), lowMask), load256(yb + 36 + 64 * chunk))
+                sums = _mm256_add_epi32(sums, _mm256_madd_epi16(low, _mm256_set1_epi16(Int16(scaleLow))))
+                sums = _mm256_add_epi32(sums, _mm256_madd_epi16(high, _mm256_set1_epi16(Int16(scaleHigh))))
+                mins += minLow * pairSum(yb, 2 * chunk) + minHigh * pairSum(yb, 2 * chunk + 1)
+                chunk += 1
+            }
+            let dy = float(yb, 0)
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * half(xb, 0)), _mm256_cvtepi32_ps(sums), acc)
+            minTotal += dy * half(xb, 2) * Float(mins)
+            b += 1
+        }
+        return horizontalSum(acc) - minTotal
+    }
+
+    /// Q5_K · Q8_K.
+    public static func q5_K(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
+        var acc = _mm256_setzero_ps()
+        var minTotal: Float = 0
+        let lowMask = _mm256_set1_epi8(0x0F), bit = _mm256_set1_epi8(1)
+        var b = 0
+        while b < blocks {
+            let xb = x + 176 * b, yb = y + 292 * b
+            let highBits = load256(xb + 16)
+            var sums = _mm256_setzero_si256()
+            var mins: Int32 = 0
+            var chunk = 0
+            while chunk < 4 {
+                let (scaleLow, minLow) = scaleAndMin(xb + 4, 2 * chunk)
+                let (scaleHigh, minHigh) = scaleAndMin(xb + 4, 2 * chunk + 1)
+                let q = load256(xb + 48 + 32 * chunk)
+                // Bit k of each qh byte → 0x10 in that byte (16-bit shifts, then a per-byte mask).
+                let fifthLow = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(highBits, Int32(2 * chunk)), bit), 4)
+                let fifthHigh = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(highBits, Int32(2 * chunk + 1)), bit), 4)
+                let qLow = _mm256_or_si256(_mm256_and_si256(q, lowMask), fifthLow)
+                let qHigh = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), lowMask), fifthHigh)
+                let low = pairProducts(qLow, load256(yb + 4 + 64 * chunk))
+                let high = pairProducts(qHigh, load256(yb + 36 + 64 * chunk))
+                sums = _mm256_add_epi32(sums, _mm256_madd_epi16(low, _mm256_set1_epi16(Int16(scaleLow))))
+                sums = _mm256_add_epi32(sums, _mm256_madd_epi16(high, _mm256_set1_epi16(Int16(scaleHigh))))
+                mins += minLow * pairSum(yb, 2 * chunk) + minHigh * pairSum(yb, 2 * chunk + 1)
+                chunk += 1
+            }
+            let dy = float(yb, 0)
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * half(xb, 0)), _mm256_cvtepi32_ps(sums), acc)
+            minTotal += dy * half(xb, 2) * Float(mins)
+            b += 1
+        }
+        return horizontalSum(acc) - minTotal
+    }
+
+    /// Q6_K · Q8_K: 6-bit values minus 32, one signed 8-bit scale per 16 elements.
+    public static func q6_K(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
+        var acc = _mm256_setzero_ps()
+        let lowMask = _mm256_set1_epi8(0x0F), twoBits = _mm256_set1_epi8(3), offset = _mm256_set1_epi8(32)
+        var b = 0
+        while b < blocks {
+            let xb = x + 210 * b, yb = y + 292 * b
+            var sums = _mm256_setzero_si256()
+            var part = 0
+            while part < 2 {
+                let ql0 = load256(xb + 64 * part), ql1 = load256(xb + 64 * part + 32)
+                let qh = load256(xb + 128 + 32 * part)
+                var quarter = 0
+                while quarter < 4 {
+                    let source = quarter % 2 == 0 ? ql0 : ql1
+                    let nibble = quarter < 2 ? _mm256_and_si256(source, lowMask)
+                                             : _mm256_and_si256(_mm256_srli_epi16(source, 4), lowMask)
+                    let top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, Int32(2 * quarter)), twoBits), 4)
+                    let q = _mm256_sub_epi8(_mm256_or_si256(nibble, top), offset)
+                    let activations = load256(yb + 4 + 128 * part + 32 * quarter)
+                    let products = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(activations, q))
+                    let scale = 192 + 8 * part + 2 * quarter
+                    let scales = _mm256_set_m128i(_mm_set1_epi16(Int16(xb.load(fromByteOffset: scale + 1, as: Int8.self))),
+                                                  _mm_set1_epi16(Int16(xb.load(fromByteOffset: scale, as: Int8.self))))
+                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(products, scales))
+                    quarter += 1
+                }
+                part += 1
+            }
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(float(yb, 0) * half(xb, 208)), _mm256_cvtepi32_ps(sums), acc)
+            b += 1
+        }
+        return horizontalSum(acc)
+    }
+
+    /// Q2_K · Q8_K.
+    public static func q2_K(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
+        var acc = _mm256_setzero_ps()
+        var minTotal: Float = 0
+        let twoBits = _mm256_set1_epi8(3)
+        var b = 0
+        while b < blocks {
+            let xb = x + 84 * b, yb = y + 292 * b
+            var sums = _mm256_setzero_si256()
+            var mins: Int32 = 0
+            var group = 0
+            while group < 16 {
+                mins += Int32(xb.load(fromByteOffset: group, as: UInt8.self) >> 4) * Int32(bsum(yb, group))
+                group += 1
+            }
+            var part = 0
+            while part < 2 {
+                let q = load256(xb + 16 + 32 * part)
+                var shift = 0
+                while shift < 4 {
+                    let values = _mm256_and_si256(_mm256_srli_epi16(q, Int32(2 * shift)), twoBits)
+                    let products = pairProducts(values, load256(yb + 4 + 128 * part + 32 * shift))
+                    let scale = 8 * part + 2 * shift
+                    let scales = _mm256_set_m128i(_mm_set1_epi16(Int16(xb.load(fromByteOffset: scale + 1, as: UInt8.self) & 0x0F)),
+                                                  _mm_set1_epi16(Int16(xb.load(fromByteOffset: scale, as: UInt8.self) & 0x0F)))
+                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(products, scales))
+                    shift += 1
+                }
+                part += 1
+            }
+            let dy = float(yb, 0)
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * half(xb, 80)), _mm256_cvtepi32_ps(sums), acc)
+            minTotal += dy * half(xb, 82) * Float(mins)
+            b += 1
+        }
+        return horizontalSum(acc) - minTotal
+    }
+
+    /// Q3_K · Q8_K: 2 low bits plus a high-mask bit (clear = −4), signed 6-bit scales.
+    public static func q3_K(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
+        var acc = _mm256_setzero_ps()
+        let twoBits = _mm256_set1_epi8(3), bit = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4)
+        var b = 0
+        while b < blocks {
+            let xb = x + 110 * b, yb = y + 292 * b
+            let mask = load256(xb)
+            var sums = _mm256_setzero_si256()
+            var part = 0
+            while part < 2 {
+                let q = load256(xb + 32 + 32 * part)
+                var shift = 0
+                while shift < 4 {
+                    let group32 = 4 * part + shift
+                    let low = _mm256_and_si256(_mm256_srli_epi16(q, Int32(2 * shift)), twoBits)
+                    let high = _mm256_and_si256(_mm256_srli_epi16(mask, Int32(group32)), bit)
+                    let values = _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(high, 2)), four)
+                    let activations = load256(yb + 4 + 32 * group32)
+                    let products = _mm256_maddubs_epi16(_mm256_sign_epi8(values, values), _mm256_sign_epi8(activations, values))
+                    let scales = _mm256_set_m128i(_mm_set1_epi16(Int16(scaleQ3K(xb + 96, 2 * group32 + 1))),
+                                                  _mm_set1_epi16(Int16(scaleQ3K(xb + 96, 2 * group32))))
+                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(products, scales))
+                    shift += 1
+                }
+                part += 1
+            }
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(float(yb, 0) * half(xb, 108)), _mm256_cvtepi32_ps(sums), acc)
+            b += 1
+        }
+        return horizontalSum(acc)
+    }
+
+    /// IQ4_XS · Q8_K.
+    public static func iq4_xs(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
+        var acc = _mm256_setzero_ps()
+        let levels = iq4LevelTable()
+        var b = 0
+        while b < blocks {
+            let xb = x + 136 * b, yb = y + 292 * b
+            let scalesHigh = xb.loadUnaligned(fromByteOffset: 2, as: UInt16.self)
+            var sums = _mm256_setzero_si256()
+            var sub = 0
+            while sub < 8 {
+                let values = _mm256_shuffle_epi8(levels, nibbles(xb + 8 + 16 * sub))
+                let activations = load256(yb + 4 + 32 * sub)
+                let products = _mm256_maddubs_epi16(_mm256_sign_epi8(values, values), _mm256_sign_epi8(activations, values))
+                let low = (xb.load(fromByteOffset: 4 + sub / 2, as: UInt8.self) >> (4 * UInt8(sub % 2))) & 0x0F
+                let high = UInt8(truncatingIfNeeded: scalesHigh >> (2 * UInt16(sub))) & 3
+                let scale = Int16(low | (high << 4)) - 32
+                sums = _mm256_add_epi32(sums, _mm256_madd_epi16(products, _mm256_set1_epi16(scale)))
+                sub += 1
+            }
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(float(yb, 0) * half(xb, 0)), _mm256_cvtepi32_ps(sums), acc)
+            b += 1
+        }
+        return horizontalSum(acc)
+    }
+}
+
+/// Q8_K bsums[index]: the sum of activations 16·index ..< 16·index + 16.
+@inline(__always)
+func bsum(_ block: UnsafeRawPointer, _ index: Int) -> Int16 {
+    block.loadUnaligned(fromByteOffset: 260 + 2 * index, as: Int16.self)
+}
+
+/// Sum of Q8_K activations of 32-element sub-block `index`.
+@inline(__always)
+func pairSum(_ block: UnsafeRawPointer, _ index: Int) -> Int32 {
+    Int32(bsum(block, 2 * index)) + Int32(bsum(block, 2 * index + 1))
+}
+
+/// Q4_K / Q5_K 6-bit (scale, min) of sub-block `index` (same packing as the scalar reference).
+@inline(__always)
+func scaleAndMin(_ scales: UnsafeRawPointer, _ index: Int) -> (Int32, Int32) {
+    let byte = { (i: Int) in scales.load(fromByteOffset: i, as: UInt8.self) }
+    if index < 4 { return (Int32(byte(index) & 63), Int32(byte(index + 4) & 63)) }
+    return (Int32((byte(index + 4) & 0x0F) | ((byte(index - 4) >> 6) << 4)),
+            Int32((byte(index + 4) >> 4) | ((byte(index) >> 6) << 4)))
+}
+
+/// Q3_K signed scale (minus 32) of 16-element group `index`.
+@inline(__always)
+func scaleQ3K(_ scales: UnsafeRawPointer, _ index: Int) -> Int32 {
+    let byte = { (i: Int) in scales.load(fromByteOffset: i, as: UInt8.self) }
+    let low = index < 8 ? byte(index) & 0x0F : byte(index - 8) >> 4
+    let high = (byte(8 + index % 4) >> (2 * (index / 4))) & 3
+    return Int32(low | (high << 4)) - 32
+}
