@@ -180,7 +180,7 @@ DOS_DATE = (0 << 9) | (1 << 5) | 1  # 1980-01-01, as swiftfile-pack writes for r
 STUB = b"\x7fELF" + b"swiftfile runner stand-in\n" * 40  # the bytes a real bundle's runner would occupy
 
 
-class Archive:
+class ArchiveBuilder:
     """Builds a llamafile-style archive (zipalign layout) and remembers where each record sits."""
 
     def __init__(self, prefix=STUB, alignment=65536):
@@ -230,8 +230,8 @@ class Archive:
         return bytes(self.out)
 
 
-def bundle(members=None, **kwargs):
-    archive = Archive(**kwargs)
+def make_bundle(members=None, **kwargs):
+    archive = ArchiveBuilder(**kwargs)
     for name, data in members if members is not None else [(".args", b"-n\n16\n"), ("model.gguf", small_valid_gguf())]:
         archive.add(name, data)
     return archive.finish()
@@ -242,8 +242,15 @@ def classic_archive(entries_field, cd_size, cd_offset):
     return STUB + struct.pack("<IHHHHIIH", EOCD_SIG, 0, 0, entries_field, entries_field, cd_size, cd_offset, 0)
 
 
-def zip_cases():
+def zip_cases(alignment=65536):
     gguf_member = small_valid_gguf()
+
+    def bundle(members=None):
+        return make_bundle(members, alignment=alignment)
+
+    def new_archive(prefix=STUB):
+        return ArchiveBuilder(prefix=prefix, alignment=alignment)
+
     cases = []
 
     def add(name, description, data):
@@ -306,14 +313,14 @@ def zip_cases():
     add("zip-comment-past-eof.llamafile", "end record comment length past the end",
         a.patch(a.records["end"] + 20, "<H", 0xFFFF).bytes())
 
-    compressed = Archive()
+    compressed = new_archive()
     compressed.add("model.gguf", gguf_member, method=8)
     add("zip-compressed-gguf.llamafile", "model.gguf deflated", compressed.finish().bytes())
-    encrypted = Archive()
+    encrypted = new_archive()
     encrypted.add("model.gguf", gguf_member, flags=UTF8_FLAG | 1)
     add("zip-encrypted-gguf.llamafile", "model.gguf flagged encrypted", encrypted.finish().bytes())
     add("zip-no-gguf.llamafile", "no .gguf member", bundle([(".args", b"-n\n4\n"), ("README.txt", b"hello\n")]).bytes())
-    add("zip-empty-archive.zip", "an archive with no members", Archive(prefix=b"").finish().bytes())
+    add("zip-empty-archive.zip", "an archive with no members", new_archive(prefix=b"").finish().bytes())
     add("zip-two-gguf.llamafile", "two .gguf members",
         bundle([("a.gguf", gguf_member), ("b.gguf", gguf_member)]).bytes())
     add("zip-gguf-not-gguf.llamafile", "model.gguf that is not GGUF", bundle([("model.gguf", b"PK not really" * 10)]).bytes())
@@ -521,6 +528,8 @@ def main():
     parser.add_argument("--model", default=os.environ.get("SWIFTFILE_BAD_INPUT_MODEL", default_model),
                         help="valid model the model-* files are based on")
     parser.add_argument("--no-models", action="store_true", help="skip the model-* files (32 MB each)")
+    parser.add_argument("--zip-alignment", type=int, default=65536,
+                        help="member data alignment of the zip-* files (65536 as llamafile; small for fuzz seeds)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     manifest = []
@@ -533,7 +542,7 @@ def main():
     for name, description, data in gguf_cases():
         emit(name, "gguf", description, data)
     emit("valid-small.gguf", "valid-gguf", "well-formed GGUF that is not a model", small_valid_gguf())
-    for name, description, data in zip_cases():
+    for name, description, data in zip_cases(args.zip_alignment):
         emit(name, "zip", description, data)
 
     if not args.no_models:
@@ -548,7 +557,7 @@ def main():
         manifest.append(("valid-model-rewritten.gguf", "valid", "the base model, parsed and rewritten unchanged"))
         with open(args.model, "rb") as handle:
             weights = handle.read()
-        emit("valid-model.llamafile", "valid", "the base model in a llamafile-style bundle", bundle([("model.gguf", weights)]).bytes())
+        emit("valid-model.llamafile", "valid", "the base model in a llamafile-style bundle", make_bundle([("model.gguf", weights)]).bytes())
         del weights
         for name, description, pairs_change, tensors_change in model_cases(model):
             pairs = apply_pairs(model.pairs, pairs_change)
