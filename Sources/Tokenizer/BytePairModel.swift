@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Byte-level BPE (`tokenizer.ggml.model = gpt2`): each pre-tokenized piece starts as one symbol per
 /// byte and adjacent pairs merge by rank (lowest first; equal ranks leftmost first, as llama.cpp),
 /// through a heap of candidate pairs so a 100k-byte piece costs O(n log n). Immutable after init.
@@ -12,11 +14,39 @@ final class BytePairModel: Sendable {
     /// Reads `tokenizer.ggml.merges` ("left right", rank = index). Every side and every merged text
     /// must be a token (as Hugging Face's BPE also demands); the first of two equal pairs wins.
     init(merges mergeTexts: [String], table: TokenTable, preTokenizer: PreTokenizer) throws {
+        // Hundreds of thousands of lookups: parse in parallel chunks, then report the first bad merge.
+        let chunkCount = mergeTexts.count < 4096 ? 1 : 8
+        let chunkSize = (mergeTexts.count + chunkCount - 1) / max(chunkCount, 1)
+        let results = ChunkResults(count: chunkCount)
+        DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
+            let range = min(chunk * chunkSize, mergeTexts.count)..<min((chunk + 1) * chunkSize, mergeTexts.count)
+            results.set(chunk, Result { try Self.parseMerges(mergeTexts, range, table: table) })
+        }
         var merges: [(left: Int32, right: Int32, result: Int32)] = []
         merges.reserveCapacity(mergeTexts.count)
+        for result in results.all() { merges += try result.get() }
+        self.merges = MergeTable(merges)
+        var alphabet = [UInt8](repeating: 0, count: 512)
+        var byteTokens = [Int32](repeating: -1, count: 256)
+        for byte in 0..<256 {
+            let utf8 = ByteLevelAlphabet.utf8ForByte[byte]
+            for (offset, value) in utf8.prefix(2).enumerated() { alphabet[2 * byte + offset] = value }
+            byteTokens[byte] = table.id(of: utf8).map(Int32.init) ?? -1
+        }
+        self.alphabetUTF8 = FixedBuffer(alphabet)
+        self.byteTokens = FixedBuffer(byteTokens)
+        self.preTokenizer = preTokenizer
+    }
+
+    /// Resolves `mergeTexts[range]` ("left right") to token ids; every side and every merged text
+    /// must be a token (as Hugging Face's BPE also demands).
+    private static func parseMerges(_ mergeTexts: [String], _ range: Range<Int>,
+                                    table: TokenTable) throws -> [(left: Int32, right: Int32, result: Int32)] {
+        var merges: [(left: Int32, right: Int32, result: Int32)] = []
+        merges.reserveCapacity(range.count)
         var joined: [UInt8] = []
-        for (rank, text) in mergeTexts.enumerated() {
-            var text = text
+        for rank in range {
+            var text = mergeTexts[rank]
             let merge = try text.withUTF8 { bytes in
                 func failure(_ reason: String) -> TokenizerError {
                     .badMerge(key: TokenizerKey.merges, index: rank, text: String(decoding: bytes, as: UTF8.self), reason: reason)
@@ -43,17 +73,7 @@ final class BytePairModel: Sendable {
             }
             merges.append(merge)
         }
-        self.merges = MergeTable(merges)
-        var alphabet = [UInt8](repeating: 0, count: 512)
-        var byteTokens = [Int32](repeating: -1, count: 256)
-        for byte in 0..<256 {
-            let utf8 = ByteLevelAlphabet.utf8ForByte[byte]
-            for (offset, value) in utf8.prefix(2).enumerated() { alphabet[2 * byte + offset] = value }
-            byteTokens[byte] = table.id(of: utf8).map(Int32.init) ?? -1
-        }
-        self.alphabetUTF8 = FixedBuffer(alphabet)
-        self.byteTokens = FixedBuffer(byteTokens)
-        self.preTokenizer = preTokenizer
+        return merges
     }
 
     /// Reusable buffers for one encode call.
@@ -178,4 +198,27 @@ func characterAlignedChunks(_ count: Int, maximum: Int, _ byte: (Int) -> UInt8) 
         start = end
     }
     return chunks
+}
+
+/// One result slot per parallel chunk. Each worker writes only its own slot, and
+/// `concurrentPerform` returns after every worker has finished, so no lock is needed.
+private final class ChunkResults: @unchecked Sendable {
+    typealias Merges = [(left: Int32, right: Int32, result: Int32)]
+    private let slots: UnsafeMutablePointer<Result<Merges, Error>>
+    private let count: Int
+
+    init(count: Int) {
+        self.count = count
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: .success([]), count: count)
+    }
+
+    deinit {
+        slots.deinitialize(count: count)
+        slots.deallocate()
+    }
+
+    func set(_ index: Int, _ result: Result<Merges, Error>) { slots[index] = result }
+
+    func all() -> [Result<Merges, Error>] { Array(UnsafeBufferPointer(start: slots, count: count)) }
 }

@@ -5,10 +5,12 @@ final class TokenTable: Sendable {
     private let text: FixedBuffer<UInt8>
     /// (tokens + 1) offsets: token i's bytes are text[starts[i]..<starts[i+1]].
     private let starts: FixedBuffer<Int>
-    /// Token id per slot, -1 for an empty slot.
-    private let slots: FixedBuffer<Int32>
+    /// Per slot: the key's 32-bit hash (a fingerprint that skips most byte comparisons) above the
+    /// token id; all ones for an empty slot.
+    private let slots: FixedBuffer<UInt64>
     private let mask: Int
     let count: Int
+    private static let empty = UInt64.max
 
     init(tokens: [String]) {
         var bytes: [UInt8] = []
@@ -24,15 +26,16 @@ final class TokenTable: Sendable {
         var capacity = 16
         while capacity < tokens.count * 2 { capacity <<= 1 }
         mask = capacity - 1
-        slots = FixedBuffer(repeating: -1, count: capacity)
+        slots = FixedBuffer(repeating: Self.empty, count: capacity)
         for id in 0..<tokens.count {
             let key = UnsafeBufferPointer(start: text.pointer + starts[id], count: starts[id + 1] - starts[id])
-            var slot = Self.hash(key) & mask
-            while slots[slot] >= 0 {
-                if equals(Int(slots[slot]), key) { break }
+            let hash = Self.hash(key)
+            var slot = Int(truncatingIfNeeded: hash) & mask
+            while slots[slot] != Self.empty {
+                if slots[slot] >> 32 == hash >> 32 && equals(Int(slots[slot] & 0xFFFF_FFFF), key) { break }
                 slot = (slot + 1) & mask
             }
-            slots[slot] = Int32(id)  // a repeated text takes the later id
+            slots[slot] = hash & 0xFFFF_FFFF_0000_0000 | UInt64(id)  // a repeated text takes the later id
         }
     }
 
@@ -52,11 +55,15 @@ final class TokenTable: Sendable {
     }
 
     func id(of key: UnsafeBufferPointer<UInt8>) -> Int? {
-        var slot = Self.hash(key) & mask
+        let hash = Self.hash(key)
+        var slot = Int(truncatingIfNeeded: hash) & mask
         while true {
-            let candidate = Int(slots[slot])
-            if candidate < 0 { return nil }
-            if equals(candidate, key) { return candidate }
+            let entry = slots[slot]
+            if entry == Self.empty { return nil }
+            if entry >> 32 == hash >> 32 {
+                let candidate = Int(entry & 0xFFFF_FFFF)
+                if equals(candidate, key) { return candidate }
+            }
             slot = (slot + 1) & mask
         }
     }
@@ -68,12 +75,14 @@ final class TokenTable: Sendable {
         return key.withUTF8 { id(of: $0) }
     }
 
-    /// FNV-1a, folded to Int: short keys, good spread, no allocation.
+    /// FNV-1a with a final multiplicative mix: the low bits pick the slot, the high 32 are the fingerprint.
     @inline(__always)
-    private static func hash(_ key: UnsafeBufferPointer<UInt8>) -> Int {
+    private static func hash(_ key: UnsafeBufferPointer<UInt8>) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in key { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        return Int(truncatingIfNeeded: hash ^ (hash >> 29))
+        hash ^= hash >> 32
+        hash = hash &* 0x9E37_79B9_7F4A_7C15
+        return hash ^ (hash >> 29)
     }
 }
 
