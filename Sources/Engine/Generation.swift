@@ -1,0 +1,119 @@
+import Model
+import Sampling
+import Tokenizer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Wall-clock milliseconds, monotonic.
+public func monotonicMilliseconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1_000_000
+}
+
+/// Counts and times of one generation, the fields llama.cpp clients read as `timings`.
+public struct GenerationTimings: Sendable, Equatable {
+    public var promptTokens = 0
+    public var promptMilliseconds: Double = 0
+    public var generatedTokens = 0
+    public var generationMilliseconds: Double = 0
+    public var promptTokensPerSecond: Double { promptMilliseconds > 0 ? Double(promptTokens) * 1000 / promptMilliseconds : 0 }
+    public var generationTokensPerSecond: Double { generationMilliseconds > 0 ? Double(generatedTokens) * 1000 / generationMilliseconds : 0 }
+    public init() {}
+}
+
+/// Why generation ended.
+public enum StopReason: String, Sendable {
+    case endOfGeneration = "stop"   // the model emitted an end-of-generation token
+    case length                     // max tokens reached
+    case contextFull = "context"    // no room left in the context
+    case cancelled                  // the caller asked to stop
+}
+
+/// One generated token as the caller sees it.
+public struct GeneratedToken {
+    public let id: Int
+    /// Text completed by this token (complete UTF-8 only; may be empty while a character is split).
+    public let text: String
+    /// The logits this token was sampled from (valid only during the callback).
+    public let logits: UnsafeBufferPointer<Float>
+}
+
+/// Runs prompt → prefill → decode for one sequence of an `InferenceContext`.
+public final class Generator {
+    public let context: InferenceContext
+    public let tokenizer: Tokenizer
+    /// Tokens currently in the cache for each sequence, to reuse a common prefix between requests.
+    private var cached: [[Int]]
+
+    public init(context: InferenceContext, tokenizer: Tokenizer) {
+        self.context = context
+        self.tokenizer = tokenizer
+        cached = Array(repeating: [], count: context.cache.sequenceCount)
+    }
+
+    /// Evaluates `prompt` (reusing the cached common prefix), then samples up to `maxTokens` tokens
+    /// (negative: until end of generation or a full context). `onPromptLogits` sees the logits at the last
+    /// prompt position before sampling; `onToken` returns false to stop.
+    @discardableResult
+    public func generate(prompt: [Int], maxTokens: Int, sampling: SamplingParameters, sequence: Int = 0,
+                         onPromptProgress: ((Int, Int) -> Void)? = nil,
+                         onToken: (GeneratedToken) -> Bool) throws -> (StopReason, GenerationTimings) {
+        var timings = GenerationTimings()
+        let ctx = context.contextLength
+        guard !prompt.isEmpty else { throw ModelError.badHyperParameter(key: "prompt", reason: "the prompt is empty") }
+        guard prompt.count <= ctx else { throw ModelError.contextTooLong(prompt: prompt.count, context: ctx) }
+
+        // Reuse what the cache already holds for this sequence (at least one token must be evaluated to get logits).
+        var reuse = 0
+        let previous = cached[sequence]
+        while reuse < min(previous.count, prompt.count - 1) && previous[reuse] == prompt[reuse] { reuse += 1 }
+        cached[sequence] = Array(prompt[..<reuse])
+
+        let start = monotonicMilliseconds()
+        var logits = UnsafeBufferPointer<Float>(start: nil, count: 0)
+        var position = reuse
+        while position < prompt.count {
+            let end = min(prompt.count, position + context.maxBatch)
+            let batch = (position..<end).map {
+                BatchEntry(token: prompt[$0], position: $0, sequence: sequence, wantsLogits: $0 == prompt.count - 1)
+            }
+            logits = try context.forward(batch)
+            cached[sequence].append(contentsOf: prompt[position..<end])
+            position = end
+            onPromptProgress?(position, prompt.count)
+        }
+        timings.promptTokens = prompt.count - reuse
+        timings.promptMilliseconds = monotonicMilliseconds() - start
+
+        var chain = SamplerChain(sampling)
+        var history = prompt
+        var decoder = StreamingDecoder(tokenizer: tokenizer)
+        let decodeStart = monotonicMilliseconds()
+        defer { timings.generationMilliseconds = monotonicMilliseconds() - decodeStart }
+        var reason = StopReason.length
+        while maxTokens < 0 || timings.generatedTokens < maxTokens {
+            let id = chain.sample(logits: logits, history: history[...])
+            timings.generatedTokens += 1
+            history.append(id)
+            if tokenizer.isEndOfGeneration(id) {
+                _ = onToken(GeneratedToken(id: id, text: decoder.finish(), logits: logits))
+                reason = .endOfGeneration
+                break
+            }
+            let text = decoder.append(id)
+            if !onToken(GeneratedToken(id: id, text: text, logits: logits)) { reason = .cancelled; break }
+            if maxTokens >= 0 && timings.generatedTokens >= maxTokens { reason = .length; break }
+            guard history.count < ctx else { reason = .contextFull; break }
+            logits = try context.forward([BatchEntry(token: id, position: history.count - 1, sequence: sequence, wantsLogits: true)])
+            cached[sequence].append(id)
+        }
+        let tail = decoder.finish()
+        if !tail.isEmpty && reason != .endOfGeneration {
+            _ = onToken(GeneratedToken(id: -1, text: tail, logits: UnsafeBufferPointer(start: nil, count: 0)))
+        }
+        timings.generationMilliseconds = monotonicMilliseconds() - decodeStart
+        return (reason, timings)
+    }
+}

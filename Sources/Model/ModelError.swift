@@ -1,0 +1,29 @@
+import GGUF
+
+/// Why a GGUF cannot be run as a model. Each case names the key or tensor at fault.
+public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
+    case unknownArchitecture(String)
+    case missingKey(String)
+    case badHyperParameter(key: String, reason: String)
+    case missingTensor(String)
+    case badShape(tensor: String, expected: [Int], found: [Int])
+    case unsupportedType(tensor: String, type: TensorType)
+    case metadata(GGUFError)
+    case contextTooLong(prompt: Int, context: Int)
+    case badToken(id: Int, vocabularySize: Int)
+
+    public var description: String {
+        switch self {
+        case .unknownArchitecture(let a):
+            return "unsupported model architecture \"\(a)\" (supported: llama, and Llama-family models such as Mistral and SmolLM2 stored as llama)"
+        case .missingKey(let k): return "model metadata is missing \"\(k)\""
+        case .badHyperParameter(let k, let r): return "model metadata \"\(k)\": \(r)"
+        case .missingTensor(let n): return "model is missing tensor \"\(n)\""
+        case .badShape(let n, let e, let f): return "tensor \"\(n)\" has shape \(f), expected \(e)"
+        case .unsupportedType(let n, let t): return "tensor \"\(n)\" has type \(t), which this build cannot compute with"
+        case .metadata(let e): return e.description
+        case .contextTooLong(let p, let c): return "the prompt has \(p) tokens but the context holds \(c) (raise -c/--ctx-size or shorten the prompt)"
+        case .badToken(let id, let n): return "token id \(id) is outside the vocabulary (0..<\(n))"
+        }
+    }
+}

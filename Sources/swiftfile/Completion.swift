@@ -1,0 +1,106 @@
+import Container
+import Engine
+import GGUF
+import Model
+import Sampling
+import Tensors
+import Tokenizer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `-p TEXT` / `-f FILE`: complete the prompt on stdout (or print logits as JSON lines with --top-logits).
+/// At a full context generation stops with a note (no context shifting).
+enum Completion {
+    static func run(_ options: RunnerOptions, weights: LoadedWeights, note: (String) -> Void) throws -> Int32 {
+        let loadStart = monotonicMilliseconds()
+        let text: String
+        if let file = options.file { text = try readText(file) } else { text = options.prompt ?? "" }
+
+        let tokenizer = try Tokenizer(gguf: weights.gguf)
+        let model = try LlamaModel(gguf: weights.gguf)
+        let h = model.hyper
+        var context = options.contextSize ?? min(8192, h.contextLength)
+        if context == 0 { context = h.contextLength }
+        if context > h.contextLength { note("context \(context) exceeds the model's trained length \(h.contextLength); quality may degrade") }
+        let threads = options.threads ?? physicalCoreCount()
+        let inference = InferenceContext(model: model, contextLength: context, maxBatch: options.batchSize,
+                                         threads: max(threads, options.threadsBatch ?? threads))
+        if options.verbose {
+            note("KV cache: \(context) tokens × \(h.blockCount) layers × \(h.kvDimension) × 2 (K,V) × F16 = \(formatBytes(inference.cache.byteCount))")
+        }
+        let prompt = tokenizer.encode(text, addBOS: tokenizer.addBOS, parseSpecial: false)
+        guard !prompt.isEmpty else { throw RunnerError("the prompt is empty (and this model adds no BOS token)") }
+        guard prompt.count <= context else { throw ModelError.contextTooLong(prompt: prompt.count, context: context) }
+        let loadMilliseconds = monotonicMilliseconds() - loadStart + weights.resolved.mapSeconds * 1000 + weights.parseMilliseconds
+
+        var sampling = SamplingParameters()
+        sampling.temperature = options.temperature
+        sampling.topK = options.topK
+        sampling.topP = options.topP
+        sampling.minP = options.minP
+        sampling.repeatPenalty = options.repeatPenalty
+        sampling.repeatLastN = options.repeatLastN
+        sampling.presencePenalty = options.presencePenalty
+        sampling.frequencyPenalty = options.frequencyPenalty
+        sampling.seed = options.seed < 0 ? nil : UInt64(options.seed)
+
+        let generator = Generator(context: inference, tokenizer: tokenizer)
+        let topK = options.topLogits
+        if let topK {
+            Output.out("{\"prompt\": [\(prompt.map(String.init).joined(separator: ", "))]}\n")
+        } else if !options.noDisplayPrompt {
+            Output.out(text)
+        }
+        let (reason, timings) = try generator.generate(prompt: prompt, maxTokens: options.nPredict, sampling: sampling) { token in
+            if let topK {
+                guard token.id >= 0 else { return true }
+                let top = topLogits(token.logits, k: topK).map { "[\($0.0), \($0.1)]" }.joined(separator: ", ")
+                let piece = String(decoding: tokenizer.piece(token.id), as: UTF8.self)
+                Output.out("{\"id\": \(token.id), \"piece\": \(jsonString(piece)), \"top\": [\(top)]}\n")
+            } else {
+                Output.out(token.text)
+            }
+            return true
+        }
+        if topK == nil { Output.out("\n") }
+        if reason == .contextFull { note("stopped: the context of \(context) tokens is full (raise -c)") }
+        if !options.logDisable {
+            Output.err(String(format3: "load %.1f ms | prompt %d tokens %.1f ms (%.2f tok/s) | generated %d tokens %.1f ms (%.2f tok/s)\n",
+                              loadMilliseconds, timings.promptTokens, timings.promptMilliseconds, timings.promptTokensPerSecond,
+                              timings.generatedTokens, timings.generationMilliseconds, timings.generationTokensPerSecond))
+        }
+        return 0
+    }
+
+    /// The k largest logits, best first, ties to the lowest id.
+    static func topLogits(_ logits: UnsafeBufferPointer<Float>, k: Int) -> [(Int, Float)] {
+        var c = Candidates(logits: logits)
+        c.sortDescending(keeping: k)
+        return Array(zip(c.ids, c.logits))
+    }
+
+    static func readText(_ path: String) throws -> String {
+        guard let file = fopen(path, "rb") else { throw RunnerError("cannot read prompt file \(path): \(String(cString: strerror(errno)))") }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&chunk, 1, chunk.count, file)
+            if n <= 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+            if bytes.count > 1 << 30 { throw RunnerError("prompt file \(path) is larger than 1 GiB") }
+        }
+        // Invalid UTF-8 becomes U+FFFD rather than an error: the prompt is text for the model.
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension String {
+    /// printf-style formatting for the few numeric status lines (no Foundation needed).
+    init(format3 format: String, _ args: CVarArg...) {
+        var buffer = [CChar](repeating: 0, count: 512)
+        _ = withVaList(args) { vsnprintf(&buffer, buffer.count, format, $0) }
+        self = String(cString: buffer)
+    }
+}

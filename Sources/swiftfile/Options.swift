@@ -1,0 +1,86 @@
+import ArgumentParser
+
+/// The runner's flags, spelled the llama.cpp / llamafile way (single-dash multi-letter names included).
+struct RunnerOptions: ParsableArguments {
+    @Option(name: [.customShort("m"), .customLong("model")], help: "Weights: a GGUF, a llamafile/zip (its single .gguf), or ARCHIVE@MEMBER. Default: the weights inside this executable.")
+    var model: String?
+
+    @Option(name: [.customShort("p"), .customLong("prompt")], help: "Complete this text on stdout, then exit.")
+    var prompt: String?
+
+    @Option(name: [.customShort("f"), .customLong("file")], help: "Read the prompt from a file (/dev/stdin works).")
+    var file: String?
+
+    @Option(name: [.customShort("n"), .customLong("n-predict")], help: "Tokens to generate (-1: until end of generation or a full context).")
+    var nPredict: Int = -1
+
+    @Option(name: [.customShort("c"), .customLong("ctx-size")], help: "Context size in tokens (0: the model's trained length; default min(8192, trained)).")
+    var contextSize: Int?
+
+    @Option(name: [.customShort("t"), .customLong("threads")], help: "Threads for generation (default: physical cores).")
+    var threads: Int?
+
+    @Option(name: [.customLong("tb", withSingleDash: true), .customLong("threads-batch")], help: "Threads for prompt processing (default: same as --threads).")
+    var threadsBatch: Int?
+
+    @Option(name: [.customShort("b"), .customLong("batch-size")], help: "Prompt tokens evaluated per batch.")
+    var batchSize: Int = 512
+
+    @Option(name: [.customLong("ngl", withSingleDash: true), .customLong("n-gpu-layers"), .customLong("gpu-layers")], help: "Layers to offload to a GPU (accepted; this build runs on the CPU).")
+    var gpuLayers: Int?
+
+    @Option(name: .customLong("gpu"), help: "auto | nvidia | disable (accepted; this build runs on the CPU).")
+    var gpu: String?
+
+    @Option(name: .customLong("temp"), help: "Temperature (0: greedy).")
+    var temperature: Float = 0.8
+
+    @Option(name: .customLong("top-k"), help: "Top-k (0: off).")
+    var topK: Int = 40
+
+    @Option(name: .customLong("top-p"), help: "Top-p (1: off).")
+    var topP: Float = 0.95
+
+    @Option(name: .customLong("min-p"), help: "Min-p (0: off).")
+    var minP: Float = 0.05
+
+    @Option(name: .customLong("repeat-penalty")) var repeatPenalty: Float = 1.0
+    @Option(name: .customLong("repeat-last-n")) var repeatLastN: Int = 64
+    @Option(name: .customLong("presence-penalty")) var presencePenalty: Float = 0
+    @Option(name: .customLong("frequency-penalty")) var frequencyPenalty: Float = 0
+
+    @Option(name: [.customShort("s"), .customLong("seed")], help: "Random seed (-1: random).")
+    var seed: Int64 = -1
+
+    @Flag(name: .customLong("chat"), help: "Terminal chat.") var chat = false
+    @Flag(name: .customLong("server"), help: "HTTP server with the web UI, without opening a browser.") var server = false
+    @Flag(name: .customLong("cli"), help: "Force command-line completion.") var cli = false
+    @Option(name: .customLong("host")) var host: String = "127.0.0.1"
+    @Option(name: .customLong("port")) var port: Int = 8080
+    @Option(name: .customLong("api-key")) var apiKey: String?
+    @Flag(name: .customLong("nobrowser")) var noBrowser = false
+    @Flag(name: .customLong("log-disable"), help: "No timings or notes on stderr.") var logDisable = false
+    @Flag(name: .customLong("verbose")) var verbose = false
+    @Flag(name: .customLong("no-display-prompt"), help: "Do not echo the prompt before the completion.") var noDisplayPrompt = false
+    @Flag(name: .customLong("info"), help: "Print the model's architecture, hyper-parameters and tensors, then exit.") var info = false
+    @OptionGroup(title: "Server") var serverOptions: ServerOptions
+
+    @Option(name: .customLong("top-logits"), help: "Print JSON lines with the K largest logits of every step instead of text.")
+    var topLogits: Int?
+
+    mutating func validate() throws {
+        guard nPredict >= -1 else { throw ValidationError("-n/--n-predict must be -1 or more, got \(nPredict)") }
+        if let c = contextSize, c < 0 || c > 1 << 24 { throw ValidationError("-c/--ctx-size must be between 0 and 16777216, got \(c)") }
+        if let t = threads, t < 1 || t > 1024 { throw ValidationError("-t/--threads must be between 1 and 1024, got \(t)") }
+        if let t = threadsBatch, t < 1 || t > 1024 { throw ValidationError("-tb/--threads-batch must be between 1 and 1024, got \(t)") }
+        guard (1...65536).contains(batchSize) else { throw ValidationError("-b/--batch-size must be between 1 and 65536, got \(batchSize)") }
+        guard temperature.isFinite, temperature >= 0 else { throw ValidationError("--temp must be a number ≥ 0") }
+        guard topP.isFinite, (0...1).contains(topP) else { throw ValidationError("--top-p must be between 0 and 1") }
+        guard minP.isFinite, (0...1).contains(minP) else { throw ValidationError("--min-p must be between 0 and 1") }
+        guard repeatPenalty.isFinite, repeatPenalty > 0 else { throw ValidationError("--repeat-penalty must be > 0") }
+        guard presencePenalty.isFinite, frequencyPenalty.isFinite else { throw ValidationError("penalties must be finite numbers") }
+        if let k = topLogits, k < 1 || k > 1000 { throw ValidationError("--top-logits must be between 1 and 1000") }
+        if prompt != nil && file != nil { throw ValidationError("give either -p or -f, not both") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Container
+import Engine
+import GGUF
+import Model
+import Sampling
+import Tensors
+import Tokenizer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the runner failed at, as one line for the user.
+struct RunnerError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// A model loaded from the resolved weights: the mapping, the parsed GGUF and where it came from.
+struct LoadedWeights {
+    let resolved: ResolvedWeights
+    let gguf: GGUFFile
+    let parseMilliseconds: Double
+}
+
+enum Runner {
+    static func run(_ arguments: [String]) -> Int32 {
+        let options: RunnerOptions
+        do {
+            options = try RunnerOptions.parse(arguments)
+        } catch {
+            let code = RunnerOptions.exitCode(for: error)
+            let message = RunnerOptions.fullMessage(for: error)
+            if code == .success { Output.out(message + "\n"); return 0 }
+            // A usage error stays one line; --help text goes out whole.
+            let firstLine = message.split(separator: "\n").first.map(String.init) ?? message
+            Output.err(message.hasPrefix("Error:") ? "error:" + firstLine.dropFirst(6) + "\n" : message + "\n")
+            return code.rawValue
+        }
+        do {
+            return try dispatch(options)
+        } catch {
+            Output.err("error: \(error)\n")
+            return 1
+        }
+    }
+
+    static func load(_ options: RunnerOptions) throws -> LoadedWeights {
+        let resolved = try WeightsResolver.resolve(modelArgument: options.model)
+        let start = monotonicMilliseconds()
+        let gguf = try GGUFFile(bytes: UnsafeRawBufferPointer(start: resolved.region.base, count: resolved.region.count), owner: resolved.region)
+        return LoadedWeights(resolved: resolved, gguf: gguf, parseMilliseconds: monotonicMilliseconds() - start)
+    }
+
+    static func dispatch(_ options: RunnerOptions) throws -> Int32 {
+        let note: (String) -> Void = { if !options.logDisable { Output.err("note: \($0)\n") } }
+        if options.gpuLayers.map({ $0 != 0 }) == true || (options.gpu.map { $0 != "disable" } ?? false) {
+            note("no GPU backend in this build; running on the CPU")
+        }
+        let weights = try load(options)
+        if options.info {
+            Output.out(InfoReport.render(weights))
+            return 0
+        }
+        let isCompletion = options.prompt != nil || options.file != nil || options.cli
+        if isCompletion && !options.chat && !options.server {
+            return try Completion.run(options, weights: weights, note: note)
+        }
+        if options.chat {
+            throw RunnerError("--chat is not available in this build yet; use -p TEXT for a completion")
+        }
+        return try ServerMode.run(options, weights: weights, note: note)
+    }
+}
+
+/// Entry point: merge the `.args` member of our own archive (before choosing the mode), then run.
+@main
+struct SwiftfileMain {
+    static func main() {
+        var user = Array(CommandLine.arguments.dropFirst())
+        do {
+            let defaults = try OwnArchive.defaultArguments()
+            if !defaults.isEmpty { user = ArgsFile.merge(defaults: defaults, user: user) }
+        } catch {
+            Output.err("error: \(error)\n")
+            exit(1)
+        }
+        exit(Runner.run(user))
+    }
+}

@@ -1,0 +1,114 @@
+import Chat
+import Engine
+import GGUF
+import Model
+import Sampling
+import Server
+import Tensors
+import Tokenizer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Server mode: listen first (so /health can answer 503 while loading), then load the model, then serve until
+/// killed. The total context (-c) is split among the -np slots, as llama.cpp does.
+enum ServerMode {
+    static func run(_ options: RunnerOptions, weights: LoadedWeights, note: @escaping (String) -> Void) throws -> Int32 {
+        let serverOptions = options.serverOptions
+        var configuration = ServerConfiguration()
+        configuration.host = options.host
+        configuration.port = options.port
+        configuration.apiKey = try apiKey(options)
+        configuration.corsOrigins = serverOptions.corsOrigins
+        configuration.metricsEnabled = serverOptions.metrics
+        configuration.limits.queueCapacity = serverOptions.maxQueue
+        configuration.limits.maximumBodyBytes = serverOptions.maxBodyBytes
+
+        let state = ServiceState()
+        let router = Router(configuration: configuration, state: state, startTime: Int(time(nil)))
+        let server = try HTTPServer.start(router: router)
+        let shownHost = options.host.contains(":") ? "[\(options.host)]" : (options.host == "0.0.0.0" ? "127.0.0.1" : options.host)
+        Output.out("swiftfile: listening on http://\(shownHost):\(server.boundPort)/\n")
+        if configuration.apiKey == nil && !SecurityPolicy.isLoopbackName(options.host) {
+            note("listening on \(options.host) without --api-key: anyone who can reach this address can use the model")
+        }
+
+        let service = try load(options, weights: weights, note: note)
+        service.scheduler.start()
+        state.setReady(service)
+        note("model loaded: \(service.modelName), \(service.scheduler.slotCount) slots × \(service.contextLength) tokens of context")
+        try server.wait()
+        return 0
+    }
+
+    static func apiKey(_ options: RunnerOptions) throws -> String? {
+        if let key = options.apiKey {
+            guard !key.isEmpty else { throw RunnerError("--api-key is empty") }
+            return key
+        }
+        guard let file = options.serverOptions.apiKeyFile else { return nil }
+        let key = try Completion.readText(file).trimming(characters: " \t\r\n")
+        guard !key.isEmpty else { throw RunnerError("the API key file \(file) is empty") }
+        return key
+    }
+
+    static func load(_ options: RunnerOptions, weights: LoadedWeights, note: (String) -> Void) throws -> ModelService {
+        let tokenizer = try Tokenizer(gguf: weights.gguf)
+        let model = try LlamaModel(gguf: weights.gguf)
+        let slots = options.serverOptions.parallel
+        var total = options.contextSize ?? min(8192, model.hyper.contextLength)
+        if total == 0 { total = model.hyper.contextLength }
+        let perSlot = max(1, total / slots)
+        if perSlot > model.hyper.contextLength { note("context \(perSlot) exceeds the model's trained length \(model.hyper.contextLength); quality may degrade") }
+        let threads = options.threads ?? physicalCoreCount()
+        let context = InferenceContext(model: model, contextLength: perSlot, sequences: slots,
+                                       maxBatch: max(options.batchSize, slots), threads: max(threads, options.threadsBatch ?? threads))
+        let scheduler = Scheduler(context: context, tokenizer: tokenizer, queueCapacity: options.serverOptions.maxQueue)
+
+        var defaults = GenerationSettings(maxTokens: options.nPredict)
+        defaults.sampling.temperature = options.temperature
+        defaults.sampling.topK = options.topK
+        defaults.sampling.topP = options.topP
+        defaults.sampling.minP = options.minP
+        defaults.sampling.repeatPenalty = options.repeatPenalty
+        defaults.sampling.repeatLastN = options.repeatLastN
+        defaults.sampling.presencePenalty = options.presencePenalty
+        defaults.sampling.frequencyPenalty = options.frequencyPenalty
+        defaults.sampling.seed = options.seed < 0 ? nil : UInt64(options.seed)
+
+        let path = options.model ?? CommandLine.arguments.first ?? "swiftfile"
+        let fileName = path.split(separator: "/").last.map(String.init) ?? path
+        return ModelService(tokenizer: tokenizer, scheduler: scheduler, template: try chatTemplate(options, weights: weights, tokenizer: tokenizer, note: note),
+                            modelName: options.serverOptions.alias ?? fileName, modelPath: path, defaults: defaults)
+    }
+
+    /// --chat-template NAME|FILE, else the model's own template, else a built-in guessed from its tokens.
+    static func chatTemplate(_ options: RunnerOptions, weights: LoadedWeights, tokenizer: Tokenizer, note: (String) -> Void) throws -> ChatTemplate {
+        if let choice = options.serverOptions.chatTemplate {
+            if let builtin = ChatTemplate.builtin(choice) { return builtin }
+            let source = try Completion.readText(choice)
+            do { return try ChatTemplate(source: source) } catch {
+                throw RunnerError("chat template \(choice): \(error) (built-in names: \(ChatTemplate.builtinNames.joined(separator: ", ")))")
+            }
+        }
+        let fallbackName = tokenizer.tokenId(forText: "<|start_header_id|>") != nil ? "llama3" : "chatml"
+        if let source = (try? weights.gguf.string("tokenizer.chat_template")) ?? nil {
+            do { return try ChatTemplate(source: source) } catch {
+                let name = ChatTemplate.detectBuiltinName(source: source) ?? fallbackName
+                note("the model's chat template cannot be used (\(error)); using the built-in \(name) format")
+                if let builtin = ChatTemplate.builtin(name) { return builtin }
+            }
+        }
+        guard let builtin = ChatTemplate.builtin(fallbackName) else { throw RunnerError("no built-in chat template \(fallbackName)") }
+        return builtin
+    }
+}
+
+extension String {
+    func trimming(characters set: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s.removeFirst() }
+        while let l = s.last, set.contains(l) { s.removeLast() }
+        return String(s)
+    }
+}
