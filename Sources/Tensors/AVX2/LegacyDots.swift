@@ -4,98 +4,103 @@ import _Builtin_intrinsics.intel
 /// block layouts as the scalar reference (Sources/Tensors/BlockLayouts.swift); per block the
 /// integer sums are exact, the float combination order differs slightly.
 public enum AVX2Dot {
+    /// Runs `block(b, accumulator)` over all blocks, alternating two accumulators so consecutive
+    /// blocks' FMAs do not wait on each other.
+    @inline(__always)
+    static func accumulate(_ blocks: Int, _ block: (Int, __m256) -> __m256) -> Float {
+        var even = _mm256_setzero_ps(), odd = _mm256_setzero_ps()
+        var b = 0
+        while b + 1 < blocks {
+            even = block(b, even)
+            odd = block(b + 1, odd)
+            b += 2
+        }
+        if b < blocks { even = block(b, even) }
+        return horizontalSum(_mm256_add_ps(even, odd))
+    }
+
     /// Q8_0 · Q8_0.
     public static func q8_0(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
-        var acc = _mm256_setzero_ps()
-        var b = 0
-        while b < blocks {
+        accumulate(blocks) { b, acc in
             let xb = x + 34 * b, yb = y + 34 * b
             let sums = dotSignedBytes(load256(xb + 2), load256(yb + 2))
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(half(xb, 0) * half(yb, 0)), _mm256_cvtepi32_ps(sums), acc)
-            b += 1
+            return _mm256_fmadd_ps(scaleProduct(xb, yb), _mm256_cvtepi32_ps(sums), acc)
         }
-        return horizontalSum(acc)
     }
 
     /// Q4_0 · Q8_0.
     public static func q4_0(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
-        var acc = _mm256_setzero_ps()
         let eight = _mm256_set1_epi8(8)
-        var b = 0
-        while b < blocks {
+        return accumulate(blocks) { b, acc in
             let xb = x + 18 * b, yb = y + 34 * b
             let q = _mm256_sub_epi8(nibbles(xb + 2), eight)
             let sums = dotSignedBytes(q, load256(yb + 2))
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(half(xb, 0) * half(yb, 0)), _mm256_cvtepi32_ps(sums), acc)
-            b += 1
+            return _mm256_fmadd_ps(scaleProduct(xb, yb), _mm256_cvtepi32_ps(sums), acc)
         }
-        return horizontalSum(acc)
     }
 
-    /// Q4_1 · Q8_1: d·dy·Σq·y + m·s per block.
+    /// Q4_1 · Q8_1: d·dy·Σq·y + m·s per block. Lane 0 of the accumulator also collects m·s.
     public static func q4_1(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
-        var acc = _mm256_setzero_ps()
-        var offsets: Float = 0
         let ones = _mm256_set1_epi16(1)
-        var b = 0
-        while b < blocks {
+        return accumulate(blocks) { b, acc in
             let xb = x + 20 * b, yb = y + 40 * b
             let sums = _mm256_madd_epi16(pairProducts(nibbles(xb + 4), load256(yb + 8)), ones)
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(half(xb, 0) * float(yb, 0)), _mm256_cvtepi32_ps(sums), acc)
-            offsets += half(xb, 2) * float(yb, 4)
-            b += 1
+            return withOffset(xb, yb, acc, sums)
         }
-        return horizontalSum(acc) + offsets
     }
 
     /// Q5_0 · Q8_0.
     public static func q5_0(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
-        var acc = _mm256_setzero_ps()
         let sixteen = _mm256_set1_epi8(16)
-        var b = 0
-        while b < blocks {
+        return accumulate(blocks) { b, acc in
             let xb = x + 22 * b, yb = y + 34 * b
             let high = _mm256_and_si256(bytesFromBits(xb.loadUnaligned(fromByteOffset: 2, as: UInt32.self)), sixteen)
             let q = _mm256_sub_epi8(_mm256_or_si256(nibbles(xb + 6), high), sixteen)
             let sums = dotSignedBytes(q, load256(yb + 2))
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(half(xb, 0) * half(yb, 0)), _mm256_cvtepi32_ps(sums), acc)
-            b += 1
+            return _mm256_fmadd_ps(scaleProduct(xb, yb), _mm256_cvtepi32_ps(sums), acc)
         }
-        return horizontalSum(acc)
     }
 
     /// Q5_1 · Q8_1.
     public static func q5_1(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
-        var acc = _mm256_setzero_ps()
-        var offsets: Float = 0
         let sixteen = _mm256_set1_epi8(16), ones = _mm256_set1_epi16(1)
-        var b = 0
-        while b < blocks {
+        return accumulate(blocks) { b, acc in
             let xb = x + 24 * b, yb = y + 40 * b
             let high = _mm256_and_si256(bytesFromBits(xb.loadUnaligned(fromByteOffset: 4, as: UInt32.self)), sixteen)
             let q = _mm256_or_si256(nibbles(xb + 8), high)
             let sums = _mm256_madd_epi16(pairProducts(q, load256(yb + 8)), ones)
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(half(xb, 0) * float(yb, 0)), _mm256_cvtepi32_ps(sums), acc)
-            offsets += half(xb, 2) * float(yb, 4)
-            b += 1
+            return withOffset(xb, yb, acc, sums)
         }
-        return horizontalSum(acc) + offsets
     }
 
     /// IQ4_NL · Q8_0: the 4-bit indices pick levels with a byte shuffle.
     public static func iq4_nl(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
-        var acc = _mm256_setzero_ps()
         let levels = iq4LevelTable()
-        var b = 0
-        while b < blocks {
+        return accumulate(blocks) { b, acc in
             let xb = x + 18 * b, yb = y + 34 * b
             let q = _mm256_shuffle_epi8(levels, nibbles(xb + 2))
             let sums = dotSignedBytes(q, load256(yb + 2))
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(half(xb, 0) * half(yb, 0)), _mm256_cvtepi32_ps(sums), acc)
-            b += 1
+            return _mm256_fmadd_ps(scaleProduct(xb, yb), _mm256_cvtepi32_ps(sums), acc)
         }
-        return horizontalSum(acc)
     }
+
+    /// Q4_1/Q5_1 with Q8_1 (d f32 @0, s f32 @4): acc + d·dy·sums, plus m·s added to lane 0.
+    @inline(__always)
+    private static func withOffset(_ xb: UnsafeRawPointer, _ yb: UnsafeRawPointer, _ acc: __m256,
+                                   _ sums: __m256i) -> __m256 {
+        let weightScales = halves(xb)                              // lane 0 = d, lane 1 = m
+        let activationScales = load128(yb).castToFloat()           // lane 0 = dy, lane 1 = s
+        let products = _mm_mul_ps(weightScales, activationScales)  // lane 0 = d·dy, lane 1 = m·s
+        let scaled = _mm256_fmadd_ps(_mm256_broadcastss_ps(products), _mm256_cvtepi32_ps(sums), acc)
+        // m·s into lane 0 only: shift it down, zero the other lanes.
+        let offset = _mm_and_ps(_mm_movehdup_ps(products), _mm_castsi128_ps(_mm_cvtsi32_si128(-1)))
+        return _mm256_add_ps(scaled, _mm256_zextps128_ps256(offset))  // (a plain cast leaves the top half undefined)
+    }
+}
+
+extension __m128i {
+    @inline(__always)
+    func castToFloat() -> __m128 { _mm_castsi128_ps(self) }
 }
 
 /// The 16 IQ4 levels (−127, −104, −83, −65, −49, −35, −22, −10, 1, 13, 25, 38, 53, 69, 89, 113)

@@ -15,9 +15,25 @@ func load128(_ pointer: UnsafeRawPointer) -> __m128i {
     pointer.loadUnaligned(as: __m128i.self)
 }
 
+/// An f16 field widened to float. (LLVM loads it with an insert into some free register — often
+/// the loop's accumulator, a false dependency; the per-block legacy kernels use halves() instead.)
 @inline(__always)
 func half(_ pointer: UnsafeRawPointer, _ offset: Int) -> Float {
     _cvtsh_ss(pointer.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+}
+
+/// The first four f16 values at `pointer`, widened (lane 0 = the field at `pointer`). Reads 16
+/// bytes, so only for fields with at least 16 bytes of their block from there on. A full vector
+/// load carries no dependency on older register contents, unlike a scalar insert.
+@inline(__always)
+func halves(_ pointer: UnsafeRawPointer) -> __m128 {
+    _mm_cvtph_ps(load128(pointer))
+}
+
+/// Broadcast of (f16 at x) · (f16 at y), both with 16 readable bytes.
+@inline(__always)
+func scaleProduct(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer) -> __m256 {
+    _mm256_broadcastss_ps(_mm_mul_ss(halves(x), halves(y)))
 }
 
 @inline(__always)
