@@ -1,8 +1,8 @@
 /// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320) as ZIP uses it. Slicing-by-8: it runs over
 /// gigabytes of weights at pack and verify time, where a byte-at-a-time table is ~4x slower.
 public struct CRC32: Sendable {
-    /// tables[k][b]: the CRC of byte b followed by k zero bytes; table 0 is the classic one.
-    private static let tables: [[UInt32]] = makeTables()
+    /// tables[k * 256 + b]: the CRC of byte b followed by k zero bytes; slice 0 is the classic table.
+    private static let tables: [UInt32] = makeTables().flatMap { $0 }
 
     public private(set) var value: UInt32 = 0
 
@@ -23,29 +23,24 @@ public struct CRC32: Sendable {
         var crc = ~value
         var index = 0
         let count = bytes.count
-        Self.tables.withUnsafeBufferPointer { tables in
-            let t0 = tables[0], t1 = tables[1], t2 = tables[2], t3 = tables[3]
-            let t4 = tables[4], t5 = tables[5], t6 = tables[6], t7 = tables[7]
-            t0.withUnsafeBufferPointer { p0 in t1.withUnsafeBufferPointer { p1 in
-            t2.withUnsafeBufferPointer { p2 in t3.withUnsafeBufferPointer { p3 in
-            t4.withUnsafeBufferPointer { p4 in t5.withUnsafeBufferPointer { p5 in
-            t6.withUnsafeBufferPointer { p6 in t7.withUnsafeBufferPointer { p7 in
-                while count - index >= 8 {
-                    // Unaligned little-endian loads: the data comes from arbitrary file offsets.
-                    let low = start.loadUnaligned(fromByteOffset: index, as: UInt32.self).littleEndian ^ crc
-                    let high = start.loadUnaligned(fromByteOffset: index + 4, as: UInt32.self).littleEndian
-                    crc = p7[Int(low & 0xFF)] ^ p6[Int((low >> 8) & 0xFF)]
-                        ^ p5[Int((low >> 16) & 0xFF)] ^ p4[Int(low >> 24)]
-                        ^ p3[Int(high & 0xFF)] ^ p2[Int((high >> 8) & 0xFF)]
-                        ^ p1[Int((high >> 16) & 0xFF)] ^ p0[Int(high >> 24)]
-                    index += 8
-                }
-                while index < count {
-                    let byte = start.load(fromByteOffset: index, as: UInt8.self)
-                    crc = p0[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8)
-                    index += 1
-                }
-            } } } } } } } }
+        Self.tables.withUnsafeBufferPointer { table in
+            // table[k * 256 + b]: slice k of the flat 8 × 256 table.
+            guard let t = table.baseAddress else { return }
+            while count - index >= 8 {
+                // Unaligned little-endian loads: the data comes from arbitrary file offsets.
+                let low = start.loadUnaligned(fromByteOffset: index, as: UInt32.self).littleEndian ^ crc
+                let high = start.loadUnaligned(fromByteOffset: index + 4, as: UInt32.self).littleEndian
+                crc = t[1792 + Int(low & 0xFF)] ^ t[1536 + Int((low >> 8) & 0xFF)]
+                    ^ t[1280 + Int((low >> 16) & 0xFF)] ^ t[1024 + Int(low >> 24)]
+                    ^ t[768 + Int(high & 0xFF)] ^ t[512 + Int((high >> 8) & 0xFF)]
+                    ^ t[256 + Int((high >> 16) & 0xFF)] ^ t[Int(high >> 24)]
+                index += 8
+            }
+            while index < count {
+                let byte = start.load(fromByteOffset: index, as: UInt8.self)
+                crc = t[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8)
+                index += 1
+            }
         }
         value = ~crc
     }
