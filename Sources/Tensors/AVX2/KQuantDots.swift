@@ -7,67 +7,59 @@ import _Builtin_intrinsics.intel
 extension AVX2Dot {
     /// Q4_K · Q8_K.
     public static func q4_K(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
-        var acc = _mm256_setzero_ps()
-        var minTotal: Float = 0
-        let lowMask = _mm256_set1_epi8(0x0F)
-        var b = 0
-        while b < blocks {
-            let xb = x + 144 * b, yb = y + 292 * b
-            var sums = _mm256_setzero_si256()
-            var mins: Int32 = 0
-            var chunk = 0
-            while chunk < 4 {
-                let (scaleLow, minLow) = scaleAndMin(xb + 4, 2 * chunk)
-                let (scaleHigh, minHigh) = scaleAndMin(xb + 4, 2 * chunk + 1)
-                let q = load256(xb + 16 + 32 * chunk)
-                let low = pairProducts(_mm256_and_si256(q, lowMask), load256(yb + 4 + 64 * chunk))
-                let high = pairProducts(_mm256_and_si256(_mm256_srli_epi16(q, 4), lowMask), load256(yb + 36 + 64 * chunk))
-                sums = _mm256_add_epi32(sums, _mm256_madd_epi16(low, _mm256_set1_epi16(Int16(scaleLow))))
-                sums = _mm256_add_epi32(sums, _mm256_madd_epi16(high, _mm256_set1_epi16(Int16(scaleHigh))))
-                mins += minLow * pairSum(yb, 2 * chunk) + minHigh * pairSum(yb, 2 * chunk + 1)
-                chunk += 1
-            }
-            let dy = float(yb, 0)
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * half(xb, 0)), _mm256_cvtepi32_ps(sums), acc)
-            minTotal += dy * half(xb, 2) * Float(mins)
-            b += 1
-        }
-        return horizontalSum(acc) - minTotal
+        kQuant4or5(x, y, blocks, blockBytes: 144, quantOffset: 16, hasFifthBit: false)
     }
 
     /// Q5_K · Q8_K.
     public static func q5_K(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
+        kQuant4or5(x, y, blocks, blockBytes: 176, quantOffset: 48, hasFifthBit: true)
+    }
+
+    /// Q4_K and Q5_K share scales, mins and nibble order; Q5_K adds a fifth bit from qh @16.
+    @inline(__always)
+    private static func kQuant4or5(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int,
+                                   blockBytes: Int, quantOffset: Int, hasFifthBit: Bool) -> Float {
         var acc = _mm256_setzero_ps()
-        var minTotal: Float = 0
+        var minAcc = _mm_setzero_ps()
         let lowMask = _mm256_set1_epi8(0x0F), bit = _mm256_set1_epi8(1)
         var b = 0
         while b < blocks {
-            let xb = x + 176 * b, yb = y + 292 * b
-            let highBits = load256(xb + 16)
+            let xb = x + blockBytes * b, yb = y + 292 * b
+            let (scales, mins) = unpackScalesAndMins(xb + 4)
+            // Σ min_j · (activation sum of sub-block j): bsums pairwise, then a multiply-add.
+            let bsums = load256(yb + 260)
+            let pairSums = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256_1(bsums))
+            let minProducts = _mm_madd_epi16(mins, pairSums)
+            let scales16 = _mm256_broadcastsi128_si256(scales)
+            let highBits = hasFifthBit ? load256(xb + 16) : _mm256_setzero_si256()
             var sums = _mm256_setzero_si256()
-            var mins: Int32 = 0
             var chunk = 0
             while chunk < 4 {
-                let (scaleLow, minLow) = scaleAndMin(xb + 4, 2 * chunk)
-                let (scaleHigh, minHigh) = scaleAndMin(xb + 4, 2 * chunk + 1)
-                let q = load256(xb + 48 + 32 * chunk)
-                // Bit k of each qh byte → 0x10 in that byte (16-bit shifts, then a per-byte mask).
-                let fifthLow = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(highBits, Int32(2 * chunk)), bit), 4)
-                let fifthHigh = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(highBits, Int32(2 * chunk + 1)), bit), 4)
-                let qLow = _mm256_or_si256(_mm256_and_si256(q, lowMask), fifthLow)
-                let qHigh = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), lowMask), fifthHigh)
+                let q = load256(xb + quantOffset + 32 * chunk)
+                var qLow = _mm256_and_si256(q, lowMask)
+                var qHigh = _mm256_and_si256(_mm256_srli_epi16(q, 4), lowMask)
+                if hasFifthBit {
+                    // Bit 2c / 2c+1 of each qh byte → 0x10 (16-bit shifts, then a per-byte mask).
+                    let shifted = _mm256_srli_epi16(highBits, Int32(2 * chunk))
+                    qLow = _mm256_or_si256(qLow, _mm256_slli_epi16(_mm256_and_si256(shifted, bit), 4))
+                    qHigh = _mm256_or_si256(qHigh, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(shifted, 1), bit), 4))
+                }
                 let low = pairProducts(qLow, load256(yb + 4 + 64 * chunk))
                 let high = pairProducts(qHigh, load256(yb + 36 + 64 * chunk))
-                sums = _mm256_add_epi32(sums, _mm256_madd_epi16(low, _mm256_set1_epi16(Int16(scaleLow))))
-                sums = _mm256_add_epi32(sums, _mm256_madd_epi16(high, _mm256_set1_epi16(Int16(scaleHigh))))
-                mins += minLow * pairSum(yb, 2 * chunk) + minHigh * pairSum(yb, 2 * chunk + 1)
+                // int16 scale 2c in every lane (shuffle bytes 4c, 4c+1), 2c+1 from bytes 4c+2, 4c+3.
+                let scaleLow = _mm256_shuffle_epi8(scales16, _mm256_set1_epi16(Int16(0x0100 + 0x0404 * chunk)))
+                let scaleHigh = _mm256_shuffle_epi8(scales16, _mm256_set1_epi16(Int16(0x0302 + 0x0404 * chunk)))
+                sums = _mm256_add_epi32(sums, _mm256_madd_epi16(low, scaleLow))
+                sums = _mm256_add_epi32(sums, _mm256_madd_epi16(high, scaleHigh))
                 chunk += 1
             }
             let dy = float(yb, 0)
             acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * half(xb, 0)), _mm256_cvtepi32_ps(sums), acc)
-            minTotal += dy * half(xb, 2) * Float(mins)
+            minAcc = _mm_fmadd_ps(_mm_set1_ps(dy * half(xb, 2)), _mm_cvtepi32_ps(minProducts), minAcc)
             b += 1
         }
+        let minQuad = _mm_add_ps(minAcc, _mm_movehl_ps(minAcc, minAcc))
+        let minTotal = _mm_cvtss_f32(_mm_add_ss(minQuad, _mm_movehdup_ps(minQuad)))
         return horizontalSum(acc) - minTotal
     }
 
@@ -210,19 +202,28 @@ func bsum(_ block: UnsafeRawPointer, _ index: Int) -> Int16 {
     block.loadUnaligned(fromByteOffset: 260 + 2 * index, as: Int16.self)
 }
 
-/// Sum of Q8_K activations of 32-element sub-block `index`.
+/// Q4_K / Q5_K: the 12 packed bytes → (8 scales, 8 mins) as int16 lanes. Same packing as the
+/// scalar reference's scaleAndMinK4, done on three 32-bit words at once.
 @inline(__always)
-func pairSum(_ block: UnsafeRawPointer, _ index: Int) -> Int32 {
-    Int32(bsum(block, 2 * index)) + Int32(bsum(block, 2 * index + 1))
+func unpackScalesAndMins(_ packed: UnsafeRawPointer) -> (scales: __m128i, mins: __m128i) {
+    let word0 = packed.loadUnaligned(as: UInt32.self)
+    let word1 = packed.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+    let word2 = packed.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
+    let six: UInt32 = 0x3F3F_3F3F, four: UInt32 = 0x0F0F_0F0F, two: UInt32 = 0x0303_0303
+    let scalesLow = word0 & six                                          // sub-blocks 0-3
+    let scalesHigh = (word2 & four) | (((word0 >> 6) & two) << 4)        // sub-blocks 4-7
+    let minsLow = word1 & six
+    let minsHigh = ((word2 >> 4) & four) | (((word1 >> 6) & two) << 4)
+    let scales = UInt64(scalesLow) | UInt64(scalesHigh) << 32
+    let mins = UInt64(minsLow) | UInt64(minsHigh) << 32
+    return (_mm_cvtepu8_epi16(_mm_cvtsi64_si128(Int64(bitPattern: scales))),
+            _mm_cvtepu8_epi16(_mm_cvtsi64_si128(Int64(bitPattern: mins))))
 }
 
-/// Q4_K / Q5_K 6-bit (scale, min) of sub-block `index` (same packing as the scalar reference).
+/// The upper 128 bits (the intrinsic is a macro Swift cannot import).
 @inline(__always)
-func scaleAndMin(_ scales: UnsafeRawPointer, _ index: Int) -> (Int32, Int32) {
-    let byte = { (i: Int) in scales.load(fromByteOffset: i, as: UInt8.self) }
-    if index < 4 { return (Int32(byte(index) & 63), Int32(byte(index + 4) & 63)) }
-    return (Int32((byte(index + 4) & 0x0F) | ((byte(index - 4) >> 6) << 4)),
-            Int32((byte(index + 4) >> 4) | ((byte(index) >> 6) << 4)))
+func _mm256_extracti128_si256_1(_ v: __m256i) -> __m128i {
+    _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(4, 5, 6, 7, 0, 1, 2, 3)))
 }
 
 /// Q3_K signed scale (minus 32) of 16-element group `index`.

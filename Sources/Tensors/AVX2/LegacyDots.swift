@@ -88,19 +88,15 @@ public enum AVX2Dot {
     @inline(__always)
     private static func withOffset(_ xb: UnsafeRawPointer, _ yb: UnsafeRawPointer, _ acc: __m256,
                                    _ sums: __m256i) -> __m256 {
-        let weightScales = halves(xb)                              // lane 0 = d, lane 1 = m
-        let activationScales = load128(yb).castToFloat()           // lane 0 = dy, lane 1 = s
+        // d and m side by side in one vmovd (see scaleProduct for why not two scalar loads).
+        let weightScales = _mm_cvtph_ps(_mm_cvtsi32_si128(xb.loadUnaligned(as: Int32.self)))  // d, m
+        let activationScales = _mm_castsi128_ps(_mm_cvtsi64_si128(yb.loadUnaligned(as: Int64.self)))  // dy, s
         let products = _mm_mul_ps(weightScales, activationScales)  // lane 0 = d·dy, lane 1 = m·s
         let scaled = _mm256_fmadd_ps(_mm256_broadcastss_ps(products), _mm256_cvtepi32_ps(sums), acc)
         // m·s into lane 0 only: shift it down, zero the other lanes.
         let offset = _mm_and_ps(_mm_movehdup_ps(products), _mm_castsi128_ps(_mm_cvtsi32_si128(-1)))
         return _mm256_add_ps(scaled, _mm256_zextps128_ps256(offset))  // (a plain cast leaves the top half undefined)
     }
-}
-
-extension __m128i {
-    @inline(__always)
-    func castToFloat() -> __m128 { _mm_castsi128_ps(self) }
 }
 
 /// The 16 IQ4 levels (−127, −104, −83, −65, −49, −35, −22, −10, 1, 13, 25, 38, 53, 69, 89, 113)

@@ -15,27 +15,23 @@ func load128(_ pointer: UnsafeRawPointer) -> __m128i {
     pointer.loadUnaligned(as: __m128i.self)
 }
 
-/// An f16 field widened to float. (LLVM loads it with an insert into some free register — often
-/// the loop's accumulator, a false dependency; the per-block legacy kernels use halves() instead.)
+/// An f16 field widened to float. (LLVM loads it with an insert into some free register, often
+/// an accumulator: a false dependency. Fine once per 256-element super-block; the per-32 kernels
+/// use scaleProduct instead.)
 @inline(__always)
 func half(_ pointer: UnsafeRawPointer, _ offset: Int) -> Float {
     _cvtsh_ss(pointer.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
 }
 
-/// The first four f16 values at `pointer`, widened (lane 0 = the field at `pointer`). Reads 16
-/// bytes, so only for fields with at least 16 bytes of their block from there on. A full vector
-/// load carries no dependency on older register contents, unlike a scalar insert.
-@inline(__always)
-func halves(_ pointer: UnsafeRawPointer) -> __m128 {
-    _mm_cvtph_ps(load128(pointer))
-}
-
-/// Broadcast of (f16 at x) · (f16 at y), both with 16 readable bytes.
+/// Broadcast of (f16 at x) · (f16 at y). Both halves travel in one general register and one vmovd:
+/// loaded one by one, LLVM inserts each into an arbitrary (often the accumulator's) register,
+/// chaining every block onto the previous block's FMA.
 @inline(__always)
 func scaleProduct(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer) -> __m256 {
-    _mm256_broadcastss_ps(_mm_mul_ss(halves(x), halves(y)))
+    let pair = UInt32(x.loadUnaligned(as: UInt16.self)) | UInt32(y.loadUnaligned(as: UInt16.self)) << 16
+    let both = _mm_cvtph_ps(_mm_cvtsi32_si128(Int32(bitPattern: pair)))  // lanes: dx, dy
+    return _mm256_broadcastss_ps(_mm_mul_ss(both, _mm_movehdup_ps(both)))
 }
-
 @inline(__always)
 func float(_ pointer: UnsafeRawPointer, _ offset: Int) -> Float {
     pointer.loadUnaligned(fromByteOffset: offset, as: Float.self)
