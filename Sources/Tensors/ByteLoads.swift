@@ -18,7 +18,7 @@ extension UnsafeRawPointer {
     /// An IEEE half stored at `offset`, widened exactly.
     @inline(__always)
     func half(_ offset: Int) -> Float {
-        Float(Float16(bitPattern: loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+        halfToFloat(loadUnaligned(fromByteOffset: offset, as: UInt16.self))
     }
 
     /// A bfloat16 stored at `offset`: the high half of a float32, widened exactly.
@@ -72,4 +72,21 @@ func saturatingInt8(_ value: Float) -> Int8 {
     if value <= -128 { return -128 }
     if value.isNaN { return 0 }
     return Int8(value)
+}
+
+/// IEEE half bits to float, exactly, in integer operations: Float(Float16) compiles to a
+/// library call without F16C (the baseline x86-64 target), 30× slower.
+@inline(__always)
+func halfToFloat(_ bits: UInt16) -> Float {
+    let sign = UInt32(bits & 0x8000) << 16
+    let exponent = UInt32(bits >> 10) & 0x1F
+    let mantissa = UInt32(bits & 0x03FF)
+    if exponent == 0x1F {  // infinity or NaN (payload kept)
+        return Float(bitPattern: sign | 0x7F80_0000 | mantissa << 13)
+    }
+    if exponent == 0 {  // zero or subnormal: mantissa · 2^-24, exact in float
+        let magnitude = Float(mantissa) * 0x1p-24
+        return Float(bitPattern: sign | magnitude.bitPattern)
+    }
+    return Float(bitPattern: sign | (exponent + 112) << 23 | mantissa << 13)
 }

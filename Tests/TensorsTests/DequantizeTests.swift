@@ -58,3 +58,23 @@ final class DequantizeTests: XCTestCase {
         XCTAssertEqual(Array(brainBits[7..<10]), [0x3F80, 0x3F82, 0x7F80])  // 1+2^-8 ties to 1; 1+3·2^-8 to 1+2^-6
     }
 }
+
+final class HalfWideningTests: XCTestCase {
+    /// All 65,536 half bit patterns widen exactly like the standard library's Float16.
+    func testEveryHalfBitPattern() {
+        var bytes = [UInt8](repeating: 0, count: 2 * 65536)
+        for bits in 0..<65536 {
+            bytes[2 * bits] = UInt8(bits & 0xFF)
+            bytes[2 * bits + 1] = UInt8(bits >> 8)
+        }
+        let values = BlockFormat.dequantized(.f16, bytes, count: 65536)
+        for bits in 0..<65536 {
+            let expected = Float(Float16(bitPattern: UInt16(bits)))
+            if expected.isNaN {
+                XCTAssertTrue(values[bits].isNaN, "bits \(bits)")
+            } else {
+                XCTAssertEqual(values[bits].bitPattern, expected.bitPattern, "bits \(bits)")
+            }
+        }
+    }
+}

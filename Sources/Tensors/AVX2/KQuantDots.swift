@@ -70,6 +70,7 @@ extension AVX2Dot {
         var b = 0
         while b < blocks {
             let xb = x + 210 * b, yb = y + 292 * b
+            let scales16 = _mm256_cvtepi8_epi16(load128(xb + 192))
             var sums = _mm256_setzero_si256()
             var part = 0
             while part < 2 {
@@ -84,10 +85,7 @@ extension AVX2Dot {
                     let q = _mm256_sub_epi8(_mm256_or_si256(nibble, top), offset)
                     let activations = load256(yb + 4 + 128 * part + 32 * quarter)
                     let products = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(activations, q))
-                    let scale = 192 + 8 * part + 2 * quarter
-                    let scales = _mm256_set_m128i(_mm_set1_epi16(Int16(xb.load(fromByteOffset: scale + 1, as: Int8.self))),
-                                                  _mm_set1_epi16(Int16(xb.load(fromByteOffset: scale, as: Int8.self))))
-                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(products, scales))
+                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(products, scalePair(scales16, 4 * part + quarter)))
                     quarter += 1
                 }
                 part += 1
@@ -100,19 +98,16 @@ extension AVX2Dot {
 
     /// Q2_K · Q8_K.
     public static func q2_K(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
-        var acc = _mm256_setzero_ps()
-        var minTotal: Float = 0
+        var acc = _mm256_setzero_ps(), minAcc = _mm256_setzero_ps()
         let twoBits = _mm256_set1_epi8(3)
         var b = 0
         while b < blocks {
             let xb = x + 84 * b, yb = y + 292 * b
+            let packed = load128(xb)
+            let scales16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed, _mm_set1_epi8(0x0F)))
+            let mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F)))
+            let minProducts = _mm256_madd_epi16(mins16, load256(yb + 260))  // min_g · bsum_g, paired
             var sums = _mm256_setzero_si256()
-            var mins: Int32 = 0
-            var group = 0
-            while group < 16 {
-                mins += Int32(xb.load(fromByteOffset: group, as: UInt8.self) >> 4) * Int32(bsum(yb, group))
-                group += 1
-            }
             var part = 0
             while part < 2 {
                 let q = load256(xb + 16 + 32 * part)
@@ -120,20 +115,17 @@ extension AVX2Dot {
                 while shift < 4 {
                     let values = _mm256_and_si256(_mm256_srli_epi16(q, Int32(2 * shift)), twoBits)
                     let products = pairProducts(values, load256(yb + 4 + 128 * part + 32 * shift))
-                    let scale = 8 * part + 2 * shift
-                    let scales = _mm256_set_m128i(_mm_set1_epi16(Int16(xb.load(fromByteOffset: scale + 1, as: UInt8.self) & 0x0F)),
-                                                  _mm_set1_epi16(Int16(xb.load(fromByteOffset: scale, as: UInt8.self) & 0x0F)))
-                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(products, scales))
+                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(products, scalePair(scales16, 4 * part + shift)))
                     shift += 1
                 }
                 part += 1
             }
             let dy = float(yb, 0)
             acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * half(xb, 80)), _mm256_cvtepi32_ps(sums), acc)
-            minTotal += dy * half(xb, 82) * Float(mins)
+            minAcc = _mm256_fmadd_ps(_mm256_set1_ps(dy * half(xb, 82)), _mm256_cvtepi32_ps(minProducts), minAcc)
             b += 1
         }
-        return horizontalSum(acc) - minTotal
+        return horizontalSum(acc) - horizontalSum(minAcc)
     }
 
     /// Q3_K · Q8_K: 2 low bits plus a high-mask bit (clear = −4), signed 6-bit scales.
@@ -144,6 +136,7 @@ extension AVX2Dot {
         while b < blocks {
             let xb = x + 110 * b, yb = y + 292 * b
             let mask = load256(xb)
+            let scales16 = unpackScalesQ3K(xb + 96)
             var sums = _mm256_setzero_si256()
             var part = 0
             while part < 2 {
@@ -156,9 +149,7 @@ extension AVX2Dot {
                     let values = _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(high, 2)), four)
                     let activations = load256(yb + 4 + 32 * group32)
                     let products = _mm256_maddubs_epi16(_mm256_sign_epi8(values, values), _mm256_sign_epi8(activations, values))
-                    let scales = _mm256_set_m128i(_mm_set1_epi16(Int16(scaleQ3K(xb + 96, 2 * group32 + 1))),
-                                                  _mm_set1_epi16(Int16(scaleQ3K(xb + 96, 2 * group32))))
-                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(products, scales))
+                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(products, scalePair(scales16, group32)))
                     shift += 1
                 }
                 part += 1
@@ -196,12 +187,6 @@ extension AVX2Dot {
     }
 }
 
-/// Q8_K bsums[index]: the sum of activations 16·index ..< 16·index + 16.
-@inline(__always)
-func bsum(_ block: UnsafeRawPointer, _ index: Int) -> Int16 {
-    block.loadUnaligned(fromByteOffset: 260 + 2 * index, as: Int16.self)
-}
-
 /// Q4_K / Q5_K: the 12 packed bytes → (8 scales, 8 mins) as int16 lanes. Same packing as the
 /// scalar reference's scaleAndMinK4, done on three 32-bit words at once.
 @inline(__always)
@@ -226,11 +211,29 @@ func _mm256_extracti128_si256_1(_ v: __m256i) -> __m128i {
     _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(4, 5, 6, 7, 0, 1, 2, 3)))
 }
 
-/// Q3_K signed scale (minus 32) of 16-element group `index`.
+/// Q3_K: the 16 signed 6-bit scales (minus 32) as int16 lanes. Low nibbles come from bytes 0-7
+/// (low nibble for scales 0-7, high for 8-15), the top two bits from bytes 8-11, two per byte
+/// for scales j, j+4, j+8, j+12; same packing as the scalar reference's scaleQ3K.
 @inline(__always)
-func scaleQ3K(_ scales: UnsafeRawPointer, _ index: Int) -> Int32 {
-    let byte = { (i: Int) in scales.load(fromByteOffset: i, as: UInt8.self) }
-    let low = index < 8 ? byte(index) & 0x0F : byte(index - 8) >> 4
-    let high = (byte(8 + index % 4) >> (2 * (index / 4))) & 3
-    return Int32(low | (high << 4)) - 32
+func unpackScalesQ3K(_ packed: UnsafeRawPointer) -> __m256i {
+    let word0 = packed.loadUnaligned(as: UInt32.self)
+    let word1 = packed.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+    let top = packed.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
+    let four: UInt32 = 0x0F0F_0F0F, two: UInt32 = 0x0303_0303
+    let scales0 = (word0 & four) | ((top & two) << 4)                // scales 0-3
+    let scales1 = (word1 & four) | (((top >> 2) & two) << 4)         // 4-7
+    let scales2 = ((word0 >> 4) & four) | (((top >> 4) & two) << 4)  // 8-11
+    let scales3 = ((word1 >> 4) & four) | (((top >> 6) & two) << 4)  // 12-15
+    let bytes = _mm_setr_epi32(Int32(bitPattern: scales0), Int32(bitPattern: scales1),
+                               Int32(bitPattern: scales2), Int32(bitPattern: scales3))
+    return _mm256_sub_epi16(_mm256_cvtepu8_epi16(bytes), _mm256_set1_epi16(32))
+}
+
+/// From 16 int16 scales, scale 2k in the low 8 lanes and 2k+1 in the high 8: the weights of one
+/// 32-element group's pair products (16 elements per scale). Both sit in 32-bit lane k.
+@inline(__always)
+func scalePair(_ scales16: __m256i, _ k: Int) -> __m256i {
+    let pair = _mm256_permutevar8x32_epi32(scales16, _mm256_set1_epi32(Int32(k)))
+    return _mm256_shuffle_epi8(pair, _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
+                                                      2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3))
 }
