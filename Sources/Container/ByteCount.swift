@@ -2,6 +2,7 @@
 public enum ByteCount {
     /// "50G", "2G", "10M", "1500K", "123" (bytes); also "2GiB", "2GB", "2g". nil when malformed or zero.
     public static func parse(_ text: String) -> UInt64? {
+        guard text.utf8.count <= 64 else { return nil }
         let trimmed = text.trimmingWhitespace()
         let digits = trimmed.prefix { $0.isASCII && $0.isNumber }
         guard !digits.isEmpty, digits.count <= 20, let value = UInt64(digits) else { return nil }

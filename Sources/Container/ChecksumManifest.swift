@@ -19,19 +19,22 @@ public enum ChecksumManifest {
 
     public static func parse(_ text: String, archive: String) throws -> [Line] {
         var lines: [Line] = []
-        for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+        // Split on UTF-8 bytes, not Characters: grapheme breaking is slow and "\r\n" is one Character.
+        for (index, raw) in Array(text.utf8).split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
+            let line = raw.last == 0x0D ? raw.dropLast() : raw[...]
             if line.isEmpty { continue }
             let digest = line.prefix(64)
             let rest = line.dropFirst(64)
-            guard digest.count == 64, digest.allSatisfy({ $0.isHexDigit }) else {
+            let isHex: (UInt8) -> Bool = { (0x30...0x39).contains($0) || (0x41...0x46).contains($0) || (0x61...0x66).contains($0) }
+            guard digest.count == 64, digest.allSatisfy(isHex) else {
                 throw ContainerError.badManifest(archive: archive, line: index + 1, reason: "expected 64 hex digits")
             }
             // sha256sum writes two spaces (or space + '*' for binary mode).
-            guard rest.hasPrefix("  ") || rest.hasPrefix(" *"), rest.count > 2 else {
+            guard rest.count > 2, rest.first == 0x20, rest.dropFirst().first == 0x20 || rest.dropFirst().first == 0x2A else {
                 throw ContainerError.badManifest(archive: archive, line: index + 1, reason: "expected two spaces and a member name")
             }
-            lines.append(Line(hexDigest: digest.lowercased(), name: String(rest.dropFirst(2))))
+            lines.append(Line(hexDigest: String(decoding: digest, as: UTF8.self).lowercased(),
+                              name: String(decoding: rest.dropFirst(2), as: UTF8.self)))
         }
         return lines
     }

@@ -104,7 +104,8 @@ public struct ZipArchive: Sendable {
         let first = last >= UInt64(ZipFormat.endOfCentralDirectorySearchSpan) ? last - UInt64(ZipFormat.endOfCentralDirectorySearchSpan) : 0
         var offset = last
         while true {
-            if try reader.u32(offset, record: record) == ZipFormat.endOfCentralDirectorySignature {
+            // Cheap first-byte test: this loop visits up to 64 KiB of positions.
+            if reader.bytes[Int(offset)] == 0x50, try reader.u32(offset, record: record) == ZipFormat.endOfCentralDirectorySignature {
                 let commentLength = UInt64(try reader.u16(offset + 20, record: record))
                 if offset + UInt64(ZipFormat.endOfCentralDirectorySize) + commentLength <= size {
                     return EndRecord(
