@@ -23,14 +23,14 @@ func half(_ pointer: UnsafeRawPointer, _ offset: Int) -> Float {
     _cvtsh_ss(pointer.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
 }
 
-/// Broadcast of (f16 at x) · (f16 at y). Both halves travel in one general register and one vmovd:
-/// loaded one by one, LLVM inserts each into an arbitrary (often the accumulator's) register,
-/// chaining every block onto the previous block's FMA.
+/// Broadcast of (f16 at x) · (f16 at y): each half broadcast straight from memory (vpbroadcastw)
+/// and widened as a vector, which needs no general-register traffic. (A scalar load plus insert
+/// lets LLVM pick the accumulator as the insert's base: a false dependency chaining the blocks.)
 @inline(__always)
 func scaleProduct(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer) -> __m256 {
-    let pair = UInt32(x.loadUnaligned(as: UInt16.self)) | UInt32(y.loadUnaligned(as: UInt16.self)) << 16
-    let both = _mm_cvtph_ps(_mm_cvtsi32_si128(Int32(bitPattern: pair)))  // lanes: dx, dy
-    return _mm256_broadcastss_ps(_mm_mul_ss(both, _mm_movehdup_ps(both)))
+    let dx = _mm256_cvtph_ps(_mm_set1_epi16(x.loadUnaligned(as: Int16.self)))
+    let dy = _mm256_cvtph_ps(_mm_set1_epi16(y.loadUnaligned(as: Int16.self)))
+    return _mm256_mul_ps(dx, dy)
 }
 @inline(__always)
 func float(_ pointer: UnsafeRawPointer, _ offset: Int) -> Float {
