@@ -14,6 +14,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // HTTP server: plain SwiftNIO (see DESIGN-server.md for why not Hummingbird).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // Bounds-checked GGUF reader and writer. Depends on nothing.
@@ -32,8 +34,15 @@ let package = Package(
         // Chat templates: a small sandboxed Jinja subset plus built-in formats.
         .target(name: "Chat"),
         .target(name: "Engine", dependencies: ["Model", "Tokenizer", "Sampling", "GGUF", "Tensors"]),
+        // HTTP API (OpenAI + llama.cpp routes), SSE, auth, limits, UI assets.
+        .target(name: "Server", dependencies: [
+            "Engine", "Chat", "Tokenizer", "Model", "Sampling", "GGUF",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .executableTarget(name: "swiftfile", dependencies: [
-            "GGUF", "Container", "Tensors", "Tokenizer", "Model", "Sampling", "Engine",
+            "GGUF", "Container", "Tensors", "Tokenizer", "Model", "Sampling", "Engine", "Server", "Chat",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "swiftfile-pack", dependencies: [
@@ -46,6 +55,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "GGUF", "Tensors", "Tokenizer", "Engine", "Sampling"]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Engine"]),
         .testTarget(name: "ChatTests", dependencies: ["Chat"], exclude: ["Fixtures"]),
         // Runs the built executables; see Tests/EndToEndTests/Support.swift.
         .testTarget(name: "EndToEndTests", dependencies: ["GGUF", "Container"]),

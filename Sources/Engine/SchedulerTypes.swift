@@ -1,0 +1,101 @@
+import Sampling
+import Synchronization
+
+/// Set by whoever waits for a generation (the HTTP connection) when it no longer wants it; the scheduler
+/// checks it before every step, so generation stops within one token.
+public final class CancellationFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    public init() {}
+    public func cancel() { flag.store(true, ordering: .relaxed) }
+    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// Why a scheduled generation ended.
+public enum FinishReason: Sendable, Equatable {
+    case endOfGeneration          // the model emitted an end-of-generation token
+    case stopString(String)       // a stop string matched (it is not part of the output)
+    case length                   // max tokens reached
+    case contextFull              // the slot's context has no room for another token
+    case cancelled                // the requester went away
+}
+
+/// The end of one generation: why, counts and times, and which slot ran it.
+public struct GenerationOutcome: Sendable {
+    public var reason: FinishReason
+    public var timings: GenerationTimings
+    /// Prompt tokens whose keys and values were reused from the slot's cache (not evaluated again).
+    public var cachedTokens: Int
+    public var slot: Int
+    public init(reason: FinishReason, timings: GenerationTimings, cachedTokens: Int, slot: Int) {
+        self.reason = reason
+        self.timings = timings
+        self.cachedTokens = cachedTokens
+        self.slot = slot
+    }
+}
+
+/// What a generation reports to its requester, in order, from the compute thread.
+public enum GenerationEvent: Sendable {
+    /// Prompt evaluation moved on: `processed` of `total` prompt tokens are in the cache.
+    case promptProgress(processed: Int, total: Int)
+    /// Newly completed output text (complete UTF-8, stop strings held back) and the tokens it came from.
+    case text(String, tokens: [Int])
+    /// The last event of a successful (or cancelled) generation.
+    case finished(GenerationOutcome)
+    /// The last event when the engine failed (the message is for the client).
+    case failed(String)
+}
+
+/// One request for the scheduler: a tokenized prompt and how to continue it.
+public struct GenerationRequest: Sendable {
+    public var prompt: [Int]
+    /// Tokens to generate at most; negative: until end of generation or a full context.
+    public var maxTokens: Int
+    public var sampling: SamplingParameters
+    public var stopStrings: [String]
+    public let cancellation: CancellationFlag
+    /// Called on the scheduler's thread; must return quickly (hand the work to another thread).
+    public let onEvent: @Sendable (GenerationEvent) -> Void
+
+    public init(prompt: [Int], maxTokens: Int, sampling: SamplingParameters, stopStrings: [String] = [],
+                cancellation: CancellationFlag = CancellationFlag(), onEvent: @escaping @Sendable (GenerationEvent) -> Void) {
+        self.prompt = prompt
+        self.maxTokens = maxTokens
+        self.sampling = sampling
+        self.stopStrings = stopStrings
+        self.cancellation = cancellation
+        self.onEvent = onEvent
+    }
+}
+
+/// Why the scheduler refused a request before running it.
+public enum SchedulerError: Error, Equatable, Sendable, CustomStringConvertible {
+    case queueFull(capacity: Int)
+    case emptyPrompt
+    case promptTooLong(tokens: Int, context: Int)
+    case badToken(id: Int, vocabularySize: Int)
+    case stopped
+
+    public var description: String {
+        switch self {
+        case .queueFull(let c): return "the server is busy: all slots are in use and \(c) requests are already waiting"
+        case .emptyPrompt: return "the prompt is empty"
+        case .promptTooLong(let t, let c): return "the prompt has \(t) tokens but the context of a slot holds \(c)"
+        case .badToken(let id, let n): return "token id \(id) is outside the vocabulary (0..<\(n))"
+        case .stopped: return "the server is shutting down"
+        }
+    }
+}
+
+/// Counters for /metrics and /props, a consistent snapshot.
+public struct SchedulerMetrics: Sendable, Equatable {
+    public var promptTokensTotal = 0
+    public var promptMillisecondsTotal: Double = 0
+    public var generatedTokensTotal = 0
+    public var generationMillisecondsTotal: Double = 0
+    public var forwardCallsTotal = 0
+    public var requestsFinishedTotal = 0
+    public var requestsProcessing = 0
+    public var requestsWaiting = 0
+    public init() {}
+}

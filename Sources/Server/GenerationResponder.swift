@@ -1,0 +1,232 @@
+import Engine
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which API shape a generation answers in.
+public enum ResponseShape: Sendable {
+    case chatCompletion      // POST /v1/chat/completions
+    case textCompletion      // POST /v1/completions
+    case native              // POST /completion (llama.cpp)
+}
+
+/// The fields every chunk of one response repeats.
+public struct ResponseIdentity: Sendable {
+    public let id: String
+    public let created: Int
+    public let model: String
+
+    public static func make(shape: ResponseShape, model: String) -> ResponseIdentity {
+        let prefix = shape == .chatCompletion ? "chatcmpl-" : "cmpl-"
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        let suffix = String((0..<24).map { _ in alphabet[Int.random(in: 0..<alphabet.count)] })
+        return ResponseIdentity(id: prefix + suffix, created: Int(time(nil)), model: model)
+    }
+}
+
+/// Turns the scheduler's events for one request into HTTP: SSE chunks or one JSON body. Events come in order
+/// from the compute thread, so the mutable state needs no lock.
+public final class GenerationResponder: @unchecked Sendable {
+    let shape: ResponseShape
+    let identity: ResponseIdentity
+    let settings: GenerationSettings
+    let promptTokenCount: Int
+    let writer: any ResponseWriter
+    let extraHeaders: [(String, String)]
+    private var headSent = false
+    private var text = ""
+    private var tokens: [Int] = []
+
+    public init(shape: ResponseShape, identity: ResponseIdentity, settings: GenerationSettings, promptTokenCount: Int,
+                writer: any ResponseWriter, extraHeaders: [(String, String)] = []) {
+        self.shape = shape
+        self.identity = identity
+        self.settings = settings
+        self.promptTokenCount = promptTokenCount
+        self.writer = writer
+        self.extraHeaders = extraHeaders
+    }
+
+    public func handle(_ event: GenerationEvent) {
+        switch event {
+        case .promptProgress:
+            if settings.stream { startStream() }
+        case .text(let piece, let ids):
+            if settings.stream {
+                startStream()
+                writer.writeBody(ServerSentEvents.event(deltaChunk(piece, tokens: ids)))
+            } else {
+                text += piece
+                tokens += ids
+            }
+        case .finished(let outcome):
+            if outcome.reason == .cancelled {
+                // The client is gone (or the server stops): nobody reads a body any more.
+                if settings.stream && headSent { writer.end() }
+                else if !settings.stream { writer.respond(error: .unavailable("generation was cancelled", retryAfterSeconds: nil), headers: extraHeaders) }
+                else { writer.end() }
+                return
+            }
+            if settings.stream {
+                startStream()
+                for event in finalStreamEvents(outcome) { writer.writeBody(event) }
+                writer.end()
+            } else {
+                writer.respond(status: 200, json: fullResponse(outcome), headers: extraHeaders)
+            }
+        case .failed(let message):
+            if headSent {
+                writer.writeBody(ServerSentEvents.event(ServerError.internalFailure(message).envelope))
+                writer.end()
+            } else {
+                writer.respond(error: .internalFailure(message), headers: extraHeaders)
+            }
+        }
+    }
+
+    private func startStream() {
+        guard !headSent else { return }
+        headSent = true
+        writer.writeHead(status: 200, headers: ServerSentEvents.headers + extraHeaders)
+        if shape == .chatCompletion {
+            writer.writeBody(ServerSentEvents.event(chatChunk(delta: .object([("role", "assistant"), ("content", "")]), finishReason: .null)))
+        }
+    }
+
+    // MARK: - Shapes
+
+    private func chatChunk(delta: JSONValue, finishReason: JSONValue, extra: [(String, JSONValue)] = []) -> JSONValue {
+        .object([
+            ("id", .string(identity.id)), ("object", "chat.completion.chunk"), ("created", .integer(identity.created)),
+            ("model", .string(identity.model)), ("system_fingerprint", .string(Self.fingerprint)),
+            ("choices", [.object([("index", 0), ("delta", delta), ("logprobs", .null), ("finish_reason", finishReason)])]),
+        ] + extra)
+    }
+
+    private func textChunk(_ piece: String, finishReason: JSONValue, extra: [(String, JSONValue)] = []) -> JSONValue {
+        .object([
+            ("id", .string(identity.id)), ("object", "text_completion"), ("created", .integer(identity.created)),
+            ("model", .string(identity.model)), ("system_fingerprint", .string(Self.fingerprint)),
+            ("choices", [.object([("text", .string(piece)), ("index", 0), ("logprobs", .null), ("finish_reason", finishReason)])]),
+        ] + extra)
+    }
+
+    private func deltaChunk(_ piece: String, tokens ids: [Int]) -> JSONValue {
+        switch shape {
+        case .chatCompletion: return chatChunk(delta: .object([("content", .string(piece))]), finishReason: .null)
+        case .textCompletion: return textChunk(piece, finishReason: .null)
+        case .native:
+            return .object([("content", .string(piece)), ("tokens", .array(ids.map { .integer($0) })), ("stop", false),
+                            ("id_slot", -1), ("index", 0)])
+        }
+    }
+
+    private func finalStreamEvents(_ outcome: GenerationOutcome) -> [String] {
+        let timings = ("timings", Self.timingsJSON(outcome))
+        switch shape {
+        case .chatCompletion:
+            var events = [ServerSentEvents.event(chatChunk(delta: .object([]), finishReason: .string(Self.openAIFinishReason(outcome.reason)), extra: [timings]))]
+            if settings.includeUsage { events.append(ServerSentEvents.event(usageChunk(outcome, object: "chat.completion.chunk"))) }
+            return events + [ServerSentEvents.done]
+        case .textCompletion:
+            var events = [ServerSentEvents.event(textChunk("", finishReason: .string(Self.openAIFinishReason(outcome.reason)), extra: [timings]))]
+            if settings.includeUsage { events.append(ServerSentEvents.event(usageChunk(outcome, object: "text_completion"))) }
+            return events + [ServerSentEvents.done]
+        case .native:
+            return [ServerSentEvents.event(nativeFinal(outcome, content: ""))]
+        }
+    }
+
+    private func usageChunk(_ outcome: GenerationOutcome, object: String) -> JSONValue {
+        .object([
+            ("id", .string(identity.id)), ("object", .string(object)), ("created", .integer(identity.created)),
+            ("model", .string(identity.model)), ("system_fingerprint", .string(Self.fingerprint)),
+            ("choices", []), ("usage", usage(outcome)),
+        ])
+    }
+
+    private func usage(_ outcome: GenerationOutcome) -> JSONValue {
+        let completion = outcome.timings.generatedTokens
+        return .object([("completion_tokens", .integer(completion)), ("prompt_tokens", .integer(promptTokenCount)),
+                        ("total_tokens", .integer(completion + promptTokenCount))])
+    }
+
+    private func fullResponse(_ outcome: GenerationOutcome) -> JSONValue {
+        let finish = JSONValue.string(Self.openAIFinishReason(outcome.reason))
+        switch shape {
+        case .chatCompletion:
+            return .object([
+                ("id", .string(identity.id)), ("object", "chat.completion"), ("created", .integer(identity.created)),
+                ("model", .string(identity.model)), ("system_fingerprint", .string(Self.fingerprint)),
+                ("choices", [.object([("index", 0), ("message", .object([("role", "assistant"), ("content", .string(text))])),
+                                      ("logprobs", .null), ("finish_reason", finish)])]),
+                ("usage", usage(outcome)), ("timings", Self.timingsJSON(outcome)),
+            ])
+        case .textCompletion:
+            return .object([
+                ("id", .string(identity.id)), ("object", "text_completion"), ("created", .integer(identity.created)),
+                ("model", .string(identity.model)), ("system_fingerprint", .string(Self.fingerprint)),
+                ("choices", [.object([("text", .string(text)), ("index", 0), ("logprobs", .null), ("finish_reason", finish)])]),
+                ("usage", usage(outcome)), ("timings", Self.timingsJSON(outcome)),
+            ])
+        case .native:
+            return nativeFinal(outcome, content: text)
+        }
+    }
+
+    private func nativeFinal(_ outcome: GenerationOutcome, content: String) -> JSONValue {
+        let stopType: String, word: String
+        switch outcome.reason {
+        case .endOfGeneration: stopType = "eos"; word = ""
+        case .stopString(let s): stopType = "word"; word = s
+        case .length, .contextFull: stopType = "limit"; word = ""
+        case .cancelled: stopType = "none"; word = ""
+        }
+        return .object([
+            ("content", .string(content)), ("tokens", settings.stream ? [] : .array(tokens.map { .integer($0) })),
+            ("id_slot", .integer(outcome.slot)), ("stop", true), ("model", .string(identity.model)),
+            ("tokens_predicted", .integer(outcome.timings.generatedTokens)), ("tokens_evaluated", .integer(promptTokenCount)),
+            ("generation_settings", Self.settingsJSON(settings)),
+            ("has_new_line", .bool(content.contains("\n"))), ("truncated", false),
+            ("stop_type", .string(stopType)), ("stopping_word", .string(word)),
+            ("tokens_cached", .integer(outcome.cachedTokens + outcome.timings.promptTokens + outcome.timings.generatedTokens)),
+            ("timings", Self.timingsJSON(outcome)),
+        ])
+    }
+
+    static let fingerprint = "swiftfile"
+
+    static func openAIFinishReason(_ reason: FinishReason) -> String {
+        switch reason {
+        case .endOfGeneration, .stopString, .cancelled: return "stop"
+        case .length, .contextFull: return "length"
+        }
+    }
+
+    static func timingsJSON(_ outcome: GenerationOutcome) -> JSONValue {
+        let t = outcome.timings
+        func perToken(_ ms: Double, _ n: Int) -> Double { n > 0 ? ms / Double(n) : 0 }
+        return .object([
+            ("cache_n", .integer(outcome.cachedTokens)),
+            ("prompt_n", .integer(t.promptTokens)), ("prompt_ms", .number(t.promptMilliseconds)),
+            ("prompt_per_token_ms", .number(perToken(t.promptMilliseconds, t.promptTokens))),
+            ("prompt_per_second", .number(t.promptTokensPerSecond)),
+            ("predicted_n", .integer(t.generatedTokens)), ("predicted_ms", .number(t.generationMilliseconds)),
+            ("predicted_per_token_ms", .number(perToken(t.generationMilliseconds, t.generatedTokens))),
+            ("predicted_per_second", .number(t.generationTokensPerSecond)),
+        ])
+    }
+
+    static func settingsJSON(_ s: GenerationSettings) -> JSONValue {
+        .object([
+            ("n_predict", .integer(s.maxTokens)), ("temperature", .number(Double(s.sampling.temperature))),
+            ("top_k", .integer(s.sampling.topK)), ("top_p", .number(Double(s.sampling.topP))),
+            ("min_p", .number(Double(s.sampling.minP))), ("repeat_penalty", .number(Double(s.sampling.repeatPenalty))),
+            ("repeat_last_n", .integer(s.sampling.repeatLastN)),
+            ("presence_penalty", .number(Double(s.sampling.presencePenalty))),
+            ("frequency_penalty", .number(Double(s.sampling.frequencyPenalty))),
+            ("seed", s.sampling.seed.map { .integer(Int(truncatingIfNeeded: $0)) } ?? .integer(-1)),
+            ("stop", .array(s.stopStrings.map { .string($0) })), ("stream", .bool(s.stream)),
+        ])
+    }
+}

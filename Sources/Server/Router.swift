@@ -1,0 +1,233 @@
+import Chat
+import Engine
+import Tokenizer
+
+/// Everything the routes need that does not change while the server runs.
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var apiKey: String?
+    public var corsOrigins: [String] = []
+    public var metricsEnabled = false
+    public var limits = ServerLimits()
+    public init() {}
+}
+
+/// Maps requests to answers: security checks first, then the route.
+public struct Router: Sendable {
+    public let configuration: ServerConfiguration
+    public let policy: SecurityPolicy
+    public let state: ServiceState
+    public let startTime: Int
+
+    public init(configuration: ServerConfiguration, state: ServiceState, startTime: Int) {
+        self.configuration = configuration
+        policy = SecurityPolicy(apiKey: configuration.apiKey, allowedOrigins: configuration.corsOrigins, bindHost: configuration.host)
+        self.state = state
+        self.startTime = startTime
+    }
+
+    var limits: ServerLimits { configuration.limits }
+
+    public func handle(_ request: HTTPRequest, writer: any ResponseWriter) {
+        let host = request.header("Host"), origin = request.header("Origin")
+        let cors = policy.corsHeaders(origin: origin, host: host)
+        let isPublic = request.path == "/health" || request.path == "/v1/health"
+            || (request.method == "GET" && Assets.asset(at: request.path) != nil)
+
+        if request.method == "OPTIONS" {
+            // CORS preflight: answered without a key (browsers never send one here), only for allowed origins.
+            if let refusal = policy.refusal(host: host, origin: origin, authorization: nil, apiKeyHeader: nil, requiresKey: false) {
+                writer.respond(error: refusal)
+            } else {
+                writer.writeHead(status: 204, headers: cors + [("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+                                                             ("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Api-Key"),
+                                                             ("Access-Control-Max-Age", "600"), ("Content-Length", "0")])
+                writer.end()
+            }
+            return
+        }
+        if let refusal = policy.refusal(host: host, origin: origin, authorization: request.header("Authorization"),
+                                        apiKeyHeader: request.header("X-Api-Key"), requiresKey: !isPublic) {
+            writer.respond(error: refusal, headers: cors)
+            return
+        }
+        do {
+            try route(request, writer: writer, cors: cors)
+        } catch {
+            writer.respond(error: error, headers: cors)
+        }
+    }
+
+    private func route(_ request: HTTPRequest, writer: any ResponseWriter, cors: [(String, String)]) throws(ServerError) {
+        let path = request.path, method = request.method
+        func expect(_ allowed: String) throws(ServerError) {
+            guard method == allowed || (allowed == "GET" && method == "HEAD") else { throw .methodNotAllowed(method: method, path: path) }
+        }
+        switch path {
+        case "/health", "/v1/health":
+            try expect("GET")
+            if state.ready != nil {
+                writer.respond(status: 200, json: .object([("status", "ok")]), headers: cors)
+            } else {
+                writer.respond(error: .unavailable("Loading model", retryAfterSeconds: 1), headers: cors)
+            }
+        case "/v1/models", "/models":
+            try expect("GET")
+            writer.respond(status: 200, json: models(try ready()), headers: cors)
+        case "/v1/chat/completions", "/chat/completions":
+            try expect("POST")
+            try chatCompletion(request, writer: writer, cors: cors)
+        case "/v1/completions":
+            try expect("POST")
+            try completion(request, shape: .textCompletion, writer: writer, cors: cors)
+        case "/completion", "/completions":
+            try expect("POST")
+            try completion(request, shape: .native, writer: writer, cors: cors)
+        case "/tokenize":
+            try expect("POST")
+            writer.respond(status: 200, json: try tokenize(request), headers: cors)
+        case "/detokenize":
+            try expect("POST")
+            writer.respond(status: 200, json: try detokenize(request), headers: cors)
+        case "/apply-template":
+            try expect("POST")
+            let service = try ready()
+            let fields = try RequestFields(try parseBody(request))
+            let messages = try ChatCompletionRequest.parseMessages(fields, limits: limits)
+            writer.respond(status: 200, json: .object([("prompt", .string(try service.renderChat(messages)))]), headers: cors)
+        case "/props":
+            try expect("GET")
+            writer.respond(status: 200, json: props(try ready()), headers: cors)
+        case "/metrics":
+            try expect("GET")
+            guard configuration.metricsEnabled else { throw .notFound("/metrics (start the server with --metrics to enable it)") }
+            let service = try ready()
+            writer.respond(status: 200, contentType: "text/plain; version=0.0.4", body: Metrics.prometheusText(service.scheduler.metrics), headers: cors)
+        default:
+            if let asset = Assets.asset(at: path) {
+                try expect("GET")
+                writer.respond(status: 200, contentType: asset.contentType, body: asset.body,
+                               headers: cors + [("X-Content-Type-Options", "nosniff"), ("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'")])
+            } else {
+                throw .notFound(String(path.prefix(200)))
+            }
+        }
+    }
+
+    private func ready() throws(ServerError) -> ModelService {
+        guard let service = state.ready else { throw .unavailable("Loading model", retryAfterSeconds: 1) }
+        return service
+    }
+
+    func parseBody(_ request: HTTPRequest) throws(ServerError) -> JSONValue {
+        guard !request.body.isEmpty else { throw .badRequest("the request body is empty; send a JSON object") }
+        do {
+            return try JSONParser.parse(request.body, maximumDepth: limits.maximumJSONDepth)
+        } catch {
+            throw .badRequest("invalid JSON: \(error)")
+        }
+    }
+
+    // MARK: - Generation routes
+
+    private func chatCompletion(_ request: HTTPRequest, writer: any ResponseWriter, cors: [(String, String)]) throws(ServerError) {
+        let service = try ready()
+        let parsed = try ChatCompletionRequest.parse(try parseBody(request), defaults: service.defaults, limits: limits)
+        let prompt = try service.chatPromptTokens(parsed.messages)
+        try submit(service: service, prompt: prompt, settings: parsed.settings, shape: .chatCompletion, request: request, writer: writer, cors: cors)
+    }
+
+    private func completion(_ request: HTTPRequest, shape: ResponseShape, writer: any ResponseWriter, cors: [(String, String)]) throws(ServerError) {
+        let service = try ready()
+        let parsed = try CompletionRequest.parse(try parseBody(request), defaults: service.defaults, limits: limits)
+        let prompt = service.completionPromptTokens(parsed.prompt)
+        try submit(service: service, prompt: prompt, settings: parsed.settings, shape: shape, request: request, writer: writer, cors: cors)
+    }
+
+    private func submit(service: ModelService, prompt: [Int], settings: GenerationSettings, shape: ResponseShape,
+                        request: HTTPRequest, writer: any ResponseWriter, cors: [(String, String)]) throws(ServerError) {
+        guard !prompt.isEmpty else { throw .badRequest("the prompt is empty") }
+        guard prompt.count <= service.contextLength else { throw .contextExceeded(promptTokens: prompt.count, contextLength: service.contextLength) }
+        let vocabulary = service.tokenizer.vocabularySize
+        if let bad = prompt.first(where: { !(0..<vocabulary).contains($0) }) {
+            throw .badRequest("token id \(bad) is outside the vocabulary (0..<\(vocabulary))")
+        }
+        let identity = ResponseIdentity.make(shape: shape, model: settings.model ?? service.modelName)
+        let responder = GenerationResponder(shape: shape, identity: identity, settings: settings, promptTokenCount: prompt.count,
+                                            writer: writer, extraHeaders: cors)
+        let generation = GenerationRequest(prompt: prompt, maxTokens: settings.maxTokens, sampling: settings.sampling,
+                                           stopStrings: settings.stopStrings, cancellation: request.cancellation) { responder.handle($0) }
+        do {
+            try service.scheduler.submit(generation)
+        } catch {
+            switch error {
+            case .queueFull, .stopped: throw .unavailable(error.description, retryAfterSeconds: 1)
+            case .promptTooLong(let t, let c): throw .contextExceeded(promptTokens: t, contextLength: c)
+            case .emptyPrompt, .badToken: throw .badRequest(error.description)
+            }
+        }
+    }
+
+    // MARK: - Other routes
+
+    private func models(_ service: ModelService) -> JSONValue {
+        .object([
+            ("object", "list"),
+            ("data", [.object([
+                ("id", .string(service.modelName)), ("object", "model"), ("created", .integer(startTime)), ("owned_by", "swiftfile"),
+                ("meta", .object([("n_ctx_train", .integer(service.scheduler.context.model.hyper.contextLength)),
+                                  ("n_vocab", .integer(service.tokenizer.vocabularySize)),
+                                  ("n_ctx", .integer(service.contextLength))])),
+            ])]),
+        ])
+    }
+
+    private func props(_ service: ModelService) -> JSONValue {
+        var settings = GenerationResponder.settingsJSON(service.defaults)
+        if case .object(let members) = settings { settings = .object([("n_ctx", .integer(service.contextLength))] + members) }
+        return .object([
+            ("default_generation_settings", .object([("n_ctx", .integer(service.contextLength)), ("params", settings)])),
+            ("total_slots", .integer(service.scheduler.slotCount)),
+            ("model_path", .string(service.modelPath)),
+            ("model_name", .string(service.modelName)),
+            ("chat_template", .string(service.template.source)),
+            ("bos_token", .string(service.bosText)), ("eos_token", .string(service.eosText)),
+            ("build_info", "swiftfile"),
+        ])
+    }
+
+    private func tokenize(_ request: HTTPRequest) throws(ServerError) -> JSONValue {
+        let service = try ready()
+        let fields = try RequestFields(try parseBody(request))
+        guard let content = try fields.string("content") else { throw .badRequest("'content' is required") }
+        let addSpecial = try fields.bool("add_special") ?? false
+        let parseSpecial = try fields.bool("parse_special") ?? false
+        let withPieces = try fields.bool("with_pieces") ?? false
+        let ids = service.tokenizer.encode(content, addBOS: addSpecial && service.tokenizer.addBOS, parseSpecial: parseSpecial)
+        if withPieces {
+            return .object([("tokens", .array(ids.map { id in
+                let bytes = service.tokenizer.piece(id, includeSpecial: true)
+                let piece: JSONValue = (String(validating: bytes, as: UTF8.self)).map { .string($0) } ?? .array(bytes.map { .integer(Int($0)) })
+                return .object([("id", .integer(id)), ("piece", piece)])
+            }))])
+        }
+        return .object([("tokens", .array(ids.map { .integer($0) }))])
+    }
+
+    private func detokenize(_ request: HTTPRequest) throws(ServerError) -> JSONValue {
+        let service = try ready()
+        let fields = try RequestFields(try parseBody(request))
+        guard let (_, value) = fields.value(["tokens"]) else { throw .badRequest("'tokens' is required") }
+        guard case .array(let items) = value else { throw .badRequest("'tokens' must be a list of token ids, got \(value.kindName)") }
+        var ids: [Int] = []
+        for item in items {
+            guard case .integer(let id) = item else { throw .badRequest("'tokens' must hold integers, found \(item.kindName)") }
+            guard (0..<service.tokenizer.vocabularySize).contains(id) else {
+                throw .badRequest("token id \(id) is outside the vocabulary (0..<\(service.tokenizer.vocabularySize))")
+            }
+            ids.append(id)
+        }
+        return .object([("content", .string(service.tokenizer.decode(ids)))])
+    }
+}
