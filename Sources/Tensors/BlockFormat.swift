@@ -171,4 +171,41 @@ public enum BlockFormat {
         #endif
         return referenceDot(weightType, weights, activations, count: count)
     }
+
+    /// One weight row against several tokens' activations (prefill):
+    /// results[t · resultStride] = dot(weightType, weights, activations + t · activationStride, count)
+    /// for t in 0..<tokens. With AVX2, F16, Q4_0, Q4_1, Q8_0, Q4_K and Q6_K rows are read and
+    /// unpacked once per four tokens; other formats (and leftover tokens) use `dot` per token.
+    public static func dot(_ weightType: TensorType, _ weights: UnsafeRawPointer,
+                           _ activations: UnsafeRawPointer, activationStride: Int, tokens: Int,
+                           count: Int, results: UnsafeMutablePointer<Float>, resultStride: Int) {
+        var token = 0
+        #if arch(x86_64)
+        if CPUFeatures.current.hasAVX2, count >= 0, count % weightType.blockSize == 0 {
+            let blocks = count / weightType.blockSize
+            let kernel: ((UnsafeRawPointer, UnsafeRawPointer, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void)?
+            switch weightType {
+            case .f16: kernel = { AVX2Dot.f16x4($0, $1, activationStride: $2, $3, $4, resultStride: $5) }
+            case .q4_0: kernel = { AVX2Dot.q4_0x4($0, $1, activationStride: $2, $3, $4, resultStride: $5) }
+            case .q4_1: kernel = { AVX2Dot.q4_1x4($0, $1, activationStride: $2, $3, $4, resultStride: $5) }
+            case .q8_0: kernel = { AVX2Dot.q8_0x4($0, $1, activationStride: $2, $3, $4, resultStride: $5) }
+            case .q4_K: kernel = { AVX2Dot.q4_Kx4($0, $1, activationStride: $2, $3, $4, resultStride: $5) }
+            case .q6_K: kernel = { AVX2Dot.q6_Kx4($0, $1, activationStride: $2, $3, $4, resultStride: $5) }
+            default: kernel = nil
+            }
+            if let kernel {
+                let length = weightType == .f16 ? count : blocks
+                while token + 4 <= tokens {
+                    kernel(weights, activations + token * activationStride, activationStride, length,
+                           results + token * resultStride, resultStride)
+                    token += 4
+                }
+            }
+        }
+        #endif
+        while token < tokens {
+            results[token * resultStride] = dot(weightType, weights, activations + token * activationStride, count: count)
+            token += 1
+        }
+    }
 }
