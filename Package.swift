@@ -51,7 +51,7 @@ let package = Package(
         ]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
         .testTarget(name: "ContainerTests", dependencies: ["Container"]),
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "GGUF"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "GGUF"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "GGUF", "Tensors", "Tokenizer", "Engine", "Sampling"]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
