@@ -55,6 +55,11 @@ public struct ZipArchive: Sendable {
             if case .notAnArchive = error, region.withBytes(Self.looksLikeExecutable) {
                 throw ContainerError.splitPart(path: path, reason: "an executable with no ZIP archive at its end")
             }
+            // Records that point at the wrong bytes, in a file that starts like no bundle or archive
+            // does: most likely parts joined out of order.
+            if Self.isMisplacedRecord(error), !region.withBytes(Self.startsLikeBundleOrArchive) {
+                throw ContainerError.splitPart(path: path, reason: "its records do not match the bytes they point to and it does not start like an executable or archive; were the parts joined in order?")
+            }
             throw error
         }
     }
@@ -216,7 +221,7 @@ public struct ZipArchive: Sendable {
                 if candidate > recorded { return candidate }
                 throw ContainerError.splitPart(
                     path: reader.name,
-                    reason: "its ZIP64 end record is recorded at offset \(recorded) but found at \(candidate): the start of the file is missing")
+                    reason: "its ZIP64 end record is recorded at offset \(recorded) but found at \(candidate): \(recorded - candidate) bytes are missing before it")
             }
         }
         if overflow || recordEnd > reader.size {
@@ -321,6 +326,19 @@ public struct ZipArchive: Sendable {
         let head = Array(bytes.prefix(4))
         // MZ: Windows / Actually Portable Executable (what llamafile runners are).
         return head == elf || machO.contains(head) || head.starts(with: [0x4D, 0x5A])
+    }
+
+    private static func startsLikeBundleOrArchive(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let head = Array(bytes.prefix(4))
+        return looksLikeExecutable(bytes) || head.starts(with: [0x50, 0x4B]) || head.starts(with: Array("#!".utf8))
+            || head == Array("GGUF".utf8)
+    }
+
+    private static func isMisplacedRecord(_ error: ContainerError) -> Bool {
+        switch error {
+        case .badSignature, .badField: return true
+        default: return false
+        }
     }
 
     private static func shortReason(_ error: ContainerError) -> String {

@@ -62,10 +62,20 @@ final class SplitPartTests: XCTestCase {
         }
         // Joined in the wrong order: an error, never a crash.
         if expectedCount >= 3 {
-            let wrongOrder = try scratch.read("Model.cat1.llamafile") + scratch.read("Model.cat0.llamafile")
-                + scratch.read("Model.cat\(expectedCount - 1).llamafile")
+            var wrongOrder = try scratch.read("Model.cat1.llamafile") + scratch.read("Model.cat0.llamafile")
+            for index in 2..<expectedCount { wrongOrder += try scratch.read("Model.cat\(index).llamafile") }
             let path = try scratch.write("wrong.llamafile", wrongOrder)
-            XCTAssertThrowsError(try WeightsResolver.resolve(modelArgument: path))
+            XCTAssertThrowsError(try WeightsResolver.resolve(modelArgument: path)) { error in
+                guard case ContainerError.splitPart(_, let reason) = error else { return XCTFail("\(error)") }
+                XCTAssertTrue(reason.contains("joined in order"), reason)
+            }
+            // A part missing from the middle.
+            let missing = try scratch.read("Model.cat0.llamafile") + scratch.read("Model.cat\(expectedCount - 1).llamafile")
+            let missingPath = try scratch.write("missing.llamafile", missing)
+            XCTAssertThrowsError(try WeightsResolver.resolve(modelArgument: missingPath)) { error in
+                guard case ContainerError.splitPart(_, let reason) = error else { return XCTFail("\(error)") }
+                XCTAssertTrue(reason.contains("bytes are missing"), reason)
+            }
         }
     }
 }
