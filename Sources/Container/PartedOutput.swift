@@ -17,6 +17,9 @@ public final class PartedOutput {
     private var descriptors: [Int32] = []
     /// Logical bytes written so far (across all parts).
     public private(set) var length: UInt64 = 0
+    /// False when appending to a file that existed before: `discard` then truncates it back instead of deleting it.
+    private var createdFiles = true
+    private var originalLength: UInt64 = 0
 
     /// One output file.
     public convenience init(path: String, mode: UInt32 = 0o644) {
@@ -28,6 +31,29 @@ public final class PartedOutput {
         self.partSize = partSize.map { max($0, 1) }
         self.mode = mode
         self.pathForPart = pathForPart
+    }
+
+    /// Appends to an existing file (a runner binary) in place; its current bytes become the prefix.
+    public static func appending(to path: String) throws -> PartedOutput {
+        let descriptor = open(path, O_WRONLY | O_CLOEXEC)
+        if descriptor < 0 {
+            if errno == ENOENT { throw ContainerError.fileNotFound(path: path) }
+            throw ContainerError.cannotOpen(path: path, reason: System.errorText(errno))
+        }
+        let size: UInt64
+        do {
+            size = try System.regularFileSize(descriptor, path: path)
+        } catch {
+            _ = closeDescriptor(descriptor)
+            throw error
+        }
+        let output = PartedOutput(partSize: nil) { _ in path }
+        output.descriptors = [descriptor]
+        output.partPaths = [path]
+        output.length = size
+        output.originalLength = size
+        output.createdFiles = false
+        return output
     }
 
     deinit {
@@ -68,12 +94,16 @@ public final class PartedOutput {
         }
     }
 
-    /// Closes and deletes every part written (after a failure).
+    /// Closes and deletes every part written (after a failure); a file appended to is cut back to its
+    /// original length instead.
     public func discard() {
+        if !createdFiles, let path = partPaths.first {
+            _ = truncate(path, off_t(originalLength))
+        }
         for (index, descriptor) in descriptors.enumerated() {
             if descriptor >= 0 { _ = closeDescriptor(descriptor) }
             descriptors[index] = -1
-            _ = unlink(partPaths[index])
+            if createdFiles { _ = unlink(partPaths[index]) }
         }
     }
 

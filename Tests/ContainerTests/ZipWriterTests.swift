@@ -133,6 +133,33 @@ final class ZipWriterTests: XCTestCase {
         XCTAssertEqual(try scratch.read("exists.llamafile"), [9])
     }
 
+    /// Appending in place to a runner gives the same bytes as copying it first.
+    func testAppendingInPlace() throws {
+        let scratch = try ScratchDirectory()
+        let runner = pseudoRandomBytes(count: 9000, seed: 12)
+        let model = fakeGGUF(count: 5000, seed: 13)
+        try writeBundle(to: scratch.file("copied"), prefix: runner, members: [("m.gguf", model)], scratch: scratch)
+        let inPlace = try scratch.write("in-place", runner)
+        let output = try PartedOutput.appending(to: inPlace)
+        XCTAssertEqual(output.length, 9000)
+        let writer = try ZipWriter(output: output)
+        try writer.addMember(name: "m.gguf", fromFile: scratch.write("m.gguf", model))
+        try writer.finish()
+        try output.close()
+        XCTAssertEqual(try scratch.read("in-place"), try scratch.read("copied"))
+
+        // A failure while appending restores the runner instead of deleting it.
+        let second = try scratch.write("second", runner)
+        let failing = try PartedOutput.appending(to: second)
+        let failingWriter = try ZipWriter(output: failing)
+        try failingWriter.addMember(name: "a", bytes: [1, 2, 3])
+        failing.discard()
+        XCTAssertEqual(try scratch.read("second"), runner)
+        XCTAssertThrowsError(try PartedOutput.appending(to: scratch.file("absent"))) { error in
+            XCTAssertEqual(error as? ContainerError, .fileNotFound(path: scratch.file("absent")))
+        }
+    }
+
     private func bitwiseCRC(_ bytes: [UInt8]) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF
         for byte in bytes {
