@@ -134,6 +134,10 @@ def gguf_cases():
         ("gguf-array-strings-huge.gguf", "array of 2^62 strings",
          gguf(SMALL_KVS + [kv("tokenizer.ggml.tokens", ARRAY, u32(STRING) + u64(1 << 62))], []) + b"\0" * 16),
         ("gguf-bool-2.gguf", "bool value 2", gguf(SMALL_KVS[:3] + [kv("flag", BOOL, b"\x02")], [])),
+        ("gguf-array-over-limit.gguf", "array of 2^22+1 u8: fits the file, not the reader's memory bound",
+         gguf(SMALL_KVS + [kv("k", ARRAY, u32(U8) + u64((1 << 22) + 1) + b"\x01" * ((1 << 22) + 1))], [])),
+        ("gguf-kv-count-over-limit.gguf", "2^16+1 metadata pairs",
+         gguf([kv_scalar(f"k{index}", U8, 1) for index in range((1 << 16) + 1)], [])),
     ]
     for value, label in [(0, "0"), (13, "13"), (1 << 31, "2^31")]:
         cases.append((f"gguf-alignment-{label.replace('^', 'pow')}.gguf", f"general.alignment {label}",

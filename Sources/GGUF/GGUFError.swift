@@ -4,6 +4,8 @@ public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
     case badMagic(found: String)
     case unsupportedVersion(UInt32)
     case countTooLarge(what: String, count: UInt64)
+    /// A count the file could hold but that would cost far more memory than any real model needs.
+    case countOverLimit(what: String, count: UInt64, limit: Int)
     case emptyKey(index: Int)
     case duplicateKey(String)
     case badValueType(key: String, type: UInt32)
@@ -23,6 +25,7 @@ public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
             if v == 0x0300_0000 || v == 0x0200_0000 { return "big-endian GGUF files are not supported" }
             return "unsupported GGUF version \(v) (supported: 2, 3)"
         case .countTooLarge(let what, let count): return "GGUF \(what) \(count) is larger than the file can hold"
+        case .countOverLimit(let what, let count, let limit): return "GGUF \(what) \(count) is over this reader's limit of \(limit)"
         case .emptyKey(let index): return "GGUF metadata key #\(index) is empty"
         case .duplicateKey(let key): return "GGUF metadata key \"\(key)\" appears twice"
         case .badValueType(let key, let type): return "GGUF metadata \"\(key)\": value type \(type) is not valid"

@@ -31,6 +31,13 @@ public struct GGUFFile: @unchecked Sendable {
     public static let defaultAlignment = 32
     /// Generous upper bound: larger alignments are not produced by any known writer and only waste space.
     static let maximumAlignment = 1 << 20
+    /// Limits on counts whose entries cost many times their file size in memory (a u8 array element
+    /// becomes a 24-byte GGUFValue), so a small hostile file cannot make the reader allocate gigabytes.
+    /// Real models stay far below: ~100 keys, a few thousand tensors, under a million array elements
+    /// (Llama 3: 128,256 tokens + 128,256 token types + 280,147 merges).
+    public static let maximumKeyCount = 1 << 16
+    public static let maximumTensorCount = 1 << 18
+    public static let maximumArrayElements = 1 << 22
 
     public init(bytes: UnsafeRawBufferPointer, owner: AnyObject? = nil) throws {
         var cursor = ByteCursor(bytes)
@@ -49,17 +56,24 @@ public struct GGUFFile: @unchecked Sendable {
         // A key/value needs at least 8 (key length) + 4 (type) + 1 bytes; a tensor info at least 8+4+8+4+8.
         guard kvCount <= UInt64(cursor.remaining / 13) else { throw GGUFError.countTooLarge(what: "metadata count", count: kvCount) }
         guard tensorCount <= UInt64(cursor.remaining / 32) else { throw GGUFError.countTooLarge(what: "tensor count", count: tensorCount) }
+        guard kvCount <= UInt64(Self.maximumKeyCount) else {
+            throw GGUFError.countOverLimit(what: "metadata count", count: kvCount, limit: Self.maximumKeyCount)
+        }
+        guard tensorCount <= UInt64(Self.maximumTensorCount) else {
+            throw GGUFError.countOverLimit(what: "tensor count", count: tensorCount, limit: Self.maximumTensorCount)
+        }
 
         var keys: [String] = []
         var metadata: [String: GGUFValue] = [:]
         keys.reserveCapacity(Int(kvCount))
+        var arrayElementsLeft = Self.maximumArrayElements
         for index in 0..<Int(kvCount) {
             let key = try cursor.readString("metadata key #\(index)")
             guard !key.isEmpty else { throw GGUFError.emptyKey(index: index) }
             guard metadata[key] == nil else { throw GGUFError.duplicateKey(key) }
             let rawType = try cursor.read(UInt32.self, "type of \(key)")
             guard let type = GGUFValueType(rawValue: rawType) else { throw GGUFError.badValueType(key: key, type: rawType) }
-            metadata[key] = try Self.readValue(type, key: key, cursor: &cursor)
+            metadata[key] = try Self.readValue(type, key: key, cursor: &cursor, arrayElementsLeft: &arrayElementsLeft)
             keys.append(key)
         }
 
@@ -151,7 +165,8 @@ public struct GGUFFile: @unchecked Sendable {
         self.tensorIndex = index
     }
 
-    private static func readValue(_ type: GGUFValueType, key: String, cursor: inout ByteCursor) throws -> GGUFValue {
+    private static func readValue(_ type: GGUFValueType, key: String, cursor: inout ByteCursor,
+                                  arrayElementsLeft: inout Int) throws -> GGUFValue {
         switch type {
         case .uint8: return .uint8(try cursor.read(UInt8.self, key))
         case .int8: return .int8(try cursor.read(Int8.self, key))
@@ -177,9 +192,16 @@ public struct GGUFFile: @unchecked Sendable {
             guard count <= UInt64(cursor.remaining / minimum) else {
                 throw GGUFError.countTooLarge(what: "array length of \(key)", count: count)
             }
+            guard count <= UInt64(arrayElementsLeft) else {
+                let total = UInt64(maximumArrayElements - arrayElementsLeft) + count
+                throw GGUFError.countOverLimit(what: "total array length (through \(key))", count: total, limit: maximumArrayElements)
+            }
+            arrayElementsLeft -= Int(count)
             var values: [GGUFValue] = []
             values.reserveCapacity(Int(count))
-            for _ in 0..<Int(count) { values.append(try readValue(element, key: key, cursor: &cursor)) }
+            for _ in 0..<Int(count) {
+                values.append(try readValue(element, key: key, cursor: &cursor, arrayElementsLeft: &arrayElementsLeft))
+            }
             return .array(element, values)
         }
     }
