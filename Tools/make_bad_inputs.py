@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes a corpus of bad inputs for swiftfile (REFERENCE.md section 7) into a folder.
 
-    python3 Tools/make_bad_inputs.py OUT_DIR [--model PATH] [--no-models]
+    python3 Tools/make_bad_inputs.py OUT_DIR [--model PATH] [--no-models] [--families gguf,zip,model,valid]
 
 Three families, each file with exactly one defect:
   gguf-*   malformed GGUF files (header, metadata, tensor table), a few hundred bytes each;
@@ -531,10 +531,17 @@ def main():
                                  "models", "tiny-llama3-f16-q4emb.gguf")
     parser.add_argument("--model", default=os.environ.get("SWIFTFILE_BAD_INPUT_MODEL", default_model),
                         help="valid model the model-* files are based on")
-    parser.add_argument("--no-models", action="store_true", help="skip the model-* files (32 MB each)")
+    parser.add_argument("--no-models", action="store_true", help="skip the model-* and valid-* model files (32 MB each)")
+    parser.add_argument("--families", default="gguf,zip,model,valid",
+                        help="comma-separated subset of gguf, zip, model, valid (valid-gguf comes with gguf)")
     parser.add_argument("--zip-alignment", type=int, default=65536,
                         help="member data alignment of the zip-* files (65536 as llamafile; small for fuzz seeds)")
     args = parser.parse_args()
+    families = set(args.families.split(","))
+    if families - {"gguf", "zip", "model", "valid"}:
+        raise SystemExit(f"make_bad_inputs: unknown families {sorted(families - {'gguf', 'zip', 'model', 'valid'})}")
+    if args.no_models:
+        families -= {"model", "valid"}
     os.makedirs(args.out, exist_ok=True)
     manifest = []
 
@@ -543,26 +550,32 @@ def main():
             handle.write(data)
         manifest.append((name, family, description))
 
-    for name, description, data in gguf_cases():
-        emit(name, "gguf", description, data)
-    emit("valid-small.gguf", "valid-gguf", "well-formed GGUF that is not a model", small_valid_gguf())
-    for name, description, data in zip_cases(args.zip_alignment):
-        emit(name, "zip", description, data)
+    if "gguf" in families:
+        for name, description, data in gguf_cases():
+            emit(name, "gguf", description, data)
+        emit("valid-small.gguf", "valid-gguf", "well-formed GGUF that is not a model", small_valid_gguf())
+    if "zip" in families:
+        for name, description, data in zip_cases(args.zip_alignment):
+            emit(name, "zip", description, data)
 
-    if not args.no_models:
+    if families & {"model", "valid"}:
         if not os.path.exists(args.model):
             raise SystemExit(f"make_bad_inputs: model {args.model} missing (use --model or --no-models)")
         model = ModelFile(args.model)
-        # Control: the rewriter must reproduce the original exactly, or every model-* file is suspect.
+        # The rewriter must reproduce the original exactly, or every model-* file is suspect.
         control = os.path.join(args.out, "valid-model-rewritten.gguf")
         model.write(control)
         if sha256(control) != sha256(args.model):
             raise SystemExit("make_bad_inputs: rewriting the model without changes did not reproduce it")
+        if "valid" not in families:
+            os.remove(control)
+    if "valid" in families:
         manifest.append(("valid-model-rewritten.gguf", "valid", "the base model, parsed and rewritten unchanged"))
         with open(args.model, "rb") as handle:
             weights = handle.read()
         emit("valid-model.llamafile", "valid", "the base model in a llamafile-style bundle", make_bundle([("model.gguf", weights)]).bytes())
         del weights
+    if "model" in families:
         for name, description, pairs_change, tensors_change in model_cases(model):
             pairs = apply_pairs(model.pairs, pairs_change)
             missing = set(pairs_change) - {k for k, _, _ in model.pairs}
