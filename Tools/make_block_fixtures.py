@@ -10,8 +10,10 @@ For every weight format, two files of ELEMENTS elements:
   <TYPE>.f32  gguf.quants.dequantize of those bytes, little-endian float32
 And the activation side, for quantizeActivations:
   activations.f32         ELEMENTS float32 inputs (with an all-zero block and a negative-extreme block)
-  activations.<TYPE>.bin  those inputs in the activation formats Q8_0 (gguf), F16, BF16 (gguf),
-                          Q8_1 and Q8_K (numpy transcriptions of llama.cpp's reference quantizers)
+  activations.<TYPE>.bin  those inputs in the activation formats F16, BF16 (gguf), and Q8_0, Q8_1,
+                          Q8_K (numpy transcriptions of what llama.cpp's x86 CPU backend computes:
+                          its AVX2 quantize_row_q8_0/q8_1 — x·(127/amax), round half to even — and
+                          the reference quantize_row_q8_K, which x86 uses as is)
 """
 import os
 import sys
@@ -82,17 +84,30 @@ def weight_bytes(qtype, rng):
     return random_blocks(qtype, fields, rng), "random-blocks"
 
 
+def quantize_q8_0(x):
+    """llama.cpp's AVX2 quantize_row_q8_0: d = amax/127 stored as f16, q = rint(x · (127/amax))."""
+    blocks = x.reshape(-1, 32)
+    out = np.zeros((len(blocks), 34), dtype=np.uint8)
+    for i, b in enumerate(blocks):
+        amax = np.float32(np.max(np.abs(b)))
+        d = np.float32(amax / np.float32(127))
+        inverse = np.float32(np.float32(127) / amax) if amax != 0 else np.float32(0)
+        q = np.rint(b * inverse).astype(np.int8)  # _mm256_round_ps nearest: half to even
+        out[i, 0:2] = np.array([d], dtype=np.float16).view(np.uint8)
+        out[i, 2:34] = q.view(np.uint8)
+    return out.reshape(-1)
+
+
 def quantize_q8_1(x):
-    """llama.cpp quantize_row_q8_1_ref; stored as the 40-byte layout float d, float s, int8 qs[32]
-    with d and s rounded through f16 (the values ggml's half-precision fields hold)."""
+    """llama.cpp's AVX2 quantize_row_q8_1 (as Q8_0, plus s = d · Σq); stored as the 40-byte layout
+    float d, float s, int8 qs[32] with d and s rounded through f16 (what ggml's half fields hold)."""
     blocks = x.reshape(-1, 32)
     out = np.zeros((len(blocks), 40), dtype=np.uint8)
     for i, b in enumerate(blocks):
         amax = np.float32(np.max(np.abs(b)))
         d = np.float32(amax / np.float32(127))
-        inverse = np.float32(1) / d if d != 0 else np.float32(0)
-        q = b * inverse
-        q = np.trunc(q + np.copysign(np.float32(0.5), q)).astype(np.int8)  # roundf
+        inverse = np.float32(np.float32(127) / amax) if amax != 0 else np.float32(0)
+        q = np.rint(b * inverse).astype(np.int8)
         s = np.float32(np.float32(np.sum(q.astype(np.int32))) * d)
         out[i, 0:4] = np.array([np.float16(d)], dtype=np.float32).view(np.uint8)
         out[i, 4:8] = np.array([np.float16(s)], dtype=np.float32).view(np.uint8)
@@ -137,9 +152,12 @@ def main():
     activations[256:288] = 0                       # an all-zero Q8_0 block
     activations[512:768] = 0                       # an all-zero Q8_K block
     activations[1024 + 77] = np.float32(-9.5)      # a block whose extreme value is negative
+    activations[1536:1568] = np.float32(0.5)       # ties: amax 127 makes x·(127/amax) = x exactly
+    activations[1536] = np.float32(127)
+    activations[1537:1541] = [2.5, -2.5, 3.5, -0.5]
     activations.astype("<f4").tofile(os.path.join(OUT, "activations.f32"))
     outputs = {
-        "Q8_0": quants.quantize(activations, T.Q8_0).view(np.uint8).reshape(-1),
+        "Q8_0": quantize_q8_0(activations),
         "F16": activations.astype(np.float16).view(np.uint8),
         "BF16": quants.quantize(activations, T.BF16).view(np.uint8).reshape(-1),
         "Q8_1": quantize_q8_1(activations),

@@ -1,18 +1,19 @@
 import GGUF
 
-// Activation quantizers: llama.cpp's reference (`_ref`) quantizers, so that our dot products see
-// the same integers its CPU backend sees.
+// Activation quantizers matching what llama.cpp's x86 CPU backend computes (its AVX2 quantize_row_q8_0/q8_1:
+// multiply by 127/amax and round half to even — not the `_ref` roundf(x/d), which flips an occasional .5 and
+// moved golden logits by ~0.01), so that our dot products see the same integers.
 
 enum QuantizeActivations {
-    /// Q8_0: d = amax/127, q = roundf(x · (1/d)).
+    /// Q8_0: d = amax/127, q = round-half-even(x · (127/amax)).
     static func q8_0(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer) {
         var amax: Float = 0
         for j in 0..<32 { amax = max(amax, abs(x[j])) }
         let d = amax / 127
-        let inverse: Float = d != 0 ? 1 / d : 0
+        let inverse: Float = amax != 0 ? 127 / amax : 0
         y.storeBytes(of: Float16(d).bitPattern, toByteOffset: 0, as: UInt16.self)
         for j in 0..<32 {
-            y.storeBytes(of: saturatingInt8(roundHalfAwayFromZero(x[j] * inverse)), toByteOffset: 2 + j, as: Int8.self)
+            y.storeBytes(of: saturatingInt8((x[j] * inverse).rounded(.toNearestOrEven)), toByteOffset: 2 + j, as: Int8.self)
         }
     }
 
@@ -21,10 +22,10 @@ enum QuantizeActivations {
         var amax: Float = 0
         for j in 0..<32 { amax = max(amax, abs(x[j])) }
         let d = amax / 127
-        let inverse: Float = d != 0 ? 1 / d : 0
+        let inverse: Float = amax != 0 ? 127 / amax : 0
         var sum: Int32 = 0
         for j in 0..<32 {
-            let q = saturatingInt8(roundHalfAwayFromZero(x[j] * inverse))
+            let q = saturatingInt8((x[j] * inverse).rounded(.toNearestOrEven))
             sum += Int32(q)
             y.storeBytes(of: q, toByteOffset: 8 + j, as: Int8.self)
         }

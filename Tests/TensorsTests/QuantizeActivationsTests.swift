@@ -3,8 +3,8 @@ import Tensors
 import XCTest
 
 final class QuantizeActivationsTests: XCTestCase {
-    /// Byte-exact against gguf-py (Q8_0, F16, BF16) and the tool's numpy transcriptions of
-    /// llama.cpp's reference quantizers (Q8_1, Q8_K).
+    /// Byte-exact against gguf-py (F16, BF16) and the tool's numpy transcriptions of what
+    /// llama.cpp's x86 backend computes (Q8_0, Q8_1: x·(127/amax) rounded half to even; Q8_K).
     func testActivationBytesMatchFixtures() throws {
         let activations = try Fixtures.activations()
         XCTAssertEqual(activations.count, Fixtures.elements)
