@@ -208,4 +208,36 @@ public enum BlockFormat {
             token += 1
         }
     }
+
+    /// Several weight rows against one token's activations (decode's matrix × vector):
+    /// results[r · resultStride] = dot(weightType, weights + r · rowStride, activations, count)
+    /// for r in 0..<rows. With AVX2, Q4_0, Q8_0 and Q4_K share each activation block's loads and
+    /// per-block work across four rows (1.1-1.3× faster); other formats use `dot` per row.
+    public static func dot(_ weightType: TensorType, rows: Int, _ weights: UnsafeRawPointer, rowStride: Int,
+                           _ activations: UnsafeRawPointer, count: Int,
+                           results: UnsafeMutablePointer<Float>, resultStride: Int) {
+        var row = 0
+        #if arch(x86_64)
+        if CPUFeatures.current.hasAVX2, count >= 0, count % weightType.blockSize == 0 {
+            let blocks = count / weightType.blockSize
+            let kernel: ((UnsafeRawPointer, Int, UnsafeRawPointer, Int, UnsafeMutablePointer<Float>, Int) -> Void)?
+            switch weightType {
+            case .q4_0: kernel = { AVX2Dot.q4_0Rows4($0, rowStride: $1, $2, $3, $4, resultStride: $5) }
+            case .q8_0: kernel = { AVX2Dot.q8_0Rows4($0, rowStride: $1, $2, $3, $4, resultStride: $5) }
+            case .q4_K: kernel = { AVX2Dot.q4_KRows4($0, rowStride: $1, $2, $3, $4, resultStride: $5) }
+            default: kernel = nil
+            }
+            if let kernel {
+                while row + 4 <= rows {
+                    kernel(weights + row * rowStride, rowStride, activations, blocks, results + row * resultStride, resultStride)
+                    row += 4
+                }
+            }
+        }
+        #endif
+        while row < rows {
+            results[row * resultStride] = dot(weightType, weights + row * rowStride, activations, count: count)
+            row += 1
+        }
+    }
 }

@@ -42,3 +42,42 @@ final class BatchDotTests: XCTestCase {
         }
     }
 }
+
+/// The several-row `dot` (matrix × vector) against the scalar reference per row.
+final class RowBatchDotTests: XCTestCase {
+    func testRowBatchDotMatchesReferencePerRow() {
+        var generator = SeededGenerator(seed: 123)
+        let count = 512
+        for type in Fixtures.weightTypes {
+            let activationType = BlockFormat.activationType(for: type)
+            let activations = BlockFormat.quantized(activationType, RandomBlocks.activations(count: count, using: &generator))
+            let rowBytes = type.byteCount(elements: count)!
+            let rowStride = rowBytes + 10  // padding between rows must be ignored
+            for rows in [1, 3, 4, 6, 8, 11] {
+                var matrix = [UInt8](repeating: 0xEE, count: rowStride * rows)
+                for r in 0..<rows {
+                    matrix.replaceSubrange((r * rowStride)..<(r * rowStride + rowBytes),
+                                           with: RandomBlocks.weights(type, count: count, using: &generator))
+                }
+                let resultStride = 2
+                var results = [Float](repeating: .nan, count: rows * resultStride)
+                matrix.withUnsafeBytes { w in
+                    activations.withUnsafeBytes { a in
+                        results.withUnsafeMutableBufferPointer { out in
+                            BlockFormat.dot(type, rows: rows, w.baseAddress!, rowStride: rowStride, a.baseAddress!,
+                                            count: count, results: out.baseAddress!, resultStride: resultStride)
+                        }
+                    }
+                }
+                var errorSum: Double = 0, referenceSum: Double = 0
+                for r in 0..<rows {
+                    let row = Array(matrix[(r * rowStride)..<(r * rowStride + rowBytes)])
+                    let reference = BlockFormat.dot(type, row, activations, count: count, reference: true)
+                    errorSum += Double(results[r * resultStride] - reference) * Double(results[r * resultStride] - reference)
+                    referenceSum += Double(reference) * Double(reference)
+                }
+                XCTAssertLessThanOrEqual(errorSum / max(referenceSum, 1e-30), 1e-9, "\(type) rows=\(rows)")
+            }
+        }
+    }
+}

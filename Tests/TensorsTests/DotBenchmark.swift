@@ -109,4 +109,48 @@ final class DotBenchmark: XCTestCase {
             print(type.name.padding(toLength: 7, withPad: " ", startingAt: 0) + String(format: "  %10.1f   %10.1f   (%.2f×)", single, batched, batched / single))
         }
     }
+
+    /// Decode shape (cache-resident): 256 × 2048 matrix × one vector, `dot` per row versus the four-row `dot(…rows:…)`.
+    func testRowBatchDotThroughput() throws {
+        guard ProcessInfo.processInfo.environment["SWIFTFILE_BENCH"] == "1" else {
+            throw XCTSkip("set SWIFTFILE_BENCH=1 (and build with -c release) to run")
+        }
+        // 256 rows (0.3-1.1 MB) stay in L2: this compares the kernels' compute, not memory.
+        let rows = 256, columns = 2048
+        var generator = SeededGenerator(seed: 3)
+        print("format   per-row dot GB/s   4-row dot GB/s")
+        for type in [TensorType.q4_0, .q8_0, .q4_K] {
+            let row = RandomBlocks.weights(type, count: columns, using: &generator)
+            let matrix = [UInt8]((0..<rows).lazy.flatMap { _ in row })
+            let activations = BlockFormat.quantized(BlockFormat.activationType(for: type),
+                                                    RandomBlocks.activations(count: columns, using: &generator))
+            var output = [Float](repeating: 0, count: rows)
+            func time(batched: Bool) -> Double {
+                let start = threadNanoseconds()
+                matrix.withUnsafeBytes { m in
+                    activations.withUnsafeBytes { a in
+                        output.withUnsafeMutableBufferPointer { y in
+                            if batched {
+                                BlockFormat.dot(type, rows: rows, m.baseAddress!, rowStride: row.count, a.baseAddress!,
+                                                count: columns, results: y.baseAddress!, resultStride: 1)
+                            } else {
+                                for r in 0..<rows {
+                                    y[r] = BlockFormat.dot(type, m.baseAddress! + r * row.count, a.baseAddress!, count: columns)
+                                }
+                            }
+                        }
+                    }
+                }
+                return Double(threadNanoseconds() - start)
+            }
+            var singles = [Double](), batches = [Double]()
+            for _ in 0..<41 {
+                singles.append(time(batched: false))
+                batches.append(time(batched: true))
+            }
+            let median = { (times: [Double]) in Double(matrix.count) / times.sorted()[times.count / 2] }
+            print(type.name.padding(toLength: 7, withPad: " ", startingAt: 0)
+                + String(format: "  %10.2f   %10.2f   (%.2f×)", median(singles), median(batches), median(batches) / median(singles)))
+        }
+    }
 }
