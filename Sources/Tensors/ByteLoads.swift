@@ -59,12 +59,6 @@ func brainFloatBits(_ value: Float) -> UInt16 {
     return UInt16(truncatingIfNeeded: rounded >> 16)
 }
 
-/// C's roundf: nearest integer, halves away from zero.
-@inline(__always)
-func roundHalfAwayFromZero(_ value: Float) -> Float {
-    value.rounded(.toNearestOrAwayFromZero)
-}
-
 /// An already rounded float as Int8, clamped; NaN (from a corrupt model) becomes 0 instead of trapping.
 @inline(__always)
 func saturatingInt8(_ value: Float) -> Int8 {
