@@ -4,19 +4,14 @@ import _Builtin_intrinsics.intel
 /// block layouts as the scalar reference (Sources/Tensors/BlockLayouts.swift); per block the
 /// integer sums are exact, the float combination order differs slightly.
 public enum AVX2Dot {
-    /// Runs `block(b, accumulator)` over all blocks, alternating two accumulators so consecutive
-    /// blocks' FMAs do not wait on each other.
+    /// Runs `block(b, accumulator)` over all blocks into ONE accumulator, then sums its lanes
+    /// (upper+lower half, then pairs): the exact order of llama.cpp's x86 vec_dot and tinyBLAS, which
+    /// makes our Q8_0/Q4_0 logits bit-identical to its recorded ones (two accumulators were not).
     @inline(__always)
     static func accumulate(_ blocks: Int, _ block: (Int, __m256) -> __m256) -> Float {
-        var even = _mm256_setzero_ps(), odd = _mm256_setzero_ps()
-        var b = 0
-        while b + 1 < blocks {
-            even = block(b, even)
-            odd = block(b + 1, odd)
-            b += 2
-        }
-        if b < blocks { even = block(b, even) }
-        return horizontalSum(_mm256_add_ps(even, odd))
+        var acc = _mm256_setzero_ps()
+        for b in 0..<blocks { acc = block(b, acc) }
+        return horizontalSum(acc)
     }
 
     /// Q8_0 · Q8_0.
