@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "GGUF", "Tensors", "Tokenizer", "Engine", "Sampling"]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Engine"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Engine", "Model", "GGUF", "Tokenizer", "Sampling"]),
         .testTarget(name: "ChatTests", dependencies: ["Chat"], exclude: ["Fixtures"]),
         // Runs the built executables; see Tests/EndToEndTests/Support.swift.
         .testTarget(name: "EndToEndTests", dependencies: ["GGUF", "Container"]),

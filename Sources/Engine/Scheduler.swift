@@ -200,6 +200,10 @@ public final class Scheduler: @unchecked Sendable {
 
     private func sampleAndEmit(_ index: Int, logits: UnsafeBufferPointer<Float>) {
         guard var active = slots[index].active else { return }
+        if active.request.maxTokens == 0 {
+            finish(index, .length)  // prompt evaluation only (llama.cpp's n_predict 0 caches a prompt)
+            return
+        }
         let id = active.chain.sample(logits: logits, history: active.history[...])
         active.generated += 1
         active.history.append(id)

@@ -131,7 +131,12 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
             }
             body.append(contentsOf: buffer.readableBytesView)
         case .end:
-            guard !discarding, let head else { return }
+            if discarding {
+                // The 413 is out; the client has finished sending, so closing now cannot reset it mid-upload.
+                context.close(promise: nil)
+                return
+            }
+            guard let head else { return }
             readTimer?.cancel()
             readTimer = nil
             let flag = CancellationFlag()
@@ -150,9 +155,11 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
+    /// Answers 413 at once, then reads and drops the rest of the body (bounded by the read timer) before closing,
+    /// so the client sees the answer instead of a connection reset.
     private func refuseTooLarge(_ context: ChannelHandlerContext, version: HTTPVersion) {
         discarding = true
-        let writer = ChannelResponseWriter(channel: context.channel, version: version, keepAlive: false)
+        let writer = ChannelResponseWriter(channel: context.channel, version: version, keepAlive: false, closeAfterEnd: false)
         writer.respond(error: .payloadTooLarge(limit: limits.maximumBodyBytes))
     }
 
@@ -171,6 +178,14 @@ struct ChannelResponseWriter: ResponseWriter {
     let channel: Channel
     let version: HTTPVersion
     let keepAlive: Bool
+    var closeAfterEnd: Bool
+
+    init(channel: Channel, version: HTTPVersion, keepAlive: Bool, closeAfterEnd: Bool? = nil) {
+        self.channel = channel
+        self.version = version
+        self.keepAlive = keepAlive
+        self.closeAfterEnd = closeAfterEnd ?? !keepAlive
+    }
 
     func writeHead(status: Int, headers: [(String, String)]) {
         var fields = HTTPHeaders(headers)
@@ -186,7 +201,7 @@ struct ChannelResponseWriter: ResponseWriter {
 
     func end() {
         let done = channel.writeAndFlush(HTTPServerResponsePart.end(nil))
-        if !keepAlive {
+        if closeAfterEnd {
             let channel = self.channel
             done.whenComplete { _ in channel.close(promise: nil) }
         }
