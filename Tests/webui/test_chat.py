@@ -1,0 +1,247 @@
+"""The web UI against a real runner on SmolLM2: loading, streaming, stop, regenerate/edit, chats, settings."""
+import re
+import time
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from conftest import ROOT, screenshot, wait_for
+from webui_page import (WATCH_GROWTH, answers, is_generating, last_answer_text, last_stats, open_page, read_settings,
+                        send, set_settings, severe_console_entries, wait_until_idle)
+
+STATS = re.compile(r"(\d+) tokens · ([\d.]+) tokens/s · prompt (\d+) tokens")
+
+
+def test_page_loads_clean_and_offline(runner, browser):
+    open_page(browser, runner.base)
+    assert browser.find_element(By.ID, "model-name").text == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    # -c 8192 split over -np 2 slots: each conversation gets 4096 tokens.
+    assert browser.find_element(By.ID, "context-size").text == "context 4,096 tokens"
+    assert browser.title == "SmolLM2-135M-Instruct.Q4_1.gguf – swiftfile"
+    assert severe_console_entries(browser) == []
+    # Nothing but this server was asked for anything (no CDN, no fonts): the page works offline.
+    resources = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert all(name.startswith(runner.base) for name in resources), resources
+    assert browser.find_element(By.CSS_SELECTOR, ".empty-state h1").text == "What can I help with?"
+
+
+def test_question_gets_streamed_answer_with_numbers(runner, browser):
+    open_page(browser, runner.base)
+    set_settings(browser, temperature=0, max_tokens=120)
+    browser.execute_script(WATCH_GROWTH)
+    send(browser, "What is the capital of France? Answer in two sentences.")
+    wait_for(browser, lambda: is_generating(browser), 10, "the stop button shows while generating")
+    wait_until_idle(browser)
+    text = last_answer_text(browser)
+    assert "Paris" in text, text
+    lengths = [length for _, length in browser.execute_script("return window.__answerLengths")]
+    growing = sorted(set(length for length in lengths if length > 0))
+    assert len(growing) >= 5, f"the answer did not stream: lengths seen {lengths[:40]}"
+    assert growing[-1] == len(browser.execute_script(
+        "const a = document.querySelectorAll('.message.assistant .message-body'); return a[a.length - 1].textContent"))
+    match = STATS.search(last_stats(browser))
+    assert match, last_stats(browser)
+    generated, speed, prompt = int(match[1]), float(match[2]), int(match[3])
+    assert 1 <= generated <= 120 and speed > 0 and prompt > 10
+    # The user's turn and the answer, the conversation listed in the sidebar under its first words.
+    assert browser.find_element(By.CSS_SELECTOR, ".message.user .message-body").text.startswith("What is the capital")
+    assert browser.find_element(By.CSS_SELECTOR, ".conversation-item.active .conversation-title").text.startswith("What is the capital")
+    assert severe_console_entries(browser) == []
+    path = screenshot(browser, "chat.png")
+    assert path.stat().st_size > 10_000
+
+
+def test_progress_indicator_while_prompt_is_processed(runner, browser):
+    open_page(browser, runner.base)
+    set_settings(browser, max_tokens=8)
+    # About 2500 prompt tokens: long enough that prefill takes a visible while on two cores.
+    long_text = " ".join(f"Item {n} is a fruit called number {n}." for n in range(250))
+    box = browser.find_element(By.ID, "prompt-input")
+    browser.execute_script("arguments[0].value = arguments[1]", box, long_text)
+    box.send_keys(Keys.ENTER)
+    indicator = wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, ".message.assistant .progress-text"), 10,
+                         "progress indicator")
+    assert re.fullmatch(r"Processing prompt… \d+\.\d s", indicator[0].text), indicator[0].text
+    wait_until_idle(browser)
+    assert browser.find_elements(By.CSS_SELECTOR, ".progress") == []
+    assert STATS.search(last_stats(browser)), last_stats(browser)
+
+
+def test_stop_button_stops_generation_and_frees_the_slot(runner, browser):
+    open_page(browser, runner.base)
+    set_settings(browser, max_tokens=3000, temperature=0.8)
+    finished_before = runner.metric("requests_finished_total")
+    send(browser, "Write a very long story about a dragon who learns to bake bread. Make it at least twenty paragraphs.")
+    wait_for(browser, lambda: len(last_answer_text(browser)) > 40, 60, "some text arrives")
+    assert runner.metric("requests_processing") == 1
+    browser.find_element(By.ID, "stop-button").click()
+    wait_until_idle(browser, 5)
+    stopped_text = last_answer_text(browser)
+    time.sleep(1.5)
+    assert last_answer_text(browser) == stopped_text, "text kept growing after Stop"
+    assert last_stats(browser).startswith("stopped"), last_stats(browser)
+    # The server noticed the closed connection and freed the slot.
+    wait_for(browser, lambda: runner.metric("requests_processing") == 0, 5, "slot freed")
+    assert runner.metric("requests_finished_total") == finished_before + 1
+    assert runner.metric("tokens_predicted_total") < 3000
+    started = time.time()
+    status, _ = runner.request("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4})
+    assert status == 200 and time.time() - started < 10
+    # The stopped answer is kept, and a new question can be asked at once.
+    assert browser.find_element(By.ID, "send-button").is_displayed()
+    assert not browser.find_element(By.ID, "send-button").get_attribute("disabled")
+
+
+def test_regenerate_edit_last_and_new_chat(runner, browser):
+    open_page(browser, runner.base)
+    set_settings(browser, max_tokens=24)
+    send(browser, "Name a color.")
+    wait_for(browser, lambda: is_generating(browser), 10)
+    wait_until_idle(browser)
+    assert len(answers(browser)) == 1
+
+    browser.execute_script(WATCH_GROWTH)
+    browser.find_element(By.CSS_SELECTOR, 'button[data-action="regenerate"]').click()
+    wait_for(browser, lambda: is_generating(browser), 10, "regenerate starts a generation")
+    wait_until_idle(browser)
+    assert len(answers(browser)) == 1 and len(browser.find_elements(By.CSS_SELECTOR, ".message.user")) == 1
+    assert last_answer_text(browser)
+    assert STATS.search(last_stats(browser))
+
+    browser.find_element(By.CSS_SELECTOR, 'button[data-action="edit"]').click()
+    box = browser.find_element(By.ID, "edit-input")
+    assert box.get_attribute("value") == "Name a color."
+    box.clear()
+    box.send_keys("Name an animal.")
+    browser.find_element(By.CSS_SELECTOR, 'button[data-action="send-edit"]').click()
+    wait_for(browser, lambda: is_generating(browser), 10, "edit sends again")
+    wait_until_idle(browser)
+    users = browser.find_elements(By.CSS_SELECTOR, ".message.user .message-body")
+    assert [u.text for u in users] == ["Name an animal."]
+    assert len(answers(browser)) == 1 and last_answer_text(browser)
+
+    browser.find_element(By.ID, "new-chat").click()
+    assert browser.find_elements(By.CSS_SELECTOR, ".empty-state")
+    send(browser, "Say hello.")
+    wait_for(browser, lambda: is_generating(browser), 10)
+    wait_until_idle(browser)
+    titles = [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".conversation-title")]
+    assert titles == ["Say hello.", "Name a color."]
+
+    # Conversations live in localStorage: a reload shows both, and the older one opens with its messages.
+    browser.refresh()
+    wait_for(browser, lambda: len(browser.find_elements(By.CSS_SELECTOR, ".conversation-title")) == 2, 10)
+    browser.find_elements(By.CSS_SELECTOR, ".conversation-title")[1].click()
+    assert [u.text for u in browser.find_elements(By.CSS_SELECTOR, ".message.user .message-body")] == ["Name an animal."]
+    assert STATS.search(last_stats(browser)), "the numbers under an answer are kept with it"
+    browser.find_elements(By.CSS_SELECTOR, ".conversation-delete")[1].click()
+    assert [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".conversation-title")] == ["Say hello."]
+
+
+def test_settings_survive_a_reload(runner, browser):
+    open_page(browser, runner.base)
+    set_settings(browser, system_prompt="You are a terse pirate.", temperature=0.3, top_p=0.85, max_tokens=77,
+                 api_key="sk-not-needed-here")
+    browser.refresh()
+    wait_for(browser, lambda: "SmolLM2" in browser.find_element(By.ID, "model-name").text, 30)
+    assert read_settings(browser) == {"system_prompt": "You are a terse pirate.", "temperature": "0.3", "top_p": "0.85",
+                                      "max_tokens": "77", "api_key": "sk-not-needed-here"}
+    # A bad value is refused with a message, and nothing is stored.
+    browser.find_element(By.ID, "settings-button").click()
+    field = browser.find_element(By.ID, "setting-top-p")
+    field.clear()
+    field.send_keys("7")
+    browser.find_element(By.ID, "settings-save").click()
+    assert browser.find_element(By.ID, "settings-error").text == "Top-p must be a number from 0 to 1."
+    browser.find_element(By.ID, "settings-cancel").click()
+    assert read_settings(browser)["top_p"] == "0.85"
+
+
+def test_api_key_from_settings_is_sent(keyed_runner, browser):
+    browser.get(keyed_runner.base + "/")
+    notice = browser.find_element(By.ID, "notice")
+    wait_for(browser, lambda: notice.is_displayed(), 10, "notice about the key")
+    assert "needs an API key" in notice.text
+    from conftest import API_KEY
+    set_settings(browser, api_key=API_KEY, max_tokens=8)
+    wait_for(browser, lambda: "SmolLM2" in browser.find_element(By.ID, "model-name").text, 10, "props with the key")
+    assert not notice.is_displayed()
+    send(browser, "Hello")
+    wait_for(browser, lambda: is_generating(browser), 10)
+    wait_until_idle(browser)
+    assert last_answer_text(browser) and STATS.search(last_stats(browser)), last_stats(browser)
+
+
+def test_completion_mode_streams_without_template(runner, browser):
+    open_page(browser, runner.base)
+    set_settings(browser, max_tokens=40, temperature=0)
+    browser.find_element(By.ID, "mode-completion").click()
+    assert browser.find_element(By.ID, "completion-view").is_displayed()
+    assert not browser.find_element(By.ID, "chat-view").is_displayed()
+    area = browser.find_element(By.ID, "completion-text")
+    area.send_keys("The three primary colors are")
+    browser.execute_script("""
+        window.__completionLengths = [];
+        const area = document.getElementById('completion-text');
+        const tick = () => { window.__completionLengths.push(area.value.length); if (window.__completionLengths.length < 4000) setTimeout(tick, 5); };
+        tick();""")
+    browser.find_element(By.ID, "completion-run").click()
+    wait_for(browser, lambda: browser.find_element(By.ID, "completion-stop").is_displayed(), 10)
+    wait_for(browser, lambda: not browser.find_element(By.ID, "completion-stop").is_displayed(), 60, "completion ends")
+    value = area.get_attribute("value")
+    assert value.startswith("The three primary colors are") and len(value) > len("The three primary colors are") + 10
+    assert len(set(browser.execute_script("return window.__completionLengths"))) >= 4, "the completion did not stream"
+    status = browser.find_element(By.ID, "completion-status").text
+    assert re.search(r"\d+ tokens · [\d.]+ tokens/s · prompt \d+ tokens", status), status
+    # The text and the mode are kept.
+    browser.refresh()
+    wait_for(browser, lambda: browser.find_element(By.ID, "completion-view").is_displayed(), 10)
+    assert browser.find_element(By.ID, "completion-text").get_attribute("value") == value
+    assert severe_console_entries(browser) == []
+
+
+def test_narrow_phone_screen(runner, phone_browser):
+    browser = phone_browser
+    open_page(browser, runner.base)
+    width = browser.execute_script("return window.innerWidth")
+    assert width <= 400
+    sidebar = browser.find_element(By.ID, "sidebar")
+    assert browser.execute_script("return arguments[0].getBoundingClientRect().right", sidebar) <= 0, "sidebar hidden on a phone"
+    set_settings(browser, max_tokens=60)
+    send(browser, "Give me a short list of three fruits.")
+    wait_for(browser, lambda: is_generating(browser), 10)
+    wait_until_idle(browser)
+    # Nothing wider than the screen: no sideways scrolling.
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+    for element_id in ("prompt-input", "send-button", "settings-button", "sidebar-toggle"):
+        rect = browser.execute_script("return arguments[0].getBoundingClientRect().toJSON()", browser.find_element(By.ID, element_id))
+        assert rect["left"] >= 0 and rect["right"] <= width, (element_id, rect)
+    screenshot(browser, "phone.png")
+    browser.find_element(By.ID, "sidebar-toggle").click()
+    wait_for(browser, lambda: browser.execute_script("return arguments[0].getBoundingClientRect().left", sidebar) >= -1, 5, "sidebar slides in")
+    assert browser.find_element(By.CSS_SELECTOR, ".conversation-title").text.startswith("Give me a short list")
+    screenshot(browser, "phone-sidebar.png")
+    browser.find_element(By.ID, "sidebar-backdrop").click()
+    wait_for(browser, lambda: browser.execute_script("return arguments[0].getBoundingClientRect().right", sidebar) <= 0, 5, "sidebar hides")
+
+
+def test_dark_mode_follows_system_and_toggle(runner, browser):
+    open_page(browser, runner.base)
+    background = "return getComputedStyle(document.body).backgroundColor"
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    assert browser.execute_script(background) == "rgb(22, 24, 29)"
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "light"}]})
+    assert browser.execute_script(background) == "rgb(255, 255, 255)"
+    toggle = browser.find_element(By.ID, "theme-toggle")
+    toggle.click()  # automatic -> light
+    toggle.click()  # light -> dark
+    assert browser.execute_script(background) == "rgb(22, 24, 29)"
+    browser.refresh()
+    wait_for(browser, lambda: "SmolLM2" in browser.find_element(By.ID, "model-name").text, 30)
+    assert browser.execute_script(background) == "rgb(22, 24, 29)", "the chosen theme is kept"
+    set_settings(browser, max_tokens=80)
+    send(browser, "Show a Python hello world program in a code block.")
+    wait_for(browser, lambda: is_generating(browser), 10)
+    wait_until_idle(browser)
+    screenshot(browser, "chat-dark.png")
+
