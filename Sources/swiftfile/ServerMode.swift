@@ -37,6 +37,7 @@ enum ServerMode {
         service.scheduler.start()
         state.setReady(service)
         note("model loaded: \(service.modelName), \(service.scheduler.slotCount) slots × \(service.contextLength) tokens of context")
+        BrowserLaunch.openIfWanted(url: "http://\(shownHost):\(server.boundPort)/", serverMode: options.server, noBrowser: options.noBrowser, note: note)
         try server.wait()
         return 0
     }
