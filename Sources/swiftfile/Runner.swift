@@ -67,7 +67,7 @@ enum Runner {
             return try Completion.run(options, weights: weights, note: note)
         }
         if options.chat {
-            throw RunnerError("--chat is not available in this build yet; use -p TEXT for a completion")
+            return try ChatMode.run(options, weights: weights, note: note)
         }
         return try ServerMode.run(options, weights: weights, note: note)
     }

@@ -1,0 +1,55 @@
+"""`swiftfile --chat` with piped stdin (no terminal), and the completion fallback for a base model."""
+import subprocess
+
+from conftest import BASE_MODEL, BIN, MODEL, Chat, chat_arguments, require_files
+
+
+def run_piped(text, *extra, model=MODEL):
+    require_files(model)
+    return subprocess.run([str(BIN), *chat_arguments(model, "-n", "64", *extra)], input=text, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_piped_questions_are_answered_in_order():
+    result = run_piped("/system You are a helpful assistant.\nWhat is the capital of France?\nWhat is 2 plus 2?\n")
+    assert result.returncode == 0, result.stderr
+    assert "Paris" in result.stdout, result.stdout
+    # Two answers, and nothing but answers on stdout: no prompt, no banner, no colour.
+    assert "\x1b" not in result.stdout and "> " not in result.stdout and "swiftfile chat" not in result.stdout
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert lines[:2] == ["system prompt set: You are a helpful assistant.", "new conversation"], lines
+    assert len(lines) >= 4, result.stdout
+
+
+def test_piped_commands_and_continuation():
+    result = run_piped("/system You are terse.\\\nVery terse.\n/stats\nWhat is the capital of France?\n/stats\n/exit\nnot read\n")
+    assert result.returncode == 0, result.stderr
+    assert "system prompt set: You are terse.\nVery terse." in result.stdout
+    assert "no answer yet" in result.stdout
+    assert "generation: " in result.stdout and "tokens/s" in result.stdout
+
+
+def test_piped_banner_goes_to_stderr_unless_log_disable():
+    require_files(MODEL)
+    result = subprocess.run([str(BIN), "-m", str(MODEL), "--chat", "-n", "8", "--temp", "0", "-c", "512"],
+                            input="/exit\n", capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    assert "swiftfile chat" in result.stderr and "context 512 tokens" in result.stderr
+    assert result.stdout == ""
+
+
+def test_base_model_falls_back_to_completion():
+    chat = Chat(model=BASE_MODEL, tokens=8)
+    try:
+        assert "completion mode" in chat.banner
+        assert "completion mode has no system prompt" in chat.ask("/system be nice")
+        text = chat.ask("The capital of France is")
+        assert text.strip(), text
+        stats = chat.ask("/stats")
+        assert "generation: 8 tokens" in stats, stats
+        # The second input continues the same text: the first turn's tokens are reused from the cache.
+        chat.ask(" and")
+        stats = chat.ask("/stats")
+        assert "generation: 8 tokens" in stats and "(0 reused" not in stats, stats
+    finally:
+        chat.close()
