@@ -64,7 +64,7 @@ def stream_once(host, port, index, max_tokens, timeout):
         connection.close()
 
 
-def run(host, port, clients, seconds, max_tokens, pid):
+def run(host, port, clients, seconds, max_tokens, pid, timeout):
     stop_at = time.time() + seconds
     lock = threading.Lock()
     totals = {"tokens": 0, "requests": 0, "failures": 0, "errors": []}
@@ -73,7 +73,7 @@ def run(host, port, clients, seconds, max_tokens, pid):
         n = index
         while time.time() < stop_at:
             try:
-                tokens = stream_once(host, port, n, max_tokens, timeout=seconds + 120)
+                tokens = stream_once(host, port, n, max_tokens, timeout=timeout)
                 with lock:
                     totals["tokens"] += tokens
                     totals["requests"] += 1
@@ -125,6 +125,7 @@ def main():
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--timeout", type=float, default=600, help="seconds a request may take, waiting in the queue included")
     parser.add_argument("--parallel", type=int, help="-np for a started runner (default: clients, at most 8)")
     parser.add_argument("--context", type=int, default=8192, help="-c for a started runner")
     parser.add_argument("--bin", default=os.environ.get("SWIFTFILE_BIN", str(ROOT / ".build/release/swiftfile")))
@@ -141,7 +142,7 @@ def main():
         process, port = start_runner(args.bin, args.model, args.parallel or min(args.clients, 8), args.context)
         host, pid = "127.0.0.1", process.pid
     try:
-        result = run(host, port, args.clients, args.seconds, args.max_tokens, pid)
+        result = run(host, port, args.clients, args.seconds, args.max_tokens, pid, args.timeout)
     finally:
         if process:
             process.terminate()
