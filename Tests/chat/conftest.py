@@ -55,7 +55,7 @@ def chat_arguments(model=MODEL, *extra):
 class Chat:
     """A chat session in a pseudo-terminal."""
 
-    def __init__(self, *extra, model=MODEL, color=False, tokens=48):
+    def __init__(self, *extra, model=MODEL, color=False, tokens=48, log=None):
         require_files(model)
         env = dict(os.environ)
         env.pop("NO_COLOR", None)
@@ -64,6 +64,7 @@ class Chat:
         env["TERM"] = "xterm-256color"
         self.child = pexpect.spawn(str(BIN), chat_arguments(model, "-n", str(tokens), *extra), env=env,
                                    encoding="utf-8", codec_errors="replace", dimensions=(40, 120), timeout=60)
+        self.child.logfile_read = log   # everything the terminal received, for transcripts
         self.child.expect("Ctrl-D or /exit quits")
         self.banner = self.child.before
         self.wait_prompt()

@@ -3,6 +3,7 @@ terminal showed as plain text (docs/chat-transcript.txt by default), for the REA
 
     .venv/bin/python Tests/chat/make_transcript.py [OUTPUT]
 """
+import io
 import re
 import sys
 import time
@@ -51,31 +52,26 @@ def screen_text(raw):
 
 def main():
     output = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs/chat-transcript.txt"
-    chat = Chat(tokens=200)
-    log = [chat.banner + chat.child.after]
-    record = lambda: log.append(chat.child.before + chat.child.after)  # noqa: E731
-    record()
-    for line in ["What is the capital of France?", "And what is it famous for?", "/stats",
+    log = io.StringIO()
+    chat = Chat(tokens=200, log=log)
+    for line in ["/system You are a helpful assistant.", "What is the capital of France?",
+                 "What is it famous for? Answer in one sentence.", "/stats",
                  "/system You are a poet. Answer in two short lines.", "Describe the sea."]:
-        chat.send_line(line)
-        chat.wait_prompt()
-        record()
+        chat.ask(line)
     chat.send_line("Write a long story about a robot.")
     chat.child.expect(r"robot\.[^\n]*\n")
     chat.child.expect(r"\w+ \w+ \w+ \w+ \w+ \w+ \w+ \w+ \w+ \w+")
     time.sleep(1)
     chat.child.sendintr()
     chat.wait_prompt()
-    record()
     chat.child.send(KEY_UP)
     chat.child.expect("Write a long story")
     chat.child.send("\x15/exit\r")   # Ctrl-U clears the recalled line
     chat.child.expect(pexpect.EOF)
-    log.append(chat.child.before)
     chat.child.close()
     output.parent.mkdir(parents=True, exist_ok=True)
-    text = screen_text("".join(log))
-    output.write_text("$ swiftfile -m SmolLM2-135M-Instruct.Q4_1.gguf --chat --temp 0\n" + text)
+    text = screen_text(log.getvalue())
+    output.write_text("$ swiftfile -m SmolLM2-135M-Instruct.Q4_1.gguf --chat --temp 0 -c 2048\n" + text)
     print(f"wrote {output} ({len(text)} characters, exit status {chat.child.exitstatus})")
 
 
