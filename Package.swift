@@ -58,6 +58,6 @@ let package = Package(
         .testTarget(name: "ServerTests", dependencies: ["Server", "Engine", "Model", "GGUF", "Tokenizer", "Sampling"]),
         .testTarget(name: "ChatTests", dependencies: ["Chat"], exclude: ["Fixtures"]),
         // Runs the built executables; see Tests/EndToEndTests/Support.swift.
-        .testTarget(name: "EndToEndTests", dependencies: ["GGUF", "Container"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["GGUF", "Container"], exclude: ["reference"]),
     ]
 )

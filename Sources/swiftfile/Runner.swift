@@ -25,6 +25,14 @@ struct LoadedWeights {
 
 enum Runner {
     static func run(_ arguments: [String]) -> Int32 {
+        if arguments.contains("--bench") {
+            let bench: BenchOptions
+            do { bench = try BenchOptions.parse(arguments) } catch {
+                Output.err(BenchOptions.fullMessage(for: error) + "\n")
+                return BenchOptions.exitCode(for: error).rawValue
+            }
+            do { return try Bench.run(bench) } catch { Output.err("error: \(error)\n"); return 1 }
+        }
         let options: RunnerOptions
         do {
             options = try RunnerOptions.parse(arguments)

@@ -39,7 +39,10 @@ final class GoldenLogitTests: XCTestCase {
         return worst
     }
 
-    func compareWithGolden(_ name: String, tolerance: Double) throws {
+    /// `tolerance` bounds |Δlogit| at the last prompt position and every greedy step (up to the first near-tie).
+    /// `exactSteps`: steps of the first prompt that must match llama.cpp to the printed 6 decimals (our Q8_0
+    /// kernels use its exact summation order).
+    func compareWithGolden(_ name: String, tolerance: Double, exactSteps: Int = 0) throws {
         let model = try E2E.testdataFile("models/\(name).gguf")
         let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: try E2E.testdataFile("goldens/\(name).json"))) as? [String: Any] ?? [:]
         let prompts = golden["prompts"] as? [[String: Any]] ?? []
@@ -66,6 +69,11 @@ final class GoldenLogitTests: XCTestCase {
                 if ours.steps[step].id != expectedId { break }
                 compared += 1
             }
+            if p["prompt"] as? String == (prompts.first?["prompt"] as? String) {
+                for step in 0..<min(exactSteps, ours.steps.count, perStep.count) {
+                    XCTAssertLessThanOrEqual(Self.maxDelta(ours.steps[step], perStep[step]), 2e-6, "\(name) step \(step) should be bit-exact")
+                }
+            }
             print("golden \(name) \(text.prefix(24).debugDescription): greedy ids equal for \(compared) steps")
         }
         print("golden \(name): max |Δlogit| = \(worst)")
@@ -73,5 +81,79 @@ final class GoldenLogitTests: XCTestCase {
     }
 
     func testF16ModelMatchesLlamaCpp() throws { try compareWithGolden("tiny-llama3-f16-q4emb", tolerance: 1e-2) }
-    func testQ8ModelMatchesLlamaCpp() throws { try compareWithGolden("tiny-llama3-q8_0-q4emb", tolerance: 1e-2) }
+
+    /// Q8_0: llama.cpp's integers and summation order are reproduced, so the first prompt is bit-exact for
+    /// 32 steps; elsewhere a rare 1-ulp difference in an elementwise op (llama.cpp's vectorised expf/silu
+    /// approximations) flips one activation across a Q8 rounding boundary, which moves later logits by up to
+    /// ~0.04 (the independent float64 reference with llama.cpp's rounding shows the same drift).
+    func testQ8ModelMatchesLlamaCpp() throws { try compareWithGolden("tiny-llama3-q8_0-q4emb", tolerance: 4.5e-2, exactSteps: 32) }
+
+    /// The runner against Tools/reference_forward.py's float64 logits (Tests/EndToEndTests/reference).
+    func compareWithReference(_ model: URL, _ stem: String, tolerance: Double) throws {
+        let dir = E2E.packageRoot.appendingPathComponent("Tests/EndToEndTests/reference")
+        let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: try E2E.testdataFile("goldens/tiny-llama3-f16-q4emb.json"))) as? [String: Any] ?? [:]
+        let texts = (golden["prompts"] as? [[String: Any]] ?? []).compactMap { $0["prompt"] as? String }
+        XCTAssertEqual(texts.count, 3)
+        var worst = 0.0
+        for (file, text) in zip(["capital-of-france", "little-robot", "unicode-and-code"], texts) {
+            let url = dir.appendingPathComponent("\(stem).\(file).jsonl")
+            guard FileManager.default.fileExists(atPath: url.path) else { continue }
+            let expected = try Self.parse(String(decoding: try Data(contentsOf: url), as: UTF8.self))
+            let ours = try Self.topLogits(model: model, prompt: text, steps: expected.steps.count)
+            XCTAssertEqual(ours.prompt, expected.prompt)
+            for (step, (mine, reference)) in zip(ours.steps, expected.steps).enumerated() {
+                worst = max(worst, Self.maxDelta(mine, Array(reference.top.prefix(5))))
+                guard mine.id == reference.id else { print("\(stem) \(file): ids part at step \(step) (near-tie)"); break }
+            }
+        }
+        print("reference \(stem): max |Δlogit| = \(worst)")
+        XCTAssertLessThanOrEqual(worst, tolerance, "\(stem) vs float64 reference")
+    }
+
+    func testF32ModelMatchesFloat64Reference() throws {
+        try compareWithReference(try E2E.cachedModel("tiny-llama3-f32.gguf"), "tiny-llama3-f32", tolerance: 1e-3)
+    }
+
+    func testKQuantModelMatchesFloat64Reference() throws {
+        try compareWithReference(try E2E.testdataFile("models/tiny-llama3-q4_k_m.gguf"), "tiny-llama3-q4_k_m", tolerance: 5e-2)
+    }
+
+    /// The real model: greedy completion of a fact.
+    func testSmolLM2KnowsTheCapitalOfFrance() throws {
+        let model = try E2E.cachedModel("SmolLM2-135M-Instruct.Q4_1.gguf")
+        let r = try E2E.run(try E2E.runner(), ["-m", model.path, "-p", "The capital of France is", "-n", "8", "--temp", "0"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("The capital of France is Paris"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("tok/s"), "timings on stderr: \(r.stderr)")
+        let quiet = try E2E.run(try E2E.runner(), ["-m", model.path, "-p", "The capital of France is", "-n", "8", "--temp", "0", "--log-disable"])
+        XCTAssertEqual(quiet.stderr, "", "--log-disable silences stderr")
+        XCTAssertEqual(quiet.stdout, r.stdout)
+    }
+
+    func testSameSeedSameText() throws {
+        let model = try E2E.cachedModel("SmolLM2-135M-Instruct.Q4_1.gguf")
+        let args = ["-m", model.path, "-p", "Once upon a time", "-n", "24", "--temp", "0.9", "--seed", "1234", "--log-disable"]
+        let a = try E2E.run(try E2E.runner(), args), b = try E2E.run(try E2E.runner(), args)
+        XCTAssertEqual(a.status, 0)
+        XCTAssertEqual(a.stdout, b.stdout)
+        let c = try E2E.run(try E2E.runner(), args.dropLast(3) + ["--seed", "99", "--log-disable"])
+        XCTAssertNotEqual(a.stdout, c.stdout)
+    }
+
+    func testPromptFromStdinAndContextErrors() throws {
+        let model = try E2E.cachedModel("SmolLM2-135M-Instruct.Q4_1.gguf")
+        var r = try E2E.run(try E2E.runner(), ["-m", model.path, "-f", "/dev/stdin", "-n", "4", "--temp", "0", "--log-disable"], stdin: "The capital of France is")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("The capital of France is Paris"), r.stdout)
+        r = try E2E.run(try E2E.runner(), ["-m", model.path, "-p", String(repeating: "word ", count: 200), "-c", "64", "-n", "4"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("context"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        r = try E2E.run(try E2E.runner(), ["-m", model.path, "-p", "Hi", "-n", "-1", "-c", "16", "--temp", "0", "--ignore-eos-for-tests"])
+        XCTAssertNotEqual(r.status, 0, "unknown flags are errors")
+        XCTAssertTrue(r.stderr.contains("ignore-eos-for-tests"), r.stderr)
+        r = try E2E.run(try E2E.runner(), ["-m", model.path, "-p", "Hi", "-n", "4", "-ngl", "99", "--temp", "0"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("GPU"), "one notice about the GPU: \(r.stderr)")
+    }
 }

@@ -1,0 +1,131 @@
+import ArgumentParser
+import Container
+import Engine
+import GGUF
+import Model
+import Tensors
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `swiftfile --bench`: llama-bench-style throughput tests (prompt processing ppN, text generation tgN).
+struct BenchOptions: ParsableArguments {
+    @Flag(name: .customLong("bench")) var bench = false
+    @Option(name: [.customShort("m"), .customLong("model")]) var model: String?
+    @Option(name: [.customShort("p"), .customLong("n-prompt")], help: "Prompt tokens per pp test (0: skip).") var prompt: Int = 128
+    @Option(name: [.customShort("n"), .customLong("n-gen")], help: "Generated tokens per tg test (0: skip).") var generate: Int = 32
+    @Option(name: [.customShort("t"), .customLong("threads")]) var threads: Int?
+    @Option(name: [.customShort("b"), .customLong("batch-size")]) var batch: Int = 512
+    @Option(name: [.customShort("r"), .customLong("repetitions")]) var repetitions: Int = 3
+    @Option(name: [.customShort("o"), .customLong("output")], help: "md (table) or json.") var output: String = "md"
+
+    mutating func validate() throws {
+        guard (0...65536).contains(prompt), (0...65536).contains(generate) else { throw ValidationError("-p and -n must be between 0 and 65536") }
+        guard (1...1000).contains(repetitions) else { throw ValidationError("-r must be between 1 and 1000") }
+        if let t = threads, !(1...1024).contains(t) { throw ValidationError("-t must be between 1 and 1024") }
+        guard (1...65536).contains(batch) else { throw ValidationError("-b must be between 1 and 65536") }
+        guard output == "md" || output == "json" else { throw ValidationError("-o must be md or json") }
+    }
+}
+
+enum Bench {
+    struct Result {
+        var test: String, prompt: Int, generate: Int, samples: [Double]  // tokens/s per repetition
+        var meanNanoseconds: Double, stddevNanoseconds: Double
+    }
+
+    static func run(_ o: BenchOptions) throws -> Int32 {
+        let loadStart = monotonicMilliseconds()
+        let resolved = try WeightsResolver.resolve(modelArgument: o.model)
+        let gguf = try GGUFFile(bytes: UnsafeRawBufferPointer(start: resolved.region.base, count: resolved.region.count), owner: resolved.region)
+        let model = try LlamaModel(gguf: gguf)
+        let threads = o.threads ?? physicalCoreCount()
+        let contextLength = max(o.prompt + o.generate, 1) + 1
+        let context = InferenceContext(model: model, contextLength: contextLength, maxBatch: max(1, min(o.batch, max(o.prompt, 1))), threads: threads)
+        let loadMilliseconds = monotonicMilliseconds() - loadStart
+        let vocabulary = model.hyper.vocabularySize
+        var random = UInt64(0x5EED)
+        func randomToken() -> Int {
+            random = random &* 6364136223846793005 &+ 1442695040888963407
+            return Int((random >> 33) % UInt64(vocabulary))
+        }
+
+        func prefill(_ n: Int) throws {
+            var position = 0
+            while position < n {
+                let end = min(n, position + context.maxBatch)
+                _ = try context.forward((position..<end).map { BatchEntry(token: randomToken(), position: $0, wantsLogits: $0 == n - 1) })
+                position = end
+            }
+        }
+        func decode(_ n: Int) throws {
+            for position in 0..<n { _ = try context.forward([BatchEntry(token: randomToken(), position: position, wantsLogits: true)]) }
+        }
+        func measure(_ body: () throws -> Void) rethrows -> Double {
+            let start = monotonicMilliseconds(); try body(); return monotonicMilliseconds() - start
+        }
+
+        var results: [Result] = []
+        var ttft = 0.0
+        if o.prompt > 0 {
+            try prefill(min(o.prompt, 16))  // warm-up: page in weights, spin up threads
+            let times = try (0..<o.repetitions).map { _ in try measure { try prefill(o.prompt) } }
+            results.append(summary("pp\(o.prompt)", prompt: o.prompt, generate: 0, tokens: o.prompt, milliseconds: times))
+            ttft = median(times) + (try measure { try decode(1) })
+        }
+        if o.generate > 0 {
+            try decode(1)
+            let times = try (0..<o.repetitions).map { _ in try measure { try decode(o.generate) } }
+            results.append(summary("tg\(o.generate)", prompt: 0, generate: o.generate, tokens: o.generate, milliseconds: times))
+        }
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        let peak = Int(usage.ru_maxrss) * 1024
+        let name = ((try? gguf.string("general.name")) ?? nil) ?? (o.model ?? "embedded")
+        let type = "\(model.hyper.architecture) \(model.hyper.blockCount)L \(dominantType(gguf))"
+        if o.output == "json" {
+            let objects = results.map { r -> String in
+                let fields: [String] = [
+                    "\"model_filename\": \(jsonString(o.model ?? "embedded"))", "\"model_type\": \(jsonString(type))",
+                    "\"model_name\": \(jsonString(name))", "\"model_size\": \(gguf.tensorBytes)",
+                    "\"n_batch\": \(context.maxBatch)", "\"n_threads\": \(threads)",
+                    "\"n_prompt\": \(r.prompt)", "\"n_gen\": \(r.generate)", "\"test\": \(jsonString(r.test))",
+                    "\"avg_ns\": \(Int(r.meanNanoseconds))", "\"stddev_ns\": \(Int(r.stddevNanoseconds))",
+                    "\"avg_ts\": \(mean(r.samples))", "\"stddev_ts\": \(stddev(r.samples))",
+                    "\"samples_ts\": [\(r.samples.map { "\($0)" }.joined(separator: ", "))]",
+                    "\"load_ms\": \(loadMilliseconds)", "\"ttft_ms\": \(ttft)", "\"peak_rss_bytes\": \(peak)",
+                ]
+                return "  {" + fields.joined(separator: ", ") + "}"
+            }
+            Output.out("[\n" + objects.joined(separator: ",\n") + "\n]\n")
+        } else {
+            Output.out("| model | size | threads | test | t/s |\n| --- | ---: | ---: | --- | ---: |\n")
+            for r in results {
+                Output.out("| \(name) \(type) | \(formatBytes(gguf.tensorBytes)) | \(threads) | \(r.test) | \(round2(mean(r.samples))) ± \(round2(stddev(r.samples))) |\n")
+            }
+            Output.out("load \(round2(loadMilliseconds)) ms, time to first token (pp\(o.prompt)) \(round2(ttft)) ms, peak RSS \(formatBytes(peak))\n")
+        }
+        return 0
+    }
+
+    static func summary(_ test: String, prompt: Int, generate: Int, tokens: Int, milliseconds: [Double]) -> Result {
+        let ns = milliseconds.map { $0 * 1_000_000 }
+        return Result(test: test, prompt: prompt, generate: generate, samples: milliseconds.map { Double(tokens) * 1000 / $0 },
+                      meanNanoseconds: mean(ns), stddevNanoseconds: stddev(ns))
+    }
+
+    static func dominantType(_ g: GGUFFile) -> String {
+        var bytes: [String: Int] = [:]
+        for t in g.tensors { bytes[t.type.name, default: 0] += t.byteCount }
+        return bytes.max { $0.value < $1.value }?.key ?? "?"
+    }
+
+    static func mean(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count) }
+    static func stddev(_ v: [Double]) -> Double {
+        guard v.count > 1 else { return 0 }
+        let m = mean(v)
+        return (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1)).squareRoot()
+    }
+    static func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.isEmpty ? 0 : s[s.count / 2] }
+    static func round2(_ x: Double) -> Double { (x * 100).rounded() / 100 }
+}
