@@ -32,9 +32,16 @@ demo: $(DEMO)
 	./$(DEMO) --info
 	./$(DEMO) -p "The capital of France is" -n 24 --temp 0
 
-# Unit tests (debug) and end-to-end tests against the release executables.
+# Unit tests (debug), end-to-end tests against the release executables, then the real-client suites:
+# the openai package and curl against the server, the terminal chat through a pty, the web UI in Chromium.
+# Every suite runs; the target fails if any failed.
 test: build models
-	$(SWIFT) test 2>&1 | tee .build/test.log | grep -vE '^\[[0-9]+/[0-9]+\]|^Test Case .* (started|passed)'; exit $${PIPESTATUS[0]}
+	@status=0; \
+	$(SWIFT) test 2>&1 | tee .build/test.log | grep -vE '^\[[0-9]+/[0-9]+\]|^Test Case .* (started|passed)'; [ $${PIPESTATUS[0]} = 0 ] || status=1; \
+	for suite in server chat webui; do \
+	  echo "== $$suite suite"; SWIFTFILE_BIN=$(CURDIR)/$(BIN)/swiftfile bash Tools/test-$$suite.sh || status=1; \
+	done; \
+	exit $$status
 
 fuzz:
 	bash Tools/fuzz.sh $${FUZZ_SECONDS:-60}

