@@ -96,7 +96,9 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     private func workerLoop(index: Int) {
-        var seen = generation.load(ordering: .acquiring)
+        // Start from generation 0, not from a fresh load: a thread that starts late (a loaded machine) must
+        // still run the jobs posted before it first looked, or `run` would wait for it forever.
+        var seen = 0
         while true {
             var spins = 0
             var current = generation.load(ordering: .acquiring)
