@@ -138,6 +138,8 @@ def browser():
 @pytest.fixture
 def phone_browser():
     driver = make_browser(width=390, height=844)
+    # Desktop Chromium will not make a window narrower than 500 px; emulate the phone's viewport instead.
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
     yield driver
     driver.quit()
 

@@ -2,12 +2,13 @@
 import re
 import time
 
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from conftest import ROOT, screenshot, wait_for
 from webui_page import (WATCH_GROWTH, answers, is_generating, last_answer_text, last_stats, open_page, read_settings,
-                        send, set_settings, severe_console_entries, wait_until_idle)
+                        send, set_settings, severe_console_entries, wait_for_answer, wait_until_idle)
 
 STATS = re.compile(r"(\d+) tokens · ([\d.]+) tokens/s · prompt (\d+) tokens")
 
@@ -30,8 +31,7 @@ def test_question_gets_streamed_answer_with_numbers(runner, browser):
     set_settings(browser, temperature=0, max_tokens=120)
     browser.execute_script(WATCH_GROWTH)
     send(browser, "What is the capital of France? Answer in two sentences.")
-    wait_for(browser, lambda: is_generating(browser), 10, "the stop button shows while generating")
-    wait_until_idle(browser)
+    wait_for_answer(browser)
     text = last_answer_text(browser)
     assert "Paris" in text, text
     lengths = [length for _, length in browser.execute_script("return window.__answerLengths")]
@@ -53,16 +53,16 @@ def test_question_gets_streamed_answer_with_numbers(runner, browser):
 
 def test_progress_indicator_while_prompt_is_processed(runner, browser):
     open_page(browser, runner.base)
-    set_settings(browser, max_tokens=8)
-    # About 2500 prompt tokens: long enough that prefill takes a visible while on two cores.
-    long_text = " ".join(f"Item {n} is a fruit called number {n}." for n in range(250))
+    set_settings(browser, max_tokens=4)
+    # About 500 prompt tokens: prefill takes a visible while on two cores, and not minutes on a busy machine.
+    long_text = " ".join(f"Item {n} is a fruit called number {n}." for n in range(50))
     box = browser.find_element(By.ID, "prompt-input")
     browser.execute_script("arguments[0].value = arguments[1]", box, long_text)
     box.send_keys(Keys.ENTER)
     indicator = wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, ".message.assistant .progress-text"), 10,
                          "progress indicator")
     assert re.fullmatch(r"Processing prompt… \d+\.\d s", indicator[0].text), indicator[0].text
-    wait_until_idle(browser)
+    wait_for_answer(browser, 300)
     assert browser.find_elements(By.CSS_SELECTOR, ".progress") == []
     assert STATS.search(last_stats(browser)), last_stats(browser)
 
@@ -83,7 +83,9 @@ def test_stop_button_stops_generation_and_frees_the_slot(runner, browser):
     # The server noticed the closed connection and freed the slot.
     wait_for(browser, lambda: runner.metric("requests_processing") == 0, 5, "slot freed")
     assert runner.metric("requests_finished_total") == finished_before + 1
-    assert runner.metric("tokens_predicted_total") < 3000
+    predicted = runner.metric("tokens_predicted_total")
+    time.sleep(1)
+    assert runner.metric("tokens_predicted_total") == predicted, "tokens still generated after Stop"
     started = time.time()
     status, _ = runner.request("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4})
     assert status == 200 and time.time() - started < 10
@@ -96,14 +98,12 @@ def test_regenerate_edit_last_and_new_chat(runner, browser):
     open_page(browser, runner.base)
     set_settings(browser, max_tokens=24)
     send(browser, "Name a color.")
-    wait_for(browser, lambda: is_generating(browser), 10)
-    wait_until_idle(browser)
+    wait_for_answer(browser)
     assert len(answers(browser)) == 1
 
     browser.execute_script(WATCH_GROWTH)
     browser.find_element(By.CSS_SELECTOR, 'button[data-action="regenerate"]').click()
-    wait_for(browser, lambda: is_generating(browser), 10, "regenerate starts a generation")
-    wait_until_idle(browser)
+    wait_for_answer(browser)
     assert len(answers(browser)) == 1 and len(browser.find_elements(By.CSS_SELECTOR, ".message.user")) == 1
     assert last_answer_text(browser)
     assert STATS.search(last_stats(browser))
@@ -114,8 +114,7 @@ def test_regenerate_edit_last_and_new_chat(runner, browser):
     box.clear()
     box.send_keys("Name an animal.")
     browser.find_element(By.CSS_SELECTOR, 'button[data-action="send-edit"]').click()
-    wait_for(browser, lambda: is_generating(browser), 10, "edit sends again")
-    wait_until_idle(browser)
+    wait_for_answer(browser)
     users = browser.find_elements(By.CSS_SELECTOR, ".message.user .message-body")
     assert [u.text for u in users] == ["Name an animal."]
     assert len(answers(browser)) == 1 and last_answer_text(browser)
@@ -123,10 +122,10 @@ def test_regenerate_edit_last_and_new_chat(runner, browser):
     browser.find_element(By.ID, "new-chat").click()
     assert browser.find_elements(By.CSS_SELECTOR, ".empty-state")
     send(browser, "Say hello.")
-    wait_for(browser, lambda: is_generating(browser), 10)
-    wait_until_idle(browser)
+    wait_for_answer(browser)
+    # Newest first; editing the first message renamed its chat.
     titles = [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".conversation-title")]
-    assert titles == ["Say hello.", "Name a color."]
+    assert titles == ["Say hello.", "Name an animal."]
 
     # Conversations live in localStorage: a reload shows both, and the older one opens with its messages.
     browser.refresh()
@@ -167,8 +166,7 @@ def test_api_key_from_settings_is_sent(keyed_runner, browser):
     wait_for(browser, lambda: "SmolLM2" in browser.find_element(By.ID, "model-name").text, 10, "props with the key")
     assert not notice.is_displayed()
     send(browser, "Hello")
-    wait_for(browser, lambda: is_generating(browser), 10)
-    wait_until_idle(browser)
+    wait_for_answer(browser)
     assert last_answer_text(browser) and STATS.search(last_stats(browser)), last_stats(browser)
 
 
@@ -186,8 +184,8 @@ def test_completion_mode_streams_without_template(runner, browser):
         const tick = () => { window.__completionLengths.push(area.value.length); if (window.__completionLengths.length < 4000) setTimeout(tick, 5); };
         tick();""")
     browser.find_element(By.ID, "completion-run").click()
-    wait_for(browser, lambda: browser.find_element(By.ID, "completion-stop").is_displayed(), 10)
-    wait_for(browser, lambda: not browser.find_element(By.ID, "completion-stop").is_displayed(), 60, "completion ends")
+    wait_for(browser, lambda: " tokens/s" in browser.find_element(By.ID, "completion-status").text, 180, "completion ends")
+    assert not browser.find_element(By.ID, "completion-stop").is_displayed()
     value = area.get_attribute("value")
     assert value.startswith("The three primary colors are") and len(value) > len("The three primary colors are") + 10
     assert len(set(browser.execute_script("return window.__completionLengths"))) >= 4, "the completion did not stream"
@@ -209,8 +207,7 @@ def test_narrow_phone_screen(runner, phone_browser):
     assert browser.execute_script("return arguments[0].getBoundingClientRect().right", sidebar) <= 0, "sidebar hidden on a phone"
     set_settings(browser, max_tokens=60)
     send(browser, "Give me a short list of three fruits.")
-    wait_for(browser, lambda: is_generating(browser), 10)
-    wait_until_idle(browser)
+    wait_for_answer(browser)
     # Nothing wider than the screen: no sideways scrolling.
     assert browser.execute_script("return document.documentElement.scrollWidth") <= width
     for element_id in ("prompt-input", "send-button", "settings-button", "sidebar-toggle"):
@@ -221,7 +218,8 @@ def test_narrow_phone_screen(runner, phone_browser):
     wait_for(browser, lambda: browser.execute_script("return arguments[0].getBoundingClientRect().left", sidebar) >= -1, 5, "sidebar slides in")
     assert browser.find_element(By.CSS_SELECTOR, ".conversation-title").text.startswith("Give me a short list")
     screenshot(browser, "phone-sidebar.png")
-    browser.find_element(By.ID, "sidebar-backdrop").click()
+    # Tap the dimmed page to the right of the sidebar (the backdrop's middle is under the sidebar).
+    ActionChains(browser).move_to_element_with_offset(browser.find_element(By.ID, "sidebar-backdrop"), 160, 0).click().perform()
     wait_for(browser, lambda: browser.execute_script("return arguments[0].getBoundingClientRect().right", sidebar) <= 0, 5, "sidebar hides")
 
 
@@ -241,7 +239,6 @@ def test_dark_mode_follows_system_and_toggle(runner, browser):
     assert browser.execute_script(background) == "rgb(22, 24, 29)", "the chosen theme is kept"
     set_settings(browser, max_tokens=80)
     send(browser, "Show a Python hello world program in a code block.")
-    wait_for(browser, lambda: is_generating(browser), 10)
-    wait_until_idle(browser)
+    wait_for_answer(browser)
     screenshot(browser, "chat-dark.png")
 

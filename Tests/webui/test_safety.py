@@ -15,7 +15,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from conftest import wait_for
-from webui_page import answers, is_generating, last_stats, send, set_settings, severe_console_entries, wait_until_idle
+from webui_page import answers, last_answer_text, last_stats, send, set_settings, severe_console_entries, wait_until_idle
 
 HOSTILE = (
     'Sure! <script>window.__owned = "script"</script> and <img src=x onerror="window.__owned = \'img\'"> '
@@ -123,8 +123,9 @@ def open_fake(browser, fake):
 
 
 def ask(browser, text):
+    count = len(answers(browser))
     send(browser, text)
-    wait_for(browser, lambda: is_generating(browser), 10)
+    wait_for(browser, lambda: len(answers(browser)) > count, 10, "an answer appears")
     wait_until_idle(browser, 30)
 
 
@@ -189,12 +190,12 @@ def test_markdown_subset(fake, browser):
     tags = [tag for tag, _ in structure]
     assert tags == ["h1", "p", "ol", "blockquote", "hr", "div", "p"], structure
     assert body.find_element(By.CSS_SELECTOR, "h1").text == "Title"
-    assert [e.tag_name for e in body.find_elements(By.CSS_SELECTOR, "p:first-of-type > *")] == ["em", "strong", "del", "code"]
+    assert [e.tag_name for e in body.find_elements(By.CSS_SELECTOR, ":scope > p:first-of-type > *")] == ["em", "strong", "del", "code"]
     assert [li.text.split("\n")[0] for li in body.find_elements(By.CSS_SELECTOR, "ol > li")] == ["first", "second", "third"]
     assert [li.text for li in body.find_elements(By.CSS_SELECTOR, "ol > li > ul > li")] == ["nested a", "nested b"]
     assert body.find_element(By.CSS_SELECTOR, "blockquote strong").text == "text"
     assert body.find_element(By.CSS_SELECTOR, ".code-block pre code").text == 'print("hi")\nif x < 3 and y > 2:\n    pass'
-    link = body.find_element(By.CSS_SELECTOR, "p:last-of-type a")
+    link = body.find_element(By.CSS_SELECTOR, ":scope > p:last-of-type a")
     assert link.get_attribute("href") == "https://example.org/path" and link.text == "https://example.org/path"
 
     # The copy button puts the code on the clipboard.
@@ -215,6 +216,6 @@ def test_server_error_is_shown_on_the_answer(fake, browser):
     assert browser.find_element(By.ID, "send-button").is_displayed()
     fake.answer = "Fine now."
     browser.find_element(By.CSS_SELECTOR, 'button[data-action="regenerate"]').click()
-    wait_for(browser, lambda: answers(browser)[-1].find_element(By.CSS_SELECTOR, ".message-body").text == "Fine now.", 10)
+    wait_for(browser, lambda: last_answer_text(browser) == "Fine now.", 10)
     wait_until_idle(browser, 10)
     assert browser.find_elements(By.CSS_SELECTOR, ".message-error") == []

@@ -59,8 +59,10 @@ def answers(browser):
 
 
 def last_answer_text(browser):
-    found = answers(browser)
-    return found[-1].find_element(By.CSS_SELECTOR, ".message-body").text if found else ""
+    # Read in the page: the body being streamed is replaced every frame, so element handles go stale.
+    return browser.execute_script(
+        "const a = document.querySelectorAll('#messages .message.assistant .message-body');"
+        "return a.length ? a[a.length - 1].innerText : ''")
 
 
 def is_generating(browser):
@@ -71,9 +73,18 @@ def wait_until_idle(browser, timeout=120):
     wait_for(browser, lambda: not is_generating(browser), timeout, "generation ends")
 
 
+def wait_for_answer(browser, timeout=180):
+    """Waits until the newest answer is finished: numbers under it, or an error. (Watching the Stop button
+    instead could miss a generation that is over between two polls.)"""
+    wait_for(browser, lambda: not is_generating(browser) and (last_stats(browser) or browser.execute_script(
+        "const a = document.querySelectorAll('#messages .message.assistant');"
+        "return a.length > 0 && a[a.length - 1].querySelector('.message-error') !== null")), timeout, "the answer is finished")
+
+
 def last_stats(browser):
-    found = answers(browser)
-    return found[-1].find_element(By.CSS_SELECTOR, ".message-stats").text if found else ""
+    return browser.execute_script(
+        "const a = document.querySelectorAll('#messages .message.assistant .message-stats');"
+        "return a.length ? a[a.length - 1].innerText : ''")
 
 
 def severe_console_entries(browser):

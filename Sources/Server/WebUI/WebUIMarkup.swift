@@ -33,7 +33,7 @@ enum WebUIMarkup {
             <section id="chat-view" class="view">
               <div id="messages" class="messages" aria-live="polite"></div>
               <form id="composer" class="composer">
-                <textarea id="prompt-input" rows="1" placeholder="Send a message (Enter to send, Shift+Enter for a new line)" aria-label="Message"></textarea>
+                <textarea id="prompt-input" rows="1" placeholder="Send a message" title="Enter sends; Shift+Enter starts a new line" aria-label="Message"></textarea>
                 <button id="send-button" class="button primary" type="submit">Send</button>
                 <button id="stop-button" class="button danger" type="button" hidden>Stop</button>
               </form>
@@ -52,7 +52,7 @@ enum WebUIMarkup {
         </div>
 
         <dialog id="settings-dialog" class="dialog">
-          <form id="settings-form" method="dialog">
+          <form id="settings-form" method="dialog" novalidate>
             <h2>Settings</h2>
             <label>System prompt
               <textarea id="setting-system-prompt" rows="3" placeholder="You are a helpful assistant."></textarea>

@@ -129,7 +129,7 @@ enum WebUIStyle {
           display: flex; justify-content: space-between; align-items: center; padding: 3px 8px 3px 12px;
           font-size: 12px; color: var(--text-muted); border-bottom: 1px solid var(--border);
         }
-        .code-block pre { margin: 0; padding: 10px 12px; overflow-x: auto; }
+        .code-block pre { margin: 0; padding: 10px 12px; overflow-x: auto; line-height: 1.4; }
         .code-block pre code { background: none; padding: 0; font-size: 13px; white-space: pre; }
         .copy-button { background: none; border: 1px solid var(--border); border-radius: 6px; padding: 1px 8px; font-size: 12px; cursor: pointer; color: var(--text-muted); }
 
