@@ -20,8 +20,9 @@ public final class ThreadPool: @unchecked Sendable {
     private var job: ((Int) -> Void)?
     private var threads: [pthread_t] = []
 
-    /// Spin iterations before a worker sleeps (roughly 100 µs).
+    /// Spin iterations before a worker sleeps, and before a spinning thread starts yielding its core.
     private static let spinLimit = 200_000
+    private static let yieldAfter = 2_000
 
     public init(threads requested: Int) {
         threadCount = max(1, requested)
@@ -74,7 +75,12 @@ public final class ThreadPool: @unchecked Sendable {
             if sleepers > 0 { pthread_cond_broadcast(&condition) }
             pthread_mutex_unlock(&mutex)
             escapable(0)
-            while pending.load(ordering: .acquiring) > 0 { spinPause() }
+            var spins = 0
+            while pending.load(ordering: .acquiring) > 0 {
+                spins += 1
+                // On a busy machine the worker we wait for may need our core: stop hogging it.
+                if spins > Self.yieldAfter { sched_yield() } else { spinPause() }
+            }
             job = nil
         }
     }
@@ -105,7 +111,7 @@ public final class ThreadPool: @unchecked Sendable {
             while current == seen {
                 spins += 1
                 if spins < Self.spinLimit {
-                    spinPause()
+                    if spins > Self.yieldAfter { sched_yield() } else { spinPause() }
                 } else {
                     pthread_mutex_lock(&mutex)
                     sleepers += 1
