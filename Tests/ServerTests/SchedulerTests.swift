@@ -31,7 +31,7 @@ final class SchedulerTests: XCTestCase {
     func makeScheduler(slots: Int = 4, context: Int = 256, queue: Int = 8) throws -> (Scheduler, Tokenizer) {
         #if DEBUG
         // Debug builds of the SIMD kernels take minutes per test here; Tests/server covers the scheduler on the
-        // release runner. SWIFTFILE_SLOW_TESTS=1 (or `swift test -c release`) runs these too.
+        // release runner. SWIFTFILE_SLOW_TESTS=1 runs these too.
         if ProcessInfo.processInfo.environment["SWIFTFILE_SLOW_TESTS"] == nil {
             throw XCTSkip("scheduler tests run a model: set SWIFTFILE_SLOW_TESTS=1 in debug builds")
         }
