@@ -148,6 +148,9 @@ final class ChatSession {
     private var lastTimings: GenerationTimings?
     private var lastContextUsed = 0
     private var lastReused = 0
+    /// What the generator's KV cache holds (mirrors its own record), so long prompts are read in steps from
+    /// where the cache ends.
+    private var evaluated: [Int] = []
 
     /// Completion mode with -n -1 would run a base model to the end of the context on every input.
     static let completionTurnTokens = 256
@@ -261,18 +264,32 @@ final class ChatSession {
         terminal?.set(.answering)
         defer { terminal?.set(.original) }
         var reply = ""
+        var offered: [Int] = []
         let limit = prompter == nil && maxTokens < 0 ? Self.completionTurnTokens : maxTokens
         do {
-            let (reason, timings) = try generator.generate(prompt: prompt, maxTokens: limit, sampling: sampling) { token in
-                if ChatInterrupt.requested.load(ordering: .relaxed) { return false }
-                Output.out(token.text)
-                reply += token.text
-                return true
+            let (interrupted, promptTimings) = try evaluateLongPrompt(prompt)
+            var timings = promptTimings
+            var reason = StopReason.cancelled
+            if !interrupted {
+                let (stop, last) = try generator.generate(prompt: prompt, maxTokens: limit, sampling: sampling) { token in
+                    if ChatInterrupt.requested.load(ordering: .relaxed) { return false }
+                    if token.id >= 0 { offered.append(token.id) }
+                    Output.out(token.text)
+                    reply += token.text
+                    return true
+                }
+                reason = stop
+                timings.promptTokens += last.promptTokens
+                timings.promptMilliseconds += last.promptMilliseconds
+                timings.generatedTokens = last.generatedTokens
+                timings.generationMilliseconds = last.generationMilliseconds
+                // The last token offered is never evaluated: generation ended on it.
+                evaluated = prompt + offered.dropLast()
             }
             lastTimings = timings
             lastReused = prompt.count - timings.promptTokens
             lastContextUsed = min(contextLength, prompt.count + timings.generatedTokens)
-            if !reply.hasSuffix("\n") { Output.out("\n") }
+            if !reply.isEmpty && !reply.hasSuffix("\n") { Output.out("\n") }
             switch reason {
             case .cancelled: info("[stopped]")
             case .contextFull: info("[the context of \(contextLength) tokens is full; /clear starts a new conversation]")
@@ -288,6 +305,29 @@ final class ChatSession {
             document += reply
         }
         if terminal != nil { Output.out("\n") }
+    }
+
+    /// Evaluates all but the last batch of a prompt that is longer than one batch beyond what the cache already
+    /// holds, one batch per `generate` call (no tokens sampled), so Ctrl-C is seen between batches and a
+    /// progress line can be drawn. Returns whether Ctrl-C stopped it, and the prompt timings so far.
+    private func evaluateLongPrompt(_ prompt: [Int]) throws -> (interrupted: Bool, timings: GenerationTimings) {
+        var timings = GenerationTimings()
+        let step = max(1, generator.context.maxBatch)
+        var done = 0
+        while done < min(evaluated.count, prompt.count) && evaluated[done] == prompt[done] { done += 1 }
+        guard prompt.count - done > step else { return (false, timings) }
+        defer { if terminal != nil { Output.out("\r\u{1B}[K") } }
+        while prompt.count - done > step {
+            if ChatInterrupt.requested.load(ordering: .relaxed) { return (true, timings) }
+            if terminal != nil { Output.out("\r" + style.dim("[reading the prompt: \(done) of \(prompt.count) tokens]")) }
+            let end = done + step
+            let (_, chunk) = try generator.generate(prompt: Array(prompt[..<end]), maxTokens: 0, sampling: sampling) { _ in true }
+            timings.promptTokens += chunk.promptTokens
+            timings.promptMilliseconds += chunk.promptMilliseconds
+            evaluated = Array(prompt[..<end])
+            done = end
+        }
+        return (false, timings)
     }
 
     /// The conversation's prompt tokens; the oldest turns are dropped while it does not leave room for an answer.

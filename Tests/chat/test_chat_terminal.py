@@ -178,3 +178,28 @@ def test_colours_only_without_no_color():
         assert "\x1b[1m" not in plain.banner and "\x1b[2m" not in plain.child.before
     finally:
         plain.close()
+
+
+LONG_TEXT = " ".join(f"Item {n} is a small blue box." for n in range(1, 46))   # about 400 tokens
+
+
+def test_long_pasted_prompt_is_read_in_batches_and_ctrl_c_stops_it():
+    chat = Chat("-b", "32")
+    try:
+        chat.child.send("\x1b[200~" + LONG_TEXT + "\x1b[201~\r")
+        chat.child.expect(r"\[reading the prompt: \d+ of \d+ tokens\]", timeout=60)
+        chat.child.sendintr()
+        assert "[stopped]" in chat.wait_prompt(timeout=30)
+        # A long prompt read to the end: every token is counted once in the prefill statistics.
+        chat.ask("/clear")
+        chat.child.send("\x1b[200~" + LONG_TEXT + "\x1b[201~\r")
+        chat.wait_prompt(timeout=300)
+        stats = chat.ask("/stats")
+        prefill = re.search(r"prefill: (\d+) tokens .* \((\d+) reused", stats)
+        context = re.search(r"context: (\d+) of", stats)
+        generated = re.search(r"generation: (\d+) tokens", stats)
+        assert prefill and context and generated, stats
+        assert int(prefill.group(1)) > 400
+        assert int(prefill.group(1)) + int(prefill.group(2)) + int(generated.group(1)) == int(context.group(1))
+    finally:
+        chat.close()
