@@ -203,3 +203,16 @@ def test_long_pasted_prompt_is_read_in_batches_and_ctrl_c_stops_it():
         assert int(prefill.group(1)) + int(prefill.group(2)) + int(generated.group(1)) == int(context.group(1))
     finally:
         chat.close()
+
+
+def test_a_line_wider_than_the_terminal_scrolls_sideways(chat):
+    chat.child.send("/system " + "a" * 200)
+    chat.child.expect("a" * 100)
+    chat.child.send(CTRL["a"] + KEY_RIGHT * 8 + "b")
+    chat.child.expect(r"baaa[^\r]*\r\x1b\[11C")   # the cursor drawn right after the inserted "b"
+    # Every redraw fits the 120 columns of the pseudo-terminal (the prompt takes 2, one column stays free).
+    drawn = [Chat.plain(segment) for segment in (chat.child.before + chat.child.after).split("\r")]
+    assert max(len(segment) for segment in drawn) <= 119, drawn
+    assert any(segment.startswith("> /system baaa") for segment in drawn), drawn
+    reply = chat.ask("")
+    assert "system prompt set: b" + "a" * 200 in reply.replace("\r\n", "")
