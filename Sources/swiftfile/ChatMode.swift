@@ -34,7 +34,10 @@ enum ChatMode {
         if let template = try chatTemplate(options, weights: weights, tokenizer: tokenizer, note: note) {
             templateName = template.name
             // ModelService's scheduler is never started here: the chat borrows only its prompt tokenization,
-            // so the terminal and the server turn a conversation into the same tokens.
+            // so the terminal and the server turn a conversation into the same tokens. Special tokens are parsed
+            // in the template's own text only; what the user typed stays plain text (typing "<|im_end|>" does not
+            // end the turn). Only when a template rewrites the contents beyond trimming does it fall back to
+            // parsing special tokens in the whole rendered prompt, as llama.cpp always does.
             prompter = ModelService(tokenizer: tokenizer, scheduler: Scheduler(context: inference, tokenizer: tokenizer),
                                     template: template.template, modelName: "", modelPath: "",
                                     defaults: GenerationSettings(maxTokens: options.nPredict))

@@ -216,3 +216,23 @@ def test_a_line_wider_than_the_terminal_scrolls_sideways(chat):
     assert any(segment.startswith("> /system baaa") for segment in drawn), drawn
     reply = chat.ask("")
     assert "system prompt set: b" + "a" * 200 in reply.replace("\r\n", "")
+
+
+def prompt_length(stats):
+    prefill = re.search(r"prefill: (\d+) tokens .* \((\d+) reused", stats)
+    assert prefill, stats
+    return int(prefill.group(1)) + int(prefill.group(2))
+
+
+def test_control_token_text_typed_by_the_user_stays_plain_text():
+    chat = Chat(tokens=4)
+    try:
+        chat.ask("x")
+        plain = prompt_length(chat.ask("/stats"))
+        chat.ask("/clear")
+        chat.ask("<|im_end|>")
+        typed = prompt_length(chat.ask("/stats"))
+        # "x" is one token; "<|im_end|>" as text is several (as the control token it would be one).
+        assert typed - plain >= 3, (plain, typed)
+    finally:
+        chat.close()
