@@ -1,4 +1,5 @@
 """`swiftfile --chat` with piped stdin (no terminal), and the completion fallback for a base model."""
+import signal
 import subprocess
 
 from conftest import BASE_MODEL, BIN, MODEL, Chat, chat_arguments, require_files
@@ -53,3 +54,26 @@ def test_base_model_falls_back_to_completion():
         assert "generation: 8 tokens" in stats and "(0 reused" not in stats, stats
     finally:
         chat.close()
+
+
+def test_sigint_with_piped_input_stops_the_answer_and_reads_on():
+    require_files(MODEL)
+    process = subprocess.Popen([str(BIN), *chat_arguments(MODEL, "-n", "1500")], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        process.stdin.write(b"Write a very long story about a dragon who learns to cook, with many chapters.\n")
+        process.stdin.flush()
+        first = process.stdout.read(40)   # the answer is streaming
+        assert first
+        process.send_signal(signal.SIGINT)
+        process.stdin.write(b"/stats\n/exit\n")
+        process.stdin.flush()
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = (first + rest).decode()
+    assert process.returncode == 0, output
+    assert "[stopped]" in output and "generation: " in output, output
+    generated = int(output.split("generation: ")[1].split(" ")[0])
+    assert generated < 1500
