@@ -44,7 +44,7 @@ enum ChatMode {
         }
 
         let session = ChatSession(generator: Generator(context: inference, tokenizer: tokenizer), prompter: prompter,
-                                  sampling: samplingParameters(options), maxTokens: options.nPredict,
+                                  sampling: options.samplingParameters, maxTokens: options.nPredict,
                                   terminal: terminal, style: style)
         let editor = LineEditor(terminal: terminal)
 
@@ -60,19 +60,6 @@ enum ChatMode {
         return session.loop(editor: editor)
     }
 
-    static func samplingParameters(_ options: RunnerOptions) -> SamplingParameters {
-        var sampling = SamplingParameters()
-        sampling.temperature = options.temperature
-        sampling.topK = options.topK
-        sampling.topP = options.topP
-        sampling.minP = options.minP
-        sampling.repeatPenalty = options.repeatPenalty
-        sampling.repeatLastN = options.repeatLastN
-        sampling.presencePenalty = options.presencePenalty
-        sampling.frequencyPenalty = options.frequencyPenalty
-        sampling.seed = options.seed < 0 ? nil : UInt64(options.seed)
-        return sampling
-    }
 
     static func modelName(_ options: RunnerOptions, weights: LoadedWeights) -> String {
         if let name = (try? weights.gguf.string("general.name")) ?? nil, !name.isEmpty { return name }

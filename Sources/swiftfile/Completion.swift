@@ -34,16 +34,7 @@ enum Completion {
         guard prompt.count <= context else { throw ModelError.contextTooLong(prompt: prompt.count, context: context) }
         let loadMilliseconds = monotonicMilliseconds() - loadStart + weights.resolved.mapSeconds * 1000 + weights.parseMilliseconds
 
-        var sampling = SamplingParameters()
-        sampling.temperature = options.temperature
-        sampling.topK = options.topK
-        sampling.topP = options.topP
-        sampling.minP = options.minP
-        sampling.repeatPenalty = options.repeatPenalty
-        sampling.repeatLastN = options.repeatLastN
-        sampling.presencePenalty = options.presencePenalty
-        sampling.frequencyPenalty = options.frequencyPenalty
-        sampling.seed = options.seed < 0 ? nil : UInt64(options.seed)
+        let sampling = options.samplingParameters
 
         let generator = Generator(context: inference, tokenizer: tokenizer)
         let topK = options.topLogits

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Sampling
 
 /// The runner's flags, spelled the llama.cpp / llamafile way (single-dash multi-letter names included).
 struct RunnerOptions: ParsableArguments {
@@ -11,7 +12,8 @@ struct RunnerOptions: ParsableArguments {
     @Option(name: [.customShort("f"), .customLong("file")], help: "Read the prompt from a file (/dev/stdin works).")
     var file: String?
 
-    @Option(name: [.customShort("n"), .customLong("n-predict")], help: "Tokens to generate (-1: until end of generation or a full context).")
+    // `.unconditional` so that `-n -1` (llama.cpp's "until the end") is a value, not an unknown flag.
+    @Option(name: [.customShort("n"), .customLong("n-predict")], parsing: .unconditional, help: "Tokens to generate (-1: until end of generation or a full context).")
     var nPredict: Int = -1
 
     @Option(name: [.customShort("c"), .customLong("ctx-size")], help: "Context size in tokens (0: the model's trained length; default min(8192, trained)).")
@@ -45,11 +47,11 @@ struct RunnerOptions: ParsableArguments {
     var minP: Float = 0.05
 
     @Option(name: .customLong("repeat-penalty")) var repeatPenalty: Float = 1.0
-    @Option(name: .customLong("repeat-last-n")) var repeatLastN: Int = 64
+    @Option(name: .customLong("repeat-last-n"), parsing: .unconditional) var repeatLastN: Int = 64
     @Option(name: .customLong("presence-penalty")) var presencePenalty: Float = 0
     @Option(name: .customLong("frequency-penalty")) var frequencyPenalty: Float = 0
 
-    @Option(name: [.customShort("s"), .customLong("seed")], help: "Random seed (-1: random).")
+    @Option(name: [.customShort("s"), .customLong("seed")], parsing: .unconditional, help: "Random seed (-1: random).")
     var seed: Int64 = -1
 
     @Flag(name: .customLong("chat"), help: "Terminal chat.") var chat = false
@@ -82,5 +84,22 @@ struct RunnerOptions: ParsableArguments {
         if let k = topLogits, k < 1 || k > 1000 { throw ValidationError("--top-logits must be between 1 and 1000") }
         if prompt != nil && file != nil { throw ValidationError("give either -p or -f, not both") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+    }
+}
+
+extension RunnerOptions {
+    /// The sampling flags as the sampler chain's settings (a negative seed means random).
+    var samplingParameters: SamplingParameters {
+        var sampling = SamplingParameters()
+        sampling.temperature = temperature
+        sampling.topK = topK
+        sampling.topP = topP
+        sampling.minP = minP
+        sampling.repeatPenalty = repeatPenalty
+        sampling.repeatLastN = repeatLastN
+        sampling.presencePenalty = presencePenalty
+        sampling.frequencyPenalty = frequencyPenalty
+        sampling.seed = seed < 0 ? nil : UInt64(seed)
+        return sampling
     }
 }
