@@ -70,7 +70,8 @@ public final class InferenceContext: @unchecked Sendable {
         scores = buffer(pool.activeThreads * cache.contextLength)
         rope = buffer(b * h.ropeDimensionCount)
         // F32 activations are the widest partner format (4 bytes per element); every other fits.
-        activations = QuantizedActivations(capacity: b * max(e, ff) * 4 + 1024)
+        activations = QuantizedActivations(capacity: b * max(e, ff) * 4 + 1024, columns: max(e, ff), tokens: b,
+                                           threads: pool.activeThreads)
         logitRows = buffer(h.vocabularySize)
         logitCapacity = 1
     }
@@ -106,8 +107,8 @@ public final class InferenceContext: @unchecked Sendable {
             // Attention block: x += wo · attention(rope(wq · norm(x)), rope(wk · norm(x)), wv · norm(x))
             rmsNorm(x, lw.attentionNorm, into: xb, rows: n)
             matmul(lw.query, input: xb, output: q, count: n, scratch: activations, pool: pool)
-            matmul(lw.key, input: xb, output: k, count: n, scratch: activations, pool: pool)
-            matmul(lw.value, input: xb, output: v, count: n, scratch: activations, pool: pool)
+            matmul(lw.key, input: xb, output: k, count: n, scratch: activations, pool: pool, after: lw.query)
+            matmul(lw.value, input: xb, output: v, count: n, scratch: activations, pool: pool, after: lw.key)
             applyRope(q, heads: h.headCount, rows: n)
             applyRope(k, heads: h.headCountKV, rows: n)
             for (i, entry) in batch.enumerated() {
@@ -124,7 +125,7 @@ public final class InferenceContext: @unchecked Sendable {
             // Feed-forward block: x += down(silu(gate · norm(x)) ⊙ (up · norm(x)))
             rmsNorm(x, lw.ffnNorm, into: xb, rows: n)
             matmul(lw.gate, input: xb, output: gate, count: n, scratch: activations, pool: pool)
-            matmul(lw.up, input: xb, output: up, count: n, scratch: activations, pool: pool)
+            matmul(lw.up, input: xb, output: up, count: n, scratch: activations, pool: pool, after: lw.gate)
             for i in 0..<(n * h.feedForwardLength) {
                 let g = gate[i]
                 gate[i] = g / (1 + expf(-g)) * up[i]
@@ -217,25 +218,22 @@ public final class InferenceContext: @unchecked Sendable {
         let keys = cache.keys, values = cache.values
         let work = batch.count * h.headCount
         let entries = batch
+        let n = batch.count
+        // Head-major items: each thread's contiguous range holds every batch position of a few heads,
+        // so causal prompts (short early rows, long late rows) split evenly between threads.
         pool.parallelFor(work) { range, thread in
             let weights = self.scores + thread * ctx
             for item in range {
-                let i = item / h.headCount, head = item % h.headCount
+                let head = item / n, i = item % n
                 let entry = entries[i]
                 let kvHead = head / group
                 let query = self.q + i * e + head * hd
-                for d in 0..<hd { query[d] = Float(Float16(query[d])) }
+                for d in 0..<hd { query[d] = Attention.roundedToHalf(query[d]) }
                 let base = self.cache.offset(layer: layer, sequence: entry.sequence, position: 0) + kvHead * hd
                 let length = entry.position + 1
+                Attention.scores(query, keys + base, stride: kvDim, length: length, headDim: hd, scale: scale, into: weights)
                 var maximum = -Float.infinity
-                for t in 0..<length {
-                    let key = keys + base + t * kvDim
-                    var dot: Float = 0
-                    for d in 0..<hd { dot += query[d] * Float(key[d]) }
-                    let s = dot * scale
-                    weights[t] = s
-                    if s > maximum { maximum = s }
-                }
+                for t in 0..<length where weights[t] > maximum { maximum = weights[t] }
                 var sum: Double = 0
                 for t in 0..<length {
                     let p = expf(weights[t] - maximum)
@@ -243,13 +241,9 @@ public final class InferenceContext: @unchecked Sendable {
                     sum += Double(p)
                 }
                 let inverse = Float(1 / sum)
-                let out = self.attention + i * e + head * hd
-                for d in 0..<hd { out[d] = 0 }
-                for t in 0..<length {
-                    let p = Float(Float16(weights[t] * inverse))
-                    let value = values + base + t * kvDim
-                    for d in 0..<hd { out[d] += p * Float(value[d]) }
-                }
+                for t in 0..<length { weights[t] = Attention.roundedToHalf(weights[t] * inverse) }
+                Attention.weightedSum(weights, values + base, stride: kvDim, length: length, headDim: hd,
+                                      into: self.attention + i * e + head * hd)
             }
         }
     }

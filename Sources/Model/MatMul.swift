@@ -2,16 +2,28 @@ import GGUF
 import Tensors
 
 /// Activations quantized into a weight type's partner format (Q8_0, Q8_1, Q8_K, F16, …), one row per token.
+/// Also the panel GEMM's scratch: its prepared activations and one panel buffer per thread.
 struct QuantizedActivations {
     let buffer: UnsafeMutableRawPointer
     let capacity: Int
+    let prepared: UnsafeMutableRawPointer
+    let panels: UnsafeMutableRawPointer
+    let panelStride: Int
 
-    init(capacity: Int) {
+    /// `columns`: the widest matrix input; `tokens`: the batch size.
+    init(capacity: Int, columns: Int, tokens: Int, threads: Int) {
         self.capacity = capacity
         buffer = .allocate(byteCount: max(capacity, 64), alignment: 64)
+        prepared = .allocate(byteCount: PanelGEMM.preparedBytes(columns: columns, tokens: tokens), alignment: 64)
+        panelStride = (PanelGEMM.panelBytes(.q8_0, columns: columns) + 63) / 64 * 64
+        panels = .allocate(byteCount: max(panelStride * threads, 64), alignment: 64)
     }
 
-    func deallocate() { buffer.deallocate() }
+    func deallocate() {
+        buffer.deallocate()
+        prepared.deallocate()
+        panels.deallocate()
+    }
 
     /// Bytes one row of `columns` activations takes in `type` (F32 needs the most: 4 per element).
     static func rowBytes(_ type: TensorType, columns: Int) -> Int {
@@ -20,14 +32,18 @@ struct QuantizedActivations {
 }
 
 /// y[t][r] = W[r] · x[t] for `count` tokens: activations are quantized once per token, then each weight row is
-/// read once and used for every token (rows split across threads).
+/// read once and used for every token (rows split across threads). `previous`: the matrix the same input was
+/// just multiplied with (wk after wq): its quantized activations are reused when the formats agree.
 func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, count: Int,
-            scratch: QuantizedActivations, pool: ThreadPool) {
+            scratch: QuantizedActivations, pool: ThreadPool, after previous: WeightMatrix? = nil) {
     let activationType = BlockFormat.activationType(for: w.type)
     let stride = QuantizedActivations.rowBytes(activationType, columns: w.columns)
     let columns = w.columns, rows = w.rows
     let act = scratch.buffer
-    if count == 1 {
+    let reuse = previous.map { BlockFormat.activationType(for: $0.type) == activationType && $0.columns == columns } ?? false
+    if reuse {
+        // Already quantized (and, for the same weight type, already prepared for the panels).
+    } else if count == 1 {
         BlockFormat.quantizeActivations(activationType, x, act, count: columns)
     } else {
         pool.parallelFor(count) { range in
@@ -39,6 +55,23 @@ func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: UnsafeMu
         pool.parallelFor(rows) { range in
             BlockFormat.dot(w.type, rows: range.count, w.row(range.lowerBound), rowStride: w.rowBytes,
                             act, count: columns, results: y + range.lowerBound, resultStride: 1)
+        }
+        return
+    }
+    // Prompt batches of panel formats: 8 rows repacked once, then multiplied with every token.
+    if count >= 4, PanelGEMM.supports(w.type) {
+        if !(reuse && previous?.type == w.type) {
+            PanelGEMM.prepare(w.type, activations: act, activationStride: stride, tokens: count, columns: columns,
+                              prepared: scratch.prepared)
+        }
+        pool.parallelFor((rows + 7) / 8) { range, thread in
+            let panel = scratch.panels + thread * scratch.panelStride
+            for p in range {
+                let first = 8 * p
+                PanelGEMM.multiply(w.type, rows: w.row(first), rowStride: w.rowBytes, rowCount: min(8, rows - first),
+                                   columns: columns, panel: panel, activations: act, activationStride: stride,
+                                   prepared: scratch.prepared, tokens: count, results: y + first, resultStride: rows)
+            }
         }
         return
     }

@@ -105,8 +105,22 @@ public enum BlockFormat {
                 destination.storeBytes(of: brainFloatBits(source[i]), toByteOffset: 2 * i, as: UInt16.self)
             }
             return
-        case .q8_0: perBlock = QuantizeActivations.q8_0
-        case .q8_1: perBlock = QuantizeActivations.q8_1
+        case .q8_0:
+            #if arch(x86_64)
+            if CPUFeatures.current.hasAVX2 {
+                AVX2Quantize.q8_0(source, destination, blocks: count / 32) { Float16($0).bitPattern }
+                return
+            }
+            #endif
+            perBlock = QuantizeActivations.q8_0
+        case .q8_1:
+            #if arch(x86_64)
+            if CPUFeatures.current.hasAVX2 {
+                AVX2Quantize.q8_1(source, destination, blocks: count / 32) { Float(Float16($0)) }
+                return
+            }
+            #endif
+            perBlock = QuantizeActivations.q8_1
         case .q8_K: perBlock = QuantizeActivations.q8_K
         default: return
         }
