@@ -10,10 +10,11 @@ public final class LlamaModel: @unchecked Sendable {
     public let hyper: HyperParameters
     public let weights: ModelWeights
 
-    public init(gguf: GGUFFile) throws {
+    /// `interleave`: see ModelWeights.
+    public init(gguf: GGUFFile, interleave: Bool = true) throws {
         self.gguf = gguf
         hyper = try HyperParameters(gguf: gguf)
-        weights = try ModelWeights(gguf: gguf, hyper: hyper)
+        weights = try ModelWeights(gguf: gguf, hyper: hyper, interleave: interleave)
     }
 }
 

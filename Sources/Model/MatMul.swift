@@ -50,6 +50,19 @@ func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: UnsafeMu
             for t in range { BlockFormat.quantizeActivations(activationType, x + t * columns, act + t * stride, count: columns) }
         }
     }
+    if let interleaved = w.interleaved {
+        // Interleaved 8-row panels (decode and prefill alike).
+        if !(reuse && previous?.type == w.type && previous?.interleaved != nil) {
+            InterleavedWeights.prepare(w.type, activations: act, activationStride: stride, tokens: count, columns: columns,
+                                       prepared: scratch.prepared)
+        }
+        pool.parallelFor(rows / 8) { range in
+            InterleavedWeights.multiply(w.type, interleaved, columns: columns, panels: range, activations: act,
+                                        activationStride: stride, prepared: scratch.prepared, tokens: count,
+                                        results: y, resultStride: rows)
+        }
+        return
+    }
     if count == 1 {
         // Matrix × vector: rows in groups (several rows share each activation load).
         pool.parallelFor(rows) { range in
@@ -60,7 +73,7 @@ func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: UnsafeMu
     }
     // Prompt batches of panel formats: 8 rows repacked once, then multiplied with every token.
     if count >= 4, PanelGEMM.supports(w.type) {
-        if !(reuse && previous?.type == w.type) {
+        if !(reuse && previous?.type == w.type && previous?.interleaved == nil) {
             PanelGEMM.prepare(w.type, activations: act, activationStride: stride, tokens: count, columns: columns,
                               prepared: scratch.prepared)
         }

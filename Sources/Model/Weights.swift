@@ -1,5 +1,8 @@
 import GGUF
 import Tensors
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A 2-D weight tensor used in place from the mapping: `rows` rows of `columns` elements, row-major blocks.
 public struct WeightMatrix: @unchecked Sendable {
@@ -9,8 +12,40 @@ public struct WeightMatrix: @unchecked Sendable {
     public let columns: Int   // input length (GGUF dimension 0)
     public let rows: Int      // output length (GGUF dimension 1)
     public let rowBytes: Int
+    /// The 8-row interleaved copy (InterleavedWeights) when one was made at load.
+    public var interleaved: UnsafeRawPointer? = nil
 
     public func row(_ index: Int) -> UnsafeRawPointer { data + index * rowBytes }
+}
+
+/// Owns the interleaved copies of a model's matrices.
+final class InterleavedStorage: @unchecked Sendable {
+    private(set) var buffers: [UnsafeMutableRawPointer] = []
+    private(set) var byteCount = 0
+
+    /// An interleaved copy of `m` when its format has one. The original's pages are then released from our
+    /// resident set (they stay in the page cache; token-embedding lookups fault back only the rows they read).
+    func interleave(_ m: WeightMatrix) -> WeightMatrix {
+        guard InterleavedWeights.supports(m.type, rows: m.rows, columns: m.columns) else { return m }
+        let bytes = InterleavedWeights.byteCount(m.type, rows: m.rows, columns: m.columns)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        InterleavedWeights.interleave(m.type, m.data, rowBytes: m.rowBytes, columns: m.columns, panels: 0..<(m.rows / 8), into: buffer)
+        buffers.append(buffer)
+        byteCount += bytes
+        #if os(Linux)
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: m.data) + page - 1) / page * page
+        let end = (Int(bitPattern: m.data) + m.rowBytes * m.rows) / page * page
+        if end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) {
+            _ = madvise(pointer, end - start, MADV_DONTNEED)
+        }
+        #endif
+        var copy = m
+        copy.interleaved = UnsafeRawPointer(buffer)
+        return copy
+    }
+
+    deinit { for b in buffers { b.deallocate() } }
 }
 
 /// One transformer block's weights.
@@ -36,8 +71,13 @@ public struct ModelWeights: @unchecked Sendable {
     /// Llama 3.1 long-context divisors, one per rotated pair; nil when absent.
     public let ropeFrequencies: [Float]?
     public let layers: [LayerWeights]
+    /// Bytes of interleaved copies made at load (0 when `interleave` was off or no format has one).
+    public var interleavedBytes: Int { storage.byteCount }
+    private let storage: InterleavedStorage
 
-    public init(gguf: GGUFFile, hyper h: HyperParameters) throws {
+    /// `interleave`: copy Q4_0/Q4_1 matrices into the 8-row interleaved layout (faster decode and prefill,
+    /// a load-time pass over those weights); off, every matrix is used in place from the mapping.
+    public init(gguf: GGUFFile, hyper h: HyperParameters, interleave: Bool = true) throws {
         func info(_ name: String) throws -> GGUFTensorInfo {
             guard let t = gguf.tensor(named: name) else { throw ModelError.missingTensor(name) }
             return t
@@ -59,13 +99,19 @@ public struct ModelWeights: @unchecked Sendable {
         }
 
         let e = h.embeddingLength, kv = h.kvDimension, ff = h.feedForwardLength
+        let storage = InterleavedStorage()
+        self.storage = storage
+        func product(_ name: String, columns: Int, rows: Int) throws -> WeightMatrix {
+            let m = try matrix(name, columns: columns, rows: rows)
+            return interleave ? storage.interleave(m) : m
+        }
         tokenEmbedding = try matrix(LlamaTensor.tokenEmbedding, columns: e, rows: h.vocabularySize)
         outputNorm = try vector(LlamaTensor.outputNorm, count: e)
         if gguf.tensor(named: LlamaTensor.output) != nil {
-            output = try matrix(LlamaTensor.output, columns: e, rows: h.vocabularySize)
+            output = try product(LlamaTensor.output, columns: e, rows: h.vocabularySize)
             outputIsTied = false
         } else {
-            output = tokenEmbedding
+            output = interleave ? storage.interleave(tokenEmbedding) : tokenEmbedding
             outputIsTied = true
         }
         ropeFrequencies = gguf.tensor(named: LlamaTensor.ropeFrequencies) == nil
@@ -74,14 +120,14 @@ public struct ModelWeights: @unchecked Sendable {
         for i in 0..<h.blockCount {
             layers.append(LayerWeights(
                 attentionNorm: try vector(LlamaTensor.attentionNorm(i), count: e),
-                query: try matrix(LlamaTensor.query(i), columns: e, rows: e),
-                key: try matrix(LlamaTensor.key(i), columns: e, rows: kv),
-                value: try matrix(LlamaTensor.value(i), columns: e, rows: kv),
-                attentionOutput: try matrix(LlamaTensor.attentionOutput(i), columns: e, rows: e),
+                query: try product(LlamaTensor.query(i), columns: e, rows: e),
+                key: try product(LlamaTensor.key(i), columns: e, rows: kv),
+                value: try product(LlamaTensor.value(i), columns: e, rows: kv),
+                attentionOutput: try product(LlamaTensor.attentionOutput(i), columns: e, rows: e),
                 ffnNorm: try vector(LlamaTensor.ffnNorm(i), count: e),
-                gate: try matrix(LlamaTensor.gate(i), columns: e, rows: ff),
-                up: try matrix(LlamaTensor.up(i), columns: e, rows: ff),
-                down: try matrix(LlamaTensor.down(i), columns: ff, rows: e)))
+                gate: try product(LlamaTensor.gate(i), columns: e, rows: ff),
+                up: try product(LlamaTensor.up(i), columns: e, rows: ff),
+                down: try product(LlamaTensor.down(i), columns: ff, rows: e)))
         }
         self.layers = layers
     }

@@ -63,3 +63,60 @@ final class PanelGEMMTests: XCTestCase {
         }
     }
 }
+
+/// Interleaved Q4_0/Q4_1 matrices (made at load) against the scalar reference per (row, token): one token
+/// (decode), short and long token tiles, several panels split into two calls.
+final class InterleavedWeightsTests: XCTestCase {
+    func testInterleavedMatchesReference() throws {
+        var generator = SeededGenerator(seed: 77)
+        let columns = 256, rows = 24
+        for type in [TensorType.q4_0, .q4_1] {
+            guard InterleavedWeights.supports(type, rows: rows, columns: columns) else { throw XCTSkip("no AVX2 on this CPU") }
+            let activationType = BlockFormat.activationType(for: type)
+            let rowBytes = type.byteCount(elements: columns)!
+            var matrix: [UInt8] = []
+            for _ in 0..<rows { matrix += RandomBlocks.weights(type, count: columns, using: &generator) }
+            let activationBytes = activationType.byteCount(elements: columns)!
+            let activationStride = activationBytes + 12
+            let interleaved = UnsafeMutableRawPointer.allocate(byteCount: InterleavedWeights.byteCount(type, rows: rows, columns: columns), alignment: 64)
+            defer { interleaved.deallocate() }
+            XCTAssertEqual(InterleavedWeights.byteCount(type, rows: rows, columns: columns), matrix.count)
+            matrix.withUnsafeBytes {
+                InterleavedWeights.interleave(type, $0.baseAddress!, rowBytes: rowBytes, columns: columns, panels: 0..<(rows / 8), into: interleaved)
+            }
+            for tokens in [1, 2, 4, 6] {
+                var activations = [UInt8](repeating: 0xEE, count: activationStride * tokens)
+                for t in 0..<tokens {
+                    let row = BlockFormat.quantized(activationType, RandomBlocks.activations(count: columns, using: &generator))
+                    activations.replaceSubrange((t * activationStride)..<(t * activationStride + activationBytes), with: row)
+                }
+                let prepared = UnsafeMutableRawPointer.allocate(byteCount: InterleavedWeights.preparedBytes(tokens: tokens, columns: columns), alignment: 64)
+                defer { prepared.deallocate() }
+                var results = [Float](repeating: .nan, count: tokens * rows)
+                activations.withUnsafeBytes { a in
+                    results.withUnsafeMutableBufferPointer { out in
+                        InterleavedWeights.prepare(type, activations: a.baseAddress!, activationStride: activationStride,
+                                                   tokens: tokens, columns: columns, prepared: prepared)
+                        for panels in [0..<1, 1..<3] {
+                            InterleavedWeights.multiply(type, interleaved, columns: columns, panels: panels,
+                                                        activations: a.baseAddress!, activationStride: activationStride,
+                                                        prepared: prepared, tokens: tokens, results: out.baseAddress!, resultStride: rows)
+                        }
+                    }
+                }
+                var errorSum: Double = 0, referenceSum: Double = 0
+                for t in 0..<tokens {
+                    let activation = Array(activations[(t * activationStride)..<(t * activationStride + activationBytes)])
+                    for r in 0..<rows {
+                        let reference = BlockFormat.dot(type, Array(matrix[(r * rowBytes)..<((r + 1) * rowBytes)]), activation,
+                                                        count: columns, reference: true)
+                        let value = results[t * rows + r]
+                        errorSum += Double(value - reference) * Double(value - reference)
+                        referenceSum += Double(reference) * Double(reference)
+                    }
+                }
+                XCTAssertLessThanOrEqual(errorSum / max(referenceSum, 1e-30), 1e-9, "\(type) tokens=\(tokens)")
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import GGUF
+import TensorsAVX2
+
+/// Q4_0 and Q4_1 matrices interleaved 8 rows at a time at load (layout in
+/// Sources/Tensors/AVX2/InterleavedKernels.swift): the same bytes as the file, rearranged so that one
+/// instruction serves 8 rows. Used for decode and prefill when AVX2 is present.
+public enum InterleavedWeights {
+    public static func supports(_ type: TensorType, rows: Int, columns: Int) -> Bool {
+        #if arch(x86_64)
+        guard CPUFeatures.current.hasAVX2 else { return false }
+        return (type == .q4_0 || type == .q4_1) && rows % 8 == 0 && columns % 32 == 0 && rows > 0 && columns > 0
+        #else
+        return false
+        #endif
+    }
+
+    /// Bytes of the interleaved copy (equal to the original's).
+    public static func byteCount(_ type: TensorType, rows: Int, columns: Int) -> Int {
+        (rows / 8) * (columns / 32) * InterleavedLayout.blockBytes(isQ4_1: type == .q4_1)
+    }
+
+    /// Writes the interleaved copy of panels `panels` (8 rows each) of a supported matrix.
+    public static func interleave(_ type: TensorType, _ data: UnsafeRawPointer, rowBytes: Int, columns: Int,
+                                  panels: Range<Int>, into out: UnsafeMutableRawPointer) {
+        let blocks = columns / 32, isQ4_1 = type == .q4_1
+        let panelBytes = blocks * InterleavedLayout.blockBytes(isQ4_1: isQ4_1)
+        for p in panels {
+            AVX2GEMM.interleaveNibbles(data + 8 * p * rowBytes, rowStride: rowBytes, blocks: blocks, isQ4_1: isQ4_1,
+                                       into: out + p * panelBytes)
+        }
+    }
+
+    /// Scratch bytes `prepare` needs.
+    public static func preparedBytes(tokens: Int, columns: Int) -> Int { tokens * (columns / 32) * 4 }
+
+    /// Per-batch work on the quantized activations (Q4_0: each block's 8·Σa).
+    public static func prepare(_ type: TensorType, activations: UnsafeRawPointer, activationStride: Int, tokens: Int,
+                               columns: Int, prepared: UnsafeMutableRawPointer) {
+        guard type == .q4_0 else { return }
+        AVX2GEMM.nibbleCorrections(activations, activationStride: activationStride, tokens: tokens, blocks: columns / 32,
+                                   into: prepared.assumingMemoryBound(to: Int32.self))
+    }
+
+    /// results[t · resultStride + r] for rows r of panels `panels` (row 8·p + i at results + 8·p + i).
+    public static func multiply(_ type: TensorType, _ interleaved: UnsafeRawPointer, columns: Int, panels: Range<Int>,
+                                activations: UnsafeRawPointer, activationStride: Int, prepared: UnsafeRawPointer,
+                                tokens: Int, results: UnsafeMutablePointer<Float>, resultStride: Int) {
+        let blocks = columns / 32, isQ4_1 = type == .q4_1
+        let panelBytes = blocks * InterleavedLayout.blockBytes(isQ4_1: isQ4_1)
+        AVX2GEMM.interleavedNibbles(interleaved + panels.lowerBound * panelBytes, panels: panels.count, blocks: blocks,
+                                    isQ4_1: isQ4_1, activations: activations, activationStride: activationStride,
+                                    corrections: prepared.assumingMemoryBound(to: Int32.self), tokens: tokens,
+                                    results: results + 8 * panels.lowerBound, resultStride: resultStride)
+    }
+}
