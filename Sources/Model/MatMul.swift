@@ -40,6 +40,29 @@ func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: UnsafeMu
     let stride = QuantizedActivations.rowBytes(activationType, columns: w.columns)
     let columns = w.columns, rows = w.rows
     let act = scratch.buffer
+    if w.type == .f16, FloatWeights.supports(columns: columns) {
+        // F16: activations as f32 values rounded to F16 precision; 4 × 3 tiles for prompt batches.
+        let rounded = act.assumingMemoryBound(to: Float.self)
+        if !(previous.map { $0.type == .f16 && $0.columns == columns } ?? false) {
+            pool.parallelFor(count) { range in
+                FloatWeights.roundToHalf(x + range.lowerBound * columns, rounded + range.lowerBound * columns,
+                                         count: range.count * columns)
+            }
+        }
+        if count == 1 {
+            pool.parallelFor(rows) { range in
+                FloatWeights.f16Rows(w.row(range.lowerBound), rowStride: w.rowBytes, rows: range.count, rounded,
+                                     columns: columns, results: y + range.lowerBound)
+            }
+        } else {
+            pool.parallelFor((rows + 3) / 4) { range in
+                let first = 4 * range.lowerBound, end = min(rows, 4 * range.upperBound)
+                FloatWeights.f16Tiles(w.row(first), rowStride: w.rowBytes, rows: end - first, rounded, tokens: count,
+                                      columns: columns, results: y + first, resultStride: rows)
+            }
+        }
+        return
+    }
     let reuse = previous.map { BlockFormat.activationType(for: $0.type) == activationType && $0.columns == columns } ?? false
     if reuse {
         // Already quantized (and, for the same weight type, already prepared for the panels).

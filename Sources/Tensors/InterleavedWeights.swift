@@ -1,14 +1,14 @@
 import GGUF
 import TensorsAVX2
 
-/// Q4_0 and Q4_1 matrices interleaved 8 rows at a time at load (layout in
+/// Q4_0, Q4_1 and Q8_0 matrices interleaved 8 rows at a time at load (layout in
 /// Sources/Tensors/AVX2/InterleavedKernels.swift): the same bytes as the file, rearranged so that one
 /// instruction serves 8 rows. Used for decode and prefill when AVX2 is present.
 public enum InterleavedWeights {
     public static func supports(_ type: TensorType, rows: Int, columns: Int) -> Bool {
         #if arch(x86_64)
         guard CPUFeatures.current.hasAVX2 else { return false }
-        return (type == .q4_0 || type == .q4_1) && rows % 8 == 0 && columns % 32 == 0 && rows > 0 && columns > 0
+        return (type == .q4_0 || type == .q4_1 || type == .q8_0) && rows % 8 == 0 && columns % 32 == 0 && rows > 0 && columns > 0
         #else
         return false
         #endif
@@ -16,15 +16,23 @@ public enum InterleavedWeights {
 
     /// Bytes of the interleaved copy (equal to the original's).
     public static func byteCount(_ type: TensorType, rows: Int, columns: Int) -> Int {
-        (rows / 8) * (columns / 32) * InterleavedLayout.blockBytes(isQ4_1: type == .q4_1)
+        (rows / 8) * panelBytes(type, columns: columns)
+    }
+
+    static func panelBytes(_ type: TensorType, columns: Int) -> Int {
+        (columns / 32) * (type == .q8_0 ? InterleavedByteLayout.blockBytes : InterleavedLayout.blockBytes(isQ4_1: type == .q4_1))
     }
 
     /// Writes the interleaved copy of panels `panels` (8 rows each) of a supported matrix.
     public static func interleave(_ type: TensorType, _ data: UnsafeRawPointer, rowBytes: Int, columns: Int,
                                   panels: Range<Int>, into out: UnsafeMutableRawPointer) {
         let blocks = columns / 32, isQ4_1 = type == .q4_1
-        let panelBytes = blocks * InterleavedLayout.blockBytes(isQ4_1: isQ4_1)
+        let panelBytes = panelBytes(type, columns: columns)
         for p in panels {
+            if type == .q8_0 {
+                AVX2GEMM.interleaveBytes(data + 8 * p * rowBytes, rowStride: rowBytes, blocks: blocks, into: out + p * panelBytes)
+                continue
+            }
             AVX2GEMM.interleaveNibbles(data + 8 * p * rowBytes, rowStride: rowBytes, blocks: blocks, isQ4_1: isQ4_1,
                                        into: out + p * panelBytes)
         }
@@ -46,7 +54,13 @@ public enum InterleavedWeights {
                                 activations: UnsafeRawPointer, activationStride: Int, prepared: UnsafeRawPointer,
                                 tokens: Int, results: UnsafeMutablePointer<Float>, resultStride: Int) {
         let blocks = columns / 32, isQ4_1 = type == .q4_1
-        let panelBytes = blocks * InterleavedLayout.blockBytes(isQ4_1: isQ4_1)
+        let panelBytes = panelBytes(type, columns: columns)
+        if type == .q8_0 {
+            AVX2GEMM.interleavedBytes(interleaved + panels.lowerBound * panelBytes, panels: panels.count, blocks: blocks,
+                                      activations: activations, activationStride: activationStride, tokens: tokens,
+                                      results: results + 8 * panels.lowerBound, resultStride: resultStride)
+            return
+        }
         AVX2GEMM.interleavedNibbles(interleaved + panels.lowerBound * panelBytes, panels: panels.count, blocks: blocks,
                                     isQ4_1: isQ4_1, activations: activations, activationStride: activationStride,
                                     corrections: prepared.assumingMemoryBound(to: Int32.self), tokens: tokens,

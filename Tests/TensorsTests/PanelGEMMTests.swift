@@ -70,7 +70,7 @@ final class InterleavedWeightsTests: XCTestCase {
     func testInterleavedMatchesReference() throws {
         var generator = SeededGenerator(seed: 77)
         let columns = 256, rows = 24
-        for type in [TensorType.q4_0, .q4_1] {
+        for type in [TensorType.q4_0, .q4_1, .q8_0] {
             guard InterleavedWeights.supports(type, rows: rows, columns: columns) else { throw XCTSkip("no AVX2 on this CPU") }
             let activationType = BlockFormat.activationType(for: type)
             let rowBytes = type.byteCount(elements: columns)!
@@ -117,6 +117,78 @@ final class InterleavedWeightsTests: XCTestCase {
                 }
                 XCTAssertLessThanOrEqual(errorSum / max(referenceSum, 1e-30), 1e-9, "\(type) tokens=\(tokens)")
             }
+        }
+    }
+}
+
+/// F16 rows against f32 activations rounded to F16 precision: decode rows and 3-token tiles against the scalar
+/// reference, and the vector rounding against Float16's.
+final class FloatWeightsTests: XCTestCase {
+    func testF16RowsAndTilesMatchReference() throws {
+        var generator = SeededGenerator(seed: 5)
+        for columns in [256, 200] {  // 200: the 8-column tail after the 32-column steps
+            guard FloatWeights.supports(columns: columns) else { throw XCTSkip("no AVX2 on this CPU") }
+            let rows = 5, tokens = 4
+            let rowBytes = 2 * columns
+            var matrix: [UInt8] = []
+            for _ in 0..<rows { matrix += BlockFormat.quantized(.f16, RandomBlocks.activations(count: columns, using: &generator)) }
+            let inputs = (0..<tokens).map { _ in RandomBlocks.activations(count: columns, using: &generator) }
+            var rounded = [Float](repeating: 0, count: tokens * columns)
+            let flat = inputs.flatMap { $0 }
+            flat.withUnsafeBufferPointer { src in
+                rounded.withUnsafeMutableBufferPointer { FloatWeights.roundToHalf(src.baseAddress!, $0.baseAddress!, count: flat.count) }
+            }
+            var tiles = [Float](repeating: .nan, count: tokens * rows)
+            var single = [Float](repeating: .nan, count: rows)
+            matrix.withUnsafeBytes { m in
+                rounded.withUnsafeBufferPointer { x in
+                    tiles.withUnsafeMutableBufferPointer {
+                        FloatWeights.f16Tiles(m.baseAddress!, rowStride: rowBytes, rows: rows, x.baseAddress!, tokens: tokens,
+                                              columns: columns, results: $0.baseAddress!, resultStride: rows)
+                    }
+                    single.withUnsafeMutableBufferPointer {
+                        FloatWeights.f16Rows(m.baseAddress!, rowStride: rowBytes, rows: rows, x.baseAddress! + columns,
+                                             columns: columns, results: $0.baseAddress!)
+                    }
+                }
+            }
+            var errorSum: Double = 0, referenceSum: Double = 0
+            for t in 0..<tokens {
+                let activation = BlockFormat.quantized(.f16, inputs[t])
+                for r in 0..<rows {
+                    let reference = BlockFormat.dot(.f16, Array(matrix[(r * rowBytes)..<((r + 1) * rowBytes)]), activation,
+                                                    count: columns, reference: true)
+                    for value in (t == 1 ? [tiles[t * rows + r], single[r]] : [tiles[t * rows + r]]) {
+                        errorSum += Double(value - reference) * Double(value - reference)
+                        referenceSum += Double(reference) * Double(reference)
+                    }
+                }
+                // The tile and the decode row keep the same summation order: identical results.
+                if t == 1 { XCTAssertEqual(Array(tiles[rows..<(2 * rows)]), single) }
+            }
+            XCTAssertLessThanOrEqual(errorSum / max(referenceSum, 1e-30), 1e-7, "columns=\(columns)")
+        }
+    }
+
+    func testRoundToHalfMatchesFloat16() throws {
+        guard FloatWeights.supports(columns: 8) else { throw XCTSkip("no AVX2 on this CPU") }
+        var values: [Float] = [0, -0, 1, -1, 65504, 65519.99, 65520, -65520, 1e6, .infinity, -.infinity,
+                               6.1035156e-05, 6.1e-05, 5.96e-08, 2.98e-08, 2.99e-08, -3e-06, 1.0009765625, 1.00048828125,
+                               1.00146484375, 0.333333, 2049, 2051, 4097]
+        var generator = SeededGenerator(seed: 11)
+        for _ in 0..<4000 {
+            let bits = UInt32(truncatingIfNeeded: generator.next())
+            let value = Float(bitPattern: bits)
+            if value.isFinite { values.append(value) }
+        }
+        while values.count % 8 != 0 { values.append(0.5) }
+        var out = [Float](repeating: .nan, count: values.count)
+        values.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { FloatWeights.roundToHalf(src.baseAddress!, $0.baseAddress!, count: values.count) }
+        }
+        for (value, rounded) in zip(values, out) {
+            XCTAssertEqual(rounded.bitPattern, Float(Float16(value)).bitPattern, "\(value)")
+            XCTAssertEqual(Attention.roundedToHalf(value).bitPattern, Float(Float16(value)).bitPattern, "scalar \(value)")
         }
     }
 }

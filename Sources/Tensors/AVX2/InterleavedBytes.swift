@@ -1,0 +1,128 @@
+import _Builtin_intrinsics.intel
+
+// Q8_0 interleaved 8 rows at a time: per 32-column block, the 8 rows' f16 scales, then 8 registers
+// in which register g holds bytes 4g…4g+3 (columns 4g…4g+3) of each row (row r in lane r). Same
+// size as the original. Products per group: maddubs(|w|, sign(a, w)), widened to 32 bits (two
+// groups of products could overflow 16 bits).
+
+public enum InterleavedByteLayout {
+    public static let blockBytes = 272
+}
+
+extension AVX2GEMM {
+    public static func interleaveBytes(_ rows: UnsafeRawPointer, rowStride: Int, blocks: Int,
+                                       into out: UnsafeMutableRawPointer) {
+        var b = 0
+        while b < blocks {
+            let o = out + b * InterleavedByteLayout.blockBytes
+            var r = 0
+            while r < 8 {
+                let xb = rows + r * rowStride + b * 34
+                o.storeBytes(of: xb.loadUnaligned(as: UInt16.self), toByteOffset: 2 * r, as: UInt16.self)
+                var g = 0
+                while g < 8 {
+                    o.storeBytes(of: xb.loadUnaligned(fromByteOffset: 2 + 4 * g, as: UInt32.self),
+                                 toByteOffset: 16 + 32 * g + 4 * r, as: UInt32.self)
+                    g += 1
+                }
+                r += 1
+            }
+            b += 1
+        }
+    }
+
+    /// As `interleavedNibbles` for interleaved Q8_0 with Q8_0 activations.
+    public static func interleavedBytes(_ weights: UnsafeRawPointer, panels: Int, blocks: Int,
+                                        activations: UnsafeRawPointer, activationStride: Int, tokens: Int,
+                                        results: UnsafeMutablePointer<Float>, resultStride: Int) {
+        let panelBytes = blocks * InterleavedByteLayout.blockBytes
+        var p = 0
+        while p < panels {
+            let w = weights + p * panelBytes, out = results + 8 * p
+            var t = 0
+            if tokens < 4 {
+                while t < tokens { byteRow(w, blocks, activations + t * activationStride, out + t * resultStride); t += 1 }
+            } else {
+                while t < tokens { byteTile(w, blocks, 4, activations, activationStride, t, tokens, out, resultStride); t += 4 }
+            }
+            p += 1
+        }
+    }
+
+    /// One token in llama.cpp's vec_dot order: for each row, eight accumulators (one per 4-column group
+    /// g, lane g of its vector) collect d·dy·(group sum) block after block and are summed at the end as
+    /// its horizontal sum does ((g0+g4)+(g2+g6)) + ((g1+g5)+(g3+g7)): decode logits bit-identical to its.
+    @inline(__always)
+    static func byteRow(_ w: UnsafeRawPointer, _ blocks: Int, _ y: UnsafeRawPointer, _ results: UnsafeMutablePointer<Float>) {
+        let ones = _mm256_set1_epi16(1)
+        var acc = Eight(repeating: _mm256_setzero_si256())  // float bits, kept as integer vectors
+        var b = 0
+        while b < blocks {
+            let pb = w + b * InterleavedByteLayout.blockBytes
+            let scale = _mm256_mul_ps(_mm256_cvtph_ps(load128(pb)),
+                                      _mm256_cvtph_ps(_mm_set1_epi16(y.loadUnaligned(fromByteOffset: 34 * b, as: Int16.self))))
+            var g = 0
+            while g < 8 {
+                let q = load256(pb + 16 + 32 * g)
+                let a = _mm256_set1_epi32(y.loadUnaligned(fromByteOffset: 34 * b + 2 + 4 * g, as: Int32.self))
+                let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q)), ones)
+                acc[g] = _mm256_castps_si256(_mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), _mm256_castsi256_ps(acc[g])))
+                g += 1
+            }
+            b += 1
+        }
+        @inline(__always) func f(_ i: Int) -> __m256 { _mm256_castsi256_ps(acc[i]) }
+        let total = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(f(0), f(4)), _mm256_add_ps(f(2), f(6))),
+                                  _mm256_add_ps(_mm256_add_ps(f(1), f(5)), _mm256_add_ps(f(3), f(7))))
+        storeLanes(total, results, 8)
+    }
+
+    @inline(__always)
+    static func byteTile(_ w: UnsafeRawPointer, _ blocks: Int, _ tile: Int, _ activations: UnsafeRawPointer,
+                         _ activationStride: Int, _ t: Int, _ tokens: Int,
+                         _ results: UnsafeMutablePointer<Float>, _ resultStride: Int) {
+        let ones = _mm256_set1_epi16(1)
+        let y = (activations + t * activationStride, activations + min(t + 1, tokens - 1) * activationStride,
+                 activations + min(t + 2, tokens - 1) * activationStride, activations + min(t + 3, tokens - 1) * activationStride)
+        var acc = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
+        var b = 0
+        while b < blocks {
+            let pb = w + b * InterleavedByteLayout.blockBytes
+            var s = (_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256())
+            var g = 0
+            while g < 8 {
+                let q = load256(pb + 16 + 32 * g)
+                let magnitude = _mm256_sign_epi8(q, q)
+                let o = 34 * b + 2 + 4 * g
+                @inline(__always) func step(_ yt: UnsafeRawPointer, _ sum: __m256i) -> __m256i {
+                    let a = _mm256_set1_epi32(yt.loadUnaligned(fromByteOffset: o, as: Int32.self))
+                    return _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(a, q)), ones))
+                }
+                s.0 = step(y.0, s.0)
+                if tile > 1 {
+                    s.1 = step(y.1, s.1)
+                    s.2 = step(y.2, s.2)
+                    s.3 = step(y.3, s.3)
+                }
+                g += 1
+            }
+            let d = _mm256_cvtph_ps(load128(pb))
+            @inline(__always) func finish(_ sum: __m256i, _ yt: UnsafeRawPointer, _ a: __m256) -> __m256 {
+                let dy = _mm256_cvtph_ps(_mm_set1_epi16(yt.loadUnaligned(fromByteOffset: 34 * b, as: Int16.self)))
+                return _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(sum), a)
+            }
+            acc.0 = finish(s.0, y.0, acc.0)
+            if tile > 1 {
+                acc.1 = finish(s.1, y.1, acc.1)
+                acc.2 = finish(s.2, y.2, acc.2)
+                acc.3 = finish(s.3, y.3, acc.3)
+            }
+            b += 1
+        }
+        if tile == 1 {
+            storeLanes(acc.0, results + t * resultStride, 8)
+        } else {
+            storeTile(acc.0, acc.1, acc.2, acc.3, t, tokens, results, resultStride, 8)
+        }
+    }
+}
