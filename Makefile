@@ -7,7 +7,7 @@ MODEL_DIR := .cache/models
 SMOL := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 DEMO := SmolLM2-135M-Instruct.Q4_1.llamafile
 
-.PHONY: all build test unit e2e demo bench fuzz clean setup models
+.PHONY: all build test unit e2e demo bench bench-compare fuzz clean setup models
 
 all: build
 
@@ -42,6 +42,14 @@ test: build models
 	  echo "== $$suite suite"; SWIFTFILE_BIN=$(CURDIR)/$(BIN)/swiftfile bash Tools/test-$$suite.sh || status=1; \
 	done; \
 	exit $$status
+
+# Side by side with llama.cpp (llama-cpp-python, compiled here once: ~10 min) on the same GGUF files:
+# interleaved rounds, medians, samples in .cache/bench/side-by-side.json. Uses the existing release build.
+# BENCH_ARGS passes options and models, e.g. make bench-compare BENCH_ARGS="-r 5 .cache/models/x.gguf".
+bench-compare:
+	@[ -x $(BIN)/swiftfile ] || { echo "bench-compare: $(BIN)/swiftfile not found: run 'make build' first" >&2; exit 1; }
+	@bash Tools/setup-llamacpp.sh
+	@bash Tools/bench-side-by-side.sh $(BENCH_ARGS)
 
 fuzz:
 	bash Tools/fuzz.sh $${FUZZ_SECONDS:-60}
