@@ -1,3 +1,4 @@
+import Dispatch
 import GGUF
 import Tensors
 #if canImport(Glibc)
@@ -29,7 +30,14 @@ final class InterleavedStorage: @unchecked Sendable {
         guard InterleavedWeights.supports(m.type, rows: m.rows, columns: m.columns) else { return m }
         let bytes = InterleavedWeights.byteCount(m.type, rows: m.rows, columns: m.columns)
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        InterleavedWeights.interleave(m.type, m.data, rowBytes: m.rowBytes, columns: m.columns, panels: 0..<(m.rows / 8), into: buffer)
+        // A pass over the weights that reads from the page cache: split across the cores.
+        let panels = m.rows / 8, parts = max(1, min(physicalCoreCount(), panels))
+        let destination = Int(bitPattern: buffer)  // (a raw pointer is not Sendable)
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            guard let out = UnsafeMutableRawPointer(bitPattern: destination) else { return }
+            InterleavedWeights.interleave(m.type, m.data, rowBytes: m.rowBytes, columns: m.columns,
+                                          panels: (panels * part / parts)..<(panels * (part + 1) / parts), into: out)
+        }
         buffers.append(buffer)
         byteCount += bytes
         #if os(Linux)

@@ -35,58 +35,81 @@ extension AVX2Dot {
         }
     }
 
-    /// Prompt batches: each F16 row is widened once per 32 columns and used for 3 tokens; every (row, token)
-    /// keeps the four accumulators and final order of `f16` (llama.cpp's vec_dot order, which its golden
-    /// logits need; one accumulator per cell — tinyBLAS's order — moved them by 0.011). results[t · resultStride + r].
+    /// Prompt batches in 3-row × 3-token register tiles, each (row, token) keeping the four accumulators and
+    /// final order of `f16` (llama.cpp's vec_dot order, which its golden logits need; one accumulator per cell,
+    /// tinyBLAS's order, moved them by 0.011). Accumulator j only ever sees columns 32s+8j…32s+8j+7, so the
+    /// four are computed one after another (passes), each with 9 cells in registers: the same sums in the same
+    /// order, each load used 3 times. Tokens go in blocks whose activations fit in L2, rows stream through
+    /// once per block. results[t · resultStride + r].
     public static func f16Tiles(_ x: UnsafeRawPointer, rowStride: Int, rows: Int, _ y: UnsafePointer<Float>,
                                 yStride: Int, tokens: Int, _ count: Int,
                                 _ results: UnsafeMutablePointer<Float>, resultStride: Int) {
-        var r = 0
-        while r < rows {
-            let w = x + r * rowStride
-            var t = 0
-            while t < tokens {
-                let t1 = min(t + 1, tokens - 1), t2 = min(t + 2, tokens - 1)
-                let y0 = UnsafeRawPointer(y + t * yStride), y1 = UnsafeRawPointer(y + t1 * yStride)
-                let y2 = UnsafeRawPointer(y + t2 * yStride)
-                var c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c02 = _mm256_setzero_ps(), c03 = _mm256_setzero_ps()
-                var c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(), c12 = _mm256_setzero_ps(), c13 = _mm256_setzero_ps()
-                var c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c22 = _mm256_setzero_ps(), c23 = _mm256_setzero_ps()
-                var i = 0
-                while i + 32 <= count {
-                    let o = 4 * i
-                    let a0 = _mm256_cvtph_ps(load128(w + 2 * i))
-                    c00 = _mm256_fmadd_ps(a0, y0.loadUnaligned(fromByteOffset: o, as: __m256.self), c00)
-                    c10 = _mm256_fmadd_ps(a0, y1.loadUnaligned(fromByteOffset: o, as: __m256.self), c10)
-                    c20 = _mm256_fmadd_ps(a0, y2.loadUnaligned(fromByteOffset: o, as: __m256.self), c20)
-                    let a1 = _mm256_cvtph_ps(load128(w + 2 * i + 16))
-                    c01 = _mm256_fmadd_ps(a1, y0.loadUnaligned(fromByteOffset: o + 32, as: __m256.self), c01)
-                    c11 = _mm256_fmadd_ps(a1, y1.loadUnaligned(fromByteOffset: o + 32, as: __m256.self), c11)
-                    c21 = _mm256_fmadd_ps(a1, y2.loadUnaligned(fromByteOffset: o + 32, as: __m256.self), c21)
-                    let a2 = _mm256_cvtph_ps(load128(w + 2 * i + 32))
-                    c02 = _mm256_fmadd_ps(a2, y0.loadUnaligned(fromByteOffset: o + 64, as: __m256.self), c02)
-                    c12 = _mm256_fmadd_ps(a2, y1.loadUnaligned(fromByteOffset: o + 64, as: __m256.self), c12)
-                    c22 = _mm256_fmadd_ps(a2, y2.loadUnaligned(fromByteOffset: o + 64, as: __m256.self), c22)
-                    let a3 = _mm256_cvtph_ps(load128(w + 2 * i + 48))
-                    c03 = _mm256_fmadd_ps(a3, y0.loadUnaligned(fromByteOffset: o + 96, as: __m256.self), c03)
-                    c13 = _mm256_fmadd_ps(a3, y1.loadUnaligned(fromByteOffset: o + 96, as: __m256.self), c13)
-                    c23 = _mm256_fmadd_ps(a3, y2.loadUnaligned(fromByteOffset: o + 96, as: __m256.self), c23)
-                    i += 32
+        let steps = count / 32, tail = (count % 32) / 8
+        let tokenBlock = max(3, (256 * 1024 / max(4 * yStride, 1)) / 3 * 3)
+        withUnsafeTemporaryAllocation(of: __m256.self, capacity: 36) { partial in
+            var block = 0
+            while block < tokens {
+                let blockEnd = min(tokens, block + tokenBlock)
+                var r = 0
+                while r < rows {
+                    let rr = (r, min(r + 1, rows - 1), min(r + 2, rows - 1))
+                    let w = (x + rr.0 * rowStride, x + rr.1 * rowStride, x + rr.2 * rowStride)
+                    var t = block
+                    while t < blockEnd {
+                        let tt = (t, min(t + 1, blockEnd - 1), min(t + 2, blockEnd - 1))
+                        let ys = (UnsafeRawPointer(y + tt.0 * yStride), UnsafeRawPointer(y + tt.1 * yStride),
+                                  UnsafeRawPointer(y + tt.2 * yStride))
+                        var pass = 0
+                        while pass < 4 {
+                            var c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c02 = _mm256_setzero_ps()
+                            var c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(), c12 = _mm256_setzero_ps()
+                            var c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c22 = _mm256_setzero_ps()
+                            @inline(__always) func step(_ column: Int) {
+                                let o = 4 * column
+                                let b0 = ys.0.loadUnaligned(fromByteOffset: o, as: __m256.self)
+                                let b1 = ys.1.loadUnaligned(fromByteOffset: o, as: __m256.self)
+                                let b2 = ys.2.loadUnaligned(fromByteOffset: o, as: __m256.self)
+                                let a0 = _mm256_cvtph_ps(load128(w.0 + 2 * column))
+                                c00 = _mm256_fmadd_ps(a0, b0, c00); c01 = _mm256_fmadd_ps(a0, b1, c01); c02 = _mm256_fmadd_ps(a0, b2, c02)
+                                let a1 = _mm256_cvtph_ps(load128(w.1 + 2 * column))
+                                c10 = _mm256_fmadd_ps(a1, b0, c10); c11 = _mm256_fmadd_ps(a1, b1, c11); c12 = _mm256_fmadd_ps(a1, b2, c12)
+                                let a2 = _mm256_cvtph_ps(load128(w.2 + 2 * column))
+                                c20 = _mm256_fmadd_ps(a2, b0, c20); c21 = _mm256_fmadd_ps(a2, b1, c21); c22 = _mm256_fmadd_ps(a2, b2, c22)
+                            }
+                            var s = 0
+                            while s < steps { step(32 * s + 8 * pass); s += 1 }
+                            if pass == 0 {  // leftover 8-column steps go to the first accumulator, as in `f16`
+                                var k = 0
+                                while k < tail { step(32 * steps + 8 * k); k += 1 }
+                            }
+                            let base = 9 * pass
+                            partial[base] = c00; partial[base + 1] = c10; partial[base + 2] = c20
+                            partial[base + 3] = c01; partial[base + 4] = c11; partial[base + 5] = c21
+                            partial[base + 6] = c02; partial[base + 7] = c12; partial[base + 8] = c22
+                            pass += 1
+                        }
+                        // Cell (row i, token j) is partial[9·pass + 3j + i]. A clamped (repeated) row or token
+                        // computes the same value for the same cell, so the stores agree.
+                        @inline(__always) func rowIndex(_ i: Int) -> Int { i == 0 ? rr.0 : i == 1 ? rr.1 : rr.2 }
+                        @inline(__always) func tokenIndex(_ j: Int) -> Int { j == 0 ? tt.0 : j == 1 ? tt.1 : tt.2 }
+                        var j = 0
+                        while j < 3 {
+                            var i = 0
+                            while i < 3 {
+                                let c = 3 * j + i
+                                let sum = _mm256_add_ps(_mm256_add_ps(partial[c], partial[9 + c]),
+                                                        _mm256_add_ps(partial[18 + c], partial[27 + c]))
+                                results[tokenIndex(j) * resultStride + rowIndex(i)] = horizontalSum(sum)
+                                i += 1
+                            }
+                            j += 1
+                        }
+                        t += 3
+                    }
+                    r += 3
                 }
-                while i + 8 <= count {
-                    let a0 = _mm256_cvtph_ps(load128(w + 2 * i))
-                    c00 = _mm256_fmadd_ps(a0, y0.loadUnaligned(fromByteOffset: 4 * i, as: __m256.self), c00)
-                    c10 = _mm256_fmadd_ps(a0, y1.loadUnaligned(fromByteOffset: 4 * i, as: __m256.self), c10)
-                    c20 = _mm256_fmadd_ps(a0, y2.loadUnaligned(fromByteOffset: 4 * i, as: __m256.self), c20)
-                    i += 8
-                }
-                // A clamped (repeated) token computes the same value for the same cell: the stores agree.
-                results[t * resultStride + r] = horizontalSum(_mm256_add_ps(_mm256_add_ps(c00, c01), _mm256_add_ps(c02, c03)))
-                results[t1 * resultStride + r] = horizontalSum(_mm256_add_ps(_mm256_add_ps(c10, c11), _mm256_add_ps(c12, c13)))
-                results[t2 * resultStride + r] = horizontalSum(_mm256_add_ps(_mm256_add_ps(c20, c21), _mm256_add_ps(c22, c23)))
-                t += 3
+                block = blockEnd
             }
-            r += 1
         }
     }
 }
