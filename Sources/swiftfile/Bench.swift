@@ -18,6 +18,7 @@ struct BenchOptions: ParsableArguments {
     @Option(name: [.customShort("b"), .customLong("batch-size")]) var batch: Int = 512
     @Option(name: [.customShort("r"), .customLong("repetitions")]) var repetitions: Int = 3
     @Option(name: [.customShort("o"), .customLong("output")], help: "md (table) or json.") var output: String = "md"
+    @Flag(name: .customLong("no-repack"), help: "Weights in place (no interleaving at load).") var noRepack = false
 
     mutating func validate() throws {
         guard (0...65536).contains(prompt), (0...65536).contains(generate) else { throw ValidationError("-p and -n must be between 0 and 65536") }
@@ -38,7 +39,7 @@ enum Bench {
         let loadStart = monotonicMilliseconds()
         let resolved = try WeightsResolver.resolve(modelArgument: o.model)
         let gguf = try GGUFFile(bytes: UnsafeRawBufferPointer(start: resolved.region.base, count: resolved.region.count), owner: resolved.region)
-        let model = try LlamaModel(gguf: gguf)
+        let model = try LlamaModel(gguf: gguf, interleave: !o.noRepack)
         let threads = o.threads ?? physicalCoreCount()
         let contextLength = max(o.prompt + o.generate, 1) + 1
         let context = InferenceContext(model: model, contextLength: contextLength, maxBatch: max(1, min(o.batch, max(o.prompt, 1))), threads: threads)

@@ -17,7 +17,7 @@ import Glibc
 enum ChatMode {
     static func run(_ options: RunnerOptions, weights: LoadedWeights, note: (String) -> Void) throws -> Int32 {
         let tokenizer = try Tokenizer(gguf: weights.gguf)
-        let model = try LlamaModel(gguf: weights.gguf)
+        let model = try LlamaModel(gguf: weights.gguf, interleave: !options.noRepack)
         var contextLength = options.contextSize ?? min(8192, model.hyper.contextLength)
         if contextLength == 0 { contextLength = model.hyper.contextLength }
         if contextLength > model.hyper.contextLength {

@@ -18,7 +18,7 @@ enum Completion {
         if let file = options.file { text = try readText(file) } else { text = options.prompt ?? "" }
 
         let tokenizer = try Tokenizer(gguf: weights.gguf)
-        let model = try LlamaModel(gguf: weights.gguf)
+        let model = try LlamaModel(gguf: weights.gguf, interleave: !options.noRepack)
         let h = model.hyper
         var context = options.contextSize ?? min(8192, h.contextLength)
         if context == 0 { context = h.contextLength }

@@ -62,6 +62,8 @@ struct RunnerOptions: ParsableArguments {
     @Option(name: .customLong("api-key")) var apiKey: String?
     @Flag(name: .customLong("nobrowser")) var noBrowser = false
     @Flag(name: .customLong("log-disable"), help: "No timings or notes on stderr.") var logDisable = false
+    @Flag(name: .customLong("no-repack"), help: "Use Q4_0/Q4_1/Q8_0 weights in place instead of interleaving them at load (slower; less start-up work).") var noRepack = false
+    @Flag(name: .customLong("version"), help: "Print the version and the kernels this CPU gets, then exit.") var version = false
     @Flag(name: .customLong("verbose")) var verbose = false
     @Flag(name: .customLong("no-display-prompt"), help: "Do not echo the prompt before the completion.") var noDisplayPrompt = false
     @Flag(name: .customLong("info"), help: "Print the model's architecture, hyper-parameters and tensors, then exit.") var info = false

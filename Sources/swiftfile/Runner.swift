@@ -23,6 +23,9 @@ struct LoadedWeights {
     let parseMilliseconds: Double
 }
 
+/// The runner's version (also in /props and --info).
+let swiftfileVersion = "0.2.0"
+
 enum Runner {
     static func run(_ arguments: [String]) -> Int32 {
         if arguments.contains("--bench") {
@@ -44,6 +47,10 @@ enum Runner {
             let firstLine = message.split(separator: "\n").first.map(String.init) ?? message
             Output.err(message.hasPrefix("Error:") ? "error:" + firstLine.dropFirst(6) + "\n" : message + "\n")
             return code.rawValue
+        }
+        if options.version {
+            Output.out("swiftfile \(swiftfileVersion) (kernels: \(CPUFeatures.current.hasAVX2 ? "AVX2+FMA+F16C" : "scalar x86-64 baseline"))\n")
+            return 0
         }
         do {
             return try dispatch(options)

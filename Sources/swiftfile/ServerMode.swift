@@ -55,7 +55,7 @@ enum ServerMode {
 
     static func load(_ options: RunnerOptions, weights: LoadedWeights, note: (String) -> Void) throws -> ModelService {
         let tokenizer = try Tokenizer(gguf: weights.gguf)
-        let model = try LlamaModel(gguf: weights.gguf)
+        let model = try LlamaModel(gguf: weights.gguf, interleave: !options.noRepack)
         let slots = options.serverOptions.parallel
         var total = options.contextSize ?? min(8192, model.hyper.contextLength)
         if total == 0 { total = model.hyper.contextLength }
