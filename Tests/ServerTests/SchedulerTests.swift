@@ -178,11 +178,21 @@ final class SchedulerTests: XCTestCase {
         XCTAssertThrowsError(try scheduler.submit(GenerationRequest(prompt: [1, -1], maxTokens: 1, sampling: greedy(), onEvent: never))) {
             XCTAssertEqual($0 as? SchedulerError, .badToken(id: -1, vocabularySize: 128_256))
         }
+        // The only slot stays busy: its first event holds the compute thread until the queue check is done
+        // (on a fast machine a free-running 10-token answer could finish before the second submit).
         let long = Collector()
-        try scheduler.submit(GenerationRequest(prompt: [1, 2], maxTokens: 10, sampling: greedy()) { long.handle($0) })
+        let started = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        try scheduler.submit(GenerationRequest(prompt: [1, 2], maxTokens: 10, sampling: greedy()) { event in
+            started.signal()
+            release.wait()
+            release.signal()
+            long.handle(event)
+        })
+        started.wait()
         XCTAssertThrowsError(try scheduler.submit(GenerationRequest(prompt: [1, 2], maxTokens: 1, sampling: greedy(), onEvent: never))) {
             XCTAssertEqual($0 as? SchedulerError, .queueFull(capacity: 0))
         }
+        release.signal()
         _ = long.wait()
     }
 }
