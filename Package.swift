@@ -23,9 +23,13 @@ let package = Package(
         // ZIP64 tail archive, self-location, mapping, .args, split parts, -m resolution.
         .target(name: "Container", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // Block formats, dequantization, dot products, thread pool.
-        .target(name: "Tensors", dependencies: ["GGUF", "TensorsAVX2"], exclude: ["AVX2"], swiftSettings: fast),
+        .target(name: "Tensors", dependencies: ["GGUF", "TensorsAVX2", "TensorsAVX512"], exclude: ["AVX2", "AVX512"], swiftSettings: fast),
         // AVX2+FMA+F16C dot kernels, compiled for those features; Tensors calls them only after
         // checking the CPU (CPUFeatures), so the binary still runs on any x86-64.
+        // AVX-512 VNNI kernels (run only after CPUFeatures saw AVX-512 F/BW/VL + VNNI enabled by the OS).
+        .target(name: "TensorsAVX512", path: "Sources/Tensors/AVX512",
+                swiftSettings: fast + [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c", "-Xcc", "-mavx512f",
+                                                     "-Xcc", "-mavx512bw", "-Xcc", "-mavx512vl", "-Xcc", "-mavx512vnni"])]),
         .target(name: "TensorsAVX2", path: "Sources/Tensors/AVX2",
                 swiftSettings: fast + [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"])]),
         .target(name: "Tokenizer", dependencies: ["GGUF"]),

@@ -1,5 +1,6 @@
 import GGUF
 import TensorsAVX2
+import TensorsAVX512
 
 /// Q4_0, Q4_1 and Q8_0 matrices interleaved 8 rows at a time at load (layout in
 /// Sources/Tensors/AVX2/InterleavedKernels.swift): the same bytes as the file, rearranged so that one
@@ -55,6 +56,19 @@ public enum InterleavedWeights {
                                 tokens: Int, results: UnsafeMutablePointer<Float>, resultStride: Int) {
         let blocks = columns / 32, isQ4_1 = type == .q4_1
         let panelBytes = panelBytes(type, columns: columns)
+        if CPUFeatures.current.hasAVX512VNNI {
+            let w = interleaved + panels.lowerBound * panelBytes, out = results + 8 * panels.lowerBound
+            if type == .q8_0 {
+                VNNIKernels.interleavedBytes(w, panels: panels.count, blocks: blocks, activations: activations,
+                                             activationStride: activationStride, tokens: tokens, results: out, resultStride: resultStride)
+            } else {
+                VNNIKernels.interleavedNibbles(w, panels: panels.count, blocks: blocks, isQ4_1: isQ4_1, activations: activations,
+                                               activationStride: activationStride,
+                                               corrections: prepared.assumingMemoryBound(to: Int32.self), tokens: tokens,
+                                               results: out, resultStride: resultStride)
+            }
+            return
+        }
         if type == .q8_0 {
             AVX2GEMM.interleavedBytes(interleaved + panels.lowerBound * panelBytes, panels: panels.count, blocks: blocks,
                                       activations: activations, activationStride: activationStride, tokens: tokens,

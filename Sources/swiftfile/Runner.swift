@@ -49,7 +49,7 @@ enum Runner {
             return code.rawValue
         }
         if options.version {
-            Output.out("swiftfile \(swiftfileVersion) (kernels: \(CPUFeatures.current.hasAVX2 ? "AVX2+FMA+F16C" : "scalar x86-64 baseline"))\n")
+            Output.out("swiftfile \(swiftfileVersion) (kernels: \(CPUFeatures.current.kernelDescription))\n")
             return 0
         }
         do {

@@ -64,8 +64,9 @@ final class PanelGEMMTests: XCTestCase {
     }
 }
 
-/// Interleaved Q4_0/Q4_1 matrices (made at load) against the scalar reference per (row, token): one token
-/// (decode), short and long token tiles, several panels split into two calls.
+/// Interleaved Q4_0/Q4_1/Q8_0 matrices (made at load) against the scalar reference per (row, token): one token
+/// (decode), short and long token tiles, several panels split into two calls. On a CPU with AVX-512 VNNI
+/// this runs the VNNI kernels (TensorsAVX512), elsewhere the AVX2 ones.
 final class InterleavedWeightsTests: XCTestCase {
     func testInterleavedMatchesReference() throws {
         var generator = SeededGenerator(seed: 77)

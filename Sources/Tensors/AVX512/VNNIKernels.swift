@@ -1,0 +1,190 @@
+import _Builtin_intrinsics.intel
+
+// AVX-512 VNNI (with AVX-512 VL on 256-bit registers) versions of the interleaved-weight kernels of
+// Sources/Tensors/AVX2/InterleavedKernels.swift and InterleavedBytes.swift: same layouts, same results
+// (integer sums are exact either way). vpdpbusd multiplies 4 unsigned weight bytes by 4 signed
+// activation bytes and adds them to a 32-bit lane in one instruction, replacing maddubs + madd + add;
+// no 16-bit stage, so nothing can saturate. This module is compiled for AVX-512; nothing in it may run
+// before CPUFeatures found AVX-512 F/BW/VL + VNNI enabled by the OS.
+
+@inline(__always) private func load256(_ p: UnsafeRawPointer) -> __m256i { p.loadUnaligned(as: __m256i.self) }
+@inline(__always) private func load128(_ p: UnsafeRawPointer) -> __m128i { p.loadUnaligned(as: __m128i.self) }
+@inline(__always) private func float(_ p: UnsafeRawPointer, _ offset: Int) -> Float { p.loadUnaligned(fromByteOffset: offset, as: Float.self) }
+
+/// acc + Σ over each 32-bit lane of (4 unsigned bytes of u) · (4 signed bytes of s).
+@inline(__always) private func dot4(_ acc: __m256i, _ u: __m256i, _ s: __m256i) -> __m256i {
+    _mm256_maskz_dpbusd_epi32(0xFF, acc, u, s)
+}
+
+@inline(__always) private func store(_ v: __m256, _ out: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(out).storeBytes(of: v, as: __m256.self)
+}
+
+public enum VNNIKernels {
+    /// As AVX2GEMM.interleavedNibbles (Q4_0 with Q8_0 activations and 8·Σa corrections, or Q4_1 with Q8_1).
+    public static func interleavedNibbles(_ weights: UnsafeRawPointer, panels: Int, blocks: Int, isQ4_1: Bool,
+                                          activations: UnsafeRawPointer, activationStride: Int,
+                                          corrections: UnsafePointer<Int32>, tokens: Int,
+                                          results: UnsafeMutablePointer<Float>, resultStride: Int) {
+        let panelBytes = blocks * (isQ4_1 ? 160 : 144)
+        var p = 0
+        while p < panels {
+            let w = weights + p * panelBytes, out = results + 8 * p
+            var t = 0
+            if tokens < 4 {
+                while t < tokens {
+                    if isQ4_1 { nibbleTile(w, blocks, true, 1, activations, activationStride, corrections, t, tokens, out, resultStride) }
+                    else { nibbleTile(w, blocks, false, 1, activations, activationStride, corrections, t, tokens, out, resultStride) }
+                    t += 1
+                }
+            } else {
+                while t < tokens {
+                    if isQ4_1 { nibbleTile(w, blocks, true, 4, activations, activationStride, corrections, t, tokens, out, resultStride) }
+                    else { nibbleTile(w, blocks, false, 4, activations, activationStride, corrections, t, tokens, out, resultStride) }
+                    t += 4
+                }
+            }
+            p += 1
+        }
+    }
+
+    @inline(__always)
+    static func nibbleTile(_ w: UnsafeRawPointer, _ blocks: Int, _ isQ4_1: Bool, _ tile: Int,
+                           _ activations: UnsafeRawPointer, _ activationStride: Int, _ corrections: UnsafePointer<Int32>,
+                           _ t: Int, _ tokens: Int, _ results: UnsafeMutablePointer<Float>, _ resultStride: Int) {
+        let blockBytes = isQ4_1 ? 160 : 144, scaleBytes = isQ4_1 ? 32 : 16
+        let activationBlock = isQ4_1 ? 40 : 34, dataOffset = isQ4_1 ? 8 : 2
+        let low = _mm256_set1_epi8(0x0F)
+        let tk = (t, min(t + 1, tokens - 1), min(t + 2, tokens - 1), min(t + 3, tokens - 1))
+        let y = (activations + tk.0 * activationStride, activations + tk.1 * activationStride,
+                 activations + tk.2 * activationStride, activations + tk.3 * activationStride)
+        var acc = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
+        var b = 0
+        while b < blocks {
+            let pb = w + b * blockBytes
+            var s = (_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256())
+            var j = 0
+            while j < 4 {
+                let q = load256(pb + scaleBytes + 32 * j)
+                let lo = _mm256_and_si256(q, low), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low)
+                let o = activationBlock * b + dataOffset + 4 * j
+                @inline(__always) func step(_ yt: UnsafeRawPointer, _ sum: __m256i) -> __m256i {
+                    let a0 = _mm256_set1_epi32(yt.loadUnaligned(fromByteOffset: o, as: Int32.self))
+                    let a1 = _mm256_set1_epi32(yt.loadUnaligned(fromByteOffset: o + 16, as: Int32.self))
+                    return dot4(dot4(sum, lo, a0), hi, a1)
+                }
+                s.0 = step(y.0, s.0)
+                if tile > 1 { s.1 = step(y.1, s.1); s.2 = step(y.2, s.2); s.3 = step(y.3, s.3) }
+                j += 1
+            }
+            let d = _mm256_cvtph_ps(load128(pb))
+            @inline(__always) func finish(_ sum: __m256i, _ yt: UnsafeRawPointer, _ token: Int, _ a: __m256) -> __m256 {
+                let yb = yt + activationBlock * b
+                if isQ4_1 {
+                    let scaled = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(float(yb, 0))), _mm256_cvtepi32_ps(sum), a)
+                    return _mm256_fmadd_ps(_mm256_cvtph_ps(load128(pb + 16)), _mm256_set1_ps(float(yb, 4)), scaled)
+                }
+                let s32 = _mm256_sub_epi32(sum, _mm256_set1_epi32(corrections[token * blocks + b]))
+                let dy = _mm256_cvtph_ps(_mm_set1_epi16(yb.loadUnaligned(as: Int16.self)))
+                return _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(s32), a)
+            }
+            acc.0 = finish(s.0, y.0, tk.0, acc.0)
+            if tile > 1 {
+                acc.1 = finish(s.1, y.1, tk.1, acc.1)
+                acc.2 = finish(s.2, y.2, tk.2, acc.2)
+                acc.3 = finish(s.3, y.3, tk.3, acc.3)
+            }
+            b += 1
+        }
+        store(acc.0, results + t * resultStride)
+        if tile > 1 {
+            if t + 1 < tokens { store(acc.1, results + (t + 1) * resultStride) }
+            if t + 2 < tokens { store(acc.2, results + (t + 2) * resultStride) }
+            if t + 3 < tokens { store(acc.3, results + (t + 3) * resultStride) }
+        }
+    }
+
+    /// As AVX2GEMM.interleavedBytes (interleaved Q8_0, Q8_0 activations), with the same per-token orders:
+    /// one token keeps llama.cpp's eight per-group accumulators, tiles of four one accumulator per row.
+    public static func interleavedBytes(_ weights: UnsafeRawPointer, panels: Int, blocks: Int,
+                                        activations: UnsafeRawPointer, activationStride: Int, tokens: Int,
+                                        results: UnsafeMutablePointer<Float>, resultStride: Int) {
+        let panelBytes = blocks * 272
+        var p = 0
+        while p < panels {
+            let w = weights + p * panelBytes, out = results + 8 * p
+            var t = 0
+            if tokens < 4 {
+                while t < tokens { byteRow(w, blocks, activations + t * activationStride, out + t * resultStride); t += 1 }
+            } else {
+                while t < tokens { byteTile(w, blocks, activations, activationStride, t, tokens, out, resultStride); t += 4 }
+            }
+            p += 1
+        }
+    }
+
+    /// Σ over a lane's 4 bytes of w·a for signed w: |w| (unsigned) times a carrying w's sign.
+    @inline(__always) private static func signedDot(_ acc: __m256i, _ q: __m256i, _ a: __m256i) -> __m256i {
+        dot4(acc, _mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q))
+    }
+
+    @inline(__always)
+    static func byteRow(_ w: UnsafeRawPointer, _ blocks: Int, _ y: UnsafeRawPointer, _ results: UnsafeMutablePointer<Float>) {
+        var acc = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
+        var b = 0
+        while b < blocks {
+            let pb = w + b * 272
+            let scale = _mm256_mul_ps(_mm256_cvtph_ps(load128(pb)),
+                                      _mm256_cvtph_ps(_mm_set1_epi16(y.loadUnaligned(fromByteOffset: 34 * b, as: Int16.self))))
+            @inline(__always) func group(_ g: Int, _ a: __m256) -> __m256 {
+                let q = load256(pb + 16 + 32 * g)
+                let x = _mm256_set1_epi32(y.loadUnaligned(fromByteOffset: 34 * b + 2 + 4 * g, as: Int32.self))
+                return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(signedDot(_mm256_setzero_si256(), q, x)), a)
+            }
+            acc.0 = group(0, acc.0); acc.1 = group(1, acc.1); acc.2 = group(2, acc.2); acc.3 = group(3, acc.3)
+            acc.4 = group(4, acc.4); acc.5 = group(5, acc.5); acc.6 = group(6, acc.6); acc.7 = group(7, acc.7)
+            b += 1
+        }
+        // ((g0+g4)+(g2+g6)) + ((g1+g5)+(g3+g7)): the lane order of llama.cpp's horizontal sum.
+        let total = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(acc.0, acc.4), _mm256_add_ps(acc.2, acc.6)),
+                                  _mm256_add_ps(_mm256_add_ps(acc.1, acc.5), _mm256_add_ps(acc.3, acc.7)))
+        store(total, results)
+    }
+
+    @inline(__always)
+    static func byteTile(_ w: UnsafeRawPointer, _ blocks: Int, _ activations: UnsafeRawPointer, _ activationStride: Int,
+                         _ t: Int, _ tokens: Int, _ results: UnsafeMutablePointer<Float>, _ resultStride: Int) {
+        let y = (activations + t * activationStride, activations + min(t + 1, tokens - 1) * activationStride,
+                 activations + min(t + 2, tokens - 1) * activationStride, activations + min(t + 3, tokens - 1) * activationStride)
+        var acc = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
+        var b = 0
+        while b < blocks {
+            let pb = w + b * 272
+            var s = (_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256())
+            var g = 0
+            while g < 8 {
+                let q = load256(pb + 16 + 32 * g)
+                let magnitude = _mm256_sign_epi8(q, q)
+                let o = 34 * b + 2 + 4 * g
+                @inline(__always) func step(_ yt: UnsafeRawPointer, _ sum: __m256i) -> __m256i {
+                    dot4(sum, magnitude, _mm256_sign_epi8(_mm256_set1_epi32(yt.loadUnaligned(fromByteOffset: o, as: Int32.self)), q))
+                }
+                s.0 = step(y.0, s.0); s.1 = step(y.1, s.1); s.2 = step(y.2, s.2); s.3 = step(y.3, s.3)
+                g += 1
+            }
+            let d = _mm256_cvtph_ps(load128(pb))
+            @inline(__always) func finish(_ sum: __m256i, _ yt: UnsafeRawPointer, _ a: __m256) -> __m256 {
+                let dy = _mm256_cvtph_ps(_mm_set1_epi16(yt.loadUnaligned(fromByteOffset: 34 * b, as: Int16.self)))
+                return _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(sum), a)
+            }
+            acc.0 = finish(s.0, y.0, acc.0); acc.1 = finish(s.1, y.1, acc.1)
+            acc.2 = finish(s.2, y.2, acc.2); acc.3 = finish(s.3, y.3, acc.3)
+            b += 1
+        }
+        store(acc.0, results + t * resultStride)
+        if t + 1 < tokens { store(acc.1, results + (t + 1) * resultStride) }
+        if t + 2 < tokens { store(acc.2, results + (t + 2) * resultStride) }
+        if t + 3 < tokens { store(acc.3, results + (t + 3) * resultStride) }
+    }
+}
