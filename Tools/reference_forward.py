@@ -17,6 +17,9 @@ is fed back to produce the next line. `--greedy N` prints N step lines (default 
 `--check-golden` runs every prompt of a llama.cpp golden file and prints the largest |difference|;
 `--emulate-llamacpp` rounds activations and the KV cache as llama.cpp's CPU backend does, to show
 that what remains against its goldens is that rounding (a validation aid, not for comparisons).
+`--quantize-activations` rounds only each matrix product's input to the weight format's activation blocks
+(Q8_0/Q8_1/Q8_K, F16): part of how those block formats' dot products are defined (ggml multiplies K-quant
+rows by Q8_K-quantized activations); the KV cache and attention stay float64.
 """
 from __future__ import annotations
 
@@ -167,10 +170,11 @@ def round_activations(x: np.ndarray, weight_type: GGMLQuantizationType) -> np.nd
 
 
 class LlamaReference:
-    def __init__(self, path: str, emulate_llamacpp: bool = False):
+    def __init__(self, path: str, emulate_llamacpp: bool = False, quantize_activations: bool = False):
         # Validation aid only: round activations and the KV cache the way llama.cpp's CPU backend does,
         # to show that what remains against its goldens is rounding, not a different computation.
         self.emulate = emulate_llamacpp
+        self.quantize = emulate_llamacpp or quantize_activations
         self.file = GGUFFile(path)
         self.tensors = self.file.tensors
         arch = self.metadata("general.architecture")
@@ -269,7 +273,7 @@ class LlamaReference:
 
     def project(self, x: np.ndarray, layer: dict, name: str) -> np.ndarray:
         """x @ Wᵀ (+ bias): W is (out, in), x is (T, in)."""
-        if self.emulate:
+        if self.quantize:
             x = round_activations(x, layer["types"][name])
         return x @ layer[name].T + layer.get(name + ".bias", 0.0)
 
@@ -319,7 +323,7 @@ class LlamaReference:
             up = self.project(h, layer, "ffn_up")
             x = x + self.project(gate / (1.0 + np.exp(-gate)) * up, layer, "ffn_down")
         x = self.rms_norm(x, self.output_norm)
-        if self.emulate:
+        if self.quantize:
             x = round_activations(x, self.output_type)
         return x @ self.output.T
 
@@ -383,10 +387,13 @@ def main(argv=None) -> int:
     parser.add_argument("--check-golden", metavar="JSON", help="compare with a llama.cpp golden file")
     parser.add_argument("--emulate-llamacpp", action="store_true",
                         help="validation aid: round activations and KV cache like llama.cpp's CPU backend")
+    parser.add_argument("--quantize-activations", action="store_true",
+                        help="round each matrix product's input to the weight format's activation blocks")
     parser.add_argument("--tolerance", type=float, default=2e-2, help="for --check-golden (default 0.02)")
     args = parser.parse_args(argv)
     try:
-        model = LlamaReference(args.model, emulate_llamacpp=args.emulate_llamacpp)
+        model = LlamaReference(args.model, emulate_llamacpp=args.emulate_llamacpp,
+                               quantize_activations=args.quantize_activations)
         if args.check_golden:
             return check_golden(model, args.check_golden, args.tolerance)
         if not args.tokens:

@@ -1,25 +1,33 @@
-/// Keys and values of every layer for `sequenceCount` independent sequences (server slots), stored as F16 as
-/// llama.cpp does by default (half the memory, and the same rounding as the reference).
+/// Keys and values of every layer for `sequenceCount` independent sequences (server slots). F16 by default,
+/// as llama.cpp stores them (half the memory, and the same rounding as the reference); F32 on request
+/// (`-ctk f32 -ctv f32`), which also skips the F16 rounding of the attention operands.
 /// Layout: [layer][sequence][position][kvDimension].
 public final class KVCache: @unchecked Sendable {
+    public enum ElementType: String, Sendable, CaseIterable {
+        case f16, f32
+        var bytes: Int { self == .f16 ? 2 : 4 }
+    }
+
     public let layerCount: Int
     public let sequenceCount: Int
     public let contextLength: Int
     public let kvDimension: Int
-    let keys: UnsafeMutablePointer<Float16>
-    let values: UnsafeMutablePointer<Float16>
+    public let elementType: ElementType
+    let keys: UnsafeMutableRawPointer
+    let values: UnsafeMutableRawPointer
     private let elementCount: Int
 
-    public var byteCount: Int { 2 * elementCount * MemoryLayout<Float16>.size }
+    public var byteCount: Int { 2 * elementCount * elementType.bytes }
 
-    init(layerCount: Int, sequenceCount: Int, contextLength: Int, kvDimension: Int) {
+    init(layerCount: Int, sequenceCount: Int, contextLength: Int, kvDimension: Int, elementType: ElementType = .f16) {
         self.layerCount = layerCount
         self.sequenceCount = sequenceCount
         self.contextLength = contextLength
         self.kvDimension = kvDimension
+        self.elementType = elementType
         elementCount = layerCount * sequenceCount * contextLength * kvDimension
-        keys = .allocate(capacity: max(elementCount, 1))
-        values = .allocate(capacity: max(elementCount, 1))
+        keys = .allocate(byteCount: max(elementCount, 1) * elementType.bytes, alignment: 64)
+        values = .allocate(byteCount: max(elementCount, 1) * elementType.bytes, alignment: 64)
         // Untouched pages stay unmapped until used: no initialisation pass over a large cache.
     }
 
@@ -27,6 +35,11 @@ public final class KVCache: @unchecked Sendable {
         keys.deallocate()
         values.deallocate()
     }
+
+    var keys16: UnsafeMutablePointer<Float16> { keys.assumingMemoryBound(to: Float16.self) }
+    var values16: UnsafeMutablePointer<Float16> { values.assumingMemoryBound(to: Float16.self) }
+    var keys32: UnsafeMutablePointer<Float> { keys.assumingMemoryBound(to: Float.self) }
+    var values32: UnsafeMutablePointer<Float> { values.assumingMemoryBound(to: Float.self) }
 
     @inline(__always) func offset(layer: Int, sequence: Int, position: Int) -> Int {
         ((layer * sequenceCount + sequence) * contextLength + position) * kvDimension

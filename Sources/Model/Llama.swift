@@ -54,12 +54,15 @@ public final class InferenceContext: @unchecked Sendable {
     private var logitRows: UnsafeMutablePointer<Float>  // (rows, vocabularySize), grown on demand
     private var logitCapacity = 0
 
-    public init(model: LlamaModel, contextLength: Int, sequences: Int = 1, maxBatch: Int = 512, threads: Int) {
+    /// `cacheType`: F16 (llama.cpp's default) or F32 keys and values.
+    public init(model: LlamaModel, contextLength: Int, sequences: Int = 1, maxBatch: Int = 512, threads: Int,
+                cacheType: KVCache.ElementType = .f16) {
         let h = model.hyper
         self.model = model
         self.maxBatch = max(1, maxBatch)
         pool = ThreadPool(threads: threads)
-        cache = KVCache(layerCount: h.blockCount, sequenceCount: max(1, sequences), contextLength: max(1, contextLength), kvDimension: h.kvDimension)
+        cache = KVCache(layerCount: h.blockCount, sequenceCount: max(1, sequences), contextLength: max(1, contextLength), kvDimension: h.kvDimension,
+                        elementType: cacheType)
         let b = self.maxBatch, e = h.embeddingLength, ff = h.feedForwardLength, kv = h.kvDimension
         func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
@@ -114,9 +117,14 @@ public final class InferenceContext: @unchecked Sendable {
             applyRope(k, heads: h.headCountKV, rows: n)
             for (i, entry) in batch.enumerated() {
                 let offset = cache.offset(layer: layer, sequence: entry.sequence, position: entry.position)
-                for d in 0..<kvDim {
-                    cache.keys[offset + d] = Float16(k[i * kvDim + d])
-                    cache.values[offset + d] = Float16(v[i * kvDim + d])
+                if cache.elementType == .f16 {
+                    for d in 0..<kvDim {
+                        cache.keys16[offset + d] = Float16(k[i * kvDim + d])
+                        cache.values16[offset + d] = Float16(v[i * kvDim + d])
+                    }
+                } else {
+                    (cache.keys32 + offset).update(from: k + i * kvDim, count: kvDim)
+                    (cache.values32 + offset).update(from: v + i * kvDim, count: kvDim)
                 }
             }
             attend(batch, layer: layer)
@@ -216,7 +224,9 @@ public final class InferenceContext: @unchecked Sendable {
         let scale = 1 / Float(hd).squareRoot()
         let e = h.embeddingLength
         let ctx = cache.contextLength
-        let keys = cache.keys, values = cache.values
+        let keys = cache.keys16, values = cache.values16
+        let keys32 = cache.keys32, values32 = cache.values32
+        let half = cache.elementType == .f16
         let work = batch.count * h.headCount
         let entries = batch
         let n = batch.count
@@ -229,10 +239,14 @@ public final class InferenceContext: @unchecked Sendable {
                 let entry = entries[i]
                 let kvHead = head / group
                 let query = self.q + i * e + head * hd
-                for d in 0..<hd { query[d] = Attention.roundedToHalf(query[d]) }
                 let base = self.cache.offset(layer: layer, sequence: entry.sequence, position: 0) + kvHead * hd
                 let length = entry.position + 1
-                Attention.scores(query, keys + base, stride: kvDim, length: length, headDim: hd, scale: scale, into: weights)
+                if half {
+                    for d in 0..<hd { query[d] = Attention.roundedToHalf(query[d]) }
+                    Attention.scores(query, keys + base, stride: kvDim, length: length, headDim: hd, scale: scale, into: weights)
+                } else {
+                    Attention.scores(query, keys32 + base, stride: kvDim, length: length, headDim: hd, scale: scale, into: weights)
+                }
                 var maximum = -Float.infinity
                 for t in 0..<length where weights[t] > maximum { maximum = weights[t] }
                 var sum: Double = 0
@@ -242,9 +256,14 @@ public final class InferenceContext: @unchecked Sendable {
                     sum += Double(p)
                 }
                 let inverse = Float(1 / sum)
-                for t in 0..<length { weights[t] = Attention.roundedToHalf(weights[t] * inverse) }
-                Attention.weightedSum(weights, values + base, stride: kvDim, length: length, headDim: hd,
-                                      into: self.attention + i * e + head * hd)
+                let out = self.attention + i * e + head * hd
+                if half {
+                    for t in 0..<length { weights[t] = Attention.roundedToHalf(weights[t] * inverse) }
+                    Attention.weightedSum(weights, values + base, stride: kvDim, length: length, headDim: hd, into: out)
+                } else {
+                    for t in 0..<length { weights[t] *= inverse }
+                    Attention.weightedSum(weights, values32 + base, stride: kvDim, length: length, headDim: hd, into: out)
+                }
             }
         }
     }

@@ -34,6 +34,27 @@ public enum Attention {
         }
     }
 
+    /// F32 cache: scores[t] = scale · (query · key_t), summed in order.
+    public static func scores(_ query: UnsafePointer<Float>, _ keys: UnsafePointer<Float>, stride: Int,
+                              length: Int, headDim: Int, scale: Float, into scores: UnsafeMutablePointer<Float>) {
+        for t in 0..<length {
+            let key = keys + t * stride
+            var dot: Float = 0
+            for d in 0..<headDim { dot += query[d] * key[d] }
+            scores[t] = dot * scale
+        }
+    }
+
+    /// F32 cache: out = Σ_t weights[t] · value_t (in t order).
+    public static func weightedSum(_ weights: UnsafePointer<Float>, _ values: UnsafePointer<Float>, stride: Int,
+                                   length: Int, headDim: Int, into out: UnsafeMutablePointer<Float>) {
+        for d in 0..<headDim { out[d] = 0 }
+        for t in 0..<length {
+            let p = weights[t], value = values + t * stride
+            for d in 0..<headDim { out[d] += p * value[d] }
+        }
+    }
+
     /// x rounded to the nearest F16 value (ties to even), returned as a float: what a float → F16 →
     /// float round trip gives, without the software conversion call Swift emits on x86-64.
     @inline(__always)

@@ -25,7 +25,7 @@ enum ChatMode {
         }
         let threads = options.threads ?? physicalCoreCount()
         let inference = InferenceContext(model: model, contextLength: contextLength, maxBatch: options.batchSize,
-                                         threads: max(threads, options.threadsBatch ?? threads))
+                                         threads: max(threads, options.threadsBatch ?? threads), cacheType: options.cacheType)
         let terminal = TerminalModes(fileDescriptor: 0)
         let style = TextStyle(enabled: isatty(1) == 1 && (getenv("NO_COLOR").map { String(cString: $0).isEmpty } ?? true))
 

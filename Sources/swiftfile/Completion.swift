@@ -25,9 +25,9 @@ enum Completion {
         if context > h.contextLength { note("context \(context) exceeds the model's trained length \(h.contextLength); quality may degrade") }
         let threads = options.threads ?? physicalCoreCount()
         let inference = InferenceContext(model: model, contextLength: context, maxBatch: options.batchSize,
-                                         threads: max(threads, options.threadsBatch ?? threads))
+                                         threads: max(threads, options.threadsBatch ?? threads), cacheType: options.cacheType)
         if options.verbose {
-            note("KV cache: \(context) tokens × \(h.blockCount) layers × \(h.kvDimension) × 2 (K,V) × F16 = \(formatBytes(inference.cache.byteCount))")
+            note("KV cache: \(context) tokens × \(h.blockCount) layers × \(h.kvDimension) × 2 (K,V) × \(options.cacheType.rawValue.uppercased()) = \(formatBytes(inference.cache.byteCount))")
         }
         let prompt = tokenizer.encode(text, addBOS: tokenizer.addBOS, parseSpecial: false)
         guard !prompt.isEmpty else { throw RunnerError("the prompt is empty (and this model adds no BOS token)") }

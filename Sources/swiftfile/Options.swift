@@ -1,4 +1,5 @@
 import ArgumentParser
+import Model
 import Sampling
 
 /// The runner's flags, spelled the llama.cpp / llamafile way (single-dash multi-letter names included).
@@ -27,6 +28,15 @@ struct RunnerOptions: ParsableArguments {
 
     @Option(name: [.customShort("b"), .customLong("batch-size")], help: "Prompt tokens evaluated per batch.")
     var batchSize: Int = 512
+
+    @Option(name: [.customLong("ctk", withSingleDash: true), .customLong("cache-type-k")], help: "KV cache type for keys: f16 (default) or f32.")
+    var cacheTypeK: String = "f16"
+
+    @Option(name: [.customLong("ctv", withSingleDash: true), .customLong("cache-type-v")], help: "KV cache type for values: f16 (default) or f32; must equal -ctk.")
+    var cacheTypeV: String = "f16"
+
+    /// The KV cache element type (validated: both flags name the same supported type).
+    var cacheType: KVCache.ElementType { KVCache.ElementType(rawValue: cacheTypeK.lowercased()) ?? .f16 }
 
     @Option(name: [.customLong("ngl", withSingleDash: true), .customLong("n-gpu-layers"), .customLong("gpu-layers")], help: "Layers to offload to a GPU (accepted; this build runs on the CPU).")
     var gpuLayers: Int?
@@ -78,6 +88,13 @@ struct RunnerOptions: ParsableArguments {
         if let t = threads, t < 1 || t > 1024 { throw ValidationError("-t/--threads must be between 1 and 1024, got \(t)") }
         if let t = threadsBatch, t < 1 || t > 1024 { throw ValidationError("-tb/--threads-batch must be between 1 and 1024, got \(t)") }
         guard (1...65536).contains(batchSize) else { throw ValidationError("-b/--batch-size must be between 1 and 65536, got \(batchSize)") }
+        let cacheTypes = KVCache.ElementType.allCases.map(\.rawValue)
+        for (flag, value) in [("-ctk", cacheTypeK), ("-ctv", cacheTypeV)] where !cacheTypes.contains(value.lowercased()) {
+            throw ValidationError("\(flag): unsupported KV cache type '\(value)' (supported: \(cacheTypes.joined(separator: ", ")))")
+        }
+        guard cacheTypeK.lowercased() == cacheTypeV.lowercased() else {
+            throw ValidationError("-ctk \(cacheTypeK) and -ctv \(cacheTypeV) differ; this build keeps keys and values in one type")
+        }
         guard temperature.isFinite, temperature >= 0 else { throw ValidationError("--temp must be a number ≥ 0") }
         guard topP.isFinite, (0...1).contains(topP) else { throw ValidationError("--top-p must be between 0 and 1") }
         guard minP.isFinite, (0...1).contains(minP) else { throw ValidationError("--min-p must be between 0 and 1") }

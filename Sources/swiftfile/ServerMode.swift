@@ -63,7 +63,8 @@ enum ServerMode {
         if perSlot > model.hyper.contextLength { note("context \(perSlot) exceeds the model's trained length \(model.hyper.contextLength); quality may degrade") }
         let threads = options.threads ?? physicalCoreCount()
         let context = InferenceContext(model: model, contextLength: perSlot, sequences: slots,
-                                       maxBatch: max(options.batchSize, slots), threads: max(threads, options.threadsBatch ?? threads))
+                                       maxBatch: max(options.batchSize, slots), threads: max(threads, options.threadsBatch ?? threads),
+                                       cacheType: options.cacheType)
         let scheduler = Scheduler(context: context, tokenizer: tokenizer, queueCapacity: options.serverOptions.maxQueue)
 
         var defaults = GenerationSettings(maxTokens: options.nPredict)

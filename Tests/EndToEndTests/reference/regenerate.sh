@@ -27,7 +27,10 @@ for model in "$tiny_f32" "$testdata/models/tiny-llama3-f16-q4emb.gguf" \
              "$testdata/models/tiny-llama3-q8_0-q4emb.gguf" "$testdata/models/tiny-llama3-q4_k_m.gguf"; do
     stem="$(basename "$model" .gguf)"
     for index in 0 1 2; do
-        "$python" "$reference" "$model" --tokens "$(prompt_tokens "$index")" --greedy 16 --top 10 \
+        # K-quants: the reference quantizes each matrix input to Q8_K, as the format's dot product is defined.
+        extra=()
+        [ "$stem" = tiny-llama3-q4_k_m ] && extra=(--quantize-activations)
+        "$python" "$reference" "$model" --tokens "$(prompt_tokens "$index")" --greedy 16 --top 10 "${extra[@]}" \
             >"$here/$stem.${slugs[$index]}.jsonl"
     done
 done
