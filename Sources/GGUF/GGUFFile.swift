@@ -26,6 +26,9 @@ public struct GGUFFile: @unchecked Sendable {
     public let byteCount: Int
     /// Keeps the memory alive when the file owns it (tests, tools); nil for caller-owned mappings.
     public let owner: AnyObject?
+    /// True when the bytes are a read-only file mapping: pages may be dropped from memory and are read back
+    /// from the file on the next touch. Never true for heap buffers (dropping those pages would zero them).
+    public let pagesReloadable: Bool
     private let tensorIndex: [String: Int]
 
     public static let defaultAlignment = 32
@@ -39,7 +42,7 @@ public struct GGUFFile: @unchecked Sendable {
     public static let maximumTensorCount = 1 << 18
     public static let maximumArrayElements = 1 << 22
 
-    public init(bytes: UnsafeRawBufferPointer, owner: AnyObject? = nil) throws {
+    public init(bytes: UnsafeRawBufferPointer, owner: AnyObject? = nil, pagesReloadable: Bool = false) throws {
         var cursor = ByteCursor(bytes)
         guard bytes.count >= 4 else { throw GGUFError.truncated(what: "magic", offset: 0) }
         let magic = try cursor.read(UInt32.self, "magic")
@@ -160,6 +163,7 @@ public struct GGUFFile: @unchecked Sendable {
         self.base = cursor.base
         self.byteCount = bytes.count
         self.owner = owner
+        self.pagesReloadable = pagesReloadable
         var index: [String: Int] = [:]
         for (i, t) in tensors.enumerated() { index[t.name] = i }
         self.tensorIndex = index

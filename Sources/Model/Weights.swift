@@ -24,9 +24,10 @@ final class InterleavedStorage: @unchecked Sendable {
     private(set) var buffers: [UnsafeMutableRawPointer] = []
     private(set) var byteCount = 0
 
-    /// An interleaved copy of `m` when its format has one. The original's pages are then released from our
-    /// resident set (they stay in the page cache; token-embedding lookups fault back only the rows they read).
-    func interleave(_ m: WeightMatrix) -> WeightMatrix {
+    /// An interleaved copy of `m` when its format has one. When the weights are a file mapping
+    /// (`releasePages`), the original's pages are then released from our resident set (they stay in the page
+    /// cache; token-embedding lookups fault back only the rows they read). Heap buffers are left alone.
+    func interleave(_ m: WeightMatrix, releasePages: Bool) -> WeightMatrix {
         guard InterleavedWeights.supports(m.type, rows: m.rows, columns: m.columns) else { return m }
         let bytes = InterleavedWeights.byteCount(m.type, rows: m.rows, columns: m.columns)
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
@@ -41,11 +42,13 @@ final class InterleavedStorage: @unchecked Sendable {
         buffers.append(buffer)
         byteCount += bytes
         #if os(Linux)
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = (Int(bitPattern: m.data) + page - 1) / page * page
-        let end = (Int(bitPattern: m.data) + m.rowBytes * m.rows) / page * page
-        if end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) {
-            _ = madvise(pointer, end - start, MADV_DONTNEED)
+        if releasePages {
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let start = (Int(bitPattern: m.data) + page - 1) / page * page
+            let end = (Int(bitPattern: m.data) + m.rowBytes * m.rows) / page * page
+            if end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) {
+                _ = madvise(pointer, end - start, MADV_DONTNEED)
+            }
         }
         #endif
         var copy = m
@@ -111,7 +114,7 @@ public struct ModelWeights: @unchecked Sendable {
         self.storage = storage
         func product(_ name: String, columns: Int, rows: Int) throws -> WeightMatrix {
             let m = try matrix(name, columns: columns, rows: rows)
-            return interleave ? storage.interleave(m) : m
+            return interleave ? storage.interleave(m, releasePages: gguf.pagesReloadable) : m
         }
         tokenEmbedding = try matrix(LlamaTensor.tokenEmbedding, columns: e, rows: h.vocabularySize)
         outputNorm = try vector(LlamaTensor.outputNorm, count: e)
@@ -119,7 +122,7 @@ public struct ModelWeights: @unchecked Sendable {
             output = try product(LlamaTensor.output, columns: e, rows: h.vocabularySize)
             outputIsTied = false
         } else {
-            output = interleave ? storage.interleave(tokenEmbedding) : tokenEmbedding
+            output = interleave ? storage.interleave(tokenEmbedding, releasePages: gguf.pagesReloadable) : tokenEmbedding
             outputIsTied = true
         }
         ropeFrequencies = gguf.tensor(named: LlamaTensor.ropeFrequencies) == nil

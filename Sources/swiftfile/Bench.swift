@@ -38,7 +38,8 @@ enum Bench {
     static func run(_ o: BenchOptions) throws -> Int32 {
         let loadStart = monotonicMilliseconds()
         let resolved = try WeightsResolver.resolve(modelArgument: o.model)
-        let gguf = try GGUFFile(bytes: UnsafeRawBufferPointer(start: resolved.region.base, count: resolved.region.count), owner: resolved.region)
+        let gguf = try GGUFFile(bytes: UnsafeRawBufferPointer(start: resolved.region.base, count: resolved.region.count), owner: resolved.region,
+                                pagesReloadable: true)
         let model = try LlamaModel(gguf: gguf, interleave: !o.noRepack)
         let threads = o.threads ?? physicalCoreCount()
         let contextLength = max(o.prompt + o.generate, 1) + 1

@@ -63,7 +63,8 @@ enum Runner {
     static func load(_ options: RunnerOptions) throws -> LoadedWeights {
         let resolved = try WeightsResolver.resolve(modelArgument: options.model)
         let start = monotonicMilliseconds()
-        let gguf = try GGUFFile(bytes: UnsafeRawBufferPointer(start: resolved.region.base, count: resolved.region.count), owner: resolved.region)
+        let gguf = try GGUFFile(bytes: UnsafeRawBufferPointer(start: resolved.region.base, count: resolved.region.count), owner: resolved.region,
+                                pagesReloadable: true)
         return LoadedWeights(resolved: resolved, gguf: gguf, parseMilliseconds: monotonicMilliseconds() - start)
     }
 
