@@ -27,7 +27,7 @@ let package = Package(
         // AVX2+FMA+F16C dot kernels, compiled for those features; Tensors calls them only after
         // checking the CPU (CPUFeatures), so the binary still runs on any x86-64.
         // AVX-512 VNNI kernels (run only after CPUFeatures saw AVX-512 F/BW/VL + VNNI enabled by the OS).
-        .target(name: "TensorsAVX512", path: "Sources/Tensors/AVX512",
+        .target(name: "TensorsAVX512", dependencies: ["TensorsAVX2"], path: "Sources/Tensors/AVX512",
                 swiftSettings: fast + [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c", "-Xcc", "-mavx512f",
                                                      "-Xcc", "-mavx512bw", "-Xcc", "-mavx512vl", "-Xcc", "-mavx512vnni"])]),
         .target(name: "TensorsAVX2", path: "Sources/Tensors/AVX2",

@@ -136,8 +136,12 @@ public final class ThreadPool: @unchecked Sendable {
 }
 
 /// Physical cores (the default thread count): distinct (physical id, core id) pairs in /proc/cpuinfo,
-/// falling back to the online CPU count.
-public func physicalCoreCount() -> Int {
+/// falling back to the online CPU count. Read once per process (callers ask per matrix at load).
+public func physicalCoreCount() -> Int { cachedPhysicalCoreCount }
+
+private let cachedPhysicalCoreCount = countPhysicalCores()
+
+private func countPhysicalCores() -> Int {
     let online = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     #if os(Linux)
     guard let file = fopen("/proc/cpuinfo", "r") else { return online }

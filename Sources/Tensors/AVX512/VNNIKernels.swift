@@ -1,4 +1,5 @@
 import _Builtin_intrinsics.intel
+import TensorsAVX2  // the layouts (InterleavedLayout, InterleavedByteLayout)
 
 // AVX-512 VNNI (with AVX-512 VL on 256-bit registers) versions of the interleaved-weight kernels of
 // Sources/Tensors/AVX2/InterleavedKernels.swift and InterleavedBytes.swift: same layouts, same results
@@ -26,7 +27,7 @@ public enum VNNIKernels {
                                           activations: UnsafeRawPointer, activationStride: Int,
                                           corrections: UnsafePointer<Int32>, tokens: Int,
                                           results: UnsafeMutablePointer<Float>, resultStride: Int) {
-        let panelBytes = blocks * (isQ4_1 ? 160 : 144)
+        let panelBytes = blocks * InterleavedLayout.blockBytes(isQ4_1: isQ4_1)
         var p = 0
         while p < panels {
             let w = weights + p * panelBytes, out = results + 8 * p
@@ -52,7 +53,7 @@ public enum VNNIKernels {
     static func nibbleTile(_ w: UnsafeRawPointer, _ blocks: Int, _ isQ4_1: Bool, _ tile: Int,
                            _ activations: UnsafeRawPointer, _ activationStride: Int, _ corrections: UnsafePointer<Int32>,
                            _ t: Int, _ tokens: Int, _ results: UnsafeMutablePointer<Float>, _ resultStride: Int) {
-        let blockBytes = isQ4_1 ? 160 : 144, scaleBytes = isQ4_1 ? 32 : 16
+        let blockBytes = InterleavedLayout.blockBytes(isQ4_1: isQ4_1), scaleBytes = isQ4_1 ? 32 : 16
         let activationBlock = isQ4_1 ? 40 : 34, dataOffset = isQ4_1 ? 8 : 2
         let low = _mm256_set1_epi8(0x0F)
         let tk = (t, min(t + 1, tokens - 1), min(t + 2, tokens - 1), min(t + 3, tokens - 1))
@@ -109,7 +110,7 @@ public enum VNNIKernels {
     public static func interleavedBytes(_ weights: UnsafeRawPointer, panels: Int, blocks: Int,
                                         activations: UnsafeRawPointer, activationStride: Int, tokens: Int,
                                         results: UnsafeMutablePointer<Float>, resultStride: Int) {
-        let panelBytes = blocks * 272
+        let panelBytes = blocks * InterleavedByteLayout.blockBytes
         var p = 0
         while p < panels {
             let w = weights + p * panelBytes, out = results + 8 * p
@@ -134,7 +135,7 @@ public enum VNNIKernels {
                    _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
         var b = 0
         while b < blocks {
-            let pb = w + b * 272
+            let pb = w + b * InterleavedByteLayout.blockBytes
             let scale = _mm256_mul_ps(_mm256_cvtph_ps(load128(pb)),
                                       _mm256_cvtph_ps(_mm_set1_epi16(y.loadUnaligned(fromByteOffset: 34 * b, as: Int16.self))))
             @inline(__always) func group(_ g: Int, _ a: __m256) -> __m256 {
@@ -160,7 +161,7 @@ public enum VNNIKernels {
         var acc = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
         var b = 0
         while b < blocks {
-            let pb = w + b * 272
+            let pb = w + b * InterleavedByteLayout.blockBytes
             var s = (_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256())
             var g = 0
             while g < 8 {
