@@ -135,10 +135,7 @@ public final class InferenceContext: @unchecked Sendable {
             rmsNorm(x, lw.ffnNorm, into: xb, rows: n)
             matmul(lw.gate, input: xb, output: gate, count: n, scratch: activations, pool: pool)
             matmul(lw.up, input: xb, output: up, count: n, scratch: activations, pool: pool, after: lw.gate)
-            for i in 0..<(n * h.feedForwardLength) {
-                let g = gate[i]
-                gate[i] = g / (1 + expf(-g)) * up[i]
-            }
+            Activations.swiGLU(gate: gate, up: up, width: h.feedForwardLength, rows: n)
             matmul(lw.down, input: gate, output: projected, count: n, scratch: activations, pool: pool)
             for i in 0..<(n * e) { x[i] += projected[i] }
         }
@@ -249,12 +246,7 @@ public final class InferenceContext: @unchecked Sendable {
                 }
                 var maximum = -Float.infinity
                 for t in 0..<length where weights[t] > maximum { maximum = weights[t] }
-                var sum: Double = 0
-                for t in 0..<length {
-                    let p = expf(weights[t] - maximum)
-                    weights[t] = p
-                    sum += Double(p)
-                }
+                let sum = Activations.softmaxExp(weights, count: length, maximum: maximum)
                 let inverse = Float(1 / sum)
                 let out = self.attention + i * e + head * hd
                 if half {

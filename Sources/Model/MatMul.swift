@@ -86,11 +86,15 @@ func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: UnsafeMu
         }
         return
     }
-    if count == 1 {
-        // Matrix × vector: rows in groups (several rows share each activation load).
+    if count == 1 || w.type == .q8_0 {
+        // Matrix × vector: rows in groups (several rows share each activation load). Q8_0 batches that are
+        // not interleaved (--no-repack, rows % 8 ≠ 0) also go token by token: the batch kernels sum each
+        // block's integers before scaling, llama.cpp (and our interleaved tiles) keep 8 chains per token.
         pool.parallelFor(rows) { range in
-            BlockFormat.dot(w.type, rows: range.count, w.row(range.lowerBound), rowStride: w.rowBytes,
-                            act, count: columns, results: y + range.lowerBound, resultStride: 1)
+            for t in 0..<count {
+                BlockFormat.dot(w.type, rows: range.count, w.row(range.lowerBound), rowStride: w.rowBytes,
+                                act + t * stride, count: columns, results: y + t * rows + range.lowerBound, resultStride: 1)
+            }
         }
         return
     }

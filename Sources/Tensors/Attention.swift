@@ -3,23 +3,24 @@ import TensorsAVX2
 /// Attention pieces over an F16 cache, dispatched to AVX2 when present (head dimensions that are a
 /// multiple of 8), otherwise plain loops with the same summation order for the weighted sum.
 public enum Attention {
-    /// scores[t] = scale · (query · key_t) for t in 0..<length, key_t = keys + t·stride.
+    /// scores[t] = scale · (query · key_t) for t in 0..<length, key_t = keys + t·stride, summed in 16 chains.
     public static func scores(_ query: UnsafePointer<Float>, _ keys: UnsafePointer<Float16>, stride: Int,
                               length: Int, headDim: Int, scale: Float, into scores: UnsafeMutablePointer<Float>) {
-        if CPUFeatures.current.hasAVX2, headDim % 8 == 0 {
+        if CPUFeatures.current.hasAVX2, headDim % 16 == 0 {
             AVX2Attention.scores(query, UnsafeRawPointer(keys), stride: stride, length: length, headDim: headDim,
                                  scale: scale, into: scores)
             return
         }
+        var chains = Chains()
         for t in 0..<length {
             let key = keys + t * stride
-            var dot: Float = 0
-            for d in 0..<headDim { dot += query[d] * Float(key[d]) }
-            scores[t] = dot * scale
+            chains.clear()
+            for d in 0..<headDim { chains.add(query[d] * Float(key[d]), to: d) }
+            scores[t] = chains.sum * scale
         }
     }
 
-    /// out = Σ_t weights[t] · value_t (in t order), value_t = values + t·stride.
+    /// out[d] = Σ_t weights[t] · value_t[d], value_t = values + t·stride, summed over t in 16 chains.
     public static func weightedSum(_ weights: UnsafePointer<Float>, _ values: UnsafePointer<Float16>, stride: Int,
                                    length: Int, headDim: Int, into out: UnsafeMutablePointer<Float>) {
         if CPUFeatures.current.hasAVX2, headDim % 8 == 0 {
@@ -27,10 +28,32 @@ public enum Attention {
                                       headDim: headDim, into: out)
             return
         }
-        for d in 0..<headDim { out[d] = 0 }
-        for t in 0..<length {
-            let p = weights[t], value = values + t * stride
-            for d in 0..<headDim { out[d] += p * Float(value[d]) }
+        var chains = Chains()
+        for d in 0..<headDim {
+            chains.clear()
+            for t in 0..<length { chains.add(weights[t] * Float(values[t * stride + d]), to: t) }
+            out[d] = chains.sum
+        }
+    }
+
+    /// The summation order of the F16 attention products, llama.cpp's on AVX-512 (tinyBLAS with 16-lane
+    /// registers, which recorded our golden logits): element i goes to chain i % 16, each chain sums in
+    /// order, then chain k + chain k+8, then pairs 4 apart, 2 apart, 1 apart. The queries and softmax
+    /// weights are F16 values, so every product is exact in f32 and only this order decides the rounding.
+    struct Chains {
+        var c: (Float, Float, Float, Float, Float, Float, Float, Float,
+                Float, Float, Float, Float, Float, Float, Float, Float) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        mutating func clear() { c = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) }
+        @inline(__always) mutating func add(_ x: Float, to i: Int) {
+            withUnsafeMutableBytes(of: &c) { $0.bindMemory(to: Float.self)[i & 15] += x }
+        }
+        var sum: Float {
+            withUnsafeBytes(of: c) { raw in
+                let v = raw.bindMemory(to: Float.self)
+                let a = (0..<8).map { v[$0] + v[$0 + 8] }
+                let b0 = a[0] + a[4], b1 = a[1] + a[5], b2 = a[2] + a[6], b3 = a[3] + a[7]
+                return (b0 + b2) + (b1 + b3)
+            }
         }
     }
 

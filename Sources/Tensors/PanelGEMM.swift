@@ -1,14 +1,14 @@
 import GGUF
 import TensorsAVX2
 
-/// Prompt batches as matrix × matrix work for Q4_0, Q4_1 and Q8_0 (AVX2): eight weight rows are repacked
+/// Prompt batches as matrix × matrix work for Q4_0 and Q4_1 (AVX2): eight weight rows are repacked
 /// once into a panel (see Sources/Tensors/AVX2/PanelGEMM.swift) and multiplied with every token.
 /// Callers: `prepare` once per batch, then `multiply` per group of 8 rows (any thread, own panel buffer).
 public enum PanelGEMM {
     public static func supports(_ type: TensorType) -> Bool {
         #if arch(x86_64)
         guard CPUFeatures.current.hasAVX2 else { return false }
-        return type == .q4_0 || type == .q4_1 || type == .q8_0
+        return type == .q4_0 || type == .q4_1
         #else
         return false
         #endif
@@ -16,7 +16,7 @@ public enum PanelGEMM {
 
     /// Bytes of one panel (8 rows) of `columns` columns.
     public static func panelBytes(_ type: TensorType, columns: Int) -> Int {
-        (columns / 32) * (type == .q8_0 ? PanelLayout.byteBlockBytes : PanelLayout.nibbleBlockBytes)
+        (columns / 32) * PanelLayout.nibbleBlockBytes
     }
 
     /// Bytes `prepare` needs for `tokens` rows of `columns` activations.
@@ -25,10 +25,9 @@ public enum PanelGEMM {
     }
 
     /// Converts quantized activations (Q8_0 rows for Q4_0, Q8_1 rows for Q4_1) into the 4-bit panels' input
-    /// form in `prepared`. Q8_0 weights read the Q8_0 rows as they are.
+    /// form in `prepared`. (Q8_0 weights have no panel path: see the Q8_0 branch of Model's matmul.)
     public static func prepare(_ type: TensorType, activations: UnsafeRawPointer, activationStride: Int,
                                tokens: Int, columns: Int, prepared: UnsafeMutableRawPointer) {
-        guard type != .q8_0 else { return }
         let blocks = columns / 32
         let p = Prepared(prepared, tokens: tokens, columns: columns)
         AVX2GEMM.unsignedActivations(activations, activationStride: activationStride, q8_1: type == .q4_1,
@@ -42,12 +41,6 @@ public enum PanelGEMM {
                                 activationStride: Int, prepared: UnsafeMutableRawPointer, tokens: Int,
                                 results: UnsafeMutablePointer<Float>, resultStride: Int) {
         let blocks = columns / 32
-        if type == .q8_0 {
-            AVX2GEMM.packBytes(rows, rowStride: rowStride, rowCount: rowCount, blocks: blocks, into: panel)
-            AVX2GEMM.bytePanel(panel, blocks: blocks, activations: activations, activationStride: activationStride,
-                               tokens: tokens, results: results, resultStride: resultStride, rowCount: rowCount)
-            return
-        }
         let isQ4_1 = type == .q4_1
         let p = Prepared(prepared, tokens: tokens, columns: columns)
         AVX2GEMM.packNibbles(rows, rowStride: rowStride, rowCount: rowCount, blocks: blocks, isQ4_1: isQ4_1, into: panel)

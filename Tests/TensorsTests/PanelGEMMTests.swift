@@ -9,7 +9,8 @@ final class PanelGEMMTests: XCTestCase {
     func testPanelGEMMMatchesReference() throws {
         var generator = SeededGenerator(seed: 2024)
         let columns = 256
-        for type in [TensorType.q4_0, .q4_1, .q8_0] {
+        XCTAssertFalse(PanelGEMM.supports(.q8_0))
+        for type in [TensorType.q4_0, .q4_1] {
             guard PanelGEMM.supports(type) else { throw XCTSkip("no AVX2 on this CPU") }
             let activationType = BlockFormat.activationType(for: type)
             let rowBytes = type.byteCount(elements: columns)!

@@ -43,7 +43,7 @@ extension AVX2GEMM {
             if tokens < 4 {
                 while t < tokens { byteRow(w, blocks, activations + t * activationStride, out + t * resultStride); t += 1 }
             } else {
-                while t < tokens { byteTile(w, blocks, 4, activations, activationStride, t, tokens, out, resultStride); t += 4 }
+                while t < tokens { byteTile(w, blocks, activations, activationStride, t, tokens, out, resultStride); t += 4 }
             }
             p += 1
         }
@@ -77,52 +77,57 @@ extension AVX2GEMM {
         storeLanes(total, results, 8)
     }
 
+    /// Four tokens t…t+3 (past the end, the last token is recomputed, not stored) in the same order as
+    /// `byteRow` — llama.cpp's, batch and decode alike, so prompt and generated positions round the same
+    /// way (its golden logits need it; one float sum per block moved them by 0.03). A token needs eight
+    /// chains, so the groups go in four passes of two: 8 accumulators, each weight group loaded once per
+    /// pass for the four tokens; the chain sums wait in `chains` for the final order.
     @inline(__always)
-    static func byteTile(_ w: UnsafeRawPointer, _ blocks: Int, _ tile: Int, _ activations: UnsafeRawPointer,
+    static func byteTile(_ w: UnsafeRawPointer, _ blocks: Int, _ activations: UnsafeRawPointer,
                          _ activationStride: Int, _ t: Int, _ tokens: Int,
                          _ results: UnsafeMutablePointer<Float>, _ resultStride: Int) {
         let ones = _mm256_set1_epi16(1)
         let y = (activations + t * activationStride, activations + min(t + 1, tokens - 1) * activationStride,
                  activations + min(t + 2, tokens - 1) * activationStride, activations + min(t + 3, tokens - 1) * activationStride)
-        var acc = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
-        var b = 0
-        while b < blocks {
-            let pb = w + b * InterleavedByteLayout.blockBytes
-            var s = (_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256())
-            var g = 0
-            while g < 8 {
-                let q = load256(pb + 16 + 32 * g)
-                let magnitude = _mm256_sign_epi8(q, q)
-                let o = 34 * b + 2 + 4 * g
-                @inline(__always) func step(_ yt: UnsafeRawPointer, _ sum: __m256i) -> __m256i {
-                    let a = _mm256_set1_epi32(yt.loadUnaligned(fromByteOffset: o, as: Int32.self))
-                    return _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(a, q)), ones))
+        withUnsafeTemporaryAllocation(of: __m256.self, capacity: 32) { chains in  // chains[4·g + token]
+            var g0 = 0
+            while g0 < 8 {
+                let zero = _mm256_setzero_ps()
+                var a = (zero, zero, zero, zero), c = (zero, zero, zero, zero)  // groups g0 and g0+1
+                var b = 0
+                while b < blocks {
+                    let pb = w + b * InterleavedByteLayout.blockBytes
+                    let d = _mm256_cvtph_ps(load128(pb))
+                    @inline(__always) func scale(_ yt: UnsafeRawPointer) -> __m256 {
+                        _mm256_mul_ps(d, _mm256_cvtph_ps(_mm_set1_epi16(yt.loadUnaligned(fromByteOffset: 34 * b, as: Int16.self))))
+                    }
+                    let s = (scale(y.0), scale(y.1), scale(y.2), scale(y.3))
+                    @inline(__always) func group(_ g: Int, _ acc: inout (__m256, __m256, __m256, __m256)) {
+                        let q = load256(pb + 16 + 32 * g)
+                        let magnitude = _mm256_sign_epi8(q, q)
+                        let o = 34 * b + 2 + 4 * g
+                        @inline(__always) func step(_ yt: UnsafeRawPointer, _ scale: __m256, _ sum: __m256) -> __m256 {
+                            let x = _mm256_set1_epi32(yt.loadUnaligned(fromByteOffset: o, as: Int32.self))
+                            let dot = _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(x, q)), ones)
+                            return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot), sum)
+                        }
+                        acc.0 = step(y.0, s.0, acc.0); acc.1 = step(y.1, s.1, acc.1)
+                        acc.2 = step(y.2, s.2, acc.2); acc.3 = step(y.3, s.3, acc.3)
+                    }
+                    group(g0, &a)
+                    group(g0 + 1, &c)
+                    b += 1
                 }
-                s.0 = step(y.0, s.0)
-                if tile > 1 {
-                    s.1 = step(y.1, s.1)
-                    s.2 = step(y.2, s.2)
-                    s.3 = step(y.3, s.3)
-                }
-                g += 1
+                (chains[4 * g0], chains[4 * g0 + 1], chains[4 * g0 + 2], chains[4 * g0 + 3]) = a
+                (chains[4 * g0 + 4], chains[4 * g0 + 5], chains[4 * g0 + 6], chains[4 * g0 + 7]) = c
+                g0 += 2
             }
-            let d = _mm256_cvtph_ps(load128(pb))
-            @inline(__always) func finish(_ sum: __m256i, _ yt: UnsafeRawPointer, _ a: __m256) -> __m256 {
-                let dy = _mm256_cvtph_ps(_mm_set1_epi16(yt.loadUnaligned(fromByteOffset: 34 * b, as: Int16.self)))
-                return _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(sum), a)
+            @inline(__always) func total(_ k: Int) -> __m256 {
+                @inline(__always) func f(_ g: Int) -> __m256 { chains[4 * g + k] }
+                return _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(f(0), f(4)), _mm256_add_ps(f(2), f(6))),
+                                     _mm256_add_ps(_mm256_add_ps(f(1), f(5)), _mm256_add_ps(f(3), f(7))))
             }
-            acc.0 = finish(s.0, y.0, acc.0)
-            if tile > 1 {
-                acc.1 = finish(s.1, y.1, acc.1)
-                acc.2 = finish(s.2, y.2, acc.2)
-                acc.3 = finish(s.3, y.3, acc.3)
-            }
-            b += 1
-        }
-        if tile == 1 {
-            storeLanes(acc.0, results + t * resultStride, 8)
-        } else {
-            storeTile(acc.0, acc.1, acc.2, acc.3, t, tokens, results, resultStride, 8)
+            storeTile(total(0), total(1), total(2), total(3), t, tokens, results, resultStride, 8)
         }
     }
 }

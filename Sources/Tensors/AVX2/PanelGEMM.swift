@@ -11,15 +11,12 @@ import _Builtin_intrinsics.intel
 // 4-bit panels (Q4_0, Q4_1) hold w' = q − 8 in [−8, 7] and take activations as unsigned bytes
 // a + 128 (maddubs wants one unsigned operand): Σ(a+128)·w' − 128·Σw' = Σa·w'. Eight groups of
 // pair sums stay below 2¹⁵ (8 · 2 · 255 · 8 = 32640), so they add in 16 bits.
-// Q8_0 panels hold |w| and w (maddubs(|w|, sign(a, w)) = Σ w·a; the products of two groups could
-// overflow 16 bits, so each group widens to 32 bits).
+// (Q8_0 has no panel form: its batches keep llama.cpp's per-group chains, in InterleavedBytes.swift.)
 
 /// Byte layout of one panel block (8 rows × 32 columns).
 public enum PanelLayout {
     /// 4-bit: 256 B w' (group g at 32·g, row r at 4·r), 8 × f32 d, 8 × i32 128·Σw', 8 × f32 m.
     public static let nibbleBlockBytes = 352
-    /// Q8_0: 256 B |w|, 256 B w (same arrangement), 8 × f32 d.
-    public static let byteBlockBytes = 544
 }
 
 extension AVX2GEMM {
@@ -55,35 +52,6 @@ extension AVX2GEMM {
                 g += 1
             }
             (out + 288).storeBytes(of: _mm256_slli_epi32(sum, 7), as: __m256i.self)
-            b += 1
-        }
-    }
-
-    /// Repacks up to 8 Q8_0 rows into a panel.
-    public static func packBytes(_ rows: UnsafeRawPointer, rowStride: Int, rowCount: Int, blocks: Int,
-                                 into panel: UnsafeMutableRawPointer) {
-        var b = 0
-        while b < blocks {
-            let out = panel + b * PanelLayout.byteBlockBytes
-            var w = Eight(repeating: _mm256_setzero_si256())
-            var r = 0
-            while r < 8 {
-                var d: Float = 0
-                if r < rowCount {
-                    let xb = rows + r * rowStride + b * 34
-                    w[r] = load256(xb + 2)
-                    d = half(xb, 0)
-                }
-                out.storeBytes(of: d, toByteOffset: 512 + 4 * r, as: Float.self)
-                r += 1
-            }
-            let groups = transpose(w)
-            var g = 0
-            while g < 8 {
-                (out + 32 * g).storeBytes(of: _mm256_sign_epi8(groups[g], groups[g]), as: __m256i.self)
-                (out + 256 + 32 * g).storeBytes(of: groups[g], as: __m256i.self)
-                g += 1
-            }
             b += 1
         }
     }
@@ -175,54 +143,6 @@ extension AVX2GEMM {
                 acc1 = finish(s1, t1, acc1)
                 acc2 = finish(s2, t2, acc2)
                 acc3 = finish(s3, t3, acc3)
-                b += 1
-            }
-            storeTile(acc0, acc1, acc2, acc3, t, tokens, results, resultStride, rowCount)
-            t += 4
-        }
-    }
-
-    /// As `nibblePanel` for a Q8_0 panel, reading Q8_0 activation rows (34-byte blocks) directly.
-    public static func bytePanel(_ panel: UnsafeRawPointer, blocks: Int, activations: UnsafeRawPointer,
-                                 activationStride: Int, tokens: Int, results: UnsafeMutablePointer<Float>,
-                                 resultStride: Int, rowCount: Int) {
-        let ones = _mm256_set1_epi16(1)
-        var t = 0
-        while t < tokens {
-            let y0 = activations + t * activationStride
-            let y1 = activations + min(t + 1, tokens - 1) * activationStride
-            let y2 = activations + min(t + 2, tokens - 1) * activationStride
-            let y3 = activations + min(t + 3, tokens - 1) * activationStride
-            var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
-            var acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps()
-            var b = 0
-            while b < blocks {
-                let pb = panel + b * PanelLayout.byteBlockBytes
-                var s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256()
-                var s2 = _mm256_setzero_si256(), s3 = _mm256_setzero_si256()
-                var g = 0
-                while g < 8 {
-                    let magnitude = load256(pb + 32 * g), w = load256(pb + 256 + 32 * g)
-                    let o = 34 * b + 2 + 4 * g
-                    @inline(__always) func step(_ y: UnsafeRawPointer) -> __m256i {
-                        let a4 = _mm256_set1_epi32(y.loadUnaligned(fromByteOffset: o, as: Int32.self))
-                        return _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(a4, w)), ones)
-                    }
-                    s0 = _mm256_add_epi32(s0, step(y0))
-                    s1 = _mm256_add_epi32(s1, step(y1))
-                    s2 = _mm256_add_epi32(s2, step(y2))
-                    s3 = _mm256_add_epi32(s3, step(y3))
-                    g += 1
-                }
-                let d = pb.loadUnaligned(fromByteOffset: 512, as: __m256.self)
-                @inline(__always) func finish(_ s: __m256i, _ y: UnsafeRawPointer, _ a: __m256) -> __m256 {
-                    let dy = _mm256_cvtph_ps(_mm_set1_epi16(y.loadUnaligned(fromByteOffset: 34 * b, as: Int16.self)))
-                    return _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(s), a)
-                }
-                acc0 = finish(s0, y0, acc0)
-                acc1 = finish(s1, y1, acc1)
-                acc2 = finish(s2, y2, acc2)
-                acc3 = finish(s3, y3, acc3)
                 b += 1
             }
             storeTile(acc0, acc1, acc2, acc3, t, tokens, results, resultStride, rowCount)

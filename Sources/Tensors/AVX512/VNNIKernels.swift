@@ -105,8 +105,8 @@ public enum VNNIKernels {
         }
     }
 
-    /// As AVX2GEMM.interleavedBytes (interleaved Q8_0, Q8_0 activations), with the same per-token orders:
-    /// one token keeps llama.cpp's eight per-group accumulators, tiles of four one accumulator per row.
+    /// As AVX2GEMM.interleavedBytes (interleaved Q8_0, Q8_0 activations), with the same order: llama.cpp's
+    /// eight per-group accumulators for every token, one at a time or in tiles of four.
     public static func interleavedBytes(_ weights: UnsafeRawPointer, panels: Int, blocks: Int,
                                         activations: UnsafeRawPointer, activationStride: Int, tokens: Int,
                                         results: UnsafeMutablePointer<Float>, resultStride: Int) {
@@ -153,39 +153,55 @@ public enum VNNIKernels {
         store(total, results)
     }
 
+    /// Four tokens in `byteRow`'s order (as AVX2GEMM's byte tile: groups in four passes of two, each pass
+    /// with 8 accumulators, the chain sums summed in the final order at the end).
     @inline(__always)
     static func byteTile(_ w: UnsafeRawPointer, _ blocks: Int, _ activations: UnsafeRawPointer, _ activationStride: Int,
                          _ t: Int, _ tokens: Int, _ results: UnsafeMutablePointer<Float>, _ resultStride: Int) {
         let y = (activations + t * activationStride, activations + min(t + 1, tokens - 1) * activationStride,
                  activations + min(t + 2, tokens - 1) * activationStride, activations + min(t + 3, tokens - 1) * activationStride)
-        var acc = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
-        var b = 0
-        while b < blocks {
-            let pb = w + b * InterleavedByteLayout.blockBytes
-            var s = (_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256())
-            var g = 0
-            while g < 8 {
-                let q = load256(pb + 16 + 32 * g)
-                let magnitude = _mm256_sign_epi8(q, q)
-                let o = 34 * b + 2 + 4 * g
-                @inline(__always) func step(_ yt: UnsafeRawPointer, _ sum: __m256i) -> __m256i {
-                    dot4(sum, magnitude, _mm256_sign_epi8(_mm256_set1_epi32(yt.loadUnaligned(fromByteOffset: o, as: Int32.self)), q))
+        withUnsafeTemporaryAllocation(of: __m256.self, capacity: 32) { chains in  // chains[4·g + token]
+            var g0 = 0
+            while g0 < 8 {
+                let zero = _mm256_setzero_ps()
+                var a = (zero, zero, zero, zero), c = (zero, zero, zero, zero)  // groups g0 and g0+1
+                var b = 0
+                while b < blocks {
+                    let pb = w + b * InterleavedByteLayout.blockBytes
+                    let d = _mm256_cvtph_ps(load128(pb))
+                    @inline(__always) func scale(_ yt: UnsafeRawPointer) -> __m256 {
+                        _mm256_mul_ps(d, _mm256_cvtph_ps(_mm_set1_epi16(yt.loadUnaligned(fromByteOffset: 34 * b, as: Int16.self))))
+                    }
+                    let s = (scale(y.0), scale(y.1), scale(y.2), scale(y.3))
+                    @inline(__always) func group(_ g: Int, _ acc: inout (__m256, __m256, __m256, __m256)) {
+                        let q = load256(pb + 16 + 32 * g)
+                        let magnitude = _mm256_sign_epi8(q, q)
+                        let o = 34 * b + 2 + 4 * g
+                        @inline(__always) func step(_ yt: UnsafeRawPointer, _ scale: __m256, _ sum: __m256) -> __m256 {
+                            let x = _mm256_set1_epi32(yt.loadUnaligned(fromByteOffset: o, as: Int32.self))
+                            let dot = dot4(_mm256_setzero_si256(), magnitude, _mm256_sign_epi8(x, q))
+                            return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot), sum)
+                        }
+                        acc.0 = step(y.0, s.0, acc.0); acc.1 = step(y.1, s.1, acc.1)
+                        acc.2 = step(y.2, s.2, acc.2); acc.3 = step(y.3, s.3, acc.3)
+                    }
+                    group(g0, &a)
+                    group(g0 + 1, &c)
+                    b += 1
                 }
-                s.0 = step(y.0, s.0); s.1 = step(y.1, s.1); s.2 = step(y.2, s.2); s.3 = step(y.3, s.3)
-                g += 1
+                (chains[4 * g0], chains[4 * g0 + 1], chains[4 * g0 + 2], chains[4 * g0 + 3]) = a
+                (chains[4 * g0 + 4], chains[4 * g0 + 5], chains[4 * g0 + 6], chains[4 * g0 + 7]) = c
+                g0 += 2
             }
-            let d = _mm256_cvtph_ps(load128(pb))
-            @inline(__always) func finish(_ sum: __m256i, _ yt: UnsafeRawPointer, _ a: __m256) -> __m256 {
-                let dy = _mm256_cvtph_ps(_mm_set1_epi16(yt.loadUnaligned(fromByteOffset: 34 * b, as: Int16.self)))
-                return _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(sum), a)
+            @inline(__always) func total(_ k: Int) -> __m256 {
+                @inline(__always) func f(_ g: Int) -> __m256 { chains[4 * g + k] }
+                return _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(f(0), f(4)), _mm256_add_ps(f(2), f(6))),
+                                     _mm256_add_ps(_mm256_add_ps(f(1), f(5)), _mm256_add_ps(f(3), f(7))))
             }
-            acc.0 = finish(s.0, y.0, acc.0); acc.1 = finish(s.1, y.1, acc.1)
-            acc.2 = finish(s.2, y.2, acc.2); acc.3 = finish(s.3, y.3, acc.3)
-            b += 1
+            store(total(0), results + t * resultStride)
+            if t + 1 < tokens { store(total(1), results + (t + 1) * resultStride) }
+            if t + 2 < tokens { store(total(2), results + (t + 2) * resultStride) }
+            if t + 3 < tokens { store(total(3), results + (t + 3) * resultStride) }
         }
-        store(acc.0, results + t * resultStride)
-        if t + 1 < tokens { store(acc.1, results + (t + 1) * resultStride) }
-        if t + 2 < tokens { store(acc.2, results + (t + 2) * resultStride) }
-        if t + 3 < tokens { store(acc.3, results + (t + 3) * resultStride) }
     }
 }
