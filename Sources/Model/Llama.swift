@@ -227,6 +227,8 @@ public final class InferenceContext: @unchecked Sendable {
         let work = batch.count * h.headCount
         let entries = batch
         let n = batch.count
+        // One token sums as llama.cpp's vec_dot, batches as its tinyBLAS (Attention.SummationOrder).
+        let single = n == 1
         // Head-major items: each thread's contiguous range holds every batch position of a few heads,
         // so causal prompts (short early rows, long late rows) split evenly between threads.
         pool.parallelFor(work) { range, thread in
@@ -240,7 +242,8 @@ public final class InferenceContext: @unchecked Sendable {
                 let length = entry.position + 1
                 if half {
                     for d in 0..<hd { query[d] = Attention.roundedToHalf(query[d]) }
-                    Attention.scores(query, keys + base, stride: kvDim, length: length, headDim: hd, scale: scale, into: weights)
+                    Attention.scores(query, keys + base, stride: kvDim, length: length, headDim: hd,
+                                     order: single ? .singleToken(hd) : .chains16, scale: scale, into: weights)
                 } else {
                     Attention.scores(query, keys32 + base, stride: kvDim, length: length, headDim: hd, scale: scale, into: weights)
                 }
@@ -251,7 +254,10 @@ public final class InferenceContext: @unchecked Sendable {
                 let out = self.attention + i * e + head * hd
                 if half {
                     for t in 0..<length { weights[t] = Attention.roundedToHalf(weights[t] * inverse) }
-                    Attention.weightedSum(weights, values + base, stride: kvDim, length: length, headDim: hd, into: out)
+                    // llama.cpp's single-token path sums over its padded cache view: 32-position steps.
+                    let padded = min(ctx, max(32, (length + 31) / 32 * 32))
+                    Attention.weightedSum(weights, values + base, stride: kvDim, length: length, headDim: hd,
+                                          order: single ? .singleToken(padded) : .chains16, into: out)
                 } else {
                     for t in 0..<length { weights[t] *= inverse }
                     Attention.weightedSum(weights, values32 + base, stride: kvDim, length: length, headDim: hd, into: out)

@@ -2,7 +2,8 @@ import GGUF
 import Tensors
 
 /// Activations quantized into a weight type's partner format (Q8_0, Q8_1, Q8_K, F16, …), one row per token.
-/// Also the panel GEMM's scratch: its prepared activations and one panel buffer per thread.
+/// Also the batch kernels' scratch: prepared activations (Q4 panels) or the F16 tiles' token layout, and one
+/// panel buffer per thread.
 struct QuantizedActivations {
     let buffer: UnsafeMutableRawPointer
     let capacity: Int
@@ -14,8 +15,11 @@ struct QuantizedActivations {
     init(capacity: Int, columns: Int, tokens: Int, threads: Int) {
         self.capacity = capacity
         buffer = .allocate(byteCount: max(capacity, 64), alignment: 64)
-        prepared = .allocate(byteCount: PanelGEMM.preparedBytes(columns: columns, tokens: tokens), alignment: 64)
-        panelStride = (PanelGEMM.panelBytes(.q8_0, columns: columns) + 63) / 64 * 64
+        // Shared by the Q4 panel GEMM and the F16 tiles (whichever needs more).
+        let preparedBytes = max(PanelGEMM.preparedBytes(columns: columns, tokens: tokens),
+                                4 * FloatWeights.permutedFloats(tokens: tokens, columns: columns))
+        prepared = .allocate(byteCount: preparedBytes, alignment: 64)
+        panelStride = (max(PanelGEMM.panelBytes(.q4_1, columns: columns), 4 * FloatWeights.panelFloats(columns: columns)) + 63) / 64 * 64
         panels = .allocate(byteCount: max(panelStride * threads, 64), alignment: 64)
     }
 
@@ -41,24 +45,36 @@ func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: UnsafeMu
     let columns = w.columns, rows = w.rows
     let act = scratch.buffer
     if w.type == .f16, FloatWeights.supports(columns: columns) {
-        // F16: activations as f32 values rounded to F16 precision; 4 × 3 tiles for prompt batches.
+        // F16: activations as f32 values rounded to F16 precision (and, for batches, rearranged for the tiles).
         let rounded = act.assumingMemoryBound(to: Float.self)
+        let tiled = count > 1 && columns % 16 == 0
+        let permuted = scratch.prepared.assumingMemoryBound(to: Float.self)
         if !(previous.map { $0.type == .f16 && $0.columns == columns } ?? false) {
             pool.parallelFor(count) { range in
                 FloatWeights.roundToHalf(x + range.lowerBound * columns, rounded + range.lowerBound * columns,
                                          count: range.count * columns)
             }
+            if tiled {
+                pool.parallelFor((count + FloatWeights.tokenBlock - 1) / FloatWeights.tokenBlock) { range in
+                    for block in range {
+                        FloatWeights.permuteTokens(rounded, tokens: count, columns: columns, block: block, into: permuted)
+                    }
+                }
+            }
         }
-        if count == 1 {
-            pool.parallelFor(rows) { range in
-                FloatWeights.f16Rows(w.row(range.lowerBound), rowStride: w.rowBytes, rows: range.count, rounded,
-                                     columns: columns, results: y + range.lowerBound)
+        if tiled {
+            pool.parallelFor((rows + 5) / 6) { range, thread in
+                let first = 6 * range.lowerBound, end = min(rows, 6 * range.upperBound)
+                let panel = (scratch.panels + thread * scratch.panelStride).assumingMemoryBound(to: Float.self)
+                FloatWeights.f16Tiles(w.row(first), rowStride: w.rowBytes, rows: end - first, permuted: permuted,
+                                      tokens: count, columns: columns, panel: panel, results: y + first, resultStride: rows)
             }
         } else {
-            pool.parallelFor((rows + 3) / 4) { range in
-                let first = 4 * range.lowerBound, end = min(rows, 4 * range.upperBound)
-                FloatWeights.f16Tiles(w.row(first), rowStride: w.rowBytes, rows: end - first, rounded, tokens: count,
-                                      columns: columns, results: y + first, resultStride: rows)
+            pool.parallelFor(rows) { range in
+                for t in 0..<count {
+                    FloatWeights.f16Rows(w.row(range.lowerBound), rowStride: w.rowBytes, rows: range.count,
+                                         rounded + t * columns, columns: columns, results: y + t * rows + range.lowerBound)
+                }
             }
         }
         return

@@ -3,57 +3,81 @@ import TensorsAVX2
 /// Attention pieces over an F16 cache, dispatched to AVX2 when present (head dimensions that are a
 /// multiple of 8), otherwise plain loops with the same summation order for the weighted sum.
 public enum Attention {
-    /// scores[t] = scale · (query · key_t) for t in 0..<length, key_t = keys + t·stride, summed in 16 chains.
+    /// How llama.cpp (the AVX-512 build that recorded our goldens) sums an F16 dot product. The queries and
+    /// softmax weights are F16 values, so every product is exact in f32 and only this order decides the
+    /// rounding.
+    public enum SummationOrder: Sendable {
+        /// Batches (tinyBLAS, 16-lane registers): element i in chain i % 16, each chain in order, then the
+        /// 16-lane tree — chain k plus k+8, then pairs 4 apart, 2 apart, 1 apart.
+        case chains16
+        /// Single tokens (ggml's vec_dot): elements below `whole` (a multiple of 64) in chain i % 64; chains
+        /// l, l+32, l+16, l+48 fold as (l + l+32) + (l+16 + l+48) into 16 lanes, then the same tree; the
+        /// elements from `whole` on are added one by one in double.
+        case blocks64(whole: Int)
+
+        /// The single-token order over n elements: vec_dot's whole 64-element blocks.
+        public static func singleToken(_ n: Int) -> SummationOrder { .blocks64(whole: n & ~63) }
+
+        var whole: Int { if case .blocks64(let w) = self { w } else { -1 } }
+    }
+
+    /// scores[t] = scale · (query · key_t) for t in 0..<length, key_t = keys + t·stride, summed over the head
+    /// dimension in `order`.
     public static func scores(_ query: UnsafePointer<Float>, _ keys: UnsafePointer<Float16>, stride: Int,
-                              length: Int, headDim: Int, scale: Float, into scores: UnsafeMutablePointer<Float>) {
-        if CPUFeatures.current.hasAVX2, headDim % 16 == 0 {
-            AVX2Attention.scores(query, UnsafeRawPointer(keys), stride: stride, length: length, headDim: headDim,
-                                 scale: scale, into: scores)
-            return
+                              length: Int, headDim: Int, order: SummationOrder, scale: Float,
+                              into scores: UnsafeMutablePointer<Float>) {
+        let whole = order.whole
+        if CPUFeatures.current.hasAVX2 {
+            if whole < 0, headDim % 16 == 0 {
+                AVX2Attention.scores(query, UnsafeRawPointer(keys), stride: stride, length: length, headDim: headDim,
+                                     scale: scale, into: scores)
+                return
+            }
+            if whole == headDim & ~63 {
+                // vec_dot's order is the F16 decode rows' (keys are F16 rows, the query rounded activations).
+                AVX2Dot.f16RowsF32(UnsafeRawPointer(keys), rowStride: 2 * stride, rows: length, query, headDim, scores, resultStride: 1)
+                for t in 0..<length { scores[t] *= scale }
+                return
+            }
         }
-        var chains = Chains()
         for t in 0..<length {
             let key = keys + t * stride
-            chains.clear()
-            for d in 0..<headDim { chains.add(query[d] * Float(key[d]), to: d) }
-            scores[t] = chains.sum * scale
+            scores[t] = Self.sum(headDim, order) { query[$0] * Float(key[$0]) } * scale
         }
     }
 
-    /// out[d] = Σ_t weights[t] · value_t[d], value_t = values + t·stride, summed over t in 16 chains.
+    /// out[d] = Σ_t weights[t] · value_t[d], value_t = values + t·stride, summed over t in `order`.
     public static func weightedSum(_ weights: UnsafePointer<Float>, _ values: UnsafePointer<Float16>, stride: Int,
-                                   length: Int, headDim: Int, into out: UnsafeMutablePointer<Float>) {
-        if CPUFeatures.current.hasAVX2, headDim % 8 == 0 {
+                                   length: Int, headDim: Int, order: SummationOrder, into out: UnsafeMutablePointer<Float>) {
+        if CPUFeatures.current.hasAVX2, headDim % 8 == 0, order.whole % 64 == 0 || order.whole < 0 {
             AVX2Attention.weightedSum(weights, UnsafeRawPointer(values), stride: stride, length: length,
-                                      headDim: headDim, into: out)
+                                      headDim: headDim, whole: order.whole, into: out)
             return
         }
-        var chains = Chains()
         for d in 0..<headDim {
-            chains.clear()
-            for t in 0..<length { chains.add(weights[t] * Float(values[t * stride + d]), to: t) }
-            out[d] = chains.sum
+            out[d] = Self.sum(length, order) { weights[$0] * Float(values[$0 * stride + d]) }
         }
     }
 
-    /// The summation order of the F16 attention products, llama.cpp's on AVX-512 (tinyBLAS with 16-lane
-    /// registers, which recorded our golden logits): element i goes to chain i % 16, each chain sums in
-    /// order, then chain k + chain k+8, then pairs 4 apart, 2 apart, 1 apart. The queries and softmax
-    /// weights are F16 values, so every product is exact in f32 and only this order decides the rounding.
-    struct Chains {
-        var c: (Float, Float, Float, Float, Float, Float, Float, Float,
-                Float, Float, Float, Float, Float, Float, Float, Float) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        mutating func clear() { c = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) }
-        @inline(__always) mutating func add(_ x: Float, to i: Int) {
-            withUnsafeMutableBytes(of: &c) { $0.bindMemory(to: Float.self)[i & 15] += x }
-        }
-        var sum: Float {
-            withUnsafeBytes(of: c) { raw in
-                let v = raw.bindMemory(to: Float.self)
-                let a = (0..<8).map { v[$0] + v[$0 + 8] }
-                let b0 = a[0] + a[4], b1 = a[1] + a[5], b2 = a[2] + a[6], b3 = a[3] + a[7]
-                return (b0 + b2) + (b1 + b3)
+    /// Σ term(i) for i in 0..<n in `order` (the scalar definition the AVX2 kernels reproduce).
+    @inline(__always)
+    static func sum(_ n: Int, _ order: SummationOrder, _ term: (Int) -> Float) -> Float {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { c in
+            c.initialize(repeating: 0)
+            let whole = order.whole
+            let chained = whole < 0 ? n : min(whole, n)
+            let mask = whole < 0 ? 15 : 63
+            for i in 0..<chained { c[i & mask] += term(i) }
+            if whole >= 0 {
+                for l in 0..<16 { c[l] = (c[l] + c[l + 32]) + (c[l + 16] + c[l + 48]) }
             }
+            let b0 = (c[0] + c[8]) + (c[4] + c[12]), b1 = (c[1] + c[9]) + (c[5] + c[13])
+            let b2 = (c[2] + c[10]) + (c[6] + c[14]), b3 = (c[3] + c[11]) + (c[7] + c[15])
+            let total = (b0 + b2) + (b1 + b3)
+            guard chained < n else { return total }
+            var wide = Double(total)
+            for i in chained..<n { wide += Double(term(i)) }
+            return Float(wide)
         }
     }
 

@@ -1,7 +1,8 @@
 import TensorsAVX2
 
-/// F16 matrices against activations kept as f32 values rounded to F16 precision (AVX2 + F16C): decode rows
-/// in llama.cpp's vec_dot order, prompt batches in 4-row × 3-token register tiles (tinyBLAS order).
+/// F16 matrices against activations kept as f32 values rounded to F16 precision (AVX2 + F16C), in the two
+/// summation orders of llama.cpp on AVX-512: single tokens as its vec_dot (4 × 16 chains over 64-column
+/// blocks), batches as tinyBLAS (16 chains) — 6-row × 16-token outer-product tiles.
 public enum FloatWeights {
     public static func supports(columns: Int) -> Bool {
         #if arch(x86_64)
@@ -22,10 +23,28 @@ public enum FloatWeights {
         AVX2Dot.f16RowsF32(rows, rowStride: rowStride, rows: count, x, columns, results, resultStride: 1)
     }
 
-    /// results[t · resultStride + r] = F16 row r · x_t (x_t = x + t·columns).
-    public static func f16Tiles(_ rows: UnsafeRawPointer, rowStride: Int, rows count: Int, _ x: UnsafePointer<Float>,
-                                tokens: Int, columns: Int, results: UnsafeMutablePointer<Float>, resultStride: Int) {
-        AVX2Dot.f16Tiles(rows, rowStride: rowStride, rows: count, x, yStride: columns, tokens: tokens, columns,
-                         results, resultStride: resultStride)
+    /// Token blocks of the batch layout.
+    public static var tokenBlock: Int { AVX2Dot.f16TokenBlock }
+
+    /// Floats of the batch layout for `tokens` tokens of `columns` (whole blocks of 24).
+    public static func permutedFloats(tokens: Int, columns: Int) -> Int {
+        (tokens + tokenBlock - 1) / tokenBlock * tokenBlock * columns
+    }
+
+    /// Floats of one thread's weight panel.
+    public static func panelFloats(columns: Int) -> Int { AVX2Dot.f16PanelFloats(columns: columns) }
+
+    /// Writes token block `block` of the batch layout (see AVX2Dot.f16PermuteTokens).
+    public static func permuteTokens(_ x: UnsafePointer<Float>, tokens: Int, columns: Int, block: Int,
+                                     into out: UnsafeMutablePointer<Float>) {
+        AVX2Dot.f16PermuteTokens(x, yStride: columns, tokens: tokens, columns: columns, block: block, into: out)
+    }
+
+    /// results[t · resultStride + r] = F16 row r · x_t for every token, x in the batch layout (columns % 16 == 0).
+    public static func f16Tiles(_ rows: UnsafeRawPointer, rowStride: Int, rows count: Int, permuted: UnsafePointer<Float>,
+                                tokens: Int, columns: Int, panel: UnsafeMutablePointer<Float>,
+                                results: UnsafeMutablePointer<Float>, resultStride: Int) {
+        AVX2Dot.f16Tiles(rows, rowStride: rowStride, rows: count, permuted: permuted, tokens: tokens, columns: columns,
+                         panel: panel, results, resultStride: resultStride)
     }
 }

@@ -40,14 +40,14 @@ final class GoldenLogitTests: XCTestCase {
     }
 
     /// `tolerance` bounds |Δlogit| at the last prompt position and every greedy step (up to the first near-tie).
-    /// `exact`: every step of every prompt must match llama.cpp to the printed 6 decimals.
-    func compareWithGolden(_ name: String, tolerance: Double, exact: Bool = false, extra: [String] = []) throws {
+    /// `exactPrompts`: that many leading prompts must match llama.cpp at every step to the printed 6 decimals.
+    func compareWithGolden(_ name: String, tolerance: Double, exactPrompts: Int = 0, extra: [String] = []) throws {
         let model = try E2E.testdataFile("models/\(name).gguf")
         let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: try E2E.testdataFile("goldens/\(name).json"))) as? [String: Any] ?? [:]
         let prompts = golden["prompts"] as? [[String: Any]] ?? []
         XCTAssertEqual(prompts.count, 3)
         var worst = 0.0
-        for p in prompts {
+        for (index, p) in prompts.enumerated() {
             let text = p["prompt"] as? String ?? ""
             let tokens = p["tokens"] as? [Int] ?? []
             let greedy = p["greedy"] as? [Int] ?? []
@@ -68,7 +68,7 @@ final class GoldenLogitTests: XCTestCase {
                 if ours.steps[step].id != expectedId { break }
                 compared += 1
             }
-            if exact {
+            if index < exactPrompts {
                 XCTAssertEqual(ours.steps.count, perStep.count)
                 for step in 0..<min(ours.steps.count, perStep.count) {
                     XCTAssertLessThanOrEqual(Self.maxDelta(ours.steps[step], perStep[step]), 2e-6,
@@ -81,15 +81,17 @@ final class GoldenLogitTests: XCTestCase {
         XCTAssertLessThanOrEqual(worst, tolerance, "\(name): max |Δlogit| \(worst)")
     }
 
-    func testF16ModelMatchesLlamaCpp() throws { try compareWithGolden("tiny-llama3-f16-q4emb", tolerance: 1e-2) }
+    /// F16: batches in tinyBLAS's order, single tokens in vec_dot's (both as llama.cpp's AVX-512 build sums
+    /// them): the first prompt matches exactly at every step; the others stay within 8e-3.
+    func testF16ModelMatchesLlamaCpp() throws { try compareWithGolden("tiny-llama3-f16-q4emb", tolerance: 1e-2, exactPrompts: 1) }
 
     /// Q8_0: llama.cpp's integers, summation orders (batch and decode alike) and elementwise exp are
     /// reproduced, so every step of every prompt matches its printed logits exactly — with the interleaved
     /// weights (default) and without (`--no-repack`).
-    func testQ8ModelMatchesLlamaCpp() throws { try compareWithGolden("tiny-llama3-q8_0-q4emb", tolerance: 1e-2, exact: true) }
+    func testQ8ModelMatchesLlamaCpp() throws { try compareWithGolden("tiny-llama3-q8_0-q4emb", tolerance: 1e-2, exactPrompts: 3) }
 
     func testQ8ModelMatchesLlamaCppWithoutRepack() throws {
-        try compareWithGolden("tiny-llama3-q8_0-q4emb", tolerance: 1e-2, exact: true, extra: ["--no-repack"])
+        try compareWithGolden("tiny-llama3-q8_0-q4emb", tolerance: 1e-2, exactPrompts: 3, extra: ["--no-repack"])
     }
 
     /// The runner against Tools/reference_forward.py's float64 logits (Tests/EndToEndTests/reference).

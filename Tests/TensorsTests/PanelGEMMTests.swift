@@ -126,11 +126,40 @@ final class InterleavedWeightsTests: XCTestCase {
 /// F16 rows against f32 activations rounded to F16 precision: decode rows and 3-token tiles against the scalar
 /// reference, and the vector rounding against Float16's.
 final class FloatWeightsTests: XCTestCase {
-    func testF16RowsAndTilesMatchReference() throws {
+    /// llama.cpp's batch order (tinyBLAS, 16 lanes): term i in chain i % 16, then the 16-lane tree.
+    static func chains16(_ terms: [Float]) -> Float {
+        var c = [Float](repeating: 0, count: 16)
+        for (i, x) in terms.enumerated() { c[i % 16] += x }
+        return tree(c)
+    }
+
+    /// Its single-token order (vec_dot, 4 × 16 lanes): whole 64-term blocks in chain i % 64, folded
+    /// (l + l+32) + (l+16 + l+48), the tree, then the remaining terms one by one in double.
+    static func blocks64(_ terms: [Float]) -> Float {
+        let whole = terms.count & ~63
+        var c = [Float](repeating: 0, count: 64)
+        for i in 0..<whole { c[i % 64] += terms[i] }
+        var sum = Double(tree((0..<16).map { (c[$0] + c[$0 + 32]) + (c[$0 + 16] + c[$0 + 48]) }))
+        for i in whole..<terms.count { sum += Double(terms[i]) }
+        return Float(sum)
+    }
+
+    static func tree(_ c: [Float]) -> Float {
+        let a = (0..<8).map { c[$0] + c[$0 + 8] }
+        let b = (0..<4).map { a[$0] + a[$0 + 4] }
+        return (b[0] + b[2]) + (b[1] + b[3])
+    }
+
+    /// Decode rows and batch tiles against those orders bit for bit, and against the reference dot (NMSE).
+    /// Shapes: a partial 6-row panel (7 rows), a partial 16-token block (19 tokens), 256 columns (whole
+    /// transposes), 208 (8-step transposes plus single steps, a 16-column tail for the rows) and 200 (rows
+    /// only: an 8-column tail).
+    func testF16RowsAndTilesMatchLlamaCppOrders() throws {
         var generator = SeededGenerator(seed: 5)
-        for columns in [256, 200] {  // 200: the 8-column tail after the 32-column steps
+        for columns in [256, 208, 200] {
             guard FloatWeights.supports(columns: columns) else { throw XCTSkip("no AVX2 on this CPU") }
-            let rows = 5, tokens = 4
+            let rows = 7, tokens = 19
+            let tiled = columns % 16 == 0
             let rowBytes = 2 * columns
             var matrix: [UInt8] = []
             for _ in 0..<rows { matrix += BlockFormat.quantized(.f16, RandomBlocks.activations(count: columns, using: &generator)) }
@@ -141,32 +170,52 @@ final class FloatWeightsTests: XCTestCase {
                 rounded.withUnsafeMutableBufferPointer { FloatWeights.roundToHalf(src.baseAddress!, $0.baseAddress!, count: flat.count) }
             }
             var tiles = [Float](repeating: .nan, count: tokens * rows)
-            var single = [Float](repeating: .nan, count: rows)
+            var single = [Float](repeating: .nan, count: tokens * rows)
+            var permuted = [Float](repeating: .nan, count: FloatWeights.permutedFloats(tokens: tokens, columns: columns))
+            var panel = [Float](repeating: .nan, count: FloatWeights.panelFloats(columns: columns))
             matrix.withUnsafeBytes { m in
                 rounded.withUnsafeBufferPointer { x in
-                    tiles.withUnsafeMutableBufferPointer {
-                        FloatWeights.f16Tiles(m.baseAddress!, rowStride: rowBytes, rows: rows, x.baseAddress!, tokens: tokens,
-                                              columns: columns, results: $0.baseAddress!, resultStride: rows)
+                    if tiled {
+                        permuted.withUnsafeMutableBufferPointer { p in
+                            for block in 0..<((tokens + FloatWeights.tokenBlock - 1) / FloatWeights.tokenBlock) {
+                                FloatWeights.permuteTokens(x.baseAddress!, tokens: tokens, columns: columns, block: block, into: p.baseAddress!)
+                            }
+                        }
+                        permuted.withUnsafeBufferPointer { p in
+                            panel.withUnsafeMutableBufferPointer { w in
+                                tiles.withUnsafeMutableBufferPointer {
+                                    FloatWeights.f16Tiles(m.baseAddress!, rowStride: rowBytes, rows: rows, permuted: p.baseAddress!,
+                                                          tokens: tokens, columns: columns, panel: w.baseAddress!,
+                                                          results: $0.baseAddress!, resultStride: rows)
+                                }
+                            }
+                        }
                     }
                     single.withUnsafeMutableBufferPointer {
-                        FloatWeights.f16Rows(m.baseAddress!, rowStride: rowBytes, rows: rows, x.baseAddress! + columns,
-                                             columns: columns, results: $0.baseAddress!)
+                        for t in 0..<tokens {
+                            FloatWeights.f16Rows(m.baseAddress!, rowStride: rowBytes, rows: rows, x.baseAddress! + t * columns,
+                                                 columns: columns, results: $0.baseAddress! + t * rows)
+                        }
                     }
                 }
             }
+            let weights = matrix.withUnsafeBytes { raw in (0..<(rows * columns)).map { Float(raw.load(fromByteOffset: 2 * $0, as: Float16.self)) } }
             var errorSum: Double = 0, referenceSum: Double = 0
             for t in 0..<tokens {
                 let activation = BlockFormat.quantized(.f16, inputs[t])
                 for r in 0..<rows {
+                    let terms = (0..<columns).map { weights[r * columns + $0] * rounded[t * columns + $0] }
+                    XCTAssertEqual(single[t * rows + r].bitPattern, Self.blocks64(terms).bitPattern, "row \(r) token \(t) columns \(columns)")
+                    if tiled {
+                        XCTAssertEqual(tiles[t * rows + r].bitPattern, Self.chains16(terms).bitPattern, "tile row \(r) token \(t) columns \(columns)")
+                    }
                     let reference = BlockFormat.dot(.f16, Array(matrix[(r * rowBytes)..<((r + 1) * rowBytes)]), activation,
                                                     count: columns, reference: true)
-                    for value in (t == 1 ? [tiles[t * rows + r], single[r]] : [tiles[t * rows + r]]) {
+                    for value in tiled ? [tiles[t * rows + r], single[t * rows + r]] : [single[t * rows + r]] {
                         errorSum += Double(value - reference) * Double(value - reference)
                         referenceSum += Double(reference) * Double(reference)
                     }
                 }
-                // The tile and the decode row keep the same summation order: identical results.
-                if t == 1 { XCTAssertEqual(Array(tiles[rows..<(2 * rows)]), single) }
             }
             XCTAssertLessThanOrEqual(errorSum / max(referenceSum, 1e-30), 1e-7, "columns=\(columns)")
         }

@@ -6,19 +6,20 @@ import _Builtin_intrinsics.intel
 
 public enum AVX2Attention {
     /// scores[t] = scale · (query · key_t), key_t = keys + t·stride (F16 elements), in Attention's 16-chain
-    /// order: two 8-lane accumulators hold chains 0–7 and 8–15. headDim % 16 == 0.
-    public static func scores(_ query: UnsafePointer<Float>, _ keys: UnsafeRawPointer, stride: Int,
-                              length: Int, headDim: Int, scale: Float, into scores: UnsafeMutablePointer<Float>) {
+    /// order: two 8-lane accumulators hold chains 0–7 and 8–15. headDim % 16 == 0. (The single-token order
+    /// is AVX2Dot.f16RowsF32's.)
+    public static func scores(_ query: UnsafePointer<Float>, _ keys: UnsafeRawPointer, stride: Int, length: Int,
+                              headDim: Int, scale: Float, into scores: UnsafeMutablePointer<Float>) {
         let rowBytes = 2 * stride
+        let q = UnsafeRawPointer(query)
         var t = 0
         while t < length {
             let key = keys + t * rowBytes
             var low = _mm256_setzero_ps(), high = _mm256_setzero_ps()
             var d = 0
             while d < headDim {
-                low = _mm256_fmadd_ps(UnsafeRawPointer(query + d).loadUnaligned(as: __m256.self),
-                                      _mm256_cvtph_ps(load128(key + 2 * d)), low)
-                high = _mm256_fmadd_ps(UnsafeRawPointer(query + d + 8).loadUnaligned(as: __m256.self),
+                low = _mm256_fmadd_ps(q.loadUnaligned(fromByteOffset: 4 * d, as: __m256.self), _mm256_cvtph_ps(load128(key + 2 * d)), low)
+                high = _mm256_fmadd_ps(q.loadUnaligned(fromByteOffset: 4 * d + 32, as: __m256.self),
                                        _mm256_cvtph_ps(load128(key + 2 * d + 16)), high)
                 d += 16
             }
@@ -27,40 +28,64 @@ public enum AVX2Attention {
         }
     }
 
-    /// out[d] = Σ_t weights[t] · value_t[d], value_t = values + t·stride (F16), in Attention's 16-chain order
-    /// over t: 8 dimensions at a time, chains 0–7 then 8–15 in registers, then the fixed tree. headDim % 8 == 0.
+    /// out[d] = Σ_t weights[t] · value_t[d], value_t = values + t·stride (F16), 8 dimensions at a time.
+    /// `whole` < 0: Attention's 16-chain order over t; otherwise its 64-chain order over t < `whole` and the
+    /// rest one by one in double. Chains go through registers 8 at a time (a pass each). headDim % 8 == 0.
     public static func weightedSum(_ weights: UnsafePointer<Float>, _ values: UnsafeRawPointer, stride: Int,
-                                   length: Int, headDim: Int, into out: UnsafeMutablePointer<Float>) {
+                                   length: Int, headDim: Int, whole: Int, into out: UnsafeMutablePointer<Float>) {
         let rowBytes = 2 * stride
-        var d = 0
-        while d < headDim {
-            let column = values + 2 * d
-            // One pass: chains `first`…`first`+7, chain c summing t = 16i + c.
-            @inline(__always) func pass(_ first: Int) -> (__m256, __m256, __m256, __m256, __m256, __m256, __m256, __m256) {
-                var c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0
-                @inline(__always) func term(_ t: Int) -> __m256 {
-                    t < length ? _mm256_mul_ps(_mm256_set1_ps(weights[t]), _mm256_cvtph_ps(load128(column + t * rowBytes)))
-                               : _mm256_setzero_ps()
+        let chainCount = whole < 0 ? 16 : 64
+        let end = whole < 0 ? length : min(whole, length)
+        withUnsafeTemporaryAllocation(of: __m256.self, capacity: 64) { chains in
+            var d = 0
+            while d < headDim {
+                let column = values + 2 * d
+                var first = 0
+                while first < chainCount {
+                    // Chains first…first+7; chain c sums t = chainCount·i + c.
+                    var c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0
+                    @inline(__always) func term(_ t: Int) -> __m256 {
+                        t < end ? _mm256_mul_ps(_mm256_set1_ps(weights[t]), _mm256_cvtph_ps(load128(column + t * rowBytes)))
+                                : _mm256_setzero_ps()
+                    }
+                    var t = first
+                    while t < end {
+                        // Products of two F16 values are exact in f32, so multiply-then-add equals the fused form.
+                        c0 = _mm256_add_ps(c0, term(t)); c1 = _mm256_add_ps(c1, term(t + 1))
+                        c2 = _mm256_add_ps(c2, term(t + 2)); c3 = _mm256_add_ps(c3, term(t + 3))
+                        c4 = _mm256_add_ps(c4, term(t + 4)); c5 = _mm256_add_ps(c5, term(t + 5))
+                        c6 = _mm256_add_ps(c6, term(t + 6)); c7 = _mm256_add_ps(c7, term(t + 7))
+                        t += chainCount
+                    }
+                    chains[first] = c0; chains[first + 1] = c1; chains[first + 2] = c2; chains[first + 3] = c3
+                    chains[first + 4] = c4; chains[first + 5] = c5; chains[first + 6] = c6; chains[first + 7] = c7
+                    first += 8
                 }
-                var t = first
-                while t < length {
-                    // Products of two F16 values are exact in f32, so multiply-then-add equals the fused form.
-                    c0 = _mm256_add_ps(c0, term(t)); c1 = _mm256_add_ps(c1, term(t + 1))
-                    c2 = _mm256_add_ps(c2, term(t + 2)); c3 = _mm256_add_ps(c3, term(t + 3))
-                    c4 = _mm256_add_ps(c4, term(t + 4)); c5 = _mm256_add_ps(c5, term(t + 5))
-                    c6 = _mm256_add_ps(c6, term(t + 6)); c7 = _mm256_add_ps(c7, term(t + 7))
-                    t += 16
+                // 64 chains fold to 16 lanes: (l + l+32) + (l+16 + l+48).
+                if chainCount == 64 {
+                    var l = 0
+                    while l < 16 {
+                        chains[l] = _mm256_add_ps(_mm256_add_ps(chains[l], chains[l + 32]), _mm256_add_ps(chains[l + 16], chains[l + 48]))
+                        l += 1
+                    }
                 }
-                return (c0, c1, c2, c3, c4, c5, c6, c7)
+                @inline(__always) func pair(_ k: Int) -> __m256 { _mm256_add_ps(chains[k], chains[k + 8]) }
+                let b0 = _mm256_add_ps(pair(0), pair(4)), b1 = _mm256_add_ps(pair(1), pair(5))
+                let b2 = _mm256_add_ps(pair(2), pair(6)), b3 = _mm256_add_ps(pair(3), pair(7))
+                let r = _mm256_add_ps(_mm256_add_ps(b0, b2), _mm256_add_ps(b1, b3))
+                UnsafeMutableRawPointer(out + d).storeBytes(of: r, as: __m256.self)
+                if end < length {
+                    var k = 0
+                    while k < 8 {
+                        var sum = Double(out[d + k])
+                        var t = end
+                        while t < length { sum += Double(weights[t] * half(values, 2 * (t * stride + d + k))); t += 1 }
+                        out[d + k] = Float(sum)
+                        k += 1
+                    }
+                }
+                d += 8
             }
-            let l = pass(0), h = pass(8)
-            let a0 = _mm256_add_ps(l.0, h.0), a1 = _mm256_add_ps(l.1, h.1), a2 = _mm256_add_ps(l.2, h.2)
-            let a3 = _mm256_add_ps(l.3, h.3), a4 = _mm256_add_ps(l.4, h.4), a5 = _mm256_add_ps(l.5, h.5)
-            let a6 = _mm256_add_ps(l.6, h.6), a7 = _mm256_add_ps(l.7, h.7)
-            let b0 = _mm256_add_ps(a0, a4), b1 = _mm256_add_ps(a1, a5), b2 = _mm256_add_ps(a2, a6), b3 = _mm256_add_ps(a3, a7)
-            let r = _mm256_add_ps(_mm256_add_ps(b0, b2), _mm256_add_ps(b1, b3))
-            UnsafeMutableRawPointer(out + d).storeBytes(of: r, as: __m256.self)
-            d += 8
         }
     }
 }

@@ -4,111 +4,183 @@ import _Builtin_intrinsics.intel
 // llama.cpp's F16 matrix products see), so the activations need no conversion in the loops.
 
 extension AVX2Dot {
-    /// results[r · resultStride] = row r · y for `rows` F16 rows: the same four-accumulator order as `f16`.
+    /// results[r · resultStride] = row r · y for `rows` F16 rows, in llama.cpp's single-token order (its
+    /// AVX-512 vec_dot, which recorded our goldens): columns 64s + 16j + l go to chain (j, l); chains j
+    /// and j+2 add, then the two pairs, then the 16 lanes as a tree (k + k+8, then 4, 2, 1 apart); columns
+    /// past the last whole 64 are added one by one in double.
     public static func f16RowsF32(_ x: UnsafeRawPointer, rowStride: Int, rows: Int, _ y: UnsafePointer<Float>,
                                   _ count: Int, _ results: UnsafeMutablePointer<Float>, resultStride: Int) {
         let yp = UnsafeRawPointer(y)
         var r = 0
         while r < rows {
             let row = x + r * rowStride
-            var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
-            var acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps()
+            @inline(__always) func product(_ c: Int, _ acc: __m256) -> __m256 {
+                _mm256_fmadd_ps(_mm256_cvtph_ps(load128(row + 2 * c)), yp.loadUnaligned(fromByteOffset: 4 * c, as: __m256.self), acc)
+            }
+            let zero = _mm256_setzero_ps()
+            var a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero
             var i = 0
-            while i + 32 <= count {
-                acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(load128(row + 2 * i)), yp.loadUnaligned(fromByteOffset: 4 * i, as: __m256.self), acc0)
-                acc1 = _mm256_fmadd_ps(_mm256_cvtph_ps(load128(row + 2 * i + 16)), yp.loadUnaligned(fromByteOffset: 4 * i + 32, as: __m256.self), acc1)
-                acc2 = _mm256_fmadd_ps(_mm256_cvtph_ps(load128(row + 2 * i + 32)), yp.loadUnaligned(fromByteOffset: 4 * i + 64, as: __m256.self), acc2)
-                acc3 = _mm256_fmadd_ps(_mm256_cvtph_ps(load128(row + 2 * i + 48)), yp.loadUnaligned(fromByteOffset: 4 * i + 96, as: __m256.self), acc3)
-                i += 32
+            while i + 64 <= count {
+                a0 = product(i, a0); a1 = product(i + 8, a1); a2 = product(i + 16, a2); a3 = product(i + 24, a3)
+                a4 = product(i + 32, a4); a5 = product(i + 40, a5); a6 = product(i + 48, a6); a7 = product(i + 56, a7)
+                i += 64
             }
-            while i + 8 <= count {
-                acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(load128(row + 2 * i)), yp.loadUnaligned(fromByteOffset: 4 * i, as: __m256.self), acc0)
-                i += 8
-            }
-            var sum = horizontalSum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)))
+            // (j0 + j2) + (j1 + j3), low and high 8 lanes apart, then the 16-lane tree.
+            let low = _mm256_add_ps(_mm256_add_ps(a0, a4), _mm256_add_ps(a2, a6))
+            let high = _mm256_add_ps(_mm256_add_ps(a1, a5), _mm256_add_ps(a3, a7))
+            var sum = Double(horizontalSum(_mm256_add_ps(low, high)))
             while i < count {
-                sum += half(row, 2 * i) * y[i]
+                sum += Double(half(row, 2 * i) * y[i])
                 i += 1
             }
-            results[r * resultStride] = sum
+            results[r * resultStride] = Float(sum)
             r += 1
         }
     }
 
-    /// Prompt batches in 3-row × 3-token register tiles, each (row, token) keeping the four accumulators and
-    /// final order of `f16` (llama.cpp's vec_dot order, which its golden logits need; one accumulator per cell,
-    /// tinyBLAS's order, moved them by 0.011). Accumulator j only ever sees columns 32s+8j…32s+8j+7, so the
-    /// four are computed one after another (passes), each with 9 cells in registers: the same sums in the same
-    /// order, each load used 3 times. Tokens go in blocks whose activations fit in L2, rows stream through
-    /// once per block. results[t · resultStride + r].
-    public static func f16Tiles(_ x: UnsafeRawPointer, rowStride: Int, rows: Int, _ y: UnsafePointer<Float>,
-                                yStride: Int, tokens: Int, _ count: Int,
-                                _ results: UnsafeMutablePointer<Float>, resultStride: Int) {
-        let steps = count / 32, tail = (count % 32) / 8
-        let tokenBlock = max(3, (256 * 1024 / max(4 * yStride, 1)) / 3 * 3)
-        withUnsafeTemporaryAllocation(of: __m256.self, capacity: 36) { partial in
-            var block = 0
-            while block < tokens {
-                let blockEnd = min(tokens, block + tokenBlock)
-                var r = 0
-                while r < rows {
-                    let rr = (r, min(r + 1, rows - 1), min(r + 2, rows - 1))
-                    let w = (x + rr.0 * rowStride, x + rr.1 * rowStride, x + rr.2 * rowStride)
-                    var t = block
-                    while t < blockEnd {
-                        let tt = (t, min(t + 1, blockEnd - 1), min(t + 2, blockEnd - 1))
-                        let ys = (UnsafeRawPointer(y + tt.0 * yStride), UnsafeRawPointer(y + tt.1 * yStride),
-                                  UnsafeRawPointer(y + tt.2 * yStride))
-                        var pass = 0
-                        while pass < 4 {
-                            var c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c02 = _mm256_setzero_ps()
-                            var c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(), c12 = _mm256_setzero_ps()
-                            var c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c22 = _mm256_setzero_ps()
-                            @inline(__always) func step(_ column: Int) {
-                                let o = 4 * column
-                                let b0 = ys.0.loadUnaligned(fromByteOffset: o, as: __m256.self)
-                                let b1 = ys.1.loadUnaligned(fromByteOffset: o, as: __m256.self)
-                                let b2 = ys.2.loadUnaligned(fromByteOffset: o, as: __m256.self)
-                                let a0 = _mm256_cvtph_ps(load128(w.0 + 2 * column))
-                                c00 = _mm256_fmadd_ps(a0, b0, c00); c01 = _mm256_fmadd_ps(a0, b1, c01); c02 = _mm256_fmadd_ps(a0, b2, c02)
-                                let a1 = _mm256_cvtph_ps(load128(w.1 + 2 * column))
-                                c10 = _mm256_fmadd_ps(a1, b0, c10); c11 = _mm256_fmadd_ps(a1, b1, c11); c12 = _mm256_fmadd_ps(a1, b2, c12)
-                                let a2 = _mm256_cvtph_ps(load128(w.2 + 2 * column))
-                                c20 = _mm256_fmadd_ps(a2, b0, c20); c21 = _mm256_fmadd_ps(a2, b1, c21); c22 = _mm256_fmadd_ps(a2, b2, c22)
-                            }
-                            var s = 0
-                            while s < steps { step(32 * s + 8 * pass); s += 1 }
-                            if pass == 0 {  // leftover 8-column steps go to the first accumulator, as in `f16`
-                                var k = 0
-                                while k < tail { step(32 * steps + 8 * k); k += 1 }
-                            }
-                            let base = 9 * pass
-                            partial[base] = c00; partial[base + 1] = c10; partial[base + 2] = c20
-                            partial[base + 3] = c01; partial[base + 4] = c11; partial[base + 5] = c21
-                            partial[base + 6] = c02; partial[base + 7] = c12; partial[base + 8] = c22
-                            pass += 1
-                        }
-                        // Cell (row i, token j) is partial[9·pass + 3j + i]. A clamped (repeated) row or token
-                        // computes the same value for the same cell, so the stores agree.
-                        @inline(__always) func rowIndex(_ i: Int) -> Int { i == 0 ? rr.0 : i == 1 ? rr.1 : rr.2 }
-                        @inline(__always) func tokenIndex(_ j: Int) -> Int { j == 0 ? tt.0 : j == 1 ? tt.1 : tt.2 }
-                        var j = 0
-                        while j < 3 {
-                            var i = 0
-                            while i < 3 {
-                                let c = 3 * j + i
-                                let sum = _mm256_add_ps(_mm256_add_ps(partial[c], partial[9 + c]),
-                                                        _mm256_add_ps(partial[18 + c], partial[27 + c]))
-                                results[tokenIndex(j) * resultStride + rowIndex(i)] = horizontalSum(sum)
-                                i += 1
-                            }
-                            j += 1
-                        }
-                        t += 3
-                    }
-                    r += 3
+    /// Tokens per block of the batch layout (two 8-lane vectors).
+    public static let f16TokenBlock = 16
+
+    /// Rounded activations of a batch rearranged for `f16Tiles`: per block of 16 tokens, column 16i + l of
+    /// token t at (l·I + i)·16 + t (I = columns / 16), so one pass over chain l reads consecutive vectors.
+    /// Tokens past the end are zero. Writes block `block` at out + block·16·columns. columns % 16 == 0.
+    public static func f16PermuteTokens(_ y: UnsafePointer<Float>, yStride: Int, tokens: Int, columns: Int,
+                                        block: Int, into out: UnsafeMutablePointer<Float>) {
+        let width = f16TokenBlock, steps = columns / 16
+        let base = out + block * width * columns
+        var k = 0
+        while k < width {
+            let t = block * width + k
+            if t < tokens {
+                let source = y + t * yStride
+                var c = 0
+                while c < columns {
+                    base[((c & 15) * steps + (c >> 4)) * width + k] = source[c]
+                    c += 1
                 }
-                block = blockEnd
+            } else {
+                var c = 0
+                while c < columns { base[c * width + k] = 0; c += 1 }
+            }
+            k += 1
+        }
+    }
+
+    /// Floats of scratch `f16Tiles` needs per thread (one 6-row panel).
+    public static func f16PanelFloats(columns: Int) -> Int { 6 * f16PanelStride(columns: columns) }
+
+    /// Panel rows 64 bytes longer than a power of two apart, so the six broadcast streams do not share L1 sets.
+    static func f16PanelStride(columns: Int) -> Int { columns + 16 }
+
+    /// One F16 row widened to f32 in chain-major order: column 16i + l at out[l·steps + i]. Eight steps at
+    /// a time go through two 8 × 8 transposes (one for chains 0–7, one for 8–15).
+    @inline(__always)
+    static func widenChainMajor(_ row: UnsafeRawPointer, steps: Int, into out: UnsafeMutablePointer<Float>) {
+        var i = 0
+        while i + 8 <= steps {
+            var low = Eight(repeating: _mm256_setzero_si256()), high = low
+            var k = 0
+            while k < 8 {
+                low[k] = _mm256_castps_si256(_mm256_cvtph_ps(load128(row + 32 * (i + k))))
+                high[k] = _mm256_castps_si256(_mm256_cvtph_ps(load128(row + 32 * (i + k) + 16)))
+                k += 1
+            }
+            let a = AVX2GEMM.transpose(low), b = AVX2GEMM.transpose(high)
+            var l = 0
+            while l < 8 {
+                UnsafeMutableRawPointer(out + l * steps + i).storeBytes(of: a[l], as: __m256i.self)
+                UnsafeMutableRawPointer(out + (l + 8) * steps + i).storeBytes(of: b[l], as: __m256i.self)
+                l += 1
+            }
+            i += 8
+        }
+        while i < steps {
+            let low = _mm256_cvtph_ps(load128(row + 32 * i)), high = _mm256_cvtph_ps(load128(row + 32 * i + 16))
+            withUnsafeBytes(of: (low, high)) { lanes in
+                let v = lanes.bindMemory(to: Float.self)
+                var l = 0
+                while l < 16 { out[l * steps + i] = v[l]; l += 1 }
+            }
+            i += 1
+        }
+    }
+
+    /// Prompt batches in llama.cpp's batch order (tinyBLAS with 16-lane registers): for each (row, token),
+    /// column c feeds chain c % 16, chains sum in column order with fused multiply-adds, then the 16-lane
+    /// tree. Computed as outer products: 6 rows (widened to f32, chain-major, in `panel`) times 16 tokens
+    /// (`permuted`, from f16PermuteTokens) — per column step 6 broadcasts, 2 loads and 12 FMAs (12
+    /// accumulators and 3 operands fill the 16 registers: one more and LLVM spills an accumulator, which
+    /// puts a store and a reload into its FMA chain), one chain at a time for all 96 cells. results[t · resultStride + r]. columns % 16 == 0.
+    public static func f16Tiles(_ x: UnsafeRawPointer, rowStride: Int, rows: Int, permuted: UnsafePointer<Float>,
+                                tokens: Int, columns: Int, panel: UnsafeMutablePointer<Float>,
+                                _ results: UnsafeMutablePointer<Float>, resultStride: Int) {
+        let width = f16TokenBlock, steps = columns / 16, panelStride = f16PanelStride(columns: columns)
+        let blocks = (tokens + width - 1) / width
+        withUnsafeTemporaryAllocation(of: __m256.self, capacity: 16 * 12) { chains in  // chains[12·l + 2·r + g]
+            var r0 = 0
+            while r0 < rows {
+                // Rows r0…r0+5 (a short panel repeats its last row: computed, not stored), chain-major f32.
+                var r = 0
+                while r < 6 {
+                    widenChainMajor(x + min(r0 + r, rows - 1) * rowStride, steps: steps, into: panel + r * panelStride)
+                    r += 1
+                }
+                var block = 0
+                while block < blocks {
+                    let xb = permuted + block * width * columns
+                    var l = 0
+                    while l < 16 {
+                        let zero = _mm256_setzero_ps()
+                        var c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero
+                        var c30 = zero, c31 = zero, c40 = zero, c41 = zero, c50 = zero, c51 = zero
+                        let xs = UnsafeRawPointer(xb + l * steps * width)
+                        let w0 = panel + l * steps, w1 = w0 + panelStride, w2 = w1 + panelStride
+                        let w3 = w2 + panelStride, w4 = w3 + panelStride, w5 = w4 + panelStride
+                        @inline(__always) func step(_ i: Int) {
+                            let y0 = xs.loadUnaligned(fromByteOffset: 64 * i, as: __m256.self)
+                            let y1 = xs.loadUnaligned(fromByteOffset: 64 * i + 32, as: __m256.self)
+                            var a = _mm256_set1_ps(w0[i])
+                            c00 = _mm256_fmadd_ps(a, y0, c00); c01 = _mm256_fmadd_ps(a, y1, c01)
+                            a = _mm256_set1_ps(w1[i])
+                            c10 = _mm256_fmadd_ps(a, y0, c10); c11 = _mm256_fmadd_ps(a, y1, c11)
+                            a = _mm256_set1_ps(w2[i])
+                            c20 = _mm256_fmadd_ps(a, y0, c20); c21 = _mm256_fmadd_ps(a, y1, c21)
+                            a = _mm256_set1_ps(w3[i])
+                            c30 = _mm256_fmadd_ps(a, y0, c30); c31 = _mm256_fmadd_ps(a, y1, c31)
+                            a = _mm256_set1_ps(w4[i])
+                            c40 = _mm256_fmadd_ps(a, y0, c40); c41 = _mm256_fmadd_ps(a, y1, c41)
+                            a = _mm256_set1_ps(w5[i])
+                            c50 = _mm256_fmadd_ps(a, y0, c50); c51 = _mm256_fmadd_ps(a, y1, c51)
+                        }
+                        var i = 0
+                        while i < steps { step(i); i += 1 }
+                        let o = 12 * l
+                        chains[o] = c00; chains[o + 1] = c01; chains[o + 2] = c10; chains[o + 3] = c11
+                        chains[o + 4] = c20; chains[o + 5] = c21; chains[o + 6] = c30; chains[o + 7] = c31
+                        chains[o + 8] = c40; chains[o + 9] = c41; chains[o + 10] = c50; chains[o + 11] = c51
+                        l += 1
+                    }
+                    // The 16-lane tree per cell, 8 tokens per vector.
+                    var cell = 0
+                    while cell < 12 {
+                        @inline(__always) func chain(_ k: Int) -> __m256 { chains[12 * k + cell] }
+                        @inline(__always) func pair(_ k: Int) -> __m256 { _mm256_add_ps(chain(k), chain(k + 8)) }
+                        let b0 = _mm256_add_ps(pair(0), pair(4)), b1 = _mm256_add_ps(pair(1), pair(5))
+                        let b2 = _mm256_add_ps(pair(2), pair(6)), b3 = _mm256_add_ps(pair(3), pair(7))
+                        let total = _mm256_add_ps(_mm256_add_ps(b0, b2), _mm256_add_ps(b1, b3))
+                        let row = r0 + cell / 2, first = block * width + 8 * (cell % 2)
+                        if row < rows {
+                            withUnsafeBytes(of: total) { lanes in
+                                let v = lanes.bindMemory(to: Float.self)
+                                var k = 0
+                                while k < 8, first + k < tokens { results[(first + k) * resultStride + row] = v[k]; k += 1 }
+                            }
+                        }
+                        cell += 1
+                    }
+                    block += 1
+                }
+                r0 += 6
             }
         }
     }

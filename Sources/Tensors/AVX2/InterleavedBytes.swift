@@ -89,7 +89,9 @@ extension AVX2GEMM {
         let ones = _mm256_set1_epi16(1)
         let y = (activations + t * activationStride, activations + min(t + 1, tokens - 1) * activationStride,
                  activations + min(t + 2, tokens - 1) * activationStride, activations + min(t + 3, tokens - 1) * activationStride)
-        withUnsafeTemporaryAllocation(of: __m256.self, capacity: 32) { chains in  // chains[4·g + token]
+        // chains[4·g + token]: the chain sums; scales[4·b + token]: d(rows)·dy(token), formed in the first pass.
+        withUnsafeTemporaryAllocation(of: __m256.self, capacity: 32 + 4 * blocks) { buffer in
+            let chains = buffer.baseAddress!, scales = chains + 32
             var g0 = 0
             while g0 < 8 {
                 let zero = _mm256_setzero_ps()
@@ -97,11 +99,14 @@ extension AVX2GEMM {
                 var b = 0
                 while b < blocks {
                     let pb = w + b * InterleavedByteLayout.blockBytes
-                    let d = _mm256_cvtph_ps(load128(pb))
-                    @inline(__always) func scale(_ yt: UnsafeRawPointer) -> __m256 {
-                        _mm256_mul_ps(d, _mm256_cvtph_ps(_mm_set1_epi16(yt.loadUnaligned(fromByteOffset: 34 * b, as: Int16.self))))
+                    if g0 == 0 {
+                        let d = _mm256_cvtph_ps(load128(pb))
+                        @inline(__always) func scale(_ yt: UnsafeRawPointer) -> __m256 {
+                            _mm256_mul_ps(d, _mm256_cvtph_ps(_mm_set1_epi16(yt.loadUnaligned(fromByteOffset: 34 * b, as: Int16.self))))
+                        }
+                        (scales[4 * b], scales[4 * b + 1], scales[4 * b + 2], scales[4 * b + 3]) = (scale(y.0), scale(y.1), scale(y.2), scale(y.3))
                     }
-                    let s = (scale(y.0), scale(y.1), scale(y.2), scale(y.3))
+                    let s = (scales[4 * b], scales[4 * b + 1], scales[4 * b + 2], scales[4 * b + 3])
                     @inline(__always) func group(_ g: Int, _ acc: inout (__m256, __m256, __m256, __m256)) {
                         let q = load256(pb + 16 + 32 * g)
                         let magnitude = _mm256_sign_epi8(q, q)

@@ -1,0 +1,67 @@
+import XCTest
+@testable import Tensors
+
+/// Attention's F16 dot products in llama.cpp's two orders: the AVX2 kernels, the scalar definition
+/// (Attention.sum) and an independent one (FloatWeightsTests.chains16 / blocks64) agree bit for bit.
+final class AttentionTests: XCTestCase {
+    private func halves(_ count: Int, _ generator: inout SeededGenerator) -> [Float16] {
+        (0..<count).map { _ in Float16(Float(Int(generator.next() % 2001) - 1000) / 397) }
+    }
+
+    func testScoresInBothOrders() {
+        var generator = SeededGenerator(seed: 31)
+        for headDim in [32, 64, 128, 80] {
+            let length = 37, stride = headDim + 8
+            let keys = halves(length * stride, &generator)
+            let query = halves(headDim, &generator).map { Float($0) }
+            let scale: Float = 0.125
+            for order in [Attention.SummationOrder.chains16, .singleToken(headDim)] {
+                var scores = [Float](repeating: .nan, count: length)
+                keys.withUnsafeBufferPointer { k in
+                    query.withUnsafeBufferPointer { q in
+                        Attention.scores(q.baseAddress!, k.baseAddress!, stride: stride, length: length, headDim: headDim,
+                                         order: order, scale: scale, into: &scores)
+                    }
+                }
+                for t in 0..<length {
+                    let terms = (0..<headDim).map { query[$0] * Float(keys[t * stride + $0]) }
+                    let expected: Float
+                    if case .chains16 = order { expected = FloatWeightsTests.chains16(terms) } else { expected = FloatWeightsTests.blocks64(terms) }
+                    XCTAssertEqual(scores[t].bitPattern, (expected * scale).bitPattern, "head \(headDim) t \(t) \(order)")
+                    XCTAssertEqual(Attention.sum(headDim, order) { terms[$0] }.bitPattern, expected.bitPattern)
+                }
+            }
+        }
+    }
+
+    func testWeightedSumsInBothOrders() {
+        var generator = SeededGenerator(seed: 32)
+        let headDim = 64, stride = 72
+        for length in [1, 15, 33, 64, 70, 130, 200] {
+            let values = halves(length * stride, &generator)
+            let weights = halves(length, &generator).map { abs(Float($0)) / 3 }
+            let padded = max(32, (length + 31) / 32 * 32)
+            for order in [Attention.SummationOrder.chains16, .singleToken(padded)] {
+                var out = [Float](repeating: .nan, count: headDim)
+                values.withUnsafeBufferPointer { v in
+                    weights.withUnsafeBufferPointer { w in
+                        Attention.weightedSum(w.baseAddress!, v.baseAddress!, stride: stride, length: length, headDim: headDim,
+                                              order: order, into: &out)
+                    }
+                }
+                for d in 0..<headDim {
+                    let terms = (0..<length).map { weights[$0] * Float(values[$0 * stride + d]) }
+                    let expected: Float
+                    if case .chains16 = order {
+                        expected = FloatWeightsTests.chains16(terms)
+                    } else {
+                        // The padded view's zeros fill the 64-term blocks: same as summing the real terms in them.
+                        expected = FloatWeightsTests.blocks64(terms + [Float](repeating: 0, count: padded - length))
+                    }
+                    XCTAssertEqual(out[d].bitPattern, expected.bitPattern, "length \(length) d \(d) \(order)")
+                    XCTAssertEqual(Attention.sum(length, order) { terms[$0] }.bitPattern, expected.bitPattern, "scalar length \(length)")
+                }
+            }
+        }
+    }
+}
