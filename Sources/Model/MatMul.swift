@@ -131,12 +131,13 @@ func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: UnsafeMu
         }
         return
     }
-    // F16 rows × 4 tokens gains little (~1.1×) and sums in another order than llama.cpp, whose golden logits
-    // we match within 1e-2 only with the plain per-token dot.
+    // F16 without the AVX2 kernels: batches in the batch order (see PortableDot), a single token in its own.
     if w.type == .f16 {
         pool.parallelFor(rows) { range in
             for r in range {
-                for t in 0..<count { y[t * rows + r] = BlockFormat.dot(w.type, w.row(r), act + t * stride, count: columns) }
+                for t in 0..<count {
+                    y[t * rows + r] = PortableDot.f16(w.row(r), act + t * stride, columns, batch: count > 1)
+                }
             }
         }
         return

@@ -7,9 +7,11 @@ final class GoldenLogitTests: XCTestCase {
     struct Step { var id: Int; var top: [(Int, Double)] }
 
     /// Runs the runner with --top-logits and parses its JSON lines.
-    static func topLogits(model: URL, prompt: String, steps: Int, k: Int = 20, extra: [String] = []) throws -> (prompt: [Int], steps: [Step]) {
+    static func topLogits(model: URL, prompt: String, steps: Int, k: Int = 20, extra: [String] = [],
+                          environment: [String: String] = [:]) throws -> (prompt: [Int], steps: [Step]) {
         let r = try E2E.run(try E2E.runner(), ["-m", model.path, "-p", prompt, "-n", "\(steps)", "--temp", "0",
-                                               "--top-logits", "\(k)", "--log-disable", "-c", "256"] + extra)
+                                               "--top-logits", "\(k)", "--log-disable", "-c", "256"] + extra,
+                            environment: environment)
         guard r.status == 0 else { throw XCTSkip("runner failed: \(r.stderr)") }
         return try parse(r.stdout)
     }
@@ -41,7 +43,8 @@ final class GoldenLogitTests: XCTestCase {
 
     /// `tolerance` bounds |Δlogit| at the last prompt position and every greedy step (up to the first near-tie).
     /// `exactPrompts`: that many leading prompts must match llama.cpp at every step to the printed 6 decimals.
-    func compareWithGolden(_ name: String, tolerance: Double, exactPrompts: Int = 0, extra: [String] = []) throws {
+    func compareWithGolden(_ name: String, tolerance: Double, exactPrompts: Int = 0, extra: [String] = [],
+                           environment: [String: String] = [:]) throws {
         let model = try E2E.testdataFile("models/\(name).gguf")
         let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: try E2E.testdataFile("goldens/\(name).json"))) as? [String: Any] ?? [:]
         let prompts = golden["prompts"] as? [[String: Any]] ?? []
@@ -54,7 +57,7 @@ final class GoldenLogitTests: XCTestCase {
             let margins = p["greedy_top1_top2_margin"] as? [Double] ?? []
             let perStep = (p["greedy_top5_per_step"] as? [[[Double]]] ?? []).map { $0.map { (Int($0[0]), $0[1]) } }
             let lastTop5 = (p["last_top5"] as? [[Double]] ?? []).map { (Int($0[0]), $0[1]) }
-            let ours = try Self.topLogits(model: model, prompt: text, steps: greedy.count, extra: extra)
+            let ours = try Self.topLogits(model: model, prompt: text, steps: greedy.count, extra: extra, environment: environment)
             XCTAssertEqual(ours.prompt, tokens, "prompt ids for \(text.debugDescription)")
             guard let first = ours.steps.first else { XCTFail("no steps"); continue }
             worst = max(worst, Self.maxDelta(first, lastTop5))
@@ -92,6 +95,13 @@ final class GoldenLogitTests: XCTestCase {
 
     func testQ8ModelMatchesLlamaCppWithoutRepack() throws {
         try compareWithGolden("tiny-llama3-q8_0-q4emb", tolerance: 1e-2, exactPrompts: 3, extra: ["--no-repack"])
+    }
+
+    /// Without the AVX2 kernels (what arm64 runs): PortableDot sums F16, Q4_0 and Q8_0 in the same orders.
+    func testPortableKernelsMatchLlamaCpp() throws {
+        let portable = ["SWIFTFILE_KERNELS": "scalar"]
+        try compareWithGolden("tiny-llama3-q8_0-q4emb", tolerance: 1e-2, exactPrompts: 3, environment: portable)
+        try compareWithGolden("tiny-llama3-f16-q4emb", tolerance: 1e-2, environment: portable)
     }
 
     /// The runner against Tools/reference_forward.py's float64 logits (Tests/EndToEndTests/reference).

@@ -58,10 +58,14 @@ enum E2E {
 
     /// Runs an executable to completion, capturing both streams (read concurrently so neither pipe fills).
     @discardableResult
-    static func run(_ executable: URL, _ arguments: [String], stdin: String? = nil, timeout: Double = 300) throws -> Result {
+    static func run(_ executable: URL, _ arguments: [String], stdin: String? = nil, timeout: Double = 300,
+                    environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -73,16 +73,23 @@ public enum AVX2Attention {
                 let b0 = _mm256_add_ps(pair(0), pair(4)), b1 = _mm256_add_ps(pair(1), pair(5))
                 let b2 = _mm256_add_ps(pair(2), pair(6)), b3 = _mm256_add_ps(pair(3), pair(7))
                 let r = _mm256_add_ps(_mm256_add_ps(b0, b2), _mm256_add_ps(b1, b3))
-                UnsafeMutableRawPointer(out + d).storeBytes(of: r, as: __m256.self)
                 if end < length {
-                    var k = 0
-                    while k < 8 {
-                        var sum = Double(out[d + k])
-                        var t = end
-                        while t < length { sum += Double(weights[t] * half(values, 2 * (t * stride + d + k))); t += 1 }
-                        out[d + k] = Float(sum)
-                        k += 1
+                    // The rest one by one in double, 4 dimensions per register (products exact in f32).
+                    @inline(__always) func upper(_ v: __m256) -> __m128 {
+                        _mm256_castps256_ps128(_mm256_permutevar8x32_ps(v, _mm256_set_epi32(3, 2, 1, 0, 7, 6, 5, 4)))
                     }
+                    var low = _mm256_cvtps_pd(_mm256_castps256_ps128(r)), high = _mm256_cvtps_pd(upper(r))
+                    var t = end
+                    while t < length {
+                        let product = _mm256_mul_ps(_mm256_set1_ps(weights[t]), _mm256_cvtph_ps(load128(column + t * rowBytes)))
+                        low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm256_castps256_ps128(product)))
+                        high = _mm256_add_pd(high, _mm256_cvtps_pd(upper(product)))
+                        t += 1
+                    }
+                    UnsafeMutableRawPointer(out + d).storeBytes(of: _mm256_cvtpd_ps(low), as: __m128.self)
+                    UnsafeMutableRawPointer(out + d + 4).storeBytes(of: _mm256_cvtpd_ps(high), as: __m128.self)
+                } else {
+                    UnsafeMutableRawPointer(out + d).storeBytes(of: r, as: __m256.self)
                 }
                 d += 8
             }
