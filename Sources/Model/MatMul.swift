@@ -131,12 +131,14 @@ func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: UnsafeMu
         }
         return
     }
-    // F16 without the AVX2 kernels: batches in the batch order (see PortableDot), a single token in its own.
+    // F16 without the AVX2 kernels: batches in the batch order (see PortableDot), a single token in its own
+    // (as are batches whose rows are not whole 16-column chains, like tinyBLAS declining them).
     if w.type == .f16 {
+        let batch = count > 1 && columns % 16 == 0
         pool.parallelFor(rows) { range in
             for r in range {
                 for t in 0..<count {
-                    y[t * rows + r] = PortableDot.f16(w.row(r), act + t * stride, columns, batch: count > 1)
+                    y[t * rows + r] = PortableDot.f16(w.row(r), act + t * stride, columns, batch: batch)
                 }
             }
         }

@@ -26,7 +26,7 @@ public enum FloatWeights {
     /// Token blocks of the batch layout.
     public static var tokenBlock: Int { AVX2Dot.f16TokenBlock }
 
-    /// Floats of the batch layout for `tokens` tokens of `columns` (whole blocks of 24).
+    /// Floats of the batch layout for `tokens` tokens of `columns` (whole blocks of 16).
     public static func permutedFloats(tokens: Int, columns: Int) -> Int {
         (tokens + tokenBlock - 1) / tokenBlock * tokenBlock * columns
     }

@@ -1,11 +1,13 @@
 import GGUF
 
 /// Dot products for CPUs without our AVX2 kernels (arm64, old x86), in the summation orders of the fast
-/// kernels — llama.cpp's, which recorded our golden logits — so every machine computes the same bits:
-/// Q8_0 and Q4_0 keep 8 chains per token (one per 4-column group; each block adds d·dy·(group sum) with a
-/// fused multiply-add), F16 sums as Attention.SummationOrder says (single tokens in 64-column blocks,
-/// batches in 16 chains). Plain loops over small fixed-size chain arrays, which the compiler can keep in
-/// vector registers. (ReferenceDot keeps the index-order definitions the tests measure against.)
+/// kernels — llama.cpp's, which recorded our golden logits — so the golden models give the same bits on
+/// every machine: Q8_0 and Q4_0 keep 8 chains per token (one per 4-column group; each block adds
+/// d·dy·(group sum) with a fused multiply-add), F16 sums as Attention.SummationOrder says (single tokens
+/// in 64-column blocks, batches in 16 chains). (One exception: AVX2 Q4_0 prompt batches sum each block's
+/// integers before scaling, a rounding-level difference.) Plain loops over small fixed-size chain arrays,
+/// which the compiler can keep in vector registers. ReferenceDot keeps the index-order definitions the
+/// tests measure against.
 public enum PortableDot {
     /// Q8_0 weights · Q8_0 activations over `blocks` blocks.
     public static func q8_0(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
