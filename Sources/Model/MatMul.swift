@@ -63,7 +63,8 @@ func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: UnsafeMu
             }
         }
         if tiled {
-            pool.parallelFor((rows + 5) / 6) { range, thread in
+            let panels = (rows + 5) / 6
+            pool.parallelFor(panels, grain: pool.grain(panels)) { range, thread in
                 let first = 6 * range.lowerBound, end = min(rows, 6 * range.upperBound)
                 let panel = (scratch.panels + thread * scratch.panelStride).assumingMemoryBound(to: Float.self)
                 FloatWeights.f16Tiles(w.row(first), rowStride: w.rowBytes, rows: end - first, permuted: permuted,
@@ -95,7 +96,7 @@ func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: UnsafeMu
             InterleavedWeights.prepare(w.type, activations: act, activationStride: stride, tokens: count, columns: columns,
                                        prepared: scratch.prepared)
         }
-        pool.parallelFor(rows / 8) { range in
+        pool.parallelFor(rows / 8, grain: pool.grain(rows / 8)) { range, _ in
             InterleavedWeights.multiply(w.type, interleaved, columns: columns, panels: range, activations: act,
                                         activationStride: stride, prepared: scratch.prepared, tokens: count,
                                         results: y, resultStride: rows)

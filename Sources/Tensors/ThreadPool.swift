@@ -13,6 +13,8 @@ public final class ThreadPool: @unchecked Sendable {
     private let generation = Atomic<Int>(0)
     private let pending = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
+    /// The next unclaimed index of a dynamic parallelFor (one job runs at a time).
+    private let cursor = Atomic<Int>(0)
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()
     private var sleepers = 0  // guarded by mutex
@@ -99,6 +101,27 @@ public final class ThreadPool: @unchecked Sendable {
             let end = count * (index + 1) / n
             if start < end { body(start..<end, index) }
         }
+    }
+
+    /// Like `parallelFor(_:_:)`, but threads claim chunks of `grain` items as they finish the previous one,
+    /// so a thread that the machine slows down (a busy neighbour on a shared host) leaves its work to the
+    /// others instead of holding up the job. Which thread computes an item never changes its result.
+    public func parallelFor(_ count: Int, grain: Int, _ body: (Range<Int>, Int) -> Void) {
+        let n = activeThreads, grain = max(1, grain)
+        if n == 1 || count <= grain { if count > 0 { body(0..<count, 0) }; return }
+        cursor.store(0, ordering: .relaxed)
+        run { index in
+            while true {
+                let start = cursor.add(grain, ordering: .relaxed).oldValue
+                if start >= count { break }
+                body(start..<min(count, start + grain), index)
+            }
+        }
+    }
+
+    /// A grain giving each thread about `chunksPerThread` chunks of `count` items.
+    public func grain(_ count: Int, chunksPerThread: Int = 8) -> Int {
+        max(1, count / (activeThreads * chunksPerThread))
     }
 
     private func workerLoop(index: Int) {
