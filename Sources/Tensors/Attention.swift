@@ -106,14 +106,16 @@ public enum Attention {
     /// float round trip gives, without the software conversion call Swift emits on x86-64.
     @inline(__always)
     public static func roundedToHalf(_ x: Float) -> Float {
+        // Sign and magnitude handled as bits (Float(sign:exponent:significand:) is a library call).
+        let sign = x.bitPattern & 0x8000_0000
         let magnitude = abs(x)
-        if !(magnitude < 65520) { return magnitude.isNaN ? x : Float(sign: x.sign, exponent: 0, significand: .infinity) }
+        if !(magnitude < 65520) { return magnitude.isNaN ? x : Float(bitPattern: sign | 0x7F80_0000) }
         if magnitude < 6.103515625e-05 {
             // F16 subnormals are multiples of 2⁻²⁴: adding 0.5 (whose float ulp is 2⁻²⁴) rounds to one.
-            return Float(sign: x.sign, exponent: 0, significand: (magnitude + 0.5) - 0.5)
+            return Float(bitPattern: sign | ((magnitude + 0.5) - 0.5).bitPattern)
         }
         var bits = magnitude.bitPattern
         bits = (bits &+ 0xFFF &+ ((bits >> 13) & 1)) & ~0x1FFF
-        return Float(sign: x.sign, exponent: 0, significand: Float(bitPattern: bits))
+        return Float(bitPattern: sign | bits)
     }
 }
