@@ -7,7 +7,7 @@ MODEL_DIR := .cache/models
 SMOL := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 DEMO := SmolLM2-135M-Instruct.Q4_1.llamafile
 
-.PHONY: all build test unit e2e demo bench bench-compare fuzz clean setup models
+.PHONY: all build test unit e2e demo bench bench-compare fuzz clean setup models arm64-check
 
 all: build
 
@@ -41,7 +41,13 @@ test: build models
 	for suite in server chat webui; do \
 	  echo "== $$suite suite"; SWIFTFILE_BIN=$(CURDIR)/$(BIN)/swiftfile bash Tools/test-$$suite.sh || status=1; \
 	done; \
+	echo "== arm64 suite"; bash Tools/arm64-check/run.sh --compile || status=1; \
 	exit $$status
+
+# arm64 without an arm64 machine: the portable kernels run under qemu-aarch64 and must give the x86-64
+# results bit for bit; GGUF, Tensors and Model compile for aarch64-unknown-linux-gnu (Tools/arm64-check).
+arm64-check: setup
+	bash Tools/arm64-check/run.sh --compile
 
 # Side by side with llama.cpp (llama-cpp-python, compiled here once: ~10 min) on the same GGUF files:
 # interleaved rounds, medians, samples in .cache/bench/side-by-side.json. Uses the existing release build.

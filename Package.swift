@@ -4,6 +4,18 @@ import PackageDescription
 // Kernels are hot loops over unsafe pointers; exclusivity checks cost there and buy nothing.
 let fast: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
 
+// The x86 kernel modules are compiled with these CPU features (the binary checks the CPU before calling
+// them). Given as clang target features, not -mavx2: the driver rejects -m flags of another
+// architecture, so an arm64 build (native, or cross-compiled from x86-64) would fail, while an
+// unknown target feature is ignored there — and on arm64 those modules compile empty (#if arch).
+func x86Features(_ names: [String]) -> [SwiftSetting] {
+    #if arch(x86_64)
+    [.unsafeFlags(names.flatMap { ["-Xcc", "-Xclang", "-Xcc", "-target-feature", "-Xcc", "-Xclang", "-Xcc", "+" + $0] })]
+    #else
+    []
+    #endif
+}
+
 let package = Package(
     name: "swiftfile",
     platforms: [.macOS(.v15)],
@@ -28,10 +40,9 @@ let package = Package(
         // checking the CPU (CPUFeatures), so the binary still runs on any x86-64.
         // AVX-512 VNNI kernels (run only after CPUFeatures saw AVX-512 F/BW/VL + VNNI enabled by the OS).
         .target(name: "TensorsAVX512", dependencies: ["TensorsAVX2"], path: "Sources/Tensors/AVX512",
-                swiftSettings: fast + [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c", "-Xcc", "-mavx512f",
-                                                     "-Xcc", "-mavx512bw", "-Xcc", "-mavx512vl", "-Xcc", "-mavx512vnni"])]),
+                swiftSettings: fast + x86Features(["avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512vnni"])),
         .target(name: "TensorsAVX2", path: "Sources/Tensors/AVX2",
-                swiftSettings: fast + [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"])]),
+                swiftSettings: fast + x86Features(["avx2", "fma", "f16c"])),
         .target(name: "Tokenizer", dependencies: ["GGUF"]),
         .target(name: "Model", dependencies: ["GGUF", "Tensors"], swiftSettings: fast),
         .target(name: "Sampling"),

@@ -31,6 +31,9 @@ missing_packages() {
     command -v zip >/dev/null 2>&1 || missing+=(zip)
     command -v unzip >/dev/null 2>&1 || missing+=(unzip)
     [ -x /usr/bin/time ] || missing+=(time)
+    # Tools/arm64-check: run the portable kernels for aarch64 under emulation.
+    command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu-user)
+    command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
     echo "${missing[@]:-}"
 }
 

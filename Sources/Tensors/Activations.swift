@@ -1,4 +1,6 @@
+#if arch(x86_64)
 import TensorsAVX2
+#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -49,11 +51,15 @@ public enum Activations {
         let vectorWidth = width - width % 16
         for r in 0..<rows {
             let g = gate + r * width, v = up + r * width
+            #if arch(x86_64)
             if vectorized {
                 AVX2Activations.swiGLU(gate: g, up: v, count: vectorWidth)
             } else {
                 for i in 0..<vectorWidth { g[i] = silu(g[i]) * v[i] }
             }
+            #else
+            for i in 0..<vectorWidth { g[i] = silu(g[i]) * v[i] }
+            #endif
             for i in vectorWidth..<width {
                 let x = g[i]
                 g[i] = x / (1 + expf(-x)) * v[i]
@@ -66,9 +72,11 @@ public enum Activations {
     /// element k plus k+8, then pairs 4 apart, 2 apart, 1 apart — each added to a double.
     public static func softmaxExp(_ weights: UnsafeMutablePointer<Float>, count: Int, maximum: Float,
                                   vectorized: Bool = CPUFeatures.current.hasAVX2) -> Double {
+        #if arch(x86_64)
         if vectorized {
             return AVX2Activations.softmaxExp(weights, count: count, maximum: maximum)
         }
+        #endif
         var sum: Double = 0
         var t = 0
         while t < count {

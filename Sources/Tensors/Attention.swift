@@ -1,4 +1,6 @@
+#if arch(x86_64)
 import TensorsAVX2
+#endif
 
 /// Attention pieces over an F16 cache, dispatched to AVX2 when present (head dimensions that are a
 /// multiple of 8), otherwise plain loops with the same summation order for the weighted sum.
@@ -27,6 +29,7 @@ public enum Attention {
                               length: Int, headDim: Int, order: SummationOrder, scale: Float,
                               into scores: UnsafeMutablePointer<Float>) {
         let whole = order.whole
+        #if arch(x86_64)
         if CPUFeatures.current.hasAVX2 {
             if whole < 0, headDim % 16 == 0 {
                 AVX2Attention.scores(query, UnsafeRawPointer(keys), stride: stride, length: length, headDim: headDim,
@@ -40,6 +43,7 @@ public enum Attention {
                 return
             }
         }
+        #endif
         for t in 0..<length {
             let key = keys + t * stride
             scores[t] = Self.sum(headDim, order) { query[$0] * Float(key[$0]) } * scale
@@ -49,11 +53,13 @@ public enum Attention {
     /// out[d] = Σ_t weights[t] · value_t[d], value_t = values + t·stride, summed over t in `order`.
     public static func weightedSum(_ weights: UnsafePointer<Float>, _ values: UnsafePointer<Float16>, stride: Int,
                                    length: Int, headDim: Int, order: SummationOrder, into out: UnsafeMutablePointer<Float>) {
+        #if arch(x86_64)
         if CPUFeatures.current.hasAVX2, headDim % 8 == 0, order.whole % 64 == 0 || order.whole < 0 {
             AVX2Attention.weightedSum(weights, UnsafeRawPointer(values), stride: stride, length: length,
                                       headDim: headDim, whole: order.whole, into: out)
             return
         }
+        #endif
         for d in 0..<headDim {
             out[d] = Self.sum(length, order) { weights[$0] * Float(values[$0 * stride + d]) }
         }

@@ -68,10 +68,13 @@ func saturatingInt8(_ value: Float) -> Int8 {
     return Int8(value)
 }
 
-/// IEEE half bits to float, exactly, in integer operations: Float(Float16) compiles to a
+/// IEEE half bits to float, exactly. On x86-64 in integer operations: Float(Float16) compiles to a
 /// library call without F16C (the baseline x86-64 target), 30× slower.
 @inline(__always)
 func halfToFloat(_ bits: UInt16) -> Float {
+    #if arch(arm64)
+    return Float(Float16(bitPattern: bits))  // one instruction there
+    #else
     let sign = UInt32(bits & 0x8000) << 16
     let exponent = UInt32(bits >> 10) & 0x1F
     let mantissa = UInt32(bits & 0x03FF)
@@ -83,4 +86,5 @@ func halfToFloat(_ bits: UInt16) -> Float {
         return Float(bitPattern: sign | magnitude.bitPattern)
     }
     return Float(bitPattern: sign | (exponent + 112) << 23 | mantissa << 13)
+    #endif
 }

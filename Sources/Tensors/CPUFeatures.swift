@@ -22,7 +22,11 @@ public struct CPUFeatures: Sendable {
 
     /// What the matrix kernels run on (for --version).
     public var kernelDescription: String {
-        hasAVX512VNNI ? "AVX-512 VNNI + AVX2+FMA+F16C" : hasAVX2 ? "AVX2+FMA+F16C" : "scalar reference"
+        #if arch(x86_64)
+        hasAVX512VNNI ? "AVX-512 VNNI + AVX2+FMA+F16C" : hasAVX2 ? "AVX2+FMA+F16C" : "portable"
+        #else
+        "portable"
+        #endif
     }
 
     /// CPUID leaf 7 bits, and the kernel's flags line as proof that the OS enabled the AVX-512 state (Linux
@@ -65,6 +69,13 @@ public struct CPUFeatures: Sendable {
         return false
         #endif
     }
+}
+
+/// The body of an x86 kernel facade (FloatWeights, InterleavedWeights, PanelGEMM) on other architectures.
+/// Their `supports` is false there and every caller checks it first, so this is never reached; reaching it
+/// is a programming error in the caller, not a reaction to input.
+func x86KernelUnreachable(_ function: StaticString = #function) -> Never {
+    preconditionFailure("\(function) is an x86 kernel; its `supports` is false on this architecture")
 }
 
 #if canImport(Glibc)

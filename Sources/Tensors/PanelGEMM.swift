@@ -1,5 +1,7 @@
 import GGUF
+#if arch(x86_64)
 import TensorsAVX2
+#endif
 
 /// Prompt batches as matrix × matrix work for Q4_0 and Q4_1 (AVX2): eight weight rows are repacked
 /// once into a panel (see Sources/Tensors/AVX2/PanelGEMM.swift) and multiplied with every token.
@@ -16,7 +18,11 @@ public enum PanelGEMM {
 
     /// Bytes of one panel (8 rows) of `columns` columns.
     public static func panelBytes(_ type: TensorType, columns: Int) -> Int {
+        #if arch(x86_64)
         (columns / 32) * PanelLayout.nibbleBlockBytes
+        #else
+        return 0
+        #endif
     }
 
     /// Bytes `prepare` needs for `tokens` rows of `columns` activations.
@@ -28,11 +34,15 @@ public enum PanelGEMM {
     /// form in `prepared`. (Q8_0 weights have no panel path: see the Q8_0 branch of Model's matmul.)
     public static func prepare(_ type: TensorType, activations: UnsafeRawPointer, activationStride: Int,
                                tokens: Int, columns: Int, prepared: UnsafeMutableRawPointer) {
+        #if arch(x86_64)
         let blocks = columns / 32
         let p = Prepared(prepared, tokens: tokens, columns: columns)
         AVX2GEMM.unsignedActivations(activations, activationStride: activationStride, q8_1: type == .q4_1,
                                      tokens: tokens, blocks: blocks, bytes: p.bytes, byteStride: columns,
                                      scales: p.scales, sums: p.sums, offsets: p.offsets)
+        #else
+        x86KernelUnreachable()
+        #endif
     }
 
     /// results[t · resultStride + r] = row r · token t for the `rowCount` (≤ 8) rows starting at `rows`.
@@ -40,6 +50,7 @@ public enum PanelGEMM {
                                 columns: Int, panel: UnsafeMutableRawPointer, activations: UnsafeRawPointer,
                                 activationStride: Int, prepared: UnsafeMutableRawPointer, tokens: Int,
                                 results: UnsafeMutablePointer<Float>, resultStride: Int) {
+        #if arch(x86_64)
         let blocks = columns / 32
         let isQ4_1 = type == .q4_1
         let p = Prepared(prepared, tokens: tokens, columns: columns)
@@ -47,6 +58,9 @@ public enum PanelGEMM {
         AVX2GEMM.nibblePanel(panel, blocks: blocks, isQ4_1: isQ4_1, bytes: p.bytes, byteStride: columns,
                              scales: p.scales, sums: p.sums, offsets: p.offsets, tokens: tokens,
                              results: results, resultStride: resultStride, rowCount: rowCount)
+        #else
+        x86KernelUnreachable()
+        #endif
     }
 
     /// Where `prepare` puts each part: bytes (tokens × columns), then three float arrays of tokens × blocks.

@@ -5,52 +5,120 @@ import GGUF
 /// every machine: Q8_0 and Q4_0 keep 8 chains per token (one per 4-column group; each block adds
 /// d·dy·(group sum) with a fused multiply-add), F16 sums as Attention.SummationOrder says (single tokens
 /// in 64-column blocks, batches in 16 chains). (One exception: AVX2 Q4_0 prompt batches sum each block's
-/// integers before scaling, a rounding-level difference.) Plain loops over small fixed-size chain arrays,
-/// which the compiler can keep in vector registers. ReferenceDot keeps the index-order definitions the
-/// tests measure against.
+/// integers before scaling, a rounding-level difference.) Written with the standard library's SIMD types,
+/// which compile to NEON on arm64 and SSE2 on baseline x86-64 (F16 there: scalar, no cheap widening);
+/// Tools/arm64-check checks the arm64 code for vector instructions and its results against x86-64, bit for
+/// bit. ReferenceDot keeps the index-order definitions the tests measure against.
 public enum PortableDot {
     /// Q8_0 weights · Q8_0 activations over `blocks` blocks.
     public static func q8_0(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
-        groupChains(blocks) { b, g in
+        var chains = SIMD8<Float>()
+        for b in 0..<blocks {
             let xb = x + 34 * b, yb = y + 34 * b
-            var sum: Int32 = 0
-            for j in (4 * g)..<(4 * g + 4) { sum += Int32(xb.signedByte(2 + j)) * Int32(yb.signedByte(2 + j)) }
-            return sum
-        } scale: { b in x.half(34 * b) * y.half(34 * b) }
+            let (even, odd) = signedBytes(xb, 2)
+            chains = chains.addingProduct(SIMD8(repeating: xb.half(0) * yb.half(0)), groupSums(even, odd, yb))
+        }
+        return fold(chains)
     }
 
     /// Q4_0 weights · Q8_0 activations: column j < 16 is the low nibble of byte j, j ≥ 16 the high nibble
     /// of byte j − 16, each minus 8.
     public static func q4_0(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
-        groupChains(blocks) { b, g in
+        var chains = SIMD8<Float>()
+        for b in 0..<blocks {
             let xb = x + 18 * b, yb = y + 34 * b
-            var sum: Int32 = 0
-            for j in (4 * g)..<(4 * g + 4) {
-                let byte = xb.byte(2 + (j & 15))
-                let q = Int32(j < 16 ? byte & 0x0F : byte >> 4) - 8
-                sum += q * Int32(yb.signedByte(2 + j))
-            }
-            return sum
-        } scale: { b in x.half(18 * b) * y.half(34 * b) }
+            // 16-bit lane k of the packed bytes holds columns 2k, 2k+1 (low nibbles) and 16+2k, 17+2k (high).
+            let packed = unsafeBitCast(xb.loadUnaligned(fromByteOffset: 2, as: SIMD8<UInt16>.self), to: SIMD8<Int16>.self)
+            let even = joined(packed & 0xF, (packed &>> 4) & 0xF) &- 8
+            let odd = joined((packed &>> 8) & 0xF, (packed &>> 12) & 0xF) &- 8
+            chains = chains.addingProduct(SIMD8(repeating: xb.half(0) * yb.half(0)), groupSums(even, odd, yb))
+        }
+        return fold(chains)
     }
 
-    /// Σ over blocks of scale(b)·groupSum(b, g) into chain g (fused), then ((g0+g4)+(g2+g6)) + ((g1+g5)+(g3+g7)).
+    /// The 32 signed bytes at `offset` as 16-bit lanes: columns 2k (even) and 2k+1 (odd). Shifts and
+    /// 16-bit multiplies only, which SSE2 and NEON both have: the generic SIMD widening conversions
+    /// become per-lane loops on baseline x86-64 and out-of-line calls on arm64.
     @inline(__always)
-    static func groupChains(_ blocks: Int, _ groupSum: (Int, Int) -> Int32, scale: (Int) -> Float) -> Float {
-        var c: (Float, Float, Float, Float, Float, Float, Float, Float) = (0, 0, 0, 0, 0, 0, 0, 0)
-        for b in 0..<blocks {
-            let d = scale(b)
-            c.0 = c.0.addingProduct(d, Float(groupSum(b, 0))); c.1 = c.1.addingProduct(d, Float(groupSum(b, 1)))
-            c.2 = c.2.addingProduct(d, Float(groupSum(b, 2))); c.3 = c.3.addingProduct(d, Float(groupSum(b, 3)))
-            c.4 = c.4.addingProduct(d, Float(groupSum(b, 4))); c.5 = c.5.addingProduct(d, Float(groupSum(b, 5)))
-            c.6 = c.6.addingProduct(d, Float(groupSum(b, 6))); c.7 = c.7.addingProduct(d, Float(groupSum(b, 7)))
+    static func signedBytes(_ p: UnsafeRawPointer, _ offset: Int) -> (even: SIMD16<Int16>, odd: SIMD16<Int16>) {
+        let words = p.loadUnaligned(fromByteOffset: offset, as: SIMD16<Int16>.self)
+        return ((words &<< 8) &>> 8, words &>> 8)  // arithmetic shifts sign-extend
+    }
+
+    /// Two 8-lane halves as one 16-lane vector (the standard library's lowHalf/highHalf initialiser is a
+    /// per-lane loop on x86-64).
+    @inline(__always)
+    static func joined(_ low: SIMD8<Int16>, _ high: SIMD8<Int16>) -> SIMD16<Int16> {
+        unsafeBitCast((low, high), to: SIMD16<Int16>.self)
+    }
+
+    /// Σ x[j]·y[j] over each group of 4 columns of one block, y the Q8_0 block at `y`, as floats (exact:
+    /// |sum| ≤ 4·128²).
+    @inline(__always)
+    static func groupSums(_ xEven: SIMD16<Int16>, _ xOdd: SIMD16<Int16>, _ y: UnsafeRawPointer) -> SIMD8<Float> {
+        let (yEven, yOdd) = signedBytes(y, 2)
+        // 32-bit lane g holds the products of columns 4g and 4g+2 (even) or 4g+1 and 4g+3 (odd).
+        @inline(__always) func pairSums(_ p: SIMD16<Int16>) -> SIMD8<Int32> {
+            let lanes = unsafeBitCast(p, to: SIMD8<Int32>.self)
+            return ((lanes &<< 16) &>> 16) &+ (lanes &>> 16)
         }
-        return ((c.0 + c.4) + (c.2 + c.6)) + ((c.1 + c.5) + (c.3 + c.7))
+        return SIMD8<Float>(pairSums(xEven &* yEven) &+ pairSums(xOdd &* yOdd))
+    }
+
+    /// ((g0 + g4) + (g2 + g6)) + ((g1 + g5) + (g3 + g7)).
+    @inline(__always)
+    static func fold(_ c: SIMD8<Float>) -> Float {
+        let quad = c.lowHalf + c.highHalf, pair = quad.lowHalf + quad.highHalf
+        return pair[0] + pair[1]
     }
 
     /// F16 weights · F16 activations over `count` elements, in the single-token order (`batch` false) or the
     /// batch order. Products of two F16 values are exact in f32, so plain multiply-adds round as fused ones.
     public static func f16(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ count: Int, batch: Bool) -> Float {
-        Attention.sum(count, batch ? .chains16 : .singleToken(count)) { x.half(2 * $0) * y.half(2 * $0) }
+        #if arch(arm64)
+        @inline(__always) func product(_ i: Int) -> SIMD16<Float> { halves(x, 2 * i) * halves(y, 2 * i) }
+        if batch {
+            // Element i in chain i % 16.
+            var c = SIMD16<Float>()
+            let whole = count & ~15
+            for i in stride(from: 0, to: whole, by: 16) { c += product(i) }
+            for i in whole..<count { c[i - whole] += x.half(2 * i) * y.half(2 * i) }
+            return tree(c)
+        }
+        // Element i < whole in chain i % 64; the rest one by one in double.
+        var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
+        let whole = count & ~63
+        for i in stride(from: 0, to: whole, by: 64) {
+            c0 += product(i); c1 += product(i + 16); c2 += product(i + 32); c3 += product(i + 48)
+        }
+        let total = tree((c0 + c2) + (c1 + c3))
+        guard whole < count else { return total }
+        var wide = Double(total)
+        for i in whole..<count { wide += Double(x.half(2 * i) * y.half(2 * i)) }
+        return Float(wide)
+        #else
+        // Without F16C (x86-64 before AVX2) a vector of halves has no cheap widening: the scalar definition.
+        return Attention.sum(count, batch ? .chains16 : .singleToken(count)) { x.half(2 * $0) * y.half(2 * $0) }
+        #endif
     }
+
+    #if arch(arm64)
+    /// The 16-lane tree of Attention.SummationOrder: k plus k+8, then 4 apart, 2 apart, 1 apart.
+    @inline(__always)
+    static func tree(_ c: SIMD16<Float>) -> Float {
+        let eight = c.lowHalf + c.highHalf, four = eight.lowHalf + eight.highHalf, two = four.lowHalf + four.highHalf
+        return two[0] + two[1]
+    }
+
+    /// 16 IEEE halves at `offset`, widened exactly by the hardware (fcvtl) — lane by lane: the generic
+    /// SIMD16 conversion stays an out-of-line call.
+    @inline(__always)
+    static func halves(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD16<Float> {
+        let h = p.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float16>.self)
+        @inline(__always) func quad(_ i: Int) -> SIMD4<Float> {
+            SIMD4(Float(h[i]), Float(h[i + 1]), Float(h[i + 2]), Float(h[i + 3]))
+        }
+        return SIMD16(lowHalf: SIMD8(lowHalf: quad(0), highHalf: quad(4)), highHalf: SIMD8(lowHalf: quad(8), highHalf: quad(12)))
+    }
+    #endif
 }

@@ -1,3 +1,4 @@
+#if arch(x86_64)
 import _Builtin_intrinsics.intel
 
 // SiLU and softmax exponentials, 8 lanes at a time, with the same float operations as
@@ -94,3 +95,4 @@ public enum AVX2Activations {
         return _mm256_blendv_ps(r, n, _mm256_castsi256_ps(nan))
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if arch(x86_64)
 import _Builtin_intrinsics.intel
 
 // Attention over an F16 KV cache, one head at a time. Keys and values are F16 (widened with
@@ -96,3 +97,4 @@ public enum AVX2Attention {
         }
     }
 }
+#endif

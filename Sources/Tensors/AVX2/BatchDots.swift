@@ -1,3 +1,4 @@
+#if arch(x86_64)
 import _Builtin_intrinsics.intel
 
 // Four tokens at once: one weight row against four activation rows (prefill). Each weight block
@@ -230,3 +231,4 @@ extension AVX2Dot {
         acc.store(results, resultStride)
     }
 }
+#endif

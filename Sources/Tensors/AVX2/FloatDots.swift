@@ -1,3 +1,4 @@
+#if arch(x86_64)
 import _Builtin_intrinsics.intel
 
 // AVX2 + FMA (+ F16C) dot products of float formats: four independent accumulators hide the FMA
@@ -54,3 +55,4 @@ extension AVX2Dot {
         return sum
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if arch(x86_64)
 import _Builtin_intrinsics.intel
 
 // F16 weights against activations held as f32 values already rounded to F16 precision (what
@@ -214,3 +215,4 @@ extension AVX2Quantize {
         }
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if arch(x86_64)
 import _Builtin_intrinsics.intel
 
 // Q8_0 interleaved 8 rows at a time: per 32-column block, the 8 rows' f16 scales, then 8 registers
@@ -136,3 +137,4 @@ extension AVX2GEMM {
         }
     }
 }
+#endif

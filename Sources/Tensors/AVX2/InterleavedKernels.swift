@@ -1,3 +1,4 @@
+#if arch(x86_64)
 import _Builtin_intrinsics.intel
 
 // Weights interleaved at load, 8 rows at a time, for decode and prefill: per 32-column block,
@@ -154,3 +155,4 @@ extension AVX2GEMM {
         }
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if arch(x86_64)
 import _Builtin_intrinsics.intel
 
 // AVX2 dot products of the 256-element super-block formats with Q8_K activations
@@ -237,3 +238,4 @@ func scalePair(_ scales16: __m256i, _ k: Int) -> __m256i {
     return _mm256_shuffle_epi8(pair, _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
                                                       2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3))
 }
+#endif

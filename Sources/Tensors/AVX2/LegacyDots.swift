@@ -1,3 +1,4 @@
+#if arch(x86_64)
 import _Builtin_intrinsics.intel
 
 /// AVX2 dot products of one weight row with activations in the paired format. Same contract and
@@ -103,3 +104,4 @@ func iq4LevelTable() -> __m256i {
     _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
                      -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113)
 }
+#endif

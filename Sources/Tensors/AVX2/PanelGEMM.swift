@@ -1,3 +1,4 @@
+#if arch(x86_64)
 import _Builtin_intrinsics.intel
 
 // Prompt-batch matrix products (many tokens × many rows) for 4-bit and 8-bit block formats.
@@ -222,3 +223,4 @@ struct Eight {
         }
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if arch(x86_64)
 import _Builtin_intrinsics.intel
 
 // Activation quantizers with the same results as the scalar ones in QuantizeActivations.swift
@@ -57,3 +58,4 @@ extension AVX2Quantize {
 }
 
 public enum AVX2Quantize {}
+#endif

@@ -1,3 +1,4 @@
+#if arch(x86_64)
 import _Builtin_intrinsics.intel
 
 // Four weight rows against one activation row (decode's matrix × vector): each activation block
@@ -91,3 +92,4 @@ extension AVX2Dot {
         acc.store(results, resultStride, adding: minTotals)
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if arch(x86_64)
 import _Builtin_intrinsics.intel
 
 // Helpers shared by the AVX2 kernels. This module is compiled with -mavx2 -mfma -mf16c (see
@@ -81,3 +82,4 @@ func bytesFromBits(_ bits: UInt32) -> __m256i {
     let selector = _mm256_set1_epi64x(Int64(bitPattern: 0x8040_2010_0804_0201))
     return _mm256_cmpeq_epi8(_mm256_and_si256(spread, selector), selector)
 }
+#endif

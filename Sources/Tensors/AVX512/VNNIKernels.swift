@@ -1,3 +1,4 @@
+#if arch(x86_64)
 import _Builtin_intrinsics.intel
 import TensorsAVX2  // the layouts (InterleavedLayout, InterleavedByteLayout)
 
@@ -210,3 +211,4 @@ public enum VNNIKernels {
         }
     }
 }
+#endif

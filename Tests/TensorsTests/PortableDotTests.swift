@@ -1,0 +1,68 @@
+import GGUF
+@testable import Tensors
+import XCTest
+
+/// PortableDot (what arm64 and pre-AVX2 x86 run) against plain definitions of its summation orders, bit
+/// for bit: the SIMD code must not change a single rounding, or the golden logits would differ there.
+/// (Tools/arm64-check runs the same kernels for aarch64 under qemu and compares them with x86-64.)
+final class PortableDotTests: XCTestCase {
+    /// 8 chains per token, one per 4-column group: chain g += d·(Σ of group g's integer products), fused.
+    private func groupChainDefinition(blocks: Int, scale: (Int) -> Float, column: (Int, Int) -> (Int32, Int32)) -> Float {
+        var chains = [Float](repeating: 0, count: 8)
+        for b in 0..<blocks {
+            for g in 0..<8 {
+                var sum: Int32 = 0
+                for j in (4 * g)..<(4 * g + 4) {
+                    let (x, y) = column(b, j)
+                    sum += x * y
+                }
+                chains[g] = chains[g].addingProduct(scale(b), Float(sum))
+            }
+        }
+        return ((chains[0] + chains[4]) + (chains[2] + chains[6])) + ((chains[1] + chains[5]) + (chains[3] + chains[7]))
+    }
+
+    private func half(_ bytes: [UInt8], _ offset: Int) -> Float {
+        Float(Float16(bitPattern: UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8))
+    }
+
+    func testQ8_0AndQ4_0MatchTheGroupChainOrder() {
+        var generator = SeededGenerator(seed: 41)
+        for blocks in [1, 2, 3, 7, 16, 33, 64] {
+            let count = 32 * blocks
+            let activations = RandomBlocks.activations(count: count, using: &generator)
+            var y = [UInt8](repeating: 0, count: TensorType.q8_0.byteCount(elements: count)!)
+            activations.withUnsafeBufferPointer { a in
+                y.withUnsafeMutableBytes { BlockFormat.quantizeActivations(.q8_0, a.baseAddress!, $0.baseAddress!, count: count) }
+            }
+            // Random bytes: weights include −128, the one value our activations never take.
+            let q8 = RandomBlocks.weights(.q8_0, count: count, using: &generator)
+            let q4 = RandomBlocks.weights(.q4_0, count: count, using: &generator)
+            let expected8 = groupChainDefinition(blocks: blocks, scale: { half(q8, 34 * $0) * half(y, 34 * $0) }) { b, j in
+                (Int32(Int8(bitPattern: q8[34 * b + 2 + j])), Int32(Int8(bitPattern: y[34 * b + 2 + j])))
+            }
+            let expected4 = groupChainDefinition(blocks: blocks, scale: { half(q4, 18 * $0) * half(y, 34 * $0) }) { b, j in
+                let byte = q4[18 * b + 2 + (j & 15)]
+                return (Int32(j < 16 ? byte & 0x0F : byte >> 4) - 8, Int32(Int8(bitPattern: y[34 * b + 2 + j])))
+            }
+            let got8 = q8.withUnsafeBytes { w in y.withUnsafeBytes { PortableDot.q8_0(w.baseAddress!, $0.baseAddress!, blocks) } }
+            let got4 = q4.withUnsafeBytes { w in y.withUnsafeBytes { PortableDot.q4_0(w.baseAddress!, $0.baseAddress!, blocks) } }
+            XCTAssertEqual(got8.bitPattern, expected8.bitPattern, "Q8_0, \(blocks) blocks: \(got8) vs \(expected8)")
+            XCTAssertEqual(got4.bitPattern, expected4.bitPattern, "Q4_0, \(blocks) blocks: \(got4) vs \(expected4)")
+        }
+    }
+
+    func testF16MatchesBothSummationOrders() {
+        var generator = SeededGenerator(seed: 42)
+        for count in [1, 15, 16, 17, 48, 63, 64, 65, 127, 128, 200, 2048, 2049] {
+            let x = (0..<count).map { _ in Float16(generator.gaussianLike(0.05)) }
+            let y = (0..<count).map { _ in Float16(generator.gaussianLike(1)) }
+            for batch in [false, true] {
+                let order: Attention.SummationOrder = batch ? .chains16 : .singleToken(count)
+                let expected = Attention.sum(count, order) { Float(x[$0]) * Float(y[$0]) }
+                let got = x.withUnsafeBytes { a in y.withUnsafeBytes { PortableDot.f16(a.baseAddress!, $0.baseAddress!, count, batch: batch) } }
+                XCTAssertEqual(got.bitPattern, expected.bitPattern, "F16 \(count) elements, batch \(batch): \(got) vs \(expected)")
+            }
+        }
+    }
+}
