@@ -4,7 +4,8 @@ import GGUF
 /// kernels — llama.cpp's, which recorded our golden logits — so the golden models give the same bits on
 /// every machine: Q8_0 and Q4_0 keep 8 chains per token (one per 4-column group; each block adds
 /// d·dy·(group sum) with a fused multiply-add), F16 sums as Attention.SummationOrder says (single tokens
-/// in 64-column blocks, batches in 16 chains). (One exception: AVX2 Q4_0 prompt batches sum each block's
+/// in 64-column blocks, batches in 16 chains); Q4_K and Q6_K sum exactly in integers per super-block, as
+/// ReferenceDot does. (One exception: AVX2 Q4_0 prompt batches sum each block's
 /// integers before scaling, a rounding-level difference.) Written with the standard library's SIMD types,
 /// which compile to NEON on arm64 and SSE2 on baseline x86-64 (F16 there: scalar, no cheap widening);
 /// Tools/arm64-check checks the arm64 code for vector instructions and its results against x86-64, bit for
@@ -36,6 +37,66 @@ public enum PortableDot {
         return fold(chains)
     }
 
+    /// Q4_K weights · Q8_K activations. Each super-block's integer sums are exact, so the result is
+    /// ReferenceDot.q4_K's, bit for bit: the same float operations on the same integers.
+    public static func q4_K(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
+        var sum: Float = 0
+        for b in 0..<blocks {
+            let xb = x + 144 * b, yb = y + 292 * b
+            var integer = SIMD8<Int32>(), mins: Int32 = 0
+            for chunk in 0..<4 {
+                // Sub-blocks 2·chunk (low nibbles) and 2·chunk + 1 (high nibbles) of the same 32 bytes.
+                let words = xb.loadUnaligned(fromByteOffset: 16 + 32 * chunk, as: SIMD16<Int16>.self)
+                let (low, lowMin) = scaleAndMinK4(xb + 4, 2 * chunk), (high, highMin) = scaleAndMinK4(xb + 4, 2 * chunk + 1)
+                let (y0Even, y0Odd) = signedBytes(yb, 4 + 64 * chunk), (y1Even, y1Odd) = signedBytes(yb, 36 + 64 * chunk)
+                // |q·y| ≤ 15·128, two of them fit in 16 bits.
+                let lowProducts = (words & 0xF) &* y0Even &+ ((words &>> 8) & 0xF) &* y0Odd
+                let highProducts = ((words &>> 4) & 0xF) &* y1Even &+ ((words &>> 12) & 0xF) &* y1Odd
+                integer &+= SIMD8(repeating: low) &* pairSums(lowProducts) &+ SIMD8(repeating: high) &* pairSums(highProducts)
+                mins += lowMin * (Int32(yb.int16(260 + 8 * chunk)) + Int32(yb.int16(262 + 8 * chunk)))
+                mins += highMin * (Int32(yb.int16(264 + 8 * chunk)) + Int32(yb.int16(266 + 8 * chunk)))
+            }
+            let d = yb.float(0) * xb.half(0), dmin = yb.float(0) * xb.half(2)
+            sum += d * Float(integer.wrappedSum()) - dmin * Float(mins)
+        }
+        return sum
+    }
+
+    /// Q6_K weights · Q8_K activations, ReferenceDot.q6_K's result bit for bit (exact integer sums).
+    public static func q6_K(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
+        var sum: Float = 0
+        for b in 0..<blocks {
+            let xb = x + 210 * b, yb = y + 292 * b
+            var integer = SIMD8<Int32>()
+            for half in 0..<2 {
+                let ql = 64 * half, qh = 128 + 32 * half, sc = 192 + 8 * half, out = 4 + 128 * half
+                let highWords = xb.loadUnaligned(fromByteOffset: qh, as: SIMD16<Int16>.self)
+                for quarter in 0..<4 {
+                    // Elements l of this quarter: a nibble of ql[l] or ql[l+32], bits 2·quarter… of qh[l].
+                    let lowWords = xb.loadUnaligned(fromByteOffset: ql + 32 * (quarter % 2), as: SIMD16<Int16>.self)
+                    let nibble = Int16(4 * (quarter / 2)), bits = Int16(2 * quarter)
+                    let qEven = (((lowWords &>> nibble) & 0xF) | (((highWords &>> bits) & 3) &<< 4)) &- 32
+                    let qOdd = (((lowWords &>> (8 + nibble)) & 0xF) | (((highWords &>> (8 + bits)) & 3) &<< 4)) &- 32
+                    let (yEven, yOdd) = signedBytes(yb, out + 32 * quarter)
+                    // |q·y| ≤ 32·128, two of them fit in 16 bits. Lanes 0…3 are elements 0…15 (scale
+                    // 2·quarter), lanes 4…7 elements 16…31 (the next scale).
+                    let products = pairSums(qEven &* yEven &+ qOdd &* yOdd)
+                    let first = Int32(xb.signedByte(sc + 2 * quarter)), second = Int32(xb.signedByte(sc + 2 * quarter + 1))
+                    integer &+= products &* SIMD8(first, first, first, first, second, second, second, second)
+                }
+            }
+            sum += (xb.half(208) * yb.float(0)) * Float(integer.wrappedSum())
+        }
+        return sum
+    }
+
+    /// 32-bit lane g of the sums of 16-bit lanes 2g and 2g+1 (sign-extended by arithmetic shifts).
+    @inline(__always)
+    static func pairSums(_ p: SIMD16<Int16>) -> SIMD8<Int32> {
+        let lanes = unsafeBitCast(p, to: SIMD8<Int32>.self)
+        return ((lanes &<< 16) &>> 16) &+ (lanes &>> 16)
+    }
+
     /// The 32 signed bytes at `offset` as 16-bit lanes: columns 2k (even) and 2k+1 (odd). Shifts and
     /// 16-bit multiplies only, which SSE2 and NEON both have: the generic SIMD widening conversions
     /// become per-lane loops on baseline x86-64 and out-of-line calls on arm64.
@@ -57,11 +118,7 @@ public enum PortableDot {
     @inline(__always)
     static func groupSums(_ xEven: SIMD16<Int16>, _ xOdd: SIMD16<Int16>, _ y: UnsafeRawPointer) -> SIMD8<Float> {
         let (yEven, yOdd) = signedBytes(y, 2)
-        // 32-bit lane g holds the products of columns 4g and 4g+2 (even) or 4g+1 and 4g+3 (odd).
-        @inline(__always) func pairSums(_ p: SIMD16<Int16>) -> SIMD8<Int32> {
-            let lanes = unsafeBitCast(p, to: SIMD8<Int32>.self)
-            return ((lanes &<< 16) &>> 16) &+ (lanes &>> 16)
-        }
+        // 32-bit lane g: the products of columns 4g and 4g+2 (even) or 4g+1 and 4g+3 (odd).
         return SIMD8<Float>(pairSums(xEven &* yEven) &+ pairSums(xOdd &* yOdd))
     }
 

@@ -65,4 +65,29 @@ final class PortableDotTests: XCTestCase {
             }
         }
     }
+
+    /// Q4_K and Q6_K sum exactly in integers per super-block: ReferenceDot's result, bit for bit, on random
+    /// blocks (every scale, min and quant value pattern) against quantized random activations.
+    func testKQuantsMatchTheReference() {
+        var generator = SeededGenerator(seed: 43)
+        for blocks in [1, 2, 5, 16] {
+            let count = 256 * blocks
+            let activations = RandomBlocks.activations(count: count, using: &generator)
+            var y = [UInt8](repeating: 0, count: TensorType.q8_K.byteCount(elements: count)!)
+            activations.withUnsafeBufferPointer { a in
+                y.withUnsafeMutableBytes { BlockFormat.quantizeActivations(.q8_K, a.baseAddress!, $0.baseAddress!, count: count) }
+            }
+            for type in [TensorType.q4_K, .q6_K] {
+                let w = RandomBlocks.weights(type, count: count, using: &generator)
+                let (got, expected) = w.withUnsafeBytes { w in
+                    y.withUnsafeBytes { y in
+                        type == .q4_K
+                            ? (PortableDot.q4_K(w.baseAddress!, y.baseAddress!, blocks), ReferenceDot.q4_K(w.baseAddress!, y.baseAddress!, blocks))
+                            : (PortableDot.q6_K(w.baseAddress!, y.baseAddress!, blocks), ReferenceDot.q6_K(w.baseAddress!, y.baseAddress!, blocks))
+                    }
+                }
+                XCTAssertEqual(got.bitPattern, expected.bitPattern, "\(type), \(blocks) blocks: \(got) vs \(expected)")
+            }
+        }
+    }
 }

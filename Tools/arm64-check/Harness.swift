@@ -73,9 +73,13 @@ struct Harness {
             let q8K = UnsafeRawPointer(blocks(n, size: 292, floats: [0], &s))
             emit("reference.q2_K", n, ReferenceDot.q2_K(UnsafeRawPointer(blocks(n, size: 84, halves: [80, 82], &s)), q8K, n))
             emit("reference.q3_K", n, ReferenceDot.q3_K(UnsafeRawPointer(blocks(n, size: 110, halves: [108], &s)), q8K, n))
-            emit("reference.q4_K", n, ReferenceDot.q4_K(UnsafeRawPointer(blocks(n, size: 144, halves: [0, 2], &s)), q8K, n))
+            let q4K = UnsafeRawPointer(blocks(n, size: 144, halves: [0, 2], &s))
+            emit("reference.q4_K", n, ReferenceDot.q4_K(q4K, q8K, n))
+            emit("portable.q4_K", n, PortableDot.q4_K(q4K, q8K, n))
             emit("reference.q5_K", n, ReferenceDot.q5_K(UnsafeRawPointer(blocks(n, size: 176, halves: [0, 2], &s)), q8K, n))
-            emit("reference.q6_K", n, ReferenceDot.q6_K(UnsafeRawPointer(blocks(n, size: 210, halves: [208], &s)), q8K, n))
+            let q6K = UnsafeRawPointer(blocks(n, size: 210, halves: [208], &s))
+            emit("reference.q6_K", n, ReferenceDot.q6_K(q6K, q8K, n))
+            emit("portable.q6_K", n, PortableDot.q6_K(q6K, q8K, n))
             emit("reference.iq4_xs", n, ReferenceDot.iq4_xs(UnsafeRawPointer(blocks(n, size: 136, halves: [0], &s)), q8K, n))
         }
         // Float formats: F16 in both summation orders, lengths around the 16- and 64-element boundaries.
