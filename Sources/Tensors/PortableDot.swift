@@ -5,11 +5,11 @@ import GGUF
 /// every machine: Q8_0 and Q4_0 keep 8 chains per token (one per 4-column group; each block adds
 /// d·dy·(group sum) with a fused multiply-add), F16 sums as Attention.SummationOrder says (single tokens
 /// in 64-column blocks, batches in 16 chains); Q4_K and Q6_K sum exactly in integers per super-block, as
-/// ReferenceDot does. (One exception: AVX2 Q4_0 prompt batches sum each block's
-/// integers before scaling, a rounding-level difference.) Written with the standard library's SIMD types,
-/// which compile to NEON on arm64 and SSE2 on baseline x86-64 (F16 there: scalar, no cheap widening);
-/// Tools/arm64-check checks the arm64 code for vector instructions and its results against x86-64, bit for
-/// bit. ReferenceDot keeps the index-order definitions the tests measure against.
+/// ReferenceDot does. (One exception: AVX2 Q4_0 prompt batches sum each block's integers before scaling, a
+/// rounding-level difference.) Written with the standard library's SIMD types, which compile to NEON on
+/// arm64 and SSE2 on baseline x86-64 (F16 there: scalar, no cheap widening); Tools/arm64-check checks the
+/// arm64 code for vector instructions and its results against x86-64, bit for bit. ReferenceDot keeps the
+/// index-order definitions the tests measure against.
 public enum PortableDot {
     /// Q8_0 weights · Q8_0 activations over `blocks` blocks.
     public static func q8_0(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
