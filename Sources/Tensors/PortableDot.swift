@@ -4,8 +4,8 @@ import GGUF
 /// kernels — llama.cpp's, which recorded our golden logits — so the golden models give the same bits on
 /// every machine: Q8_0 and Q4_0 keep 8 chains per token (one per 4-column group; each block adds
 /// d·dy·(group sum) with a fused multiply-add), F16 sums as Attention.SummationOrder says (single tokens
-/// in 64-column blocks, batches in 16 chains); Q4_K and Q6_K sum exactly in integers per super-block, as
-/// ReferenceDot does. (One exception: AVX2 Q4_0 prompt batches sum each block's integers before scaling, a
+/// in 64-column blocks, batches in 16 chains); Q4_1, Q4_K, Q5_K and Q6_K sum exactly in integers per
+/// block, as ReferenceDot does. (One exception: AVX2 Q4_0 prompt batches sum each block's integers before scaling, a
 /// rounding-level difference.) Written with the standard library's SIMD types, which compile to NEON on
 /// arm64 and SSE2 on baseline x86-64 (F16 there: scalar, no cheap widening); Tools/arm64-check checks the
 /// arm64 code for vector instructions and its results against x86-64, bit for bit. ReferenceDot keeps the
@@ -37,6 +37,21 @@ public enum PortableDot {
         return fold(chains)
     }
 
+    /// Q4_1 weights · Q8_1 activations (40-byte blocks: d, s as f32, 32 bytes): ReferenceDot.q4_1's result
+    /// bit for bit — each block's integer sum is exact, then the same float operations.
+    public static func q4_1(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
+        var sum: Float = 0
+        for b in 0..<blocks {
+            let xb = x + 20 * b, yb = y + 40 * b
+            let packed = unsafeBitCast(xb.loadUnaligned(fromByteOffset: 4, as: SIMD8<UInt16>.self), to: SIMD8<Int16>.self)
+            let even = joined(packed & 0xF, (packed &>> 4) & 0xF), odd = joined((packed &>> 8) & 0xF, (packed &>> 12) & 0xF)
+            let (yEven, yOdd) = signedBytes(yb, 8)
+            let integer = pairSums(even &* yEven &+ odd &* yOdd).wrappedSum()  // |q·y| ≤ 15·128: two fit in 16 bits
+            sum += (xb.half(0) * yb.float(0)) * Float(integer) + xb.half(2) * yb.float(4)
+        }
+        return sum
+    }
+
     /// Q4_K weights · Q8_K activations. Each super-block's integer sums are exact, so the result is
     /// ReferenceDot.q4_K's, bit for bit: the same float operations on the same integers.
     public static func q4_K(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
@@ -52,6 +67,34 @@ public enum PortableDot {
                 // |q·y| ≤ 15·128, two of them fit in 16 bits.
                 let lowProducts = (words & 0xF) &* y0Even &+ ((words &>> 8) & 0xF) &* y0Odd
                 let highProducts = ((words &>> 4) & 0xF) &* y1Even &+ ((words &>> 12) & 0xF) &* y1Odd
+                integer &+= SIMD8(repeating: low) &* pairSums(lowProducts) &+ SIMD8(repeating: high) &* pairSums(highProducts)
+                mins += lowMin * (Int32(yb.int16(260 + 8 * chunk)) + Int32(yb.int16(262 + 8 * chunk)))
+                mins += highMin * (Int32(yb.int16(264 + 8 * chunk)) + Int32(yb.int16(266 + 8 * chunk)))
+            }
+            let d = yb.float(0) * xb.half(0), dmin = yb.float(0) * xb.half(2)
+            sum += d * Float(integer.wrappedSum()) - dmin * Float(mins)
+        }
+        return sum
+    }
+
+    /// Q5_K weights · Q8_K activations: Q4_K plus a fifth bit (bit `sub` of qh[l] for element l of
+    /// sub-block `sub`); ReferenceDot.q5_K's result bit for bit.
+    public static func q5_K(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
+        var sum: Float = 0
+        for b in 0..<blocks {
+            let xb = x + 176 * b, yb = y + 292 * b
+            let highWords = xb.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int16>.self)
+            var integer = SIMD8<Int32>(), mins: Int32 = 0
+            for chunk in 0..<4 {
+                let words = xb.loadUnaligned(fromByteOffset: 48 + 32 * chunk, as: SIMD16<Int16>.self)
+                let (low, lowMin) = scaleAndMinK4(xb + 4, 2 * chunk), (high, highMin) = scaleAndMinK4(xb + 4, 2 * chunk + 1)
+                let (y0Even, y0Odd) = signedBytes(yb, 4 + 64 * chunk), (y1Even, y1Odd) = signedBytes(yb, 36 + 64 * chunk)
+                let bit0 = Int16(2 * chunk), bit1 = Int16(2 * chunk + 1)
+                @inline(__always) func fifth(_ shift: Int16) -> SIMD16<Int16> { ((highWords &>> shift) & 1) &<< 4 }
+                // |q·y| ≤ 31·128, two of them fit in 16 bits.
+                let lowProducts = ((words & 0xF) | fifth(bit0)) &* y0Even &+ (((words &>> 8) & 0xF) | fifth(8 + bit0)) &* y0Odd
+                let highProducts = (((words &>> 4) & 0xF) | fifth(bit1)) &* y1Even
+                    &+ (((words &>> 12) & 0xF) | fifth(8 + bit1)) &* y1Odd
                 integer &+= SIMD8(repeating: low) &* pairSums(lowProducts) &+ SIMD8(repeating: high) &* pairSums(highProducts)
                 mins += lowMin * (Int32(yb.int16(260 + 8 * chunk)) + Int32(yb.int16(262 + 8 * chunk)))
                 mins += highMin * (Int32(yb.int16(264 + 8 * chunk)) + Int32(yb.int16(266 + 8 * chunk)))

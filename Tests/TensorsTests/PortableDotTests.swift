@@ -66,7 +66,9 @@ final class PortableDotTests: XCTestCase {
         }
     }
 
-    /// Q4_K and Q6_K sum exactly in integers per super-block: ReferenceDot's result, bit for bit, on random
+    typealias Kernel = (UnsafeRawPointer, UnsafeRawPointer, Int) -> Float
+
+    /// Q4_K, Q5_K and Q6_K sum exactly in integers per super-block: ReferenceDot's result, bit for bit, on random
     /// blocks (every scale, min and quant value pattern) against quantized random activations.
     func testKQuantsMatchTheReference() {
         var generator = SeededGenerator(seed: 43)
@@ -77,17 +79,35 @@ final class PortableDotTests: XCTestCase {
             activations.withUnsafeBufferPointer { a in
                 y.withUnsafeMutableBytes { BlockFormat.quantizeActivations(.q8_K, a.baseAddress!, $0.baseAddress!, count: count) }
             }
-            for type in [TensorType.q4_K, .q6_K] {
+            let kernels: [(TensorType, Kernel, Kernel)] = [
+                (.q4_K, PortableDot.q4_K, ReferenceDot.q4_K), (.q5_K, PortableDot.q5_K, ReferenceDot.q5_K),
+                (.q6_K, PortableDot.q6_K, ReferenceDot.q6_K),
+            ]
+            for (type, portable, reference) in kernels {
                 let w = RandomBlocks.weights(type, count: count, using: &generator)
                 let (got, expected) = w.withUnsafeBytes { w in
-                    y.withUnsafeBytes { y in
-                        type == .q4_K
-                            ? (PortableDot.q4_K(w.baseAddress!, y.baseAddress!, blocks), ReferenceDot.q4_K(w.baseAddress!, y.baseAddress!, blocks))
-                            : (PortableDot.q6_K(w.baseAddress!, y.baseAddress!, blocks), ReferenceDot.q6_K(w.baseAddress!, y.baseAddress!, blocks))
-                    }
+                    y.withUnsafeBytes { (portable(w.baseAddress!, $0.baseAddress!, blocks), reference(w.baseAddress!, $0.baseAddress!, blocks)) }
                 }
                 XCTAssertEqual(got.bitPattern, expected.bitPattern, "\(type), \(blocks) blocks: \(got) vs \(expected)")
             }
+        }
+    }
+
+    /// Q4_1 against Q8_1 activations: ReferenceDot's result bit for bit (exact integer sum per block).
+    func testQ4_1MatchesTheReference() {
+        var generator = SeededGenerator(seed: 44)
+        for blocks in [1, 2, 3, 8, 64] {
+            let count = 32 * blocks
+            let activations = RandomBlocks.activations(count: count, using: &generator)
+            var y = [UInt8](repeating: 0, count: TensorType.q8_1.byteCount(elements: count)!)
+            activations.withUnsafeBufferPointer { a in
+                y.withUnsafeMutableBytes { BlockFormat.quantizeActivations(.q8_1, a.baseAddress!, $0.baseAddress!, count: count) }
+            }
+            let w = RandomBlocks.weights(.q4_1, count: count, using: &generator)
+            let (got, expected) = w.withUnsafeBytes { w in
+                y.withUnsafeBytes { (PortableDot.q4_1(w.baseAddress!, $0.baseAddress!, blocks), ReferenceDot.q4_1(w.baseAddress!, $0.baseAddress!, blocks)) }
+            }
+            XCTAssertEqual(got.bitPattern, expected.bitPattern, "Q4_1, \(blocks) blocks: \(got) vs \(expected)")
         }
     }
 }
