@@ -157,7 +157,7 @@ public enum BlockFormat {
 
     /// Dot product of one weight row with activations already in `activationType(for:)` format.
     /// The inner kernel of every matmul; dispatches to the fastest kernel this CPU runs
-    /// (AVX2 when present; else PortableDot for F16, Q4_0, Q4_1, Q8_0, Q4_K, Q5_K and Q6_K, the scalar reference for the rest).
+    /// (AVX2 when present; else PortableDot for F16, Q4_0, Q4_1, Q8_0 and Q2_K…Q6_K, the scalar reference for the rest).
     public static func dot(_ weightType: TensorType, _ weights: UnsafeRawPointer,
                            _ activations: UnsafeRawPointer, count: Int) -> Float {
         #if arch(x86_64)
@@ -189,6 +189,8 @@ public enum BlockFormat {
             case .q4_0: return PortableDot.q4_0(weights, activations, count / 32)
             case .q8_0: return PortableDot.q8_0(weights, activations, count / 32)
             case .q4_1: return PortableDot.q4_1(weights, activations, count / 32)
+            case .q2_K: return PortableDot.q2_K(weights, activations, count / 256)
+            case .q3_K: return PortableDot.q3_K(weights, activations, count / 256)
             case .q4_K: return PortableDot.q4_K(weights, activations, count / 256)
             case .q5_K: return PortableDot.q5_K(weights, activations, count / 256)
             case .q6_K: return PortableDot.q6_K(weights, activations, count / 256)

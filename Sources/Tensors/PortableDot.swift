@@ -4,8 +4,8 @@ import GGUF
 /// kernels — llama.cpp's, which recorded our golden logits — so the golden models give the same bits on
 /// every machine: Q8_0 and Q4_0 keep 8 chains per token (one per 4-column group; each block adds
 /// d·dy·(group sum) with a fused multiply-add), F16 sums as Attention.SummationOrder says (single tokens
-/// in 64-column blocks, batches in 16 chains); Q4_1, Q4_K, Q5_K and Q6_K sum exactly in integers per
-/// block, as ReferenceDot does. (One exception: AVX2 Q4_0 prompt batches sum each block's integers before scaling, a
+/// in 64-column blocks, batches in 16 chains); Q4_1 and the K-quants sum exactly in integers per block, as
+/// ReferenceDot does. (One exception: AVX2 Q4_0 prompt batches sum each block's integers before scaling, a
 /// rounding-level difference.) Written with the standard library's SIMD types, which compile to NEON on
 /// arm64 and SSE2 on baseline x86-64 (F16 there: scalar, no cheap widening); Tools/arm64-check checks the
 /// arm64 code for vector instructions and its results against x86-64, bit for bit. ReferenceDot keeps the
@@ -50,6 +50,61 @@ public enum PortableDot {
             sum += (xb.half(0) * yb.float(0)) * Float(integer) + xb.half(2) * yb.float(4)
         }
         return sum
+    }
+
+    /// Q2_K weights · Q8_K activations, ReferenceDot.q2_K's result bit for bit (exact integer sums). Per
+    /// 128-element half and 2-bit position s, the same 32 bytes hold groups 8·half + 2s and the next one.
+    public static func q2_K(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
+        var sum: Float = 0
+        for b in 0..<blocks {
+            let xb = x + 84 * b, yb = y + 292 * b
+            var integer = SIMD8<Int32>(), mins: Int32 = 0
+            for half in 0..<2 {
+                let words = xb.loadUnaligned(fromByteOffset: 16 + 32 * half, as: SIMD16<Int16>.self)
+                for position in 0..<4 {
+                    let group = 8 * half + 2 * position, shift = Int16(2 * position)
+                    let (yEven, yOdd) = signedBytes(yb, 4 + 16 * group)
+                    // |q·y| ≤ 3·128; lanes 0…3 are the first group's 16 elements, 4…7 the second's.
+                    let products = pairSums(((words &>> shift) & 3) &* yEven &+ ((words &>> (8 + shift)) & 3) &* yOdd)
+                    let first = xb.byte(group), second = xb.byte(group + 1)
+                    integer &+= products &* groupPair(Int32(first & 0x0F), Int32(second & 0x0F))
+                    mins += Int32(first >> 4) * Int32(yb.int16(260 + 2 * group)) + Int32(second >> 4) * Int32(yb.int16(262 + 2 * group))
+                }
+            }
+            let d = yb.float(0) * xb.half(80), dmin = yb.float(0) * xb.half(82)
+            sum += d * Float(integer.wrappedSum()) - dmin * Float(mins)
+        }
+        return sum
+    }
+
+    /// Q3_K weights · Q8_K activations, ReferenceDot.q3_K's result bit for bit: Q2_K's low bits, minus 4
+    /// where the group's hmask bit is clear, signed 6-bit scales.
+    public static func q3_K(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
+        var sum: Float = 0
+        for b in 0..<blocks {
+            let xb = x + 110 * b, yb = y + 292 * b
+            let mask = xb.loadUnaligned(fromByteOffset: 0, as: SIMD16<Int16>.self)
+            var integer = SIMD8<Int32>()
+            for half in 0..<2 {
+                let words = xb.loadUnaligned(fromByteOffset: 32 + 32 * half, as: SIMD16<Int16>.self)
+                for position in 0..<4 {
+                    let group = 8 * half + 2 * position, shift = Int16(2 * position), bit = Int16(group / 2)
+                    let qEven = ((words &>> shift) & 3) &+ (((mask &>> bit) & 1) &<< 2) &- 4
+                    let qOdd = ((words &>> (8 + shift)) & 3) &+ (((mask &>> (8 + bit)) & 1) &<< 2) &- 4
+                    let (yEven, yOdd) = signedBytes(yb, 4 + 16 * group)
+                    let products = pairSums(qEven &* yEven &+ qOdd &* yOdd)  // |q·y| ≤ 4·128
+                    integer &+= products &* groupPair(scaleQ3K(xb + 96, group), scaleQ3K(xb + 96, group + 1))
+                }
+            }
+            sum += (xb.half(108) * yb.float(0)) * Float(integer.wrappedSum())
+        }
+        return sum
+    }
+
+    /// Lanes 0…3 `first`, 4…7 `second`: the scales of two 16-element groups against pairSums' lanes.
+    @inline(__always)
+    static func groupPair(_ first: Int32, _ second: Int32) -> SIMD8<Int32> {
+        SIMD8(first, first, first, first, second, second, second, second)
     }
 
     /// Q4_K weights · Q8_K activations. Each super-block's integer sums are exact, so the result is
@@ -124,8 +179,7 @@ public enum PortableDot {
                     // |q·y| ≤ 32·128, two of them fit in 16 bits. Lanes 0…3 are elements 0…15 (scale
                     // 2·quarter), lanes 4…7 elements 16…31 (the next scale).
                     let products = pairSums(qEven &* yEven &+ qOdd &* yOdd)
-                    let first = Int32(xb.signedByte(sc + 2 * quarter)), second = Int32(xb.signedByte(sc + 2 * quarter + 1))
-                    integer &+= products &* SIMD8(first, first, first, first, second, second, second, second)
+                    integer &+= products &* groupPair(Int32(xb.signedByte(sc + 2 * quarter)), Int32(xb.signedByte(sc + 2 * quarter + 1)))
                 }
             }
             sum += (xb.half(208) * yb.float(0)) * Float(integer.wrappedSum())

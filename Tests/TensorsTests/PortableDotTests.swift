@@ -68,7 +68,7 @@ final class PortableDotTests: XCTestCase {
 
     typealias Kernel = (UnsafeRawPointer, UnsafeRawPointer, Int) -> Float
 
-    /// Q4_K, Q5_K and Q6_K sum exactly in integers per super-block: ReferenceDot's result, bit for bit, on random
+    /// The K-quants sum exactly in integers per super-block: ReferenceDot's result, bit for bit, on random
     /// blocks (every scale, min and quant value pattern) against quantized random activations.
     func testKQuantsMatchTheReference() {
         var generator = SeededGenerator(seed: 43)
@@ -80,6 +80,7 @@ final class PortableDotTests: XCTestCase {
                 y.withUnsafeMutableBytes { BlockFormat.quantizeActivations(.q8_K, a.baseAddress!, $0.baseAddress!, count: count) }
             }
             let kernels: [(TensorType, Kernel, Kernel)] = [
+                (.q2_K, PortableDot.q2_K, ReferenceDot.q2_K), (.q3_K, PortableDot.q3_K, ReferenceDot.q3_K),
                 (.q4_K, PortableDot.q4_K, ReferenceDot.q4_K), (.q5_K, PortableDot.q5_K, ReferenceDot.q5_K),
                 (.q6_K, PortableDot.q6_K, ReferenceDot.q6_K),
             ]

@@ -73,8 +73,12 @@ struct Harness {
         // K-quants against Q8_K, 1…8 super-blocks.
         for n in [1, 2, 3, 8] {
             let q8K = UnsafeRawPointer(blocks(n, size: 292, floats: [0], &s))
-            emit("reference.q2_K", n, ReferenceDot.q2_K(UnsafeRawPointer(blocks(n, size: 84, halves: [80, 82], &s)), q8K, n))
-            emit("reference.q3_K", n, ReferenceDot.q3_K(UnsafeRawPointer(blocks(n, size: 110, halves: [108], &s)), q8K, n))
+            let q2K = UnsafeRawPointer(blocks(n, size: 84, halves: [80, 82], &s))
+            emit("reference.q2_K", n, ReferenceDot.q2_K(q2K, q8K, n))
+            emit("portable.q2_K", n, PortableDot.q2_K(q2K, q8K, n))
+            let q3K = UnsafeRawPointer(blocks(n, size: 110, halves: [108], &s))
+            emit("reference.q3_K", n, ReferenceDot.q3_K(q3K, q8K, n))
+            emit("portable.q3_K", n, PortableDot.q3_K(q3K, q8K, n))
             let q4K = UnsafeRawPointer(blocks(n, size: 144, halves: [0, 2], &s))
             emit("reference.q4_K", n, ReferenceDot.q4_K(q4K, q8K, n))
             emit("portable.q4_K", n, PortableDot.q4_K(q4K, q8K, n))
