@@ -2,6 +2,7 @@
 // the scalar exp) on fixed pseudo-random blocks and prints every result's bit pattern, one per line. Built
 // twice by Tools/arm64-check/run.sh — for aarch64 (run under qemu-aarch64) and for x86-64 — from the same
 // sources; the two outputs must be identical, bit for bit, or the golden logits would differ on arm64.
+// (F16 compares two implementations: PortableDot's NEON code on aarch64, the scalar definition on x86-64.)
 // Embedded Swift (no runtime library needed), so it needs no arm64 Swift SDK.
 
 /// xorshift64*: the same stream on every machine.

@@ -17,6 +17,9 @@ for tool in qemu-aarch64 aarch64-linux-gnu-gcc; do
     command -v $tool >/dev/null || { echo "arm64-check: $tool missing (make setup installs it)" >&2; exit 1; }
 done
 
+# This toolchain's resource directory (standard library modules, embedded libraries).
+toolchain=$(swiftc -print-target-info | python3 -c 'import json, sys; print(json.load(sys.stdin)["paths"]["runtimeResourcePath"])')
+
 # The Tensors sources the harness runs, with the x86 branches and module imports taken out.
 src=$work/src
 rm -rf "$src" && mkdir -p "$src"
@@ -31,7 +34,7 @@ embedded=(-enable-experimental-feature Embedded -enable-experimental-feature Ext
 swiftc "${embedded[@]}" -target aarch64-none-none-elf -c "$src"/*.swift -o "$work/harness-arm64.o"
 swiftc "${embedded[@]}" -target x86_64-unknown-linux-gnu -c "$src"/*.swift -o "$work/harness-x86.o"
 # Static PIE: the embedded object's protected symbols cannot take copy relocations of a non-PIE link.
-tables=/opt/swift/usr/lib/swift/embedded
+tables=$toolchain/embedded
 aarch64-linux-gnu-gcc -static-pie "$work/harness-arm64.o" "$tables/aarch64-none-none-elf/libswiftUnicodeDataTables.a" -lm -o "$work/harness-arm64"
 gcc "$work/harness-x86.o" "$tables/x86_64-unknown-linux-gnu/libswiftUnicodeDataTables.a" -lm -o "$work/harness-x86"
 
@@ -72,7 +75,7 @@ if [[ "${1:-}" == --compile ]]; then
     res=$work/resource-dir
     if [[ ! -e $res/.ready ]]; then
         rm -rf "$res" && mkdir -p "$res"
-        cp -as /opt/swift/usr/lib/swift/. "$res/"
+        cp -as "$toolchain/." "$res/"
         for m in "$res"/linux/*.swiftmodule; do
             i=$m/x86_64-unknown-linux-gnu.swiftinterface
             [[ -e $i ]] && sed 's/x86_64-unknown-linux-gnu/aarch64-unknown-linux-gnu/g' "$i" > "$m/aarch64-unknown-linux-gnu.swiftinterface"
