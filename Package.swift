@@ -7,7 +7,9 @@ let fast: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
 // The x86 kernel modules are compiled with these CPU features (the binary checks the CPU before calling
 // them). Given as clang target features, not -mavx2: the driver rejects -m flags of another
 // architecture, so an arm64 build (native, or cross-compiled from x86-64) would fail, while an
-// unknown target feature is ignored there — and on arm64 those modules compile empty (#if arch).
+// unknown target feature is ignored there — and on arm64 those modules compile empty (#if arch). (The
+// check is on the machine that evaluates the manifest: an x86-64 build driven from an arm64 host, such as
+// a universal macOS build, would need these flags too; not supported.)
 func x86Features(_ names: [String]) -> [SwiftSetting] {
     #if arch(x86_64)
     [.unsafeFlags(names.flatMap { ["-Xcc", "-Xclang", "-Xcc", "-target-feature", "-Xcc", "-Xclang", "-Xcc", "+" + $0] })]

@@ -7,8 +7,9 @@ public struct CPUFeatures: Sendable {
     /// AVX2 with FMA and F16C: the TensorsAVX2 kernels may run.
     public let hasAVX2: Bool
 
-    /// The running CPU's features. Setting SWIFTFILE_KERNELS=scalar in the environment forces the
-    /// scalar reference kernels (for comparisons and debugging).
+    /// The running CPU's features. Setting SWIFTFILE_KERNELS=scalar in the environment turns the x86
+    /// kernels off: the portable path (PortableDot, the reference loops), what arm64 runs (for comparisons
+    /// and debugging).
     public static let current = CPUFeatures(forceScalar: getenvString("SWIFTFILE_KERNELS") == "scalar")
 
     /// AVX-512 F, BW, VL and VNNI, with the OS saving their state: the TensorsAVX512 kernels may run.

@@ -13,7 +13,7 @@ struct Stream {
         return state &* 0x2545_F491_4F6C_DD1D
     }
     mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next() >> 32) }
-    /// A finite half in ±[2^-10, 2^5): the range block scales and activations take.
+    /// A finite half in ±[2^-10, 2^10).
     mutating func half() -> UInt16 {
         let r = next()
         let exponent = UInt16(5 + (r >> 40) % 20)  // biased 5..24

@@ -41,12 +41,24 @@ gcc "$work/harness-x86.o" "$tables/x86_64-unknown-linux-gnu/libswiftUnicodeDataT
 "$work/harness-x86" > "$work/x86.txt"
 qemu-aarch64 "$work/harness-arm64" > "$work/arm64.txt"
 lines=$(wc -l < "$work/x86.txt")
+if ((lines < 600)); then
+    echo "the harness printed only $lines results" >&2
+    exit 1
+fi
 if ! cmp -s "$work/x86.txt" "$work/arm64.txt"; then
     echo "arm64 results differ from x86-64:" >&2
     diff "$work/x86.txt" "$work/arm64.txt" | head -20 >&2
     exit 1
 fi
-echo "portable kernels: $lines results, aarch64 (qemu) = x86-64 bit for bit"
+# PortableDot's exact-integer kernels must also equal ReferenceDot (a bug alike on both ISAs shows here).
+for format in q4_1 q2_K q3_K q4_K q5_K q6_K; do
+    if ! diff <(grep "^portable.$format " "$work/arm64.txt" | cut -d' ' -f2-) \
+              <(grep "^reference.$format " "$work/arm64.txt" | cut -d' ' -f2-) >/dev/null; then
+        echo "PortableDot.$format differs from ReferenceDot.$format on aarch64" >&2
+        exit 1
+    fi
+done
+echo "portable kernels: $lines results, aarch64 (qemu) = x86-64 bit for bit; Q4_1 and K-quants = reference"
 
 # NEON in the hot loops: PortableDot's kernel bodies (the specialised functions, not their one-jump
 # thunks) must work on vector registers and call nothing (a call there is a generic SIMD conversion the
@@ -73,7 +85,9 @@ vectorised "$work/harness-arm64.o"
 if [[ "${1:-}" == --compile ]]; then
     # An aarch64 copy of the standard library's interfaces (Float80's two libm calls do not exist there).
     res=$work/resource-dir
-    if [[ ! -e $res/.ready ]]; then
+    # Rebuilt when the toolchain (path or version) changes: the copies below would go stale.
+    stamp="$toolchain $(swiftc --version 2>&1 | head -1)"
+    if [[ ! -e $res/.ready || "$(cat "$res/.ready")" != "$stamp" ]]; then
         rm -rf "$res" && mkdir -p "$res"
         cp -as "$toolchain/." "$res/"
         for m in "$res"/linux/*.swiftmodule; do
@@ -91,11 +105,12 @@ if [[ "${1:-}" == --compile ]]; then
             '}' > "$res/linux/Dispatch.swiftmodule/aarch64-unknown-linux-gnu.swiftinterface"
         mkdir -p "$res/linux/aarch64"
         cp -L "$res"/linux/x86_64/{glibc.modulemap,SwiftGlibc.h} "$res/linux/aarch64/"
-        touch "$res/.ready"
+        echo "$stamp" > "$res/.ready"
     fi
     if ! swift build -c release --build-path "$work/build" --triple aarch64-unknown-linux-gnu --sdk /usr/aarch64-linux-gnu \
         -Xswiftc -resource-dir -Xswiftc "$res" --target Model > "$work/build.log" 2>&1; then
         grep -E 'error' "$work/build.log" | sort -u | head -20 >&2
+        echo "aarch64 compile failed: $work/build.log" >&2
         exit 1
     fi
     echo "GGUF, Tensors, Model: compiled for aarch64-unknown-linux-gnu; PortableDot in that build:"
