@@ -110,42 +110,33 @@ public enum PortableDot {
     /// Q4_K weights · Q8_K activations. Each super-block's integer sums are exact, so the result is
     /// ReferenceDot.q4_K's, bit for bit: the same float operations on the same integers.
     public static func q4_K(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
-        var sum: Float = 0
-        for b in 0..<blocks {
-            let xb = x + 144 * b, yb = y + 292 * b
-            var integer = SIMD8<Int32>(), mins: Int32 = 0
-            for chunk in 0..<4 {
-                // Sub-blocks 2·chunk (low nibbles) and 2·chunk + 1 (high nibbles) of the same 32 bytes.
-                let words = xb.loadUnaligned(fromByteOffset: 16 + 32 * chunk, as: SIMD16<Int16>.self)
-                let (low, lowMin) = scaleAndMinK4(xb + 4, 2 * chunk), (high, highMin) = scaleAndMinK4(xb + 4, 2 * chunk + 1)
-                let (y0Even, y0Odd) = signedBytes(yb, 4 + 64 * chunk), (y1Even, y1Odd) = signedBytes(yb, 36 + 64 * chunk)
-                // |q·y| ≤ 15·128, two of them fit in 16 bits.
-                let lowProducts = (words & 0xF) &* y0Even &+ ((words &>> 8) & 0xF) &* y0Odd
-                let highProducts = ((words &>> 4) & 0xF) &* y1Even &+ ((words &>> 12) & 0xF) &* y1Odd
-                integer &+= SIMD8(repeating: low) &* pairSums(lowProducts) &+ SIMD8(repeating: high) &* pairSums(highProducts)
-                mins += lowMin * (Int32(yb.int16(260 + 8 * chunk)) + Int32(yb.int16(262 + 8 * chunk)))
-                mins += highMin * (Int32(yb.int16(264 + 8 * chunk)) + Int32(yb.int16(266 + 8 * chunk)))
-            }
-            let d = yb.float(0) * xb.half(0), dmin = yb.float(0) * xb.half(2)
-            sum += d * Float(integer.wrappedSum()) - dmin * Float(mins)
-        }
-        return sum
+        kQuant4or5(x, y, blocks, fifthBit: false)
     }
 
     /// Q5_K weights · Q8_K activations: Q4_K plus a fifth bit (bit `sub` of qh[l] for element l of
     /// sub-block `sub`); ReferenceDot.q5_K's result bit for bit.
     public static func q5_K(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
+        kQuant4or5(x, y, blocks, fifthBit: true)
+    }
+
+    /// Q4_K (144-byte blocks, quants @16) or Q5_K (176 bytes, qh @16, quants @48).
+    @inline(__always)
+    static func kQuant4or5(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int, fifthBit: Bool) -> Float {
+        let blockBytes = fifthBit ? 176 : 144, quants = fifthBit ? 48 : 16
         var sum: Float = 0
         for b in 0..<blocks {
-            let xb = x + 176 * b, yb = y + 292 * b
-            let highWords = xb.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int16>.self)
+            let xb = x + blockBytes * b, yb = y + 292 * b
+            let highWords = fifthBit ? xb.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int16>.self) : SIMD16()
             var integer = SIMD8<Int32>(), mins: Int32 = 0
             for chunk in 0..<4 {
-                let words = xb.loadUnaligned(fromByteOffset: 48 + 32 * chunk, as: SIMD16<Int16>.self)
+                // Sub-blocks 2·chunk (low nibbles) and 2·chunk + 1 (high nibbles) of the same 32 bytes.
+                let words = xb.loadUnaligned(fromByteOffset: quants + 32 * chunk, as: SIMD16<Int16>.self)
                 let (low, lowMin) = scaleAndMinK4(xb + 4, 2 * chunk), (high, highMin) = scaleAndMinK4(xb + 4, 2 * chunk + 1)
                 let (y0Even, y0Odd) = signedBytes(yb, 4 + 64 * chunk), (y1Even, y1Odd) = signedBytes(yb, 36 + 64 * chunk)
                 let bit0 = Int16(2 * chunk), bit1 = Int16(2 * chunk + 1)
-                @inline(__always) func fifth(_ shift: Int16) -> SIMD16<Int16> { ((highWords &>> shift) & 1) &<< 4 }
+                @inline(__always) func fifth(_ shift: Int16) -> SIMD16<Int16> {
+                    fifthBit ? ((highWords &>> shift) & 1) &<< 4 : SIMD16()
+                }
                 // |q·y| ≤ 31·128, two of them fit in 16 bits.
                 let lowProducts = ((words & 0xF) | fifth(bit0)) &* y0Even &+ (((words &>> 8) & 0xF) | fifth(8 + bit0)) &* y0Odd
                 let highProducts = (((words &>> 4) & 0xF) | fifth(bit1)) &* y1Even

@@ -22,6 +22,16 @@ final class PortableDotTests: XCTestCase {
         return ((chains[0] + chains[4]) + (chains[2] + chains[6])) + ((chains[1] + chains[5]) + (chains[3] + chains[7]))
     }
 
+    /// `count` random activations quantized to `type` (Q8_0, Q8_1 or Q8_K).
+    private func quantizedActivations(_ type: TensorType, count: Int, using generator: inout SeededGenerator) -> [UInt8] {
+        let activations = RandomBlocks.activations(count: count, using: &generator)
+        var y = [UInt8](repeating: 0, count: type.byteCount(elements: count)!)
+        activations.withUnsafeBufferPointer { a in
+            y.withUnsafeMutableBytes { BlockFormat.quantizeActivations(type, a.baseAddress!, $0.baseAddress!, count: count) }
+        }
+        return y
+    }
+
     private func half(_ bytes: [UInt8], _ offset: Int) -> Float {
         Float(Float16(bitPattern: UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8))
     }
@@ -30,11 +40,7 @@ final class PortableDotTests: XCTestCase {
         var generator = SeededGenerator(seed: 41)
         for blocks in [1, 2, 3, 7, 16, 33, 64] {
             let count = 32 * blocks
-            let activations = RandomBlocks.activations(count: count, using: &generator)
-            var y = [UInt8](repeating: 0, count: TensorType.q8_0.byteCount(elements: count)!)
-            activations.withUnsafeBufferPointer { a in
-                y.withUnsafeMutableBytes { BlockFormat.quantizeActivations(.q8_0, a.baseAddress!, $0.baseAddress!, count: count) }
-            }
+            let y = quantizedActivations(.q8_0, count: count, using: &generator)
             // Random bytes: weights include −128, the one value our activations never take.
             let q8 = RandomBlocks.weights(.q8_0, count: count, using: &generator)
             let q4 = RandomBlocks.weights(.q4_0, count: count, using: &generator)
@@ -74,11 +80,7 @@ final class PortableDotTests: XCTestCase {
         var generator = SeededGenerator(seed: 43)
         for blocks in [1, 2, 5, 16] {
             let count = 256 * blocks
-            let activations = RandomBlocks.activations(count: count, using: &generator)
-            var y = [UInt8](repeating: 0, count: TensorType.q8_K.byteCount(elements: count)!)
-            activations.withUnsafeBufferPointer { a in
-                y.withUnsafeMutableBytes { BlockFormat.quantizeActivations(.q8_K, a.baseAddress!, $0.baseAddress!, count: count) }
-            }
+            let y = quantizedActivations(.q8_K, count: count, using: &generator)
             let kernels: [(TensorType, Kernel, Kernel)] = [
                 (.q2_K, PortableDot.q2_K, ReferenceDot.q2_K), (.q3_K, PortableDot.q3_K, ReferenceDot.q3_K),
                 (.q4_K, PortableDot.q4_K, ReferenceDot.q4_K), (.q5_K, PortableDot.q5_K, ReferenceDot.q5_K),
@@ -99,11 +101,7 @@ final class PortableDotTests: XCTestCase {
         var generator = SeededGenerator(seed: 44)
         for blocks in [1, 2, 3, 8, 64] {
             let count = 32 * blocks
-            let activations = RandomBlocks.activations(count: count, using: &generator)
-            var y = [UInt8](repeating: 0, count: TensorType.q8_1.byteCount(elements: count)!)
-            activations.withUnsafeBufferPointer { a in
-                y.withUnsafeMutableBytes { BlockFormat.quantizeActivations(.q8_1, a.baseAddress!, $0.baseAddress!, count: count) }
-            }
+            let y = quantizedActivations(.q8_1, count: count, using: &generator)
             let w = RandomBlocks.weights(.q4_1, count: count, using: &generator)
             let (got, expected) = w.withUnsafeBytes { w in
                 y.withUnsafeBytes { (PortableDot.q4_1(w.baseAddress!, $0.baseAddress!, blocks), ReferenceDot.q4_1(w.baseAddress!, $0.baseAddress!, blocks)) }
