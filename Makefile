@@ -14,6 +14,7 @@ all: build
 build:
 	$(SWIFT) build $(RELEASE_FLAGS) --product swiftfile
 	$(SWIFT) build $(RELEASE_FLAGS) --product swiftfile-pack
+	@bash Tools/build-gpu-worker.sh $(BIN)
 	@strip -o $(BIN)/swiftfile.stripped $(BIN)/swiftfile && ls -l $(BIN)/swiftfile.stripped | awk '{print "swiftfile stripped: " $$5 " bytes"}'
 
 # Python venv (gguf, numpy), Debian packages the tests use, and the models the tests run.

@@ -47,6 +47,8 @@ let package = Package(
                 swiftSettings: fast + x86Features(["avx2", "fma", "f16c"])),
         .target(name: "Tokenizer", dependencies: ["GGUF"]),
         .target(name: "Model", dependencies: ["GGUF", "Tensors"], swiftSettings: fast),
+        // The GPU worker's client: process, shared memory, protocol (the worker itself is GPU/, built by make).
+        .target(name: "Offload", dependencies: ["GGUF", "Model"]),
         .target(name: "Sampling"),
         // Chat templates: a small sandboxed Jinja subset plus built-in formats.
         .target(name: "Chat"),
@@ -59,7 +61,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .executableTarget(name: "swiftfile", dependencies: [
-            "GGUF", "Container", "Tensors", "Tokenizer", "Model", "Sampling", "Engine", "Server", "Chat",
+            "GGUF", "Container", "Tensors", "Tokenizer", "Model", "Sampling", "Engine", "Server", "Chat", "Offload",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "swiftfile-pack", dependencies: [

@@ -34,6 +34,8 @@ missing_packages() {
     # Tools/arm64-check: run the portable kernels for aarch64 under emulation.
     command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu-user)
     command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+    # Tools/build-gpu-worker.sh: CUDA C → PTX without a CUDA toolkit.
+    command -v clang-14 >/dev/null 2>&1 || missing+=(clang-14)
     echo "${missing[@]:-}"
 }
 

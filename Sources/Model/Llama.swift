@@ -10,11 +10,14 @@ public final class LlamaModel: @unchecked Sendable {
     public let hyper: HyperParameters
     public let weights: ModelWeights
 
-    /// `interleave`: see ModelWeights.
-    public init(gguf: GGUFFile, interleave: Bool = true) throws {
+    /// `interleave`: see ModelWeights. `offloadedLayers` (the last ones) and `offloadedOutput` run on a GPU:
+    /// their matrices are bound and checked but not interleaved, since the CPU never multiplies by them.
+    public init(gguf: GGUFFile, interleave: Bool = true, offloadedLayers: Int = 0, offloadedOutput: Bool = false) throws {
         self.gguf = gguf
         hyper = try HyperParameters(gguf: gguf)
-        weights = try ModelWeights(gguf: gguf, hyper: hyper, interleave: interleave)
+        weights = try ModelWeights(gguf: gguf, hyper: hyper, interleave: interleave,
+                                   cpuLayers: hyper.blockCount - min(max(offloadedLayers, 0), hyper.blockCount),
+                                   cpuOutput: !offloadedOutput)
     }
 }
 
@@ -28,6 +31,19 @@ public struct BatchEntry: Sendable, Equatable {
     public init(token: Int, position: Int, sequence: Int = 0, wantsLogits: Bool) {
         self.token = token; self.position = position; self.sequence = sequence; self.wantsLogits = wantsLogits
     }
+}
+
+/// Layers that run somewhere else (the GPU worker): the last `blockCount - firstLayer` transformer blocks
+/// and, when `includesOutput`, the final norm and output matrix too. The CPU computes the embeddings,
+/// the rope table and the layers below `firstLayer`, then hands the residual stream over.
+public protocol LayerOffload: AnyObject {
+    var firstLayer: Int { get }
+    var includesOutput: Bool { get }
+    /// `hidden`: n × embeddingLength rows (replaced by the last layer's output when the output stays on
+    /// the CPU); `rope`: n × ropeDimensionCount cos/sin values; `wanted`: batch rows whose logits are
+    /// written to `logits` (rows of vocabularySize) when `includesOutput`.
+    func run(hidden: UnsafeMutablePointer<Float>, rope: UnsafePointer<Float>, batch: [BatchEntry], wanted: [Int],
+             logits: UnsafeMutablePointer<Float>) throws
 }
 
 /// The run state of the forward pass: KV cache plus every buffer, preallocated for `maxBatch` tokens, so a
@@ -53,6 +69,8 @@ public final class InferenceContext: @unchecked Sendable {
     private let activations: QuantizedActivations
     private var logitRows: UnsafeMutablePointer<Float>  // (rows, vocabularySize), grown on demand
     private var logitCapacity = 0
+    /// Set once after creation, before the first forward pass: the layers it takes run there.
+    public var offload: LayerOffload?
 
     /// `cacheType`: F16 (llama.cpp's default) or F32 keys and values.
     public init(model: LlamaModel, contextLength: Int, sequences: Int = 1, maxBatch: Int = 512, threads: Int,
@@ -107,7 +125,8 @@ public final class InferenceContext: @unchecked Sendable {
         }
         computeRope(batch)
 
-        for (layer, lw) in w.layers.enumerated() {
+        let cpuLayers = offload?.firstLayer ?? w.layers.count
+        for (layer, lw) in w.layers.enumerated() where layer < cpuLayers {
             // Attention block: x += wo · attention(rope(wq · norm(x)), rope(wk · norm(x)), wv · norm(x))
             rmsNorm(x, lw.attentionNorm, into: xb, rows: n)
             matmul(lw.query, input: xb, output: q, count: n, scratch: activations, pool: pool)
@@ -142,14 +161,18 @@ public final class InferenceContext: @unchecked Sendable {
 
         // Final norm and output projection, only for the rows whose logits are wanted.
         let wanted = batch.indices.filter { batch[$0].wantsLogits }
-        guard !wanted.isEmpty else { return UnsafeBufferPointer(start: logitRows, count: 0) }
-        for (row, i) in wanted.enumerated() { (projected + row * e).update(from: x + i * e, count: e) }
-        rmsNorm(projected, w.outputNorm, into: xb, rows: wanted.count)
         if wanted.count > logitCapacity {
             logitRows.deallocate()
             logitRows = .allocate(capacity: wanted.count * h.vocabularySize)
             logitCapacity = wanted.count
         }
+        if let offload {
+            try offload.run(hidden: x, rope: rope, batch: batch, wanted: wanted, logits: logitRows)
+            if offload.includesOutput { return UnsafeBufferPointer(start: logitRows, count: wanted.count * h.vocabularySize) }
+        }
+        guard !wanted.isEmpty else { return UnsafeBufferPointer(start: logitRows, count: 0) }
+        for (row, i) in wanted.enumerated() { (projected + row * e).update(from: x + i * e, count: e) }
+        rmsNorm(projected, w.outputNorm, into: xb, rows: wanted.count)
         matmul(w.output, input: xb, output: logitRows, count: wanted.count, scratch: activations, pool: pool)
         return UnsafeBufferPointer(start: logitRows, count: wanted.count * h.vocabularySize)
     }

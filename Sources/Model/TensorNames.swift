@@ -14,18 +14,18 @@ enum LlamaKey {
     static let tokens = "tokenizer.ggml.tokens"
 }
 
-enum LlamaTensor {
-    static let tokenEmbedding = "token_embd.weight"
-    static let outputNorm = "output_norm.weight"
-    static let output = "output.weight"
-    static let ropeFrequencies = "rope_freqs.weight"
-    static func attentionNorm(_ i: Int) -> String { "blk.\(i).attn_norm.weight" }
-    static func query(_ i: Int) -> String { "blk.\(i).attn_q.weight" }
-    static func key(_ i: Int) -> String { "blk.\(i).attn_k.weight" }
-    static func value(_ i: Int) -> String { "blk.\(i).attn_v.weight" }
-    static func attentionOutput(_ i: Int) -> String { "blk.\(i).attn_output.weight" }
-    static func ffnNorm(_ i: Int) -> String { "blk.\(i).ffn_norm.weight" }
-    static func gate(_ i: Int) -> String { "blk.\(i).ffn_gate.weight" }
-    static func up(_ i: Int) -> String { "blk.\(i).ffn_up.weight" }
-    static func down(_ i: Int) -> String { "blk.\(i).ffn_down.weight" }
+public enum LlamaTensor {
+    public static let tokenEmbedding = "token_embd.weight"
+    public static let outputNorm = "output_norm.weight"
+    public static let output = "output.weight"
+    public static let ropeFrequencies = "rope_freqs.weight"
+    public static func attentionNorm(_ i: Int) -> String { "blk.\(i).attn_norm.weight" }
+    public static func query(_ i: Int) -> String { "blk.\(i).attn_q.weight" }
+    public static func key(_ i: Int) -> String { "blk.\(i).attn_k.weight" }
+    public static func value(_ i: Int) -> String { "blk.\(i).attn_v.weight" }
+    public static func attentionOutput(_ i: Int) -> String { "blk.\(i).attn_output.weight" }
+    public static func ffnNorm(_ i: Int) -> String { "blk.\(i).ffn_norm.weight" }
+    public static func gate(_ i: Int) -> String { "blk.\(i).ffn_gate.weight" }
+    public static func up(_ i: Int) -> String { "blk.\(i).ffn_up.weight" }
+    public static func down(_ i: Int) -> String { "blk.\(i).ffn_down.weight" }
 }

@@ -88,7 +88,8 @@ public struct ModelWeights: @unchecked Sendable {
 
     /// `interleave`: copy Q4_0/Q4_1 matrices into the 8-row interleaved layout (faster decode and prefill,
     /// a load-time pass over those weights); off, every matrix is used in place from the mapping.
-    public init(gguf: GGUFFile, hyper h: HyperParameters, interleave: Bool = true) throws {
+    /// Layers from `cpuLayers` on (and the output matrix unless `cpuOutput`) are left in place: they run elsewhere.
+    public init(gguf: GGUFFile, hyper h: HyperParameters, interleave: Bool = true, cpuLayers: Int = .max, cpuOutput: Bool = true) throws {
         func info(_ name: String) throws -> GGUFTensorInfo {
             guard let t = gguf.tensor(named: name) else { throw ModelError.missingTensor(name) }
             return t
@@ -112,33 +113,34 @@ public struct ModelWeights: @unchecked Sendable {
         let e = h.embeddingLength, kv = h.kvDimension, ff = h.feedForwardLength
         let storage = InterleavedStorage()
         self.storage = storage
-        func product(_ name: String, columns: Int, rows: Int) throws -> WeightMatrix {
+        func product(_ name: String, columns: Int, rows: Int, onCPU: Bool = true) throws -> WeightMatrix {
             let m = try matrix(name, columns: columns, rows: rows)
-            return interleave ? storage.interleave(m, releasePages: gguf.pagesReloadable) : m
+            return interleave && onCPU ? storage.interleave(m, releasePages: gguf.pagesReloadable) : m
         }
         tokenEmbedding = try matrix(LlamaTensor.tokenEmbedding, columns: e, rows: h.vocabularySize)
         outputNorm = try vector(LlamaTensor.outputNorm, count: e)
         if gguf.tensor(named: LlamaTensor.output) != nil {
-            output = try product(LlamaTensor.output, columns: e, rows: h.vocabularySize)
+            output = try product(LlamaTensor.output, columns: e, rows: h.vocabularySize, onCPU: cpuOutput)
             outputIsTied = false
         } else {
-            output = interleave ? storage.interleave(tokenEmbedding, releasePages: gguf.pagesReloadable) : tokenEmbedding
+            output = interleave && cpuOutput ? storage.interleave(tokenEmbedding, releasePages: gguf.pagesReloadable) : tokenEmbedding
             outputIsTied = true
         }
         ropeFrequencies = gguf.tensor(named: LlamaTensor.ropeFrequencies) == nil
             ? nil : try vector(LlamaTensor.ropeFrequencies, count: h.ropeDimensionCount / 2)
         var layers: [LayerWeights] = []
         for i in 0..<h.blockCount {
+            let cpu = i < cpuLayers
             layers.append(LayerWeights(
                 attentionNorm: try vector(LlamaTensor.attentionNorm(i), count: e),
-                query: try product(LlamaTensor.query(i), columns: e, rows: e),
-                key: try product(LlamaTensor.key(i), columns: e, rows: kv),
-                value: try product(LlamaTensor.value(i), columns: e, rows: kv),
-                attentionOutput: try product(LlamaTensor.attentionOutput(i), columns: e, rows: e),
+                query: try product(LlamaTensor.query(i), columns: e, rows: e, onCPU: cpu),
+                key: try product(LlamaTensor.key(i), columns: e, rows: kv, onCPU: cpu),
+                value: try product(LlamaTensor.value(i), columns: e, rows: kv, onCPU: cpu),
+                attentionOutput: try product(LlamaTensor.attentionOutput(i), columns: e, rows: e, onCPU: cpu),
                 ffnNorm: try vector(LlamaTensor.ffnNorm(i), count: e),
-                gate: try product(LlamaTensor.gate(i), columns: e, rows: ff),
-                up: try product(LlamaTensor.up(i), columns: e, rows: ff),
-                down: try product(LlamaTensor.down(i), columns: ff, rows: e)))
+                gate: try product(LlamaTensor.gate(i), columns: e, rows: ff, onCPU: cpu),
+                up: try product(LlamaTensor.up(i), columns: e, rows: ff, onCPU: cpu),
+                down: try product(LlamaTensor.down(i), columns: ff, rows: e, onCPU: cpu)))
         }
         self.layers = layers
     }

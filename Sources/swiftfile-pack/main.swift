@@ -45,6 +45,12 @@ struct SwiftfilePack: ParsableCommand {
     @Flag(help: "Overwrite an existing output.")
     var force = false
 
+    @Option(name: .customLong("gpu-worker"), help: "The GPU worker to include (default: swiftfile-gpu beside the runner, when present).")
+    var gpuWorker: String?
+
+    @Flag(name: .customLong("no-gpu-worker"), help: "Leave the GPU worker out (a CPU-only bundle).")
+    var noGPUWorker = false
+
     @Flag(help: "Show progress even when stderr is not a terminal.")
     var progress = false
 
@@ -95,7 +101,7 @@ struct SwiftfilePack: ParsableCommand {
         let runnerPath = try runner ?? defaultRunner()
         let options = PackOptions(
             output: output, runner: runnerPath, defaultArguments: argumentsText, weights: weights,
-            extraFiles: Array(files.dropFirst()), splitSize: splitSize, force: force)
+            extraFiles: Array(files.dropFirst()) + (try workerFiles(runner: runnerPath)), splitSize: splitSize, force: force)
         let meter = ProgressMeter(label: "packing", enabled: progress || isatty(2) != 0)
         let result = try BundlePacker.pack(options) { done, total in meter.update(done: done, total: total) }
         meter.finish()
@@ -110,6 +116,20 @@ struct SwiftfilePack: ParsableCommand {
         if ggufCount > 1 {
             printError("swiftfile-pack: warning: \(ggufCount) .gguf members; the runner will need -m BUNDLE@MEMBER")
         }
+    }
+
+    /// The GPU worker travels in the bundle as the member `swiftfile-gpu` (the runner checks it against the
+    /// bundle's SHA-256 manifest before running it).
+    private func workerFiles(runner: String) throws -> [String] {
+        if noGPUWorker { return [] }
+        if let gpuWorker {
+            guard access(gpuWorker, R_OK) == 0 else { throw PackUsageError("no GPU worker at \(gpuWorker)") }
+            guard gpuWorker.split(separator: "/").last == "swiftfile-gpu" else { throw PackUsageError("the GPU worker must be named swiftfile-gpu") }
+            return [gpuWorker]
+        }
+        let directory = runner.lastIndex(of: "/").map { String(runner[...$0]) } ?? "./"
+        let beside = directory + "swiftfile-gpu"
+        return access(beside, R_OK) == 0 && !files.dropFirst().contains(where: { $0.hasSuffix("/swiftfile-gpu") || $0 == "swiftfile-gpu" }) ? [beside] : []
     }
 
     private func defaultRunner() throws -> String {

@@ -19,6 +19,8 @@ struct BenchOptions: ParsableArguments {
     @Option(name: [.customShort("r"), .customLong("repetitions")]) var repetitions: Int = 3
     @Option(name: [.customShort("o"), .customLong("output")], help: "md (table) or json.") var output: String = "md"
     @Flag(name: .customLong("no-repack"), help: "Weights in place (no interleaving at load).") var noRepack = false
+    @Option(name: [.customLong("ngl", withSingleDash: true), .customLong("n-gpu-layers")], help: "Layers to offload to the GPU (999: all).") var gpuLayers: Int?
+    @Option(name: .customLong("gpu"), help: "auto | nvidia | disable") var gpu: String?
 
     mutating func validate() throws {
         guard (0...65536).contains(prompt), (0...65536).contains(generate) else { throw ValidationError("-p and -n must be between 0 and 65536") }
@@ -26,6 +28,7 @@ struct BenchOptions: ParsableArguments {
         if let t = threads, !(1...1024).contains(t) { throw ValidationError("-t must be between 1 and 1024") }
         guard (1...65536).contains(batch) else { throw ValidationError("-b must be between 1 and 65536") }
         guard output == "md" || output == "json" else { throw ValidationError("-o must be md or json") }
+        do { _ = try GPURequest.parse(gpu: gpu, layers: gpuLayers) } catch { throw ValidationError("\(error)") }
     }
 }
 
@@ -40,10 +43,14 @@ enum Bench {
         let resolved = try WeightsResolver.resolve(modelArgument: o.model)
         let gguf = try GGUFFile(bytes: UnsafeRawBufferPointer(start: resolved.region.base, count: resolved.region.count), owner: resolved.region,
                                 pagesReloadable: true)
-        let model = try LlamaModel(gguf: gguf, interleave: !o.noRepack)
         let threads = o.threads ?? physicalCoreCount()
         let contextLength = max(o.prompt + o.generate, 1) + 1
-        let context = InferenceContext(model: model, contextLength: contextLength, maxBatch: max(1, min(o.batch, max(o.prompt, 1))), threads: threads)
+        let request = (try? GPURequest.parse(gpu: o.gpu, layers: o.gpuLayers)) ?? .cpuOnly
+        let context = try GPUSetup.inference(request: request, weights: LoadedWeights(resolved: resolved, gguf: gguf, parseMilliseconds: 0),
+                                             interleave: !o.noRepack, contextLength: contextLength,
+                                             maxBatch: max(1, min(o.batch, max(o.prompt, 1))), threads: threads, cacheType: .f16,
+                                             note: { Output.err("note: \($0)\n") })
+        let model = context.model
         let loadMilliseconds = monotonicMilliseconds() - loadStart
         let vocabulary = model.hyper.vocabularySize
         var random = UInt64(0x5EED)

@@ -17,15 +17,17 @@ import Glibc
 enum ChatMode {
     static func run(_ options: RunnerOptions, weights: LoadedWeights, note: (String) -> Void) throws -> Int32 {
         let tokenizer = try Tokenizer(gguf: weights.gguf)
-        let model = try LlamaModel(gguf: weights.gguf, interleave: !options.noRepack)
-        var contextLength = options.contextSize ?? min(8192, model.hyper.contextLength)
-        if contextLength == 0 { contextLength = model.hyper.contextLength }
-        if contextLength > model.hyper.contextLength {
-            note("context \(contextLength) exceeds the model's trained length \(model.hyper.contextLength); quality may degrade")
+        let hyper = try HyperParameters(gguf: weights.gguf)
+        var contextLength = options.contextSize ?? min(8192, hyper.contextLength)
+        if contextLength == 0 { contextLength = hyper.contextLength }
+        if contextLength > hyper.contextLength {
+            note("context \(contextLength) exceeds the model's trained length \(hyper.contextLength); quality may degrade")
         }
         let threads = options.threads ?? physicalCoreCount()
-        let inference = InferenceContext(model: model, contextLength: contextLength, maxBatch: options.batchSize,
-                                         threads: max(threads, options.threadsBatch ?? threads), cacheType: options.cacheType)
+        let inference = try GPUSetup.inference(request: options.gpuRequest, weights: weights, interleave: !options.noRepack,
+                                               contextLength: contextLength, maxBatch: options.batchSize,
+                                               threads: max(threads, options.threadsBatch ?? threads), cacheType: options.cacheType, note: note)
+        let model = inference.model
         let terminal = TerminalModes(fileDescriptor: 0)
         let style = TextStyle(enabled: isatty(1) == 1 && (getenv("NO_COLOR").map { String(cString: $0).isEmpty } ?? true))
 

@@ -38,10 +38,10 @@ struct RunnerOptions: ParsableArguments {
     /// The KV cache element type (validated: both flags name the same supported type).
     var cacheType: KVCache.ElementType { KVCache.ElementType(rawValue: cacheTypeK.lowercased()) ?? .f16 }
 
-    @Option(name: [.customLong("ngl", withSingleDash: true), .customLong("n-gpu-layers"), .customLong("gpu-layers")], help: "Layers to offload to a GPU (accepted; this build runs on the CPU).")
+    @Option(name: [.customLong("ngl", withSingleDash: true), .customLong("n-gpu-layers"), .customLong("gpu-layers")], help: "Layers to offload to the GPU: the last N (999: all, with the output layer).")
     var gpuLayers: Int?
 
-    @Option(name: .customLong("gpu"), help: "auto | nvidia | disable (accepted; this build runs on the CPU).")
+    @Option(name: .customLong("gpu"), help: "auto (use the GPU -ngl asks for if there is one, else the CPU with a note) | nvidia (fail if it cannot be used; alone means -ngl 999) | disable.")
     var gpu: String?
 
     @Option(name: .customLong("temp"), help: "Temperature (0: greedy).")
@@ -103,10 +103,14 @@ struct RunnerOptions: ParsableArguments {
         if let k = topLogits, k < 1 || k > 1000 { throw ValidationError("--top-logits must be between 1 and 1000") }
         if prompt != nil && file != nil { throw ValidationError("give either -p or -f, not both") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        do { _ = try GPURequest.parse(gpu: gpu, layers: gpuLayers) } catch { throw ValidationError("\(error)") }
     }
 }
 
 extension RunnerOptions {
+    /// -ngl and --gpu, checked (validate() already ran them through GPURequest once).
+    var gpuRequest: GPURequest { (try? GPURequest.parse(gpu: gpu, layers: gpuLayers)) ?? .cpuOnly }
+
     /// The sampling flags as the sampler chain's settings (a negative seed means random).
     var samplingParameters: SamplingParameters {
         var sampling = SamplingParameters()

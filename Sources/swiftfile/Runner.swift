@@ -49,7 +49,7 @@ enum Runner {
             return code.rawValue
         }
         if options.version {
-            Output.out("swiftfile \(swiftfileVersion) (kernels: \(CPUFeatures.current.kernelDescription))\n")
+            Output.out("swiftfile \(swiftfileVersion) (kernels: \(CPUFeatures.current.kernelDescription))\n\(GPUSetup.deviceLine())\n")
             return 0
         }
         do {
@@ -70,9 +70,6 @@ enum Runner {
 
     static func dispatch(_ options: RunnerOptions) throws -> Int32 {
         let note: (String) -> Void = { if !options.logDisable { Output.err("note: \($0)\n") } }
-        if options.gpuLayers.map({ $0 != 0 }) == true || (options.gpu.map { $0 != "disable" } ?? false) {
-            note("no GPU backend in this build; running on the CPU")
-        }
         let weights = try load(options)
         if options.info {
             Output.out(InfoReport.render(weights))

@@ -55,16 +55,17 @@ enum ServerMode {
 
     static func load(_ options: RunnerOptions, weights: LoadedWeights, note: (String) -> Void) throws -> ModelService {
         let tokenizer = try Tokenizer(gguf: weights.gguf)
-        let model = try LlamaModel(gguf: weights.gguf, interleave: !options.noRepack)
+        let hyper = try HyperParameters(gguf: weights.gguf)
         let slots = options.serverOptions.parallel
-        var total = options.contextSize ?? min(8192, model.hyper.contextLength)
-        if total == 0 { total = model.hyper.contextLength }
+        var total = options.contextSize ?? min(8192, hyper.contextLength)
+        if total == 0 { total = hyper.contextLength }
         let perSlot = max(1, total / slots)
-        if perSlot > model.hyper.contextLength { note("context \(perSlot) exceeds the model's trained length \(model.hyper.contextLength); quality may degrade") }
+        if perSlot > hyper.contextLength { note("context \(perSlot) exceeds the model's trained length \(hyper.contextLength); quality may degrade") }
         let threads = options.threads ?? physicalCoreCount()
-        let context = InferenceContext(model: model, contextLength: perSlot, sequences: slots,
-                                       maxBatch: max(options.batchSize, slots), threads: max(threads, options.threadsBatch ?? threads),
-                                       cacheType: options.cacheType)
+        let context = try GPUSetup.inference(request: options.gpuRequest, weights: weights, interleave: !options.noRepack,
+                                             contextLength: perSlot, sequences: slots, maxBatch: max(options.batchSize, slots),
+                                             threads: max(threads, options.threadsBatch ?? threads), cacheType: options.cacheType, note: note)
+        let model = context.model
         let scheduler = Scheduler(context: context, tokenizer: tokenizer, queueCapacity: options.serverOptions.maxQueue)
 
         var defaults = GenerationSettings(maxTokens: options.nPredict)

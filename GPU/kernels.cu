@@ -1,0 +1,345 @@
+// GPU kernels of the offloaded layers, compiled ahead of time to PTX (clang's CUDA mode, no CUDA toolkit:
+// see docs/gpu.md) and JIT-compiled by the driver at load. Plain CUDA C with clang's NVPTX builtins;
+// every kernel is extern "C" so the worker finds it by name. Shapes follow the CPU engine
+// (Sources/Model/Llama.swift): activations are token-major rows, the KV cache is
+// [layer][sequence][position][kvDimension].
+#define KERNEL extern "C" __attribute__((global))
+#define DEV static __attribute__((device)) inline
+#define SHARED __attribute__((shared))
+
+#include "formats.h"
+
+typedef unsigned short half_t;  // F16 bits (clang 14 has no arithmetic F16 type for NVPTX)
+
+DEV half_t to_half(float f) { unsigned short h; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f)); return h; }
+DEV float from_half(half_t h) { float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h)); return f; }
+// Cache element conversions: F16 (bits) or F32.
+DEV void kv_put(half_t* p, float v) { *p = to_half(v); }
+DEV void kv_put(float* p, float v) { *p = v; }
+DEV float kv_get(const half_t* p) { return from_half(*p); }
+DEV float kv_get(const float* p) { return *p; }
+struct __attribute__((aligned(16))) float4 { float x, y, z, w; };
+
+DEV int tid() { return __nvvm_read_ptx_sreg_tid_x(); }
+DEV int ntid() { return __nvvm_read_ptx_sreg_ntid_x(); }
+DEV int bidx() { return __nvvm_read_ptx_sreg_ctaid_x(); }
+DEV int bidy() { return __nvvm_read_ptx_sreg_ctaid_y(); }
+
+DEV float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __nvvm_shfl_sync_bfly_f32(0xffffffffu, v, o, 0x1f);
+    return v;
+}
+DEV float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = __builtin_fmaxf(v, __nvvm_shfl_sync_bfly_f32(0xffffffffu, v, o, 0x1f));
+    return v;
+}
+DEV float fast_exp(float x) { return __nvvm_ex2_approx_f(x * 1.4426950408889634f); }
+
+// Sum over the block (blockDim a multiple of 32, at most 1024); every thread gets the result.
+DEV float block_sum(float v, float* scratch) {
+    v = warp_sum(v);
+    int lane = tid() & 31, warp = tid() >> 5, warps = ntid() >> 5;
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    float total = 0;
+    for (int i = 0; i < warps; i++) total += scratch[i];
+    return total;
+}
+DEV float block_max(float v, float* scratch) {
+    v = warp_max(v);
+    int lane = tid() & 31, warp = tid() >> 5, warps = ntid() >> 5;
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    float m = scratch[0];
+    for (int i = 1; i < warps; i++) m = __builtin_fmaxf(m, scratch[i]);
+    return m;
+}
+
+// ---- Matrix × few tokens (decode, small batches): one warp per weight row, weights read once. -------
+// y[t·rows + r] = Σ_c W[r, c] · x[t·cols + c] for t < NT. Block: 4 warps, 4 rows.
+template <int TYPE, int NT>
+DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows, int cols) {
+    int lane = tid() & 31;
+    int r = bidx() * 4 + (tid() >> 5);
+    if (r >= rows) return;
+    const u8* row = W + (unsigned long long)r * rowBytes;
+    float acc[NT];
+    _Pragma("unroll")
+    for (int t = 0; t < NT; t++) acc[t] = 0;
+    int chunks = cols / 32;
+    for (int c = lane; c < chunks; c += 32) {
+        float w[32];
+        fmt_chunk(TYPE, row, c, w);
+        _Pragma("unroll")
+        for (int t = 0; t < NT; t++) {
+            const float4* xv = (const float4*)(x + (unsigned long long)t * cols + c * 32);
+            float s = 0;
+            _Pragma("unroll")
+            for (int i = 0; i < 8; i++) {
+                float4 a = xv[i];
+                s += w[4 * i] * a.x + w[4 * i + 1] * a.y + w[4 * i + 2] * a.z + w[4 * i + 3] * a.w;
+            }
+            acc[t] += s;
+        }
+    }
+    _Pragma("unroll")
+    for (int t = 0; t < NT; t++) {
+        float s = warp_sum(acc[t]);
+        if (lane == 0) y[(unsigned long long)t * rows + r] = s;
+    }
+}
+
+// ---- Matrix × many tokens (prompt batches): 64 rows × 64 tokens per block, K in steps of 64. --------
+// 256 threads; threads 0–127 dequantize 64 rows × 2 chunks into shared memory while 128–255 load the
+// 64 × 64 activations; then each thread accumulates a 4 × 4 cell.
+template <int TYPE>
+DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows, int cols, int ntok) {
+    SHARED float ws[64][68];  // [k][row]
+    SHARED float xs[64][68];  // [k][token]
+    int t = tid();
+    int r0 = bidx() * 64, t0 = bidy() * 64;
+    int tx = t & 15, ty = t >> 4;
+    float acc[4][4];
+    _Pragma("unroll")
+    for (int i = 0; i < 4; i++)
+        _Pragma("unroll")
+        for (int j = 0; j < 4; j++) acc[i][j] = 0;
+    int chunks = cols / 32;
+    for (int c0 = 0; c0 < chunks; c0 += 2) {
+        if (t < 128) {
+            int rr = t >> 1, part = t & 1, c = c0 + part, r = r0 + rr;
+            float w[32];
+            if (r < rows && c < chunks) {
+                fmt_chunk(TYPE, W + (unsigned long long)r * rowBytes, c, w);
+            } else {
+                _Pragma("unroll")
+                for (int i = 0; i < 32; i++) w[i] = 0;
+            }
+            _Pragma("unroll")
+            for (int i = 0; i < 32; i++) ws[part * 32 + i][rr] = w[i];
+        } else {
+            int u = t - 128;  // 128 threads: token u/2, half (u&1) of the 64 columns
+            int tok = u >> 1, half = u & 1;
+            int col = c0 * 32 + half * 32;
+            bool live = t0 + tok < ntok && col < cols;
+            const float4* src = (const float4*)(x + (unsigned long long)(t0 + tok) * cols + col);
+            _Pragma("unroll")
+            for (int i = 0; i < 8; i++) {
+                float4 v = live ? src[i] : float4{0, 0, 0, 0};
+                xs[half * 32 + 4 * i][tok] = v.x;
+                xs[half * 32 + 4 * i + 1][tok] = v.y;
+                xs[half * 32 + 4 * i + 2][tok] = v.z;
+                xs[half * 32 + 4 * i + 3][tok] = v.w;
+            }
+        }
+        __syncthreads();
+        _Pragma("unroll")
+        for (int k = 0; k < 64; k++) {
+            float4 a = *(const float4*)&ws[k][ty * 4];
+            float4 b = *(const float4*)&xs[k][tx * 4];
+            float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
+            _Pragma("unroll")
+            for (int i = 0; i < 4; i++)
+                _Pragma("unroll")
+                for (int j = 0; j < 4; j++) acc[i][j] += av[i] * bv[j];
+        }
+        __syncthreads();
+    }
+    _Pragma("unroll")
+    for (int i = 0; i < 4; i++) {
+        int r = r0 + ty * 4 + i;
+        if (r >= rows) continue;
+        _Pragma("unroll")
+        for (int j = 0; j < 4; j++) {
+            int tok = t0 + tx * 4 + j;
+            if (tok < ntok) y[(unsigned long long)tok * rows + r] = acc[i][j];
+        }
+    }
+}
+
+#define MATRIX_KERNELS(name, TYPE)                                                                          \
+    KERNEL void mv_##name(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows,    \
+                          int cols, int ntok) {                                                           \
+        switch (ntok) {                                                                                   \
+        case 1: matvec<TYPE, 1>(W, rowBytes, x, y, rows, cols); break;                                    \
+        case 2: matvec<TYPE, 2>(W, rowBytes, x, y, rows, cols); break;                                    \
+        case 3: matvec<TYPE, 3>(W, rowBytes, x, y, rows, cols); break;                                    \
+        case 4: matvec<TYPE, 4>(W, rowBytes, x, y, rows, cols); break;                                    \
+        case 5: matvec<TYPE, 5>(W, rowBytes, x, y, rows, cols); break;                                    \
+        case 6: matvec<TYPE, 6>(W, rowBytes, x, y, rows, cols); break;                                    \
+        case 7: matvec<TYPE, 7>(W, rowBytes, x, y, rows, cols); break;                                    \
+        default: matvec<TYPE, 8>(W, rowBytes, x, y, rows, cols); break;                                   \
+        }                                                                                                 \
+    }                                                                                                     \
+    KERNEL void mm_##name(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows,   \
+                          int cols, int ntok) {                                                           \
+        matmul<TYPE>(W, rowBytes, x, y, rows, cols, ntok);                                                \
+    }
+
+MATRIX_KERNELS(f32, T_F32)
+MATRIX_KERNELS(f16, T_F16)
+MATRIX_KERNELS(bf16, T_BF16)
+MATRIX_KERNELS(q4_0, T_Q4_0)
+MATRIX_KERNELS(q4_1, T_Q4_1)
+MATRIX_KERNELS(q5_0, T_Q5_0)
+MATRIX_KERNELS(q5_1, T_Q5_1)
+MATRIX_KERNELS(q8_0, T_Q8_0)
+MATRIX_KERNELS(q2_k, T_Q2_K)
+MATRIX_KERNELS(q3_k, T_Q3_K)
+MATRIX_KERNELS(q4_k, T_Q4_K)
+MATRIX_KERNELS(q5_k, T_Q5_K)
+MATRIX_KERNELS(q6_k, T_Q6_K)
+MATRIX_KERNELS(iq4_nl, T_IQ4_NL)
+MATRIX_KERNELS(iq4_xs, T_IQ4_XS)
+
+// ---- Elementwise pieces ----------------------------------------------------------------------------
+
+// out[row] = x[row] · rsqrt(mean(x[row]²) + eps) · weight. One block (256 threads) per row.
+KERNEL void rms_norm(const float* x, const float* weight, float* out, int cols, float eps) {
+    SHARED float scratch[32];
+    const float* src = x + (unsigned long long)bidx() * cols;
+    float* dst = out + (unsigned long long)bidx() * cols;
+    float s = 0;
+    for (int i = tid(); i < cols; i += ntid()) s += src[i] * src[i];
+    s = block_sum(s, scratch);
+    float scale = 1.0f / __nvvm_sqrt_rn_f(s / (float)cols + eps);
+    for (int i = tid(); i < cols; i += ntid()) dst[i] = src[i] * scale * weight[i];
+}
+
+// Rotates adjacent pairs of the first ropeDim elements of every head of token bidx(), head bidy(), with
+// the host's cos/sin table (ropeDim values per token: cos, sin per pair).
+KERNEL void rope(float* data, const float* table, int heads, int headDim, int ropeDim) {
+    int token = bidx(), head = bidy();
+    float* v = data + ((unsigned long long)token * heads + head) * headDim;
+    const float* cs = table + (unsigned long long)token * ropeDim;
+    for (int p = tid(); p < ropeDim / 2; p += ntid()) {
+        float c = cs[2 * p], s = cs[2 * p + 1];
+        float a = v[2 * p], b = v[2 * p + 1];
+        v[2 * p] = a * c - b * s;
+        v[2 * p + 1] = a * s + b * c;
+    }
+}
+
+// x[i] = silu(gate[i]) · up[i], in place in gate.
+KERNEL void swiglu(float* gate, const float* up, int n) {
+    int i = bidx() * ntid() + tid();
+    if (i < n) {
+        float g = gate[i];
+        gate[i] = g / (1.0f + fast_exp(-g)) * up[i];
+    }
+}
+
+KERNEL void add_inplace(float* x, const float* y, int n) {
+    int i = bidx() * ntid() + tid();
+    if (i < n) x[i] += y[i];
+}
+
+// dst row r = src row index[r].
+KERNEL void gather_rows(float* dst, const float* src, const int* index, int cols) {
+    int r = bidx();
+    const float* s = src + (unsigned long long)index[r] * cols;
+    float* d = dst + (unsigned long long)r * cols;
+    for (int i = tid(); i < cols; i += ntid()) d[i] = s[i];
+}
+
+// ---- KV cache and attention ----------------------------------------------------------------------
+// info[2·i] = position, info[2·i+1] = sequence of token i.
+
+template <typename KV>
+DEV void kv_store(const float* k, const float* v, KV* kc, KV* vc, const int* info, int kvDim, int ctx,
+                  int sequences, int layer) {
+    int i = bidx();
+    int pos = info[2 * i], seq = info[2 * i + 1];
+    unsigned long long base = (((unsigned long long)layer * sequences + seq) * ctx + pos) * kvDim;
+    for (int d = tid(); d < kvDim; d += ntid()) {
+        kv_put(kc + base + d, k[(unsigned long long)i * kvDim + d]);
+        kv_put(vc + base + d, v[(unsigned long long)i * kvDim + d]);
+    }
+}
+KERNEL void kv_store_f16(const float* k, const float* v, half_t* kc, half_t* vc, const int* info, int kvDim,
+                         int ctx, int sequences, int layer) {
+    kv_store<half_t>(k, v, kc, vc, info, kvDim, ctx, sequences, layer);
+}
+KERNEL void kv_store_f32(const float* k, const float* v, float* kc, float* vc, const int* info, int kvDim,
+                         int ctx, int sequences, int layer) {
+    kv_store<float>(k, v, kc, vc, info, kvDim, ctx, sequences, layer);
+}
+
+// Causal attention of token bidx(), head bidy() over positions 0…position of its sequence, with an
+// online softmax over tiles of 128 positions (any context length, fixed shared memory). 128 threads:
+// each scores one position of the tile; for the weighted sum the threads split into groups that each
+// take every G-th position, one head dimension per thread (two for 256-wide heads).
+template <typename KV>
+DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, const int* info, int heads,
+                   int kvHeads, int headDim, int ctx, int sequences, int layer, float scale) {
+    SHARED float qs[256];
+    SHARED float p[128];
+    SHARED float scratch[32];
+    SHARED float partial[128 * 2];
+    int token = bidx(), head = bidy(), t = tid();
+    int pos = info[2 * token], seq = info[2 * token + 1];
+    int kvHead = head / (heads / kvHeads);
+    int kvDim = kvHeads * headDim;
+    const float* qv = q + ((unsigned long long)token * heads + head) * headDim;
+    // Queries meet an F16 cache rounded to F16, as the CPU engine and llama.cpp do.
+    for (int d = t; d < headDim; d += 128) qs[d] = sizeof(KV) == 2 ? from_half(to_half(qv[d])) : qv[d];
+    unsigned long long base = (((unsigned long long)layer * sequences + seq) * ctx) * kvDim + kvHead * headDim;
+    int width = headDim < 128 ? headDim : 128;
+    int groups = 128 / width, group = t / width, dim = t % width;
+    float acc0 = 0, acc1 = 0;
+    float m = -3.0e38f, l = 0;
+    __syncthreads();
+    int length = pos + 1;
+    for (int start = 0; start < length; start += 128) {
+        int j = start + t;
+        float s = -3.0e38f;
+        if (j < length) {
+            const KV* kr = kc + base + (unsigned long long)j * kvDim;
+            float dot = 0;
+            for (int d = 0; d < headDim; d++) dot += qs[d] * kv_get(kr + d);
+            s = dot * scale;
+        }
+        float tileMax = block_max(s, scratch);
+        float newMax = __builtin_fmaxf(m, tileMax);
+        float e = j < length ? fast_exp(s - newMax) : 0.0f;
+        p[t] = e;
+        float tileSum = block_sum(e, scratch);  // (synchronises: p is complete)
+        float factor = fast_exp(m - newMax);
+        l = l * factor + tileSum;
+        acc0 *= factor;
+        acc1 *= factor;
+        m = newMax;
+        int tileLength = length - start < 128 ? length - start : 128;
+        if (group < groups) {
+            for (int jj = group; jj < tileLength; jj += groups) {
+                const KV* vr = vc + base + (unsigned long long)(start + jj) * kvDim;
+                acc0 += p[jj] * kv_get(vr + dim);
+                if (headDim > 128) acc1 += p[jj] * kv_get(vr + dim + 128);
+            }
+        }
+        __syncthreads();
+    }
+    partial[t] = acc0;
+    partial[128 + t] = acc1;
+    __syncthreads();
+    float* o = out + ((unsigned long long)token * heads + head) * headDim;
+    if (t < width) {
+        float s0 = 0, s1 = 0;
+        for (int g = 0; g < groups; g++) {
+            s0 += partial[g * width + t];
+            s1 += partial[128 + g * width + t];
+        }
+        o[t] = s0 / l;
+        if (headDim > 128) o[t + 128] = s1 / l;
+    }
+}
+KERNEL void attention_f16(const float* q, const half_t* kc, const half_t* vc, float* out, const int* info,
+                          int heads, int kvHeads, int headDim, int ctx, int sequences, int layer, float scale) {
+    attention<half_t>(q, kc, vc, out, info, heads, kvHeads, headDim, ctx, sequences, layer, scale);
+}
+KERNEL void attention_f32(const float* q, const float* kc, const float* vc, float* out, const int* info,
+                          int heads, int kvHeads, int headDim, int ctx, int sequences, int layer, float scale) {
+    attention<float>(q, kc, vc, out, info, heads, kvHeads, headDim, ctx, sequences, layer, scale);
+}

@@ -1,0 +1,757 @@
+// swiftfile-gpu: the GPU worker. A small dynamically linked program that needs only glibc and the
+// NVIDIA driver's libcuda.so.1 (opened with dlopen; no CUDA toolkit). It holds the offloaded layers'
+// weights and KV cache on the GPU and runs them for the runner, which talks to it through shared memory
+// and two pipes (protocol.h). The kernels are PTX embedded below, JIT-compiled by the driver at load.
+// Why a separate process: the runner is a static executable, which cannot safely load the driver's
+// shared library, and a GPU fault here cannot take the runner (or its server) down: docs/gpu.md.
+//
+//   swiftfile-gpu --probe     one line: the device, or why there is none (exit 0 / 1)
+//   (started by the runner)   serve requests on fds 3 (shared memory), 4 (requests), 5 (replies)
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <math.h>
+
+#include "formats.h"
+#include "protocol.h"
+
+// ---- The PTX, embedded at build time (GPU_PTX_PATH names the file) --------------------------------
+#define STR2(x) #x
+#define STR(x) STR2(x)
+__asm__(".section .rodata\n.global sfg_ptx\n.type sfg_ptx, @object\n.balign 16\nsfg_ptx:\n.incbin \"" STR(GPU_PTX_PATH)
+        "\"\n.byte 0\n.global sfg_ptx_end\nsfg_ptx_end:\n.previous\n");
+extern const char sfg_ptx[];
+extern const char sfg_ptx_end[];
+
+// ---- The driver API, declared here (documented C ABI of libcuda.so.1) -------------------------------
+typedef int CUresult;
+typedef int CUdevice;
+typedef void* CUcontext;
+typedef void* CUmodule;
+typedef void* CUfunction;
+typedef void* CUstream;
+typedef unsigned long long CUdeviceptr;
+
+static struct {
+    CUresult (*Init)(unsigned);
+    CUresult (*DriverGetVersion)(int*);
+    CUresult (*DeviceGetCount)(int*);
+    CUresult (*DeviceGet)(CUdevice*, int);
+    CUresult (*DeviceGetName)(char*, int, CUdevice);
+    CUresult (*DeviceTotalMem)(size_t*, CUdevice);
+    CUresult (*DeviceGetAttribute)(int*, int, CUdevice);
+    CUresult (*DevicePrimaryCtxRetain)(CUcontext*, CUdevice);
+    CUresult (*CtxSetCurrent)(CUcontext);
+    CUresult (*CtxSynchronize)(void);
+    CUresult (*ModuleLoadDataEx)(CUmodule*, const void*, unsigned, int*, void**);
+    CUresult (*ModuleGetFunction)(CUfunction*, CUmodule, const char*);
+    CUresult (*MemAlloc)(CUdeviceptr*, size_t);
+    CUresult (*MemFree)(CUdeviceptr);
+    CUresult (*MemGetInfo)(size_t*, size_t*);
+    CUresult (*MemcpyHtoD)(CUdeviceptr, const void*, size_t);
+    CUresult (*MemcpyDtoH)(void*, CUdeviceptr, size_t);
+    CUresult (*MemsetD8)(CUdeviceptr, unsigned char, size_t);
+    CUresult (*LaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
+                             CUstream, void**, void**);
+    CUresult (*GetErrorString)(CUresult, const char**);
+} cu;
+
+enum { ATTR_SM_COUNT = 16, ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76 };
+enum { JIT_ERROR_LOG = 5, JIT_ERROR_LOG_SIZE = 6 };
+
+static char g_error[224];
+
+static void set_error(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_error, sizeof g_error, fmt, ap);
+    va_end(ap);
+}
+
+static const char* cu_message(CUresult r) {
+    const char* s = NULL;
+    if (cu.GetErrorString && cu.GetErrorString(r, &s) == 0 && s) return s;
+    return "unknown CUDA error";
+}
+
+#define CU(call)                                                                    \
+    do {                                                                            \
+        CUresult r_ = (call);                                                       \
+        if (r_ != 0) {                                                              \
+            set_error("%s failed: %s (%d)", #call, cu_message(r_), r_);             \
+            return SFG_FAILED;                                                      \
+        }                                                                           \
+    } while (0)
+
+// ---- Device discovery ------------------------------------------------------------------------------
+static CUdevice g_device;
+static CUcontext g_context;
+static CUmodule g_module;
+static char g_device_text[200];
+
+static int open_driver(void) {
+    void* lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        set_error("no NVIDIA driver (libcuda.so.1 not found)");
+        return SFG_NO_DEVICE;
+    }
+#define SYM(field, name)                                                     \
+    if (!(*(void**)&cu.field = dlsym(lib, name))) {                          \
+        set_error("the NVIDIA driver lacks %s (too old)", name);             \
+        return SFG_NO_DEVICE;                                                \
+    }
+    SYM(Init, "cuInit") SYM(DriverGetVersion, "cuDriverGetVersion") SYM(DeviceGetCount, "cuDeviceGetCount")
+    SYM(DeviceGet, "cuDeviceGet") SYM(DeviceGetName, "cuDeviceGetName") SYM(DeviceTotalMem, "cuDeviceTotalMem_v2")
+    SYM(DeviceGetAttribute, "cuDeviceGetAttribute") SYM(DevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain")
+    SYM(CtxSetCurrent, "cuCtxSetCurrent") SYM(CtxSynchronize, "cuCtxSynchronize")
+    SYM(ModuleLoadDataEx, "cuModuleLoadDataEx") SYM(ModuleGetFunction, "cuModuleGetFunction")
+    SYM(MemAlloc, "cuMemAlloc_v2") SYM(MemFree, "cuMemFree_v2") SYM(MemGetInfo, "cuMemGetInfo_v2")
+    SYM(MemcpyHtoD, "cuMemcpyHtoD_v2") SYM(MemcpyDtoH, "cuMemcpyDtoH_v2") SYM(MemsetD8, "cuMemsetD8_v2")
+    SYM(LaunchKernel, "cuLaunchKernel")
+    SYM(GetErrorString, "cuGetErrorString")
+#undef SYM
+    return SFG_OK;
+}
+
+// Opens device 0 and JIT-compiles the kernels. Fills g_device_text.
+static int open_device(void) {
+    int status = open_driver();
+    if (status) return status;
+    CUresult r = cu.Init(0);
+    if (r) {
+        set_error("the NVIDIA driver did not initialise: %s (%d)", cu_message(r), r);
+        return SFG_NO_DEVICE;
+    }
+    int count = 0, driver = 0;
+    cu.DriverGetVersion(&driver);
+    if (cu.DeviceGetCount(&count) || count < 1) {
+        set_error("no NVIDIA GPU found (driver %d.%d)", driver / 1000, driver % 1000 / 10);
+        return SFG_NO_DEVICE;
+    }
+    CU(cu.DeviceGet(&g_device, 0));
+    char name[100] = {0};
+    size_t total = 0;
+    int major = 0, minor = 0, sms = 0;
+    CU(cu.DeviceGetName(name, sizeof name - 1, g_device));
+    CU(cu.DeviceTotalMem(&total, g_device));
+    CU(cu.DeviceGetAttribute(&major, ATTR_CC_MAJOR, g_device));
+    CU(cu.DeviceGetAttribute(&minor, ATTR_CC_MINOR, g_device));
+    CU(cu.DeviceGetAttribute(&sms, ATTR_SM_COUNT, g_device));
+    snprintf(g_device_text, sizeof g_device_text, "%s, %zu MiB, compute %d.%d, %d SMs, driver %d.%d", name,
+             total >> 20, major, minor, sms, driver / 1000, driver % 1000 / 10);
+    if (major < 7) {
+        set_error("%s: compute capability %d.%d is below the 7.0 the kernels need", name, major, minor);
+        return SFG_NO_DEVICE;
+    }
+    CU(cu.DevicePrimaryCtxRetain(&g_context, g_device));
+    CU(cu.CtxSetCurrent(g_context));
+    char log[4096] = {0};
+    int options[2] = {JIT_ERROR_LOG, JIT_ERROR_LOG_SIZE};
+    void* values[2] = {log, (void*)(uintptr_t)sizeof log};
+    r = cu.ModuleLoadDataEx(&g_module, sfg_ptx, 2, options, values);
+    if (r) {
+        char* nl = strchr(log, '\n');
+        if (nl) *nl = 0;
+        set_error("the driver could not compile the kernels: %s (%d) %s", cu_message(r), r, log);
+        return SFG_NO_DEVICE;
+    }
+    return SFG_OK;
+}
+
+// ---- Model state on the GPU --------------------------------------------------------------------------
+struct matrix {
+    CUdeviceptr data;
+    int type, rows, cols;
+    unsigned long long row_bytes;
+    CUfunction mv, mm;
+};
+
+struct layer {
+    CUdeviceptr attn_norm, ffn_norm;
+    struct matrix wq, wk, wv, wo, gate, up, down;
+};
+
+static struct {
+    uint32_t h[H_COUNT];
+    float eps;
+    int first, count;  // offloaded layers first ..< first + count
+    int output;        // final norm and output matrix on the GPU
+    struct layer* layers;
+    CUdeviceptr output_norm;
+    struct matrix out;
+    CUdeviceptr weights, kc, vc;
+    CUdeviceptr x, xb, q, k, v, att, proj, gate, up, rope, info, wanted, logits;
+    struct sfg_layout layout;
+    int loaded, broken;
+    CUfunction rms_norm, rope_fn, swiglu, add, gather, kv_store, attention;
+} M;
+
+static unsigned char* g_shared;
+static size_t g_shared_bytes;
+
+static const char* kernel_suffix(int type) {
+    switch (type) {
+    case T_F32: return "f32";
+    case T_F16: return "f16";
+    case T_BF16: return "bf16";
+    case T_Q4_0: return "q4_0";
+    case T_Q4_1: return "q4_1";
+    case T_Q5_0: return "q5_0";
+    case T_Q5_1: return "q5_1";
+    case T_Q8_0: return "q8_0";
+    case T_Q2_K: return "q2_k";
+    case T_Q3_K: return "q3_k";
+    case T_Q4_K: return "q4_k";
+    case T_Q5_K: return "q5_k";
+    case T_Q6_K: return "q6_k";
+    case T_IQ4_NL: return "iq4_nl";
+    case T_IQ4_XS: return "iq4_xs";
+    default: return NULL;
+    }
+}
+
+static int function(CUfunction* f, const char* name) {
+    CU(cu.ModuleGetFunction(f, g_module, name));
+    return SFG_OK;
+}
+
+static int launch(CUfunction f, unsigned gx, unsigned gy, unsigned block, void** args) {
+    CU(cu.LaunchKernel(f, gx, gy, 1, block, 1, 1, 0, NULL, args, NULL));
+    return SFG_OK;
+}
+
+// y (n × rows) = x (n × cols) · Wᵀ
+static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
+    unsigned long long rb = m->row_bytes;
+    int rows = m->rows, cols = m->cols;
+    if (n > 8) {
+        void* args[] = {(void*)&m->data, &rb, &x, &y, &rows, &cols, &n};
+        return launch(m->mm, (unsigned)(rows + 63) / 64, (unsigned)(n + 63) / 64, 256, args);
+    }
+    void* args[] = {(void*)&m->data, &rb, &x, &y, &rows, &cols, &n};
+    return launch(m->mv, (unsigned)(rows + 3) / 4, 1, 128, args);
+}
+
+static const struct sfg_tensor* find_tensor(const struct sfg_tensor* t, uint32_t count, uint32_t layer, uint32_t role) {
+    for (uint32_t i = 0; i < count; i++)
+        if (t[i].layer == layer && t[i].role == role) return &t[i];
+    return NULL;
+}
+
+static int handle_load(uint64_t length) {
+    if (M.loaded) { set_error("already loaded"); return SFG_BAD_REQUEST; }
+    if (length < H_COUNT * 4 || length > g_shared_bytes) { set_error("load description of %llu bytes", (unsigned long long)length); return SFG_BAD_REQUEST; }
+    const unsigned char* d = g_shared;
+    memcpy(M.h, d, sizeof M.h);
+    uint32_t* h = M.h;
+    if (h[H_MAGIC] != SFG_MAGIC || h[H_VERSION] != SFG_VERSION) { set_error("protocol version mismatch"); return SFG_BAD_REQUEST; }
+    memcpy(&M.eps, &h[H_EPS_BITS], 4);
+    uint64_t pos = H_COUNT * 4;
+    uint32_t path_bytes = h[H_PATH_BYTES];
+    if (path_bytes == 0 || path_bytes > 4096 || pos + path_bytes > length) { set_error("bad model path length"); return SFG_BAD_REQUEST; }
+    char path[4097];
+    memcpy(path, d + pos, path_bytes);
+    path[path_bytes] = 0;
+    pos = (pos + path_bytes + 7) & ~(uint64_t)7;  // records start 8-aligned
+    uint32_t count = h[H_TENSORS];
+    if (count > 100000 || pos + (uint64_t)count * sizeof(struct sfg_tensor) > length) { set_error("bad tensor count"); return SFG_BAD_REQUEST; }
+    const struct sfg_tensor* tensors = (const struct sfg_tensor*)(d + pos);
+    uint64_t embd = h[H_EMBD], heads = h[H_HEADS], kvh = h[H_KV_HEADS], hd = h[H_HEAD_DIM], ff = h[H_FF];
+    uint64_t vocab = h[H_VOCAB], ropeDim = h[H_ROPE_DIM], ctx = h[H_CTX], seqs = h[H_SEQUENCES], mb = h[H_MAX_BATCH];
+    M.first = (int)h[H_FIRST_LAYER];
+    M.count = (int)h[H_LAYERS] - M.first;
+    M.output = h[H_OUTPUT] != 0;
+    if (!embd || !heads || !kvh || heads % kvh || !hd || hd > 256 || !ff || !vocab || !ctx || !seqs || !mb ||
+        ropeDim > hd || ropeDim % 2 || M.count < 0 || embd % 32 || (heads * hd) % 32 || ff % 32 || mb > 65536) {
+        set_error("inconsistent hyper-parameters");
+        return SFG_BAD_REQUEST;
+    }
+    M.layout = sfg_layout_of(embd, ropeDim, vocab, mb);
+    if (M.layout.total > g_shared_bytes) { set_error("shared memory too small"); return SFG_BAD_REQUEST; }
+
+    // Sizes: weights (each 256-aligned), KV cache, activations.
+    uint64_t weight_bytes = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        const struct sfg_tensor* t = &tensors[i];
+        if (t->source == SFG_SOURCE_INLINE && (t->offset > length || t->bytes > length - t->offset)) { set_error("inline tensor out of range"); return SFG_BAD_REQUEST; }
+        if (t->bytes > (1ull << 40)) { set_error("tensor too large"); return SFG_BAD_REQUEST; }
+        weight_bytes += (t->bytes + 255) & ~255ull;
+    }
+    uint64_t kv_elem = h[H_KV_TYPE] == 1 ? 4 : 2;
+    uint64_t kv_bytes = (uint64_t)M.count * seqs * ctx * kvh * hd * kv_elem;
+    uint64_t qdim = heads * hd, widest = ff > qdim ? ff : qdim;
+    if (embd > widest) widest = embd;
+    uint64_t act_bytes = mb * 4 * (3 * embd + 2 * qdim + 2 * kvh * hd + 2 * ff + ropeDim + 3) + (M.output ? mb * vocab * 4 : 0);
+    uint64_t need = weight_bytes + 2 * kv_bytes + act_bytes;
+    size_t free_b = 0, total_b = 0;
+    CU(cu.MemGetInfo(&free_b, &total_b));
+    uint64_t reserve = 256ull << 20;  // the driver's own allocations and the JIT'd module
+    if (need + reserve > free_b) {
+        set_error("too little GPU memory: %llu MiB needed (weights %llu, KV %llu, buffers %llu), %llu MiB free",
+                  (unsigned long long)((need + reserve) >> 20), (unsigned long long)(weight_bytes >> 20),
+                  (unsigned long long)((2 * kv_bytes) >> 20), (unsigned long long)(act_bytes >> 20),
+                  (unsigned long long)(free_b >> 20));
+        return SFG_NO_MEMORY;
+    }
+
+    // Upload: read each tensor from the model file (or the description) and copy it to its place.
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { set_error("cannot open %s: %s", path, strerror(errno)); return SFG_BAD_REQUEST; }
+    CU(cu.MemAlloc(&M.weights, weight_bytes ? weight_bytes : 256));
+    CUdeviceptr* place = calloc(count ? count : 1, sizeof *place);
+    size_t stage_bytes = 64u << 20;
+    unsigned char* stage = malloc(stage_bytes);
+    if (!place || !stage) { close(fd); set_error("out of host memory"); return SFG_FAILED; }
+    uint64_t at = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        const struct sfg_tensor* t = &tensors[i];
+        place[i] = M.weights + at;
+        for (uint64_t done = 0; done < t->bytes;) {
+            size_t piece = t->bytes - done < stage_bytes ? (size_t)(t->bytes - done) : stage_bytes;
+            if (t->source == SFG_SOURCE_INLINE) {
+                memcpy(stage, d + t->offset + done, piece);
+            } else {
+                ssize_t got = pread(fd, stage, piece, (off_t)(t->offset + done));
+                if (got != (ssize_t)piece) { close(fd); set_error("short read of tensor %u from %s", i, path); return SFG_BAD_REQUEST; }
+            }
+            CU(cu.MemcpyHtoD(place[i] + done, stage, piece));
+            done += piece;
+        }
+        at += (t->bytes + 255) & ~255ull;
+    }
+    close(fd);
+    free(stage);
+
+    // Bind tensors to roles.
+    M.layers = calloc(M.count ? M.count : 1, sizeof *M.layers);
+    if (!M.layers) { set_error("out of host memory"); return SFG_FAILED; }
+#define BIND_MATRIX(dst, layer_id, role, want_rows, want_cols)                                             \
+    do {                                                                                                   \
+        const struct sfg_tensor* t_ = find_tensor(tensors, count, layer_id, role);                        \
+        if (!t_) { set_error("tensor role %d of layer %u missing", role, layer_id); return SFG_BAD_REQUEST; } \
+        const char* sfx = kernel_suffix((int)t_->type);                                                   \
+        int bw = fmt_block_weights((int)t_->type);                                                        \
+        if (!sfx || !bw) { set_error("no GPU kernel for tensor type %u", t_->type); return SFG_NO_DEVICE; } \
+        if (t_->rows != (want_rows) || t_->cols != (want_cols) || t_->cols % bw ||                        \
+            t_->bytes != t_->rows * (t_->cols / bw) * (uint64_t)fmt_block_bytes((int)t_->type)) {          \
+            set_error("tensor role %d of layer %u has a bad shape", role, layer_id);                     \
+            return SFG_BAD_REQUEST;                                                                       \
+        }                                                                                                 \
+        (dst).data = place[t_ - tensors];                                                                 \
+        (dst).type = (int)t_->type;                                                                       \
+        (dst).rows = (int)t_->rows;                                                                       \
+        (dst).cols = (int)t_->cols;                                                                       \
+        (dst).row_bytes = t_->bytes / t_->rows;                                                           \
+        char name_[32];                                                                                   \
+        snprintf(name_, sizeof name_, "mv_%s", sfx);                                                      \
+        if (function(&(dst).mv, name_)) return SFG_FAILED;                                                \
+        snprintf(name_, sizeof name_, "mm_%s", sfx);                                                      \
+        if (function(&(dst).mm, name_)) return SFG_FAILED;                                                \
+    } while (0)
+#define BIND_VECTOR(dst, layer_id, role, want)                                                             \
+    do {                                                                                                   \
+        const struct sfg_tensor* t_ = find_tensor(tensors, count, layer_id, role);                        \
+        if (!t_ || t_->type != T_F32 || t_->bytes != (want) * 4) { set_error("norm role %d of layer %u missing or not F32", role, layer_id); return SFG_BAD_REQUEST; } \
+        (dst) = place[t_ - tensors];                                                                      \
+    } while (0)
+    for (int li = 0; li < M.count; li++) {
+        uint32_t L = (uint32_t)(M.first + li);
+        struct layer* l = &M.layers[li];
+        BIND_VECTOR(l->attn_norm, L, R_ATTN_NORM, embd);
+        BIND_VECTOR(l->ffn_norm, L, R_FFN_NORM, embd);
+        BIND_MATRIX(l->wq, L, R_WQ, qdim, embd);
+        BIND_MATRIX(l->wk, L, R_WK, kvh * hd, embd);
+        BIND_MATRIX(l->wv, L, R_WV, kvh * hd, embd);
+        BIND_MATRIX(l->wo, L, R_WO, embd, qdim);
+        BIND_MATRIX(l->gate, L, R_GATE, ff, embd);
+        BIND_MATRIX(l->up, L, R_UP, ff, embd);
+        BIND_MATRIX(l->down, L, R_DOWN, embd, ff);
+    }
+    if (M.output) {
+        BIND_VECTOR(M.output_norm, SFG_GLOBAL_LAYER, R_OUTPUT_NORM, embd);
+        BIND_MATRIX(M.out, SFG_GLOBAL_LAYER, R_OUTPUT, vocab, embd);
+    }
+    free(place);
+
+    const char* kv_suffix = kv_elem == 2 ? "f16" : "f32";
+    char name[32];
+    if (function(&M.rms_norm, "rms_norm") || function(&M.rope_fn, "rope") || function(&M.swiglu, "swiglu") ||
+        function(&M.add, "add_inplace") || function(&M.gather, "gather_rows"))
+        return SFG_FAILED;
+    snprintf(name, sizeof name, "kv_store_%s", kv_suffix);
+    if (function(&M.kv_store, name)) return SFG_FAILED;
+    snprintf(name, sizeof name, "attention_%s", kv_suffix);
+    if (function(&M.attention, name)) return SFG_FAILED;
+
+    CU(cu.MemAlloc(&M.kc, kv_bytes ? kv_bytes : 256));
+    CU(cu.MemAlloc(&M.vc, kv_bytes ? kv_bytes : 256));
+    CU(cu.MemAlloc(&M.x, mb * embd * 4));
+    CU(cu.MemAlloc(&M.xb, mb * embd * 4));
+    CU(cu.MemAlloc(&M.proj, mb * embd * 4));
+    CU(cu.MemAlloc(&M.q, mb * qdim * 4));
+    CU(cu.MemAlloc(&M.att, mb * qdim * 4));
+    CU(cu.MemAlloc(&M.k, mb * kvh * hd * 4));
+    CU(cu.MemAlloc(&M.v, mb * kvh * hd * 4));
+    CU(cu.MemAlloc(&M.gate, mb * ff * 4));
+    CU(cu.MemAlloc(&M.up, mb * ff * 4));
+    CU(cu.MemAlloc(&M.rope, mb * (ropeDim ? ropeDim : 1) * 4));
+    CU(cu.MemAlloc(&M.info, mb * 8));
+    CU(cu.MemAlloc(&M.wanted, mb * 4));
+    if (M.output) CU(cu.MemAlloc(&M.logits, mb * vocab * 4));
+    M.loaded = 1;
+    set_error("%d layers%s: %llu MiB weights, %llu MiB KV cache, %llu MiB buffers", M.count,
+              M.output ? " + output" : "", (unsigned long long)(weight_bytes >> 20),
+              (unsigned long long)((2 * kv_bytes) >> 20), (unsigned long long)(act_bytes >> 20));
+    return SFG_OK;
+}
+
+static int handle_forward(uint32_t n, uint64_t wanted) {
+    if (!M.loaded) { set_error("not loaded"); return SFG_BAD_REQUEST; }
+    uint32_t* h = M.h;
+    int embd = (int)h[H_EMBD], heads = (int)h[H_HEADS], kvh = (int)h[H_KV_HEADS], hd = (int)h[H_HEAD_DIM];
+    int ff = (int)h[H_FF], vocab = (int)h[H_VOCAB], ropeDim = (int)h[H_ROPE_DIM], ctx = (int)h[H_CTX];
+    int seqs = (int)h[H_SEQUENCES];
+    if (n == 0 || n > h[H_MAX_BATCH] || wanted > n) { set_error("bad batch: %u tokens, %llu wanted", n, (unsigned long long)wanted); return SFG_BAD_REQUEST; }
+    const int* info = (const int*)(g_shared + M.layout.info);
+    for (uint32_t i = 0; i < n; i++) {
+        if (info[2 * i] < 0 || info[2 * i] >= ctx || info[2 * i + 1] < 0 || info[2 * i + 1] >= seqs) { set_error("token %u: position or sequence out of range", i); return SFG_BAD_REQUEST; }
+    }
+    const int* want = (const int*)(g_shared + M.layout.wanted);
+    for (uint64_t i = 0; i < wanted; i++)
+        if (want[i] < 0 || (uint32_t)want[i] >= n) { set_error("wanted row out of range"); return SFG_BAD_REQUEST; }
+    int N = (int)n, qdim = heads * hd, kvDim = kvh * hd;
+    CU(cu.MemcpyHtoD(M.x, g_shared + M.layout.x, (size_t)N * embd * 4));
+    if (ropeDim) CU(cu.MemcpyHtoD(M.rope, g_shared + M.layout.rope, (size_t)N * ropeDim * 4));
+    CU(cu.MemcpyHtoD(M.info, info, (size_t)N * 8));
+    if (wanted) CU(cu.MemcpyHtoD(M.wanted, want, wanted * 4));
+    float eps = M.eps, scale = 1.0f / sqrtf((float)hd);
+    int total = N * embd, totalFF = N * ff;
+    for (int li = 0; li < M.count; li++) {
+        struct layer* l = &M.layers[li];
+        int status;
+        void* norm1[] = {&M.x, &l->attn_norm, &M.xb, &embd, &eps};
+        if ((status = launch(M.rms_norm, N, 1, 256, norm1))) return status;
+        if ((status = matmul(&l->wq, M.xb, M.q, N)) || (status = matmul(&l->wk, M.xb, M.k, N)) ||
+            (status = matmul(&l->wv, M.xb, M.v, N)))
+            return status;
+        if (ropeDim) {
+            void* rq[] = {&M.q, &M.rope, &heads, &hd, &ropeDim};
+            void* rk[] = {&M.k, &M.rope, &kvh, &hd, &ropeDim};
+            if ((status = launch(M.rope_fn, N, heads, 64, rq)) || (status = launch(M.rope_fn, N, kvh, 64, rk))) return status;
+        }
+        void* store[] = {&M.k, &M.v, &M.kc, &M.vc, &M.info, &kvDim, &ctx, &seqs, &li};
+        if ((status = launch(M.kv_store, N, 1, 128, store))) return status;
+        void* attn[] = {&M.q, &M.kc, &M.vc, &M.att, &M.info, &heads, &kvh, &hd, &ctx, &seqs, &li, &scale};
+        if ((status = launch(M.attention, N, heads, 128, attn))) return status;
+        if ((status = matmul(&l->wo, M.att, M.proj, N))) return status;
+        void* add1[] = {&M.x, &M.proj, &total};
+        if ((status = launch(M.add, (total + 255) / 256, 1, 256, add1))) return status;
+        void* norm2[] = {&M.x, &l->ffn_norm, &M.xb, &embd, &eps};
+        if ((status = launch(M.rms_norm, N, 1, 256, norm2))) return status;
+        if ((status = matmul(&l->gate, M.xb, M.gate, N)) || (status = matmul(&l->up, M.xb, M.up, N))) return status;
+        void* glu[] = {&M.gate, &M.up, &totalFF};
+        if ((status = launch(M.swiglu, (totalFF + 255) / 256, 1, 256, glu))) return status;
+        if ((status = matmul(&l->down, M.gate, M.proj, N))) return status;
+        void* add2[] = {&M.x, &M.proj, &total};
+        if ((status = launch(M.add, (total + 255) / 256, 1, 256, add2))) return status;
+    }
+    (void)qdim;
+    if (M.output) {
+        int rows = (int)wanted;
+        if (rows) {
+            int status;
+            void* g[] = {&M.proj, &M.x, &M.wanted, &embd};
+            if ((status = launch(M.gather, rows, 1, 256, g))) return status;
+            void* norm[] = {&M.proj, &M.output_norm, &M.xb, &embd, &eps};
+            if ((status = launch(M.rms_norm, rows, 1, 256, norm))) return status;
+            if ((status = matmul(&M.out, M.xb, M.logits, rows))) return status;
+            CU(cu.MemcpyDtoH(g_shared + M.layout.out, M.logits, (size_t)rows * vocab * 4));
+        }
+        return SFG_OK;
+    }
+    CU(cu.MemcpyDtoH(g_shared + M.layout.out, M.x, (size_t)N * embd * 4));
+    return SFG_OK;
+}
+
+static int write_all(int fd, const void* p, size_t n) {
+    const char* c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int read_all(int fd, void* p, size_t n) {
+    char* c = p;
+    while (n) {
+        ssize_t r = read(fd, c, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        c += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+
+// ---- Self-test: every kernel against a double-precision host reference (device checks) ----------
+// swiftfile-gpu --selftest FIXTURE_DIR: matrices built from the block fixtures of every format
+// (Tests/TensorsTests/Fixtures), random activations, several token counts (both matrix kernels and
+// their edges), attention at several lengths and head sizes, the elementwise kernels. Exit 1 on any miss.
+static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
+static float frand(void) {
+    g_rng ^= g_rng << 13; g_rng ^= g_rng >> 7; g_rng ^= g_rng << 17;
+    return (float)((g_rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+
+static unsigned char* read_file(const char* path, long* size) {
+    FILE* f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char* p = malloc(*size > 0 ? (size_t)*size : 1);
+    if (p && fread(p, 1, (size_t)*size, f) != (size_t)*size) { free(p); p = NULL; }
+    fclose(f);
+    return p;
+}
+
+static int check(const char* what, const float* got, const double* want, size_t n, double tolerance) {
+    double worst = 0, scale = 0;
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
+    for (size_t i = 0; i < n; i++) {
+        double err = fabs((double)got[i] - want[i]) / (scale > 0 ? scale : 1);
+        if (!(err <= tolerance)) bad++;
+        if (err > worst || err != err) worst = err;
+    }
+    printf("%s %-34s max error %.2e (of max |ref| %.3g)\n", bad ? "FAIL" : "ok  ", what, worst, scale);
+    return bad ? 1 : 0;
+}
+
+static int selftest_matrix(const char* dir, const char* name, int type, int rows, int cols) {
+    char path[4096];
+    long nb = 0;
+    snprintf(path, sizeof path, "%s/%s.bin", dir, name);
+    unsigned char* blocks = read_file(path, &nb);
+    if (!blocks) { printf("FAIL %s: no fixture %s\n", name, path); return 1; }
+    int bw = fmt_block_weights(type), bb = fmt_block_bytes(type);
+    long available = nb / bb;
+    size_t row_bytes = (size_t)(cols / bw) * bb, total = row_bytes * rows;
+    unsigned char* w = malloc(total);
+    for (size_t b = 0; b < total / bb; b++) memcpy(w + b * bb, blocks + (b % available) * bb, bb);
+    free(blocks);
+    int failures = 0;
+    int counts[] = {1, 2, 5, 8, 9, 33, 100};
+    CUdeviceptr dw, dx, dy;
+    int maxn = 100;
+    if (cu.MemAlloc(&dw, total) || cu.MemAlloc(&dx, (size_t)maxn * cols * 4) || cu.MemAlloc(&dy, (size_t)maxn * rows * 4)) { printf("FAIL alloc\n"); return 1; }
+    cu.MemcpyHtoD(dw, w, total);
+    float* x = malloc((size_t)maxn * cols * 4);
+    float* y = malloc((size_t)maxn * rows * 4);
+    double* ref = malloc((size_t)maxn * rows * sizeof(double));
+    float* deq = malloc((size_t)rows * cols * 4);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols / 32; c++) fmt_chunk(type, w + r * row_bytes, c, deq + (size_t)r * cols + c * 32);
+    struct matrix m = {dw, type, rows, cols, row_bytes, 0, 0};
+    char fn[32];
+    snprintf(fn, sizeof fn, "mv_%s", kernel_suffix(type));
+    if (function(&m.mv, fn)) { printf("FAIL %s: %s\n", fn, g_error); return 1; }
+    snprintf(fn, sizeof fn, "mm_%s", kernel_suffix(type));
+    if (function(&m.mm, fn)) { printf("FAIL %s: %s\n", fn, g_error); return 1; }
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        int n = counts[i];
+        for (size_t k = 0; k < (size_t)n * cols; k++) x[k] = frand();
+        for (int t = 0; t < n; t++)
+            for (int r = 0; r < rows; r++) {
+                double s = 0;
+                for (int c = 0; c < cols; c++) s += (double)deq[(size_t)r * cols + c] * x[(size_t)t * cols + c];
+                ref[(size_t)t * rows + r] = s;
+            }
+        cu.MemsetD8(dy, 0xFF, (size_t)maxn * rows * 4);  // NaN poison: unwritten outputs fail
+        cu.MemcpyHtoD(dx, x, (size_t)n * cols * 4);
+        int status = 0;
+        for (int t0 = 0; t0 < n && !status; t0 += (n > 8 ? n : 8)) status = matmul(&m, dx, dy, n);
+        if (status || cu.CtxSynchronize()) { printf("FAIL %s n=%d: %s\n", name, n, g_error); failures++; continue; }
+        cu.MemcpyDtoH(y, dy, (size_t)n * rows * 4);
+        char what[64];
+        snprintf(what, sizeof what, "%s %dx%d n=%d (%s)", name, rows, cols, n, n > 8 ? "tile" : "matvec");
+        failures += check(what, y, ref, (size_t)n * rows, 2e-5);
+    }
+    cu.MemFree(dw); cu.MemFree(dx); cu.MemFree(dy);
+    free(w); free(x); free(y); free(ref); free(deq);
+    return failures;
+}
+
+static float half_round(float v) {
+    // round to nearest even F16 and back (host), for the query rounding the kernel does
+    uint32_t u; memcpy(&u, &v, 4);
+    uint32_t sign = u & 0x80000000u; float a = fabsf(v);
+    if (a >= 65520.0f) return sign ? -INFINITY : INFINITY;
+    if (a < 6.103515625e-05f) { float q = nearbyintf(a / 5.9604644775390625e-08f) * 5.9604644775390625e-08f; return sign ? -q : q; }
+    int e; float mant = frexpf(a, &e);
+    float q = ldexpf(nearbyintf(ldexpf(mant, 11)), e - 11);
+    return sign ? -q : q;
+}
+
+static uint16_t to_half_bits(float v) {
+    float r = half_round(v);
+    uint32_t u; memcpy(&u, &r, 4);
+    uint32_t sign = (u >> 16) & 0x8000u;
+    float a = fabsf(r);
+    if (a == 0) return (uint16_t)sign;
+    if (isinf(a)) return (uint16_t)(sign | 0x7c00u);
+    int e; float mant = frexpf(a, &e);  // a = mant · 2^e, mant in [0.5, 1)
+    int exp = e - 1 + 15;
+    if (exp <= 0) return (uint16_t)(sign | (uint32_t)nearbyintf(a / 5.9604644775390625e-08f));
+    uint32_t frac = (uint32_t)nearbyintf((mant * 2 - 1) * 1024);
+    return (uint16_t)(sign | ((uint32_t)exp << 10) | frac);
+}
+
+static int selftest_attention(int heads, int kvHeads, int hd, int ctx, int n, int first_pos) {
+    int seqs = 2, layer = 1, layers = 2, kvDim = kvHeads * hd, seq = 1;
+    size_t cache = (size_t)layers * seqs * ctx * kvDim;
+    uint16_t* kc = malloc(cache * 2);
+    uint16_t* vc = malloc(cache * 2);
+    float* kf = malloc(cache * 4);
+    float* vf = malloc(cache * 4);
+    for (size_t i = 0; i < cache; i++) {
+        kc[i] = to_half_bits(frand()); vc[i] = to_half_bits(frand());
+        kf[i] = fmt_half((const u8*)&kc[i]); vf[i] = fmt_half((const u8*)&vc[i]);
+    }
+    float* q = malloc((size_t)n * heads * hd * 4);
+    for (size_t i = 0; i < (size_t)n * heads * hd; i++) q[i] = frand() * 3;
+    int* info = malloc((size_t)n * 8);
+    for (int i = 0; i < n; i++) { info[2 * i] = first_pos + i; info[2 * i + 1] = seq; }
+    double* ref = malloc((size_t)n * heads * hd * sizeof(double));
+    double* p = malloc((size_t)ctx * sizeof(double));
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int i = 0; i < n; i++)
+        for (int h = 0; h < heads; h++) {
+            int kvh = h / (heads / kvHeads), len = info[2 * i] + 1;
+            const float* qv = q + ((size_t)i * heads + h) * hd;
+            size_t base = (((size_t)layer * seqs + seq) * ctx) * kvDim + (size_t)kvh * hd;
+            double mx = -1e300, sum = 0;
+            for (int j = 0; j < len; j++) {
+                double s = 0;
+                for (int d = 0; d < hd; d++) s += (double)half_round(qv[d]) * kf[base + (size_t)j * kvDim + d];
+                p[j] = s * scale;
+                if (p[j] > mx) mx = p[j];
+            }
+            for (int j = 0; j < len; j++) { p[j] = exp(p[j] - mx); sum += p[j]; }
+            for (int d = 0; d < hd; d++) {
+                double o = 0;
+                for (int j = 0; j < len; j++) o += p[j] * vf[base + (size_t)j * kvDim + d];
+                ref[((size_t)i * heads + h) * hd + d] = o / sum;
+            }
+        }
+    CUdeviceptr dk, dv, dq, dout, dinfo;
+    cu.MemAlloc(&dk, cache * 2); cu.MemAlloc(&dv, cache * 2);
+    cu.MemAlloc(&dq, (size_t)n * heads * hd * 4); cu.MemAlloc(&dout, (size_t)n * heads * hd * 4); cu.MemAlloc(&dinfo, (size_t)n * 8);
+    cu.MemcpyHtoD(dk, kc, cache * 2); cu.MemcpyHtoD(dv, vc, cache * 2);
+    cu.MemcpyHtoD(dq, q, (size_t)n * heads * hd * 4); cu.MemcpyHtoD(dinfo, info, (size_t)n * 8);
+    cu.MemsetD8(dout, 0xFF, (size_t)n * heads * hd * 4);
+    CUfunction f;
+    int failures = 0;
+    if (function(&f, "attention_f16")) { printf("FAIL attention: %s\n", g_error); return 1; }
+    void* args[] = {&dq, &dk, &dv, &dout, &dinfo, &heads, &kvHeads, &hd, &ctx, &seqs, &layer, &scale};
+    if (launch(f, n, heads, 128, args) || cu.CtxSynchronize()) { printf("FAIL attention: %s\n", g_error); failures++; }
+    float* out = malloc((size_t)n * heads * hd * 4);
+    cu.MemcpyDtoH(out, dout, (size_t)n * heads * hd * 4);
+    char what[80];
+    snprintf(what, sizeof what, "attention hd=%d heads=%d/%d pos %d..%d", hd, heads, kvHeads, first_pos, first_pos + n - 1);
+    failures += check(what, out, ref, (size_t)n * heads * hd, 1e-4);
+    cu.MemFree(dk); cu.MemFree(dv); cu.MemFree(dq); cu.MemFree(dout); cu.MemFree(dinfo);
+    free(kc); free(vc); free(kf); free(vf); free(q); free(info); free(ref); free(p); free(out);
+    return failures;
+}
+
+static int selftest(const char* dir) {
+    if (open_device()) { printf("FAIL device: %s\n", g_error); return 1; }
+    printf("device: %s\n", g_device_text);
+    struct { const char* name; int type; } types[] = {
+        {"F32", T_F32}, {"F16", T_F16}, {"BF16", T_BF16}, {"Q4_0", T_Q4_0}, {"Q4_1", T_Q4_1}, {"Q5_0", T_Q5_0},
+        {"Q5_1", T_Q5_1}, {"Q8_0", T_Q8_0}, {"Q2_K", T_Q2_K}, {"Q3_K", T_Q3_K}, {"Q4_K", T_Q4_K},
+        {"Q5_K", T_Q5_K}, {"Q6_K", T_Q6_K}, {"IQ4_NL", T_IQ4_NL}, {"IQ4_XS", T_IQ4_XS},
+    };
+    int failures = 0;
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        failures += selftest_matrix(dir, types[t].name, types[t].type, 80, 512);
+        if (fmt_block_weights(types[t].type) == 32) failures += selftest_matrix(dir, types[t].name, types[t].type, 70, 96);
+    }
+    failures += selftest_attention(8, 4, 32, 300, 1, 299);
+    failures += selftest_attention(8, 2, 64, 300, 40, 0);
+    failures += selftest_attention(8, 8, 128, 600, 3, 250);
+    failures += selftest_attention(4, 1, 256, 200, 2, 130);
+    printf("selftest: %d failed\n", failures);
+    return failures ? 1 : 0;
+}
+
+int main(int argc, char** argv) {
+    if (argc > 1 && strcmp(argv[1], "--probe") == 0) {
+        int status = open_device();
+        printf("%s\n", status ? g_error : g_device_text);
+        return status ? 1 : 0;
+    }
+    if (argc > 2 && strcmp(argv[1], "--selftest") == 0) return selftest(argv[2]);
+    if (argc > 1) {
+        fprintf(stderr, "usage: swiftfile-gpu --probe | --selftest FIXTURE_DIR   (otherwise started by swiftfile)\n");
+        return 2;
+    }
+    struct stat st;
+    if (fstat(3, &st) != 0 || st.st_size <= 0) { fprintf(stderr, "swiftfile-gpu: no shared memory on fd 3\n"); return 2; }
+    g_shared_bytes = (size_t)st.st_size;
+    g_shared = mmap(NULL, g_shared_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, 3, 0);
+    if (g_shared == MAP_FAILED) { fprintf(stderr, "swiftfile-gpu: cannot map shared memory\n"); return 2; }
+    int device_status = -1;
+    for (;;) {
+        struct sfg_request rq;
+        if (read_all(4, &rq, sizeof rq)) return 0;  // the runner went away
+        struct sfg_reply rp;
+        memset(&rp, 0, sizeof rp);
+        g_error[0] = 0;
+        if (rq.op == SFG_QUIT) return 0;
+        if (device_status < 0) device_status = open_device();
+        int status = device_status;
+        if (status == SFG_OK) {
+            if (M.broken) {
+                status = SFG_FAILED;
+                set_error("an earlier CUDA error left the GPU worker unusable");
+            } else if (rq.op == SFG_PROBE) {
+                set_error("%s", g_device_text);
+            } else if (rq.op == SFG_LOAD) {
+                status = handle_load(rq.payload);
+            } else if (rq.op == SFG_FORWARD) {
+                status = handle_forward(rq.n, rq.payload);
+                if (status == SFG_OK) {
+                    CUresult r = cu.CtxSynchronize();
+                    if (r) { status = SFG_FAILED; set_error("GPU error: %s (%d)", cu_message(r), r); }
+                }
+            } else {
+                status = SFG_BAD_REQUEST;
+                set_error("unknown request %u", rq.op);
+            }
+            if (status == SFG_FAILED) M.broken = 1;
+        }
+        rp.status = status;
+        size_t free_b = 0, total_b = 0;
+        if (device_status == SFG_OK && cu.MemGetInfo) cu.MemGetInfo(&free_b, &total_b);
+        rp.free_bytes = free_b;
+        rp.total_bytes = total_b;
+        snprintf(rp.text, sizeof rp.text, "%s", g_error);
+        if (write_all(5, &rp, sizeof rp)) return 0;
+    }
+}

@@ -1,0 +1,142 @@
+import GGUF
+import Model
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the GPU worker reported about its device.
+public struct GPUDevice: Sendable {
+    public let description: String   // "NVIDIA H200, 143771 MiB, compute 9.0, 132 SMs, driver 13.0"
+    public let freeBytes: UInt64
+    public let totalBytes: UInt64
+}
+
+/// The last layers of a model (and optionally its output) running in the GPU worker: llama.cpp's `-ngl N`
+/// offloads the last N repeating layers, and the output layer too once N exceeds the layer count.
+public final class GPUOffload: LayerOffload, @unchecked Sendable {
+    public let firstLayer: Int
+    public let includesOutput: Bool
+    public let device: GPUDevice
+    /// The worker's one-line account of what it loaded.
+    public let loadSummary: String
+    private let worker: GPUWorkerProcess
+    private let layout: WorkerProtocol.Layout
+    private let hyper: HyperParameters
+    private let maxBatch: Int
+
+    /// Asks the worker which device it has (starting it costs a process; the driver's start-up is the slow part).
+    public static func probe(_ worker: GPUWorkerProcess) throws -> GPUDevice {
+        let reply = try worker.call(.probe)
+        switch reply.status {
+        case .ok: return GPUDevice(description: reply.text, freeBytes: reply.freeBytes, totalBytes: reply.totalBytes)
+        case .noDevice: throw GPUError(.unavailable, reply.text)
+        default: throw GPUError(.failed, reply.text)
+        }
+    }
+
+    /// The shared memory a model needs for batches of `maxBatch` tokens.
+    public static func sharedBytes(hyper h: HyperParameters, maxBatch: Int) -> Int {
+        WorkerProtocol.layout(embedding: h.embeddingLength, ropeDimension: h.ropeDimensionCount,
+                              vocabulary: h.vocabularySize, maxBatch: maxBatch).total
+    }
+
+    /// Loads layers `blockCount - layers ..< blockCount` (all when layers ≥ blockCount, plus the output when
+    /// layers > blockCount) into the worker. `region` is where `gguf`'s bytes live in the model file.
+    public init(worker: GPUWorkerProcess, device: GPUDevice, gguf: GGUFFile, hyper h: HyperParameters, filePath: String,
+                fileOffset: UInt64, layers: Int, contextLength: Int, sequences: Int, maxBatch: Int,
+                cacheType: KVCache.ElementType) throws {
+        self.worker = worker
+        self.device = device
+        hyper = h
+        self.maxBatch = maxBatch
+        firstLayer = h.blockCount - min(layers, h.blockCount)
+        includesOutput = layers > h.blockCount
+        layout = WorkerProtocol.layout(embedding: h.embeddingLength, ropeDimension: h.ropeDimensionCount,
+                                       vocabulary: h.vocabularySize, maxBatch: maxBatch)
+
+        // The description: header, path, tensor records, then the F32 norm vectors inline.
+        var header = [UInt32](repeating: 0, count: WorkerProtocol.headerFields)
+        let fields: [UInt32] = [WorkerProtocol.magic, WorkerProtocol.version, UInt32(h.embeddingLength), UInt32(h.headCount),
+                                UInt32(h.headCountKV), UInt32(h.headDimension), UInt32(h.feedForwardLength),
+                                UInt32(h.vocabularySize), UInt32(h.ropeDimensionCount), UInt32(contextLength),
+                                UInt32(sequences), UInt32(maxBatch), UInt32(firstLayer), UInt32(h.blockCount),
+                                includesOutput ? 1 : 0, cacheType == .f32 ? 1 : 0, h.rmsEpsilon.bitPattern]
+        for (i, v) in fields.enumerated() { header[i] = v }
+        let path = Array(filePath.utf8)
+        header[17] = UInt32(path.count)
+
+        struct Record { var layer: UInt32; var role: WorkerProtocol.Role; var type: UInt32; var inline: [Float]?; var rows: Int; var cols: Int; var offset: UInt64; var bytes: Int }
+        var records: [Record] = []
+        func fileTensor(_ name: String, layer: UInt32, role: WorkerProtocol.Role) throws {
+            guard let t = gguf.tensor(named: name), t.dimensions.count == 2 else { throw ModelError.missingTensor(name) }
+            let offset = UInt64(gguf.tensorData(t) - gguf.base) + fileOffset
+            records.append(Record(layer: layer, role: role, type: t.type.rawValue, inline: nil, rows: t.dimensions[1],
+                                  cols: t.dimensions[0], offset: offset, bytes: t.byteCount))
+        }
+        let weights = try ModelWeights(gguf: gguf, hyper: h, interleave: false)
+        for layer in firstLayer..<h.blockCount {
+            let l = UInt32(layer), lw = weights.layers[layer]
+            records.append(Record(layer: l, role: .attentionNorm, type: 0, inline: lw.attentionNorm, rows: 1, cols: h.embeddingLength, offset: 0, bytes: h.embeddingLength * 4))
+            records.append(Record(layer: l, role: .ffnNorm, type: 0, inline: lw.ffnNorm, rows: 1, cols: h.embeddingLength, offset: 0, bytes: h.embeddingLength * 4))
+            try fileTensor(LlamaTensor.query(layer), layer: l, role: .query)
+            try fileTensor(LlamaTensor.key(layer), layer: l, role: .key)
+            try fileTensor(LlamaTensor.value(layer), layer: l, role: .value)
+            try fileTensor(LlamaTensor.attentionOutput(layer), layer: l, role: .attentionOutput)
+            try fileTensor(LlamaTensor.gate(layer), layer: l, role: .gate)
+            try fileTensor(LlamaTensor.up(layer), layer: l, role: .up)
+            try fileTensor(LlamaTensor.down(layer), layer: l, role: .down)
+        }
+        if includesOutput {
+            records.append(Record(layer: WorkerProtocol.globalLayer, role: .outputNorm, type: 0, inline: weights.outputNorm, rows: 1, cols: h.embeddingLength, offset: 0, bytes: h.embeddingLength * 4))
+            try fileTensor(weights.outputIsTied ? LlamaTensor.tokenEmbedding : LlamaTensor.output, layer: WorkerProtocol.globalLayer, role: .output)
+        }
+        header[18] = UInt32(records.count)
+
+        var bytes: [UInt8] = []
+        func put32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+        func put64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+        for v in header { put32(v) }
+        bytes.append(contentsOf: path)
+        while bytes.count % 8 != 0 { bytes.append(0) }
+        var inlineAt = bytes.count + records.count * WorkerProtocol.tensorRecordBytes
+        for r in records {
+            put32(r.layer); put32(r.role.rawValue); put32(r.type); put32(r.inline == nil ? 0 : 1)
+            put64(UInt64(r.rows)); put64(UInt64(r.cols))
+            if r.inline != nil { put64(UInt64(inlineAt)); inlineAt += r.bytes } else { put64(r.offset) }
+            put64(UInt64(r.bytes))
+        }
+        for r in records { if let v = r.inline { for f in v { put32(f.bitPattern) } } }
+        guard bytes.count <= worker.sharedBytes else { throw GPUError(.failed, "the load description does not fit the shared memory") }
+        bytes.withUnsafeBytes { worker.shared.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        let reply = try worker.call(.load, payload: UInt64(bytes.count))
+        switch reply.status {
+        case .ok: loadSummary = reply.text
+        case .noMemory: throw GPUError(.noMemory, reply.text)
+        case .noDevice: throw GPUError(.unavailable, reply.text)
+        default: throw GPUError(.failed, reply.text)
+        }
+    }
+
+    public func run(hidden: UnsafeMutablePointer<Float>, rope: UnsafePointer<Float>, batch: [BatchEntry], wanted: [Int],
+                    logits: UnsafeMutablePointer<Float>) throws {
+        let n = batch.count, e = hyper.embeddingLength
+        guard n <= maxBatch else { throw GPUError(.failed, "batch of \(n) exceeds the GPU's \(maxBatch)") }
+        let base = worker.shared
+        (base + layout.x).copyMemory(from: hidden, byteCount: n * e * 4)
+        (base + layout.rope).copyMemory(from: rope, byteCount: n * hyper.ropeDimensionCount * 4)
+        let info = (base + layout.info).assumingMemoryBound(to: Int32.self)
+        for (i, entry) in batch.enumerated() {
+            info[2 * i] = Int32(entry.position)
+            info[2 * i + 1] = Int32(entry.sequence)
+        }
+        let rows = (base + layout.wanted).assumingMemoryBound(to: Int32.self)
+        for (i, w) in wanted.enumerated() { rows[i] = Int32(w) }
+        let reply = try worker.call(.forward, n: UInt32(n), payload: UInt64(includesOutput ? wanted.count : 0))
+        guard reply.status == .ok else { throw GPUError(.failed, "GPU: \(reply.text)") }
+        if includesOutput {
+            logits.update(from: (base + layout.out).assumingMemoryBound(to: Float.self), count: wanted.count * hyper.vocabularySize)
+        } else {
+            hidden.update(from: (base + layout.out).assumingMemoryBound(to: Float.self), count: n * e)
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import Container
+import GGUF
+import Model
+import Offload
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `-ngl N` / `--gpu auto|nvidia|disable`, as llama.cpp and llamafile mean them: the last N repeating layers
+/// (and the output layer once N exceeds the layer count; `-ngl 999` = everything) run in the GPU worker.
+/// `auto` falls back to the CPU with one line saying why; `nvidia` makes any failure fatal.
+struct GPURequest {
+    enum Mode: String { case auto, nvidia, disable }
+    var mode: Mode
+    var layers: Int
+
+    static let cpuOnly = GPURequest(mode: .disable, layers: 0)
+
+    static func parse(gpu: String?, layers: Int?) throws -> GPURequest {
+        guard let mode = Mode(rawValue: (gpu ?? "auto").lowercased()) else {
+            throw RunnerError("--gpu must be auto, nvidia or disable, got '\(gpu ?? "")'")
+        }
+        if let layers, layers < 0 { throw RunnerError("-ngl/--n-gpu-layers must be 0 or more, got \(layers)") }
+        // `--gpu nvidia` alone means everything, as llamafile's; `auto` offloads only what -ngl names.
+        return GPURequest(mode: mode, layers: mode == .disable ? 0 : (layers ?? (mode == .nvidia ? 999 : 0)))
+    }
+
+    var wanted: Bool { mode != .disable && layers > 0 }
+}
+
+enum GPUSetup {
+    /// The worker executable: $SWIFTFILE_GPU_WORKER, the bundle's `swiftfile-gpu` member (extracted to the
+    /// user's cache and checked against the bundle's SHA-256 manifest), or `swiftfile-gpu` beside the runner.
+    /// Returns the path and, for a verified copy, an open descriptor of exactly the bytes that were checked.
+    static func locateWorker() throws -> (path: String, fd: Int32?)? {
+        if let p = getenv("SWIFTFILE_GPU_WORKER") { return (String(cString: p), nil) }
+        let executable = try MappedFile.executablePath()
+        do {
+            if let copy = try MemberExtraction.verifiedCopy(of: "swiftfile-gpu", in: executable) { return (copy.path, copy.fd) }
+        } catch {
+            throw GPUError(.unavailable, "\(error)")
+        }
+        let beside = String(executable[..<(executable.lastIndex(of: "/") ?? executable.startIndex)]) + "/swiftfile-gpu"
+        return access(beside, X_OK) == 0 ? (beside, nil) : nil
+    }
+
+    /// The model with its offloaded layers attached, or on the CPU alone (with a note saying why when a GPU
+    /// was asked for). Throws only when `--gpu nvidia` was given and the GPU cannot be used.
+    static func inference(request: GPURequest, weights: LoadedWeights, interleave: Bool, contextLength: Int,
+                          sequences: Int = 1, maxBatch: Int, threads: Int, cacheType: KVCache.ElementType,
+                          note: (String) -> Void) throws -> InferenceContext {
+        var offload: GPUOffload?
+        if request.wanted {
+            do {
+                offload = try attach(request, weights: weights, contextLength: contextLength, sequences: sequences,
+                                     maxBatch: maxBatch, cacheType: cacheType)
+            } catch let error as GPUError {
+                if request.mode == .nvidia { throw RunnerError("GPU: \(error.description)") }
+                note("GPU: \(error.description); running on the CPU")
+            }
+        }
+        let blocks = try HyperParameters(gguf: weights.gguf).blockCount
+        let model = try LlamaModel(gguf: weights.gguf, interleave: interleave,
+                                   offloadedLayers: offload.map { blocks - $0.firstLayer } ?? 0,
+                                   offloadedOutput: offload?.includesOutput ?? false)
+        let context = InferenceContext(model: model, contextLength: contextLength, sequences: sequences, maxBatch: maxBatch,
+                                       threads: threads, cacheType: cacheType)
+        if let offload {
+            context.offload = offload
+            let layers = model.hyper.blockCount - offload.firstLayer
+            note("GPU: \(offload.device.description); offloaded \(layers) of \(model.hyper.blockCount) layers\(offload.includesOutput ? " and the output" : "") (\(offload.loadSummary))")
+        }
+        return context
+    }
+
+    private static func attach(_ request: GPURequest, weights: LoadedWeights, contextLength: Int, sequences: Int,
+                               maxBatch: Int, cacheType: KVCache.ElementType) throws -> GPUOffload {
+        guard let located = try locateWorker() else {
+            throw GPUError(.unavailable, "this runner has no GPU worker (built without GPU kernels)")
+        }
+        let hyper = try HyperParameters(gguf: weights.gguf)
+        let worker = try GPUWorkerProcess(executable: located.path, executableFD: located.fd,
+                                          sharedBytes: GPUOffload.sharedBytes(hyper: hyper, maxBatch: maxBatch))
+        if let fd = located.fd { close(fd) }
+        let device = try GPUOffload.probe(worker)
+        let region = weights.resolved.region
+        return try GPUOffload(worker: worker, device: device, gguf: weights.gguf, hyper: hyper, filePath: region.path,
+                              fileOffset: region.fileOffset, layers: request.layers, contextLength: contextLength,
+                              sequences: sequences, maxBatch: maxBatch, cacheType: cacheType)
+    }
+
+    /// One line for --version / --info: the device and what it offers, or why there is none.
+    static func deviceLine() -> String {
+        do {
+            guard let located = try locateWorker() else { return "GPU: none (this runner was built without GPU kernels)" }
+            let worker = try GPUWorkerProcess(executable: located.path, executableFD: located.fd, sharedBytes: 4096)
+            if let fd = located.fd { close(fd) }
+            let device = try GPUOffload.probe(worker)
+            return "GPU: \(device.description), \(device.freeBytes >> 20) MiB free (kernels: PTX ISA 6.4, drivers ≥ 418)"
+        } catch {
+            return "GPU: none (\(error))"
+        }
+    }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the GPU worker (GPU/): kernels.cu → PTX with clang's CUDA mode (no CUDA toolkit: clang-14 from
+# Debian has the NVPTX target), embedded into swiftfile-gpu, a small C program linked against glibc alone
+# that opens the driver's libcuda.so.1 at run time. Without such a clang the worker is skipped and the
+# runner is CPU-only (it says so in --version); the build does not fail.
+#   Tools/build-gpu-worker.sh OUTDIR
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="${1:-$root/.build/release}"
+mkdir -p "$out"
+# PTX ISA 6.4 (CUDA 10.1) for sm_70: any driver from 418 on can JIT it, for every GPU from Volta on.
+ptx_flags=(-x cuda --cuda-device-only -nocudalib -nocudainc --cuda-gpu-arch=sm_70
+           -Xclang -target-feature -Xclang +ptx64 -O3 -std=c++17 -Wall -S)
+find_clang() {
+    for candidate in "${GPU_CLANG:-}" clang-14 clang-15 clang-16 clang; do
+        [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1 || continue
+        if "$candidate" -print-targets 2>/dev/null | grep -q nvptx64; then echo "$candidate"; return; fi
+    done
+}
+clang="$(find_clang)"
+if [ -z "$clang" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    # Best effort: Debian's clang-14 (the build goes on CPU-only if it cannot be had).
+    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang-14 ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang-14; }; } >/dev/null 2>&1 || true
+    clang="$(find_clang)"
+fi
+rm -f "$out/swiftfile-gpu"
+if [ -z "$clang" ]; then
+    echo "swiftfile-gpu: not built (no clang with the NVPTX target; apt-get install clang-14): the runner is CPU-only"
+    exit 0
+fi
+if ! "$clang" "${ptx_flags[@]}" -o "$out/swiftfile-gpu.ptx" "$root/GPU/kernels.cu"; then
+    echo "swiftfile-gpu: not built ($clang could not compile GPU/kernels.cu): the runner is CPU-only" >&2
+    exit 0
+fi
+cc -O2 -std=gnu11 -Wall -Wextra -s -DGPU_PTX_PATH="$out/swiftfile-gpu.ptx" -o "$out/swiftfile-gpu" \
+    "$root/GPU/worker.c" -ldl -lm
+ls -l "$out/swiftfile-gpu" | awk '{print "swiftfile-gpu: " $5 " bytes (PTX ISA 6.4 for sm_70+, drivers ≥ 418)"}'
