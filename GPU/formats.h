@@ -98,195 +98,114 @@ FMT_FN int fmt_block_weights(int type) {
     }
 }
 
-// Chunk `sub` (32 weights) of the block at `b`, into w[0..31].
-#define FMT_DEQ(name) FMT_FN void name(const u8* b, int sub, float* w)
+// Weight i (0…31) of chunk `sub` (32 weights) of the block at `b`. The chunk decoders below call these for
+// every i; the compiler hoists the per-chunk scale work out of the unrolled loop.
+#define FMT_ONE(name) FMT_FN float name(const u8* b, int sub, int i)
 
-FMT_DEQ(deq_f32) { (void)sub; FMT_UNROLL for (int i = 0; i < 32; i++) w[i] = fmt_f32(b + 4 * i); }
-FMT_DEQ(deq_f16) { (void)sub; FMT_UNROLL for (int i = 0; i < 32; i++) w[i] = fmt_half(b + 2 * i); }
-FMT_DEQ(deq_bf16) { (void)sub; FMT_UNROLL for (int i = 0; i < 32; i++) w[i] = fmt_bf16(b + 2 * i); }
+FMT_ONE(one_f32) { (void)sub; return fmt_f32(b + 4 * i); }
+FMT_ONE(one_f16) { (void)sub; return fmt_half(b + 2 * i); }
+FMT_ONE(one_bf16) { (void)sub; return fmt_bf16(b + 2 * i); }
 
-FMT_DEQ(deq_q4_0) {
+FMT_ONE(one_q4_0) {
     (void)sub;
-    float d = fmt_half(b);
-    FMT_UNROLL
-    for (int i = 0; i < 16; i++) {
-        w[i] = d * (float)((b[2 + i] & 0xF) - 8);
-        w[i + 16] = d * (float)((b[2 + i] >> 4) - 8);
-    }
+    return fmt_half(b) * (float)(((b[2 + (i & 15)] >> ((i >> 4) * 4)) & 0xF) - 8);
 }
 
-FMT_DEQ(deq_q4_1) {
+FMT_ONE(one_q4_1) {
     (void)sub;
-    float d = fmt_half(b), m = fmt_half(b + 2);
-    FMT_UNROLL
-    for (int i = 0; i < 16; i++) {
-        w[i] = d * (float)(b[4 + i] & 0xF) + m;
-        w[i + 16] = d * (float)(b[4 + i] >> 4) + m;
-    }
+    return fmt_half(b) * (float)((b[4 + (i & 15)] >> ((i >> 4) * 4)) & 0xF) + fmt_half(b + 2);
 }
 
-FMT_DEQ(deq_q5_0) {
+FMT_ONE(one_q5_0) {
     (void)sub;
-    float d = fmt_half(b);
     uint32_t qh = (uint32_t)b[2] | ((uint32_t)b[3] << 8) | ((uint32_t)b[4] << 16) | ((uint32_t)b[5] << 24);
-    FMT_UNROLL
-    for (int i = 0; i < 16; i++) {
-        int lo = (b[6 + i] & 0xF) | (((qh >> i) & 1) << 4);
-        int hi = (b[6 + i] >> 4) | (((qh >> (i + 16)) & 1) << 4);
-        w[i] = d * (float)(lo - 16);
-        w[i + 16] = d * (float)(hi - 16);
-    }
+    int v = ((b[6 + (i & 15)] >> ((i >> 4) * 4)) & 0xF) | (((qh >> i) & 1) << 4);
+    return fmt_half(b) * (float)(v - 16);
 }
 
-FMT_DEQ(deq_q5_1) {
+FMT_ONE(one_q5_1) {
     (void)sub;
-    float d = fmt_half(b), m = fmt_half(b + 2);
     uint32_t qh = (uint32_t)b[4] | ((uint32_t)b[5] << 8) | ((uint32_t)b[6] << 16) | ((uint32_t)b[7] << 24);
-    FMT_UNROLL
-    for (int i = 0; i < 16; i++) {
-        int lo = (b[8 + i] & 0xF) | (((qh >> i) & 1) << 4);
-        int hi = (b[8 + i] >> 4) | (((qh >> (i + 16)) & 1) << 4);
-        w[i] = d * (float)lo + m;
-        w[i + 16] = d * (float)hi + m;
-    }
+    int v = ((b[8 + (i & 15)] >> ((i >> 4) * 4)) & 0xF) | (((qh >> i) & 1) << 4);
+    return fmt_half(b) * (float)v + fmt_half(b + 2);
 }
 
-FMT_DEQ(deq_q8_0) {
-    (void)sub;
-    float d = fmt_half(b);
-    FMT_UNROLL
-    for (int i = 0; i < 32; i++) w[i] = d * (float)(int8_t)b[2 + i];
-}
+FMT_ONE(one_q8_0) { (void)sub; return fmt_half(b) * (float)(int8_t)b[2 + i]; }
 
-FMT_DEQ(deq_iq4_nl) {
+FMT_ONE(one_iq4_nl) {
     (void)sub;
-    float d = fmt_half(b);
-    FMT_UNROLL
-    for (int i = 0; i < 16; i++) {
-        w[i] = d * (float)fmt_iq4_value(b[2 + i] & 0xF);
-        w[i + 16] = d * (float)fmt_iq4_value(b[2 + i] >> 4);
-    }
+    return fmt_half(b) * (float)fmt_iq4_value((b[2 + (i & 15)] >> ((i >> 4) * 4)) & 0xF);
 }
 
 // Q2_K: scales[16] (low nibble scale, high nibble min), qs[64], d, dmin. Chunk c: half c/4 of the
 // block, 2-bit plane c%4; its first 16 weights use scale 2c, the next 16 scale 2c+1.
-FMT_DEQ(deq_q2_k) {
-    const u8* scales = b;
-    const u8* q = b + 16 + (sub / 4) * 32;
-    float d = fmt_half(b + 80), dmin = fmt_half(b + 82);
-    int shift = 2 * (sub % 4);
-    FMT_UNROLL
-    for (int part = 0; part < 2; part++) {
-        int sc = scales[2 * sub + part];
-        float dl = d * (float)(sc & 0xF), ml = dmin * (float)(sc >> 4);
-        FMT_UNROLL
-        for (int l = 0; l < 16; l++) w[16 * part + l] = dl * (float)((q[16 * part + l] >> shift) & 3) - ml;
-    }
+FMT_ONE(one_q2_k) {
+    int sc = b[2 * sub + (i >> 4)];
+    int q = (b[16 + (sub / 4) * 32 + i] >> (2 * (sub % 4))) & 3;
+    return fmt_half(b + 80) * (float)(sc & 0xF) * (float)q - fmt_half(b + 82) * (float)(sc >> 4);
 }
 
 // Q3_K: hmask[32], qs[64], scales[12] (sixteen 6-bit values, offset 32), d. Chunk c: 2-bit plane c%4 of
 // half c/4, high bit c of hmask (set means no -4).
-FMT_DEQ(deq_q3_k) {
-    const u8* hm = b;
-    const u8* q = b + 32 + (sub / 4) * 32;
+FMT_ONE(one_q3_k) {
     const u8* s = b + 96;
-    float d = fmt_half(b + 108);
-    int shift = 2 * (sub % 4);
-    FMT_UNROLL
-    for (int part = 0; part < 2; part++) {
-        int j = 2 * sub + part;  // scale index 0..15
-        int low = j < 8 ? (s[j] & 0xF) : (s[j - 8] >> 4);
-        int high = (s[8 + (j % 4)] >> (2 * (j / 4))) & 3;
-        float dl = d * (float)((low | (high << 4)) - 32);
-        FMT_UNROLL
-        for (int l = 0; l < 16; l++) {
-            int idx = 16 * part + l;
-            int v = (q[idx] >> shift) & 3;
-            if (!(hm[idx] & (1 << sub))) v -= 4;
-            w[idx] = dl * (float)v;
-        }
-    }
+    int j = 2 * sub + (i >> 4);  // scale index 0..15
+    int low = j < 8 ? (s[j] & 0xF) : (s[j - 8] >> 4);
+    int high = (s[8 + (j % 4)] >> (2 * (j / 4))) & 3;
+    int v = (b[32 + (sub / 4) * 32 + i] >> (2 * (sub % 4))) & 3;
+    if (!(b[i] & (1 << sub))) v -= 4;
+    return fmt_half(b + 108) * (float)((low | (high << 4)) - 32) * (float)v;
 }
 
 // Q4_K: d, dmin, scales[12], qs[128]. Chunk c: bytes 32·(c/2)…, low nibbles for even c, high for odd.
-FMT_DEQ(deq_q4_k) {
-    float d = fmt_half(b), dmin = fmt_half(b + 2);
+FMT_ONE(one_q4_k) {
     int sc, m;
     fmt_scale_min_k4(sub, b + 4, &sc, &m);
-    float dl = d * (float)sc, ml = dmin * (float)m;
-    const u8* q = b + 16 + (sub / 2) * 32;
-    int shift = (sub & 1) * 4;
-    FMT_UNROLL
-    for (int l = 0; l < 32; l++) w[l] = dl * (float)((q[l] >> shift) & 0xF) - ml;
+    int v = (b[16 + (sub / 2) * 32 + i] >> ((sub & 1) * 4)) & 0xF;
+    return fmt_half(b) * (float)sc * (float)v - fmt_half(b + 2) * (float)m;
 }
 
 // Q5_K: as Q4_K with qh[32] after the scales; bit c of qh[l] is the fifth bit of chunk c.
-FMT_DEQ(deq_q5_k) {
-    float d = fmt_half(b), dmin = fmt_half(b + 2);
+FMT_ONE(one_q5_k) {
     int sc, m;
     fmt_scale_min_k4(sub, b + 4, &sc, &m);
-    float dl = d * (float)sc, ml = dmin * (float)m;
-    const u8* qh = b + 16;
-    const u8* q = b + 48 + (sub / 2) * 32;
-    int shift = (sub & 1) * 4;
-    FMT_UNROLL
-    for (int l = 0; l < 32; l++) {
-        int v = ((q[l] >> shift) & 0xF) | (((qh[l] >> sub) & 1) << 4);
-        w[l] = dl * (float)v - ml;
-    }
+    int v = ((b[48 + (sub / 2) * 32 + i] >> ((sub & 1) * 4)) & 0xF) | (((b[16 + i] >> sub) & 1) << 4);
+    return fmt_half(b) * (float)sc * (float)v - fmt_half(b + 2) * (float)m;
 }
 
 // Q6_K: ql[128], qh[64], scales[16] (int8), d. Chunk c: half c/4, quarter k = c%4: low bits from
 // ql[64·half + 32·(k&1) + l] (high nibble when k ≥ 2), two high bits from qh[32·half + l] >> 2k.
-FMT_DEQ(deq_q6_k) {
+FMT_ONE(one_q6_k) {
     int half = sub / 4, k = sub % 4;
-    const u8* ql = b + 64 * half + 32 * (k & 1);
-    const u8* qh = b + 128 + 32 * half;
-    const int8_t* sc = (const int8_t*)(b + 192) + 8 * half + 2 * k;
-    float d = fmt_half(b + 208);
-    int nshift = k >= 2 ? 4 : 0, hshift = 2 * k;
-    FMT_UNROLL
-    for (int l = 0; l < 32; l++) {
-        int v = (((ql[l] >> nshift) & 0xF) | (((qh[l] >> hshift) & 3) << 4)) - 32;
-        w[l] = d * (float)sc[l / 16] * (float)v;
-    }
+    int lo = (b[64 * half + 32 * (k & 1) + i] >> (k >= 2 ? 4 : 0)) & 0xF;
+    int hi = (b[128 + 32 * half + i] >> (2 * k)) & 3;
+    int8_t sc = (int8_t)b[192 + 8 * half + 2 * k + (i >> 4)];
+    return fmt_half(b + 208) * (float)sc * (float)((lo | (hi << 4)) - 32);
 }
 
 // IQ4_XS: d, scales_h (u16), scales_l[4], qs[128]. Chunk c: 6-bit scale from the two fields, bytes 16c….
-FMT_DEQ(deq_iq4_xs) {
-    float d = fmt_half(b);
+FMT_ONE(one_iq4_xs) {
     uint32_t sh = (uint32_t)b[2] | ((uint32_t)b[3] << 8);
     int ls = ((b[4 + sub / 2] >> (4 * (sub % 2))) & 0xF) | (((sh >> (2 * sub)) & 3) << 4);
-    float dl = d * (float)(ls - 32);
-    const u8* q = b + 8 + 16 * sub;
-    FMT_UNROLL
-    for (int l = 0; l < 16; l++) {
-        w[l] = dl * (float)fmt_iq4_value(q[l] & 0xF);
-        w[l + 16] = dl * (float)fmt_iq4_value(q[l] >> 4);
-    }
+    int v = (b[8 + 16 * sub + (i & 15)] >> ((i >> 4) * 4)) & 0xF;
+    return fmt_half(b) * (float)(ls - 32) * (float)fmt_iq4_value(v);
 }
 
-// Chunk c (0-based, 32 weights each) of a row of `type`.
-FMT_FN void fmt_chunk(int type, const u8* row, int c, float* w) {
+// Weights `first` … `first + count - 1` of chunk c of a row of `type`, into w.
+FMT_FN void fmt_weights(int type, const u8* row, int c, int first, int count, float* w) {
     int per = fmt_block_weights(type) / 32;
     const u8* b = row + (c / per) * fmt_block_bytes(type);
     int sub = c % per;
+#define FMT_CASE(T, f) case T: FMT_UNROLL for (int i = 0; i < count; i++) w[i] = f(b, sub, first + i); break;
     switch (type) {
-    case T_F32: deq_f32(b, sub, w); break;
-    case T_F16: deq_f16(b, sub, w); break;
-    case T_BF16: deq_bf16(b, sub, w); break;
-    case T_Q4_0: deq_q4_0(b, sub, w); break;
-    case T_Q4_1: deq_q4_1(b, sub, w); break;
-    case T_Q5_0: deq_q5_0(b, sub, w); break;
-    case T_Q5_1: deq_q5_1(b, sub, w); break;
-    case T_Q8_0: deq_q8_0(b, sub, w); break;
-    case T_Q2_K: deq_q2_k(b, sub, w); break;
-    case T_Q3_K: deq_q3_k(b, sub, w); break;
-    case T_Q4_K: deq_q4_k(b, sub, w); break;
-    case T_Q5_K: deq_q5_k(b, sub, w); break;
-    case T_Q6_K: deq_q6_k(b, sub, w); break;
-    case T_IQ4_NL: deq_iq4_nl(b, sub, w); break;
-    case T_IQ4_XS: deq_iq4_xs(b, sub, w); break;
-    default: for (int i = 0; i < 32; i++) w[i] = 0; break;
+    FMT_CASE(T_F32, one_f32) FMT_CASE(T_F16, one_f16) FMT_CASE(T_BF16, one_bf16) FMT_CASE(T_Q4_0, one_q4_0)
+    FMT_CASE(T_Q4_1, one_q4_1) FMT_CASE(T_Q5_0, one_q5_0) FMT_CASE(T_Q5_1, one_q5_1) FMT_CASE(T_Q8_0, one_q8_0)
+    FMT_CASE(T_Q2_K, one_q2_k) FMT_CASE(T_Q3_K, one_q3_k) FMT_CASE(T_Q4_K, one_q4_k) FMT_CASE(T_Q5_K, one_q5_k)
+    FMT_CASE(T_Q6_K, one_q6_k) FMT_CASE(T_IQ4_NL, one_iq4_nl) FMT_CASE(T_IQ4_XS, one_iq4_xs)
+    default: for (int i = 0; i < count; i++) w[i] = 0; break;
     }
+#undef FMT_CASE
 }
+
+// Chunk c (0-based, 32 weights each) of a row of `type`, into w[0..31].
+FMT_FN void fmt_chunk(int type, const u8* row, int c, float* w) { fmt_weights(type, row, c, 0, 32, w); }

@@ -58,7 +58,9 @@ DEV float block_max(float v, float* scratch) {
 }
 
 // ---- Matrix × few tokens (decode, small batches): one warp per weight row, weights read once. -------
-// y[t·rows + r] = Σ_c W[r, c] · x[t·cols + c] for t < NT. Block: 4 warps, 4 rows.
+// y[t·rows + r] = Σ_c W[r, c] · x[t·cols + c] for t < NT. Block: 4 warps, 4 rows. Each lane takes 4
+// consecutive weights (8 lanes per 32-weight chunk, 4 chunks per step), so the warp's activation loads are
+// one contiguous 512-byte run and its weight loads stay within a few neighbouring blocks.
 template <int TYPE, int NT>
 DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows, int cols) {
     int lane = tid() & 31;
@@ -69,19 +71,14 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, float*
     _Pragma("unroll")
     for (int t = 0; t < NT; t++) acc[t] = 0;
     int chunks = cols / 32;
-    for (int c = lane; c < chunks; c += 32) {
-        float w[32];
-        fmt_chunk(TYPE, row, c, w);
+    int part = lane & 7;
+    for (int c = lane >> 3; c < chunks; c += 4) {
+        float w[4];
+        fmt_weights(TYPE, row, c, part * 4, 4, w);
         _Pragma("unroll")
         for (int t = 0; t < NT; t++) {
-            const float4* xv = (const float4*)(x + (unsigned long long)t * cols + c * 32);
-            float s = 0;
-            _Pragma("unroll")
-            for (int i = 0; i < 8; i++) {
-                float4 a = xv[i];
-                s += w[4 * i] * a.x + w[4 * i + 1] * a.y + w[4 * i + 2] * a.z + w[4 * i + 3] * a.w;
-            }
-            acc[t] += s;
+            float4 a = *(const float4*)(x + (unsigned long long)t * cols + c * 32 + part * 4);
+            acc[t] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w;
         }
     }
     _Pragma("unroll")
@@ -91,65 +88,70 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, float*
     }
 }
 
-// ---- Matrix × many tokens (prompt batches): 64 rows × 64 tokens per block, K in steps of 64. --------
-// 256 threads; threads 0–127 dequantize 64 rows × 2 chunks into shared memory while 128–255 load the
-// 64 × 64 activations; then each thread accumulates a 4 × 4 cell.
+// ---- Matrix × many tokens (prompt batches): 128 rows × 64 tokens per block, K in steps of 32. --------
+// 256 threads; per step threads 0–127 dequantize one 32-weight chunk of a row each into shared memory while
+// threads 128–255 load the 64 tokens' 32 activations; then each thread accumulates 8 rows × 4 tokens
+// (three 16-byte shared loads per 32 multiply-adds).
 template <int TYPE>
 DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows, int cols, int ntok) {
-    SHARED float ws[64][68];  // [k][row]
-    SHARED float xs[64][68];  // [k][token]
+    SHARED float ws[32][132];  // [k][row]
+    SHARED float xs[32][68];   // [k][token]
     int t = tid();
-    int r0 = bidx() * 64, t0 = bidy() * 64;
-    int tx = t & 15, ty = t >> 4;
-    float acc[4][4];
+    int r0 = bidx() * 128, t0 = bidy() * 64;
+    int tx = t & 15, ty = t >> 4;  // tokens tx·4…, rows ty·8…
+    float acc[8][4];
     _Pragma("unroll")
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 8; i++)
         _Pragma("unroll")
         for (int j = 0; j < 4; j++) acc[i][j] = 0;
     int chunks = cols / 32;
-    for (int c0 = 0; c0 < chunks; c0 += 2) {
+    for (int c = 0; c < chunks; c++) {
         if (t < 128) {
-            int rr = t >> 1, part = t & 1, c = c0 + part, r = r0 + rr;
-            float w[32];
-            if (r < rows && c < chunks) {
-                fmt_chunk(TYPE, W + (unsigned long long)r * rowBytes, c, w);
-            } else {
+            int r = r0 + t;
+            // Two halves of 16 keep the decoder's live values (and registers) down.
+            _Pragma("unroll")
+            for (int h = 0; h < 2; h++) {
+                float w[16];
+                if (r < rows) {
+                    fmt_weights(TYPE, W + (unsigned long long)r * rowBytes, c, 16 * h, 16, w);
+                } else {
+                    _Pragma("unroll")
+                    for (int i = 0; i < 16; i++) w[i] = 0;
+                }
                 _Pragma("unroll")
-                for (int i = 0; i < 32; i++) w[i] = 0;
+                for (int i = 0; i < 16; i++) ws[16 * h + i][t] = w[i];
             }
-            _Pragma("unroll")
-            for (int i = 0; i < 32; i++) ws[part * 32 + i][rr] = w[i];
         } else {
-            int u = t - 128;  // 128 threads: token u/2, half (u&1) of the 64 columns
+            int u = t - 128;  // token u/2, half (u&1) of the chunk
             int tok = u >> 1, half = u & 1;
-            int col = c0 * 32 + half * 32;
-            bool live = t0 + tok < ntok && col < cols;
-            const float4* src = (const float4*)(x + (unsigned long long)(t0 + tok) * cols + col);
+            bool live = t0 + tok < ntok;
+            const float4* src = (const float4*)(x + (unsigned long long)(t0 + tok) * cols + c * 32 + half * 16);
             _Pragma("unroll")
-            for (int i = 0; i < 8; i++) {
+            for (int i = 0; i < 4; i++) {
                 float4 v = live ? src[i] : float4{0, 0, 0, 0};
-                xs[half * 32 + 4 * i][tok] = v.x;
-                xs[half * 32 + 4 * i + 1][tok] = v.y;
-                xs[half * 32 + 4 * i + 2][tok] = v.z;
-                xs[half * 32 + 4 * i + 3][tok] = v.w;
+                xs[half * 16 + 4 * i][tok] = v.x;
+                xs[half * 16 + 4 * i + 1][tok] = v.y;
+                xs[half * 16 + 4 * i + 2][tok] = v.z;
+                xs[half * 16 + 4 * i + 3][tok] = v.w;
             }
         }
         __syncthreads();
-        _Pragma("unroll")
-        for (int k = 0; k < 64; k++) {
-            float4 a = *(const float4*)&ws[k][ty * 4];
+        _Pragma("unroll 8")
+        for (int k = 0; k < 32; k++) {
+            float4 a0 = *(const float4*)&ws[k][ty * 8];
+            float4 a1 = *(const float4*)&ws[k][ty * 8 + 4];
             float4 b = *(const float4*)&xs[k][tx * 4];
-            float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
+            float av[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w}, bv[4] = {b.x, b.y, b.z, b.w};
             _Pragma("unroll")
-            for (int i = 0; i < 4; i++)
+            for (int i = 0; i < 8; i++)
                 _Pragma("unroll")
                 for (int j = 0; j < 4; j++) acc[i][j] += av[i] * bv[j];
         }
         __syncthreads();
     }
     _Pragma("unroll")
-    for (int i = 0; i < 4; i++) {
-        int r = r0 + ty * 4 + i;
+    for (int i = 0; i < 8; i++) {
+        int r = r0 + ty * 8 + i;
         if (r >= rows) continue;
         _Pragma("unroll")
         for (int j = 0; j < 4; j++) {
@@ -173,7 +175,7 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float*
         default: matvec<TYPE, 8>(W, rowBytes, x, y, rows, cols); break;                                   \
         }                                                                                                 \
     }                                                                                                     \
-    KERNEL void mm_##name(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows,   \
+    KERNEL __attribute__((launch_bounds(256, 2))) void mm_##name(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows,   \
                           int cols, int ntok) {                                                           \
         matmul<TYPE>(W, rowBytes, x, y, rows, cols, ntok);                                                \
     }
@@ -193,6 +195,68 @@ MATRIX_KERNELS(q5_k, T_Q5_K)
 MATRIX_KERNELS(q6_k, T_Q6_K)
 MATRIX_KERNELS(iq4_nl, T_IQ4_NL)
 MATRIX_KERNELS(iq4_xs, T_IQ4_XS)
+
+// ---- Activations as the CPU engine (and llama.cpp's CPU backend) feed them to each weight format ----
+// The CPU multiplies quantized weights by quantized activations (Q8_0, Q8_K; F16 for F16 weights); the
+// GPU multiplies in f32, so for the same logits it first replaces each activation by the value its
+// quantized form stands for. Modes: 1 F16, 2 BF16, 3 Q8_0/Q8_1 (32-blocks: d = amax/127 kept in F16,
+// q = round-half-even(x·127/amax)), 4 Q8_K (256-blocks: scale −127/x_max, x_max the first element of
+// largest magnitude, q clamped at 127, d = 1/scale in f32). One block of 256 threads per row.
+DEV float round_nearest_even(float v) { float r; asm("cvt.rni.f32.f32 %0, %1;" : "=f"(r) : "f"(v)); return r; }
+
+KERNEL void round_activations(const float* x, float* out, int cols, int mode) {
+    SHARED float wmax[8];
+    SHARED int widx[8];
+    const float* src = x + (unsigned long long)bidx() * cols;
+    float* dst = out + (unsigned long long)bidx() * cols;
+    int t = tid(), lane = t & 31, warp = t >> 5;
+    for (int base = 0; base < cols; base += 256) {
+        int i = base + t;
+        bool live = i < cols;
+        float v = live ? src[i] : 0.0f;
+        float r = v;
+        if (mode == 1) {
+            r = from_half(to_half(v));
+        } else if (mode == 2) {
+            union { float f; unsigned u; } b; b.f = v;
+            if ((b.u & 0x7fffffffu) > 0x7f800000u) b.u |= 0x00400000u;
+            else b.u = (b.u + (0x7fffu + ((b.u >> 16) & 1u))) & 0xffff0000u;
+            r = b.f;
+        } else if (mode == 3) {
+            float amax = warp_max(__builtin_fabsf(v));
+            float d = from_half(to_half(amax / 127.0f));
+            float inv = amax != 0.0f ? 127.0f / amax : 0.0f;
+            float q = round_nearest_even(v * inv);
+            q = q > 127.0f ? 127.0f : (q < -128.0f ? -128.0f : q);
+            r = d * q;
+        } else if (mode == 4) {
+            // the first element of largest magnitude in this 256-block
+            float a = live ? __builtin_fabsf(v) : -1.0f;
+            int idx = i;
+            for (int o = 16; o > 0; o >>= 1) {
+                float oa = __nvvm_shfl_sync_bfly_f32(0xffffffffu, a, o, 0x1f);
+                int oi = __nvvm_shfl_sync_bfly_i32(0xffffffffu, idx, o, 0x1f);
+                if (oa > a || (oa == a && oi < idx)) { a = oa; idx = oi; }
+            }
+            if (lane == 0) { wmax[warp] = a; widx[warp] = idx; }
+            __syncthreads();
+            float best = wmax[0];
+            int bi = widx[0];
+            for (int w = 1; w < 8; w++)
+                if (wmax[w] > best || (wmax[w] == best && widx[w] < bi)) { best = wmax[w]; bi = widx[w]; }
+            __syncthreads();
+            if (best <= 0.0f) {
+                r = 0.0f;
+            } else {
+                float scale = -127.0f / src[bi];
+                float q = round_nearest_even(scale * v);
+                q = q > 127.0f ? 127.0f : q;
+                r = q * (1.0f / scale);
+            }
+        }
+        if (live) dst[i] = r;
+    }
+}
 
 // ---- Elementwise pieces ----------------------------------------------------------------------------
 
@@ -272,6 +336,19 @@ KERNEL void kv_store_f32(const float* k, const float* v, float* kc, float* vc, c
 // each scores one position of the tile; for the weighted sum the threads split into groups that each
 // take every G-th position, one head dimension per thread (two for 256-wide heads).
 template <typename KV>
+DEV float score(const float* qs, const KV* kr, int headDim) {
+    float dot = 0;
+    for (int d = 0; d < headDim; d++) dot += qs[d] * kv_get(kr + d);
+    return dot;
+}
+
+// Causal attention of token bidx(), head bidy() over positions 0…position of its sequence, in two passes
+// over tiles of 128 positions (any context length, fixed shared memory): the first finds the softmax's
+// maximum and sum, the second weights the values — with each weight rounded to F16 before it meets an F16
+// cache, as the CPU engine and llama.cpp do. 128 threads: each scores one position of a tile; for the
+// weighted sum they split into groups that each take every G-th position, one head dimension per thread
+// (two for 256-wide heads).
+template <typename KV>
 DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, const int* info, int heads,
                    int kvHeads, int headDim, int ctx, int sequences, int layer, float scale) {
     SHARED float qs[256];
@@ -283,34 +360,33 @@ DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, const
     int kvHead = head / (heads / kvHeads);
     int kvDim = kvHeads * headDim;
     const float* qv = q + ((unsigned long long)token * heads + head) * headDim;
-    // Queries meet an F16 cache rounded to F16, as the CPU engine and llama.cpp do.
+    // Queries meet an F16 cache rounded to F16.
     for (int d = t; d < headDim; d += 128) qs[d] = sizeof(KV) == 2 ? from_half(to_half(qv[d])) : qv[d];
     unsigned long long base = (((unsigned long long)layer * sequences + seq) * ctx) * kvDim + kvHead * headDim;
+    __syncthreads();
+    int length = pos + 1;
+    float m = -3.0e38f, l = 0;
+    for (int start = 0; start < length; start += 128) {
+        int j = start + t;
+        float s = j < length ? score(qs, kc + base + (unsigned long long)j * kvDim, headDim) * scale : -3.0e38f;
+        float newMax = __builtin_fmaxf(m, block_max(s, scratch));
+        float e = j < length ? fast_exp(s - newMax) : 0.0f;
+        l = l * fast_exp(m - newMax) + block_sum(e, scratch);
+        m = newMax;
+    }
+    float inverse = 1.0f / l;
     int width = headDim < 128 ? headDim : 128;
     int groups = 128 / width, group = t / width, dim = t % width;
     float acc0 = 0, acc1 = 0;
-    float m = -3.0e38f, l = 0;
-    __syncthreads();
-    int length = pos + 1;
     for (int start = 0; start < length; start += 128) {
         int j = start + t;
-        float s = -3.0e38f;
+        float w = 0;
         if (j < length) {
-            const KV* kr = kc + base + (unsigned long long)j * kvDim;
-            float dot = 0;
-            for (int d = 0; d < headDim; d++) dot += qs[d] * kv_get(kr + d);
-            s = dot * scale;
+            w = fast_exp(score(qs, kc + base + (unsigned long long)j * kvDim, headDim) * scale - m) * inverse;
+            if (sizeof(KV) == 2) w = from_half(to_half(w));
         }
-        float tileMax = block_max(s, scratch);
-        float newMax = __builtin_fmaxf(m, tileMax);
-        float e = j < length ? fast_exp(s - newMax) : 0.0f;
-        p[t] = e;
-        float tileSum = block_sum(e, scratch);  // (synchronises: p is complete)
-        float factor = fast_exp(m - newMax);
-        l = l * factor + tileSum;
-        acc0 *= factor;
-        acc1 *= factor;
-        m = newMax;
+        p[t] = w;
+        __syncthreads();
         int tileLength = length - start < 128 ? length - start : 128;
         if (group < groups) {
             for (int jj = group; jj < tileLength; jj += groups) {
@@ -331,8 +407,8 @@ DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, const
             s0 += partial[g * width + t];
             s1 += partial[128 + g * width + t];
         }
-        o[t] = s0 / l;
-        if (headDim > 128) o[t + 128] = s1 / l;
+        o[t] = s0;
+        if (headDim > 128) o[t + 128] = s1;
     }
 }
 KERNEL void attention_f16(const float* q, const half_t* kc, const half_t* vc, float* out, const int* info,

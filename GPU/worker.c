@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <math.h>
+#include <time.h>
 
 #include "formats.h"
 #include "protocol.h"
@@ -63,6 +64,17 @@ static struct {
     CUresult (*LaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
                              CUstream, void**, void**);
     CUresult (*GetErrorString)(CUresult, const char**);
+    // Optional (older drivers lack some): streams, async copies, pinning, graphs.
+    CUresult (*StreamCreate)(CUstream*, unsigned);
+    CUresult (*StreamSynchronize)(CUstream);
+    CUresult (*MemcpyHtoDAsync)(CUdeviceptr, const void*, size_t, CUstream);
+    CUresult (*MemcpyDtoHAsync)(void*, CUdeviceptr, size_t, CUstream);
+    CUresult (*MemHostRegister)(void*, size_t, unsigned);
+    CUresult (*StreamBeginCapture)(CUstream, int);
+    CUresult (*StreamEndCapture)(CUstream, void**);
+    CUresult (*GraphInstantiateWithFlags)(void**, void*, unsigned long long);
+    CUresult (*GraphLaunch)(void*, CUstream);
+    CUresult (*GraphDestroy)(void*);
 } cu;
 
 enum { ATTR_SM_COUNT = 16, ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76 };
@@ -94,6 +106,8 @@ static const char* cu_message(CUresult r) {
 
 // ---- Device discovery ------------------------------------------------------------------------------
 static CUdevice g_device;
+// All work goes to one stream (a graph can only be captured from a stream other than the legacy one).
+static CUstream g_stream;
 static CUcontext g_context;
 static CUmodule g_module;
 static char g_device_text[200];
@@ -119,6 +133,16 @@ static int open_driver(void) {
     SYM(LaunchKernel, "cuLaunchKernel")
     SYM(GetErrorString, "cuGetErrorString")
 #undef SYM
+    *(void**)&cu.StreamCreate = dlsym(lib, "cuStreamCreate");
+    *(void**)&cu.StreamSynchronize = dlsym(lib, "cuStreamSynchronize");
+    *(void**)&cu.MemcpyHtoDAsync = dlsym(lib, "cuMemcpyHtoDAsync_v2");
+    *(void**)&cu.MemcpyDtoHAsync = dlsym(lib, "cuMemcpyDtoHAsync_v2");
+    *(void**)&cu.MemHostRegister = dlsym(lib, "cuMemHostRegister_v2");
+    *(void**)&cu.StreamBeginCapture = dlsym(lib, "cuStreamBeginCapture_v2");
+    *(void**)&cu.StreamEndCapture = dlsym(lib, "cuStreamEndCapture");
+    *(void**)&cu.GraphInstantiateWithFlags = dlsym(lib, "cuGraphInstantiateWithFlags");
+    *(void**)&cu.GraphLaunch = dlsym(lib, "cuGraphLaunch");
+    *(void**)&cu.GraphDestroy = dlsym(lib, "cuGraphDestroy");
     return SFG_OK;
 }
 
@@ -164,6 +188,9 @@ static int open_device(void) {
         set_error("the driver could not compile the kernels: %s (%d) %s", cu_message(r), r, log);
         return SFG_NO_DEVICE;
     }
+    if (cu.StreamCreate && cu.StreamSynchronize && cu.MemcpyHtoDAsync && cu.MemcpyDtoHAsync) {
+        CU(cu.StreamCreate(&g_stream, 1 /* non-blocking */));
+    }
     return SFG_OK;
 }
 
@@ -173,7 +200,19 @@ struct matrix {
     int type, rows, cols;
     unsigned long long row_bytes;
     CUfunction mv, mm;
+    int act;  // activation rounding mode (kernels.cu round_activations), from the weight format
 };
+
+// The activation format the CPU engine pairs with each weight format (ggml's vec_dot_type).
+static int activation_mode(int type) {
+    switch (type) {
+    case T_F16: return 1;
+    case T_BF16: return 2;
+    case T_Q4_0: case T_Q4_1: case T_Q5_0: case T_Q5_1: case T_Q8_0: case T_IQ4_NL: return 3;
+    case T_Q2_K: case T_Q3_K: case T_Q4_K: case T_Q5_K: case T_Q6_K: case T_IQ4_XS: return 4;
+    default: return 0;
+    }
+}
 
 struct layer {
     CUdeviceptr attn_norm, ffn_norm;
@@ -192,10 +231,24 @@ static struct {
     CUdeviceptr x, xb, q, k, v, att, proj, gate, up, rope, info, wanted, logits;
     struct sfg_layout layout;
     int loaded, broken;
-    CUfunction rms_norm, rope_fn, swiglu, add, gather, kv_store, attention;
+    CUfunction rms_norm, rope_fn, swiglu, add, gather, kv_store, attention, round_act;
+    CUdeviceptr xr;  // rounded activations
+    CUdeviceptr rounded_src;  // what xr holds: (source, mode, rows), 0 when stale
+    int rounded_mode, rounded_rows;
+    // Decode steps replay one captured graph per (tokens, wanted rows): ~16 launches per layer become one.
+    struct { int n, wanted; void* exec; } graphs[16];
+    int graph_count, graphs_off;
 } M;
 
 static unsigned char* g_shared;
+// SWIFTFILE_GPU_PROFILE=1: time spent per request kind, printed to stderr when the runner lets go.
+static struct { int on; long forwards, tokens; double forward_ms, wait_ms; } g_profile;
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 static size_t g_shared_bytes;
 
 static const char* kernel_suffix(int type) {
@@ -225,7 +278,7 @@ static int function(CUfunction* f, const char* name) {
 }
 
 static int launch(CUfunction f, unsigned gx, unsigned gy, unsigned block, void** args) {
-    CU(cu.LaunchKernel(f, gx, gy, 1, block, 1, 1, 0, NULL, args, NULL));
+    CU(cu.LaunchKernel(f, gx, gy, 1, block, 1, 1, 0, g_stream, args, NULL));
     return SFG_OK;
 }
 
@@ -235,10 +288,26 @@ static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
     int rows = m->rows, cols = m->cols;
     if (n > 8) {
         void* args[] = {(void*)&m->data, &rb, &x, &y, &rows, &cols, &n};
-        return launch(m->mm, (unsigned)(rows + 63) / 64, (unsigned)(n + 63) / 64, 256, args);
+        return launch(m->mm, (unsigned)(rows + 127) / 128, (unsigned)(n + 63) / 64, 256, args);
     }
     void* args[] = {(void*)&m->data, &rb, &x, &y, &rows, &cols, &n};
     return launch(m->mv, (unsigned)(rows + 3) / 4, 1, 128, args);
+}
+
+// y = x · Wᵀ with x first rounded as the CPU engine rounds it for W's format (cached while x is unchanged:
+// q/k/v and gate/up share one rounding).
+static int project(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
+    if (m->act != 0) {
+        if (!(M.rounded_src == x && M.rounded_mode == m->act && M.rounded_rows == n)) {
+            int cols = m->cols, mode = m->act;
+            void* args[] = {&x, &M.xr, &cols, &mode};
+            int status = launch(M.round_act, (unsigned)n, 1, 256, args);
+            if (status) return status;
+            M.rounded_src = x; M.rounded_mode = m->act; M.rounded_rows = n;
+        }
+        x = M.xr;
+    }
+    return matmul(m, x, y, n);
 }
 
 static const struct sfg_tensor* find_tensor(const struct sfg_tensor* t, uint32_t count, uint32_t layer, uint32_t role) {
@@ -290,7 +359,7 @@ static int handle_load(uint64_t length) {
     uint64_t kv_bytes = (uint64_t)M.count * seqs * ctx * kvh * hd * kv_elem;
     uint64_t qdim = heads * hd, widest = ff > qdim ? ff : qdim;
     if (embd > widest) widest = embd;
-    uint64_t act_bytes = mb * 4 * (3 * embd + 2 * qdim + 2 * kvh * hd + 2 * ff + ropeDim + 3) + (M.output ? mb * vocab * 4 : 0);
+    uint64_t act_bytes = mb * 4 * (3 * embd + 2 * qdim + 2 * kvh * hd + 2 * ff + widest + ropeDim + 3) + (M.output ? mb * vocab * 4 : 0);
     uint64_t need = weight_bytes + 2 * kv_bytes + act_bytes;
     size_t free_b = 0, total_b = 0;
     CU(cu.MemGetInfo(&free_b, &total_b));
@@ -351,6 +420,7 @@ static int handle_load(uint64_t length) {
         (dst).rows = (int)t_->rows;                                                                       \
         (dst).cols = (int)t_->cols;                                                                       \
         (dst).row_bytes = t_->bytes / t_->rows;                                                           \
+        (dst).act = activation_mode((int)t_->type);                                                       \
         char name_[32];                                                                                   \
         snprintf(name_, sizeof name_, "mv_%s", sfx);                                                      \
         if (function(&(dst).mv, name_)) return SFG_FAILED;                                                \
@@ -385,7 +455,7 @@ static int handle_load(uint64_t length) {
     const char* kv_suffix = kv_elem == 2 ? "f16" : "f32";
     char name[32];
     if (function(&M.rms_norm, "rms_norm") || function(&M.rope_fn, "rope") || function(&M.swiglu, "swiglu") ||
-        function(&M.add, "add_inplace") || function(&M.gather, "gather_rows"))
+        function(&M.add, "add_inplace") || function(&M.gather, "gather_rows") || function(&M.round_act, "round_activations"))
         return SFG_FAILED;
     snprintf(name, sizeof name, "kv_store_%s", kv_suffix);
     if (function(&M.kv_store, name)) return SFG_FAILED;
@@ -402,11 +472,21 @@ static int handle_load(uint64_t length) {
     CU(cu.MemAlloc(&M.k, mb * kvh * hd * 4));
     CU(cu.MemAlloc(&M.v, mb * kvh * hd * 4));
     CU(cu.MemAlloc(&M.gate, mb * ff * 4));
+    CU(cu.MemAlloc(&M.xr, mb * widest * 4));
     CU(cu.MemAlloc(&M.up, mb * ff * 4));
     CU(cu.MemAlloc(&M.rope, mb * (ropeDim ? ropeDim : 1) * 4));
     CU(cu.MemAlloc(&M.info, mb * 8));
     CU(cu.MemAlloc(&M.wanted, mb * 4));
     if (M.output) CU(cu.MemAlloc(&M.logits, mb * vocab * 4));
+    // Pin the part of the shared memory every step copies (inputs and a few rows of output): direct DMA.
+    if (cu.MemHostRegister) {
+        uint64_t pinned = M.layout.out + 16 * (vocab > embd ? vocab : embd) * 4;
+        if (pinned > g_shared_bytes) pinned = g_shared_bytes;
+        (void)cu.MemHostRegister(g_shared, (pinned + 4095) & ~(uint64_t)4095, 0);
+    }
+    if (!g_stream || !cu.StreamBeginCapture || !cu.StreamEndCapture || !cu.GraphInstantiateWithFlags || !cu.GraphLaunch ||
+        getenv("SWIFTFILE_GPU_NO_GRAPHS"))
+        M.graphs_off = 1;
     M.loaded = 1;
     set_error("%d layers%s: %llu MiB weights, %llu MiB KV cache, %llu MiB buffers", M.count,
               M.output ? " + output" : "", (unsigned long long)(weight_bytes >> 20),
@@ -414,34 +494,24 @@ static int handle_load(uint64_t length) {
     return SFG_OK;
 }
 
-static int handle_forward(uint32_t n, uint64_t wanted) {
-    if (!M.loaded) { set_error("not loaded"); return SFG_BAD_REQUEST; }
+// The offloaded layers (and the output) over the N tokens already on the device; every launch goes to
+// g_stream, so the same sequence can be captured as a graph.
+static int run_layers(int N, int rows) {
     uint32_t* h = M.h;
     int embd = (int)h[H_EMBD], heads = (int)h[H_HEADS], kvh = (int)h[H_KV_HEADS], hd = (int)h[H_HEAD_DIM];
-    int ff = (int)h[H_FF], vocab = (int)h[H_VOCAB], ropeDim = (int)h[H_ROPE_DIM], ctx = (int)h[H_CTX];
-    int seqs = (int)h[H_SEQUENCES];
-    if (n == 0 || n > h[H_MAX_BATCH] || wanted > n) { set_error("bad batch: %u tokens, %llu wanted", n, (unsigned long long)wanted); return SFG_BAD_REQUEST; }
-    const int* info = (const int*)(g_shared + M.layout.info);
-    for (uint32_t i = 0; i < n; i++) {
-        if (info[2 * i] < 0 || info[2 * i] >= ctx || info[2 * i + 1] < 0 || info[2 * i + 1] >= seqs) { set_error("token %u: position or sequence out of range", i); return SFG_BAD_REQUEST; }
-    }
-    const int* want = (const int*)(g_shared + M.layout.wanted);
-    for (uint64_t i = 0; i < wanted; i++)
-        if (want[i] < 0 || (uint32_t)want[i] >= n) { set_error("wanted row out of range"); return SFG_BAD_REQUEST; }
-    int N = (int)n, qdim = heads * hd, kvDim = kvh * hd;
-    CU(cu.MemcpyHtoD(M.x, g_shared + M.layout.x, (size_t)N * embd * 4));
-    if (ropeDim) CU(cu.MemcpyHtoD(M.rope, g_shared + M.layout.rope, (size_t)N * ropeDim * 4));
-    CU(cu.MemcpyHtoD(M.info, info, (size_t)N * 8));
-    if (wanted) CU(cu.MemcpyHtoD(M.wanted, want, wanted * 4));
+    int ff = (int)h[H_FF], ropeDim = (int)h[H_ROPE_DIM], ctx = (int)h[H_CTX], seqs = (int)h[H_SEQUENCES];
+    int kvDim = kvh * hd;
     float eps = M.eps, scale = 1.0f / sqrtf((float)hd);
     int total = N * embd, totalFF = N * ff;
+    M.rounded_src = 0;
     for (int li = 0; li < M.count; li++) {
         struct layer* l = &M.layers[li];
         int status;
         void* norm1[] = {&M.x, &l->attn_norm, &M.xb, &embd, &eps};
         if ((status = launch(M.rms_norm, N, 1, 256, norm1))) return status;
-        if ((status = matmul(&l->wq, M.xb, M.q, N)) || (status = matmul(&l->wk, M.xb, M.k, N)) ||
-            (status = matmul(&l->wv, M.xb, M.v, N)))
+        M.rounded_src = 0;
+        if ((status = project(&l->wq, M.xb, M.q, N)) || (status = project(&l->wk, M.xb, M.k, N)) ||
+            (status = project(&l->wv, M.xb, M.v, N)))
             return status;
         if (ropeDim) {
             void* rq[] = {&M.q, &M.rope, &heads, &hd, &ropeDim};
@@ -452,33 +522,98 @@ static int handle_forward(uint32_t n, uint64_t wanted) {
         if ((status = launch(M.kv_store, N, 1, 128, store))) return status;
         void* attn[] = {&M.q, &M.kc, &M.vc, &M.att, &M.info, &heads, &kvh, &hd, &ctx, &seqs, &li, &scale};
         if ((status = launch(M.attention, N, heads, 128, attn))) return status;
-        if ((status = matmul(&l->wo, M.att, M.proj, N))) return status;
+        M.rounded_src = 0;
+        if ((status = project(&l->wo, M.att, M.proj, N))) return status;
         void* add1[] = {&M.x, &M.proj, &total};
         if ((status = launch(M.add, (total + 255) / 256, 1, 256, add1))) return status;
         void* norm2[] = {&M.x, &l->ffn_norm, &M.xb, &embd, &eps};
         if ((status = launch(M.rms_norm, N, 1, 256, norm2))) return status;
-        if ((status = matmul(&l->gate, M.xb, M.gate, N)) || (status = matmul(&l->up, M.xb, M.up, N))) return status;
+        M.rounded_src = 0;
+        if ((status = project(&l->gate, M.xb, M.gate, N)) || (status = project(&l->up, M.xb, M.up, N))) return status;
         void* glu[] = {&M.gate, &M.up, &totalFF};
         if ((status = launch(M.swiglu, (totalFF + 255) / 256, 1, 256, glu))) return status;
-        if ((status = matmul(&l->down, M.gate, M.proj, N))) return status;
+        M.rounded_src = 0;
+        if ((status = project(&l->down, M.gate, M.proj, N))) return status;
         void* add2[] = {&M.x, &M.proj, &total};
         if ((status = launch(M.add, (total + 255) / 256, 1, 256, add2))) return status;
     }
-    (void)qdim;
-    if (M.output) {
-        int rows = (int)wanted;
-        if (rows) {
-            int status;
-            void* g[] = {&M.proj, &M.x, &M.wanted, &embd};
-            if ((status = launch(M.gather, rows, 1, 256, g))) return status;
-            void* norm[] = {&M.proj, &M.output_norm, &M.xb, &embd, &eps};
-            if ((status = launch(M.rms_norm, rows, 1, 256, norm))) return status;
-            if ((status = matmul(&M.out, M.xb, M.logits, rows))) return status;
-            CU(cu.MemcpyDtoH(g_shared + M.layout.out, M.logits, (size_t)rows * vocab * 4));
-        }
-        return SFG_OK;
+    if (M.output && rows) {
+        int status;
+        void* g[] = {&M.proj, &M.x, &M.wanted, &embd};
+        if ((status = launch(M.gather, rows, 1, 256, g))) return status;
+        void* norm[] = {&M.proj, &M.output_norm, &M.xb, &embd, &eps};
+        if ((status = launch(M.rms_norm, rows, 1, 256, norm))) return status;
+        M.rounded_src = 0;
+        if ((status = project(&M.out, M.xb, M.logits, rows))) return status;
     }
-    CU(cu.MemcpyDtoH(g_shared + M.layout.out, M.x, (size_t)N * embd * 4));
+    return SFG_OK;
+}
+
+static CUresult copy_in(CUdeviceptr dst, const void* src, size_t bytes) {
+    return g_stream ? cu.MemcpyHtoDAsync(dst, src, bytes, g_stream) : cu.MemcpyHtoD(dst, src, bytes);
+}
+
+static CUresult copy_out(void* dst, CUdeviceptr src, size_t bytes) {
+    return g_stream ? cu.MemcpyDtoHAsync(dst, src, bytes, g_stream) : cu.MemcpyDtoH(dst, src, bytes);
+}
+
+static int handle_forward(uint32_t n, uint64_t wanted) {
+    if (!M.loaded) { set_error("not loaded"); return SFG_BAD_REQUEST; }
+    uint32_t* h = M.h;
+    int embd = (int)h[H_EMBD], vocab = (int)h[H_VOCAB], ropeDim = (int)h[H_ROPE_DIM], ctx = (int)h[H_CTX];
+    int seqs = (int)h[H_SEQUENCES];
+    if (n == 0 || n > h[H_MAX_BATCH] || wanted > n) { set_error("bad batch: %u tokens, %llu wanted", n, (unsigned long long)wanted); return SFG_BAD_REQUEST; }
+    const int* info = (const int*)(g_shared + M.layout.info);
+    for (uint32_t i = 0; i < n; i++) {
+        if (info[2 * i] < 0 || info[2 * i] >= ctx || info[2 * i + 1] < 0 || info[2 * i + 1] >= seqs) { set_error("token %u: position or sequence out of range", i); return SFG_BAD_REQUEST; }
+    }
+    const int* want = (const int*)(g_shared + M.layout.wanted);
+    for (uint64_t i = 0; i < wanted; i++)
+        if (want[i] < 0 || (uint32_t)want[i] >= n) { set_error("wanted row out of range"); return SFG_BAD_REQUEST; }
+    int N = (int)n;
+    CU(copy_in(M.x, g_shared + M.layout.x, (size_t)N * embd * 4));
+    if (ropeDim) CU(copy_in(M.rope, g_shared + M.layout.rope, (size_t)N * ropeDim * 4));
+    CU(copy_in(M.info, info, (size_t)N * 8));
+    if (wanted) CU(copy_in(M.wanted, want, wanted * 4));
+    int rows = M.output ? (int)wanted : 0;
+    int status = SFG_OK;
+    void* exec = NULL;
+    if (!M.graphs_off && N <= 8) {
+        for (int i = 0; i < M.graph_count; i++)
+            if (M.graphs[i].n == N && M.graphs[i].wanted == rows) exec = M.graphs[i].exec;
+        if (!exec && M.graph_count < 16) {
+            void* graph = NULL;
+            if (cu.StreamBeginCapture(g_stream, 1 /* thread-local */) == 0) {
+                status = run_layers(N, rows);
+                CUresult end = cu.StreamEndCapture(g_stream, &graph);
+                if (status == SFG_OK && end == 0 && graph && cu.GraphInstantiateWithFlags(&exec, graph, 0) == 0) {
+                    M.graphs[M.graph_count].n = N;
+                    M.graphs[M.graph_count].wanted = rows;
+                    M.graphs[M.graph_count++].exec = exec;
+                } else {
+                    exec = NULL;
+                    M.graphs_off = 1;  // capture is not available here: launch directly from now on
+                }
+                if (graph && cu.GraphDestroy) cu.GraphDestroy(graph);
+                status = SFG_OK;
+            } else {
+                M.graphs_off = 1;
+            }
+        }
+    }
+    if (exec) {
+        CU(cu.GraphLaunch(exec, g_stream));
+    } else if ((status = run_layers(N, rows))) {
+        return status;
+    }
+    if (M.output) {
+        if (rows) CU(copy_out(g_shared + M.layout.out, M.logits, (size_t)rows * vocab * 4));
+    } else {
+        CU(copy_out(g_shared + M.layout.out, M.x, (size_t)N * embd * 4));
+    }
+    double wait_start = g_profile.on ? now_ms() : 0;
+    if (g_stream) CU(cu.StreamSynchronize(g_stream));
+    if (g_profile.on) g_profile.wait_ms += now_ms() - wait_start;
     return SFG_OK;
 }
 
@@ -566,7 +701,7 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
     float* deq = malloc((size_t)rows * cols * 4);
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols / 32; c++) fmt_chunk(type, w + r * row_bytes, c, deq + (size_t)r * cols + c * 32);
-    struct matrix m = {dw, type, rows, cols, row_bytes, 0, 0};
+    struct matrix m = {dw, type, rows, cols, row_bytes, 0, 0, 0};
     char fn[32];
     snprintf(fn, sizeof fn, "mv_%s", kernel_suffix(type));
     if (function(&m.mv, fn)) { printf("FAIL %s: %s\n", fn, g_error); return 1; }
@@ -582,6 +717,7 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
                 ref[(size_t)t * rows + r] = s;
             }
         cu.MemsetD8(dy, 0xFF, (size_t)maxn * rows * 4);  // NaN poison: unwritten outputs fail
+        cu.CtxSynchronize();
         cu.MemcpyHtoD(dx, x, (size_t)n * cols * 4);
         int status = 0;
         for (int t0 = 0; t0 < n && !status; t0 += (n > 8 ? n : 8)) status = matmul(&m, dx, dy, n);
@@ -652,10 +788,11 @@ static int selftest_attention(int heads, int kvHeads, int hd, int ctx, int n, in
                 if (p[j] > mx) mx = p[j];
             }
             for (int j = 0; j < len; j++) { p[j] = exp(p[j] - mx); sum += p[j]; }
+            for (int j = 0; j < len; j++) p[j] = half_round((float)(p[j] / sum));  // F16 weights, as the kernel
             for (int d = 0; d < hd; d++) {
                 double o = 0;
                 for (int j = 0; j < len; j++) o += p[j] * vf[base + (size_t)j * kvDim + d];
-                ref[((size_t)i * heads + h) * hd + d] = o / sum;
+                ref[((size_t)i * heads + h) * hd + d] = o;
             }
         }
     CUdeviceptr dk, dv, dq, dout, dinfo;
@@ -664,6 +801,7 @@ static int selftest_attention(int heads, int kvHeads, int hd, int ctx, int n, in
     cu.MemcpyHtoD(dk, kc, cache * 2); cu.MemcpyHtoD(dv, vc, cache * 2);
     cu.MemcpyHtoD(dq, q, (size_t)n * heads * hd * 4); cu.MemcpyHtoD(dinfo, info, (size_t)n * 8);
     cu.MemsetD8(dout, 0xFF, (size_t)n * heads * hd * 4);
+    cu.CtxSynchronize();
     CUfunction f;
     int failures = 0;
     if (function(&f, "attention_f16")) { printf("FAIL attention: %s\n", g_error); return 1; }
@@ -676,6 +814,56 @@ static int selftest_attention(int heads, int kvHeads, int hd, int ctx, int n, in
     failures += check(what, out, ref, (size_t)n * heads * hd, 1e-4);
     cu.MemFree(dk); cu.MemFree(dv); cu.MemFree(dq); cu.MemFree(dout); cu.MemFree(dinfo);
     free(kc); free(vc); free(kf); free(vf); free(q); free(info); free(ref); free(p); free(out);
+    return failures;
+}
+
+
+static float host_round(const float* row, int i, int cols, int mode) {
+    float v = row[i];
+    if (mode == 1) return half_round(v);
+    if (mode == 2) {
+        uint32_t u; memcpy(&u, &v, 4);
+        u = (u + (0x7fffu + ((u >> 16) & 1u))) & 0xffff0000u;
+        float r; memcpy(&r, &u, 4); return r;
+    }
+    if (mode == 3) {
+        int b = i / 32 * 32; float amax = 0;
+        for (int j = b; j < b + 32; j++) amax = fmaxf(amax, fabsf(row[j]));
+        float d = half_round(amax / 127.0f), inv = amax != 0 ? 127.0f / amax : 0;
+        float q = nearbyintf(v * inv);
+        return d * fminf(127, fmaxf(-128, q));
+    }
+    int b = i / 256 * 256; float amax = 0, ext = 0;
+    for (int j = b; j < b + 256 && j < cols; j++) if (fabsf(row[j]) > amax) { amax = fabsf(row[j]); ext = row[j]; }
+    if (amax == 0) return 0;
+    float scale = -127.0f / ext, q = fminf(127, nearbyintf(scale * v));
+    return q * (1.0f / scale);
+}
+
+static int selftest_rounding(void) {
+    int rows = 3, cols = 768, failures = 0;
+    float* x = malloc((size_t)rows * cols * 4);
+    float* y = malloc((size_t)rows * cols * 4);
+    double* ref = malloc((size_t)rows * cols * sizeof(double));
+    CUdeviceptr dx, dy;
+    CUfunction f;
+    if (function(&f, "round_activations") || cu.MemAlloc(&dx, (size_t)rows * cols * 4) || cu.MemAlloc(&dy, (size_t)rows * cols * 4)) { printf("FAIL rounding setup\n"); return 1; }
+    for (int mode = 1; mode <= 4; mode++) {
+        for (int i = 0; i < rows * cols; i++) x[i] = frand() * (i % 97 == 0 ? 40.0f : 3.0f);
+        for (int i = 0; i < 32; i++) x[cols + i] = 0;  // an all-zero block
+        for (int r = 0; r < rows; r++)
+            for (int i = 0; i < cols; i++) ref[(size_t)r * cols + i] = host_round(x + (size_t)r * cols, i, cols, mode);
+        cu.MemcpyHtoD(dx, x, (size_t)rows * cols * 4);
+        cu.MemsetD8(dy, 0xFF, (size_t)rows * cols * 4);
+        cu.CtxSynchronize();
+        void* args[] = {&dx, &dy, &cols, &mode};
+        if (launch(f, rows, 1, 256, args) || cu.CtxSynchronize()) { printf("FAIL rounding mode %d: %s\n", mode, g_error); failures++; continue; }
+        cu.MemcpyDtoH(y, dy, (size_t)rows * cols * 4);
+        char what[48];
+        snprintf(what, sizeof what, "activation rounding mode %d", mode);
+        failures += check(what, y, ref, (size_t)rows * cols, 1e-7);
+    }
+    cu.MemFree(dx); cu.MemFree(dy); free(x); free(y); free(ref);
     return failures;
 }
 
@@ -692,6 +880,7 @@ static int selftest(const char* dir) {
         failures += selftest_matrix(dir, types[t].name, types[t].type, 80, 512);
         if (fmt_block_weights(types[t].type) == 32) failures += selftest_matrix(dir, types[t].name, types[t].type, 70, 96);
     }
+    failures += selftest_rounding();
     failures += selftest_attention(8, 4, 32, 300, 1, 299);
     failures += selftest_attention(8, 2, 64, 300, 40, 0);
     failures += selftest_attention(8, 8, 128, 600, 3, 250);
@@ -717,9 +906,15 @@ int main(int argc, char** argv) {
     g_shared = mmap(NULL, g_shared_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, 3, 0);
     if (g_shared == MAP_FAILED) { fprintf(stderr, "swiftfile-gpu: cannot map shared memory\n"); return 2; }
     int device_status = -1;
+    g_profile.on = getenv("SWIFTFILE_GPU_PROFILE") != NULL;
     for (;;) {
         struct sfg_request rq;
-        if (read_all(4, &rq, sizeof rq)) return 0;  // the runner went away
+        if (read_all(4, &rq, sizeof rq) || rq.op == SFG_QUIT) {  // done, or the runner went away
+            if (g_profile.on)
+                fprintf(stderr, "swiftfile-gpu: %ld forwards (%ld tokens): %.1f ms in the worker, %.1f ms of it waiting for the GPU; graphs %s\n",
+                        g_profile.forwards, g_profile.tokens, g_profile.forward_ms, g_profile.wait_ms, M.graphs_off ? "off" : "on");
+            return 0;
+        }
         struct sfg_reply rp;
         memset(&rp, 0, sizeof rp);
         g_error[0] = 0;
@@ -735,7 +930,9 @@ int main(int argc, char** argv) {
             } else if (rq.op == SFG_LOAD) {
                 status = handle_load(rq.payload);
             } else if (rq.op == SFG_FORWARD) {
+                double start = g_profile.on ? now_ms() : 0;
                 status = handle_forward(rq.n, rq.payload);
+                if (g_profile.on) { g_profile.forward_ms += now_ms() - start; g_profile.forwards++; g_profile.tokens += rq.n; }
                 if (status == SFG_OK) {
                     CUresult r = cu.CtxSynchronize();
                     if (r) { status = SFG_FAILED; set_error("GPU error: %s (%d)", cu_message(r), r); }

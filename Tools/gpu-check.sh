@@ -115,11 +115,11 @@ wait
 models=("$work/models/synth-1b-q4_0.gguf")
 if [ -x "$work/llama-quantize" ]; then
     "$work/llama-quantize" "$work/models/synth-1b-f16.gguf" "$work/models/synth-1b-q4_k_m.gguf" Q4_K_M 16 > /dev/null 2>&1 && models+=("$work/models/synth-1b-q4_k_m.gguf")
-    models+=("$work/models/synth-1b-f16.gguf")
 fi
+models+=("$work/models/synth-1b-f16.gguf")
 for m in "${models[@]}"; do
     name=$(basename "$m" .gguf)
-    "$run" --bench -m "$m" -ngl 999 --gpu nvidia -p 512 -n 128 -r 3 -o json > "$out/bench-$name.json" 2> "$out/bench-$name.err"
+    SWIFTFILE_GPU_PROFILE=1 "$run" --bench -m "$m" -ngl 999 --gpu nvidia -p 512 -n 128 -r 3 -o json > "$out/bench-$name.json" 2> "$out/bench-$name.err"
     python3 - "$out/bench-$name.json" "$name" <<'PY' >> "$out/speed.txt"
 import json, sys
 try:

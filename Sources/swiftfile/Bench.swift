@@ -19,7 +19,7 @@ struct BenchOptions: ParsableArguments {
     @Option(name: [.customShort("r"), .customLong("repetitions")]) var repetitions: Int = 3
     @Option(name: [.customShort("o"), .customLong("output")], help: "md (table) or json.") var output: String = "md"
     @Flag(name: .customLong("no-repack"), help: "Weights in place (no interleaving at load).") var noRepack = false
-    @Option(name: [.customLong("ngl", withSingleDash: true), .customLong("n-gpu-layers")], help: "Layers to offload to the GPU (999: all).") var gpuLayers: Int?
+    @Option(name: [.customLong("ngl", withSingleDash: true), .customLong("n-gpu-layers")], parsing: .unconditional, help: "Layers to offload to the GPU (999: all).") var gpuLayers: Int?
     @Option(name: .customLong("gpu"), help: "auto | nvidia | disable") var gpu: String?
 
     mutating func validate() throws {

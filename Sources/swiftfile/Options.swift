@@ -38,7 +38,7 @@ struct RunnerOptions: ParsableArguments {
     /// The KV cache element type (validated: both flags name the same supported type).
     var cacheType: KVCache.ElementType { KVCache.ElementType(rawValue: cacheTypeK.lowercased()) ?? .f16 }
 
-    @Option(name: [.customLong("ngl", withSingleDash: true), .customLong("n-gpu-layers"), .customLong("gpu-layers")], help: "Layers to offload to the GPU: the last N (999: all, with the output layer).")
+    @Option(name: [.customLong("ngl", withSingleDash: true), .customLong("n-gpu-layers"), .customLong("gpu-layers")], parsing: .unconditional, help: "Layers to offload to the GPU: the last N (999: all, with the output layer).")
     var gpuLayers: Int?
 
     @Option(name: .customLong("gpu"), help: "auto (use the GPU -ngl asks for if there is one, else the CPU with a note) | nvidia (fail if it cannot be used; alone means -ngl 999) | disable.")

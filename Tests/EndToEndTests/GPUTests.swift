@@ -1,0 +1,137 @@
+import Foundation
+import XCTest
+
+/// GPU offload as a machine without a GPU sees it (CI), and the parts that need no GPU: the worker build,
+/// its kernels' weight decoding, the bundle's SHA-256 check of the worker. On a machine with an NVIDIA GPU
+/// the same tests check that the GPU is used instead (Tools/gpu-check.sh checks the numbers there).
+final class GPUTests: XCTestCase {
+    static let model = "models/tiny-llama3-q8_0-q4emb.gguf"
+
+    var worker: URL { E2E.packageRoot.appendingPathComponent(".build/release/swiftfile-gpu") }
+
+    /// Whether this build has a worker and this machine a usable GPU (the worker's own probe says).
+    func machineHasGPU() throws -> Bool {
+        guard FileManager.default.isExecutableFile(atPath: worker.path) else { return false }
+        return try E2E.run(worker, ["--probe"]).status == 0
+    }
+
+    func noteLines(_ stderr: String) -> [Substring] {
+        stderr.split(separator: "\n").filter { $0.hasPrefix("note: GPU") || $0.hasPrefix("error: GPU") }
+    }
+
+    func testOffloadFallsBackToTheCPUWithOneLine() throws {
+        let model = try E2E.testdataFile(Self.model)
+        let args = ["-m", model.path, "-p", "The capital of France is", "-n", "6", "--temp", "0"]
+        let cpu = try E2E.run(try E2E.runner(), args)
+        let offload = try E2E.run(try E2E.runner(), args + ["-ngl", "999"])
+        XCTAssertEqual(cpu.status, 0, cpu.stderr)
+        XCTAssertEqual(offload.status, 0, offload.stderr)
+        let lines = noteLines(offload.stderr)
+        XCTAssertEqual(lines.count, 1, offload.stderr)
+        if try machineHasGPU() {
+            XCTAssertTrue(lines.first?.contains("offloaded 4 of 4 layers and the output") ?? false, offload.stderr)
+        } else {
+            // One line naming why: no worker in this build, or no driver / device / memory.
+            XCTAssertTrue(lines.first?.hasSuffix("; running on the CPU") ?? false, offload.stderr)
+            XCTAssertEqual(offload.stdout, cpu.stdout, "the CPU fallback must give the CPU's text")
+        }
+        XCTAssertTrue(noteLines(cpu.stderr).isEmpty, "no GPU line without -ngl: \(cpu.stderr)")
+    }
+
+    func testGPUNvidiaIsFatalWithoutAGPU() throws {
+        guard try !machineHasGPU() else { return }  // (on a GPU machine the request succeeds: the test above)
+        let model = try E2E.testdataFile(Self.model)
+        let r = try E2E.run(try E2E.runner(), ["-m", model.path, "-p", "Hi", "-n", "2", "--gpu", "nvidia"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stdout.isEmpty)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, r.stderr)
+        XCTAssertTrue(lines.first?.hasPrefix("error: GPU: ") ?? false, r.stderr)
+    }
+
+    func testBadGPUFlagsAreRefused() throws {
+        for (args, message) in [(["-ngl", "-1"], "-ngl/--n-gpu-layers must be 0 or more"), (["--gpu", "amd"], "--gpu must be auto, nvidia or disable")] {
+            let r = try E2E.run(try E2E.runner(), ["-p", "x"] + args)
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertTrue(r.stderr.contains(message), r.stderr)
+        }
+    }
+
+    /// The build makes the worker whenever a clang with the NVPTX target is there (make setup installs
+    /// Debian's clang-14), with the PTX inside it; --version says what it found.
+    func testWorkerCarriesThePTXWhenTheCompilerWasThere() throws {
+        let clang = try E2E.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "clang-14 -print-targets 2>/dev/null | grep -q nvptx64"])
+        let version = try E2E.run(try E2E.runner(), ["--version"])
+        XCTAssertEqual(version.status, 0)
+        let gpuLine = version.stdout.split(separator: "\n").first { $0.hasPrefix("GPU: ") }
+        XCTAssertNotNil(gpuLine, version.stdout)
+        guard clang.status == 0 else {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: worker.path))
+            XCTAssertTrue(gpuLine?.contains("built without GPU kernels") ?? false, version.stdout)
+            return
+        }
+        let bytes = try Data(contentsOf: worker)
+        for marker in [".version 6.4", ".target sm_70", ".entry mv_q4_k(", ".entry mm_q6_k(", ".entry attention_f16(", ".entry round_activations("] {
+            XCTAssertNotNil(bytes.range(of: Data(marker.utf8)), "worker lacks \(marker)")
+        }
+        XCTAssertFalse(gpuLine?.contains("built without GPU kernels") ?? true, version.stdout)
+    }
+
+    /// The kernels' weight decoding (GPU/formats.h, compiled for the host) equals the gguf package's
+    /// dequantisation of every format's fixture blocks.
+    func testKernelWeightDecodingMatchesGGUF() throws {
+        let dir = try E2E.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let exe = dir.appendingPathComponent("format_check")
+        let root = E2E.packageRoot.path
+        let build = try E2E.run(URL(fileURLWithPath: "/usr/bin/env"), ["cc", "-O2", "-std=c11", "-o", exe.path, "\(root)/GPU/format_check.c", "-lm"])
+        XCTAssertEqual(build.status, 0, build.stderr)
+        let r = try E2E.run(exe, ["\(root)/Tests/TensorsTests/Fixtures"])
+        XCTAssertEqual(r.status, 0, r.stdout)
+        XCTAssertTrue(r.stdout.contains("format_check: 15 formats, 0 failed"), r.stdout)
+    }
+
+    /// A bundle carries the worker as a member checked against its SHA-256 manifest: intact, it is copied to
+    /// the user's cache and run from there; with one byte changed it is refused (and nothing is run).
+    func testBundledWorkerIsVerifiedBeforeItRuns() throws {
+        guard FileManager.default.isExecutableFile(atPath: worker.path) else { return }  // (CPU-only build: the test above covers it)
+        let model = try E2E.testdataFile(Self.model)
+        let dir = try E2E.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bundle = dir.appendingPathComponent("t.llamafile")
+        let pack = try E2E.run(try E2E.packer(), ["-o", bundle.path, model.path])
+        XCTAssertEqual(pack.status, 0, pack.stderr)
+        let list = try E2E.run(try E2E.packer(), ["--list", bundle.path])
+        let row = list.stdout.split(separator: "\n").first { $0.hasSuffix(" swiftfile-gpu") }
+        XCTAssertNotNil(row, list.stdout)
+        let cache = dir.appendingPathComponent("cache")
+        let env = ["XDG_CACHE_HOME": cache.path]
+
+        let intact = try E2E.run(bundle, ["--version"], environment: env)
+        XCTAssertEqual(intact.status, 0, intact.stderr)
+        let copies = try FileManager.default.subpathsOfDirectory(atPath: cache.appendingPathComponent("swiftfile").path)
+        XCTAssertTrue(copies.contains { $0.hasSuffix("/swiftfile-gpu") }, "\(copies)")
+        XCTAssertFalse(intact.stdout.contains("does not match"), intact.stdout)
+
+        // Flip one byte in the middle of the member (its data offset is the second column of --list).
+        let fields = row?.split(separator: " ", omittingEmptySubsequences: true) ?? []
+        let size = Int(fields.first ?? "0") ?? 0, offset = Int(fields.dropFirst().first ?? "0") ?? 0
+        XCTAssertGreaterThan(size, 1000)
+        let handle = try FileHandle(forUpdating: bundle)
+        try handle.seek(toOffset: UInt64(offset + size / 2))
+        let old = try handle.read(upToCount: 1) ?? Data([0])
+        try handle.seek(toOffset: UInt64(offset + size / 2))
+        try handle.write(contentsOf: Data([old[0] ^ 0x5A]))
+        try handle.close()
+        try FileManager.default.removeItem(at: cache)
+
+        let args = ["-p", "Hi", "-n", "2", "--temp", "0"]
+        let auto = try E2E.run(bundle, args + ["-ngl", "99"], environment: env)
+        XCTAssertEqual(auto.status, 0, auto.stderr)
+        XCTAssertTrue(auto.stderr.contains("member swiftfile-gpu does not match its SHA-256 (tampered or damaged): refusing to run it; running on the CPU"), auto.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cache.path), "a refused worker must not be copied out")
+        let strict = try E2E.run(bundle, args + ["--gpu", "nvidia"], environment: env)
+        XCTAssertEqual(strict.status, 1)
+        XCTAssertTrue(strict.stderr.contains("refusing to run it"), strict.stderr)
+    }
+}
