@@ -19,6 +19,7 @@ DEV void kv_put(float* p, float v) { *p = v; }
 DEV float kv_get(const half_t* p) { return from_half(*p); }
 DEV float kv_get(const float* p) { return *p; }
 struct __attribute__((aligned(16))) float4 { float x, y, z, w; };
+struct __attribute__((aligned(16))) uint4 { unsigned x, y, z, w; };
 
 DEV int tid() { return __nvvm_read_ptx_sreg_tid_x(); }
 DEV int ntid() { return __nvvm_read_ptx_sreg_ntid_x(); }
@@ -88,16 +89,17 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, float*
     }
 }
 
-// ---- Matrix × many tokens (prompt batches): 128 rows × 64 tokens per block, K in steps of 32. --------
-// 256 threads; per step threads 0–127 dequantize one 32-weight chunk of a row each into shared memory while
-// threads 128–255 load the 64 tokens' 32 activations; then each thread accumulates 8 rows × 4 tokens
-// (three 16-byte shared loads per 32 multiply-adds).
+// ---- Matrix × many tokens (prompt batches): 64 rows × 64 tokens per block, K in steps of 32. ---------
+// 128 threads; per step threads 0–63 dequantize one 32-weight chunk of a row each into shared memory while
+// threads 64–127 load the 64 tokens' 32 activations; then each thread accumulates 8 rows × 4 tokens
+// (three 16-byte shared loads per 32 multiply-adds). Small blocks keep a 1B model's 2048-row matrices
+// spread over every multiprocessor.
 template <int TYPE>
 DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows, int cols, int ntok) {
-    SHARED float ws[32][132];  // [k][row]
-    SHARED float xs[32][68];   // [k][token]
+    SHARED float ws[32][68];  // [k][row]
+    SHARED float xs[32][68];  // [k][token]
     int t = tid();
-    int r0 = bidx() * 128, t0 = bidy() * 64;
+    int r0 = bidx() * 64, t0 = bidy() * 64;
     int tx = t & 15, ty = t >> 4;  // tokens tx·4…, rows ty·8…
     float acc[8][4];
     _Pragma("unroll")
@@ -106,7 +108,7 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float*
         for (int j = 0; j < 4; j++) acc[i][j] = 0;
     int chunks = cols / 32;
     for (int c = 0; c < chunks; c++) {
-        if (t < 128) {
+        if (t < 64) {
             int r = r0 + t;
             // Two halves of 16 keep the decoder's live values (and registers) down.
             _Pragma("unroll")
@@ -122,17 +124,16 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float*
                 for (int i = 0; i < 16; i++) ws[16 * h + i][t] = w[i];
             }
         } else {
-            int u = t - 128;  // token u/2, half (u&1) of the chunk
-            int tok = u >> 1, half = u & 1;
+            int tok = t - 64;
             bool live = t0 + tok < ntok;
-            const float4* src = (const float4*)(x + (unsigned long long)(t0 + tok) * cols + c * 32 + half * 16);
+            const float4* src = (const float4*)(x + (unsigned long long)(t0 + tok) * cols + c * 32);
             _Pragma("unroll")
-            for (int i = 0; i < 4; i++) {
+            for (int i = 0; i < 8; i++) {
                 float4 v = live ? src[i] : float4{0, 0, 0, 0};
-                xs[half * 16 + 4 * i][tok] = v.x;
-                xs[half * 16 + 4 * i + 1][tok] = v.y;
-                xs[half * 16 + 4 * i + 2][tok] = v.z;
-                xs[half * 16 + 4 * i + 3][tok] = v.w;
+                xs[4 * i][tok] = v.x;
+                xs[4 * i + 1][tok] = v.y;
+                xs[4 * i + 2][tok] = v.z;
+                xs[4 * i + 3][tok] = v.w;
             }
         }
         __syncthreads();
@@ -175,7 +176,7 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float*
         default: matvec<TYPE, 8>(W, rowBytes, x, y, rows, cols); break;                                   \
         }                                                                                                 \
     }                                                                                                     \
-    KERNEL __attribute__((launch_bounds(256, 2))) void mm_##name(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows,   \
+    KERNEL __attribute__((launch_bounds(128, 4))) void mm_##name(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows,   \
                           int cols, int ntok) {                                                           \
         matmul<TYPE>(W, rowBytes, x, y, rows, cols, ntok);                                                \
     }
@@ -331,42 +332,55 @@ KERNEL void kv_store_f32(const float* k, const float* v, float* kc, float* vc, c
     kv_store<float>(k, v, kc, vc, info, kvDim, ctx, sequences, layer);
 }
 
-// Causal attention of token bidx(), head bidy() over positions 0…position of its sequence, with an
-// online softmax over tiles of 128 positions (any context length, fixed shared memory). 128 threads:
-// each scores one position of the tile; for the weighted sum the threads split into groups that each
-// take every G-th position, one head dimension per thread (two for 256-wide heads).
-template <typename KV>
-DEV float score(const float* qs, const KV* kr, int headDim) {
+// q·k over a head, 8 elements per 16-byte load (headDim % 8 == 0): the loads of a row are independent,
+// so a thread's dot costs about one memory latency rather than headDim of them.
+DEV float score(const float* qs, const half_t* kr, int headDim) {
     float dot = 0;
-    for (int d = 0; d < headDim; d++) dot += qs[d] * kv_get(kr + d);
+    for (int d = 0; d < headDim; d += 8) {
+        uint4 v = *(const uint4*)(kr + d);
+        unsigned words[4] = {v.x, v.y, v.z, v.w};
+        _Pragma("unroll")
+        for (int i = 0; i < 4; i++) {
+            dot += qs[d + 2 * i] * from_half((half_t)(words[i] & 0xffff));
+            dot += qs[d + 2 * i + 1] * from_half((half_t)(words[i] >> 16));
+        }
+    }
+    return dot;
+}
+DEV float score(const float* qs, const float* kr, int headDim) {
+    float dot = 0;
+    for (int d = 0; d < headDim; d += 4) {
+        float4 v = *(const float4*)(kr + d);
+        dot += qs[d] * v.x + qs[d + 1] * v.y + qs[d + 2] * v.z + qs[d + 3] * v.w;
+    }
     return dot;
 }
 
 // Causal attention of token bidx(), head bidy() over positions 0…position of its sequence, in two passes
-// over tiles of 128 positions (any context length, fixed shared memory): the first finds the softmax's
+// over tiles of AT positions (any context length, fixed shared memory): the first finds the softmax's
 // maximum and sum, the second weights the values — with each weight rounded to F16 before it meets an F16
-// cache, as the CPU engine and llama.cpp do. 128 threads: each scores one position of a tile; for the
-// weighted sum they split into groups that each take every G-th position, one head dimension per thread
-// (two for 256-wide heads).
+// cache, as the CPU engine and llama.cpp do. AT threads: each scores one position of a tile; for the
+// weighted sum they split into groups that each take every G-th position, one head dimension per thread.
+#define AT 256
 template <typename KV>
 DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, const int* info, int heads,
                    int kvHeads, int headDim, int ctx, int sequences, int layer, float scale) {
-    SHARED float qs[256];
-    SHARED float p[128];
+    SHARED float qs[AT];
+    SHARED float p[AT];
     SHARED float scratch[32];
-    SHARED float partial[128 * 2];
+    SHARED float partial[AT];
     int token = bidx(), head = bidy(), t = tid();
     int pos = info[2 * token], seq = info[2 * token + 1];
     int kvHead = head / (heads / kvHeads);
     int kvDim = kvHeads * headDim;
     const float* qv = q + ((unsigned long long)token * heads + head) * headDim;
     // Queries meet an F16 cache rounded to F16.
-    for (int d = t; d < headDim; d += 128) qs[d] = sizeof(KV) == 2 ? from_half(to_half(qv[d])) : qv[d];
+    if (t < headDim) qs[t] = sizeof(KV) == 2 ? from_half(to_half(qv[t])) : qv[t];
     unsigned long long base = (((unsigned long long)layer * sequences + seq) * ctx) * kvDim + kvHead * headDim;
     __syncthreads();
     int length = pos + 1;
     float m = -3.0e38f, l = 0;
-    for (int start = 0; start < length; start += 128) {
+    for (int start = 0; start < length; start += AT) {
         int j = start + t;
         float s = j < length ? score(qs, kc + base + (unsigned long long)j * kvDim, headDim) * scale : -3.0e38f;
         float newMax = __builtin_fmaxf(m, block_max(s, scratch));
@@ -375,10 +389,9 @@ DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, const
         m = newMax;
     }
     float inverse = 1.0f / l;
-    int width = headDim < 128 ? headDim : 128;
-    int groups = 128 / width, group = t / width, dim = t % width;
-    float acc0 = 0, acc1 = 0;
-    for (int start = 0; start < length; start += 128) {
+    int groups = AT / headDim, group = t / headDim, dim = t % headDim;
+    float acc = 0;
+    for (int start = 0; start < length; start += AT) {
         int j = start + t;
         float w = 0;
         if (j < length) {
@@ -387,28 +400,20 @@ DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, const
         }
         p[t] = w;
         __syncthreads();
-        int tileLength = length - start < 128 ? length - start : 128;
+        int tileLength = length - start < AT ? length - start : AT;
         if (group < groups) {
             for (int jj = group; jj < tileLength; jj += groups) {
-                const KV* vr = vc + base + (unsigned long long)(start + jj) * kvDim;
-                acc0 += p[jj] * kv_get(vr + dim);
-                if (headDim > 128) acc1 += p[jj] * kv_get(vr + dim + 128);
+                acc += p[jj] * kv_get(vc + base + (unsigned long long)(start + jj) * kvDim + dim);
             }
         }
         __syncthreads();
     }
-    partial[t] = acc0;
-    partial[128 + t] = acc1;
+    partial[t] = acc;
     __syncthreads();
-    float* o = out + ((unsigned long long)token * heads + head) * headDim;
-    if (t < width) {
-        float s0 = 0, s1 = 0;
-        for (int g = 0; g < groups; g++) {
-            s0 += partial[g * width + t];
-            s1 += partial[128 + g * width + t];
-        }
-        o[t] = s0;
-        if (headDim > 128) o[t + 128] = s1;
+    if (t < headDim) {
+        float s = 0;
+        for (int g = 0; g < groups; g++) s += partial[g * headDim + t];
+        out[((unsigned long long)token * heads + head) * headDim + t] = s;
     }
 }
 KERNEL void attention_f16(const float* q, const half_t* kc, const half_t* vc, float* out, const int* info,

@@ -288,7 +288,7 @@ static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
     int rows = m->rows, cols = m->cols;
     if (n > 8) {
         void* args[] = {(void*)&m->data, &rb, &x, &y, &rows, &cols, &n};
-        return launch(m->mm, (unsigned)(rows + 127) / 128, (unsigned)(n + 63) / 64, 256, args);
+        return launch(m->mm, (unsigned)(rows + 63) / 64, (unsigned)(n + 63) / 64, 128, args);
     }
     void* args[] = {(void*)&m->data, &rb, &x, &y, &rows, &cols, &n};
     return launch(m->mv, (unsigned)(rows + 3) / 4, 1, 128, args);
@@ -339,7 +339,7 @@ static int handle_load(uint64_t length) {
     M.first = (int)h[H_FIRST_LAYER];
     M.count = (int)h[H_LAYERS] - M.first;
     M.output = h[H_OUTPUT] != 0;
-    if (!embd || !heads || !kvh || heads % kvh || !hd || hd > 256 || !ff || !vocab || !ctx || !seqs || !mb ||
+    if (!embd || !heads || !kvh || heads % kvh || !hd || hd > 256 || hd % 8 || !ff || !vocab || !ctx || !seqs || !mb ||
         ropeDim > hd || ropeDim % 2 || M.count < 0 || embd % 32 || (heads * hd) % 32 || ff % 32 || mb > 65536) {
         set_error("inconsistent hyper-parameters");
         return SFG_BAD_REQUEST;
@@ -521,7 +521,7 @@ static int run_layers(int N, int rows) {
         void* store[] = {&M.k, &M.v, &M.kc, &M.vc, &M.info, &kvDim, &ctx, &seqs, &li};
         if ((status = launch(M.kv_store, N, 1, 128, store))) return status;
         void* attn[] = {&M.q, &M.kc, &M.vc, &M.att, &M.info, &heads, &kvh, &hd, &ctx, &seqs, &li, &scale};
-        if ((status = launch(M.attention, N, heads, 128, attn))) return status;
+        if ((status = launch(M.attention, N, heads, 256, attn))) return status;
         M.rounded_src = 0;
         if ((status = project(&l->wo, M.att, M.proj, N))) return status;
         void* add1[] = {&M.x, &M.proj, &total};
@@ -806,7 +806,7 @@ static int selftest_attention(int heads, int kvHeads, int hd, int ctx, int n, in
     int failures = 0;
     if (function(&f, "attention_f16")) { printf("FAIL attention: %s\n", g_error); return 1; }
     void* args[] = {&dq, &dk, &dv, &dout, &dinfo, &heads, &kvHeads, &hd, &ctx, &seqs, &layer, &scale};
-    if (launch(f, n, heads, 128, args) || cu.CtxSynchronize()) { printf("FAIL attention: %s\n", g_error); failures++; }
+    if (launch(f, n, heads, 256, args) || cu.CtxSynchronize()) { printf("FAIL attention: %s\n", g_error); failures++; }
     float* out = malloc((size_t)n * heads * hd * 4);
     cu.MemcpyDtoH(out, dout, (size_t)n * heads * hd * 4);
     char what[80];
@@ -885,6 +885,7 @@ static int selftest(const char* dir) {
     failures += selftest_attention(8, 2, 64, 300, 40, 0);
     failures += selftest_attention(8, 8, 128, 600, 3, 250);
     failures += selftest_attention(4, 1, 256, 200, 2, 130);
+    failures += selftest_attention(8, 2, 64, 1100, 2, 1000);
     printf("selftest: %d failed\n", failures);
     return failures ? 1 : 0;
 }
