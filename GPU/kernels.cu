@@ -205,11 +205,11 @@ MATRIX_KERNELS(iq4_xs, T_IQ4_XS)
 // largest magnitude, q clamped at 127, d = 1/scale in f32). One block of 256 threads per row.
 DEV float round_nearest_even(float v) { float r; asm("cvt.rni.f32.f32 %0, %1;" : "=f"(r) : "f"(v)); return r; }
 
-KERNEL void round_activations(const float* x, float* out, int cols, int mode) {
-    SHARED float wmax[8];
+// One row, by a block of 256 threads; src may equal dst (each thread reads only its own elements before
+// the block's reductions and writes them after).
+DEV void round_row(const float* src, float* dst, int cols, int mode) {
+    SHARED float wmag[8], wval[8];
     SHARED int widx[8];
-    const float* src = x + (unsigned long long)bidx() * cols;
-    float* dst = out + (unsigned long long)bidx() * cols;
     int t = tid(), lane = t & 31, warp = t >> 5;
     for (int base = 0; base < cols; base += 256) {
         int i = base + t;
@@ -231,25 +231,26 @@ KERNEL void round_activations(const float* x, float* out, int cols, int mode) {
             q = q > 127.0f ? 127.0f : (q < -128.0f ? -128.0f : q);
             r = d * q;
         } else if (mode == 4) {
-            // the first element of largest magnitude in this 256-block
-            float a = live ? __builtin_fabsf(v) : -1.0f;
+            // the first element of largest magnitude in this 256-block, carried with its value
+            float a = live ? __builtin_fabsf(v) : -1.0f, value = v;
             int idx = i;
             for (int o = 16; o > 0; o >>= 1) {
                 float oa = __nvvm_shfl_sync_bfly_f32(0xffffffffu, a, o, 0x1f);
+                float ov = __nvvm_shfl_sync_bfly_f32(0xffffffffu, value, o, 0x1f);
                 int oi = __nvvm_shfl_sync_bfly_i32(0xffffffffu, idx, o, 0x1f);
-                if (oa > a || (oa == a && oi < idx)) { a = oa; idx = oi; }
+                if (oa > a || (oa == a && oi < idx)) { a = oa; idx = oi; value = ov; }
             }
-            if (lane == 0) { wmax[warp] = a; widx[warp] = idx; }
+            if (lane == 0) { wmag[warp] = a; widx[warp] = idx; wval[warp] = value; }
             __syncthreads();
-            float best = wmax[0];
+            float best = wmag[0], extreme = wval[0];
             int bi = widx[0];
             for (int w = 1; w < 8; w++)
-                if (wmax[w] > best || (wmax[w] == best && widx[w] < bi)) { best = wmax[w]; bi = widx[w]; }
+                if (wmag[w] > best || (wmag[w] == best && widx[w] < bi)) { best = wmag[w]; bi = widx[w]; extreme = wval[w]; }
             __syncthreads();
             if (best <= 0.0f) {
                 r = 0.0f;
             } else {
-                float scale = -127.0f / src[bi];
+                float scale = -127.0f / extreme;
                 float q = round_nearest_even(scale * v);
                 q = q > 127.0f ? 127.0f : q;
                 r = q * (1.0f / scale);
@@ -259,25 +260,39 @@ KERNEL void round_activations(const float* x, float* out, int cols, int mode) {
     }
 }
 
+KERNEL void round_activations(const float* x, float* out, int cols, int mode) {
+    round_row(x + (unsigned long long)bidx() * cols, out + (unsigned long long)bidx() * cols, cols, mode);
+}
+
 // ---- Elementwise pieces ----------------------------------------------------------------------------
 
-// out[row] = x[row] · rsqrt(mean(x[row]²) + eps) · weight. One block (256 threads) per row.
-KERNEL void rms_norm(const float* x, const float* weight, float* out, int cols, float eps) {
+// x[row] += add[row] (when add is given); out[row] = x[row] · rsqrt(mean(x[row]²) + eps) · weight, then
+// rounded for the next products (mode as round_activations; 0: not). One block (256 threads) per row.
+KERNEL void add_norm_round(float* x, const float* add, const float* weight, float* out, int cols, float eps, int mode) {
     SHARED float scratch[32];
-    const float* src = x + (unsigned long long)bidx() * cols;
+    float* src = x + (unsigned long long)bidx() * cols;
     float* dst = out + (unsigned long long)bidx() * cols;
     float s = 0;
-    for (int i = tid(); i < cols; i += ntid()) s += src[i] * src[i];
+    for (int i = tid(); i < cols; i += ntid()) {
+        float v = src[i];
+        if (add) { v += add[(unsigned long long)bidx() * cols + i]; src[i] = v; }
+        s += v * v;
+    }
     s = block_sum(s, scratch);
     float scale = 1.0f / __nvvm_sqrt_rn_f(s / (float)cols + eps);
     for (int i = tid(); i < cols; i += ntid()) dst[i] = src[i] * scale * weight[i];
+    if (mode) {
+        __syncthreads();
+        round_row(dst, dst, cols, mode);
+    }
 }
 
-// Rotates adjacent pairs of the first ropeDim elements of every head of token bidx(), head bidy(), with
-// the host's cos/sin table (ropeDim values per token: cos, sin per pair).
-KERNEL void rope(float* data, const float* table, int heads, int headDim, int ropeDim) {
+// Rotates adjacent pairs of the first ropeDim elements of every head of token bidx(): heads of q for
+// bidy() < heads, then those of k; the host's cos/sin table holds ropeDim values per token.
+KERNEL void rope_qk(float* q, float* k, const float* table, int heads, int kvHeads, int headDim, int ropeDim) {
     int token = bidx(), head = bidy();
-    float* v = data + ((unsigned long long)token * heads + head) * headDim;
+    float* v = head < heads ? q + ((unsigned long long)token * heads + head) * headDim
+                            : k + ((unsigned long long)token * kvHeads + (head - heads)) * headDim;
     const float* cs = table + (unsigned long long)token * ropeDim;
     for (int p = tid(); p < ropeDim / 2; p += ntid()) {
         float c = cs[2 * p], s = cs[2 * p + 1];
@@ -287,12 +302,17 @@ KERNEL void rope(float* data, const float* table, int heads, int headDim, int ro
     }
 }
 
-// x[i] = silu(gate[i]) · up[i], in place in gate.
-KERNEL void swiglu(float* gate, const float* up, int n) {
-    int i = bidx() * ntid() + tid();
-    if (i < n) {
-        float g = gate[i];
-        gate[i] = g / (1.0f + fast_exp(-g)) * up[i];
+// gate[row] = silu(gate[row]) · up[row], then rounded for the down projection. One block per row.
+KERNEL void swiglu_round(float* gate, const float* up, int cols, int mode) {
+    float* g = gate + (unsigned long long)bidx() * cols;
+    const float* u = up + (unsigned long long)bidx() * cols;
+    for (int i = tid(); i < cols; i += ntid()) {
+        float v = g[i];
+        g[i] = v / (1.0f + fast_exp(-v)) * u[i];
+    }
+    if (mode) {
+        __syncthreads();
+        round_row(g, g, cols, mode);
     }
 }
 

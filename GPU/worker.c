@@ -231,7 +231,7 @@ static struct {
     CUdeviceptr x, xb, q, k, v, att, proj, gate, up, rope, info, wanted, logits;
     struct sfg_layout layout;
     int loaded, broken;
-    CUfunction rms_norm, rope_fn, swiglu, add, gather, kv_store, attention, round_act;
+    CUfunction add_norm, rope_qk, swiglu, add, gather, kv_store, attention, round_act;
     CUdeviceptr xr;  // rounded activations
     CUdeviceptr rounded_src;  // what xr holds: (source, mode, rows), 0 when stale
     int rounded_mode, rounded_rows;
@@ -294,10 +294,11 @@ static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
     return launch(m->mv, (unsigned)(rows + 3) / 4, 1, 128, args);
 }
 
-// y = x · Wᵀ with x first rounded as the CPU engine rounds it for W's format (cached while x is unchanged:
-// q/k/v and gate/up share one rounding).
-static int project(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
-    if (m->act != 0) {
+// y = x · Wᵀ, with x holding the values the CPU engine would multiply for W's format: `x_mode` says how x
+// is rounded already (0: not at all; then it is rounded here, once for q/k/v or gate/up together).
+static int project(const struct matrix* m, CUdeviceptr x, int x_mode, CUdeviceptr y, int n) {
+    if (m->act != x_mode) {
+        if (x_mode != 0) { set_error("activations rounded for another format"); return SFG_FAILED; }
         if (!(M.rounded_src == x && M.rounded_mode == m->act && M.rounded_rows == n)) {
             int cols = m->cols, mode = m->act;
             void* args[] = {&x, &M.xr, &cols, &mode};
@@ -454,7 +455,7 @@ static int handle_load(uint64_t length) {
 
     const char* kv_suffix = kv_elem == 2 ? "f16" : "f32";
     char name[32];
-    if (function(&M.rms_norm, "rms_norm") || function(&M.rope_fn, "rope") || function(&M.swiglu, "swiglu") ||
+    if (function(&M.add_norm, "add_norm_round") || function(&M.rope_qk, "rope_qk") || function(&M.swiglu, "swiglu_round") ||
         function(&M.add, "add_inplace") || function(&M.gather, "gather_rows") || function(&M.round_act, "round_activations"))
         return SFG_FAILED;
     snprintf(name, sizeof name, "kv_store_%s", kv_suffix);
@@ -500,51 +501,55 @@ static int run_layers(int N, int rows) {
     uint32_t* h = M.h;
     int embd = (int)h[H_EMBD], heads = (int)h[H_HEADS], kvh = (int)h[H_KV_HEADS], hd = (int)h[H_HEAD_DIM];
     int ff = (int)h[H_FF], ropeDim = (int)h[H_ROPE_DIM], ctx = (int)h[H_CTX], seqs = (int)h[H_SEQUENCES];
-    int kvDim = kvh * hd;
+    int kvDim = kvh * hd, allHeads = heads + kvh;
     float eps = M.eps, scale = 1.0f / sqrtf((float)hd);
-    int total = N * embd, totalFF = N * ff;
+    int total = N * embd, status;
+    CUdeviceptr none = 0;
     M.rounded_src = 0;
     for (int li = 0; li < M.count; li++) {
         struct layer* l = &M.layers[li];
-        int status;
-        void* norm1[] = {&M.x, &l->attn_norm, &M.xb, &embd, &eps};
-        if ((status = launch(M.rms_norm, N, 1, 256, norm1))) return status;
+        // x += the previous block's output (none before the first); xb = norm(x), rounded for q/k/v
+        // when they share an activation format.
+        int qkv = l->wq.act == l->wk.act && l->wk.act == l->wv.act ? l->wq.act : 0;
+        void* norm1[] = {&M.x, li ? &M.proj : &none, &l->attn_norm, &M.xb, &embd, &eps, &qkv};
+        if ((status = launch(M.add_norm, N, 1, 256, norm1))) return status;
         M.rounded_src = 0;
-        if ((status = project(&l->wq, M.xb, M.q, N)) || (status = project(&l->wk, M.xb, M.k, N)) ||
-            (status = project(&l->wv, M.xb, M.v, N)))
+        if ((status = project(&l->wq, M.xb, qkv, M.q, N)) || (status = project(&l->wk, M.xb, qkv, M.k, N)) ||
+            (status = project(&l->wv, M.xb, qkv, M.v, N)))
             return status;
         if (ropeDim) {
-            void* rq[] = {&M.q, &M.rope, &heads, &hd, &ropeDim};
-            void* rk[] = {&M.k, &M.rope, &kvh, &hd, &ropeDim};
-            if ((status = launch(M.rope_fn, N, heads, 64, rq)) || (status = launch(M.rope_fn, N, kvh, 64, rk))) return status;
+            void* rope[] = {&M.q, &M.k, &M.rope, &heads, &kvh, &hd, &ropeDim};
+            if ((status = launch(M.rope_qk, N, allHeads, 64, rope))) return status;
         }
         void* store[] = {&M.k, &M.v, &M.kc, &M.vc, &M.info, &kvDim, &ctx, &seqs, &li};
         if ((status = launch(M.kv_store, N, 1, 128, store))) return status;
         void* attn[] = {&M.q, &M.kc, &M.vc, &M.att, &M.info, &heads, &kvh, &hd, &ctx, &seqs, &li, &scale};
         if ((status = launch(M.attention, N, heads, 256, attn))) return status;
         M.rounded_src = 0;
-        if ((status = project(&l->wo, M.att, M.proj, N))) return status;
-        void* add1[] = {&M.x, &M.proj, &total};
-        if ((status = launch(M.add, (total + 255) / 256, 1, 256, add1))) return status;
-        void* norm2[] = {&M.x, &l->ffn_norm, &M.xb, &embd, &eps};
-        if ((status = launch(M.rms_norm, N, 1, 256, norm2))) return status;
+        if ((status = project(&l->wo, M.att, 0, M.proj, N))) return status;
+        int gu = l->gate.act == l->up.act ? l->gate.act : 0;
+        void* norm2[] = {&M.x, &M.proj, &l->ffn_norm, &M.xb, &embd, &eps, &gu};
+        if ((status = launch(M.add_norm, N, 1, 256, norm2))) return status;
         M.rounded_src = 0;
-        if ((status = project(&l->gate, M.xb, M.gate, N)) || (status = project(&l->up, M.xb, M.up, N))) return status;
-        void* glu[] = {&M.gate, &M.up, &totalFF};
-        if ((status = launch(M.swiglu, (totalFF + 255) / 256, 1, 256, glu))) return status;
+        if ((status = project(&l->gate, M.xb, gu, M.gate, N)) || (status = project(&l->up, M.xb, gu, M.up, N))) return status;
+        int down = l->down.act;
+        void* glu[] = {&M.gate, &M.up, &ff, &down};
+        if ((status = launch(M.swiglu, N, 1, 256, glu))) return status;
         M.rounded_src = 0;
-        if ((status = project(&l->down, M.gate, M.proj, N))) return status;
-        void* add2[] = {&M.x, &M.proj, &total};
-        if ((status = launch(M.add, (total + 255) / 256, 1, 256, add2))) return status;
+        if ((status = project(&l->down, M.gate, down, M.proj, N))) return status;
+    }
+    if (M.count) {
+        void* add[] = {&M.x, &M.proj, &total};
+        if ((status = launch(M.add, (total + 255) / 256, 1, 256, add))) return status;
     }
     if (M.output && rows) {
-        int status;
         void* g[] = {&M.proj, &M.x, &M.wanted, &embd};
         if ((status = launch(M.gather, rows, 1, 256, g))) return status;
-        void* norm[] = {&M.proj, &M.output_norm, &M.xb, &embd, &eps};
-        if ((status = launch(M.rms_norm, rows, 1, 256, norm))) return status;
+        int mode = M.out.act;
+        void* norm[] = {&M.proj, &none, &M.output_norm, &M.xb, &embd, &eps, &mode};
+        if ((status = launch(M.add_norm, rows, 1, 256, norm))) return status;
         M.rounded_src = 0;
-        if ((status = project(&M.out, M.xb, M.logits, rows))) return status;
+        if ((status = project(&M.out, M.xb, mode, M.logits, rows))) return status;
     }
     return SFG_OK;
 }
