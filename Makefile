@@ -15,7 +15,7 @@ build:
 	$(SWIFT) build $(RELEASE_FLAGS) --product swiftfile
 	$(SWIFT) build $(RELEASE_FLAGS) --product swiftfile-pack
 	@bash Tools/build-gpu-worker.sh $(BIN)
-	@strip -o $(BIN)/swiftfile.stripped $(BIN)/swiftfile && ls -l $(BIN)/swiftfile.stripped | awk '{print "swiftfile stripped: " $$5 " bytes"}'
+	@strip $(BIN)/swiftfile && ls -l $(BIN)/swiftfile | awk '{print "swiftfile (stripped; bundles embed it): " $$5 " bytes"}'
 
 # Python venv (gguf, numpy), Debian packages the tests use, and the models the tests run.
 setup:

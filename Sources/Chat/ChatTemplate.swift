@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// One chat turn as the server and terminal chat hold it.
 public struct ChatMessage: Sendable, Equatable {

@@ -1,20 +1,28 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 private let monthNames = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
 private let weekdayNames = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 
 /// C strftime for the specifiers chat templates use (`%d %b %Y`, `%B`, `%H:%M` …), in the local time zone.
 /// Unknown specifiers are copied through unchanged.
-func formatDate(_ date: Date, _ format: String, timeZone: TimeZone = .current) -> String {
-    var calendar = Calendar(identifier: .gregorian)
-    calendar.timeZone = timeZone
-    let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: date)
-    let year = parts.year ?? 1970
-    let month = parts.month ?? 1
-    let day = parts.day ?? 1
-    let hour = parts.hour ?? 0
-    let weekday = (parts.weekday ?? 1) - 1
-    let dayOfYear = calendar.ordinality(of: .day, in: .year, for: date) ?? 1
+func formatDate(_ date: Date, _ format: String) -> String {
+    // The C library's local time (TZ, /etc/localtime): no ICU time-zone tables in the runner.
+    var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+    var parts = tm()
+    localtime_r(&seconds, &parts)
+    let year = Int(parts.tm_year) + 1900
+    let month = Int(parts.tm_mon) + 1
+    let day = Int(parts.tm_mday)
+    let hour = Int(parts.tm_hour)
+    let weekday = Int(parts.tm_wday)
+    let dayOfYear = Int(parts.tm_yday) + 1
     func padded(_ number: Int, _ width: Int = 2) -> String {
         let digits = String(number)
         return String(repeating: "0", count: max(0, width - digits.count)) + digits
@@ -37,8 +45,8 @@ func formatDate(_ date: Date, _ format: String, timeZone: TimeZone = .current) -
         case "H": result += padded(hour)
         case "I": result += padded(hour % 12 == 0 ? 12 : hour % 12)
         case "p": result += hour < 12 ? "AM" : "PM"
-        case "M": result += padded(parts.minute ?? 0)
-        case "S": result += padded(parts.second ?? 0)
+        case "M": result += padded(Int(parts.tm_min))
+        case "S": result += padded(Int(parts.tm_sec))
         case "j": result += padded(dayOfYear, 3)
         case "%": result += "%"
         default: result += "%" + String(specifier)

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Evaluated call arguments: positional first, then keywords.
 struct Arguments {
@@ -365,7 +369,7 @@ extension Evaluator {
             guard second != 0 else { throw runtimeError("modulo by zero", position) }
             let remainder = first.truncatingRemainder(dividingBy: second)
             return .double(remainder != 0 && (remainder < 0) != (second < 0) ? remainder + second : remainder)
-        case .power: return .double(Foundation.pow(first, second))
+        case .power: return .double(pow(first, second))
         case .concatenate: throw unsupported()
         }
     }
@@ -392,7 +396,7 @@ extension Evaluator {
             if binaryOperator == .floorDivide { return .int(adjust ? quotient - 1 : quotient) }
             return .int(adjust ? remainder + second : remainder)
         case .power:
-            if second < 0 { return .double(Foundation.pow(Double(first), Double(second))) }
+            if second < 0 { return .double(pow(Double(first), Double(second))) }
             var result = 1
             var base = first
             var exponent = second

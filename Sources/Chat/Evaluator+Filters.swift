@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Jinja's built-in filters (the subset chat templates use), with transformers' `tojson`.
 extension Evaluator {
@@ -100,7 +104,7 @@ extension Evaluator {
             guard let number = value.doubleValue else { throw runtimeError("round needs a number", position) }
             let precision = min(max(arguments.value(0, "precision")?.integerValue ?? 0, -20), 20)
             let method = try arguments.value(1, "method").map { try text($0) } ?? "common"
-            let scale = Foundation.pow(10.0, Double(precision))
+            let scale = pow(10.0, Double(precision))
             let rule: FloatingPointRoundingRule
             switch method {
             case "common": rule = .toNearestOrEven

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Tree-walking interpreter. One instance renders once; it is never shared between threads.
 /// Every node evaluated costs a step; string and list building cost steps by size, so the step budget

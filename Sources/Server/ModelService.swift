@@ -69,7 +69,7 @@ public final class ModelService: Sendable {
     static func split(_ skeleton: String, marker: String, contents: [String]) -> [(text: String, isContent: Bool)]? {
         var parts: [(String, Bool)] = []
         var rest = Substring(skeleton)
-        while let range = rest.range(of: marker) {
+        while let range = rest.firstRange(of: marker) {
             parts.append((String(rest[..<range.lowerBound]), false))
             let afterMarker = rest[range.upperBound...]
             guard let end = afterMarker.firstIndex(of: "\u{F8FF}"), let index = Int(afterMarker[..<end]), contents.indices.contains(index) else { return nil }
