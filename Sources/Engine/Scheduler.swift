@@ -150,13 +150,16 @@ public final class Scheduler: @unchecked Sendable {
         guard !batch.isEmpty else { return }
 
         let logits: UnsafeBufferPointer<Float>
+        let epoch = context.cacheEpoch
         do {
             logits = try context.forward(batch)
         } catch {
-            let involved = Set(batch.map(\.sequence))
+            // A lost GPU takes every slot's cached keys and values with it, not only this batch's.
+            let involved = context.cacheEpoch != epoch ? Set(slots.indices) : Set(batch.map(\.sequence))
             for index in involved {
                 slots[index].cached.removeAll()
-                slots[index].active?.request.onEvent(.failed("the engine failed: \(error)"))
+                guard let active = slots[index].active else { continue }
+                active.request.onEvent(.failed("the engine failed: \(error)"))
                 slots[index].active = nil
                 lock.withLock { counters.requestsProcessing -= 1 }
             }

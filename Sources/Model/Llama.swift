@@ -69,8 +69,11 @@ public final class InferenceContext: @unchecked Sendable {
     private let activations: QuantizedActivations
     private var logitRows: UnsafeMutablePointer<Float>  // (rows, vocabularySize), grown on demand
     private var logitCapacity = 0
-    /// Set once after creation, before the first forward pass: the layers it takes run there.
+    /// Set once after creation, before the first forward pass: the layers it takes run there. When it fails,
+    /// it is dropped (every layer runs on the CPU from then on) and `cacheEpoch` grows: the cache's contents
+    /// for the layers it held are gone, so callers must forget every cached prefix.
     public var offload: LayerOffload?
+    public private(set) var cacheEpoch = 0
 
     /// `cacheType`: F16 (llama.cpp's default) or F32 keys and values.
     public init(model: LlamaModel, contextLength: Int, sequences: Int = 1, maxBatch: Int = 512, threads: Int,
@@ -167,7 +170,13 @@ public final class InferenceContext: @unchecked Sendable {
             logitCapacity = wanted.count
         }
         if let offload {
-            try offload.run(hidden: x, rope: rope, batch: batch, wanted: wanted, logits: logitRows)
+            do {
+                try offload.run(hidden: x, rope: rope, batch: batch, wanted: wanted, logits: logitRows)
+            } catch {
+                self.offload = nil
+                cacheEpoch += 1
+                throw ModelError.offloadFailed("\(error)")
+            }
             if offload.includesOutput { return UnsafeBufferPointer(start: logitRows, count: wanted.count * h.vocabularySize) }
         }
         guard !wanted.isEmpty else { return UnsafeBufferPointer(start: logitRows, count: 0) }

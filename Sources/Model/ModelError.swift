@@ -11,6 +11,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case metadata(GGUFError)
     case contextTooLong(prompt: Int, context: Int)
     case badToken(id: Int, vocabularySize: Int)
+    case offloadFailed(String)
 
     public var description: String {
         switch self {
@@ -24,6 +25,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case .metadata(let e): return e.description
         case .contextTooLong(let p, let c): return "the prompt has \(p) tokens but the context holds \(c) (raise -c/--ctx-size or shorten the prompt)"
         case .badToken(let id, let n): return "token id \(id) is outside the vocabulary (0..<\(n))"
+        case .offloadFailed(let why): return "\(why); its layers' cached context is lost (later requests run on the CPU)"
         }
     }
 }

@@ -56,6 +56,7 @@ public final class GPUWorkerProcess: @unchecked Sendable {
     private let replyFD: Int32
     private let pid: pid_t
     private var dead = false
+    private var reaped = false
 
     /// Starts `executable` with `sharedBytes` of shared memory. `executableFD`, when given, is an open
     /// descriptor of the verified binary: the process is started from it (/proc/self/fd), so what runs is
@@ -127,8 +128,10 @@ public final class GPUWorkerProcess: @unchecked Sendable {
         }
         close(requestFD)
         close(replyFD)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
+        if !reaped {
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
         munmap(shared, sharedBytes)
     }
 
@@ -151,12 +154,22 @@ public final class GPUWorkerProcess: @unchecked Sendable {
 
     private func died() throws -> WorkerReply {
         dead = true
+        // Its end of the pipe closed: it is exiting. Give it a moment to be reaped, then make sure.
         var status: Int32 = 0
-        let reaped = waitpid(pid, &status, WNOHANG) == pid
+        var exited = false
+        for _ in 0..<200 {
+            if waitpid(pid, &status, WNOHANG) == pid { exited = true; break }
+            usleep(1000)
+        }
+        if !exited {
+            kill(pid, SIGKILL)
+            waitpid(pid, &status, 0)
+        }
+        reaped = true
         let how: String
-        if reaped && (status & 0x7f) != 0 { how = "was killed by signal \(status & 0x7f)" }
-        else if reaped { how = "exited with status \((status >> 8) & 0xff)" }
-        else { how = "stopped answering" }
+        if !exited { how = "stopped answering" }
+        else if (status & 0x7f) != 0 { how = "was killed by signal \(status & 0x7f)" }
+        else { how = "exited with status \((status >> 8) & 0xff)" }
         throw GPUError(.failed, "the GPU worker \(how)")
     }
 

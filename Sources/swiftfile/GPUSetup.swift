@@ -89,6 +89,35 @@ enum GPUSetup {
                               sequences: sequences, maxBatch: maxBatch, cacheType: cacheType)
     }
 
+    /// --info: the device, and how many of the model's layers (counted from the last, as -ngl counts) fit its
+    /// free memory with their KV cache for `contextLength` tokens.
+    static func fitLine(_ weights: LoadedWeights, contextLength: Int?) -> String {
+        do {
+            guard let located = try locateWorker() else { return "gpu:          none (this runner was built without GPU kernels)" }
+            let worker = try GPUWorkerProcess(executable: located.path, executableFD: located.fd, sharedBytes: 4096)
+            if let fd = located.fd { close(fd) }
+            let device = try GPUOffload.probe(worker)
+            let g = weights.gguf, h = try HyperParameters(gguf: g)
+            let context = contextLength.map { $0 == 0 ? h.contextLength : $0 } ?? min(8192, h.contextLength)
+            let kvPerLayer = 2 * context * h.kvDimension * 2
+            func bytes(_ prefix: String) -> Int { g.tensors.filter { $0.name.hasPrefix(prefix) }.reduce(0) { $0 + $1.byteCount } }
+            let output = g.tensor(named: LlamaTensor.output)?.byteCount ?? g.tensor(named: LlamaTensor.tokenEmbedding)?.byteCount ?? 0
+            let buffers = 512 * 4 * (4 * h.embeddingLength + 3 * h.feedForwardLength) + 512 * h.vocabularySize * 4
+            var budget = Int(device.freeBytes) - (256 << 20) - buffers - output
+            var fit = 0
+            for layer in stride(from: h.blockCount - 1, through: 0, by: -1) {
+                budget -= bytes("blk.\(layer).") + kvPerLayer
+                if budget < 0 { break }
+                fit += 1
+            }
+            let verdict = fit == h.blockCount ? "all \(h.blockCount) layers and the output fit (-ngl 999)"
+                : "\(fit) of \(h.blockCount) layers fit (-ngl \(fit))"
+            return "gpu:          \(device.description), \(device.freeBytes >> 20) MiB free; \(verdict) with a \(context)-token context"
+        } catch {
+            return "gpu:          none (\(error))"
+        }
+    }
+
     /// One line for --version / --info: the device and what it offers, or why there is none.
     static func deviceLine() -> String {
         do {

@@ -72,7 +72,7 @@ enum Runner {
         let note: (String) -> Void = { if !options.logDisable { Output.err("note: \($0)\n") } }
         let weights = try load(options)
         if options.info {
-            Output.out(InfoReport.render(weights))
+            Output.out(InfoReport.render(weights) + GPUSetup.fitLine(weights, contextLength: options.contextSize) + "\n")
             return 0
         }
         let isCompletion = options.prompt != nil || options.file != nil || options.cli

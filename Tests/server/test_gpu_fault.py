@@ -1,0 +1,33 @@
+"""A GPU worker that dies mid-request fails that request and nothing else: the server stays up and answers
+the next request on the CPU (docs/gpu.md). Runs anywhere: Tools/fake_gpu_worker.py stands in for the worker
+and crashes with SIGSEGV on its first forward pass."""
+from conftest import ROOT, Runner
+
+FAKE = ROOT / "Tools" / "fake_gpu_worker.py"
+CHAT = {"messages": [{"role": "user", "content": "What is the capital of France?"}], "max_tokens": 8, "temperature": 0}
+
+
+def test_worker_crash_fails_one_request_and_the_server_goes_on(monkeypatch):
+    monkeypatch.setenv("SWIFTFILE_GPU_WORKER", str(FAKE))
+    runner = Runner("-ngl", "999")
+    try:
+        status, _, failed = runner.json("POST", "/v1/chat/completions", CHAT)
+        assert status == 500, failed
+        assert "the GPU worker was killed by signal 11" in failed["error"]["message"]
+        assert "later requests run on the CPU" in failed["error"]["message"]
+        status, _, answer = runner.json("POST", "/v1/chat/completions", CHAT)
+        assert status == 200, answer
+        text = answer["choices"][0]["message"]["content"]
+        status, _, _ = runner.request("GET", "/health")
+        assert status == 200
+        assert runner.process.poll() is None
+    finally:
+        runner.stop()
+    monkeypatch.delenv("SWIFTFILE_GPU_WORKER")
+    cpu = Runner()
+    try:
+        status, _, expected = cpu.json("POST", "/v1/chat/completions", CHAT)
+        assert status == 200, expected
+        assert text == expected["choices"][0]["message"]["content"], "after the GPU is lost the answer is the CPU's"
+    finally:
+        cpu.stop()
