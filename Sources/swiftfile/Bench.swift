@@ -9,7 +9,9 @@ import Glibc
 #endif
 
 /// `swiftfile --bench`: llama-bench-style throughput tests (prompt processing ppN, text generation tgN).
-struct BenchOptions: ParsableArguments {
+struct BenchOptions: ParsableCommand {
+    static var configuration: CommandConfiguration { CommandConfiguration(commandName: invokedName + " --bench") }
+
     @Flag(name: .customLong("bench")) var bench = false
     @Option(name: [.customShort("m"), .customLong("model")]) var model: String?
     @Option(name: [.customShort("p"), .customLong("n-prompt")], help: "Prompt tokens per pp test (0: skip).") var prompt: Int = 128

@@ -3,7 +3,10 @@ import Model
 import Sampling
 
 /// The runner's flags, spelled the llama.cpp / llamafile way (single-dash multi-letter names included).
-struct RunnerOptions: ParsableArguments {
+struct RunnerOptions: ParsableCommand {
+    /// Usage lines name the program as it was invoked (a bundle's own name, or swiftfile).
+    static var configuration: CommandConfiguration { CommandConfiguration(commandName: invokedName) }
+
     @Option(name: [.customShort("m"), .customLong("model")], help: "Weights: a GGUF, a llamafile/zip (its single .gguf), or ARCHIVE@MEMBER. Default: the weights inside this executable.")
     var model: String?
 
@@ -125,4 +128,10 @@ extension RunnerOptions {
         sampling.seed = seed < 0 ? nil : UInt64(seed)
         return sampling
     }
+}
+
+/// The basename of the path this process was started as.
+var invokedName: String {
+    let path = CommandLine.arguments.first ?? "swiftfile"
+    return path.split(separator: "/").last.map(String.init) ?? "swiftfile"
 }
