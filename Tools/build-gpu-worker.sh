@@ -35,4 +35,7 @@ if ! "$clang" "${ptx_flags[@]}" -o "$out/swiftfile-gpu.ptx" "$root/GPU/kernels.c
 fi
 cc -O2 -std=gnu11 -Wall -Wextra -s -DGPU_PTX_PATH="$out/swiftfile-gpu.ptx" -o "$out/swiftfile-gpu" \
     "$root/GPU/worker.c" -ldl -lm
+# The stand-in driver the tests run the worker on where there is no GPU (never shipped).
+mkdir -p "$out/stand-in-driver"
+cc -O2 -std=gnu11 -Wall -Wextra -shared -fPIC -o "$out/stand-in-driver/libcuda.so.1" "$root/GPU/stand_in_driver.c" -lm
 ls -l "$out/swiftfile-gpu" | awk '{print "swiftfile-gpu: " $5 " bytes (PTX ISA 6.4 for sm_70+, drivers ≥ 418)"}'

@@ -91,6 +91,38 @@ final class GPUTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("format_check: 15 formats, 0 failed"), r.stdout)
     }
 
+    /// The whole GPU path — runner ↔ worker protocol, upload, the forward pass's launch sequence, CUDA graph
+    /// capture and replay, activation rounding per format, partial offload — on the stand-in driver
+    /// (GPU/stand_in_driver.c: each kernel computed on the host, in double precision). Its logits must match
+    /// the CPU engine's step for step: a wrong buffer, layer or residual moves logits by whole units, while
+    /// the two paths' legitimate difference is rounding — up to 0.036 on the Q8_0 model, whose 8-bit
+    /// activations turn 1e-7 differences into occasional rounding flips (the same 0.04 the H200 measured).
+    func testStandInDriverMatchesTheCPUEngine() throws {
+        let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
+        guard FileManager.default.isExecutableFile(atPath: worker.path) else { return }  // (CPU-only build)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: driver.appendingPathComponent("libcuda.so.1").path))
+        let env = ["LD_LIBRARY_PATH": driver.path]
+        for (name, tolerance) in [("tiny-llama3-f16-q4emb", 1.2e-2), ("tiny-llama3-q8_0-q4emb", 5e-2), ("tiny-llama3-q4_k_m", 5e-2)] {
+            let model = try E2E.testdataFile("models/\(name).gguf")
+            for prompt in ["The capital of France is", "Once upon a time, there was a little robot who"] {
+                let cpu = try GoldenLogitTests.topLogits(model: model, prompt: prompt, steps: 12)
+                for layers in ["999", "2"] {
+                    let gpu = try GoldenLogitTests.topLogits(model: model, prompt: prompt, steps: 12,
+                                                             extra: ["-ngl", layers, "--gpu", "nvidia"], environment: env)
+                    XCTAssertEqual(gpu.prompt, cpu.prompt)
+                    XCTAssertEqual(gpu.steps.count, cpu.steps.count)
+                    var worst = 0.0
+                    for (a, b) in zip(cpu.steps, gpu.steps) {
+                        worst = max(worst, GoldenLogitTests.maxDelta(a, Array(b.top.prefix(5))))
+                        let sorted = a.top.map(\.1).sorted(by: >)
+                        if a.id != b.id { XCTAssertLessThan(sorted[0] - sorted[1], tolerance, "\(name) -ngl \(layers): ids part"); break }
+                    }
+                    XCTAssertLessThanOrEqual(worst, tolerance, "\(name) -ngl \(layers) \(prompt.prefix(12)): max |Δlogit| \(worst)")
+                }
+            }
+        }
+    }
+
     /// A bundle carries the worker as a member checked against its SHA-256 manifest: intact, it is copied to
     /// the user's cache and run from there; with one byte changed it is refused (and nothing is run).
     func testBundledWorkerIsVerifiedBeforeItRuns() throws {

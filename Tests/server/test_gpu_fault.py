@@ -31,3 +31,30 @@ def test_worker_crash_fails_one_request_and_the_server_goes_on(monkeypatch):
         assert text == expected["choices"][0]["message"]["content"], "after the GPU is lost the answer is the CPU's"
     finally:
         cpu.stop()
+
+
+def test_concurrent_requests_on_the_gpu_path_match_one_at_a_time(monkeypatch):
+    """Two slots decoding together (batched steps, replayed as CUDA graphs) answer exactly what each answers
+    alone, on the stand-in driver (GPU/stand_in_driver.c computes each kernel on the host)."""
+    import concurrent.futures
+    driver = ROOT / ".build" / "release" / "stand-in-driver"
+    if not (driver / "libcuda.so.1").exists():
+        return  # a CPU-only build (no clang with NVPTX): Tests/EndToEndTests/GPUTests checks that case
+    prompts = ["What is the capital of France?", "Name a colour of the sky."]
+
+    def ask(runner, text):
+        body = {"messages": [{"role": "user", "content": text}], "max_tokens": 6, "temperature": 0}
+        status, _, data = runner.json("POST", "/v1/chat/completions", body)
+        assert status == 200, data
+        return data["choices"][0]["message"]["content"]
+
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(driver))
+    gpu = Runner("-ngl", "999", "--gpu", "nvidia")
+    try:
+        alone = [ask(gpu, p) for p in prompts]
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            together = list(pool.map(lambda p: ask(gpu, p), prompts))
+        assert together == alone
+        assert all(alone)
+    finally:
+        gpu.stop()
