@@ -28,7 +28,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
-        // HTTP server: plain SwiftNIO (see DESIGN-server.md for why not Hummingbird).
+        // HTTP server: plain SwiftNIO (see docs/design.md, "Server", for why not Hummingbird).
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes a corpus of bad inputs for swiftfile (REFERENCE.md section 7) into a folder.
+"""Writes a corpus of bad inputs for swiftfile (docs/formats.md §4) into a folder.
 
     python3 Tools/make_bad_inputs.py OUT_DIR [--model PATH] [--no-models] [--families gguf,zip,model,valid]
 
@@ -21,7 +21,7 @@ import struct
 import sys
 import zlib
 
-# --- GGUF encoding (REFERENCE.md section 2) ---------------------------------------------------
+# --- GGUF encoding (docs/formats.md §2) -------------------------------------------------------
 
 U8, I8, U16, I16, U32, I32, F32, BOOL, STRING, ARRAY, U64, I64, F64 = range(13)
 SCALAR_FORMATS = {U8: "<B", I8: "<b", U16: "<H", I16: "<h", U32: "<I", I32: "<i", F32: "<f",
@@ -88,7 +88,7 @@ def one_tensor(dims, tensor_type=TYPE_F32, offset=0, data_size=64, name="t"):
 
 
 def gguf_cases():
-    """(name, description, bytes) for every GGUF item of REFERENCE.md section 7."""
+    """(name, description, bytes) for every GGUF item of docs/formats.md §4."""
     valid = small_valid_gguf()
     infos_end = len(gguf(SMALL_KVS, [tensor_info("a", [8], TYPE_F32, 0), tensor_info("b", [8], TYPE_F32, 32)]))
     kvs_end = len(gguf(SMALL_KVS, []))
@@ -176,7 +176,7 @@ def gguf_cases():
     return cases
 
 
-# --- ZIP / llamafile containers (REFERENCE.md section 1) ------------------------------------------
+# --- ZIP / llamafile containers (docs/formats.md §1) ----------------------------------------------
 
 LOCAL_SIG, CENTRAL_SIG, EOCD_SIG, ZIP64_EOCD_SIG, ZIP64_LOCATOR_SIG = 0x04034B50, 0x02014B50, 0x06054B50, 0x06064B50, 0x07064B50
 UTF8_FLAG = 1 << 11

@@ -1,5 +1,5 @@
 /// ggml tensor element types as stored in GGUF (the `type` field of a tensor info).
-/// Block geometry from REFERENCE.md §2: elements per block and bytes per block.
+/// Block geometry from docs/formats.md §2: elements per block and bytes per block.
 public enum TensorType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3
     case q5_0 = 6, q5_1 = 7, q8_0 = 8, q8_1 = 9

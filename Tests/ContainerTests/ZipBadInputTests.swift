@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import Container
 
-/// REFERENCE §7, ZIP items: records lying about sizes or offsets, a compressed or encrypted `.gguf`,
+/// docs/formats.md §4, ZIP items: records lying about sizes or offsets, a compressed or encrypted `.gguf`,
 /// zero or two `.gguf` members (see WeightsResolverTests), truncated archives and split parts, counts
 /// that overflow, garbage end records. Every case must end in a thrown ContainerError, never a crash.
 final class ZipBadInputTests: XCTestCase {

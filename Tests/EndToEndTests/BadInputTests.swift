@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-/// REFERENCE.md §7 against the built runner: every file of Tools/make_bad_inputs.py must be refused
+/// docs/formats.md §4 against the built runner: every file of Tools/make_bad_inputs.py must be refused
 /// with exactly one line on stderr, a non-zero exit (not a signal), in under a second and 200 MB.
 final class BadInputTests: XCTestCase {
     static let wallLimitSeconds = 1.0

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import GGUF
 
-/// REFERENCE.md §7, header part: empty and truncated files, magic, version, byte order, counts.
+/// docs/formats.md §4, header part: empty and truncated files, magic, version, byte order, counts.
 final class BadHeaderTests: XCTestCase {
     /// A small valid file touching every section: scalars, arrays, custom alignment, tensors, data.
     /// The last tensor fills its aligned slot exactly, so the file has no trailing padding and every

@@ -1,7 +1,7 @@
 import XCTest
 @testable import GGUF
 
-/// REFERENCE.md §7, metadata part: strings, keys, value types, arrays, general.alignment.
+/// docs/formats.md §4, metadata part: strings, keys, value types, arrays, general.alignment.
 final class BadMetadataTests: XCTestCase {
     /// Header for one key/value pair followed by `body`, padded so the pair count itself is plausible.
     func onePair(_ body: (inout RawBytes) -> Void, padding: Int = 16) -> [UInt8] {

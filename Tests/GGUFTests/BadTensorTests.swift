@@ -1,7 +1,7 @@
 import XCTest
 @testable import GGUF
 
-/// REFERENCE.md §7, tensor table part: names, shapes, types, sizes and offsets.
+/// docs/formats.md §4, tensor table part: names, shapes, types, sizes and offsets.
 final class BadTensorTests: XCTestCase {
     /// One tensor info followed by an aligned data section of `dataBytes` bytes.
     func oneTensor(_ name: String = "t", dimensions: [UInt64], type: TensorType = .f32, typeID: UInt32? = nil,

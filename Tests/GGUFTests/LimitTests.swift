@@ -2,7 +2,7 @@ import XCTest
 @testable import GGUF
 
 /// Counts a file could hold but that would cost far more memory than any real model needs
-/// (REFERENCE.md §7: bounded memory): refused with .countOverLimit, just below the limit accepted.
+/// (docs/formats.md §4: bounded memory): refused with .countOverLimit, just below the limit accepted.
 final class LimitTests: XCTestCase {
     func byteArray(_ key: String, count: Int) -> [UInt8] {
         var raw = RawBytes()

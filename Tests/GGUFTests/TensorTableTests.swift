@@ -90,7 +90,7 @@ final class TensorTableTests: XCTestCase {
     }
 
     func testByteCountsOfEveryBlockFormat() {
-        // Geometry from REFERENCE.md §2: (elements per block, bytes per block).
+        // Geometry from docs/formats.md §2: (elements per block, bytes per block).
         let expected: [TensorType: (Int, Int)] = [
             .f32: (1, 4), .f16: (1, 2), .bf16: (1, 2), .q4_0: (32, 18), .q4_1: (32, 20), .q5_0: (32, 22),
             .q5_1: (32, 24), .q8_0: (32, 34), .q2_K: (256, 84), .q3_K: (256, 110), .q4_K: (256, 144),

@@ -1,4 +1,4 @@
-"""Every HTTP item of REFERENCE.md §7: clear 4xx errors, no crash, bounded time; the server stays healthy."""
+"""Every HTTP item of docs/formats.md §4: clear 4xx errors, no crash, bounded time; the server stays healthy."""
 import concurrent.futures
 import json
 import socket
