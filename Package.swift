@@ -3,6 +3,9 @@ import PackageDescription
 
 // Kernels are hot loops over unsafe pointers; exclusivity checks cost there and buy nothing.
 let fast: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+    // Optimized in debug builds too: unoptimized SIMD kernels are ~100x slower, which would keep the tests
+    // that run a model (scheduler, interleaving) out of `make test`. The rest of a debug build stays -Onone.
+    + [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
 // The x86 kernel modules are compiled with these CPU features (the binary checks the CPU before calling
 // them). Given as clang target features, not -mavx2: the driver rejects -m flags of another

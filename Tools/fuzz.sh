@@ -13,7 +13,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 work=.build-fuzz
 mkdir -p "$work"
-testdata="${SWIFTFILE_TESTDATA:-$root/../shared/testdata}"
+testdata="${SWIFTFILE_TESTDATA:-$root/testdata}"
 
 # Seeds: the bad-input corpus without the 32 MB model files.
 seeds="$work/seeds"

@@ -12,7 +12,7 @@
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 carry="$root/.gpucarry"
-testdata="${SWIFTFILE_TESTDATA:-$root/../shared/testdata}"
+testdata="${SWIFTFILE_TESTDATA:-$root/testdata}"
 
 if [ "${1:-}" = "--prepare" ]; then
     set -e
@@ -21,7 +21,7 @@ if [ "${1:-}" = "--prepare" ]; then
     strip -o "$carry/swiftfile" "$root/.build/release/swiftfile"
     xz -T2 -6 -f "$carry/swiftfile"
     cp "$root/.build/release/swiftfile-gpu" "$carry/"
-    cp "$testdata/vocab/ggml-vocab-llama-bpe.gguf" "$testdata/tools/make_synthetic_llama.py" "$carry/"
+    cp "$testdata/vocab/ggml-vocab-llama-bpe.gguf" "$root/Tools/make_synthetic_llama.py" "$carry/"
     cp "$testdata/goldens/"*.json "$carry/"
     [ -f "$carry"/gguf-0.19.0-py3-none-any.whl ] || "$root/.venv/bin/pip" download -q --no-deps gguf==0.19.0 -d "$carry"
     llama="$root/.cache/cuda/llama-build/bin"
@@ -56,16 +56,16 @@ if [ -d "$carry/llama" ]; then
     export LD_LIBRARY_PATH="${libs}:${LD_LIBRARY_PATH:-}"
 fi
 
-gen() {  # gen NAME ARGS...: a model from the deterministic generator (same bytes as ../shared's)
+gen() {  # gen NAME ARGS...: a model from the deterministic generator (Tools/make_synthetic_llama.py)
     local name="$1"; shift
     [ -s "$work/models/$name" ] || python3 "$carry/make_synthetic_llama.py" --vocab "$carry/ggml-vocab-llama-bpe.gguf" \
         --out "$work/models/$name" "$@" > "$work/models/$name.log" 2>&1
 }
 # Start the big ones first, in the background.
-gen synth-1b-f16.gguf --preset 1b --dtype f16 &
-gen synth-1b-q4_0.gguf --preset 1b --dtype q4_0 &
-gen tiny-llama3-f16-q4emb.gguf --preset tiny --dtype f16 --embd-dtype q4_0 &
-gen tiny-llama3-q8_0-q4emb.gguf --preset tiny --dtype q8_0 --embd-dtype q4_0 &
+gen synth-1b-f16.gguf --shape 1b --matrices f16 &
+gen synth-1b-q4_0.gguf --shape 1b --matrices q4_0 &
+gen tiny-llama3-f16-q4emb.gguf --matrices f16 --embedding q4_0 &
+gen tiny-llama3-q8_0-q4emb.gguf --matrices q8_0 --embedding q4_0 &
 
 log "runner and worker"
 "$run" --version
@@ -95,7 +95,7 @@ done
 
 log "K-quants and I-quants: GPU against CPU"
 if [ -x "$work/llama-quantize" ]; then
-    gen tiny-llama3-f16.gguf --preset tiny --dtype f16
+    gen tiny-llama3-f16.gguf --matrices f16
     for q in Q4_K_M Q2_K Q3_K_M Q5_K_M Q6_K IQ4_XS Q4_0 Q5_0; do
         m="$work/models/tiny-$q.gguf"
         "$work/llama-quantize" "$work/models/tiny-llama3-f16.gguf" "$m" "$q" 8 > "$m.log" 2>&1 || { record "FAIL quantize $q"; continue; }

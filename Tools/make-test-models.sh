@@ -1,31 +1,28 @@
 #!/usr/bin/env bash
-# Generates the synthetic Llama 3 models the tests and benchmarks use into .cache/models/, with the
-# shared deterministic generator (same arguments -> same bytes), so a model present is a model done.
-#   Tools/make-test-models.sh          tiny F32 model (tests)
-#   Tools/make-test-models.sh --bench  also the Llama 3.2 1B-shaped F16, Q8_0 and Q4_0 models
+# Puts every fixture the tests read into testdata/ (git-ignored there), from nothing but PyPI:
+#   testdata/vocab/   llama.cpp's vocabulary GGUFs and tokenizer vectors (Tools/fetch_vocab.py: from the
+#                     llama-cpp-python sdist, SHA-256 checked);
+#   testdata/models/  the tiny synthetic Llama 3 models (Tools/make_synthetic_llama.py: deterministic,
+#                     and each file's SHA-256 is checked against the pin below, so "same bytes" is tested).
+# ../shared/testdata, when present, is only a cache: a file there is used when its hash is the pinned one.
+#   Tools/make-test-models.sh          the test fixtures
+#   Tools/make-test-models.sh --bench  also the Llama 3.2 1B-shaped F16, Q8_0 and Q4_0 models (.cache/models)
 # Prints the path of every model it was asked for.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-testdata="${SWIFTFILE_TESTDATA:-$root/../shared/testdata}"
-generator="$testdata/tools/make_synthetic_llama.py"
+testdata="$root/testdata"
+generator="$root/Tools/make_synthetic_llama.py"
 vocab="$testdata/vocab/ggml-vocab-llama-bpe.gguf"
-out="$root/.cache/models"
+shared="$root/../shared/testdata"
 
 bench=0
 for argument in "$@"; do
     case "$argument" in
         --bench) bench=1 ;;
-        -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "make-test-models: unknown argument $argument (expected --bench)" >&2; exit 2 ;;
     esac
-done
-
-for needed in "$generator" "$vocab"; do
-    if [ ! -f "$needed" ]; then
-        echo "make-test-models: missing $needed (set SWIFTFILE_TESTDATA to the shared testdata folder)" >&2
-        exit 1
-    fi
 done
 
 python="$root/.venv/bin/python"
@@ -35,29 +32,58 @@ if ! "$python" -c "import gguf, numpy" 2>/dev/null; then
     exit 1
 fi
 
-mkdir -p "$out"
+"$python" "$root/Tools/fetch_vocab.py" --out "$testdata/vocab" --downloads "$root/.cache/downloads" \
+    --cache "$shared/vocab"
 
-# generate NAME PRESET DTYPE: write .cache/models/NAME unless present.
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# generate DIR NAME SHA256|- GENERATOR-ARGS...: write DIR/NAME unless it is there with the pinned hash.
 generate() {
-    local target="$out/$1" log
-    if [ ! -s "$target" ]; then
-        log="$(mktemp)"
-        # A temporary name, so an interrupted run never leaves a truncated model that looks done.
-        if ! "$python" "$generator" --vocab "$vocab" --preset "$2" --dtype "$3" --out "$target.partial" >"$log" 2>&1; then
-            echo "make-test-models: generating $1 failed:" >&2
-            cat "$log" >&2
-            rm -f "$target.partial" "$log"
-            exit 1
-        fi
-        rm -f "$log"
-        mv "$target.partial" "$target"
+    local dir="$1" name="$2" pinned="$3" log
+    shift 3
+    local target="$dir/$name"
+    mkdir -p "$dir"
+    if [ -s "$target" ] && { [ "$pinned" = - ] || [ "$(sha "$target")" = "$pinned" ]; }; then
+        echo "$target"; return 0
     fi
+    if [ "$pinned" != - ] && [ -s "$shared/models/$name" ] && [ "$(sha "$shared/models/$name")" = "$pinned" ]; then
+        cp "$shared/models/$name" "$target.partial" && mv "$target.partial" "$target"
+        echo "$target"; return 0
+    fi
+    log="$(mktemp)"
+    # A temporary name, so an interrupted run never leaves a truncated model that looks done.
+    if ! "$python" "$generator" --vocab "$vocab" --out "$target.partial" "$@" >"$log" 2>&1; then
+        echo "make-test-models: generating $name failed:" >&2
+        cat "$log" >&2
+        rm -f "$target.partial" "$log"
+        exit 1
+    fi
+    rm -f "$log"
+    if [ "$pinned" != - ] && [ "$(sha "$target.partial")" != "$pinned" ]; then
+        echo "make-test-models: $name: generated SHA-256 $(sha "$target.partial"), pinned $pinned" \
+             "(the generator or its gguf/numpy pins changed)" >&2
+        rm -f "$target.partial"
+        exit 1
+    fi
+    mv "$target.partial" "$target"
     echo "$target"
 }
 
-generate tiny-llama3-f32.gguf tiny f32
+models="$testdata/models"
+generate "$models" tiny-llama3-f32.gguf \
+    10958e3d694c6af20ddce018f8d917e62dae03f1f051a45f787e0b55da6352b3 --matrices f32
+# The two models llama.cpp's golden logits (testdata/goldens) were recorded on.
+generate "$models" tiny-llama3-f16-q4emb.gguf \
+    d989cf391ca1f9466f58f6ad2faf814d9f012f178ba256d9ae59068abb9c0dea --matrices f16 --embedding q4_0
+generate "$models" tiny-llama3-q8_0-q4emb.gguf \
+    abf95eed6658d0c9c75f77b447559cd3a2f41101a8e421f7da3cca2c6e3d8c97 --matrices q8_0 --embedding q4_0
+# Q8_0 throughout (the tied output too): interleaved and in-place weights must agree bit for bit.
+generate "$models" tiny-llama3-q8_0.gguf \
+    0d14ee1a41fe767fae81f19feddedeb70b78a3991855607db8ff269e3d06ce94 --matrices q8_0 --embedding q8_0
+generate "$models" tiny-llama3-q4_k_m.gguf \
+    d91180f36e1f30552998a2b8b5dc50dafddfdb0bc5402cbdfb236572edc1d8e8 --matrices q4_k_m
 if [ "$bench" = 1 ]; then
-    generate synth-llama3-1b-f16.gguf 1b f16
-    generate synth-llama3-1b-q8_0.gguf 1b q8_0
-    generate synth-llama3-1b-q4_0.gguf 1b q4_0
+    generate "$root/.cache/models" synth-llama3-1b-f16.gguf - --shape 1b --matrices f16
+    generate "$root/.cache/models" synth-llama3-1b-q8_0.gguf - --shape 1b --matrices q8_0
+    generate "$root/.cache/models" synth-llama3-1b-q4_0.gguf - --shape 1b --matrices q4_0
 fi

@@ -26,7 +26,7 @@ from gguf import quants
 ELEMENTS = 2048  # 8 super-blocks of 256: a whole number of blocks for every format
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TESTDATA = os.environ.get("SWIFTFILE_TESTDATA", os.path.join(ROOT, "..", "shared", "testdata"))
+TESTDATA = os.environ.get("SWIFTFILE_TESTDATA", os.path.join(ROOT, "testdata"))
 OUT = os.path.join(ROOT, "Tests", "TensorsTests", "Fixtures")
 
 MODELS = ["tiny-llama3-f16-q4emb.gguf", "tiny-llama3-q8_0-q4emb.gguf", "tiny-llama3-q4_k_m.gguf"]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a machine for the project's Python tools and tests:
-#   - .venv at the repository root with pinned gguf and numpy (the tools' independent oracle);
+#   - .venv at the repository root with every package of Tools/requirements-test.txt (exact pins: gguf and
+#     numpy for the tools' independent oracle, pytest, openai, pexpect and selenium for the suites);
 #   - the Debian packages the end-to-end tests call (zip, unzip, time), when running as root.
 # Idempotent: a stamp file records what was installed, so a second run only checks and exits.
 # Quiet: prints one line when all is well, the failing command's output otherwise.
@@ -9,10 +10,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
 python="${PYTHON:-python3}"
-# Versions known to install here (Python 3.11, x86-64); change both the pin and nothing else.
-requirements=(gguf==0.19.0 numpy==2.4.6)
+requirements="$root/Tools/requirements-test.txt"
 stamp="$venv/.swiftfile-setup"
-wanted="${requirements[*]}"
+wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
 
 quietly() {  # run a command; show its output only if it fails
     local log
@@ -58,13 +58,14 @@ install_debian_packages() {
 
 install_debian_packages
 
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && "$venv/bin/python" -c "import gguf, numpy" 2>/dev/null; then
-    echo "setup-venv: ready ($venv: $wanted)"
+imports="import gguf, numpy, pytest, openai, pexpect, selenium"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && "$venv/bin/python" -c "$imports" 2>/dev/null; then
+    echo "setup-venv: ready ($venv, Tools/requirements-test.txt)"
     exit 0
 fi
 
 [ -x "$venv/bin/python" ] || quietly "$python" -m venv "$venv"
-quietly "$venv/bin/python" -m pip install --disable-pip-version-check -q "${requirements[@]}"
-quietly "$venv/bin/python" -c "import gguf, numpy"
+quietly "$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$requirements"
+quietly "$venv/bin/python" -c "$imports"
 echo "$wanted" >"$stamp"
-echo "setup-venv: installed ($venv: $wanted)"
+echo "setup-venv: installed ($venv, Tools/requirements-test.txt)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Web UI tests in a real browser: headless Chromium driven by Selenium against a real runner on SmolLM2.
 #   - installs Debian's chromium and chromium-driver when missing (as root, or through sudo);
-#   - installs selenium and pytest into the repository's .venv (Tools/setup-venv.sh creates it);
+#   - installs the pinned packages (Tools/requirements-test.txt) into .venv;
 #   - fetches SmolLM2 (Tools/fetch-smollm2.sh) and uses $SWIFTFILE_BIN or builds the release runner;
 #   - runs pytest on Tests/webui (extra arguments go to pytest).
 # Screenshots land in .cache/screenshots/ (git-ignored); chat.png shows a real streamed answer.
@@ -23,10 +23,7 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     fi
 fi
 
-[ -x .venv/bin/python ] || bash Tools/setup-venv.sh
-if ! .venv/bin/python -c "import selenium, pytest" >/dev/null 2>&1; then
-    .venv/bin/pip install --quiet --disable-pip-version-check "selenium==4.*" pytest
-fi
+bash Tools/setup-venv.sh >/dev/null  # pinned packages: Tools/requirements-test.txt
 bash Tools/fetch-smollm2.sh >/dev/null
 if [ -z "${SWIFTFILE_BIN:-}" ]; then
     swift build -c release --product swiftfile >/dev/null

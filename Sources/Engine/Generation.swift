@@ -54,11 +54,12 @@ public final class Generator {
     }
 
     /// Evaluates `prompt` (reusing the cached common prefix), then samples up to `maxTokens` tokens
-    /// (negative: until end of generation or a full context). `onPromptLogits` sees the logits at the last
-    /// prompt position before sampling; `onToken` returns false to stop.
+    /// (negative: until end of generation or a full context). `onPromptLogits`, when given, sees the logits
+    /// at every evaluated prompt position (position, logits); `onToken` returns false to stop.
     @discardableResult
     public func generate(prompt: [Int], maxTokens: Int, sampling: SamplingParameters, sequence: Int = 0,
                          onPromptProgress: ((Int, Int) -> Void)? = nil,
+                         onPromptLogits: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil,
                          onToken: (GeneratedToken) -> Bool) throws -> (StopReason, GenerationTimings) {
         var timings = GenerationTimings()
         let ctx = context.contextLength
@@ -77,9 +78,20 @@ public final class Generator {
         while position < prompt.count {
             let end = min(prompt.count, position + context.maxBatch)
             let batch = (position..<end).map {
-                BatchEntry(token: prompt[$0], position: $0, sequence: sequence, wantsLogits: $0 == prompt.count - 1)
+                BatchEntry(token: prompt[$0], position: $0, sequence: sequence,
+                           wantsLogits: onPromptLogits != nil || $0 == prompt.count - 1)
             }
-            logits = try context.forward(batch)
+            let rows = try context.forward(batch)
+            if let onPromptLogits {
+                // One row of logits per position, in batch order; the last row is what sampling starts from.
+                let vocabulary = rows.count / batch.count
+                for (row, entry) in batch.enumerated() {
+                    onPromptLogits(entry.position, UnsafeBufferPointer(rebasing: rows[(row * vocabulary)..<((row + 1) * vocabulary)]))
+                }
+                logits = UnsafeBufferPointer(rebasing: rows[((batch.count - 1) * vocabulary)...])
+            } else {
+                logits = rows
+            }
             cached[sequence].append(contentsOf: prompt[position..<end])
             position = end
             onPromptProgress?(position, prompt.count)

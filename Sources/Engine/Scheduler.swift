@@ -181,7 +181,7 @@ public final class Scheduler: @unchecked Sendable {
         }
 
         let vocabulary = context.model.hyper.vocabularySize
-        var generated = 0
+        var generated = 0, generatedAfterCancel = 0
         for (row, index) in rowOwners.enumerated() {
             let rowLogits = UnsafeBufferPointer(rebasing: logits[(row * vocabulary)..<((row + 1) * vocabulary)])
             if var active = slots[index].active, active.generated == 0 {
@@ -192,12 +192,14 @@ public final class Scheduler: @unchecked Sendable {
                 slots[index].active = active
             }
             generated += 1
+            if slots[index].active?.request.cancellation.isCancelled == true { generatedAfterCancel += 1 }
             sampleAndEmit(index, logits: rowLogits)
         }
         lock.withLock {
             counters.forwardCallsTotal += 1
             counters.promptTokensTotal += promptTokens
             counters.generatedTokensTotal += generated
+            counters.tokensAfterCancelTotal += generatedAfterCancel
         }
     }
 

@@ -95,6 +95,9 @@ public struct SchedulerMetrics: Sendable, Equatable {
     public var generationMillisecondsTotal: Double = 0
     public var forwardCallsTotal = 0
     public var requestsFinishedTotal = 0
+    /// Tokens sampled for a request whose requester had already gone (its cancellation flag was set):
+    /// a forward pass in flight when the client disconnects yields one; more would mean wasted work.
+    public var tokensAfterCancelTotal = 0
     public var requestsProcessing = 0
     public var requestsWaiting = 0
     public init() {}

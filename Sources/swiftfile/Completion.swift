@@ -43,7 +43,15 @@ enum Completion {
         } else if !options.noDisplayPrompt {
             Output.out(text)
         }
-        let (reason, timings) = try generator.generate(prompt: prompt, maxTokens: options.nPredict, sampling: sampling) { token in
+        // --prompt-logits: also the top logits at every prompt position (before the step lines).
+        let onPromptLogits: ((Int, UnsafeBufferPointer<Float>) -> Void)? = topK.flatMap { k in
+            options.promptLogits ? { position, logits in
+                let top = topLogits(logits, k: k).map { "[\($0.0), \($0.1)]" }.joined(separator: ", ")
+                Output.out("{\"pos\": \(position), \"top\": [\(top)]}\n")
+            } : nil
+        }
+        let (reason, timings) = try generator.generate(prompt: prompt, maxTokens: options.nPredict, sampling: sampling,
+                                                       onPromptLogits: onPromptLogits) { token in
             if let topK {
                 guard token.id >= 0 else { return true }
                 let top = topLogits(token.logits, k: topK).map { "[\($0.0), \($0.1)]" }.joined(separator: ", ")

@@ -85,6 +85,9 @@ struct RunnerOptions: ParsableCommand {
     @Option(name: .customLong("top-logits"), help: "Print JSON lines with the K largest logits of every step instead of text.")
     var topLogits: Int?
 
+    @Flag(name: .customLong("prompt-logits"), help: "With --top-logits: also print the top logits at every prompt position.")
+    var promptLogits = false
+
     mutating func validate() throws {
         guard nPredict >= -1 else { throw ValidationError("-n/--n-predict must be -1 or more, got \(nPredict)") }
         if let c = contextSize, c < 0 || c > 1 << 24 { throw ValidationError("-c/--ctx-size must be between 0 and 16777216, got \(c)") }
@@ -104,6 +107,7 @@ struct RunnerOptions: ParsableCommand {
         guard repeatPenalty.isFinite, repeatPenalty > 0 else { throw ValidationError("--repeat-penalty must be > 0") }
         guard presencePenalty.isFinite, frequencyPenalty.isFinite else { throw ValidationError("penalties must be finite numbers") }
         if let k = topLogits, k < 1 || k > 1000 { throw ValidationError("--top-logits must be between 1 and 1000") }
+        if promptLogits && topLogits == nil { throw ValidationError("--prompt-logits needs --top-logits K") }
         if prompt != nil && file != nil { throw ValidationError("give either -p or -f, not both") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         do { _ = try GPURequest.parse(gpu: gpu, layers: gpuLayers) } catch { throw ValidationError("\(error)") }

@@ -106,3 +106,9 @@ func writeBundle(
 func contents(_ region: MappedRegion) -> [UInt8] {
     region.withBytes { Array($0) }
 }
+
+/// A command-line tool a test needs is absent: a failure, not a skip (Tools/setup-venv.sh installs them).
+struct MissingTool: Error, CustomStringConvertible {
+    let name: String
+    var description: String { "\(name) is not installed (Tools/setup-venv.sh installs it; make test runs that)" }
+}

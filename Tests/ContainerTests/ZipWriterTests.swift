@@ -72,7 +72,7 @@ final class ZipWriterTests: XCTestCase {
         let bundle = scratch.file("x.llamafile")
         try writeBundle(to: bundle, prefix: Array("#!/bin/sh\nexit 0\n".utf8), members: members, scratch: scratch)
         guard let list = try runTool("unzip", ["-l", bundle]), let test = try runTool("unzip", ["-t", bundle]) else {
-            throw XCTSkip("unzip is not installed (Debian package: unzip)")
+            throw MissingTool(name: "unzip")
         }
         XCTAssertEqual(list.status, 0, list.output)
         XCTAssertTrue(list.output.contains("Model.gguf"), list.output)
@@ -102,7 +102,7 @@ final class ZipWriterTests: XCTestCase {
                 print(info.filename, info.file_size, info.compress_type, info.flag_bits, zlib.crc32(data) == info.CRC)
         """
         guard let result = try runTool("python3", ["-c", script, bundle]) else {
-            throw XCTSkip("python3 is not installed")
+            throw MissingTool(name: "python3")
         }
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertEqual(result.output, "Model.gguf 70000 0 2048 True\né.txt 3 0 2048 True\n")

@@ -26,8 +26,9 @@ final class BadInputTests: XCTestCase {
     }
 
     /// Generates the files of `families` (Tools/make_bad_inputs.py) into a fresh folder, which `body`
-    /// gets with the manifest; removed afterwards (the model family alone is 1.4 GB).
-    func withCorpus(_ families: [String], _ body: ([CorpusFile]) throws -> Void) throws {
+    /// gets with the manifest; removed afterwards (the model family alone is 1.4 GB). `expecting`: the exact
+    /// number of files, so a generator that quietly makes fewer fails here.
+    func withCorpus(_ families: [String], expecting expected: Int, _ body: ([CorpusFile]) throws -> Void) throws {
         let model = try E2E.testdataFile("models/tiny-llama3-f16-q4emb.gguf")
         let folder = try E2E.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -43,7 +44,7 @@ final class BadInputTests: XCTestCase {
             guard fields.count == 3 else { return nil }
             return CorpusFile(url: folder.appendingPathComponent(fields[0]), family: fields[1], description: fields[2])
         }
-        XCTAssertFalse(corpus.isEmpty, "empty corpus for \(families)")
+        XCTAssertEqual(corpus.count, expected, "corpus size for \(families)")
         try body(corpus)
     }
 
@@ -91,7 +92,7 @@ final class BadInputTests: XCTestCase {
 
     func testMalformedGGUFFilesAreRefused() throws {
         _ = try E2E.runner()
-        try withCorpus(["gguf"]) { corpus in
+        try withCorpus(["gguf"], expecting: 60) { corpus in
             for corpusFile in corpus where corpusFile.family == "gguf" {
                 assertRefused(try run(["--info", "-m", corpusFile.url.path]), corpusFile.label)
             }
@@ -106,7 +107,7 @@ final class BadInputTests: XCTestCase {
 
     func testMalformedContainersAreRefused() throws {
         _ = try E2E.runner()
-        try withCorpus(["zip"]) { corpus in
+        try withCorpus(["zip"], expecting: 28) { corpus in
             for corpusFile in corpus {
                 assertRefused(try run(["--info", "-m", corpusFile.url.path]), corpusFile.label)
             }
@@ -117,7 +118,7 @@ final class BadInputTests: XCTestCase {
     /// and, if it refuses, must say so in one line; generating must refuse.
     func testInconsistentModelsAreRefused() throws {
         _ = try E2E.runner()
-        try withCorpus(["model"]) { corpus in
+        try withCorpus(["model"], expecting: 43) { corpus in
             for corpusFile in corpus {
                 let info = try run(["--info", "-m", corpusFile.url.path])
                 assertBounded(info, "--info \(corpusFile.label)")
@@ -133,7 +134,7 @@ final class BadInputTests: XCTestCase {
     /// so the refusals above are about the defects and not about how the corpus was written.
     func testControlsLoad() throws {
         _ = try E2E.runner()
-        try withCorpus(["valid"]) { corpus in
+        try withCorpus(["valid"], expecting: 2) { corpus in
             for corpusFile in corpus {
                 let outcome = try run(["--info", "-m", corpusFile.url.path])
                 assertBounded(outcome, corpusFile.label)

@@ -72,7 +72,7 @@ final class BundleTests: XCTestCase {
         // A bundle holding a 256 MiB tensor: resident memory after --info stays far below it, because the
         // weights are mapped in place, not read or copied.
         let runner = try E2E.runner(), packer = try E2E.packer()
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/time") else { throw XCTSkip("/usr/bin/time missing (apt-get install time)") }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/time") else { throw E2E.MissingFixture(path: "/usr/bin/time", hint: "apt-get install time (Tools/setup-venv.sh does)") }
         let dir = try E2E.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         var writer = GGUFWriter()

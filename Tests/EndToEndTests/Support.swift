@@ -13,25 +13,29 @@ enum E2E {
         return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
     }()
 
+    /// `testdata/` in the clone (filled by `make models`), or $SWIFTFILE_TESTDATA.
     static var testdata: URL {
-        if let env = ProcessInfo.processInfo.environment["SWIFTFILE_TESTDATA"] { return URL(fileURLWithPath: env) }
-        return packageRoot.appendingPathComponent("../shared/testdata").standardized
+        if let env = ProcessInfo.processInfo.environment["SWIFTFILE_TESTDATA"], !env.isEmpty { return URL(fileURLWithPath: env) }
+        return packageRoot.appendingPathComponent("testdata")
     }
 
+    /// A fixture that must exist: its absence fails the test (make test fills testdata/ first).
     static func testdataFile(_ relative: String) throws -> URL {
-        let url = testdata.appendingPathComponent(relative)
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw XCTSkip("missing test data \(url.path): set SWIFTFILE_TESTDATA or place ../shared/testdata beside the package")
-        }
-        return url
+        try existing(testdata.appendingPathComponent(relative), hint: "run `make models` (make test does)")
     }
 
-    /// A model under .cache/models made by `make models`; skips when absent so `swift test` alone still runs.
+    /// A model under .cache/models (SmolLM2, from `make models`); missing fails the test.
     static func cachedModel(_ name: String) throws -> URL {
-        let url = packageRoot.appendingPathComponent(".cache/models/\(name)")
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw XCTSkip("\(url.path) missing: run `make models` (make test does)")
-        }
+        try existing(packageRoot.appendingPathComponent(".cache/models/\(name)"), hint: "run `make models` (make test does)")
+    }
+
+    struct MissingFixture: Error, CustomStringConvertible {
+        let path: String, hint: String
+        var description: String { "missing \(path): \(hint)" }
+    }
+
+    private static func existing(_ url: URL, hint: String) throws -> URL {
+        guard FileManager.default.fileExists(atPath: url.path) else { throw MissingFixture(path: url.path, hint: hint) }
         return url
     }
 
@@ -39,8 +43,7 @@ enum E2E {
         if let path = ProcessInfo.processInfo.environment[env] { return URL(fileURLWithPath: path) }
         let url = packageRoot.appendingPathComponent(".build/release/\(name)")
         guard FileManager.default.isExecutableFile(atPath: url.path) else {
-            XCTFail("\(url.path) not built: run `make` first (make test does)")
-            throw XCTSkip("no binary")
+            throw MissingFixture(path: url.path, hint: "not built: run `make` first (make test does)")
         }
         return url
     }

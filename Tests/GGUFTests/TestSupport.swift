@@ -72,14 +72,14 @@ extension XCTestCase {
     }
 }
 
-/// Folder of the shared fixtures: $SWIFTFILE_TESTDATA, else ../shared/testdata beside the package root.
+/// Folder of the fixtures: $SWIFTFILE_TESTDATA, else testdata/ in the clone (filled by `make models`).
 func testdataDirectory(file: StaticString = #filePath) throws -> URL {
     if let override = ProcessInfo.processInfo.environment["SWIFTFILE_TESTDATA"], !override.isEmpty {
         return URL(fileURLWithPath: override)
     }
     // #filePath is <root>/Tests/GGUFTests/TestSupport.swift.
     let root = URL(fileURLWithPath: "\(file)").deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let directory = root.deletingLastPathComponent().appendingPathComponent("shared/testdata")
+    let directory = root.appendingPathComponent("testdata")
     guard FileManager.default.fileExists(atPath: directory.path) else {
         throw MissingTestData(path: directory.path)
     }
@@ -88,5 +88,5 @@ func testdataDirectory(file: StaticString = #filePath) throws -> URL {
 
 struct MissingTestData: Error, CustomStringConvertible {
     let path: String
-    var description: String { "test data missing: expected \(path) (or set SWIFTFILE_TESTDATA)" }
+    var description: String { "test data missing: expected \(path) (run `make models`; make test does)" }
 }

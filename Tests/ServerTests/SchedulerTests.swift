@@ -25,21 +25,13 @@ final class SchedulerTests: XCTestCase {
     static func testDataFolder() -> URL {
         if let env = ProcessInfo.processInfo.environment["SWIFTFILE_TESTDATA"] { return URL(fileURLWithPath: env) }
         let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/testdata")
+        return packageRoot.appendingPathComponent("testdata")
     }
 
     func makeScheduler(slots: Int = 4, context: Int = 256, queue: Int = 8) throws -> (Scheduler, Tokenizer) {
-        #if DEBUG
-        // Debug builds of the SIMD kernels take minutes per test here; Tests/server covers the scheduler on the
-        // release runner. SWIFTFILE_SLOW_TESTS=1 runs these too.
-        if ProcessInfo.processInfo.environment["SWIFTFILE_SLOW_TESTS"] == nil {
-            throw XCTSkip("scheduler tests run a model: set SWIFTFILE_SLOW_TESTS=1 in debug builds")
-        }
-        #endif
         let url = Self.testDataFolder().appendingPathComponent("models/tiny-llama3-q8_0-q4emb.gguf")
         guard let data = try? Data(contentsOf: url) else {
-            XCTFail("test model missing at \(url.path): set SWIFTFILE_TESTDATA to the shared testdata folder")
-            throw XCTSkip("no test data")
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: url.path, NSLocalizedDescriptionKey: "test model missing at \(url.path): run `make models` (make test does)"])
         }
         let bytes = FileBytes(data)
         let gguf = try GGUFFile(bytes: UnsafeRawBufferPointer(start: bytes.pointer, count: bytes.count), owner: bytes)

@@ -40,7 +40,7 @@ final class ActivationsTests: XCTestCase {
     }
 
     func testSoftmaxPathsAgreeBitForBit() throws {
-        try XCTSkipUnless(avx2, "no AVX2 on this machine")
+        try XCTSkipUnless(avx2, "hardware: no AVX2 on this CPU")
         let xs = inputs()
         for count in [1, 7, 8, 15, 16, 17, 31, 33, 100, xs.count] {
             let values = Array(xs.prefix(count)).map { $0.isFinite ? $0 : 0 }
@@ -63,7 +63,7 @@ final class ActivationsTests: XCTestCase {
     }
 
     func testVectorExpMatchesScalarOnEveryInput() throws {
-        try XCTSkipUnless(avx2, "no AVX2 on this machine")
+        try XCTSkipUnless(avx2, "hardware: no AVX2 on this CPU")
         // softmaxExp with maximum 0 is e^x element by element: run every input through both paths.
         let xs = inputs()
         var a = xs, b = xs
@@ -76,7 +76,7 @@ final class ActivationsTests: XCTestCase {
     }
 
     func testSwiGLUPathsAgreeAndTailUsesLibm() throws {
-        try XCTSkipUnless(avx2, "no AVX2 on this machine")
+        try XCTSkipUnless(avx2, "hardware: no AVX2 on this CPU")
         let width = 40, rows = 3  // 32 vector elements + 8 tail elements per row
         var rng = SystemRandomNumberGenerator()
         let gate = (0..<(width * rows)).map { _ in Float.random(in: -12...12, using: &rng) }

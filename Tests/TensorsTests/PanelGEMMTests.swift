@@ -11,7 +11,7 @@ final class PanelGEMMTests: XCTestCase {
         let columns = 256
         XCTAssertFalse(PanelGEMM.supports(.q8_0))
         for type in [TensorType.q4_0, .q4_1] {
-            guard PanelGEMM.supports(type) else { throw XCTSkip("no AVX2 on this CPU") }
+            guard PanelGEMM.supports(type) else { throw XCTSkip("hardware: no AVX2 on this CPU") }
             let activationType = BlockFormat.activationType(for: type)
             let rowBytes = type.byteCount(elements: columns)!
             let rowStride = rowBytes + 6
@@ -73,7 +73,7 @@ final class InterleavedWeightsTests: XCTestCase {
         var generator = SeededGenerator(seed: 77)
         let columns = 256, rows = 24
         for type in [TensorType.q4_0, .q4_1, .q8_0] {
-            guard InterleavedWeights.supports(type, rows: rows, columns: columns) else { throw XCTSkip("no AVX2 on this CPU") }
+            guard InterleavedWeights.supports(type, rows: rows, columns: columns) else { throw XCTSkip("hardware: no AVX2 on this CPU") }
             let activationType = BlockFormat.activationType(for: type)
             let rowBytes = type.byteCount(elements: columns)!
             var matrix: [UInt8] = []
@@ -157,7 +157,7 @@ final class FloatWeightsTests: XCTestCase {
     func testF16RowsAndTilesMatchLlamaCppOrders() throws {
         var generator = SeededGenerator(seed: 5)
         for columns in [256, 208, 200] {
-            guard FloatWeights.supports(columns: columns) else { throw XCTSkip("no AVX2 on this CPU") }
+            guard FloatWeights.supports(columns: columns) else { throw XCTSkip("hardware: no AVX2 on this CPU") }
             let rows = 7, tokens = 19
             let tiled = columns % 16 == 0
             let rowBytes = 2 * columns
@@ -222,7 +222,7 @@ final class FloatWeightsTests: XCTestCase {
     }
 
     func testRoundToHalfMatchesFloat16() throws {
-        guard FloatWeights.supports(columns: 8) else { throw XCTSkip("no AVX2 on this CPU") }
+        guard FloatWeights.supports(columns: 8) else { throw XCTSkip("hardware: no AVX2 on this CPU") }
         var values: [Float] = [0, -0, 1, -1, 65504, 65519.99, 65520, -65520, 1e6, .infinity, -.infinity,
                                6.1035156e-05, 6.1e-05, 5.96e-08, 2.98e-08, 2.99e-08, -3e-06, 1.0009765625, 1.00048828125,
                                1.00146484375, 0.333333, 2049, 2051, 4097]

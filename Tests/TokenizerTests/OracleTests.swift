@@ -66,9 +66,6 @@ final class OracleTests: XCTestCase {
     }
 
     func testSmolLMMatchesHuggingFace() throws {
-        guard FileManager.default.fileExists(atPath: TestSupport.smolLMPath) else {
-            throw XCTSkip("SmolLM2 GGUF not at \(TestSupport.smolLMPath) (see testdata/README.md)")
-        }
         try checkIds("smollm", try TestSupport.tokenizer(TestSupport.smolLM))
     }
 }

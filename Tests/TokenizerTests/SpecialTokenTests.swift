@@ -93,9 +93,6 @@ final class SpecialTokenTests: XCTestCase {
     }
 
     func testSmolLM() throws {
-        guard FileManager.default.fileExists(atPath: TestSupport.smolLMPath) else {
-            throw XCTSkip("SmolLM2 GGUF not at \(TestSupport.smolLMPath) (see testdata/README.md)")
-        }
         let tokenizer = try TestSupport.tokenizer(TestSupport.smolLM)
         XCTAssertEqual(tokenizer.preTokenizerName, "smollm")
         XCTAssertEqual(tokenizer.vocabularySize, 49_152)

@@ -9,8 +9,8 @@ enum TestSupport {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     static var testdata: URL {
-        if let path = ProcessInfo.processInfo.environment["SWIFTFILE_TESTDATA"] { return URL(fileURLWithPath: path) }
-        return packageRoot.appendingPathComponent("../shared/testdata").standardizedFileURL
+        if let path = ProcessInfo.processInfo.environment["SWIFTFILE_TESTDATA"], !path.isEmpty { return URL(fileURLWithPath: path) }
+        return packageRoot.appendingPathComponent("testdata")
     }
 
     static func vocabularyPath(_ name: String) -> String {
@@ -31,7 +31,7 @@ enum TestSupport {
         switch result {
         case .success(let tokenizer): return tokenizer
         case .failure(let error):
-            XCTFail("cannot load tokenizer (set SWIFTFILE_TESTDATA to the shared testdata folder?): \(error)", file: file, line: line)
+            XCTFail("cannot load tokenizer (run `make models` to fetch testdata/vocab): \(error)", file: file, line: line)
             throw error
         }
     }

@@ -23,7 +23,7 @@ def _default_bin():
 
 BIN = Path(os.environ.get("SWIFTFILE_BIN", _default_bin()))
 MODEL = Path(os.environ.get("SWIFTFILE_MODEL", ROOT / ".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"))
-TESTDATA = Path(os.environ.get("SWIFTFILE_TESTDATA", ROOT.parent / "shared/testdata"))
+TESTDATA = Path(os.environ.get("SWIFTFILE_TESTDATA", ROOT / "testdata"))
 BASE_MODEL = TESTDATA / "models/tiny-llama3-q8_0-q4emb.gguf"
 
 PROMPT = "> "
@@ -45,7 +45,7 @@ def require_files(*paths):
         pytest.fail(f"runner not found at {BIN}: build it (swift build --scratch-path .build-tchat -c release --product swiftfile) or set SWIFTFILE_BIN")
     for path in paths:
         if not path.exists():
-            pytest.fail(f"model not found at {path}: run Tools/fetch-smollm2.sh, set SWIFTFILE_MODEL or SWIFTFILE_TESTDATA")
+            pytest.fail(f"model not found at {path}: run `make models` (Tools/fetch-smollm2.sh, Tools/make-test-models.sh)")
 
 
 def chat_arguments(model=MODEL, *extra):

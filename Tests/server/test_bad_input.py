@@ -179,8 +179,9 @@ def test_disconnect_mid_stream_frees_the_slot(server):
         time.sleep(0.05)
     after = server.metrics()
     assert after["requests_processing"] == 0
-    # Generation stopped long before 400 tokens.
-    assert after["tokens_predicted_total"] - before["tokens_predicted_total"] < 100
+    # The server saw the socket close and stopped: at most the forward pass then in flight yields a token.
+    assert after["tokens_after_disconnect_total"] - before["tokens_after_disconnect_total"] <= 1
+    assert after["tokens_predicted_total"] - before["tokens_predicted_total"] < 400
     time.sleep(0.5)
     assert server.metrics()["tokens_predicted_total"] == after["tokens_predicted_total"]
 

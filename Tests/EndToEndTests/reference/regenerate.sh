@@ -6,12 +6,12 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
-testdata="${SWIFTFILE_TESTDATA:-$root/../shared/testdata}"
+testdata="$root/testdata"
 python="$root/.venv/bin/python"
 reference="$root/Tools/reference_forward.py"
 
 "$root/Tools/setup-venv.sh" >/dev/null
-tiny_f32="$("$root/Tools/make-test-models.sh")"
+"$root/Tools/make-test-models.sh" >/dev/null
 smollm2="$("$root/Tools/fetch-smollm2.sh")"
 
 # The golden files' prompts (BOS included): the same ids for every Llama 3 tokenizer model.
@@ -23,7 +23,7 @@ print(",".join(str(t) for t in prompts[int(sys.argv[2])]["tokens"]))' \
 }
 slugs=(capital-of-france little-robot unicode-and-code)
 
-for model in "$tiny_f32" "$testdata/models/tiny-llama3-f16-q4emb.gguf" \
+for model in "$testdata/models/tiny-llama3-f32.gguf" "$testdata/models/tiny-llama3-f16-q4emb.gguf" \
              "$testdata/models/tiny-llama3-q8_0-q4emb.gguf" "$testdata/models/tiny-llama3-q4_k_m.gguf"; do
     stem="$(basename "$model" .gguf)"
     for index in 0 1 2; do

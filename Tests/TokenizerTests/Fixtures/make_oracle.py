@@ -4,7 +4,7 @@
 
     python3 -m venv /tmp/oracle && /tmp/oracle/bin/pip install tokenizers gguf numpy
     /tmp/oracle/bin/python Tests/TokenizerTests/Fixtures/make_oracle.py \
-        ../shared/testdata/vocab/ggml-vocab-llama-bpe.gguf .cache/models/SmolLM2-135M-Instruct.Q4_1.gguf \
+        testdata/vocab/ggml-vocab-llama-bpe.gguf .cache/models/SmolLM2-135M-Instruct.Q4_1.gguf \
         > Tests/TokenizerTests/OracleData.swift
 """
 import json
