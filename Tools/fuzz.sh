@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds each libFuzzer target in Fuzz/ and runs it for SECONDS (default 60), one after the other.
-#   Tools/fuzz.sh [SECONDS]          (make fuzz; FUZZ_SECONDS=... make fuzz)
-# Targets: fuzz-gguf (Sources/GGUF + Fuzz/FuzzGGUF.swift) and, when present, fuzz-container
-# (Sources/Container + Fuzz/FuzzContainer.swift). Seeds come from Tools/make_bad_inputs.py (small files
-# only), the first KB of the shared vocabulary GGUFs and Fuzz/seeds/<target>/ if it exists.
-# The growing corpus stays in .build-fuzz/corpus-<target> between runs; crashes land in
-# .build-fuzz/crashes-<target>/ and make the script exit 1.
+#   Tools/fuzz.sh [SECONDS]          (make fuzz; FUZZ_SECONDS=... make fuzz; make test runs 30 s each)
+# Targets: fuzz-gguf (the GGUF reader), fuzz-container (ZIP reader, .args, .sha256, sizes, part names),
+# fuzz-http-request (header checks, the bounded JSON parser, typed field reads) and fuzz-chat-template
+# (the Jinja engine). Each starts from its corpus in the repo, Fuzz/corpus/<target>/, plus for GGUF and
+# ZIP the small files of Tools/make_bad_inputs.py. What a run discovers stays in .build-fuzz/corpus-<target>
+# between runs; crashes land in .build-fuzz/crashes-<target>/ and make the script exit 1.
 set -uo pipefail
 
 seconds="${1:-60}"
@@ -15,33 +15,34 @@ work=.build-fuzz
 mkdir -p "$work"
 testdata="${SWIFTFILE_TESTDATA:-$root/testdata}"
 
-# Seeds: the bad-input corpus without the 32 MB model files.
+# Seeds besides the tracked corpora: the bad-input files without the model-sized ones, and the
+# vocabularies' first bytes.
 seeds="$work/seeds"
-rm -rf "$seeds" && mkdir -p "$seeds/gguf" "$seeds/container"
-if python3 Tools/make_bad_inputs.py --no-models --zip-alignment 64 "$seeds/all" >/dev/null; then
-    cp "$seeds"/all/gguf-* "$seeds"/all/valid-small.gguf "$seeds/gguf/"
-    cp "$seeds"/all/zip-* "$seeds/container/"
-else
-    echo "fuzz: warning: Tools/make_bad_inputs.py failed; seeding from the vocabularies only" >&2
+rm -rf "$seeds" && mkdir -p "$seeds/gguf" "$seeds/container" "$seeds/http-request" "$seeds/chat-template"
+if ! python3 Tools/make_bad_inputs.py --no-models --zip-alignment 64 "$seeds/all" >/dev/null; then
+    echo "fuzz: Tools/make_bad_inputs.py failed" >&2
+    exit 1
 fi
+cp "$seeds"/all/gguf-* "$seeds"/all/valid-small.gguf "$seeds/gguf/"
+cp "$seeds"/all/zip-* "$seeds/container/"
 for vocab in "$testdata"/vocab/*.gguf; do
     [ -f "$vocab" ] || continue
-    for size in 1024 4096 16384; do head -c "$size" "$vocab" >"$seeds/gguf/$(basename "$vocab" .gguf)-$size"; done
+    for size in 1024 16384; do head -c "$size" "$vocab" >"$seeds/gguf/$(basename "$vocab" .gguf)-$size"; done
 done
 
 # name | sources | fuzz entry file | maximum input length
+server_parts="Sources/Server/JSONParser.swift Sources/Server/JSONValue.swift Sources/Server/RequestFields.swift"
+server_parts+=" Sources/Server/ServerError.swift Sources/Server/Security.swift"
 targets=(
     "gguf|Sources/GGUF/*.swift|Fuzz/FuzzGGUF.swift|16384"
     "container|Sources/Container/*.swift|Fuzz/FuzzContainer.swift|65536"
+    "http-request|$server_parts|Fuzz/FuzzHTTPRequest.swift|16384"
+    "chat-template|Sources/Chat/*.swift|Fuzz/FuzzChatTemplate.swift|8192"
 )
 
 failed=0
 for spec in "${targets[@]}"; do
     IFS='|' read -r name sources entry max_len <<<"$spec"
-    if [ ! -f "$entry" ]; then
-        echo "fuzz-$name: skipped ($entry not present)"
-        continue
-    fi
     binary="$work/fuzz-$name"
     # shellcheck disable=SC2086  # $sources is a glob on purpose
     if ! swiftc -sanitize=fuzzer,address -parse-as-library -O -use-ld=lld $sources "$entry" -o "$binary" >"$work/build-$name.log" 2>&1; then
@@ -53,10 +54,9 @@ for spec in "${targets[@]}"; do
     corpus="$work/corpus-$name"
     crashes="$work/crashes-$name"
     mkdir -p "$corpus" "$crashes"
-    [ -d "Fuzz/seeds/$name" ] && cp -n Fuzz/seeds/"$name"/* "$corpus/" 2>/dev/null
     log="$work/run-$name.log"
     # The growing corpus is the first folder (written to); seeds are read only.
-    "$binary" "$corpus" "$seeds/$name" -max_total_time="$seconds" -max_len="$max_len" -rss_limit_mb=2048 \
+    "$binary" "$corpus" "Fuzz/corpus/$name" "$seeds/$name" -max_total_time="$seconds" -max_len="$max_len" -rss_limit_mb=2048 \
         -timeout=10 -print_final_stats=1 -artifact_prefix="$crashes/" >"$log" 2>&1
     status=$?
     runs=$(grep -oE 'stat::number_of_executed_units: +[0-9]+' "$log" | awk '{print $2}')

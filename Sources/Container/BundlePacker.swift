@@ -50,8 +50,10 @@ public enum BundlePacker {
     static let maximumPartCount: UInt64 = 100_000
 
     /// Writes into temporary files beside the output and renames them only when complete, so an
-    /// output is never half-written. `progress(done, total)` covers every byte copied.
-    public static func pack(_ options: PackOptions, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> PackResult {
+    /// output is never half-written; a failure (a full disk) deletes them, and `temporaryFiles` lets a
+    /// signal handler do the same. `progress(done, total)` covers every byte copied.
+    public static func pack(_ options: PackOptions, temporaryFiles: TemporaryFiles = TemporaryFiles(),
+                            progress: ((UInt64, UInt64) -> Void)? = nil) throws -> PackResult {
         let weightsFile = try MappedFile(path: options.weights)
         if try weightsFile.readPrefix(4) != WeightsResolver.ggufMagic {
             throw ContainerError.notWeights(path: options.weights, member: nil)
@@ -69,6 +71,15 @@ public enum BundlePacker {
         if let splitSize = options.splitSize, totalInput / splitSize >= maximumPartCount {
             throw ContainerError.invalidPackRequest(reason: "--split \(splitSize) would write more than \(maximumPartCount) parts")
         }
+        // The first part must hold the whole runner: run alone it then says to join the parts, where a cut
+        // executable would crash.
+        if let splitSize = options.splitSize, let runner = options.runner {
+            let runnerSize = try MappedFile(path: runner).size
+            if splitSize < runnerSize {
+                throw ContainerError.invalidPackRequest(reason: "--split \(ByteCount.format(splitSize)) is smaller than the runner "
+                    + "(\(runnerSize) bytes), which must fit in the first part; use --split \((runnerSize + (1 << 20) - 1) >> 20)M or more")
+            }
+        }
 
         let finalPath: (Int) -> String = { index in
             options.splitSize == nil ? options.output : SplitPartNames.partPath(for: options.output, index: index)
@@ -82,7 +93,9 @@ public enum BundlePacker {
             let slash = target.lastIndex(of: "/")
             let directory = slash.map { String(target[...$0]) } ?? ""
             let name = slash.map { String(target[target.index(after: $0)...]) } ?? target
-            return "\(directory).\(name).tmp-\(processID)"
+            let path = "\(directory).\(name).tmp-\(processID)"
+            temporaryFiles.add(path)
+            return path
         }
         let output = PartedOutput(partSize: options.splitSize, mode: 0o755, pathForPart: temporaryPath)
         do {
@@ -116,8 +129,14 @@ public enum BundlePacker {
             if !options.force, let existing = finalPaths.first(where: System.fileExists) {
                 throw ContainerError.outputExists(path: existing)
             }
-            for (temporary, final) in zip(output.partPaths, finalPaths) where rename(temporary, final) != 0 {
-                throw ContainerError.ioFailure(path: final, operation: "rename", reason: System.errorText(errno))
+            for (index, (temporary, final)) in zip(output.partPaths, finalPaths).enumerated() {
+                if rename(temporary, final) != 0 {
+                    throw ContainerError.ioFailure(path: final, operation: "rename", reason: System.errorText(errno))
+                }
+                temporaryFiles.remove(temporary)
+                // Only the first part is an executable; a later one run by mistake is refused by the kernel
+                // instead of being read by the shell as a script.
+                if index > 0 { _ = chmod(final, 0o644) }
             }
             var staleParts: [String] = []
             if options.splitSize != nil {
@@ -130,6 +149,13 @@ public enum BundlePacker {
             return PackResult(outputPaths: finalPaths, members: writer.members, digests: digests, totalBytes: total, staleParts: staleParts)
         } catch {
             output.discard()
+            for path in output.partPaths { temporaryFiles.remove(path) }
+            // Name the output the user asked for, not the temporary file that is gone now.
+            if case .ioFailure(let path, let operation, let reason) = error as? ContainerError,
+               let index = output.partPaths.firstIndex(of: path) {
+                throw ContainerError.ioFailure(path: finalPath(index), operation: operation,
+                                               reason: reason + "; nothing was written")
+            }
             throw error
         }
     }

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Every failure of the Container module. Each case names the file, record, field or offset at fault so
 /// the runner can print one line and exit.
 public enum ContainerError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -48,8 +56,21 @@ public enum ContainerError: Error, CustomStringConvertible, Equatable, Sendable 
             return "\(path): not a ZIP archive (no end-of-central-directory record) and not a GGUF file"
         case .splitPart(let path, let reason):
             let stem = SplitPartNames.stem(of: path)
-            return "\(path): this looks like one part of a split llamafile (\(reason)); join the parts first: "
-                + "cat \(stem).cat0.llamafile \(stem).cat1.llamafile … > \(stem).llamafile"
+            var which = "", parts = "\(stem).cat0.llamafile \(stem).cat1.llamafile …"
+            guard let (_, index) = SplitPartNames.splitPartIndex(of: path) else {
+                // Not named like a part: more likely a download cut short.
+                return "\(path): incomplete (\(reason)): download it again, or if it is the first of a split "
+                    + "llamafile's parts, join them first: cat \(parts) > \(stem).llamafile"
+            }
+            // The parts present beside it, counted from cat0 (the message can then give the exact command).
+            var count = 0
+            while count < 100_000 && access(SplitPartNames.partPath(for: stem, index: count), F_OK) == 0 { count += 1 }
+            which = count > index ? "part \(index + 1) of \(count): " : "part \(index + 1): "
+            if count > index && count <= 8 {
+                parts = (0..<count).map { SplitPartNames.partPath(for: stem, index: $0) }.joined(separator: " ")
+            }
+            return "\(path): \(which)this looks like one part of a split llamafile (\(reason)); join the parts first: "
+                + "cat \(parts) > \(stem).llamafile && chmod +x \(stem).llamafile"
         case .truncated(let path, let record, let offset, let needed, let fileSize):
             return "\(path): \(record) at offset \(offset) needs \(needed) bytes but the file ends at \(fileSize)"
         case .badSignature(let path, let record, let offset):

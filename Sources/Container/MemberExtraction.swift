@@ -1,3 +1,4 @@
+#if canImport(Crypto)
 import Crypto
 #if canImport(Glibc)
 import Glibc
@@ -101,3 +102,4 @@ public enum MemberExtraction {
         return fd
     }
 }
+#endif

@@ -20,6 +20,8 @@ public final class Scheduler: @unchecked Sendable {
     // Guarded by `lock`.
     private var queue: [GenerationRequest] = []
     private var stopping = false
+    /// Set by endRunningGenerations: the compute loop finishes every active slot with `.length`.
+    private var endRunning = false
     private var counters = SchedulerMetrics()
     // Compute thread only.
     private var slots: [Slot]
@@ -42,6 +44,12 @@ public final class Scheduler: @unchecked Sendable {
     /// Ends the compute thread after the current step; running and queued requests finish as cancelled.
     public func stop() {
         lock.withLock { stopping = true; lock.signal() }
+    }
+
+    /// Ends every running generation after the current step as if its token limit were reached (a shutdown
+    /// whose grace period ran out: clients still get a finish reason and the end of the stream).
+    public func endRunningGenerations() {
+        lock.withLock { endRunning = true; lock.signal() }
     }
 
     /// Queues a request. Throws when it can never run or the queue is full; otherwise every outcome arrives
@@ -88,6 +96,9 @@ public final class Scheduler: @unchecked Sendable {
             }
             for request in admitted { admit(request) }
             for index in slots.indices where slots[index].active?.request.cancellation.isCancelled == true { finish(index, .cancelled) }
+            if lock.withLock({ endRunning }) {
+                for index in slots.indices where slots[index].active != nil { finish(index, .length) }
+            }
             step()
         }
     }

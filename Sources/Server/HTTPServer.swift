@@ -66,6 +66,9 @@ public final class HTTPServer: Sendable {
 
     /// Blocks until the listener closes.
     public func wait() throws { try channel.closeFuture.wait() }
+
+    /// Stops listening; `wait` then returns.
+    public func close() { channel.close(promise: nil) }
 }
 
 /// Open connections, to refuse more than the limit.

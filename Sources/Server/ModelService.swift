@@ -101,8 +101,13 @@ extension String {
 /// The server's state: loading until the model is ready.
 public final class ServiceState: Sendable {
     private let service = Mutex<ModelService?>(nil)
+    private let drainingFlag = Atomic<Bool>(false)
 
     public init() {}
     public var ready: ModelService? { service.withLock { $0 } }
     public func setReady(_ s: ModelService) { service.withLock { $0 = s } }
+
+    /// Set on SIGTERM: requests in flight go on to their end, new ones get 503 and /health says so.
+    public var draining: Bool { drainingFlag.load(ordering: .acquiring) }
+    public func startDraining() { drainingFlag.store(true, ordering: .releasing) }
 }

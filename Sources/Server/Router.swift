@@ -67,7 +67,9 @@ public struct Router: Sendable {
         switch path {
         case "/health", "/v1/health":
             try expect("GET")
-            if state.ready != nil {
+            if state.draining {
+                writer.respond(error: .unavailable("the server is shutting down", retryAfterSeconds: nil), headers: cors)
+            } else if state.ready != nil {
                 writer.respond(status: 200, json: .object([("status", "ok")]), headers: cors)
             } else {
                 writer.respond(error: .unavailable("Loading model", retryAfterSeconds: 1), headers: cors)
@@ -116,6 +118,7 @@ public struct Router: Sendable {
     }
 
     private func ready() throws(ServerError) -> ModelService {
+        guard !state.draining else { throw .unavailable("the server is shutting down", retryAfterSeconds: nil) }
         guard let service = state.ready else { throw .unavailable("Loading model", retryAfterSeconds: 1) }
         return service
     }

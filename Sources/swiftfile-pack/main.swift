@@ -103,7 +103,11 @@ struct SwiftfilePack: ParsableCommand {
             output: output, runner: runnerPath, defaultArguments: argumentsText, weights: weights,
             extraFiles: Array(files.dropFirst()) + (try workerFiles(runner: runnerPath)), splitSize: splitSize, force: force)
         let meter = ProgressMeter(label: "packing", enabled: progress || isatty(2) != 0)
-        let result = try BundlePacker.pack(options) { done, total in meter.update(done: done, total: total) }
+        let temporaryFiles = TemporaryFiles()
+        SignalCleanup.install(temporaryFiles)
+        let result = try BundlePacker.pack(options, temporaryFiles: temporaryFiles) { done, total in
+            meter.update(done: done, total: total)
+        }
         meter.finish()
         for path in result.outputPaths {
             print(path)

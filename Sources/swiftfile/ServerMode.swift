@@ -11,7 +11,8 @@ import Glibc
 #endif
 
 /// Server mode: listen first (so /health can answer 503 while loading), then load the model, then serve until
-/// killed. The total context (-c) is split among the -np slots, as llama.cpp does.
+/// SIGTERM or SIGINT, which drains (ServerShutdown). The total context (-c) is split among the -np slots, as
+/// llama.cpp does.
 enum ServerMode {
     static func run(_ options: RunnerOptions, weights: LoadedWeights, note: @escaping (String) -> Void) throws -> Int32 {
         let serverOptions = options.serverOptions
@@ -26,7 +27,9 @@ enum ServerMode {
 
         let state = ServiceState()
         let router = Router(configuration: configuration, state: state, startTime: Int(time(nil)))
+        ServerShutdown.blockSignals()  // before the event loops and the model's threads start
         let server = try HTTPServer.start(router: router)
+        ServerShutdown.watch(server: server, state: state, note: note)
         let shownHost = options.host.contains(":") ? "[\(options.host)]" : (options.host == "0.0.0.0" ? "127.0.0.1" : options.host)
         Output.out("swiftfile: listening on http://\(shownHost):\(server.boundPort)/\n")
         if configuration.apiKey == nil && !SecurityPolicy.isLoopbackName(options.host) {

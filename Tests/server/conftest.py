@@ -29,12 +29,12 @@ def free_port():
 class Runner:
     """One server process and helpers to talk to it."""
 
-    def __init__(self, *extra, wait=True):
+    def __init__(self, *extra, wait=True, port=None):
         if not BIN.exists():
             pytest.fail(f"runner not found at {BIN}: build it (swift build -c release --product swiftfile) or set SWIFTFILE_BIN")
         if not MODEL.exists():
             pytest.fail(f"model not found at {MODEL}: run Tools/fetch-smollm2.sh or set SWIFTFILE_MODEL")
-        self.port = free_port()
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = open(ROOT / f".cache/server-test-{self.port}.log", "w+") if (ROOT / ".cache").exists() else subprocess.DEVNULL
         self.process = subprocess.Popen(
