@@ -34,7 +34,8 @@ def xctest(path: str, results: dict) -> None:
             elif match := CASE.match(line):
                 name, outcome = match.groups()
                 results["swift " + name] = (outcome, reasons.get(name, ""))
-            elif line.startswith("Test Suite 'All tests' ") and (" passed at " in line or " failed at " in line):
+            elif (line.startswith("Test Suite 'All tests' ") or line.startswith("Test Suite 'Selected tests' ")) \
+                    and (" passed at " in line or " failed at " in line):
                 finished = True
     if not finished:
         results[f"swift {path}: the test run did not finish (crash?)"] = ("failed", "")
