@@ -36,6 +36,9 @@ missing_packages() {
     command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
     # Tools/build-gpu-worker.sh: CUDA C → PTX without a CUDA toolkit.
     command -v clang-14 >/dev/null 2>&1 || missing+=(clang-14)
+    # Tests/faults: two runners behind deploy/nginx/swiftfile.conf; unshare mounts a small tmpfs.
+    [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+    command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
     echo "${missing[@]:-}"
 }
 

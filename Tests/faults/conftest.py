@@ -15,6 +15,7 @@ _spec = importlib.util.spec_from_file_location("server_conftest", ROOT / "Tests/
 _server = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_server)
 Runner = _server.Runner
+free_port = _server.free_port
 
 BIN = Path(os.environ.get("SWIFTFILE_BIN", ROOT / ".build/release/swiftfile"))
 PACK = Path(os.environ.get("SWIFTFILE_PACK_BIN", ROOT / ".build/release/swiftfile-pack"))
