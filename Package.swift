@@ -63,8 +63,10 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // seccomp and Landlock calls for the server's sandbox (C: BPF programs and raw system calls).
+        .target(name: "CSandbox"),
         .executableTarget(name: "swiftfile", dependencies: [
-            "GGUF", "Container", "Tensors", "Tokenizer", "Model", "Sampling", "Engine", "Server", "Chat", "Offload",
+            "GGUF", "Container", "Tensors", "Tokenizer", "Model", "Sampling", "Engine", "Server", "Chat", "Offload", "CSandbox",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "swiftfile-pack", dependencies: [

@@ -1,6 +1,10 @@
 import Model
 import Sampling
+import Synchronization
 import Tokenizer
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs many generations at once on one `InferenceContext`: one dedicated compute thread owns the context;
 /// every step builds one batch with a decode entry per generating slot plus a chunk of prompt tokens for slots
@@ -22,6 +26,8 @@ public final class Scheduler: @unchecked Sendable {
     private var stopping = false
     /// Set by endRunningGenerations: the compute loop finishes every active slot with `.length`.
     private var endRunning = false
+    /// Work for the compute thread between two steps (performOnComputeThread).
+    private var computeTasks: [@Sendable () -> Void] = []
     private var counters = SchedulerMetrics()
     // Compute thread only.
     private var slots: [Slot]
@@ -44,6 +50,18 @@ public final class Scheduler: @unchecked Sendable {
     /// Ends the compute thread after the current step; running and queued requests finish as cancelled.
     public func stop() {
         lock.withLock { stopping = true; lock.signal() }
+    }
+
+    /// Runs `body` on the compute thread between two steps and returns when it has run (for what must happen on
+    /// that very thread, such as restricting it; the thread pool's workers are reachable from there).
+    public func performOnComputeThread(_ body: @escaping @Sendable () -> Void) {
+        final class Done: Sendable { let flag = Atomic<Bool>(false) }
+        let done = Done()
+        lock.withLock {
+            computeTasks.append { body(); done.flag.store(true, ordering: .releasing) }
+            lock.signal()
+        }
+        while !done.flag.load(ordering: .acquiring) { usleep(1000) }
     }
 
     /// Ends every running generation after the current step as if its token limit were reached (a shutdown
@@ -82,13 +100,14 @@ public final class Scheduler: @unchecked Sendable {
             var admitted: [GenerationRequest] = []
             var quit = false
             lock.withLock {
-                while !stopping && queue.isEmpty && !slots.contains(where: { $0.active != nil }) { lock.wait() }
+                while !stopping && queue.isEmpty && computeTasks.isEmpty && !slots.contains(where: { $0.active != nil }) { lock.wait() }
                 if stopping { quit = true; admitted = queue; queue.removeAll(); return }
                 let free = slots.filter { $0.active == nil }.count
                 admitted = Array(queue.prefix(free))
                 queue.removeFirst(admitted.count)
                 counters.requestsWaiting = queue.count
             }
+            for task in lock.withLock({ () -> [@Sendable () -> Void] in defer { computeTasks.removeAll() }; return computeTasks }) { task() }
             if quit {
                 for request in admitted { request.onEvent(.finished(GenerationOutcome(reason: .cancelled, timings: GenerationTimings(), cachedTokens: 0, slot: -1))) }
                 for index in slots.indices where slots[index].active != nil { finish(index, .cancelled) }

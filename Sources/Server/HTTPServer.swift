@@ -69,6 +69,11 @@ public final class HTTPServer: Sendable {
 
     /// Stops listening; `wait` then returns.
     public func close() { channel.close(promise: nil) }
+
+    /// Runs `body` once on each event loop's thread (where requests are handled) and returns the results.
+    public func onEveryEventLoop<T: Sendable>(_ body: @escaping @Sendable () -> T) throws -> [T] {
+        try group.makeIterator().map { try $0.submit(body).wait() }
+    }
 }
 
 /// Open connections, to refuse more than the limit.

@@ -74,6 +74,9 @@ struct RunnerOptions: ParsableCommand {
     @Option(name: .customLong("port")) var port: Int = 8080
     @Option(name: .customLong("api-key")) var apiKey: String?
     @Flag(name: .customLong("nobrowser")) var noBrowser = false
+
+    @Flag(name: .customLong("unsecure"), help: "Server: do not confine the process (seccomp, Landlock) once it is serving.")
+    var unsecure = false
     @Flag(name: .customLong("log-disable"), help: "No timings or notes on stderr.") var logDisable = false
     @Flag(name: .customLong("no-repack"), help: "Use Q4_0/Q4_1/Q8_0 weights in place instead of interleaving them at load (slower; less start-up work).") var noRepack = false
     @Flag(name: .customLong("version"), help: "Print the version and the kernels this CPU gets, then exit.") var version = false

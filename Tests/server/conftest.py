@@ -29,7 +29,7 @@ def free_port():
 class Runner:
     """One server process and helpers to talk to it."""
 
-    def __init__(self, *extra, wait=True, port=None):
+    def __init__(self, *extra, wait=True, port=None, notes=False):
         if not BIN.exists():
             pytest.fail(f"runner not found at {BIN}: build it (swift build -c release --product swiftfile) or set SWIFTFILE_BIN")
         if not MODEL.exists():
@@ -38,7 +38,8 @@ class Runner:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = open(ROOT / f".cache/server-test-{self.port}.log", "w+") if (ROOT / ".cache").exists() else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [str(BIN), "-m", str(MODEL), "--port", str(self.port), "-c", "8192", "-np", "4", "--metrics", "--log-disable", *extra],
+            [str(BIN), "-m", str(MODEL), "--port", str(self.port), "-c", "8192", "-np", "4", "--metrics",
+             *([] if notes else ["--log-disable"]), *extra],
             stdout=subprocess.PIPE, stderr=self.log, text=True)
         self.first_line = self.process.stdout.readline()
         if wait:
