@@ -59,6 +59,7 @@ enum ChatMode {
 
         ChatInterrupt.install()
         defer { terminal?.set(.original) }
+        if !options.unsecure { Sandbox.enter(weights: weights.resolved.origin, pool: inference.pool, note: note) }
         return session.loop(editor: editor)
     }
 

@@ -37,6 +37,7 @@ enum Completion {
         let sampling = options.samplingParameters
 
         let generator = Generator(context: inference, tokenizer: tokenizer)
+        if !options.unsecure { Sandbox.enter(weights: weights.resolved.origin, pool: inference.pool, note: note) }
         let topK = options.topLogits
         if let topK {
             Output.out("{\"prompt\": [\(prompt.map(String.init).joined(separator: ", "))]}\n")

@@ -75,7 +75,7 @@ struct RunnerOptions: ParsableCommand {
     @Option(name: .customLong("api-key")) var apiKey: String?
     @Flag(name: .customLong("nobrowser")) var noBrowser = false
 
-    @Flag(name: .customLong("unsecure"), help: "Server: do not confine the process (seccomp, Landlock) once it is serving.")
+    @Flag(name: .customLong("unsecure"), help: "Do not confine the process (seccomp, Landlock) once the model is loaded.")
     var unsecure = false
     @Flag(name: .customLong("log-disable"), help: "No timings or notes on stderr.") var logDisable = false
     @Flag(name: .customLong("no-repack"), help: "Use Q4_0/Q4_1/Q8_0 weights in place instead of interleaving them at load (slower; less start-up work).") var noRepack = false

@@ -1,4 +1,5 @@
 import CSandbox
+import Container
 import Engine
 import Server
 import Tensors
@@ -6,17 +7,53 @@ import Tensors
 @preconcurrency import Glibc
 #endif
 
-/// The server confines itself once the weights are mapped, the port is bound and the model is loaded (as
-/// llamafile does with pledge/SECCOMP): from then on it needs no files, no programs and no connections of
-/// its own. Two kernel mechanisms, each used where the kernel has it:
+/// The runner confines itself once the weights are mapped and the model is loaded (and, serving, the port
+/// is bound), as llamafile does with pledge/SECCOMP: from then on it needs no files, no programs and no
+/// connections of its own. Two kernel mechanisms, each used where the kernel has it:
 /// - seccomp, on every thread at once: no execve, no new sockets (so no outgoing connections; accepting on
 ///   the bound socket goes on), no opening a file for writing, no changes to the file tree;
 /// - Landlock, on the threads that run requests and the model (main, event loops, compute thread and its
 ///   workers): reading is limited to the weights file, and from Landlock ABI 4 TCP bind and connect are refused.
-/// `--unsecure` skips it; where neither mechanism exists the runner says so in one line and goes on.
+/// `--unsecure` skips it; where a mechanism is missing the runner says so in one line and goes on.
 enum Sandbox {
-    static func enter(readable: [String], server: HTTPServer, scheduler: Scheduler, pool: ThreadPool,
+    /// Server mode: the main thread, every event loop, the scheduler's compute thread and its pool.
+    static func enter(weights: WeightsOrigin, server: HTTPServer, scheduler: Scheduler, pool: ThreadPool,
                       note: (String) -> Void) {
+        let summary = apply(readable: [file(of: weights)]) { ruleset in
+            let loops = (try? server.onEveryEventLoop { csandbox_landlock_restrict_self(ruleset) }) ?? [-1]
+            // The compute thread and each worker of its pool (pool.run calls the body once on every one).
+            let workers = WorkerResults()
+            scheduler.performOnComputeThread {
+                pool.run { _ in workers.record(csandbox_landlock_restrict_self(ruleset)) }
+            }
+            return loops.filter { $0 != 0 }.count + workers.failures
+        }
+        note(summary.line)
+    }
+
+    /// Completion and terminal chat: the main thread and the pool it drives. Says something only when a
+    /// mechanism is missing (these modes' output is the text).
+    static func enter(weights: WeightsOrigin, pool: ThreadPool, note: (String) -> Void) {
+        let summary = apply(readable: [file(of: weights)]) { ruleset in
+            let workers = WorkerResults()
+            pool.run { index in if index > 0 { workers.record(csandbox_landlock_restrict_self(ruleset)) } }
+            return workers.failures
+        }
+        if !summary.complete { note(summary.line) }
+    }
+
+    /// The file whose bytes are the weights (a bundle is read as a whole file).
+    static func file(of origin: WeightsOrigin) -> String {
+        switch origin {
+        case .ownArchive(let executable, _): return executable
+        case .file(let path): return path
+        case .archiveMember(let archive, _): return archive
+        }
+    }
+
+    /// Installs seccomp on every thread, restricts the calling thread with Landlock and hands the ruleset to
+    /// `restrictOthers`, which restricts the other threads and returns how many failed.
+    private static func apply(readable: [String], restrictOthers: (Int32) -> Int) -> (line: String, complete: Bool) {
         // What the C library would read lazily later: the time zone (chat templates' strftime_now).
         tzset()
         var time = time_t(0), parts = tm()
@@ -24,32 +61,24 @@ enum Sandbox {
 
         let seccomp = csandbox_seccomp_install()
         let abi = csandbox_landlock_abi()
-        var landlock = "Landlock unavailable"
+        var landlock = "Landlock unavailable", landlocked = false
         if abi > 0 {
             let ruleset = withCStrings(readable) { csandbox_landlock_ruleset(abi, $0, Int32(readable.count)) }
             if ruleset >= 0 {
                 defer { close(ruleset) }
-                var failures = 0
-                if csandbox_landlock_restrict_self(ruleset) != 0 { failures += 1 }
-                let loops = (try? server.onEveryEventLoop { csandbox_landlock_restrict_self(ruleset) }) ?? [-1]
-                failures += loops.filter { $0 != 0 }.count
-                // The compute thread and each worker of its pool (pool.run calls the body once on every one).
-                let workers = WorkerResults()
-                scheduler.performOnComputeThread {
-                    pool.run { _ in workers.record(csandbox_landlock_restrict_self(ruleset)) }
-                }
-                failures += workers.failures
-                landlock = failures == 0 ? "Landlock ABI \(abi): reads limited to the weights" + (abi >= 4 ? ", no TCP bind or connect" : "")
-                                         : "Landlock failed on \(failures) thread(s)"
+                var failures = csandbox_landlock_restrict_self(ruleset) != 0 ? 1 : 0
+                failures += restrictOthers(ruleset)
+                landlocked = failures == 0
+                landlock = landlocked ? "Landlock ABI \(abi): reads limited to the weights" + (abi >= 4 ? ", no TCP bind or connect" : "")
+                                      : "Landlock failed on \(failures) thread(s)"
             } else {
                 landlock = "Landlock refused the ruleset (\(String(cString: strerror(-ruleset))))"
             }
         }
         if seccomp == 0 {
-            note("sandbox: seccomp (no exec, no new sockets, no writing files) and \(landlock)")
-        } else {
-            note("sandbox: seccomp unavailable (\(String(cString: strerror(-seccomp)))); \(landlock)")
+            return ("sandbox: seccomp (no exec, no new sockets, no writing files) and \(landlock)", landlocked)
         }
+        return ("sandbox: seccomp unavailable (\(String(cString: strerror(-seccomp)))); \(landlock)", false)
     }
 
     /// With SWIFTFILE_SANDBOX_PROBE=FILE in the environment (a test aid), tries the forbidden actions on the main

@@ -42,13 +42,7 @@ enum ServerMode {
         note("model loaded: \(service.modelName), \(service.scheduler.slotCount) slots × \(service.contextLength) tokens of context")
         BrowserLaunch.openIfWanted(url: "http://\(shownHost):\(server.boundPort)/", serverMode: options.server, noBrowser: options.noBrowser, note: note)
         if !options.unsecure {
-            let weightsFile: String
-            switch weights.resolved.origin {
-            case .ownArchive(let executable, _): weightsFile = executable
-            case .file(let path): weightsFile = path
-            case .archiveMember(let archive, _): weightsFile = archive
-            }
-            Sandbox.enter(readable: [weightsFile], server: server, scheduler: service.scheduler,
+            Sandbox.enter(weights: weights.resolved.origin, server: server, scheduler: service.scheduler,
                           pool: service.scheduler.context.pool, note: note)
         }
         Sandbox.probeIfAsked(server: server, note: note)

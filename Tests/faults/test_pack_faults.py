@@ -1,6 +1,5 @@
 """The packer stopped or starved, bundles cut short, split parts run alone: one clear line each, nothing left over."""
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -60,22 +59,22 @@ def test_signal_while_packing_leaves_nothing(folder, which):
     assert leftovers(folder, keep=("big.gguf",)) == []
 
 
-def mount_tmpfs(folder, megabytes):
-    """A tmpfs of `megabytes` at folder: mounted as root, or in a user namespace (`unshare -r -m`) otherwise."""
-    return ["unshare", "-r", "-m", "sh", "-c",
-            f'mount -t tmpfs -o size={megabytes}m tmpfs "{folder}" && exec "$0" "$@"']
+def in_tmpfs(folder, megabytes, *command):
+    """`command` run with a tmpfs of `megabytes` mounted at `folder`, in a private mount namespace of a user
+    namespace (`unshare -r -m`: no root needed, nothing visible outside)."""
+    return ["unshare", "-r", "-m", "sh", "-c", f'mount -t tmpfs -o size={megabytes}m tmpfs "{folder}" && exec "$0" "$@"',
+            *command]
 
 
 def test_full_disk_gives_one_line_and_leaves_nothing(folder):
     small = folder / "small"
     small.mkdir()
-    # The runner alone is ~22 MB: a 16 MiB disk fills up while it is copied.
-    probe = run(*mount_tmpfs(small, 1), "true")
+    probe = run(*in_tmpfs(small, 1, "true"))
     if probe.returncode != 0:
         pytest.fail(f"cannot mount a tmpfs here (needed to fill a disk): {probe.stderr.strip()}")
-    script = (f'"{PACK}" --runner "{BIN}" -o "{small}/X.llamafile" "{TINY}"; status=$?; '
-              f'ls -A "{small}"; exit $status')
-    result = run("unshare", "-r", "-m", "sh", "-c", f'mount -t tmpfs -o size=16m tmpfs "{small}" && {script}')
+    # The runner alone is ~22 MB: a 16 MiB disk fills up while it is copied.
+    script = f'"{PACK}" --runner "{BIN}" -o "{small}/X.llamafile" "{TINY}"; status=$?; ls -A "{small}"; exit $status'
+    result = run(*in_tmpfs(small, 16, "sh", "-c", script))
     assert result.returncode == 1, result
     line = one_line(result.stderr)
     assert line.startswith("swiftfile-pack: error: ") and "No space left on device" in line, line

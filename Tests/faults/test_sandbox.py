@@ -1,12 +1,13 @@
 """The server's sandbox: once serving, reading a file outside the weights, creating a file, execve and
 connecting out fail inside it (the server's own probe reports each outcome), while the API keeps working.
 The whole server suite (Tests/server) runs against sandboxed servers, the default."""
-import json
+import os
+import subprocess
 import time
 
 import pytest
 
-from conftest import Runner
+from conftest import BIN, TINY, Runner
 
 ACTIONS = ("read", "create", "exec /bin/true", "connect 127.0.0.1:9")
 
@@ -78,3 +79,26 @@ def test_unsecure_runs_unconfined(tmp_path, monkeypatch):
         assert status == 200, body
     finally:
         runner.stop()
+
+
+def test_completion_mode_is_confined_too():
+    """A completion run: once generating, every thread has the seccomp filter (Seccomp: 2 in /proc)."""
+    process = subprocess.Popen([str(BIN), "-m", str(TINY), "-p", "Once upon a time", "-n", "3000", "-c", "4096",
+                                "--temp", "1", "--seed", "1", "--log-disable"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, states = time.time() + 30, []
+        while time.time() < deadline and process.poll() is None:
+            try:
+                states = [open(f"/proc/{process.pid}/task/{task}/status").read() for task in os.listdir(f"/proc/{process.pid}/task")]
+            except OSError:
+                states = []
+            if len(states) > 1 and all("\nSeccomp:\t2\n" in state for state in states):
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, f"the run ended before it could be inspected: {process.stderr.read()}"
+        assert len(states) > 1 and all("\nSeccomp:\t2\n" in state for state in states), "not every thread is filtered"
+        assert all("\nNoNewPrivs:\t1\n" in state for state in states)
+    finally:
+        process.kill()
+        process.wait()

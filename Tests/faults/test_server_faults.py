@@ -1,13 +1,9 @@
 """The server under SIGTERM (drain) and kill -9 (restart), with streams in flight."""
 import http.client
 import json
-import os
 import signal
-import subprocess
 import threading
 import time
-
-import pytest
 
 from conftest import Runner  # Tests/server/conftest.py's, through Tests/faults/conftest.py
 
