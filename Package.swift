@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "Sampling"),
         // Chat templates: a small sandboxed Jinja subset plus built-in formats.
         .target(name: "Chat"),
-        .target(name: "Engine", dependencies: ["Model", "Tokenizer", "Sampling", "GGUF", "Tensors"]),
+        .target(name: "Engine", dependencies: ["Model", "Tokenizer", "Sampling", "GGUF", "Tensors", "Chat"]),
         // HTTP API (OpenAI + llama.cpp routes), SSE, auth, limits, UI assets.
         .target(name: "Server", dependencies: [
             "Engine", "Chat", "Tokenizer", "Model", "Sampling", "GGUF",

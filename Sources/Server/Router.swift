@@ -195,7 +195,7 @@ public struct Router: Sendable {
             ("model_path", .string(service.modelPath)),
             ("model_name", .string(service.modelName)),
             ("chat_template", .string(service.template.source)),
-            ("bos_token", .string(service.bosText)), ("eos_token", .string(service.eosText)),
+            ("bos_token", .string(service.chatPrompt.bosText)), ("eos_token", .string(service.chatPrompt.eosText)),
             ("build_info", "swiftfile"),
         ])
     }

@@ -42,16 +42,12 @@ enum Bench {
 
     static func run(_ o: BenchOptions) throws -> Int32 {
         let loadStart = monotonicMilliseconds()
-        let resolved = try WeightsResolver.resolve(modelArgument: o.model)
-        let gguf = try GGUFFile(bytes: UnsafeRawBufferPointer(start: resolved.region.base, count: resolved.region.count), owner: resolved.region,
-                                pagesReloadable: true)
-        let threads = o.threads ?? physicalCoreCount()
-        let contextLength = max(o.prompt + o.generate, 1) + 1
+        let weights = try Runner.load(modelArgument: o.model)
         let request = (try? GPURequest.parse(gpu: o.gpu, layers: o.gpuLayers)) ?? .cpuOnly
-        let context = try GPUSetup.inference(request: request, weights: LoadedWeights(resolved: resolved, gguf: gguf, parseMilliseconds: 0),
-                                             interleave: !o.noRepack, contextLength: contextLength,
-                                             maxBatch: max(1, min(o.batch, max(o.prompt, 1))), threads: threads, cacheType: .f16,
-                                             note: { Output.err("note: \($0)\n") })
+        let sizing = ModelSession.Sizing(totalContext: max(o.prompt + o.generate, 1) + 1, maxBatch: max(1, min(o.batch, max(o.prompt, 1))),
+                                         threads: o.threads, gpu: request, interleave: !o.noRepack)
+        let session = try ModelSession.open(weights, sizing, note: { Output.err("note: \($0)\n") })
+        let context = session.inference, gguf = weights.gguf, threads = o.threads ?? physicalCoreCount()
         let model = context.model
         let loadMilliseconds = monotonicMilliseconds() - loadStart
         let vocabulary = model.hyper.vocabularySize

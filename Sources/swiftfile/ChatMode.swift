@@ -3,7 +3,6 @@ import Engine
 import GGUF
 import Model
 import Sampling
-import Server
 import Synchronization
 import Tensors
 import Tokenizer
@@ -16,36 +15,22 @@ import Glibc
 /// look like an instruct model gets completion mode instead: everything typed continues one text.
 enum ChatMode {
     static func run(_ options: RunnerOptions, weights: LoadedWeights, note: (String) -> Void) throws -> Int32 {
-        let tokenizer = try Tokenizer(gguf: weights.gguf)
-        let hyper = try HyperParameters(gguf: weights.gguf)
-        var contextLength = options.contextSize ?? min(8192, hyper.contextLength)
-        if contextLength == 0 { contextLength = hyper.contextLength }
-        if contextLength > hyper.contextLength {
-            note("context \(contextLength) exceeds the model's trained length \(hyper.contextLength); quality may degrade")
-        }
-        let threads = options.threads ?? physicalCoreCount()
-        let inference = try GPUSetup.inference(request: options.gpuRequest, weights: weights, interleave: !options.noRepack,
-                                               contextLength: contextLength, maxBatch: options.batchSize,
-                                               threads: max(threads, options.threadsBatch ?? threads), cacheType: options.cacheType, note: note)
-        let model = inference.model
+        let model = try ModelSession.open(weights, ModelSession.Sizing(options), note: note)
+        let tokenizer = model.tokenizer, inference = model.inference, contextLength = model.contextLength
         let terminal = TerminalModes(fileDescriptor: 0)
         let style = TextStyle(enabled: isatty(1) == 1 && (getenv("NO_COLOR").map { String(cString: $0).isEmpty } ?? true))
 
         var templateName: String?
-        var prompter: ModelService?
-        if let template = try chatTemplate(options, weights: weights, tokenizer: tokenizer, note: note) {
+        var prompter: ChatPrompt?
+        if let template = try chatTemplate(options, session: model, note: note) {
             templateName = template.name
-            // ModelService's scheduler is never started here: the chat borrows only its prompt tokenization,
-            // so the terminal and the server turn a conversation into the same tokens. Special tokens are parsed
-            // in the template's own text only; what the user typed stays plain text (typing "<|im_end|>" does not
-            // end the turn). Only when a template rewrites the contents beyond trimming does it fall back to
-            // parsing special tokens in the whole rendered prompt, as llama.cpp always does.
-            prompter = ModelService(tokenizer: tokenizer, scheduler: Scheduler(context: inference, tokenizer: tokenizer),
-                                    template: template.template, modelName: "", modelPath: "",
-                                    defaults: GenerationSettings(maxTokens: options.nPredict))
+            // The server's ChatPrompt, so the terminal and the server turn a conversation into the same tokens:
+            // special tokens are parsed in the template's own text only; what the user typed stays plain text
+            // (typing "<|im_end|>" does not end the turn).
+            prompter = ChatPrompt(template: template.template, tokenizer: tokenizer)
         }
 
-        let session = ChatSession(generator: Generator(context: inference, tokenizer: tokenizer), prompter: prompter,
+        let chat = ChatSession(generator: Generator(context: inference, tokenizer: tokenizer), prompter: prompter,
                                   sampling: options.samplingParameters, maxTokens: options.nPredict,
                                   terminal: terminal, style: style)
         let editor = LineEditor(terminal: terminal)
@@ -60,7 +45,7 @@ enum ChatMode {
         ChatInterrupt.install()
         defer { terminal?.set(.original) }
         if !options.unsecure { Sandbox.enter(weights: weights.resolved.origin, pool: inference.pool, note: note) }
-        return session.loop(editor: editor)
+        return chat.loop(editor: editor)
     }
 
 
@@ -72,13 +57,13 @@ enum ChatMode {
 
     /// The chat template, or nil for completion mode: a model chats when --chat-template names a template,
     /// when its GGUF carries `tokenizer.chat_template`, or when its name says instruct/chat.
-    static func chatTemplate(_ options: RunnerOptions, weights: LoadedWeights, tokenizer: Tokenizer,
+    static func chatTemplate(_ options: RunnerOptions, session: ModelSession,
                              note: (String) -> Void) throws -> (template: ChatTemplate, name: String)? {
-        let own = (try? weights.gguf.string("tokenizer.chat_template")) ?? nil
-        let name = (((try? weights.gguf.string("general.name")) ?? nil) ?? "").lowercased()
+        let own = (try? session.weights.gguf.string("tokenizer.chat_template")) ?? nil
+        let name = (((try? session.weights.gguf.string("general.name")) ?? nil) ?? "").lowercased()
         let looksInstruct = ["instruct", "chat", "-it"].contains { name.contains($0) }
         guard options.serverOptions.chatTemplate != nil || own != nil || looksInstruct else { return nil }
-        let template = try ServerMode.chatTemplate(options, weights: weights, tokenizer: tokenizer, note: note)
+        let template = try session.chatTemplate(options, note: note)
         let described: String
         if let choice = options.serverOptions.chatTemplate {
             described = choice
@@ -128,7 +113,7 @@ struct TextStyle {
 final class ChatSession {
     let generator: Generator
     /// nil: completion mode.
-    let prompter: ModelService?
+    let prompter: ChatPrompt?
     let sampling: SamplingParameters
     let maxTokens: Int
     let terminal: TerminalModes?
@@ -148,7 +133,7 @@ final class ChatSession {
     /// Completion mode with -n -1 would run a base model to the end of the context on every input.
     static let completionTurnTokens = 256
 
-    init(generator: Generator, prompter: ModelService?, sampling: SamplingParameters, maxTokens: Int,
+    init(generator: Generator, prompter: ChatPrompt?, sampling: SamplingParameters, maxTokens: Int,
          terminal: TerminalModes?, style: TextStyle) {
         self.generator = generator
         self.prompter = prompter
@@ -324,13 +309,13 @@ final class ChatSession {
     }
 
     /// The conversation's prompt tokens; the oldest turns are dropped while it does not leave room for an answer.
-    private func chatTokens(_ prompter: ModelService) -> [Int]? {
+    private func chatTokens(_ prompter: ChatPrompt) -> [Int]? {
         // Room for at least a short answer, so a conversation near the end of the context is trimmed early.
         let answerRoom = min(256, contextLength / 4)
         while true {
             let conversation = (systemPrompt.map { [ChatMessage(role: "system", content: $0)] } ?? []) + messages
             let tokens: [Int]
-            do { tokens = try prompter.chatPromptTokens(conversation) } catch {
+            do { tokens = try prompter.tokens(conversation) } catch {
                 Output.out(style.error("error: \(error)") + "\n")
                 return nil
             }

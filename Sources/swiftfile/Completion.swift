@@ -17,15 +17,8 @@ enum Completion {
         let text: String
         if let file = options.file { text = try readText(file) } else { text = options.prompt ?? "" }
 
-        let tokenizer = try Tokenizer(gguf: weights.gguf)
-        let h = try HyperParameters(gguf: weights.gguf)
-        var context = options.contextSize ?? min(8192, h.contextLength)
-        if context == 0 { context = h.contextLength }
-        if context > h.contextLength { note("context \(context) exceeds the model's trained length \(h.contextLength); quality may degrade") }
-        let threads = options.threads ?? physicalCoreCount()
-        let inference = try GPUSetup.inference(request: options.gpuRequest, weights: weights, interleave: !options.noRepack,
-                                               contextLength: context, maxBatch: options.batchSize,
-                                               threads: max(threads, options.threadsBatch ?? threads), cacheType: options.cacheType, note: note)
+        let session = try ModelSession.open(weights, ModelSession.Sizing(options), note: note)
+        let tokenizer = session.tokenizer, h = session.hyper, inference = session.inference, context = session.contextLength
         if options.verbose {
             note("KV cache: \(context) tokens × \(h.blockCount) layers × \(h.kvDimension) × 2 (K,V) × \(options.cacheType.rawValue.uppercased()) = \(formatBytes(inference.cache.byteCount))")
         }

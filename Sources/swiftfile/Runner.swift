@@ -60,8 +60,9 @@ enum Runner {
         }
     }
 
-    static func load(_ options: RunnerOptions) throws -> LoadedWeights {
-        let resolved = try WeightsResolver.resolve(modelArgument: options.model)
+    /// Resolves -m (or the own archive) and parses the GGUF: the first step of every mode (then ModelSession).
+    static func load(modelArgument: String?) throws -> LoadedWeights {
+        let resolved = try WeightsResolver.resolve(modelArgument: modelArgument)
         let start = monotonicMilliseconds()
         let gguf = try GGUFFile(bytes: UnsafeRawBufferPointer(start: resolved.region.base, count: resolved.region.count), owner: resolved.region,
                                 pagesReloadable: true)
@@ -70,7 +71,7 @@ enum Runner {
 
     static func dispatch(_ options: RunnerOptions) throws -> Int32 {
         let note: (String) -> Void = { if !options.logDisable { Output.err("note: \($0)\n") } }
-        let weights = try load(options)
+        let weights = try load(modelArgument: options.model)
         if options.info {
             Output.out(InfoReport.render(weights) + GPUSetup.fitLine(weights, contextLength: options.contextSize) + "\n")
             return 0

@@ -61,20 +61,10 @@ enum ServerMode {
         return key
     }
 
+    /// The model for -np slots: the total context (-c) is split among them, as llama.cpp does.
     static func load(_ options: RunnerOptions, weights: LoadedWeights, note: (String) -> Void) throws -> ModelService {
-        let tokenizer = try Tokenizer(gguf: weights.gguf)
-        let hyper = try HyperParameters(gguf: weights.gguf)
-        let slots = options.serverOptions.parallel
-        var total = options.contextSize ?? min(8192, hyper.contextLength)
-        if total == 0 { total = hyper.contextLength }
-        let perSlot = max(1, total / slots)
-        if perSlot > hyper.contextLength { note("context \(perSlot) exceeds the model's trained length \(hyper.contextLength); quality may degrade") }
-        let threads = options.threads ?? physicalCoreCount()
-        let context = try GPUSetup.inference(request: options.gpuRequest, weights: weights, interleave: !options.noRepack,
-                                             contextLength: perSlot, sequences: slots, maxBatch: max(options.batchSize, slots),
-                                             threads: max(threads, options.threadsBatch ?? threads), cacheType: options.cacheType, note: note)
-        let model = context.model
-        let scheduler = Scheduler(context: context, tokenizer: tokenizer, queueCapacity: options.serverOptions.maxQueue)
+        let session = try ModelSession.open(weights, ModelSession.Sizing(options, sequences: options.serverOptions.parallel), note: note)
+        let scheduler = Scheduler(context: session.inference, tokenizer: session.tokenizer, queueCapacity: options.serverOptions.maxQueue)
 
         var defaults = GenerationSettings(maxTokens: options.nPredict)
         defaults.sampling.temperature = options.temperature
@@ -89,29 +79,8 @@ enum ServerMode {
 
         let path = options.model ?? CommandLine.arguments.first ?? "swiftfile"
         let fileName = path.split(separator: "/").last.map(String.init) ?? path
-        return ModelService(tokenizer: tokenizer, scheduler: scheduler, template: try chatTemplate(options, weights: weights, tokenizer: tokenizer, note: note),
+        return ModelService(tokenizer: session.tokenizer, scheduler: scheduler, template: try session.chatTemplate(options, note: note),
                             modelName: options.serverOptions.alias ?? fileName, modelPath: path, defaults: defaults)
-    }
-
-    /// --chat-template NAME|FILE, else the model's own template, else a built-in guessed from its tokens.
-    static func chatTemplate(_ options: RunnerOptions, weights: LoadedWeights, tokenizer: Tokenizer, note: (String) -> Void) throws -> ChatTemplate {
-        if let choice = options.serverOptions.chatTemplate {
-            if let builtin = ChatTemplate.builtin(choice) { return builtin }
-            let source = try Completion.readText(choice)
-            do { return try ChatTemplate(source: source) } catch {
-                throw RunnerError("chat template \(choice): \(error) (built-in names: \(ChatTemplate.builtinNames.joined(separator: ", ")))")
-            }
-        }
-        let fallbackName = tokenizer.tokenId(forText: "<|start_header_id|>") != nil ? "llama3" : "chatml"
-        if let source = (try? weights.gguf.string("tokenizer.chat_template")) ?? nil {
-            do { return try ChatTemplate(source: source) } catch {
-                let name = ChatTemplate.detectBuiltinName(source: source) ?? fallbackName
-                note("the model's chat template cannot be used (\(error)); using the built-in \(name) format")
-                if let builtin = ChatTemplate.builtin(name) { return builtin }
-            }
-        }
-        guard let builtin = ChatTemplate.builtin(fallbackName) else { throw RunnerError("no built-in chat template \(fallbackName)") }
-        return builtin
     }
 }
 

@@ -1,0 +1,90 @@
+import Chat
+import Engine
+import GGUF
+import Model
+import Tensors
+import Tokenizer
+
+/// One setup path for every mode (completion, terminal chat, server, bench): from the resolved and parsed
+/// weights (Runner.load) to the tokenizer, the hyper-parameters, the chat template and the inference context
+/// sized for the mode's sequences. Modes differ only in the sizing they ask for.
+struct ModelSession {
+    let weights: LoadedWeights
+    let tokenizer: Tokenizer
+    let hyper: HyperParameters
+    let inference: InferenceContext
+
+    /// What a mode asks of the inference context.
+    struct Sizing {
+        /// Positions for all sequences together (-c): nil is min(8192, trained), 0 is the trained length.
+        var totalContext: Int?
+        var sequences = 1
+        var maxBatch: Int
+        var threads: Int?
+        var threadsBatch: Int?
+        var cacheType: KVCache.ElementType = .f16
+        var gpu: GPURequest = .cpuOnly
+        var interleave = true
+
+        /// The runner's flags (-c, -b, -t, -tb, -ctk/-ctv, -ngl/--gpu, --no-repack) for `sequences` slots.
+        init(_ options: RunnerOptions, sequences: Int = 1) {
+            totalContext = options.contextSize
+            self.sequences = max(1, sequences)
+            maxBatch = max(options.batchSize, self.sequences)
+            threads = options.threads
+            threadsBatch = options.threadsBatch
+            cacheType = options.cacheType
+            gpu = options.gpuRequest
+            interleave = !options.noRepack
+        }
+
+        init(totalContext: Int, maxBatch: Int, threads: Int?, gpu: GPURequest, interleave: Bool) {
+            self.totalContext = totalContext
+            self.maxBatch = maxBatch
+            self.threads = threads
+            self.gpu = gpu
+            self.interleave = interleave
+        }
+    }
+
+    /// Positions per sequence.
+    var contextLength: Int { inference.contextLength }
+
+    static func open(_ weights: LoadedWeights, _ sizing: Sizing, note: (String) -> Void) throws -> ModelSession {
+        let tokenizer = try Tokenizer(gguf: weights.gguf)
+        let hyper = try HyperParameters(gguf: weights.gguf)
+        var total = sizing.totalContext ?? min(8192, hyper.contextLength)
+        if total == 0 { total = hyper.contextLength }
+        let perSequence = max(1, total / sizing.sequences)
+        if perSequence > hyper.contextLength {
+            note("context \(perSequence) exceeds the model's trained length \(hyper.contextLength); quality may degrade")
+        }
+        let threads = sizing.threads ?? physicalCoreCount()
+        let inference = try GPUSetup.inference(request: sizing.gpu, weights: weights, interleave: sizing.interleave,
+                                               contextLength: perSequence, sequences: sizing.sequences, maxBatch: sizing.maxBatch,
+                                               threads: max(threads, sizing.threadsBatch ?? threads), cacheType: sizing.cacheType,
+                                               note: note)
+        return ModelSession(weights: weights, tokenizer: tokenizer, hyper: hyper, inference: inference)
+    }
+
+    /// --chat-template NAME|FILE, else the model's own template, else a built-in guessed from its tokens.
+    func chatTemplate(_ options: RunnerOptions, note: (String) -> Void) throws -> ChatTemplate {
+        if let choice = options.serverOptions.chatTemplate {
+            if let builtin = ChatTemplate.builtin(choice) { return builtin }
+            let source = try Completion.readText(choice)
+            do { return try ChatTemplate(source: source) } catch {
+                throw RunnerError("chat template \(choice): \(error) (built-in names: \(ChatTemplate.builtinNames.joined(separator: ", ")))")
+            }
+        }
+        let fallbackName = tokenizer.tokenId(forText: "<|start_header_id|>") != nil ? "llama3" : "chatml"
+        if let source = (try? weights.gguf.string("tokenizer.chat_template")) ?? nil {
+            do { return try ChatTemplate(source: source) } catch {
+                let name = ChatTemplate.detectBuiltinName(source: source) ?? fallbackName
+                note("the model's chat template cannot be used (\(error)); using the built-in \(name) format")
+                if let builtin = ChatTemplate.builtin(name) { return builtin }
+            }
+        }
+        guard let builtin = ChatTemplate.builtin(fallbackName) else { throw RunnerError("no built-in chat template \(fallbackName)") }
+        return builtin
+    }
+}
