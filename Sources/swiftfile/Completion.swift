@@ -32,7 +32,7 @@ enum Completion {
         let generator = Generator(context: inference, tokenizer: tokenizer)
         if !options.unsecure { Sandbox.enter(weights: weights.resolved.origin, pool: inference.pool, note: note) }
         let topK = options.topLogits
-        if let topK {
+        if topK != nil {
             Output.out("{\"prompt\": [\(prompt.map(String.init).joined(separator: ", "))]}\n")
         } else if !options.noDisplayPrompt {
             Output.out(text)
