@@ -2,6 +2,7 @@ import CSandbox
 import Container
 import Engine
 import Server
+import Synchronization
 import Tensors
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -92,20 +93,11 @@ enum Sandbox {
         }
     }
 
-    final class WorkerResults: @unchecked Sendable {
-        private var lock = pthread_mutex_t()
-        private var count = 0
-        init() { pthread_mutex_init(&lock, nil) }
-        func record(_ status: Int32) {
-            pthread_mutex_lock(&lock)
-            if status != 0 { count += 1 }
-            pthread_mutex_unlock(&lock)
-        }
-        var failures: Int {
-            pthread_mutex_lock(&lock)
-            defer { pthread_mutex_unlock(&lock) }
-            return count
-        }
+    /// Counts the threads whose Landlock restriction failed (pool workers report concurrently).
+    final class WorkerResults: Sendable {
+        private let count = Atomic<Int>(0)
+        func record(_ status: Int32) { if status != 0 { count.add(1, ordering: .relaxed) } }
+        var failures: Int { count.load(ordering: .relaxed) }
     }
 
     /// What a test asks the sandboxed server to try (SWIFTFILE_SANDBOX_PROBE=FILE, a file outside the allowed
