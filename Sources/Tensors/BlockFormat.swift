@@ -240,7 +240,7 @@ public enum BlockFormat {
     /// Several weight rows against one token's activations (decode's matrix × vector):
     /// results[r · resultStride] = dot(weightType, weights + r · rowStride, activations, count)
     /// for r in 0..<rows. With AVX2, Q4_0, Q8_0 and Q4_K share each activation block's loads and
-    /// per-block work across four rows (1.1-1.3× faster); other formats use `dot` per row.
+    /// per-block work across four rows; other formats use `dot` per row.
     public static func dot(_ weightType: TensorType, rows: Int, _ weights: UnsafeRawPointer, rowStride: Int,
                            _ activations: UnsafeRawPointer, count: Int,
                            results: UnsafeMutablePointer<Float>, resultStride: Int) {

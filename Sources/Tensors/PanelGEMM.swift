@@ -63,15 +63,19 @@ public enum PanelGEMM {
         #endif
     }
 
-    /// Where `prepare` puts each part: bytes (tokens × columns), then three float arrays of tokens × blocks.
+    /// Where `prepare` puts each part: bytes (tokens × columns), then three 4-byte arrays of tokens × blocks
+    /// (scales, integer sums, offsets).
     private struct Prepared {
         let bytes: UnsafeMutableRawPointer
-        let scales, sums, offsets: UnsafeMutablePointer<Float>
+        let scales, offsets: UnsafeMutablePointer<Float>
+        let sums: UnsafeMutablePointer<Int32>
         init(_ base: UnsafeMutableRawPointer, tokens: Int, columns: Int) {
             let n = tokens * (columns / 32)
             bytes = base
-            let floats = (base + (tokens * columns + 63) / 64 * 64).assumingMemoryBound(to: Float.self)
-            scales = floats; sums = floats + n; offsets = floats + 2 * n
+            let arrays = base + (tokens * columns + 63) / 64 * 64
+            scales = arrays.bindMemory(to: Float.self, capacity: n)
+            sums = (arrays + 4 * n).bindMemory(to: Int32.self, capacity: n)
+            offsets = (arrays + 8 * n).bindMemory(to: Float.self, capacity: n)
         }
     }
 }

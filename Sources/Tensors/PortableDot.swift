@@ -2,11 +2,10 @@ import GGUF
 
 /// Dot products for CPUs without our AVX2 kernels (arm64, old x86), in the summation orders of the fast
 /// kernels — llama.cpp's, which recorded our golden logits — so the golden models give the same bits on
-/// every machine: Q8_0 and Q4_0 keep 8 chains per token (one per 4-column group; each block adds
-/// d·dy·(group sum) with a fused multiply-add), F16 sums as Attention.SummationOrder says (single tokens
-/// in 64-column blocks, batches in 16 chains); Q4_1 and the K-quants sum exactly in integers per block, as
-/// ReferenceDot does. (One exception: AVX2 Q4_0 prompt batches sum each block's integers before scaling, a
-/// rounding-level difference.) Written with the standard library's SIMD types, which compile to NEON on
+/// every machine: Q8_0 keeps 8 chains per token (one per 4-column group; each block adds d·dy·(group
+/// sum) with a fused multiply-add), Q4_0 and Q4_1 one fused chain of d·dy·(exact block sum) (Q4_1: m·s in
+/// a second chain), F16 sums as Attention.SummationOrder says (single tokens in 64-column blocks, batches
+/// in 16 chains); the K-quants sum exactly in integers per block, as ReferenceDot does. Written with the standard library's SIMD types, which compile to NEON on
 /// arm64 and SSE2 on baseline x86-64 (F16 there: scalar, no cheap widening); Tools/arm64-check checks the
 /// arm64 code for vector instructions and its results against x86-64, bit for bit. ReferenceDot keeps the
 /// index-order definitions the tests measure against.
@@ -23,33 +22,35 @@ public enum PortableDot {
     }
 
     /// Q4_0 weights · Q8_0 activations: column j < 16 is the low nibble of byte j, j ≥ 16 the high nibble
-    /// of byte j − 16, each minus 8.
+    /// of byte j − 16, each minus 8. One fused chain of d·dy·(exact block sum), as the AVX2 kernels.
     public static func q4_0(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
-        var chains = SIMD8<Float>()
+        var sum: Float = 0
         for b in 0..<blocks {
             let xb = x + 18 * b, yb = y + 34 * b
             // 16-bit lane k of the packed bytes holds columns 2k, 2k+1 (low nibbles) and 16+2k, 17+2k (high).
             let packed = unsafeBitCast(xb.loadUnaligned(fromByteOffset: 2, as: SIMD8<UInt16>.self), to: SIMD8<Int16>.self)
             let even = joined(packed & 0xF, (packed &>> 4) & 0xF) &- 8
             let odd = joined((packed &>> 8) & 0xF, (packed &>> 12) & 0xF) &- 8
-            chains = chains.addingProduct(SIMD8(repeating: xb.half(0) * yb.half(0)), groupSums(even, odd, yb))
+            // The lanes hold integers below 2¹⁵: their float sum is exact.
+            sum = sum.addingProduct(xb.half(0) * yb.half(0), groupSums(even, odd, yb).sum())
         }
-        return fold(chains)
+        return sum
     }
 
-    /// Q4_1 weights · Q8_1 activations (40-byte blocks: d, s as f32, 32 bytes): ReferenceDot.q4_1's result
-    /// bit for bit — each block's integer sum is exact, then the same float operations.
+    /// Q4_1 weights · Q8_1 activations (40-byte blocks: d, s as f32, 32 bytes): each block's integer sum is
+    /// exact; d·dy·Σ in one fused chain, m·s in another, then their sum (the AVX2 kernels' order).
     public static func q4_1(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
-        var sum: Float = 0
+        var sum: Float = 0, offsets: Float = 0
         for b in 0..<blocks {
             let xb = x + 20 * b, yb = y + 40 * b
             let packed = unsafeBitCast(xb.loadUnaligned(fromByteOffset: 4, as: SIMD8<UInt16>.self), to: SIMD8<Int16>.self)
             let even = joined(packed & 0xF, (packed &>> 4) & 0xF), odd = joined((packed &>> 8) & 0xF, (packed &>> 12) & 0xF)
             let (yEven, yOdd) = signedBytes(yb, 8)
             let integer = pairSums(even &* yEven &+ odd &* yOdd).wrappedSum()  // |q·y| ≤ 15·128: two fit in 16 bits
-            sum += (xb.half(0) * yb.float(0)) * Float(integer) + xb.half(2) * yb.float(4)
+            sum = sum.addingProduct(xb.half(0) * yb.float(0), Float(integer))
+            offsets = offsets.addingProduct(xb.half(2), yb.float(4))
         }
-        return sum
+        return sum + offsets
     }
 
     /// Q2_K weights · Q8_K activations, ReferenceDot.q2_K's result bit for bit (exact integer sums). Per

@@ -36,7 +36,7 @@ final class PortableDotTests: XCTestCase {
         Float(Float16(bitPattern: UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8))
     }
 
-    func testQ8_0AndQ4_0MatchTheGroupChainOrder() {
+    func testQ8_0AndQ4_0MatchTheirChainOrders() {
         var generator = SeededGenerator(seed: 41)
         for blocks in [1, 2, 3, 7, 16, 33, 64] {
             let count = 32 * blocks
@@ -47,10 +47,7 @@ final class PortableDotTests: XCTestCase {
             let expected8 = groupChainDefinition(blocks: blocks, scale: { half(q8, 34 * $0) * half(y, 34 * $0) }) { b, j in
                 (Int32(Int8(bitPattern: q8[34 * b + 2 + j])), Int32(Int8(bitPattern: y[34 * b + 2 + j])))
             }
-            let expected4 = groupChainDefinition(blocks: blocks, scale: { half(q4, 18 * $0) * half(y, 34 * $0) }) { b, j in
-                let byte = q4[18 * b + 2 + (j & 15)]
-                return (Int32(j < 16 ? byte & 0x0F : byte >> 4) - 8, Int32(Int8(bitPattern: y[34 * b + 2 + j])))
-            }
+            let expected4 = NibbleChainTests.expected(.q4_0, q4, y, blocks: blocks)
             let got8 = q8.withUnsafeBytes { w in y.withUnsafeBytes { PortableDot.q8_0(w.baseAddress!, $0.baseAddress!, blocks) } }
             let got4 = q4.withUnsafeBytes { w in y.withUnsafeBytes { PortableDot.q4_0(w.baseAddress!, $0.baseAddress!, blocks) } }
             XCTAssertEqual(got8.bitPattern, expected8.bitPattern, "Q8_0, \(blocks) blocks: \(got8) vs \(expected8)")
@@ -96,16 +93,15 @@ final class PortableDotTests: XCTestCase {
         }
     }
 
-    /// Q4_1 against Q8_1 activations: ReferenceDot's result bit for bit (exact integer sum per block).
-    func testQ4_1MatchesTheReference() {
+    /// Q4_1 against Q8_1 activations: the AVX2 kernels' two chains bit for bit (exact integer sum per block).
+    func testQ4_1MatchesTheChainOrder() {
         var generator = SeededGenerator(seed: 44)
         for blocks in [1, 2, 3, 8, 64] {
             let count = 32 * blocks
             let y = quantizedActivations(.q8_1, count: count, using: &generator)
             let w = RandomBlocks.weights(.q4_1, count: count, using: &generator)
-            let (got, expected) = w.withUnsafeBytes { w in
-                y.withUnsafeBytes { (PortableDot.q4_1(w.baseAddress!, $0.baseAddress!, blocks), ReferenceDot.q4_1(w.baseAddress!, $0.baseAddress!, blocks)) }
-            }
+            let got = w.withUnsafeBytes { w in y.withUnsafeBytes { PortableDot.q4_1(w.baseAddress!, $0.baseAddress!, blocks) } }
+            let expected = NibbleChainTests.expected(.q4_1, w, y, blocks: blocks)
             XCTAssertEqual(got.bitPattern, expected.bitPattern, "Q4_1, \(blocks) blocks: \(got) vs \(expected)")
         }
     }

@@ -50,15 +50,16 @@ if ! cmp -s "$work/x86.txt" "$work/arm64.txt"; then
     diff "$work/x86.txt" "$work/arm64.txt" | head -20 >&2
     exit 1
 fi
-# PortableDot's exact-integer kernels must also equal ReferenceDot (a bug alike on both ISAs shows here).
-for format in q4_1 q2_K q3_K q4_K q5_K q6_K; do
+# PortableDot's K-quant kernels must also equal ReferenceDot (a bug alike on both ISAs shows here; Q4_0/Q4_1
+# have their own chain order, checked against a scalar definition in PortableDotTests).
+for format in q2_K q3_K q4_K q5_K q6_K; do
     if ! diff <(grep "^portable.$format " "$work/arm64.txt" | cut -d' ' -f2-) \
               <(grep "^reference.$format " "$work/arm64.txt" | cut -d' ' -f2-) >/dev/null; then
         echo "PortableDot.$format differs from ReferenceDot.$format on aarch64" >&2
         exit 1
     fi
 done
-echo "portable kernels: $lines results, aarch64 (qemu) = x86-64 bit for bit; Q4_1 and K-quants = reference"
+echo "portable kernels: $lines results, aarch64 (qemu) = x86-64 bit for bit; K-quants = reference"
 
 # NEON in the hot loops: PortableDot's kernel bodies (the specialised functions, not their one-jump
 # thunks) must work on vector registers and call nothing (a call there is a generic SIMD conversion the

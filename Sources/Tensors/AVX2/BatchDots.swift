@@ -65,47 +65,52 @@ extension AVX2Dot {
         acc.store(results, resultStride)
     }
 
+    /// Q4_0/Q4_1: one float chain per token, the four tokens in the lanes of one register (see laneTotals).
     public static func q4_0x4(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, activationStride: Int,
                               _ blocks: Int, _ results: UnsafeMutablePointer<Float>, resultStride: Int) {
-        var acc = FourAccumulators()
-        let eight = _mm256_set1_epi8(8)
+        var acc = _mm_setzero_ps()
+        let eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1)
+        let y0 = y, y1 = y + activationStride, y2 = y + 2 * activationStride, y3 = y + 3 * activationStride
         var b = 0
         while b < blocks {
-            let xb = x + 18 * b
+            let xb = x + 18 * b, offset = 34 * b
             let q = nibbles(xb + 2)
-            let dx = _mm256_cvtph_ps(_mm_set1_epi16(xb.loadUnaligned(as: Int16.self)))
-            acc.update { t, a in
-                let yb = y + t * activationStride + 34 * b
-                let activations = load256(yb + 2)
-                let pairs = _mm256_sub_epi16(pairProducts(q, activations), pairProducts(eight, activations))
-                let sums = _mm256_madd_epi16(pairs, _mm256_set1_epi16(1))
-                let dy = _mm256_cvtph_ps(_mm_set1_epi16(yb.loadUnaligned(as: Int16.self)))
-                return _mm256_fmadd_ps(_mm256_mul_ps(dx, dy), _mm256_cvtepi32_ps(sums), a)
+            @inline(__always) func sums(_ token: UnsafeRawPointer) -> __m256i {
+                let activations = load256(token + offset + 2)
+                return _mm256_madd_epi16(_mm256_sub_epi16(pairProducts(q, activations), pairProducts(eight, activations)), ones)
             }
+            let totals = laneTotals(sums(y0), sums(y1), sums(y2), sums(y3))
+            let dx = _mm_cvtph_ps(_mm_set1_epi16(xb.loadUnaligned(as: Int16.self)))
+            let dy = halves(y0 + offset, y1 + offset, y2 + offset, y3 + offset)
+            acc = _mm_fmadd_ps(_mm_mul_ps(dx, dy), _mm_cvtepi32_ps(totals), acc)
             b += 1
         }
-        acc.store(results, resultStride)
+        storeFour(acc, results, resultStride)
     }
 
     public static func q4_1x4(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, activationStride: Int,
                               _ blocks: Int, _ results: UnsafeMutablePointer<Float>, resultStride: Int) {
-        var acc = FourAccumulators()
-        var offsets = FourSums()
+        var acc = _mm_setzero_ps(), offsets = _mm_setzero_ps()
+        let ones = _mm256_set1_epi16(1)
+        let y0 = y, y1 = y + activationStride, y2 = y + 2 * activationStride, y3 = y + 3 * activationStride
         var b = 0
         while b < blocks {
-            let xb = x + 20 * b
+            let xb = x + 20 * b, offset = 40 * b
             let q = nibbles(xb + 4)
-            let dx = _mm256_cvtph_ps(_mm_set1_epi16(xb.loadUnaligned(as: Int16.self)))
-            let m = half(xb, 2)
-            acc.update { t, a in
-                let yb = y + t * activationStride + 40 * b
-                let sums = _mm256_madd_epi16(pairProducts(q, load256(yb + 8)), _mm256_set1_epi16(1))
-                return _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(float(yb, 0))), _mm256_cvtepi32_ps(sums), a)
+            @inline(__always) func sums(_ token: UnsafeRawPointer) -> __m256i {
+                _mm256_madd_epi16(pairProducts(q, load256(token + offset + 8)), ones)
             }
-            offsets.add { t in m * float(y + t * activationStride + 40 * b, 4) }
+            let totals = laneTotals(sums(y0), sums(y1), sums(y2), sums(y3))
+            let dx = _mm_cvtph_ps(_mm_set1_epi16(xb.loadUnaligned(as: Int16.self)))
+            let m = _mm_cvtph_ps(_mm_set1_epi16(xb.loadUnaligned(fromByteOffset: 2, as: Int16.self)))
+            @inline(__always) func floats(_ field: Int) -> __m128 {
+                _mm_setr_ps(float(y0, offset + field), float(y1, offset + field), float(y2, offset + field), float(y3, offset + field))
+            }
+            acc = _mm_fmadd_ps(_mm_mul_ps(dx, floats(0)), _mm_cvtepi32_ps(totals), acc)
+            offsets = _mm_fmadd_ps(m, floats(4), offsets)
             b += 1
         }
-        acc.store(results, resultStride, adding: offsets)
+        storeFour(_mm_add_ps(acc, offsets), results, resultStride)
     }
 
     public static func f16x4(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, activationStride: Int,

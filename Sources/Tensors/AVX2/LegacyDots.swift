@@ -7,7 +7,7 @@ import _Builtin_intrinsics.intel
 public enum AVX2Dot {
     /// Runs `block(b, accumulator)` over all blocks into ONE accumulator, then sums its lanes
     /// (upper+lower half, then pairs): the exact order of llama.cpp's x86 vec_dot and tinyBLAS, which
-    /// makes our Q8_0/Q4_0 logits bit-identical to its recorded ones (two accumulators were not).
+    /// makes our Q8_0 logits bit-identical to its recorded ones (two accumulators were not).
     @inline(__always)
     static func accumulate(_ blocks: Int, _ block: (Int, __m256) -> __m256) -> Float {
         var acc = _mm256_setzero_ps()
@@ -25,26 +25,44 @@ public enum AVX2Dot {
     }
 
     /// Q4_0 · Q8_0: Σ(q − 8)·y as Σq·y − Σ8·y, two unsigned-by-signed multiplies, which is
-    /// cheaper than moving signs around for a signed-by-signed product.
+    /// cheaper than moving signs around for a signed-by-signed product. One chain (see laneTotals).
     public static func q4_0(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
         let eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1)
-        return accumulate(blocks) { b, acc in
+        var acc = _mm_setzero_ps()
+        var b = 0
+        while b < blocks {
             let xb = x + 18 * b, yb = y + 34 * b
             let activations = load256(yb + 2)
             let pairs = _mm256_sub_epi16(pairProducts(nibbles(xb + 2), activations), pairProducts(eight, activations))
-            let sums = _mm256_madd_epi16(pairs, ones)
-            return _mm256_fmadd_ps(scaleProduct(xb, yb), _mm256_cvtepi32_ps(sums), acc)
+            let total = _mm_cvtepi32_ps(laneTotal(_mm256_madd_epi16(pairs, ones)))
+            acc = _mm_fmadd_ss(_mm_mul_ss(halfLane(xb), halfLane(yb)), total, acc)
+            b += 1
         }
+        return _mm_cvtss_f32(acc)
     }
 
-    /// Q4_1 · Q8_1: d·dy·Σq·y + m·s per block. Lane 0 of the accumulator also collects m·s.
+    /// Q4_1 · Q8_1: Σ d·dy·Σq·y in one chain, Σ m·s in a second, then their sum (see laneTotals).
+    /// Two blocks per step share one reduction of their integer lanes.
     public static func q4_1(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
         let ones = _mm256_set1_epi16(1)
-        return accumulate(blocks) { b, acc in
-            let xb = x + 20 * b, yb = y + 40 * b
-            let sums = _mm256_madd_epi16(pairProducts(nibbles(xb + 4), load256(yb + 8)), ones)
-            return withOffset(xb, yb, acc, sums)
+        var acc = _mm_setzero_ps(), offsets = _mm_setzero_ps()
+        @inline(__always) func sums(_ b: Int) -> __m256i {
+            _mm256_madd_epi16(pairProducts(nibbles(x + 20 * b + 4), load256(y + 40 * b + 8)), ones)
         }
+        @inline(__always) func add(_ b: Int, _ total: __m128) {
+            let xb = x + 20 * b, yb = y + 40 * b
+            acc = _mm_fmadd_ss(_mm_mul_ss(halfLane(xb), _mm_set_ss(float(yb, 0))), total, acc)
+            offsets = _mm_fmadd_ss(halfLane(xb, offset: 2), _mm_set_ss(float(yb, 4)), offsets)
+        }
+        var b = 0
+        while b + 2 <= blocks {
+            let totals = _mm_cvtepi32_ps(laneTotals2(sums(b), sums(b + 1)))
+            add(b, totals)
+            add(b + 1, _mm_movehdup_ps(totals))
+            b += 2
+        }
+        if b < blocks { add(b, _mm_cvtepi32_ps(laneTotal(sums(b)))) }
+        return _mm_cvtss_f32(_mm_add_ss(acc, offsets))
     }
 
     /// Q5_0 · Q8_0.

@@ -85,10 +85,10 @@ extension AVX2GEMM {
 
     /// results[t · resultStride + r] for the panel's 8 rows r and tokens t in 0..<tokens, 4-bit panel.
     /// Activations (see `unsignedActivations`): bytes a+128 at `bytes + t·byteStride + 32·b`, and per
-    /// (t, b) at index t·blocks + b: `scales` dy, `sums` 8·dy·Σa, `offsets` s (Q8_1's; Q4_1 only).
+    /// (t, b) at index t·blocks + b: `scales` dy, `sums` 8·Σa, `offsets` s (Q8_1's; Q4_1 only).
     public static func nibblePanel(_ panel: UnsafeRawPointer, blocks: Int, isQ4_1: Bool,
                                    bytes: UnsafeRawPointer, byteStride: Int, scales: UnsafePointer<Float>,
-                                   sums: UnsafePointer<Float>, offsets: UnsafePointer<Float>, tokens: Int,
+                                   sums: UnsafePointer<Int32>, offsets: UnsafePointer<Float>, tokens: Int,
                                    results: UnsafeMutablePointer<Float>, resultStride: Int, rowCount: Int) {
         if isQ4_1 {
             nibblePanel(panel, blocks, true, bytes, byteStride, scales, sums, offsets, tokens, results, resultStride, rowCount)
@@ -101,7 +101,7 @@ extension AVX2GEMM {
     @inline(__always)
     static func nibblePanel(_ panel: UnsafeRawPointer, _ blocks: Int, _ isQ4_1: Bool,
                             _ bytes: UnsafeRawPointer, _ byteStride: Int, _ scales: UnsafePointer<Float>,
-                            _ sums: UnsafePointer<Float>, _ offsets: UnsafePointer<Float>, _ tokens: Int,
+                            _ sums: UnsafePointer<Int32>, _ offsets: UnsafePointer<Float>, _ tokens: Int,
                             _ results: UnsafeMutablePointer<Float>, _ resultStride: Int, _ rowCount: Int) {
         let ones = _mm256_set1_epi16(1)
         var t = 0
@@ -112,6 +112,8 @@ extension AVX2GEMM {
             let y2 = bytes + t2 * byteStride, y3 = bytes + t3 * byteStride
             var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
             var acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps()
+            var off0 = _mm256_setzero_ps(), off1 = _mm256_setzero_ps()  // Q4_1's Σm·s, a chain of its own
+            var off2 = _mm256_setzero_ps(), off3 = _mm256_setzero_ps()
             var b = 0
             while b < blocks {
                 let pb = panel + b * PanelLayout.nibbleBlockBytes
@@ -131,20 +133,27 @@ extension AVX2GEMM {
                 let correction = load256(pb + 288)
                 @inline(__always) func finish(_ s: __m256i, _ token: Int, _ a: __m256) -> __m256 {
                     let index = token * blocks + b
-                    let s32 = _mm256_sub_epi32(_mm256_madd_epi16(s, ones), correction)
-                    var result = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(scales[index])), _mm256_cvtepi32_ps(s32), a)
-                    if isQ4_1 {
-                        result = _mm256_fmadd_ps(d, _mm256_set1_ps(sums[index]), result)
-                        result = _mm256_fmadd_ps(pb.loadUnaligned(fromByteOffset: 320, as: __m256.self),
-                                                 _mm256_set1_ps(offsets[index]), result)
-                    }
-                    return result
+                    var s32 = _mm256_sub_epi32(_mm256_madd_epi16(s, ones), correction)
+                    // Q4_1: Σq·a = Σ(q − 8)·a + 8Σa, in integers, then chained as the interleaved tiles do.
+                    if isQ4_1 { s32 = _mm256_add_epi32(s32, _mm256_set1_epi32(sums[index])) }
+                    return _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(scales[index])), _mm256_cvtepi32_ps(s32), a)
                 }
                 acc0 = finish(s0, t, acc0)
                 acc1 = finish(s1, t1, acc1)
                 acc2 = finish(s2, t2, acc2)
                 acc3 = finish(s3, t3, acc3)
+                if isQ4_1 {
+                    let m = pb.loadUnaligned(fromByteOffset: 320, as: __m256.self)
+                    off0 = _mm256_fmadd_ps(m, _mm256_set1_ps(offsets[t * blocks + b]), off0)
+                    off1 = _mm256_fmadd_ps(m, _mm256_set1_ps(offsets[t1 * blocks + b]), off1)
+                    off2 = _mm256_fmadd_ps(m, _mm256_set1_ps(offsets[t2 * blocks + b]), off2)
+                    off3 = _mm256_fmadd_ps(m, _mm256_set1_ps(offsets[t3 * blocks + b]), off3)
+                }
                 b += 1
+            }
+            if isQ4_1 {
+                acc0 = _mm256_add_ps(acc0, off0); acc1 = _mm256_add_ps(acc1, off1)
+                acc2 = _mm256_add_ps(acc2, off2); acc3 = _mm256_add_ps(acc3, off3)
             }
             storeTile(acc0, acc1, acc2, acc3, t, tokens, results, resultStride, rowCount)
             t += 4
@@ -165,7 +174,7 @@ extension AVX2GEMM {
     public static func unsignedActivations(_ activations: UnsafeRawPointer, activationStride: Int, q8_1: Bool,
                                            tokens: Int, blocks: Int, bytes: UnsafeMutableRawPointer,
                                            byteStride: Int, scales: UnsafeMutablePointer<Float>,
-                                           sums: UnsafeMutablePointer<Float>, offsets: UnsafeMutablePointer<Float>) {
+                                           sums: UnsafeMutablePointer<Int32>, offsets: UnsafeMutablePointer<Float>) {
         let flip = _mm256_set1_epi8(-128)
         let blockBytes = q8_1 ? 40 : 34, dataOffset = q8_1 ? 8 : 2
         var t = 0
@@ -179,7 +188,7 @@ extension AVX2GEMM {
                 let dy = q8_1 ? float(yb, 0) : half(yb, 0)
                 let index = t * blocks + b
                 scales[index] = dy
-                sums[index] = 8 * dy * Float(horizontalSumInt(widened))
+                sums[index] = 8 * horizontalSumInt(widened)
                 offsets[index] = q8_1 ? float(yb, 4) : 0
                 b += 1
             }

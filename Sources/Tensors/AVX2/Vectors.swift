@@ -48,6 +48,57 @@ func horizontalSum(_ v: __m256) -> Float {
     return _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)))
 }
 
+/// Q4_0/Q4_1 rows sum each block's integers exactly, then add d·dy·Σ to one float chain per row and
+/// token: the order of the interleaved tiles (one row per lane), so weights in place and interleaved
+/// give the same bits. These helpers reduce the integer lanes and keep four such chains in one register.
+
+/// The 8 int32 lanes of each of four vectors summed: lane k of the result is the total of `k`'s vector.
+@inline(__always)
+func laneTotals(_ a: __m256i, _ b: __m256i, _ c: __m256i, _ d: __m256i) -> __m128i {
+    let abcd = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d))
+    return _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256_1(abcd))
+}
+
+/// The 8 int32 lanes of each of two vectors summed: `a`'s total in lane 0, `b`'s in lane 1.
+@inline(__always)
+func laneTotals2(_ a: __m256i, _ b: __m256i) -> __m128i {
+    let ab = _mm256_hadd_epi32(a, b)
+    let quad = _mm_add_epi32(_mm256_castsi256_si128(ab), _mm256_extracti128_si256_1(ab))
+    return _mm_hadd_epi32(quad, quad)
+}
+
+/// The 8 int32 lanes summed, in lane 0.
+@inline(__always)
+func laneTotal(_ v: __m256i) -> __m128i {
+    let quad = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256_1(v))
+    let pair = _mm_add_epi32(quad, _mm_unpackhi_epi64(quad, quad))
+    return _mm_add_epi32(pair, _mm_srli_epi64(pair, 32))
+}
+
+/// Four f16 fields (one per row or token) widened into the lanes of one register.
+@inline(__always)
+func halves(_ p0: UnsafeRawPointer, _ p1: UnsafeRawPointer, _ p2: UnsafeRawPointer, _ p3: UnsafeRawPointer) -> __m128 {
+    @inline(__always) func h(_ p: UnsafeRawPointer) -> Int16 { p.loadUnaligned(as: Int16.self) }
+    return _mm_cvtph_ps(_mm_setr_epi16(h(p0), h(p1), h(p2), h(p3), 0, 0, 0, 0))
+}
+
+/// One f16 field widened into lane 0.
+@inline(__always)
+func halfLane(_ p: UnsafeRawPointer, offset: Int = 0) -> __m128 {
+    _mm_cvtph_ps(_mm_cvtsi32_si128(Int32(p.loadUnaligned(fromByteOffset: offset, as: UInt16.self))))
+}
+
+/// Stores the four lanes `stride` floats apart.
+@inline(__always)
+func storeFour(_ v: __m128, _ out: UnsafeMutablePointer<Float>, _ stride: Int) {
+    var lanes = (Float(0), Float(0), Float(0), Float(0))
+    withUnsafeMutableBytes(of: &lanes) { $0.storeBytes(of: v, as: __m128.self) }
+    out[0] = lanes.0
+    out[stride] = lanes.1
+    out[2 * stride] = lanes.2
+    out[3 * stride] = lanes.3
+}
+
 /// Σ x·y over 32 signed bytes, as 8 int32 lanes. maddubs multiplies unsigned by signed bytes, so
 /// move x's sign onto y first (|x| ≤ 128 fits unsigned; pair sums stay below 2¹⁵ because our
 /// activations never hold −128).

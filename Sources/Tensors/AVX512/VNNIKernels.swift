@@ -61,6 +61,7 @@ public enum VNNIKernels {
         let y = (activations + tk.0 * activationStride, activations + tk.1 * activationStride,
                  activations + tk.2 * activationStride, activations + tk.3 * activationStride)
         var acc = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
+        var offsets = acc  // Q4_1's Σm·s: a chain of its own, added to the scaled sums at the end
         var b = 0
         while b < blocks {
             let pb = w + b * blockBytes
@@ -83,8 +84,7 @@ public enum VNNIKernels {
             @inline(__always) func finish(_ sum: __m256i, _ yt: UnsafeRawPointer, _ token: Int, _ a: __m256) -> __m256 {
                 let yb = yt + activationBlock * b
                 if isQ4_1 {
-                    let scaled = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(float(yb, 0))), _mm256_cvtepi32_ps(sum), a)
-                    return _mm256_fmadd_ps(_mm256_cvtph_ps(load128(pb + 16)), _mm256_set1_ps(float(yb, 4)), scaled)
+                    return _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(float(yb, 0))), _mm256_cvtepi32_ps(sum), a)
                 }
                 let s32 = _mm256_sub_epi32(sum, _mm256_set1_epi32(corrections[token * blocks + b]))
                 let dy = _mm256_cvtph_ps(_mm_set1_epi16(yb.loadUnaligned(as: Int16.self)))
@@ -96,7 +96,23 @@ public enum VNNIKernels {
                 acc.2 = finish(s.2, y.2, tk.2, acc.2)
                 acc.3 = finish(s.3, y.3, tk.3, acc.3)
             }
+            if isQ4_1 {
+                let m = _mm256_cvtph_ps(load128(pb + 16))
+                @inline(__always) func offset(_ yt: UnsafeRawPointer, _ o: __m256) -> __m256 {
+                    _mm256_fmadd_ps(m, _mm256_set1_ps(float(yt + activationBlock * b, 4)), o)
+                }
+                offsets.0 = offset(y.0, offsets.0)
+                if tile > 1 {
+                    offsets.1 = offset(y.1, offsets.1)
+                    offsets.2 = offset(y.2, offsets.2)
+                    offsets.3 = offset(y.3, offsets.3)
+                }
+            }
             b += 1
+        }
+        if isQ4_1 {
+            acc = (_mm256_add_ps(acc.0, offsets.0), _mm256_add_ps(acc.1, offsets.1),
+                   _mm256_add_ps(acc.2, offsets.2), _mm256_add_ps(acc.3, offsets.3))
         }
         store(acc.0, results + t * resultStride)
         if tile > 1 {
