@@ -53,12 +53,16 @@ let package = Package(
         // The GPU worker's client: process, shared memory, protocol (the worker itself is GPU/, built by make).
         .target(name: "Offload", dependencies: ["GGUF", "Model"]),
         .target(name: "Sampling"),
+        // JSON values with ordered objects, and a bounded parser (request bodies, JSON Schema).
+        .target(name: "JSON"),
+        // GBNF grammars and JSON Schema → grammar; a pushdown recogniser over code points (constrained sampling).
+        .target(name: "Grammar", dependencies: ["JSON"]),
         // Chat templates: a small sandboxed Jinja subset plus built-in formats.
         .target(name: "Chat"),
-        .target(name: "Engine", dependencies: ["Model", "Tokenizer", "Sampling", "GGUF", "Tensors", "Chat"]),
+        .target(name: "Engine", dependencies: ["Model", "Tokenizer", "Sampling", "GGUF", "Tensors", "Chat", "Grammar"]),
         // HTTP API (OpenAI + llama.cpp routes), SSE, auth, limits, UI assets.
         .target(name: "Server", dependencies: [
-            "Engine", "Chat", "Tokenizer", "Model", "Sampling", "GGUF",
+            "Engine", "Chat", "Tokenizer", "Model", "Sampling", "GGUF", "JSON", "Grammar",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -79,6 +83,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "GGUF", "Tensors", "Tokenizer", "Engine", "Sampling"]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
+        .testTarget(name: "GrammarTests", dependencies: ["Grammar", "JSON"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Engine", "Model", "GGUF", "Tokenizer", "Sampling"]),
         .testTarget(name: "ChatTests", dependencies: ["Chat"], exclude: ["Fixtures"]),
         // Runs the built executables; see Tests/EndToEndTests/Support.swift.
