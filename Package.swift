@@ -56,7 +56,8 @@ let package = Package(
         // JSON values with ordered objects, and a bounded parser (request bodies, JSON Schema).
         .target(name: "JSON"),
         // GBNF grammars and JSON Schema → grammar; a pushdown recogniser over code points (constrained sampling).
-        .target(name: "Grammar", dependencies: ["JSON"]),
+        // (-O in debug too: the constrained-sampling tests walk a 128k-token vocabulary under it.)
+        .target(name: "Grammar", dependencies: ["JSON"], swiftSettings: fast),
         // Chat templates: a small sandboxed Jinja subset plus built-in formats.
         .target(name: "Chat"),
         .target(name: "Engine", dependencies: ["Model", "Tokenizer", "Sampling", "GGUF", "Tensors", "Chat", "Grammar"]),
@@ -71,6 +72,7 @@ let package = Package(
         .target(name: "CSandbox"),
         .executableTarget(name: "swiftfile", dependencies: [
             "GGUF", "Container", "Tensors", "Tokenizer", "Model", "Sampling", "Engine", "Server", "Chat", "Offload", "CSandbox",
+            "Grammar", "JSON",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "swiftfile-pack", dependencies: [
@@ -81,7 +83,7 @@ let package = Package(
         .testTarget(name: "ContainerTests", dependencies: ["Container"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "GGUF"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "GGUF", "Tensors", "Tokenizer", "Engine", "Sampling"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "GGUF", "Tensors", "Tokenizer", "Engine", "Sampling", "Grammar"]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
         .testTarget(name: "GrammarTests", dependencies: ["Grammar", "JSON"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Engine", "Model", "GGUF", "Tokenizer", "Sampling"]),

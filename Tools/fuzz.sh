@@ -3,7 +3,7 @@
 #   Tools/fuzz.sh [SECONDS]          (make fuzz; FUZZ_SECONDS=... make fuzz; make test runs 30 s each)
 # Targets: fuzz-gguf (the GGUF reader), fuzz-container (ZIP reader, .args, .sha256, sizes, part names),
 # fuzz-http-request (header checks, the bounded JSON parser, typed field reads) and fuzz-chat-template
-# (the Jinja engine). Each starts from its corpus in the repo, Fuzz/corpus/<target>/, plus for GGUF and
+# (the Jinja engine) and fuzz-grammar (GBNF parser, JSON Schema conversion, the recogniser). Each starts from its corpus in the repo, Fuzz/corpus/<target>/, plus for GGUF and
 # ZIP the small files of Tools/make_bad_inputs.py. What a run discovers stays in .build-fuzz/corpus-<target>
 # between runs; crashes land in .build-fuzz/crashes-<target>/ and make the script exit 1.
 set -uo pipefail
@@ -18,7 +18,7 @@ testdata="${SWIFTFILE_TESTDATA:-$root/testdata}"
 # Seeds besides the tracked corpora: the bad-input files without the model-sized ones, and the
 # vocabularies' first bytes.
 seeds="$work/seeds"
-rm -rf "$seeds" && mkdir -p "$seeds/gguf" "$seeds/container" "$seeds/http-request" "$seeds/chat-template"
+rm -rf "$seeds" && mkdir -p "$seeds/gguf" "$seeds/container" "$seeds/http-request" "$seeds/chat-template" "$seeds/grammar"
 if ! python3 Tools/make_bad_inputs.py --no-models --zip-alignment 64 "$seeds/all" >/dev/null; then
     echo "fuzz: Tools/make_bad_inputs.py failed" >&2
     exit 1
@@ -31,13 +31,14 @@ for vocab in "$testdata"/vocab/*.gguf; do
 done
 
 # name | sources | fuzz entry file | maximum input length
-server_parts="Sources/Server/JSONParser.swift Sources/Server/JSONValue.swift Sources/Server/RequestFields.swift"
+server_parts="Sources/JSON/*.swift Sources/Server/RequestFields.swift"
 server_parts+=" Sources/Server/ServerError.swift Sources/Server/Security.swift"
 targets=(
     "gguf|Sources/GGUF/*.swift|Fuzz/FuzzGGUF.swift|16384"
     "container|Sources/Container/*.swift|Fuzz/FuzzContainer.swift|65536"
     "http-request|$server_parts|Fuzz/FuzzHTTPRequest.swift|16384"
     "chat-template|Sources/Chat/*.swift|Fuzz/FuzzChatTemplate.swift|8192"
+    "grammar|Sources/Grammar/*.swift Sources/JSON/*.swift|Fuzz/FuzzGrammar.swift|8192"
 )
 
 failed=0

@@ -1,3 +1,4 @@
+import Grammar
 import Model
 import Sampling
 import Tokenizer
@@ -46,6 +47,8 @@ public final class Generator {
     public let tokenizer: Tokenizer
     /// Tokens currently in the cache for each sequence, to reuse a common prefix between requests.
     private var cached: [[Int]]
+    /// The vocabulary for grammar masks, built at the first constrained generation.
+    private var pieces: TokenPieces?
 
     public init(context: InferenceContext, tokenizer: Tokenizer) {
         self.context = context
@@ -55,9 +58,10 @@ public final class Generator {
 
     /// Evaluates `prompt` (reusing the cached common prefix), then samples up to `maxTokens` tokens
     /// (negative: until end of generation or a full context). `onPromptLogits`, when given, sees the logits
-    /// at every evaluated prompt position (position, logits); `onToken` returns false to stop.
+    /// at every evaluated prompt position (position, logits); `onToken` returns false to stop. With a
+    /// `grammar`, every token keeps the output within it (GrammarConstraint; its errors are thrown).
     @discardableResult
-    public func generate(prompt: [Int], maxTokens: Int, sampling: SamplingParameters, sequence: Int = 0,
+    public func generate(prompt: [Int], maxTokens: Int, sampling: SamplingParameters, grammar: Grammar? = nil, sequence: Int = 0,
                          onPromptProgress: ((Int, Int) -> Void)? = nil,
                          onPromptLogits: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil,
                          onToken: (GeneratedToken) -> Bool) throws -> (StopReason, GenerationTimings) {
@@ -100,13 +104,26 @@ public final class Generator {
         timings.promptMilliseconds = monotonicMilliseconds() - start
 
         var chain = SamplerChain(sampling)
+        var constraint: GrammarConstraint?
+        if let grammar {
+            let pieces = self.pieces ?? TokenPieces(tokenizer: tokenizer)
+            self.pieces = pieces
+            constraint = GrammarConstraint(grammar: grammar, pieces: pieces, tokenizer: tokenizer)
+        }
         var history = prompt
         var decoder = StreamingDecoder(tokenizer: tokenizer)
         let decodeStart = monotonicMilliseconds()
         defer { timings.generationMilliseconds = monotonicMilliseconds() - decodeStart }
         var reason = StopReason.length
         while maxTokens < 0 || timings.generatedTokens < maxTokens {
-            let id = chain.sample(logits: logits, history: history[...])
+            let id: Int
+            if var c = constraint {
+                id = try c.sample(&chain, logits: logits, history: history[...])
+                try c.commit(id)
+                constraint = c
+            } else {
+                id = chain.sample(logits: logits, history: history[...])
+            }
             timings.generatedTokens += 1
             history.append(id)
             if tokenizer.isEndOfGeneration(id) {

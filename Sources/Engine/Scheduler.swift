@@ -32,6 +32,8 @@ public final class Scheduler: @unchecked Sendable {
     // Compute thread only.
     private var slots: [Slot]
     private var useClock: UInt64 = 0
+    /// The vocabulary for grammar masks, built at the first constrained request.
+    private var pieces: TokenPieces?
 
     public init(context: InferenceContext, tokenizer: Tokenizer, queueCapacity: Int = 32, prefillChunkWhileDecoding: Int = 128) {
         self.context = context
@@ -137,8 +139,9 @@ public final class Scheduler: @unchecked Sendable {
         }
         guard let best else { return }  // unreachable: admission takes no more requests than free slots
         slots[best.index].cached.removeLast(slots[best.index].cached.count - best.shared)
+        if request.grammar != nil && pieces == nil { pieces = TokenPieces(tokenizer: tokenizer) }
         slots[best.index].active = ActiveGeneration(request: request, reused: best.shared, tokenizer: tokenizer,
-                                                   start: monotonicMilliseconds())
+                                                   pieces: pieces, start: monotonicMilliseconds())
         lock.withLock { counters.requestsProcessing += 1 }
     }
 
@@ -239,7 +242,24 @@ public final class Scheduler: @unchecked Sendable {
             finish(index, .length)  // prompt evaluation only (llama.cpp's n_predict 0 caches a prompt)
             return
         }
-        let id = active.chain.sample(logits: logits, history: active.history[...])
+        let id: Int
+        if var constraint = active.constraint {
+            do {
+                id = try constraint.sample(&active.chain, logits: logits, history: active.history[...])
+                try constraint.commit(id)
+            } catch {
+                fail(index, "constrained output: \(error)")
+                return
+            }
+            active.constraint = constraint
+        } else {
+            id = active.chain.sample(logits: logits, history: active.history[...])
+        }
+        if let count = active.request.logprobs {
+            active.request.onEvent(.logprobs(TokenLogprobs(logits: logits, chosen: id, count: count) {
+                self.tokenizer.piece($0, includeSpecial: true)
+            }))
+        }
         active.generated += 1
         active.history.append(id)
         var reason: FinishReason?
@@ -267,6 +287,19 @@ public final class Scheduler: @unchecked Sendable {
             active.pending = id
             slots[index].active = active
         }
+    }
+
+    /// Ends the slot's generation with an error for its requester (the cache stays usable).
+    private func fail(_ index: Int, _ message: String) {
+        guard let active = slots[index].active else { return }
+        useClock += 1
+        slots[index].lastUsed = useClock
+        slots[index].active = nil
+        lock.withLock {
+            counters.requestsProcessing -= 1
+            counters.requestsFinishedTotal += 1
+        }
+        active.request.onEvent(.failed(message))
     }
 
     private func finish(_ index: Int, _ reason: FinishReason) {
@@ -314,16 +347,20 @@ struct ActiveGeneration {
     var generated = 0
     var history: [Int]
     var chain: SamplerChain
+    var constraint: GrammarConstraint?
     var decoder: StreamingDecoder
     var stops: StopStringMatcher
     var timings = GenerationTimings()
 
-    init(request: GenerationRequest, reused: Int, tokenizer: Tokenizer, start: Double) {
+    init(request: GenerationRequest, reused: Int, tokenizer: Tokenizer, pieces: TokenPieces?, start: Double) {
         self.request = request
         self.reused = reused
         self.start = start
         history = request.prompt
         chain = SamplerChain(request.sampling)
+        if let grammar = request.grammar, let pieces {
+            constraint = GrammarConstraint(grammar: grammar, pieces: pieces, tokenizer: tokenizer)
+        }
         decoder = StreamingDecoder(tokenizer: tokenizer)
         stops = StopStringMatcher(request.stopStrings)
     }

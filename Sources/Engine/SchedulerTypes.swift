@@ -1,3 +1,4 @@
+import Grammar
 import Sampling
 import Synchronization
 
@@ -40,6 +41,8 @@ public enum GenerationEvent: Sendable {
     case promptProgress(processed: Int, total: Int)
     /// Newly completed output text (complete UTF-8, stop strings held back) and the tokens it came from.
     case text(String, tokens: [Int])
+    /// A sampled token's log-probabilities (only when the request asked), before that step's `.text`.
+    case logprobs(TokenLogprobs)
     /// The last event of a successful (or cancelled) generation.
     case finished(GenerationOutcome)
     /// The last event when the engine failed (the message is for the client).
@@ -53,16 +56,23 @@ public struct GenerationRequest: Sendable {
     public var maxTokens: Int
     public var sampling: SamplingParameters
     public var stopStrings: [String]
+    /// When set, every sampled token keeps the output within this grammar (see GrammarConstraint).
+    public var grammar: Grammar?
+    /// When set, each sampled token's log-probability and this many alternatives come as `.logprobs` events.
+    public var logprobs: Int?
     public let cancellation: CancellationFlag
     /// Called on the scheduler's thread; must return quickly (hand the work to another thread).
     public let onEvent: @Sendable (GenerationEvent) -> Void
 
     public init(prompt: [Int], maxTokens: Int, sampling: SamplingParameters, stopStrings: [String] = [],
-                cancellation: CancellationFlag = CancellationFlag(), onEvent: @escaping @Sendable (GenerationEvent) -> Void) {
+                grammar: Grammar? = nil, logprobs: Int? = nil, cancellation: CancellationFlag = CancellationFlag(),
+                onEvent: @escaping @Sendable (GenerationEvent) -> Void) {
         self.prompt = prompt
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.stopStrings = stopStrings
+        self.grammar = grammar
+        self.logprobs = logprobs
         self.cancellation = cancellation
         self.onEvent = onEvent
     }

@@ -62,9 +62,12 @@ public struct GrammarMatcher: Sendable {
                 return advance(partial)
             }
         }
-        // Mid-character: keep going only if some stack can take a character that starts with these bytes.
-        let low = partial << (6 * UInt32(pending))
-        let high = low | ((1 << (6 * UInt32(pending))) - 1)
+        // Mid-character: keep going only if some stack can take a character that starts with these bytes
+        // (and such a character is valid UTF-8: not overlong, not a surrogate, not past U+10FFFF).
+        let minimum: UInt32 = length == 2 ? 0x80 : length == 3 ? 0x800 : 0x10000
+        let low = max(partial << (6 * UInt32(pending)), minimum)
+        let high = min(partial << (6 * UInt32(pending)) | ((1 << (6 * UInt32(pending))) - 1), 0x10FFFF)
+        guard low <= high, !(low >= 0xD800 && high <= 0xDFFF) else { return die() }
         guard stacks.contains(where: { !$0.isEmpty && accepts(top: $0[$0.count - 1], from: low, to: high) }) else { return die() }
         return true
     }

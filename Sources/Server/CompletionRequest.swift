@@ -9,6 +9,11 @@ public struct GenerationSettings: Sendable, Equatable {
     public var stopStrings: [String] = []
     public var stream = false
     public var includeUsage = false
+    /// A grammar the output must follow (`grammar`, `json_schema` or `response_format`).
+    public var constraint: OutputConstraint?
+    /// Report each token's log-probability and this many alternatives (chat `logprobs` + `top_logprobs`,
+    /// legacy `logprobs: N`, llama.cpp `n_probs`).
+    public var logprobs: Int?
     /// The model name the client asked for (echoed back, as llama.cpp does).
     public var model: String?
 
@@ -37,6 +42,16 @@ public struct GenerationSettings: Sendable, Equatable {
             if let include = try optionFields.bool("include_usage") { s.includeUsage = include }
         }
         s.model = try fields.string("model")
+        if let constraint = try OutputConstraint.parse(fields) { s.constraint = constraint }
+        let top = try fields.integer("top_logprobs", in: 0...20)
+        switch fields.value(["logprobs"])?.value {
+        case .bool(true)?: s.logprobs = top ?? 0
+        case .bool(false)?, nil:
+            if top != nil { throw .badRequest("'top_logprobs' needs 'logprobs': true") }
+        case .integer?, .number?: s.logprobs = try fields.integer("logprobs", in: 0...20)
+        case let other?: throw .badRequest("'logprobs' must be true, false or a number of alternatives (0-20), got \(other.kindName)")
+        }
+        if let n = try fields.integer("n_probs", in: 0...20), n > 0 { s.logprobs = n }
         if let (name, stop) = fields.value(["stop"]) {
             var list: [String]
             switch stop {

@@ -36,6 +36,10 @@ public final class GenerationResponder: @unchecked Sendable {
     private var headSent = false
     private var text = ""
     private var tokens: [Int] = []
+    /// Log-probabilities not yet sent (streaming: they go with the next chunk) or, unstreamed, all of them.
+    private var logprobs: [TokenLogprobs] = []
+    /// Bytes of text before each reported token (legacy completions' text_offset).
+    private var textOffset = 0
 
     public init(shape: ResponseShape, identity: ResponseIdentity, settings: GenerationSettings, promptTokenCount: Int,
                 writer: any ResponseWriter, extraHeaders: [(String, String)] = []) {
@@ -51,10 +55,13 @@ public final class GenerationResponder: @unchecked Sendable {
         switch event {
         case .promptProgress:
             if settings.stream { startStream() }
+        case .logprobs(let entry):
+            logprobs.append(entry)
         case .text(let piece, let ids):
             if settings.stream {
                 startStream()
                 writer.writeBody(ServerSentEvents.event(deltaChunk(piece, tokens: ids)))
+                logprobs.removeAll()
             } else {
                 text += piece
                 tokens += ids
@@ -95,29 +102,72 @@ public final class GenerationResponder: @unchecked Sendable {
 
     // MARK: - Shapes
 
-    private func chatChunk(delta: JSONValue, finishReason: JSONValue, extra: [(String, JSONValue)] = []) -> JSONValue {
+    private func chatChunk(delta: JSONValue, finishReason: JSONValue, logprobs: JSONValue = .null, extra: [(String, JSONValue)] = []) -> JSONValue {
         .object([
             ("id", .string(identity.id)), ("object", "chat.completion.chunk"), ("created", .integer(identity.created)),
             ("model", .string(identity.model)), ("system_fingerprint", .string(Self.fingerprint)),
-            ("choices", [.object([("index", 0), ("delta", delta), ("logprobs", .null), ("finish_reason", finishReason)])]),
+            ("choices", [.object([("index", 0), ("delta", delta), ("logprobs", logprobs), ("finish_reason", finishReason)])]),
         ] + extra)
     }
 
-    private func textChunk(_ piece: String, finishReason: JSONValue, extra: [(String, JSONValue)] = []) -> JSONValue {
+    private func textChunk(_ piece: String, finishReason: JSONValue, logprobs: JSONValue = .null, extra: [(String, JSONValue)] = []) -> JSONValue {
         .object([
             ("id", .string(identity.id)), ("object", "text_completion"), ("created", .integer(identity.created)),
             ("model", .string(identity.model)), ("system_fingerprint", .string(Self.fingerprint)),
-            ("choices", [.object([("text", .string(piece)), ("index", 0), ("logprobs", .null), ("finish_reason", finishReason)])]),
+            ("choices", [.object([("text", .string(piece)), ("index", 0), ("logprobs", logprobs), ("finish_reason", finishReason)])]),
         ] + extra)
+    }
+
+    // MARK: - Log-probabilities
+
+    private static func tokenText(_ e: TokenLogprobs.Entry) -> String { String(decoding: e.bytes, as: UTF8.self) }
+
+    private static func bytesJSON(_ e: TokenLogprobs.Entry) -> JSONValue { .array(e.bytes.map { .integer(Int($0)) }) }
+
+    /// OpenAI chat: {"content": [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}], "refusal": null}.
+    private func chatLogprobs() -> JSONValue {
+        guard settings.logprobs != nil, !logprobs.isEmpty else { return .null }
+        func entry(_ e: TokenLogprobs.Entry) -> [(String, JSONValue)] {
+            [("token", .string(Self.tokenText(e))), ("logprob", .number(Double(e.logprob))), ("bytes", Self.bytesJSON(e))]
+        }
+        let content = logprobs.map { lp in JSONValue.object(entry(lp.chosen) + [("top_logprobs", .array(lp.top.map { .object(entry($0)) }))]) }
+        return .object([("content", .array(content)), ("refusal", .null)])
+    }
+
+    /// Legacy completions: {tokens, token_logprobs, top_logprobs: [{token: logprob}], text_offset}.
+    private func legacyLogprobs() -> JSONValue {
+        guard settings.logprobs != nil, !logprobs.isEmpty else { return .null }
+        var offsets: [JSONValue] = []
+        for lp in logprobs {
+            offsets.append(.integer(textOffset))
+            textOffset += lp.chosen.bytes.count
+        }
+        return .object([
+            ("tokens", .array(logprobs.map { .string(Self.tokenText($0.chosen)) })),
+            ("token_logprobs", .array(logprobs.map { .number(Double($0.chosen.logprob)) })),
+            ("top_logprobs", .array(logprobs.map { lp in .object(lp.top.map { (Self.tokenText($0), .number(Double($0.logprob))) }) })),
+            ("text_offset", .array(offsets)),
+        ])
+    }
+
+    /// llama.cpp's /completion with n_probs: [{id, token, logprob, bytes, top_logprobs: [{id, token, logprob, bytes}]}].
+    private func nativeProbabilities() -> [(String, JSONValue)] {
+        guard settings.logprobs != nil else { return [] }
+        func entry(_ e: TokenLogprobs.Entry) -> [(String, JSONValue)] {
+            [("id", .integer(e.id)), ("token", .string(Self.tokenText(e))), ("logprob", .number(Double(e.logprob))), ("bytes", Self.bytesJSON(e))]
+        }
+        return [("completion_probabilities", .array(logprobs.map { lp in
+            .object(entry(lp.chosen) + [("top_logprobs", .array(lp.top.map { .object(entry($0)) }))])
+        }))]
     }
 
     private func deltaChunk(_ piece: String, tokens ids: [Int]) -> JSONValue {
         switch shape {
-        case .chatCompletion: return chatChunk(delta: .object([("content", .string(piece))]), finishReason: .null)
-        case .textCompletion: return textChunk(piece, finishReason: .null)
+        case .chatCompletion: return chatChunk(delta: .object([("content", .string(piece))]), finishReason: .null, logprobs: chatLogprobs())
+        case .textCompletion: return textChunk(piece, finishReason: .null, logprobs: legacyLogprobs())
         case .native:
             return .object([("content", .string(piece)), ("tokens", .array(ids.map { .integer($0) })), ("stop", false),
-                            ("id_slot", -1), ("index", 0)])
+                            ("id_slot", -1), ("index", 0)] + nativeProbabilities())
         }
     }
 
@@ -125,11 +175,11 @@ public final class GenerationResponder: @unchecked Sendable {
         let timings = ("timings", Self.timingsJSON(outcome))
         switch shape {
         case .chatCompletion:
-            var events = [ServerSentEvents.event(chatChunk(delta: .object([]), finishReason: .string(Self.openAIFinishReason(outcome.reason)), extra: [timings]))]
+            var events = [ServerSentEvents.event(chatChunk(delta: .object([]), finishReason: .string(Self.openAIFinishReason(outcome.reason)), logprobs: chatLogprobs(), extra: [timings]))]
             if settings.includeUsage { events.append(ServerSentEvents.event(usageChunk(outcome, object: "chat.completion.chunk"))) }
             return events + [ServerSentEvents.done]
         case .textCompletion:
-            var events = [ServerSentEvents.event(textChunk("", finishReason: .string(Self.openAIFinishReason(outcome.reason)), extra: [timings]))]
+            var events = [ServerSentEvents.event(textChunk("", finishReason: .string(Self.openAIFinishReason(outcome.reason)), logprobs: legacyLogprobs(), extra: [timings]))]
             if settings.includeUsage { events.append(ServerSentEvents.event(usageChunk(outcome, object: "text_completion"))) }
             return events + [ServerSentEvents.done]
         case .native:
@@ -159,14 +209,14 @@ public final class GenerationResponder: @unchecked Sendable {
                 ("id", .string(identity.id)), ("object", "chat.completion"), ("created", .integer(identity.created)),
                 ("model", .string(identity.model)), ("system_fingerprint", .string(Self.fingerprint)),
                 ("choices", [.object([("index", 0), ("message", .object([("role", "assistant"), ("content", .string(text))])),
-                                      ("logprobs", .null), ("finish_reason", finish)])]),
+                                      ("logprobs", chatLogprobs()), ("finish_reason", finish)])]),
                 ("usage", usage(outcome)), ("timings", Self.timingsJSON(outcome)),
             ])
         case .textCompletion:
             return .object([
                 ("id", .string(identity.id)), ("object", "text_completion"), ("created", .integer(identity.created)),
                 ("model", .string(identity.model)), ("system_fingerprint", .string(Self.fingerprint)),
-                ("choices", [.object([("text", .string(text)), ("index", 0), ("logprobs", .null), ("finish_reason", finish)])]),
+                ("choices", [.object([("text", .string(text)), ("index", 0), ("logprobs", legacyLogprobs()), ("finish_reason", finish)])]),
                 ("usage", usage(outcome)), ("timings", Self.timingsJSON(outcome)),
             ])
         case .native:
@@ -191,7 +241,7 @@ public final class GenerationResponder: @unchecked Sendable {
             ("stop_type", .string(stopType)), ("stopping_word", .string(word)),
             ("tokens_cached", .integer(outcome.cachedTokens + outcome.timings.promptTokens + outcome.timings.generatedTokens)),
             ("timings", Self.timingsJSON(outcome)),
-        ])
+        ] + nativeProbabilities())
     }
 
     static let fingerprint = "swiftfile"

@@ -160,7 +160,8 @@ public struct Router: Sendable {
         let responder = GenerationResponder(shape: shape, identity: identity, settings: settings, promptTokenCount: prompt.count,
                                             writer: writer, extraHeaders: cors)
         let generation = GenerationRequest(prompt: prompt, maxTokens: settings.maxTokens, sampling: settings.sampling,
-                                           stopStrings: settings.stopStrings, cancellation: request.cancellation) { responder.handle($0) }
+                                           stopStrings: settings.stopStrings, grammar: settings.constraint?.grammar, logprobs: settings.logprobs,
+                                           cancellation: request.cancellation) { responder.handle($0) }
         do {
             try service.scheduler.submit(generation)
         } catch {

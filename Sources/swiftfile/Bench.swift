@@ -2,7 +2,9 @@ import ArgumentParser
 import Container
 import Engine
 import GGUF
+import Grammar
 import Model
+import Sampling
 import Tensors
 #if canImport(Glibc)
 import Glibc
@@ -23,6 +25,8 @@ struct BenchOptions: ParsableCommand {
     @Flag(name: .customLong("no-repack"), help: "Weights in place (no interleaving at load).") var noRepack = false
     @Option(name: [.customLong("ngl", withSingleDash: true), .customLong("n-gpu-layers")], parsing: .unconditional, help: "Layers to offload to the GPU (999: all).") var gpuLayers: Int?
     @Option(name: .customLong("gpu"), help: "auto | nvidia | disable") var gpu: String?
+    /// With a grammar or schema: also sampled generation with and without it (the constraint's cost).
+    @OptionGroup(title: "Constrained output") var constraintOptions: ConstraintOptions
 
     mutating func validate() throws {
         guard (0...65536).contains(prompt), (0...65536).contains(generate) else { throw ValidationError("-p and -n must be between 0 and 65536") }
@@ -44,7 +48,8 @@ enum Bench {
         let loadStart = monotonicMilliseconds()
         let weights = try Runner.load(modelArgument: o.model)
         let request = (try? GPURequest.parse(gpu: o.gpu, layers: o.gpuLayers)) ?? .cpuOnly
-        let sizing = ModelSession.Sizing(totalContext: max(o.prompt + o.generate, 1) + 1, maxBatch: max(1, min(o.batch, max(o.prompt, 1))),
+        let grammar = try o.constraintOptions.load()
+        let sizing = ModelSession.Sizing(totalContext: max(o.prompt + o.generate, 1) + 1 + (grammar != nil ? 64 : 0), maxBatch: max(1, min(o.batch, max(o.prompt, 1))),
                                          threads: o.threads, gpu: request, interleave: !o.noRepack)
         let session = try ModelSession.open(weights, sizing, note: { Output.err("note: \($0)\n") })
         let context = session.inference, gguf = weights.gguf, threads = o.threads ?? physicalCoreCount()
@@ -85,6 +90,9 @@ enum Bench {
             let times = try (0..<o.repetitions).map { _ in try measure { try decode(o.generate) } }
             results.append(summary("tg\(o.generate)", prompt: 0, generate: o.generate, tokens: o.generate, milliseconds: times))
         }
+        if let grammar, o.generate > 0 {
+            results += try constrainedCost(session, grammar: grammar, tokens: o.generate, repetitions: o.repetitions)
+        }
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         let peak = Int(usage.ru_maxrss) * 1024
@@ -113,6 +121,30 @@ enum Bench {
             Output.out("load \(round2(loadMilliseconds)) ms, time to first token (pp\(o.prompt)) \(round2(ttft)) ms, peak RSS \(formatBytes(peak))\n")
         }
         return 0
+    }
+
+    /// Sampled generation (llama.cpp's default chain, fixed seeds) from a short instruction, without and with the
+    /// grammar, interleaved: tokens per second of the decode phase (a grammar may end generation early).
+    static func constrainedCost(_ session: ModelSession, grammar: Grammar, tokens: Int, repetitions: Int) throws -> [Result] {
+        let generator = Generator(context: session.inference, tokenizer: session.tokenizer)
+        let prompt = session.tokenizer.encode("Describe a person as a JSON object:", addBOS: session.tokenizer.addBOS, parseSpecial: false)
+        var free: [(Int, Double)] = [], constrained: [(Int, Double)] = []
+        for round in 0..<(repetitions + 1) {
+            var sampling = SamplingParameters()
+            sampling.seed = UInt64(round)
+            for (g, into) in [(nil as Grammar?, 0), (grammar, 1)] {
+                let (_, t) = try generator.generate(prompt: prompt, maxTokens: tokens, sampling: sampling, grammar: g) { _ in true }
+                if round > 0 {  // round 0 warms up (and builds the vocabulary table once)
+                    if into == 0 { free.append((t.generatedTokens, t.generationMilliseconds)) } else { constrained.append((t.generatedTokens, t.generationMilliseconds)) }
+                }
+            }
+        }
+        func result(_ name: String, _ runs: [(Int, Double)]) -> Result {
+            let ns = runs.map { $0.1 * 1_000_000 }
+            return Result(test: name, prompt: prompt.count, generate: tokens, samples: runs.map { Double($0.0) * 1000 / max($0.1, 1e-9) },
+                          meanNanoseconds: mean(ns), stddevNanoseconds: stddev(ns))
+        }
+        return [result("tg\(tokens) sampled", free), result("tg\(tokens) sampled+grammar", constrained)]
     }
 
     static func summary(_ test: String, prompt: Int, generate: Int, tokens: Int, milliseconds: [Double]) -> Result {

@@ -1,6 +1,7 @@
 import Chat
 import Engine
 import GGUF
+import Grammar
 import Model
 import Sampling
 import Synchronization
@@ -31,8 +32,8 @@ enum ChatMode {
         }
 
         let chat = ChatSession(generator: Generator(context: inference, tokenizer: tokenizer), prompter: prompter,
-                                  sampling: options.samplingParameters, maxTokens: options.nPredict,
-                                  terminal: terminal, style: style)
+                                  sampling: options.samplingParameters, grammar: try options.constraintOptions.load(),
+                                  maxTokens: options.nPredict, terminal: terminal, style: style)
         let editor = LineEditor(terminal: terminal)
 
         // The banner goes to stdout on a terminal; with piped input stdout carries only the answers.
@@ -115,6 +116,8 @@ final class ChatSession {
     /// nil: completion mode.
     let prompter: ChatPrompt?
     let sampling: SamplingParameters
+    /// Every answer follows this grammar (--grammar, --json-schema).
+    let grammar: Grammar?
     let maxTokens: Int
     let terminal: TerminalModes?
     let style: TextStyle
@@ -133,11 +136,12 @@ final class ChatSession {
     /// Completion mode with -n -1 would run a base model to the end of the context on every input.
     static let completionTurnTokens = 256
 
-    init(generator: Generator, prompter: ChatPrompt?, sampling: SamplingParameters, maxTokens: Int,
+    init(generator: Generator, prompter: ChatPrompt?, sampling: SamplingParameters, grammar: Grammar?, maxTokens: Int,
          terminal: TerminalModes?, style: TextStyle) {
         self.generator = generator
         self.prompter = prompter
         self.sampling = sampling
+        self.grammar = grammar
         self.maxTokens = maxTokens
         self.terminal = terminal
         self.style = style
@@ -249,7 +253,7 @@ final class ChatSession {
             var timings = promptTimings
             var reason = StopReason.cancelled
             if !interrupted {
-                let (stop, last) = try generator.generate(prompt: prompt, maxTokens: limit, sampling: sampling) { token in
+                let (stop, last) = try generator.generate(prompt: prompt, maxTokens: limit, sampling: sampling, grammar: grammar) { token in
                     if ChatInterrupt.requested.load(ordering: .relaxed) { return false }
                     if token.id >= 0 { offered.append(token.id) }
                     Output.out(token.text)

@@ -28,6 +28,7 @@ enum Completion {
         let loadMilliseconds = monotonicMilliseconds() - loadStart + weights.resolved.mapSeconds * 1000 + weights.parseMilliseconds
 
         let sampling = options.samplingParameters
+        let grammar = try options.constraintOptions.load()
 
         let generator = Generator(context: inference, tokenizer: tokenizer)
         if !options.unsecure { Sandbox.enter(weights: weights.resolved.origin, pool: inference.pool, note: note) }
@@ -45,7 +46,7 @@ enum Completion {
             } : nil
         }
         let (reason, timings) = try generator.generate(prompt: prompt, maxTokens: options.nPredict, sampling: sampling,
-                                                       onPromptLogits: onPromptLogits) { token in
+                                                       grammar: grammar, onPromptLogits: onPromptLogits) { token in
             if let topK {
                 guard token.id >= 0 else { return true }
                 let top = topLogits(token.logits, k: topK).map { "[\($0.0), \($0.1)]" }.joined(separator: ", ")

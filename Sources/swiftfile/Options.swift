@@ -85,6 +85,8 @@ struct RunnerOptions: ParsableCommand {
     @Flag(name: .customLong("info"), help: "Print the model's architecture, hyper-parameters and tensors, then exit.") var info = false
     @OptionGroup(title: "Server") var serverOptions: ServerOptions
 
+    @OptionGroup(title: "Constrained output") var constraintOptions: ConstraintOptions
+
     @Option(name: .customLong("top-logits"), help: "Print JSON lines with the K largest logits of every step instead of text.")
     var topLogits: Int?
 
@@ -109,7 +111,7 @@ struct RunnerOptions: ParsableCommand {
         guard minP.isFinite, (0...1).contains(minP) else { throw ValidationError("--min-p must be between 0 and 1") }
         guard repeatPenalty.isFinite, repeatPenalty > 0 else { throw ValidationError("--repeat-penalty must be > 0") }
         guard presencePenalty.isFinite, frequencyPenalty.isFinite else { throw ValidationError("penalties must be finite numbers") }
-        if let k = topLogits, k < 1 || k > 1000 { throw ValidationError("--top-logits must be between 1 and 1000") }
+        if let k = topLogits, k < 1 || k > 1_000_000 { throw ValidationError("--top-logits must be between 1 and 1000000") }
         if promptLogits && topLogits == nil { throw ValidationError("--prompt-logits needs --top-logits K") }
         if prompt != nil && file != nil { throw ValidationError("give either -p or -f, not both") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }

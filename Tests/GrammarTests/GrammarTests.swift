@@ -58,6 +58,13 @@ final class GrammarTests: XCTestCase {
         // A lead byte whose characters the grammar cannot take is refused at once, not at the last byte.
         var n = GrammarMatcher(try Grammar.parse(#"root ::= [a-z]"#))
         XCTAssertFalse(n.accept(0xC3))
+        // An overlong or surrogate prefix is refused at the byte that makes it so, not at the last one.
+        var overlong = GrammarMatcher(try Grammar.parse("root ::= .*"))
+        XCTAssertTrue(overlong.accept(0xE0))
+        XCTAssertFalse(overlong.accept(0x81))
+        var surrogate = GrammarMatcher(try Grammar.parse("root ::= .*"))
+        XCTAssertTrue(surrogate.accept(0xED))
+        XCTAssertFalse(surrogate.accept(0xA0))
         // Invalid UTF-8: overlong, surrogate, stray continuation.
         for bad: [UInt8] in [[0xC0, 0x80], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0x80]] {
             var any = GrammarMatcher(try Grammar.parse("root ::= .*"))

@@ -54,7 +54,7 @@ final class SchedulerTests: XCTestCase {
 
         func handle(_ event: GenerationEvent) {
             switch event {
-            case .promptProgress: break
+            case .promptProgress, .logprobs: break
             case .text(let t, let ids):
                 let count = state.withLock { $0.text += t; $0.tokens += ids; $0.textEvents += 1; return $0.textEvents }
                 onText?(count)

@@ -1,4 +1,5 @@
 """The web UI against a real runner on SmolLM2: loading, streaming, stop, regenerate/edit, chats, settings."""
+import json
 import re
 import time
 
@@ -251,3 +252,23 @@ def test_dark_mode_follows_system_and_toggle(runner, browser):
     wait_for_answer(browser)
     screenshot(browser, "chat-dark.png")
 
+
+
+def test_json_output_setting(runner, browser):
+    """The JSON output switch sends response_format json_object: the answer is a JSON object, drawn indented."""
+    open_page(browser, runner.base)
+    set_settings(browser, temperature=0.7, max_tokens=200, json_output=True)
+    send(browser, "Describe a cat.")
+    wait_for_answer(browser)
+    block = browser.find_elements(By.CSS_SELECTOR, ".message.assistant pre.json-answer code")
+    assert block, last_answer_text(browser)
+    text = block[-1].text
+    value = json.loads(text)
+    assert isinstance(value, dict)
+    assert not value or text.startswith("{\n  \""), f"shown indented: {text!r}"
+    # Stored with the conversation: a reload draws it the same way; switching off gives prose again.
+    open_page(browser, runner.base, clear=False)
+    assert browser.find_elements(By.CSS_SELECTOR, ".message.assistant pre.json-answer")
+    set_settings(browser, json_output=False)
+    stored = browser.execute_script("return JSON.parse(localStorage.getItem('swiftfile.settings')).jsonOutput")
+    assert stored is False

@@ -28,11 +28,15 @@ def open_page(browser, base, clear=True):
 
 
 def set_settings(browser, **values):
-    """Fills the settings dialog (keys: system_prompt, temperature, top_p, max_tokens, api_key) and saves."""
+    """Fills the settings dialog (keys: system_prompt, temperature, top_p, max_tokens, api_key, json_output) and saves."""
     browser.find_element(By.ID, "settings-button").click()
     wait_for(browser, lambda: browser.find_element(By.ID, "settings-dialog").is_displayed(), 5, "settings dialog opens")
     for name, value in values.items():
         field = browser.find_element(By.ID, "setting-" + name.replace("_", "-"))
+        if isinstance(value, bool):  # a checkbox
+            if field.is_selected() != value:
+                field.click()
+            continue
         field.clear()
         field.send_keys(str(value))
     browser.find_element(By.ID, "settings-save").click()

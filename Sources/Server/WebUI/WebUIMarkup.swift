@@ -62,6 +62,8 @@ enum WebUIMarkup {
               <label>Top-p <input id="setting-top-p" type="number" min="0" max="1" step="0.01"></label>
               <label>Max tokens <input id="setting-max-tokens" type="number" min="-1" max="1048576" step="1" title="-1: until the model stops"></label>
             </div>
+            <label class="setting-check"><input id="setting-json-output" type="checkbox"> JSON output
+              <span class="setting-hint">answers are one JSON object (response_format json_object), shown formatted</span></label>
             <label>API key <input id="setting-api-key" type="password" autocomplete="off" placeholder="only if the server was started with --api-key"></label>
             <p id="settings-error" class="form-error" hidden></p>
             <div class="dialog-buttons">

@@ -102,12 +102,14 @@ enum WebUIScriptAPI {
             return stream("/v1/chat/completions", {
               messages, stream: true, stream_options: { include_usage: true },
               temperature: settings.temperature, top_p: settings.topP, max_tokens: settings.maxTokens,
+              ...(settings.jsonOutput ? { response_format: { type: "json_object" } } : {}),
             }, { ...options, apiKey: settings.apiKey });
           }
 
           function complete(prompt, settings, options) {
             return stream("/completion", {
               prompt, stream: true, temperature: settings.temperature, top_p: settings.topP, n_predict: settings.maxTokens,
+              ...(settings.jsonOutput ? { response_format: { type: "json_object" } } : {}),
             }, { ...options, apiKey: settings.apiKey });
           }
 

@@ -133,6 +133,7 @@ enum WebUIScriptApp {
 
           async function generateAnswer(conversation) {
             const answer = { role: "assistant", content: "" };
+            if (state.settings.jsonOutput) answer.json = true;
             conversation.messages.push(answer);
             conversation.updatedAt = Date.now();
             const generation = begin("chat", conversation.id, conversation.messages.length - 1);
@@ -334,6 +335,7 @@ enum WebUIScriptApp {
             byId("setting-top-p").value = String(settings.topP);
             byId("setting-max-tokens").value = String(settings.maxTokens);
             byId("setting-api-key").value = settings.apiKey;
+            byId("setting-json-output").checked = settings.jsonOutput;
             byId("settings-error").hidden = true;
             byId("settings-dialog").showModal();
           }
@@ -346,7 +348,8 @@ enum WebUIScriptApp {
               ["topP", "setting-top-p", 0, 1, "Top-p must be a number from 0 to 1."],
               ["maxTokens", "setting-max-tokens", -1, 1048576, "Max tokens must be a whole number from -1 to 1048576."],
             ];
-            const next = { systemPrompt: byId("setting-system-prompt").value, apiKey: read("setting-api-key") };
+            const next = { systemPrompt: byId("setting-system-prompt").value, apiKey: read("setting-api-key"),
+                           jsonOutput: byId("setting-json-output").checked };
             for (const [name, id, low, high, message] of fields) {
               const value = Number(read(id));
               const valid = read(id) !== "" && Number.isFinite(value) && value >= low && value <= high

@@ -64,11 +64,20 @@ enum WebUIScriptChat {
             return target;
           }
 
+          // A JSON answer (JSON output setting), indented once it parses; while it streams, the text as it comes.
+          function jsonBlock(text) {
+            let shown = text;
+            try { shown = JSON.stringify(JSON.parse(text), null, 2); } catch (error) { /* not complete yet */ }
+            const pre = element("pre", "json-answer");
+            pre.appendChild(element("code", null, [shown]));
+            return pre;
+          }
+
           // The body of an assistant message: markdown, the progress indicator before the first text, a cursor
           // while streaming, or the error.
           function assistantBody(message, live) {
             const body = element("div", "message-body");
-            if (message.content) body.appendChild(Markdown.render(message.content));
+            if (message.content) body.appendChild(message.json ? jsonBlock(message.content) : Markdown.render(message.content));
             if (live && !message.content) body.appendChild(progress(`Processing prompt\u2026 ${elapsed(live.startedAt)}`));
             else if (live) lastTextBlock(body).appendChild(element("span", "cursor"));
             if (message.error) body.appendChild(element("div", "message-error", [message.error]));

@@ -7,7 +7,7 @@ enum WebUIScriptStore {
             settings: "swiftfile.settings", conversations: "swiftfile.conversations", current: "swiftfile.currentConversation",
             theme: "swiftfile.theme", mode: "swiftfile.mode", completion: "swiftfile.completionText",
           };
-          const defaultSettings = Object.freeze({ systemPrompt: "", temperature: 0.7, topP: 0.95, maxTokens: 1024, apiKey: "" });
+          const defaultSettings = Object.freeze({ systemPrompt: "", temperature: 0.7, topP: 0.95, maxTokens: 1024, apiKey: "", jsonOutput: false });
 
           function read(key, fallback) {
             try {
@@ -40,6 +40,7 @@ enum WebUIScriptStore {
               topP: numberIn(source.topP, 0, 1, defaultSettings.topP),
               maxTokens: Math.trunc(numberIn(source.maxTokens, -1, 1048576, defaultSettings.maxTokens)),
               apiKey: typeof source.apiKey === "string" ? source.apiKey : "",
+              jsonOutput: source.jsonOutput === true,
             };
           }
 
@@ -49,6 +50,7 @@ enum WebUIScriptStore {
             const message = { role: value.role, content: typeof value.content === "string" ? value.content : "" };
             if (value.stats && typeof value.stats === "object") message.stats = value.stats;
             if (typeof value.error === "string") message.error = value.error;
+            if (value.json === true) message.json = true;
             return message;
           }
 

@@ -162,6 +162,10 @@ enum WebUIStyle {
           border: 1px solid var(--border); border-radius: 8px; padding: 6px 8px; background: var(--surface); color: var(--text); min-width: 0;
         }
         .setting-row { display: flex; gap: 10px; }
+        .dialog .setting-check { flex-direction: row; align-items: baseline; gap: 6px; flex-wrap: wrap; flex: none; }
+        .setting-check input { width: auto; }
+        .setting-hint { color: var(--text-muted); font-size: 12px; flex-basis: 100%; }
+        .json-answer { white-space: pre-wrap; overflow-x: auto; margin: 0; }
         .dialog-buttons { display: flex; justify-content: flex-end; gap: 8px; }
         .form-error { color: var(--danger); margin: 0; font-size: 13px; }
 

@@ -1,0 +1,130 @@
+import Grammar
+import Sampling
+import Tokenizer
+
+/// The vocabulary's byte strings in sorted order with each one's common prefix with the one before, so a
+/// grammar can be run over every token at once as a walk of the implied trie: a prefix the grammar refuses
+/// is refused once for all the tokens that share it. Built once per model, shared by every request.
+public final class TokenPieces: Sendable {
+    let ids: [Int32]
+    let bytes: [UInt8]
+    let starts: [Int32]
+    /// common[i]: length of the prefix piece i shares with piece i − 1.
+    let common: [Int32]
+
+    public init(tokenizer: Tokenizer) {
+        // Control tokens have no bytes (they are never text); end-of-generation is decided by the grammar apart.
+        var pieces: [(bytes: [UInt8], id: Int32)] = []
+        for id in 0..<tokenizer.vocabularySize where !tokenizer.isEndOfGeneration(id) {
+            let piece = tokenizer.piece(id)
+            if !piece.isEmpty { pieces.append((piece, Int32(id))) }
+        }
+        pieces.sort { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+        var ids: [Int32] = [], bytes: [UInt8] = [], starts: [Int32] = [0], common: [Int32] = []
+        var previous: [UInt8] = []
+        for piece in pieces {
+            var shared = 0
+            while shared < min(previous.count, piece.bytes.count), previous[shared] == piece.bytes[shared] { shared += 1 }
+            ids.append(piece.id)
+            bytes += piece.bytes
+            starts.append(Int32(bytes.count))
+            common.append(Int32(shared))
+            previous = piece.bytes
+        }
+        (self.ids, self.bytes, self.starts, self.common) = (ids, bytes, starts, common)
+    }
+}
+
+/// Why a constrained generation cannot go on.
+public enum GrammarConstraintError: Error, Sendable, CustomStringConvertible {
+    /// No token (not even end of generation) continues the grammar.
+    case deadEnd
+    /// The grammar's parse outgrew the matcher's bounds (an ambiguous or too deeply nested grammar).
+    case tooComplex
+
+    public var description: String {
+        switch self {
+        case .deadEnd: return "the grammar allows no token here (a grammar that cannot be completed by this model's vocabulary)"
+        case .tooComplex: return "the grammar's parse grew past the matcher's bounds (too ambiguous or too deeply nested)"
+        }
+    }
+}
+
+/// Sampling under a grammar: draw from the unconstrained chain, keep the token if the grammar takes its bytes,
+/// otherwise mask every token the grammar refuses and draw again from the same chain. End of generation is
+/// allowed only where the grammar is complete.
+public struct GrammarConstraint {
+    public private(set) var matcher: GrammarMatcher
+    let pieces: TokenPieces
+    let tokenizer: Tokenizer
+    /// Draws that needed the full mask (for the overhead reports).
+    public private(set) var maskedDraws = 0
+
+    public init(grammar: Grammar, pieces: TokenPieces, tokenizer: Tokenizer) {
+        matcher = GrammarMatcher(grammar)
+        self.pieces = pieces
+        self.tokenizer = tokenizer
+    }
+
+    /// Whether the grammar takes token `id` next.
+    public func allows(_ id: Int) -> Bool {
+        if tokenizer.isEndOfGeneration(id) { return matcher.canEnd }
+        let piece = tokenizer.piece(id)
+        guard !piece.isEmpty else { return false }
+        var m = matcher
+        return m.accept(bytes: piece)
+    }
+
+    /// Every token the grammar takes next (end-of-generation tokens when it is complete), unordered.
+    public func allowedTokens() throws(GrammarConstraintError) -> [Int] {
+        var allowed: [Int] = []
+        var states = [matcher]
+        var deadBelow = Int.max  // tokens sharing more than this many bytes with a refused one are refused too
+        var overflowed = false
+        for i in pieces.ids.indices {
+            let shared = Int(pieces.common[i])
+            if shared >= deadBelow { continue }
+            deadBelow = .max
+            states.removeSubrange((shared + 1)...)
+            let start = Int(pieces.starts[i]), end = Int(pieces.starts[i + 1])
+            var depth = shared
+            while start + depth < end {
+                var next = states[depth]
+                guard next.accept(pieces.bytes[start + depth]) else {
+                    overflowed = overflowed || next.overflowed
+                    deadBelow = depth + 1
+                    break
+                }
+                states.append(next)
+                depth += 1
+            }
+            if deadBelow == .max { allowed.append(Int(pieces.ids[i])) }
+        }
+        if matcher.canEnd { allowed += tokenizer.endOfGenerationTokens.sorted() }
+        if allowed.isEmpty { throw overflowed ? .tooComplex : .deadEnd }
+        return allowed
+    }
+
+    /// Samples with `chain`, honouring the grammar (see the type's note).
+    public mutating func sample(_ chain: inout SamplerChain, logits: UnsafeBufferPointer<Float>,
+                                history: ArraySlice<Int>) throws(GrammarConstraintError) -> Int {
+        let first = chain.sample(logits: logits, history: history)
+        if allows(first) { return first }
+        maskedDraws += 1
+        var masked = [Float](repeating: -.infinity, count: logits.count)
+        let allowed = try allowedTokens()
+        for id in allowed where id < logits.count { masked[id] = logits[id] }
+        let second = masked.withUnsafeBufferPointer { chain.sample(logits: $0, history: history) }
+        // A draw's rounding fallback can land on a masked entry; the best allowed token then.
+        if masked[second] > -.infinity { return second }
+        return allowed.max { masked[$0] < masked[$1] || (masked[$0] == masked[$1] && $0 > $1) } ?? second
+    }
+
+    /// Moves the grammar past the chosen token (a no-op for end of generation).
+    public mutating func commit(_ id: Int) throws(GrammarConstraintError) {
+        guard !tokenizer.isEndOfGeneration(id) else { return }
+        if !matcher.accept(bytes: tokenizer.piece(id)) {
+            throw matcher.overflowed ? .tooComplex : .deadEnd
+        }
+    }
+}
