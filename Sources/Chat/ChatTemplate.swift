@@ -8,10 +8,33 @@ import Foundation
 public struct ChatMessage: Sendable, Equatable {
     public var role: String
     public var content: String
+    /// An assistant turn's tool calls (its content is then often empty, given to templates as none).
+    public var toolCalls: [ChatToolCall] = []
+    /// A `tool` turn: the call it answers, and the tool's name.
+    public var toolCallId: String?
+    public var name: String?
 
-    public init(role: String, content: String) {
+    public init(role: String, content: String, toolCalls: [ChatToolCall] = [], toolCallId: String? = nil, name: String? = nil) {
         self.role = role
         self.content = content
+        self.toolCalls = toolCalls
+        self.toolCallId = toolCallId
+        self.name = name
+    }
+}
+
+/// A function call an assistant turn made: its arguments as the JSON text the client sent, and parsed.
+public struct ChatToolCall: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var arguments: String
+    public var argumentsValue: TemplateValue
+
+    public init(id: String, name: String, arguments: String, argumentsValue: TemplateValue) {
+        self.id = id
+        self.name = name
+        self.arguments = arguments
+        self.argumentsValue = argumentsValue
     }
 }
 
@@ -38,7 +61,23 @@ public struct ChatTemplate: Sendable {
     /// `now` feeds `strftime_now`.
     public func render(messages: [ChatMessage], addGenerationPrompt: Bool, bosToken: String, eosToken: String,
                        extra: [String: TemplateValue] = [:], now: Date = Date()) throws -> String {
-        let list = TemplateValue.list(messages.map { .dictionary(["role": .string($0.role), "content": .string($0.content)]) })
+        // Templates that print `arguments | tojson` want an object; others (string concatenation) the JSON text.
+        let argumentsAsObject = source.contains("arguments | tojson") || source.contains("arguments|tojson")
+            || source.contains("arguments | items") || source.contains("arguments.items()")
+        let list = TemplateValue.list(messages.map { m in
+            var d: TemplateDictionary = ["role": .string(m.role), "content": .string(m.content)]
+            if !m.toolCalls.isEmpty {
+                if m.content.isEmpty { d["content"] = TemplateValue.none }
+                d["tool_calls"] = .list(m.toolCalls.map { call in
+                    .dictionary(["id": .string(call.id), "type": "function",
+                                 "function": .dictionary(["name": .string(call.name),
+                                                          "arguments": argumentsAsObject ? call.argumentsValue : .string(call.arguments)])])
+                })
+            }
+            if let id = m.toolCallId { d["tool_call_id"] = .string(id) }
+            if let name = m.name { d["name"] = .string(name) }
+            return .dictionary(d)
+        })
         var context: [String: TemplateValue] = [
             "messages": list,
             "add_generation_prompt": .bool(addGenerationPrompt),

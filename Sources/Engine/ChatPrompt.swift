@@ -19,16 +19,22 @@ public struct ChatPrompt: Sendable {
     public var eosText: String { tokenizer.eosToken.flatMap { tokenizer.tokenText($0) } ?? "" }
 
     /// The prompt text the template makes of a conversation, ready for the assistant's turn.
-    public func render(_ messages: [ChatMessage]) throws -> String {
-        try template.render(messages: messages, addGenerationPrompt: true, bosToken: bosText, eosToken: eosText)
+    /// `extra`: more template variables (`tools`, `date_string`, …).
+    public func render(_ messages: [ChatMessage], extra: [String: TemplateValue] = [:]) throws -> String {
+        try template.render(messages: messages, addGenerationPrompt: true, bosToken: bosText, eosToken: eosText, extra: extra)
     }
 
     /// Token ids of a conversation (see the type's comment). Throws what the template throws.
-    public func tokens(_ messages: [ChatMessage]) throws -> [Int] {
-        let reference = try render(messages)
+    public func tokens(_ messages: [ChatMessage], extra: [String: TemplateValue] = [:]) throws -> [Int] {
+        let reference = try render(messages, extra: extra)
         let marker = "\u{F8FF}swiftfile-content-"
-        let placeheld = messages.enumerated().map { ChatMessage(role: $0.element.role, content: "\(marker)\($0.offset)\u{F8FF}") }
-        let skeleton = try render(placeheld)
+        // (An empty content stays empty: with tool calls, templates test it for none.)
+        let placeheld = messages.enumerated().map { index, message in
+            var copy = message
+            if !message.content.isEmpty { copy.content = "\(marker)\(index)\u{F8FF}" }
+            return copy
+        }
+        let skeleton = try render(placeheld, extra: extra)
         let addBOS = tokenizer.addBOS && !(bosText.isEmpty == false && reference.hasPrefix(bosText))
         // Templates may transform content (Llama 3 trims it); try the contents as given, then trimmed.
         for transform in [{ (s: String) in s }, { (s: String) in s.trimmedWhitespace }] {

@@ -50,6 +50,17 @@ public enum GrammarConstraintError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// Where a lazy grammar starts: the output is free until it contains `text` (at its start, after whitespace,
+/// when `atStart`), and from there on — the trigger included — it must follow the grammar.
+public struct GrammarTrigger: Sendable, Equatable {
+    public let text: String
+    public let atStart: Bool
+    public init(text: String, atStart: Bool) {
+        self.text = text
+        self.atStart = atStart
+    }
+}
+
 /// Sampling under a grammar: draw from the unconstrained chain, keep the token if the grammar takes its bytes,
 /// otherwise mask every token the grammar refuses and draw again from the same chain. End of generation is
 /// allowed only where the grammar is complete.
@@ -59,15 +70,25 @@ public struct GrammarConstraint {
     let tokenizer: Tokenizer
     /// Draws that needed the full mask (for the overhead reports).
     public private(set) var maskedDraws = 0
+    /// A lazy grammar not yet started, and the output so far (to look for its trigger).
+    private var trigger: GrammarTrigger?
+    private var produced: [UInt8] = []
+    /// An at-start trigger that did not come: the output stays free to the end.
+    private var triggerMissed = false
 
-    public init(grammar: Grammar, pieces: TokenPieces, tokenizer: Tokenizer) {
+    public init(grammar: Grammar, pieces: TokenPieces, tokenizer: Tokenizer, trigger: GrammarTrigger? = nil) {
         matcher = GrammarMatcher(grammar)
         self.pieces = pieces
         self.tokenizer = tokenizer
+        self.trigger = trigger
     }
+
+    /// Whether the grammar has started (always, unless it is lazy and its trigger has not come).
+    public var isActive: Bool { trigger == nil }
 
     /// Whether the grammar takes token `id` next.
     public func allows(_ id: Int) -> Bool {
+        if trigger != nil { return (try? lazyStep(id)) != nil }
         if tokenizer.isEndOfGeneration(id) { return matcher.canEnd }
         let piece = tokenizer.piece(id)
         guard !piece.isEmpty else { return false }
@@ -75,8 +96,36 @@ public struct GrammarConstraint {
         return m.accept(bytes: piece)
     }
 
+    /// Before the trigger: the output after token `id`, and the matcher that takes over if it holds the trigger
+    /// (nil while it does not). Throws when the token completes the trigger with text the grammar refuses.
+    private func lazyStep(_ id: Int) throws(GrammarConstraintError) -> (output: [UInt8], started: GrammarMatcher?) {
+        guard let trigger else { return (produced, matcher) }
+        if triggerMissed || tokenizer.isEndOfGeneration(id) { return (produced, nil) }
+        let output = produced + tokenizer.piece(id)
+        let key = Array(trigger.text.utf8)
+        let start: Int?
+        if trigger.atStart {
+            let first = output.firstIndex { ![0x20, 0x0A, 0x09, 0x0D].contains($0) } ?? output.count
+            start = output.count - first >= key.count && Array(output[first..<(first + key.count)]) == key ? first : nil
+        } else {
+            // Only where this token's bytes can have completed it.
+            let from = max(0, produced.count - key.count + 1)
+            start = output.count < key.count ? nil : (from...(output.count - key.count)).first { Array(output[$0..<($0 + key.count)]) == key }
+        }
+        guard let start else { return (output, nil) }
+        var m = matcher
+        guard m.accept(bytes: output[start...]) else { throw m.overflowed ? .tooComplex : .deadEnd }
+        return (output, m)
+    }
+
     /// Every token the grammar takes next (end-of-generation tokens when it is complete), unordered.
     public func allowedTokens() throws(GrammarConstraintError) -> [Int] {
+        if trigger != nil {
+            // Before the trigger (rarely needed: only when a drawn token starts the grammar wrongly).
+            let allowed = (0..<tokenizer.vocabularySize).filter { allows($0) }
+            if allowed.isEmpty { throw .deadEnd }
+            return allowed
+        }
         var allowed: [Int] = []
         var states = [matcher]
         var deadBelow = Int.max  // tokens sharing more than this many bytes with a refused one are refused too
@@ -122,6 +171,24 @@ public struct GrammarConstraint {
 
     /// Moves the grammar past the chosen token (a no-op for end of generation).
     public mutating func commit(_ id: Int) throws(GrammarConstraintError) {
+        if trigger != nil {
+            let (output, started) = try lazyStep(id)
+            if let started {
+                matcher = started
+                trigger = nil
+                produced = []
+            } else if let trigger, !triggerMissed {
+                let keyLength = trigger.text.utf8.count
+                if trigger.atStart {
+                    // Decided once as many non-blank bytes as the trigger has are out.
+                    let first = output.firstIndex { ![0x20, 0x0A, 0x09, 0x0D].contains($0) } ?? output.count
+                    if output.count - first >= keyLength { triggerMissed = true; produced = [] } else { produced = output }
+                } else {
+                    produced = Array(output.suffix(keyLength - 1))  // all a later token can complete it with
+                }
+            }
+            return
+        }
         guard !tokenizer.isEndOfGeneration(id) else { return }
         if !matcher.accept(bytes: tokenizer.piece(id)) {
             throw matcher.overflowed ? .tooComplex : .deadEnd

@@ -359,7 +359,7 @@ struct ActiveGeneration {
         history = request.prompt
         chain = SamplerChain(request.sampling)
         if let grammar = request.grammar, let pieces {
-            constraint = GrammarConstraint(grammar: grammar, pieces: pieces, tokenizer: tokenizer)
+            constraint = GrammarConstraint(grammar: grammar, pieces: pieces, tokenizer: tokenizer, trigger: request.grammarTrigger)
         }
         decoder = StreamingDecoder(tokenizer: tokenizer)
         stops = StopStringMatcher(request.stopStrings)

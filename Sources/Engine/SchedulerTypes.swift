@@ -58,6 +58,8 @@ public struct GenerationRequest: Sendable {
     public var stopStrings: [String]
     /// When set, every sampled token keeps the output within this grammar (see GrammarConstraint).
     public var grammar: Grammar?
+    /// With `grammar`: it applies only from this trigger on (tool calls under `tool_choice: auto`).
+    public var grammarTrigger: GrammarTrigger?
     /// When set, each sampled token's log-probability and this many alternatives come as `.logprobs` events.
     public var logprobs: Int?
     public let cancellation: CancellationFlag
@@ -65,13 +67,14 @@ public struct GenerationRequest: Sendable {
     public let onEvent: @Sendable (GenerationEvent) -> Void
 
     public init(prompt: [Int], maxTokens: Int, sampling: SamplingParameters, stopStrings: [String] = [],
-                grammar: Grammar? = nil, logprobs: Int? = nil, cancellation: CancellationFlag = CancellationFlag(),
+                grammar: Grammar? = nil, grammarTrigger: GrammarTrigger? = nil, logprobs: Int? = nil, cancellation: CancellationFlag = CancellationFlag(),
                 onEvent: @escaping @Sendable (GenerationEvent) -> Void) {
         self.prompt = prompt
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.stopStrings = stopStrings
         self.grammar = grammar
+        self.grammarTrigger = grammarTrigger
         self.logprobs = logprobs
         self.cancellation = cancellation
         self.onEvent = onEvent

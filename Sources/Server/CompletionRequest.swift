@@ -83,11 +83,18 @@ let knownChatRoles: Set<String> = ["system", "user", "assistant", "tool", "ipyth
 public struct ChatCompletionRequest: Sendable {
     public var messages: [ChatMessage]
     public var settings: GenerationSettings
+    /// `tools`, `tool_choice`, `parallel_tool_calls` (nil: no tools, or tool_choice none).
+    public var tools: ToolSettings?
 
     public static func parse(_ body: JSONValue, defaults: GenerationSettings, limits: ServerLimits) throws(ServerError) -> ChatCompletionRequest {
         let fields = try RequestFields(body)
         let messages = try parseMessages(fields, limits: limits)
-        return ChatCompletionRequest(messages: messages, settings: try GenerationSettings.parse(fields, defaults: defaults, limits: limits))
+        let settings = try GenerationSettings.parse(fields, defaults: defaults, limits: limits)
+        let tools = try ToolSettings.parse(fields)
+        if tools != nil, let constraint = settings.constraint {
+            throw .badRequest("tools and \(constraint.source) cannot be combined: a tool call has its own grammar")
+        }
+        return ChatCompletionRequest(messages: messages, settings: settings, tools: tools)
     }
 
     static func parseMessages(_ fields: RequestFields, limits: ServerLimits) throws(ServerError) -> [ChatMessage] {
@@ -98,15 +105,51 @@ public struct ChatCompletionRequest: Sendable {
             throw .badRequest("'messages' has \(items.count) entries; at most \(limits.maximumMessages) are allowed")
         }
         var messages: [ChatMessage] = []
+        var callIDs: Set<String> = []
         for (index, item) in items.enumerated() {
             guard case .object = item else { throw .badRequest("messages[\(index)] must be an object, got \(item.kindName)") }
             guard case .string(let role)? = item["role"] else { throw .badRequest("messages[\(index)].role must be a string") }
             guard knownChatRoles.contains(role) else {
                 throw .badRequest("messages[\(index)].role \"\(String(role.prefix(40)))\" is not one of \(knownChatRoles.sorted().joined(separator: ", "))")
             }
-            messages.append(ChatMessage(role: role, content: try parseContent(item["content"], index: index)))
+            var message = ChatMessage(role: role, content: try parseContent(item["content"], index: index))
+            if role == "assistant", let calls = item["tool_calls"], !calls.isNull {
+                message.toolCalls = try parseToolCalls(calls, index: index)
+                for call in message.toolCalls { callIDs.insert(call.id) }
+            }
+            if role == "tool" {
+                guard case .string(let id)? = item["tool_call_id"] else { throw .badRequest("messages[\(index)] (role tool) needs a string 'tool_call_id'") }
+                guard callIDs.contains(id) else {
+                    throw .badRequest("messages[\(index)].tool_call_id '\(String(id.prefix(64)))' points to no tool call of an earlier assistant message")
+                }
+                message.toolCallId = id
+            }
+            if case .string(let name)? = item["name"] { message.name = name }
+            messages.append(message)
         }
         return messages
+    }
+
+    /// An assistant message's `tool_calls`: [{id, type: "function", function: {name, arguments: "<JSON>"}}].
+    static func parseToolCalls(_ value: JSONValue, index: Int) throws(ServerError) -> [ChatToolCall] {
+        guard case .array(let items) = value else { throw .badRequest("messages[\(index)].tool_calls must be a list") }
+        var calls: [ChatToolCall] = []
+        for (n, item) in items.enumerated() {
+            let place = "messages[\(index)].tool_calls[\(n)]"
+            guard case .string(let id)? = item["id"], !id.isEmpty else { throw .badRequest("\(place).id must be a non-empty string") }
+            guard case .string(let name)? = item["function"]?["name"] else { throw .badRequest("\(place).function.name must be a string") }
+            let arguments: JSONValue
+            switch item["function"]?["arguments"] {
+            case .string(let text)?:
+                do { arguments = try JSONParser.parse(Array(text.utf8)) } catch {
+                    throw .badRequest("\(place).function.arguments is not valid JSON: \(error)")
+                }
+            case .object(let members)?: arguments = .object(members)  // some clients send the object itself
+            default: throw .badRequest("\(place).function.arguments must be a JSON string")
+            }
+            calls.append(ChatToolCall(id: id, name: name, arguments: arguments.serialized, argumentsValue: arguments.templateValue))
+        }
+        return calls
     }
 
     /// A string, null (an assistant turn with tool calls), or a list of `{"type": "text", "text": …}` parts.

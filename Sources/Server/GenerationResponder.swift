@@ -40,13 +40,20 @@ public final class GenerationResponder: @unchecked Sendable {
     private var logprobs: [TokenLogprobs] = []
     /// Bytes of text before each reported token (legacy completions' text_offset).
     private var textOffset = 0
+    /// Chat with tools: how calls look, all text so far (streaming), how much of it went out as content, and
+    /// whether a call has started (its text is held back and sent as tool_calls at the end).
+    let tooling: PreparedChat.Tooling?
+    private var toolText: [UInt8] = []
+    private var toolSent = 0
+    private var inCall = false
 
     public init(shape: ResponseShape, identity: ResponseIdentity, settings: GenerationSettings, promptTokenCount: Int,
-                writer: any ResponseWriter, extraHeaders: [(String, String)] = []) {
+                tooling: PreparedChat.Tooling? = nil, writer: any ResponseWriter, extraHeaders: [(String, String)] = []) {
         self.shape = shape
         self.identity = identity
         self.settings = settings
         self.promptTokenCount = promptTokenCount
+        self.tooling = shape == .chatCompletion ? tooling : nil
         self.writer = writer
         self.extraHeaders = extraHeaders
     }
@@ -58,7 +65,15 @@ public final class GenerationResponder: @unchecked Sendable {
         case .logprobs(let entry):
             logprobs.append(entry)
         case .text(let piece, let ids):
-            if settings.stream {
+            if settings.stream, tooling != nil {
+                startStream()
+                toolText += piece.utf8
+                let content = releasableContent()
+                if !content.isEmpty {
+                    writer.writeBody(ServerSentEvents.event(deltaChunk(content, tokens: ids)))
+                    logprobs.removeAll()
+                }
+            } else if settings.stream {
                 startStream()
                 writer.writeBody(ServerSentEvents.event(deltaChunk(piece, tokens: ids)))
                 logprobs.removeAll()
@@ -171,11 +186,96 @@ public final class GenerationResponder: @unchecked Sendable {
         }
     }
 
+    // MARK: - Tool calls
+
+    /// Streaming with tools: the content that can go out now. Text that may be the start of a call is held back
+    /// (a prefix of `<tool_call>`; for Llama 3, everything until the first non-blank character shows it is not `{`).
+    private func releasableContent() -> String {
+        guard let tooling, !inCall else { return "" }
+        var end = toolText.count
+        switch tooling.format {
+        case .hermes:
+            let key = Array("<tool_call>".utf8)
+            if let at = Self.find(key, in: toolText, from: toolSent) {
+                inCall = true
+                end = at
+                while end > toolSent && [0x20, 0x0A, 0x09, 0x0D].contains(toolText[end - 1]) { end -= 1 }
+            } else {
+                // Hold the longest tail that could still grow into the trigger (ASCII, so a character boundary).
+                var hold = min(key.count - 1, toolText.count - toolSent)
+                while hold > 0 && Array(toolText.suffix(hold)) != Array(key.prefix(hold)) { hold -= 1 }
+                end = toolText.count - hold
+            }
+        case .llama3:
+            if toolSent == 0 {
+                guard let first = toolText.firstIndex(where: { ![0x20, 0x0A, 0x09, 0x0D].contains($0) }) else { return "" }
+                if toolText[first] == UInt8(ascii: "{") { inCall = true; return "" }
+            }
+        }
+        guard end > toolSent else { return "" }
+        let out = String(decoding: toolText[toolSent..<end], as: UTF8.self)
+        toolSent = end
+        return out
+    }
+
+    static func find(_ key: [UInt8], in bytes: [UInt8], from start: Int) -> Int? {
+        guard bytes.count >= key.count, start <= bytes.count - key.count else { return nil }
+        return (start...(bytes.count - key.count)).first { Array(bytes[$0..<($0 + key.count)]) == key }
+    }
+
+    /// The calls in the whole answer, if it made any (a call cut short by max_tokens is none: it stays text).
+    private func parsedCalls(_ all: String, _ outcome: GenerationOutcome) -> (content: String, calls: [ParsedToolCall])? {
+        guard let tooling, outcome.reason != .length, outcome.reason != .contextFull else { return nil }
+        guard let parsed = ToolCallParser.parse(all, format: tooling.format, tools: tooling.tools), !parsed.calls.isEmpty else { return nil }
+        return parsed
+    }
+
+    private static func toolCallsJSON(_ calls: [ParsedToolCall]) -> JSONValue {
+        .array(calls.map { .object([("id", .string($0.id)), ("type", "function"),
+                                    ("function", .object([("name", .string($0.name)), ("arguments", .string($0.arguments))]))]) })
+    }
+
+    /// Streamed calls as OpenAI sends them: per call a delta with index, id, type, name and empty arguments,
+    /// then argument fragments with only the index.
+    private func toolCallEvents(_ calls: [ParsedToolCall]) -> [String] {
+        var events: [String] = []
+        for (index, call) in calls.enumerated() {
+            let head: JSONValue = .object([("index", .integer(index)), ("id", .string(call.id)), ("type", "function"),
+                                           ("function", .object([("name", .string(call.name)), ("arguments", "")]))])
+            events.append(ServerSentEvents.event(chatChunk(delta: .object([("tool_calls", [head])]), finishReason: .null)))
+            var rest = Substring(call.arguments)
+            while !rest.isEmpty {
+                let fragment = rest.prefix(24)
+                rest = rest.dropFirst(fragment.count)
+                let part: JSONValue = .object([("index", .integer(index)), ("function", .object([("arguments", .string(String(fragment)))]))])
+                events.append(ServerSentEvents.event(chatChunk(delta: .object([("tool_calls", [part])]), finishReason: .null)))
+            }
+        }
+        return events
+    }
+
     private func finalStreamEvents(_ outcome: GenerationOutcome) -> [String] {
         let timings = ("timings", Self.timingsJSON(outcome))
         switch shape {
         case .chatCompletion:
-            var events = [ServerSentEvents.event(chatChunk(delta: .object([]), finishReason: .string(Self.openAIFinishReason(outcome.reason)), logprobs: chatLogprobs(), extra: [timings]))]
+            var events: [String] = []
+            var finish = Self.openAIFinishReason(outcome.reason)
+            if tooling != nil {
+                let all = String(decoding: toolText, as: UTF8.self)
+                if let parsed = parsedCalls(all, outcome) {
+                    // Content before the call that was held back (the blank or partial-trigger tail) goes first.
+                    let unsent = String(decoding: toolText[toolSent...], as: UTF8.self)
+                    if let cut = unsent.firstRange(of: "<tool_call>") {
+                        let lead = String(unsent[..<cut.lowerBound]).trimmingTrailingWhitespace
+                        if !lead.isEmpty { events.append(ServerSentEvents.event(deltaChunk(lead, tokens: []))) }
+                    }
+                    events += toolCallEvents(parsed.calls)
+                    finish = "tool_calls"
+                } else if toolSent < toolText.count {
+                    events.append(ServerSentEvents.event(deltaChunk(String(decoding: toolText[toolSent...], as: UTF8.self), tokens: [])))
+                }
+            }
+            events.append(ServerSentEvents.event(chatChunk(delta: .object([]), finishReason: .string(finish), logprobs: chatLogprobs(), extra: [timings])))
             if settings.includeUsage { events.append(ServerSentEvents.event(usageChunk(outcome, object: "chat.completion.chunk"))) }
             return events + [ServerSentEvents.done]
         case .textCompletion:
@@ -205,10 +305,17 @@ public final class GenerationResponder: @unchecked Sendable {
         let finish = JSONValue.string(Self.openAIFinishReason(outcome.reason))
         switch shape {
         case .chatCompletion:
+            var message: [(String, JSONValue)] = [("role", "assistant"), ("content", .string(text))]
+            var finish = finish
+            if let parsed = parsedCalls(text, outcome) {
+                message = [("role", "assistant"), ("content", parsed.content.isEmpty ? .null : .string(parsed.content)),
+                           ("tool_calls", Self.toolCallsJSON(parsed.calls))]
+                finish = "tool_calls"
+            }
             return .object([
                 ("id", .string(identity.id)), ("object", "chat.completion"), ("created", .integer(identity.created)),
                 ("model", .string(identity.model)), ("system_fingerprint", .string(Self.fingerprint)),
-                ("choices", [.object([("index", 0), ("message", .object([("role", "assistant"), ("content", .string(text))])),
+                ("choices", [.object([("index", 0), ("message", .object(message)),
                                       ("logprobs", chatLogprobs()), ("finish_reason", finish)])]),
                 ("usage", usage(outcome)), ("timings", Self.timingsJSON(outcome)),
             ])

@@ -95,9 +95,11 @@ public struct Router: Sendable {
         case "/apply-template":
             try expect("POST")
             let service = try ready()
-            let fields = try RequestFields(try parseBody(request))
-            let messages = try ChatCompletionRequest.parseMessages(fields, limits: limits)
-            writer.respond(status: 200, json: .object([("prompt", .string(try service.renderChat(messages)))]), headers: cors)
+            let body = try parseBody(request)
+            let fields = try RequestFields(body)
+            let parsed = ChatCompletionRequest(messages: try ChatCompletionRequest.parseMessages(fields, limits: limits),
+                                               settings: service.defaults, tools: try ToolSettings.parse(fields))
+            writer.respond(status: 200, json: .object([("prompt", .string(try service.renderChat(try service.prepareChat(parsed))))]), headers: cors)
         case "/props":
             try expect("GET")
             writer.respond(status: 200, json: props(try ready()), headers: cors)
@@ -137,8 +139,10 @@ public struct Router: Sendable {
     private func chatCompletion(_ request: HTTPRequest, writer: any ResponseWriter, cors: [(String, String)]) throws(ServerError) {
         let service = try ready()
         let parsed = try ChatCompletionRequest.parse(try parseBody(request), defaults: service.defaults, limits: limits)
-        let prompt = try service.chatPromptTokens(parsed.messages)
-        try submit(service: service, prompt: prompt, settings: parsed.settings, shape: .chatCompletion, request: request, writer: writer, cors: cors)
+        let prepared = try service.prepareChat(parsed)
+        let prompt = try service.chatPromptTokens(prepared)
+        try submit(service: service, prompt: prompt, settings: parsed.settings, tooling: prepared.tooling, shape: .chatCompletion,
+                   request: request, writer: writer, cors: cors)
     }
 
     private func completion(_ request: HTTPRequest, shape: ResponseShape, writer: any ResponseWriter, cors: [(String, String)]) throws(ServerError) {
@@ -148,7 +152,7 @@ public struct Router: Sendable {
         try submit(service: service, prompt: prompt, settings: parsed.settings, shape: shape, request: request, writer: writer, cors: cors)
     }
 
-    private func submit(service: ModelService, prompt: [Int], settings: GenerationSettings, shape: ResponseShape,
+    private func submit(service: ModelService, prompt: [Int], settings: GenerationSettings, tooling: PreparedChat.Tooling? = nil, shape: ResponseShape,
                         request: HTTPRequest, writer: any ResponseWriter, cors: [(String, String)]) throws(ServerError) {
         guard !prompt.isEmpty else { throw .badRequest("the prompt is empty") }
         guard prompt.count <= service.contextLength else { throw .contextExceeded(promptTokens: prompt.count, contextLength: service.contextLength) }
@@ -158,9 +162,10 @@ public struct Router: Sendable {
         }
         let identity = ResponseIdentity.make(shape: shape, model: settings.model ?? service.modelName)
         let responder = GenerationResponder(shape: shape, identity: identity, settings: settings, promptTokenCount: prompt.count,
-                                            writer: writer, extraHeaders: cors)
+                                            tooling: tooling, writer: writer, extraHeaders: cors)
         let generation = GenerationRequest(prompt: prompt, maxTokens: settings.maxTokens, sampling: settings.sampling,
-                                           stopStrings: settings.stopStrings, grammar: settings.constraint?.grammar, logprobs: settings.logprobs,
+                                           stopStrings: settings.stopStrings, grammar: tooling?.grammar ?? settings.constraint?.grammar,
+                                           grammarTrigger: tooling?.trigger, logprobs: settings.logprobs,
                                            cancellation: request.cancellation) { responder.handle($0) }
         do {
             try service.scheduler.submit(generation)

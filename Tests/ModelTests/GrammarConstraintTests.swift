@@ -68,6 +68,39 @@ final class GrammarConstraintTests: XCTestCase {
         }
     }
 
+    /// A lazy grammar (tool calls under tool_choice auto): free text until the trigger, then the grammar, the
+    /// trigger included; a token that completes the trigger with refused text is not allowed.
+    func testLazyTrigger() throws {
+        let tokenizer = try tokenizer()
+        let pieces = TokenPieces(tokenizer: tokenizer)
+        let grammar = try Grammar.parse(#"root ::= "<call>" [0-9]+ "</call>""#)
+        var constraint = GrammarConstraint(grammar: grammar, pieces: pieces, tokenizer: tokenizer,
+                                           trigger: GrammarTrigger(text: "<call>", atStart: false))
+        let free = tokenizer.encode("Anything at all, even { and <ca", addBOS: false, parseSpecial: false)
+        for id in free {
+            XCTAssertTrue(constraint.allows(id))
+            try constraint.commit(id)
+        }
+        XCTAssertFalse(constraint.isActive)
+        XCTAssertTrue(constraint.allows(tokenizer.endOfGenerationTokens.sorted()[0]), "free text may end")
+        // "ll>" completes the trigger: what follows in the same token must fit the grammar.
+        let digits = tokenizer.encode("ll>12", addBOS: false, parseSpecial: false)
+        let letters = tokenizer.encode("ll>x", addBOS: false, parseSpecial: false)
+        XCTAssertTrue(constraint.allows(digits[0]))
+        if letters.count == 1 { XCTAssertFalse(constraint.allows(letters[0])) }
+        for id in digits { try constraint.commit(id) }
+        XCTAssertTrue(constraint.isActive)
+        XCTAssertFalse(constraint.allows(tokenizer.endOfGenerationTokens.sorted()[0]), "inside the call it may not end")
+        for id in tokenizer.encode("</call>", addBOS: false, parseSpecial: false) { try constraint.commit(id) }
+        XCTAssertEqual(Set(try constraint.allowedTokens()), tokenizer.endOfGenerationTokens, "a complete call may only end")
+        // At start: a first non-blank character other than the trigger leaves the output free for good.
+        var atStart = GrammarConstraint(grammar: try Grammar.parse(#"root ::= "{" [a-z]* "}""#), pieces: pieces, tokenizer: tokenizer,
+                                        trigger: GrammarTrigger(text: "{", atStart: true))
+        for id in tokenizer.encode("  Hello {", addBOS: false, parseSpecial: false) { try atStart.commit(id) }
+        XCTAssertFalse(atStart.isActive)
+        XCTAssertTrue(atStart.allows(tokenizer.encode("9", addBOS: false, parseSpecial: false)[0]))
+    }
+
     /// Nesting past the matcher's depth bound ends in a typed error, not in unbounded growth or a free token.
     func testTooDeepIsAnError() throws {
         let tokenizer = try tokenizer()

@@ -29,16 +29,17 @@ def free_port():
 class Runner:
     """One server process and helpers to talk to it."""
 
-    def __init__(self, *extra, wait=True, port=None, notes=False):
+    def __init__(self, *extra, wait=True, port=None, notes=False, model=None):
+        model = Path(model) if model else MODEL
         if not BIN.exists():
             pytest.fail(f"runner not found at {BIN}: build it (swift build -c release --product swiftfile) or set SWIFTFILE_BIN")
-        if not MODEL.exists():
-            pytest.fail(f"model not found at {MODEL}: run Tools/fetch-smollm2.sh or set SWIFTFILE_MODEL")
+        if not model.exists():
+            pytest.fail(f"model not found at {model}: run `make models` (or Tools/fetch-smollm2.sh) or set SWIFTFILE_MODEL")
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = open(ROOT / f".cache/server-test-{self.port}.log", "w+") if (ROOT / ".cache").exists() else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [str(BIN), "-m", str(MODEL), "--port", str(self.port), "-c", "8192", "-np", "4", "--metrics",
+            [str(BIN), "-m", str(model), "--port", str(self.port), "-c", "8192", "-np", "4", "--metrics",
              *([] if notes else ["--log-disable"]), *extra],
             stdout=subprocess.PIPE, stderr=self.log, text=True)
         self.first_line = self.process.stdout.readline()

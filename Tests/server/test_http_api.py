@@ -126,3 +126,18 @@ def test_concurrent_greedy_matches_sequential(server):
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         together = list(pool.map(one, prompts))
     assert [t.split()[:1] for t in together] == [s.split()[:1] for s in sequential]
+
+
+def test_completion_prompts_parse_special_tokens_as_llama_cpp(server):
+    """A client that applies the chat template itself: the completion routes read control tokens in the prompt
+    (llama.cpp's /tokenize with parse_special gives the same ids), so the model answers in the chat format."""
+    prompt = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
+    _, _, tokens = server.json("POST", "/tokenize", {"content": prompt, "parse_special": True, "add_special": True})
+    for path, body in [("/completion", {"prompt": prompt, "n_predict": 8, "temperature": 0}),
+                       ("/v1/completions", {"prompt": prompt, "max_tokens": 8, "temperature": 0})]:
+        status, _, reply = server.json("POST", path, body)
+        assert status == 200, reply
+        evaluated = reply["tokens_evaluated"] if path == "/completion" else reply["usage"]["prompt_tokens"]
+        assert evaluated == len(tokens["tokens"]), (path, evaluated, tokens)
+        text = reply["content"] if path == "/completion" else reply["choices"][0]["text"]
+        assert "Paris" in text, text
