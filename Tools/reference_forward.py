@@ -323,9 +323,17 @@ class LlamaReference:
             up = self.project(h, layer, "ffn_up")
             x = x + self.project(gate / (1.0 + np.exp(-gate)) * up, layer, "ffn_down")
         x = self.rms_norm(x, self.output_norm)
+        self.hidden = x  # the final-normed hidden states (what embeddings pool)
         if self.quantize:
             x = round_activations(x, self.output_type)
         return x @ self.output.T
+
+    def embedding(self, tokens, pooling: str = "mean") -> np.ndarray:
+        """One L2-normalised vector for `tokens` (from an empty cache): mean, cls (first) or last hidden state."""
+        self.reset()
+        self.forward(tokens)
+        rows = {"mean": self.hidden.mean(axis=0), "cls": self.hidden[0], "last": self.hidden[-1]}[pooling]
+        return rows / np.linalg.norm(rows)
 
 
 def top_logits(logits: np.ndarray, k: int):

@@ -289,6 +289,59 @@ public final class Scheduler: @unchecked Sendable {
         }
     }
 
+    // MARK: - Embeddings
+
+    /// Embeds each token list (pooled, L2-normalised) on the compute thread, between generation steps, in a
+    /// slot that is free (waiting for one when all generate); `onDone` runs on the compute thread.
+    public func embed(_ inputs: [[Int]], pooling: Pooling, onDone: @escaping @Sendable (Result<[[Float]], Error>) -> Void) {
+        lock.withLock {
+            computeTasks.append { [self] in runEmbedding(inputs, pooling: pooling, onDone: onDone) }
+            lock.signal()
+        }
+    }
+
+    private func runEmbedding(_ inputs: [[Int]], pooling: Pooling, onDone: @escaping @Sendable (Result<[[Float]], Error>) -> Void) {
+        guard let slot = slots.filter({ $0.active == nil }).min(by: { $0.lastUsed < $1.lastUsed })?.index else {
+            lock.withLock { computeTasks.append { [self] in runEmbedding(inputs, pooling: pooling, onDone: onDone) } }
+            return
+        }
+        slots[slot].cached.removeAll()  // its positions are about to be overwritten
+        let width = context.model.hyper.embeddingLength
+        var vectors: [[Float]] = []
+        do {
+            for input in inputs {
+                guard !input.isEmpty else { throw SchedulerError.emptyPrompt }
+                guard input.count <= context.contextLength else { throw SchedulerError.promptTooLong(tokens: input.count, context: context.contextLength) }
+                var sum = [Double](repeating: 0, count: width)
+                var position = 0
+                while position < input.count {
+                    let end = min(input.count, position + context.maxBatch)
+                    let rows = try context.forward((position..<end).map {
+                        BatchEntry(token: input[$0], position: $0, sequence: slot, wantsLogits: false)
+                    }, hidden: true)
+                    for (row, p) in (position..<end).enumerated() {
+                        let take: Bool
+                        switch pooling {
+                        case .mean: take = true
+                        case .cls: take = p == 0
+                        case .last: take = p == input.count - 1
+                        }
+                        if take { for d in 0..<width { sum[d] += Double(rows[row * width + d]) } }
+                    }
+                    position = end
+                }
+                if pooling == .mean { for d in 0..<width { sum[d] /= Double(input.count) } }
+                let norm = sum.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                vectors.append(sum.map { Float(norm > 0 ? $0 / norm : 0) })
+            }
+            onDone(.success(vectors))
+        } catch {
+            onDone(.failure(error))
+        }
+        useClock += 1
+        slots[slot].lastUsed = useClock
+    }
+
     /// Ends the slot's generation with an error for its requester (the cache stays usable).
     private func fail(_ index: Int, _ message: String) {
         guard let active = slots[index].active else { return }

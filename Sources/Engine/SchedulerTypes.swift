@@ -115,3 +115,19 @@ public struct SchedulerMetrics: Sendable, Equatable {
     public var requestsWaiting = 0
     public init() {}
 }
+
+/// How an embedding is made of a sequence's hidden states (llama.cpp's pooling types; `none`, per-token
+/// vectors, is not offered: OpenAI's API has one vector per input).
+public enum Pooling: String, Sendable, CaseIterable {
+    case mean, cls, last
+
+    /// From GGUF `{arch}.pooling_type` (0 none, 1 mean, 2 cls, 3 last); nil for none, rank or unknown.
+    public init?(ggufValue: Int) {
+        switch ggufValue {
+        case 1: self = .mean
+        case 2: self = .cls
+        case 3: self = .last
+        default: return nil
+        }
+    }
+}

@@ -110,7 +110,9 @@ public final class InferenceContext: @unchecked Sendable {
 
     /// Runs the transformer over `batch` (at most `maxBatch` entries), writing keys and values into the cache,
     /// and returns the logits of the entries that asked for them, in batch order (rows of vocabularySize).
-    public func forward(_ batch: [BatchEntry]) throws -> UnsafeBufferPointer<Float> {
+    /// With `hidden`, instead the final-normed hidden state of every entry (rows of embeddingLength, for
+    /// embeddings), valid until the next call.
+    public func forward(_ batch: [BatchEntry], hidden: Bool = false) throws -> UnsafeBufferPointer<Float> {
         let h = model.hyper, w = model.weights
         let n = batch.count
         guard n > 0 else { return UnsafeBufferPointer(start: logitRows, count: 0) }
@@ -160,6 +162,22 @@ public final class InferenceContext: @unchecked Sendable {
             Activations.swiGLU(gate: gate, up: up, width: h.feedForwardLength, rows: n)
             matmul(lw.down, input: gate, output: projected, count: n, scratch: activations, pool: pool)
             for i in 0..<(n * e) { x[i] += projected[i] }
+        }
+
+        if hidden {
+            // The GPU worker keeps the last layers' output when it also computes the logits.
+            if let offload, offload.includesOutput {
+                throw ModelError.offloadFailed("embeddings need the output layer on the CPU (use a smaller -ngl)")
+            }
+            if let offload {
+                do { try offload.run(hidden: x, rope: rope, batch: batch, wanted: [], logits: logitRows) } catch {
+                    self.offload = nil
+                    cacheEpoch += 1
+                    throw ModelError.offloadFailed("\(error)")
+                }
+            }
+            rmsNorm(x, w.outputNorm, into: xb, rows: n)
+            return UnsafeBufferPointer(start: xb, count: n * e)
         }
 
         // Final norm and output projection, only for the rows whose logits are wanted.

@@ -17,9 +17,12 @@ public final class ModelService: Sendable {
     public let modelPath: String
     public let contextLength: Int
     public let defaults: GenerationSettings
+    /// How /v1/embeddings pools a sequence's hidden states.
+    public let pooling: Pooling
 
     public init(tokenizer: Tokenizer, scheduler: Scheduler, template: ChatTemplate, modelName: String, modelPath: String,
-                defaults: GenerationSettings) {
+                defaults: GenerationSettings, pooling: Pooling = .mean) {
+        self.pooling = pooling
         self.tokenizer = tokenizer
         self.scheduler = scheduler
         self.template = template

@@ -83,6 +83,12 @@ public struct Router: Sendable {
         case "/v1/completions":
             try expect("POST")
             try completion(request, shape: .textCompletion, writer: writer, cors: cors)
+        case "/v1/embeddings", "/embeddings":
+            try expect("POST")
+            try embeddings(request, native: false, writer: writer, cors: cors)
+        case "/embedding":
+            try expect("POST")
+            try embeddings(request, native: true, writer: writer, cors: cors)
         case "/completion", "/completions":
             try expect("POST")
             try completion(request, shape: .native, writer: writer, cors: cors)
@@ -174,6 +180,77 @@ public struct Router: Sendable {
             case .queueFull, .stopped: throw .unavailable(error.description, retryAfterSeconds: 1)
             case .promptTooLong(let t, let c): throw .contextExceeded(promptTokens: t, contextLength: c)
             case .emptyPrompt, .badToken: throw .badRequest(error.description)
+            }
+        }
+    }
+
+    // MARK: - Embeddings
+
+    static let maximumEmbeddingInputs = 2048
+
+    /// POST /v1/embeddings (OpenAI: `input` as a string, strings, token ids or lists of them; `encoding_format`
+    /// float or base64) and llama.cpp's /embedding (`content`). Computed on the compute thread between steps.
+    private func embeddings(_ request: HTTPRequest, native: Bool, writer: any ResponseWriter, cors: [(String, String)]) throws(ServerError) {
+        let service = try ready()
+        let fields = try RequestFields(try parseBody(request))
+        guard let (name, input) = fields.value(native ? ["content", "input"] : ["input"]) else {
+            throw .badRequest("'\(native ? "content" : "input")' is required")
+        }
+        func encode(_ text: String) -> [Int] { service.tokenizer.encode(text, addBOS: service.tokenizer.addBOS, parseSpecial: false) }
+        func ids(_ items: [JSONValue], _ place: String) throws(ServerError) -> [Int] {
+            var out: [Int] = []
+            for item in items {
+                guard case .integer(let id) = item, (0..<service.tokenizer.vocabularySize).contains(id) else {
+                    throw .badRequest("\(place) must hold token ids in 0..<\(service.tokenizer.vocabularySize)")
+                }
+                out.append(id)
+            }
+            return out
+        }
+        var inputs: [[Int]] = []
+        switch input {
+        case .string(let text): inputs = [encode(text)]
+        case .array(let items) where !items.isEmpty && items.allSatisfy({ if case .integer = $0 { true } else { false } }):
+            inputs = [try ids(items, "'\(name)'")]
+        case .array(let items) where !items.isEmpty:
+            guard items.count <= Self.maximumEmbeddingInputs else {
+                throw .badRequest("'\(name)' has \(items.count) inputs; at most \(Self.maximumEmbeddingInputs) are allowed")
+            }
+            for (index, item) in items.enumerated() {
+                switch item {
+                case .string(let text): inputs.append(encode(text))
+                case .array(let list): inputs.append(try ids(list, "\(name)[\(index)]"))
+                default: throw .badRequest("\(name)[\(index)] must be a string or a list of token ids, got \(item.kindName)")
+                }
+            }
+        default:
+            throw .badRequest("'\(name)' must be a string, a list of strings, token ids or lists of token ids")
+        }
+        for (index, tokens) in inputs.enumerated() {
+            guard !tokens.isEmpty else { throw .badRequest("\(name)[\(index)] is empty") }
+            guard tokens.count <= service.contextLength else { throw .contextExceeded(promptTokens: tokens.count, contextLength: service.contextLength) }
+        }
+        let format = try fields.string("encoding_format") ?? "float"
+        guard format == "float" || format == "base64" else { throw .badRequest("'encoding_format' must be float or base64, got \"\(String(format.prefix(20)))\"") }
+        let model = try fields.string("model") ?? service.modelName
+        let tokenCount = inputs.reduce(0) { $0 + $1.count }
+        service.scheduler.embed(inputs, pooling: service.pooling) { result in
+            switch result {
+            case .failure(let error):
+                writer.respond(error: .internalFailure("embedding failed: \(error)"), headers: cors)
+            case .success(let vectors) where native:
+                writer.respond(status: 200, json: .array(vectors.enumerated().map { index, v in
+                    .object([("index", .integer(index)), ("embedding", .array(v.map { .number(Double($0)) }))])
+                }), headers: cors)
+            case .success(let vectors):
+                let data: [JSONValue] = vectors.enumerated().map { index, v in
+                    .object([("object", "embedding"), ("index", .integer(index)),
+                             ("embedding", format == "base64" ? .string(Base64.encode(floats: v)) : .array(v.map { .number(Double($0)) }))])
+                }
+                writer.respond(status: 200, json: .object([
+                    ("object", "list"), ("data", .array(data)), ("model", .string(model)),
+                    ("usage", .object([("prompt_tokens", .integer(tokenCount)), ("total_tokens", .integer(tokenCount))])),
+                ]), headers: cors)
             }
         }
     }

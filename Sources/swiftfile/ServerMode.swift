@@ -79,8 +79,11 @@ enum ServerMode {
 
         let path = options.model ?? CommandLine.arguments.first ?? "swiftfile"
         let fileName = path.split(separator: "/").last.map(String.init) ?? path
+        let architecture = session.hyper.architecture
+        let pooling = options.serverOptions.pooling.flatMap(Pooling.init(rawValue:))
+            ?? ((try? weights.gguf.integer("\(architecture).pooling_type")) ?? nil).flatMap { Pooling(ggufValue: $0) } ?? .mean
         return ModelService(tokenizer: session.tokenizer, scheduler: scheduler, template: try session.chatTemplate(options, note: note),
-                            modelName: options.serverOptions.alias ?? fileName, modelPath: path, defaults: defaults)
+                            modelName: options.serverOptions.alias ?? fileName, modelPath: path, defaults: defaults, pooling: pooling)
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 
 /// Flags of the HTTP server mode (owned by the server work; RunnerOptions includes them as an option group).
 struct ServerOptions: ParsableArguments {
@@ -26,9 +27,15 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("max-body"), help: "Largest request body in bytes.")
     var maxBodyBytes: Int = 8 << 20
 
+    @Option(name: .customLong("pooling"), help: "Embedding pooling: mean, cls or last (default: the GGUF's pooling_type, else mean).")
+    var pooling: String?
+
     mutating func validate() throws {
         guard (1...256).contains(parallel) else { throw ValidationError("-np/--parallel must be between 1 and 256, got \(parallel)") }
         guard (0...100_000).contains(maxQueue) else { throw ValidationError("--max-queue must be between 0 and 100000, got \(maxQueue)") }
         guard (1024...(1 << 30)).contains(maxBodyBytes) else { throw ValidationError("--max-body must be between 1024 and 1073741824 bytes") }
+        if let pooling, Pooling(rawValue: pooling) == nil {
+            throw ValidationError("--pooling must be mean, cls or last (per-token vectors, 'none', are not offered), got \(pooling)")
+        }
     }
 }
