@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a machine for the project's Python tools and tests:
 #   - .venv at the repository root with every package of Tools/requirements-test.txt (exact pins: gguf and
-#     numpy for the tools' independent oracle, pytest, openai, pexpect, selenium and jsonschema for the suites);
+#     numpy for the tools' independent oracle, pytest, openai, pexpect, selenium, jsonschema and langchain-openai for the suites);
 #   - the Debian packages the end-to-end tests call (zip, unzip, time), when running as root.
 # Idempotent: a stamp file records what was installed, so a second run only checks and exits.
 # Quiet: prints one line when all is well, the failing command's output otherwise.
@@ -61,7 +61,7 @@ install_debian_packages() {
 
 install_debian_packages
 
-imports="import gguf, numpy, pytest, openai, pexpect, selenium, jsonschema"
+imports="import gguf, numpy, pytest, openai, pexpect, selenium, jsonschema, langchain_openai"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && "$venv/bin/python" -c "$imports" 2>/dev/null; then
     echo "setup-venv: ready ($venv, Tools/requirements-test.txt)"
     exit 0
