@@ -160,13 +160,7 @@ public struct GrammarConstraint {
         let first = chain.sample(logits: logits, history: history)
         if allows(first) { return first }
         maskedDraws += 1
-        var masked = [Float](repeating: -.infinity, count: logits.count)
-        let allowed = try allowedTokens()
-        for id in allowed where id < logits.count { masked[id] = logits[id] }
-        let second = masked.withUnsafeBufferPointer { chain.sample(logits: $0, history: history) }
-        // A draw's rounding fallback can land on a masked entry; the best allowed token then.
-        if masked[second] > -.infinity { return second }
-        return allowed.max { masked[$0] < masked[$1] || (masked[$0] == masked[$1] && $0 > $1) } ?? second
+        return chain.sample(allowed: try allowedTokens(), logits: logits, history: history)
     }
 
     /// Moves the grammar past the chosen token (a no-op for end of generation).

@@ -28,10 +28,22 @@ public struct SamplerChain {
 
     public mutating func sample(logits: UnsafeBufferPointer<Float>, history: ArraySlice<Int>) -> Int {
         let p = parameters
-        let penalties = PenaltySampler(repeatPenalty: p.repeatPenalty, presencePenalty: p.presencePenalty, frequencyPenalty: p.frequencyPenalty, lastN: p.repeatLastN)
         let penalised = p.repeatPenalty != 1 || p.presencePenalty != 0 || p.frequencyPenalty != 0
         if p.temperature <= 0 && !penalised { return Self.argmax(logits) }
-        var c = Candidates(logits: logits)
+        return run(Candidates(logits: logits), history: history)
+    }
+
+    /// The same chain over only the tokens in `allowed` (a grammar's mask), without touching the others.
+    public mutating func sample(allowed: [Int], logits: UnsafeBufferPointer<Float>, history: ArraySlice<Int>) -> Int {
+        let ids = allowed.filter { logits.indices.contains($0) }.sorted()
+        guard !ids.isEmpty else { return allowed.first ?? 0 }
+        return run(Candidates(ids: ids, logits: ids.map { logits[$0] }), history: history)
+    }
+
+    private mutating func run(_ candidates: Candidates, history: ArraySlice<Int>) -> Int {
+        let p = parameters
+        var c = candidates
+        let penalties = PenaltySampler(repeatPenalty: p.repeatPenalty, presencePenalty: p.presencePenalty, frequencyPenalty: p.frequencyPenalty, lastN: p.repeatLastN)
         penalties.apply(&c, history: history)
         if p.temperature <= 0 {
             c.sortDescending(keeping: 1)

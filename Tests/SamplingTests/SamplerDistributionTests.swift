@@ -78,6 +78,24 @@ final class SamplerDistributionTests: XCTestCase {
                           file: file, line: line)
     }
 
+    /// A grammar's mask: drawing among the allowed ids gives what drawing from logits with the rest at −∞ gives.
+    func testAllowedSubsetEqualsMaskedLogits() {
+        let allowed = Array(stride(from: 3, to: Self.logits.count, by: 7))
+        var masked = [Float](repeating: -.infinity, count: Self.logits.count)
+        for id in allowed { masked[id] = Self.logits[id] }
+        for (temperature, topK) in [(Float(0), 40), (0.7, 40), (1.0, 0)] {
+            for seed in 0..<200 {
+                var p = SamplingParameters()
+                (p.temperature, p.topK, p.seed) = (temperature, topK, UInt64(seed))
+                var a = SamplerChain(p), b = SamplerChain(p)
+                let x = Self.logits.withUnsafeBufferPointer { a.sample(allowed: allowed, logits: $0, history: []) }
+                let y = masked.withUnsafeBufferPointer { b.sample(logits: $0, history: []) }
+                XCTAssertEqual(x, y, "T \(temperature) k \(topK) seed \(seed)")
+                XCTAssertTrue(allowed.contains(x))
+            }
+        }
+    }
+
     /// The web UI's defaults (temperature 0.7, top-p 0.95) with the server's top-k 40 and min-p 0.05.
     func testWebUIDefaults() { check(temperature: 0.7, topK: 40, topP: 0.95, minP: 0.05) }
 
