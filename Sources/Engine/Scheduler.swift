@@ -414,7 +414,7 @@ struct ActiveGeneration {
         if let grammar = request.grammar, let pieces {
             constraint = GrammarConstraint(grammar: grammar, pieces: pieces, tokenizer: tokenizer, trigger: request.grammarTrigger)
         }
-        decoder = StreamingDecoder(tokenizer: tokenizer)
+        decoder = StreamingDecoder(tokenizer: tokenizer, includeSpecial: request.showsControlTokens)
         stops = StopStringMatcher(request.stopStrings)
     }
 }

@@ -60,6 +60,9 @@ public struct GenerationRequest: Sendable {
     public var grammar: Grammar?
     /// With `grammar`: it applies only from this trigger on (tool calls under `tool_choice: auto`).
     public var grammarTrigger: GrammarTrigger?
+    /// Control tokens other than end of generation come out as their text (Llama 3.1's `<|python_tag|>`
+    /// starts a built-in tool call).
+    public var showsControlTokens = false
     /// When set, each sampled token's log-probability and this many alternatives come as `.logprobs` events.
     public var logprobs: Int?
     public let cancellation: CancellationFlag
@@ -67,7 +70,7 @@ public struct GenerationRequest: Sendable {
     public let onEvent: @Sendable (GenerationEvent) -> Void
 
     public init(prompt: [Int], maxTokens: Int, sampling: SamplingParameters, stopStrings: [String] = [],
-                grammar: Grammar? = nil, grammarTrigger: GrammarTrigger? = nil, logprobs: Int? = nil, cancellation: CancellationFlag = CancellationFlag(),
+                grammar: Grammar? = nil, grammarTrigger: GrammarTrigger? = nil, logprobs: Int? = nil, showsControlTokens: Bool = false, cancellation: CancellationFlag = CancellationFlag(),
                 onEvent: @escaping @Sendable (GenerationEvent) -> Void) {
         self.prompt = prompt
         self.maxTokens = maxTokens
@@ -75,6 +78,7 @@ public struct GenerationRequest: Sendable {
         self.stopStrings = stopStrings
         self.grammar = grammar
         self.grammarTrigger = grammarTrigger
+        self.showsControlTokens = showsControlTokens
         self.logprobs = logprobs
         self.cancellation = cancellation
         self.onEvent = onEvent

@@ -193,9 +193,14 @@ public final class GenerationResponder: @unchecked Sendable {
     private func releasableContent() -> String {
         guard let tooling, !inCall else { return "" }
         var end = toolText.count
+        if tooling.format == .llama3 && toolSent == 0 {
+            // A JSON call is the whole answer: decided by its first non-blank character.
+            guard let first = toolText.firstIndex(where: { ![0x20, 0x0A, 0x09, 0x0D].contains($0) }) else { return "" }
+            if toolText[first] == UInt8(ascii: "{") { inCall = true; return "" }
+        }
         switch tooling.format {
-        case .hermes:
-            let key = Array("<tool_call>".utf8)
+        case .hermes, .llama3:
+            let key = Array((tooling.format == .llama3 ? ToolCallParser.pythonTag : "<tool_call>").utf8)
             if let at = Self.find(key, in: toolText, from: toolSent) {
                 inCall = true
                 end = at
@@ -205,11 +210,6 @@ public final class GenerationResponder: @unchecked Sendable {
                 var hold = min(key.count - 1, toolText.count - toolSent)
                 while hold > 0 && Array(toolText.suffix(hold)) != Array(key.prefix(hold)) { hold -= 1 }
                 end = toolText.count - hold
-            }
-        case .llama3:
-            if toolSent == 0 {
-                guard let first = toolText.firstIndex(where: { ![0x20, 0x0A, 0x09, 0x0D].contains($0) }) else { return "" }
-                if toolText[first] == UInt8(ascii: "{") { inCall = true; return "" }
             }
         }
         guard end > toolSent else { return "" }
@@ -265,7 +265,7 @@ public final class GenerationResponder: @unchecked Sendable {
                 if let parsed = parsedCalls(all, outcome) {
                     // Content before the call that was held back (the blank or partial-trigger tail) goes first.
                     let unsent = String(decoding: toolText[toolSent...], as: UTF8.self)
-                    if let cut = unsent.firstRange(of: "<tool_call>") {
+                    if let cut = unsent.firstRange(of: tooling?.format == .llama3 ? ToolCallParser.pythonTag : "<tool_call>") {
                         let lead = String(unsent[..<cut.lowerBound]).trimmingTrailingWhitespace
                         if !lead.isEmpty { events.append(ServerSentEvents.event(deltaChunk(lead, tokens: []))) }
                     }

@@ -47,11 +47,15 @@ public final class ModelService: Sendable {
                 messages = ToolSettings.builtInMessages(messages, tools: request.tools)
             }
         } else if let tools = request.tools {
-            extra["tools"] = tools.templateTools
+            // Llama 3.1's built-ins (brave_search, wolfram_alpha, code_interpreter) go to `builtin_tools`.
+            let builtins = format == .llama3 ? tools.tools.filter { ToolSettings.llamaBuiltins.contains($0.name) } : []
+            let custom = ToolSettings(tools: tools.tools.filter { !builtins.contains($0) }, choice: tools.choice, parallel: tools.parallel)
+            if !custom.tools.isEmpty { extra["tools"] = custom.templateTools }
+            if !builtins.isEmpty { extra["builtin_tools"] = .list(builtins.map { .string($0.name) }) }
         }
         if let tools = request.tools {
-            let (grammar, trigger) = try tools.constraint(format)
-            tooling = PreparedChat.Tooling(format: format, tools: tools.tools, grammar: grammar, trigger: trigger)
+            let constraint = try tools.constraint(format)
+            tooling = PreparedChat.Tooling(format: format, tools: tools.tools, grammar: constraint?.grammar, trigger: constraint?.trigger)
         }
         return PreparedChat(messages: messages, extra: extra, tooling: tooling)
     }
@@ -99,7 +103,7 @@ public struct PreparedChat: Sendable {
     public struct Tooling: Sendable {
         public let format: ToolCallFormat
         public let tools: [ToolDefinition]
-        public let grammar: Grammar
+        public let grammar: Grammar?
         public let trigger: GrammarTrigger?
     }
 }

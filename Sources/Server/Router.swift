@@ -172,6 +172,7 @@ public struct Router: Sendable {
         let generation = GenerationRequest(prompt: prompt, maxTokens: settings.maxTokens, sampling: settings.sampling,
                                            stopStrings: settings.stopStrings, grammar: tooling?.grammar ?? settings.constraint?.grammar,
                                            grammarTrigger: tooling?.trigger, logprobs: settings.logprobs,
+                                           showsControlTokens: tooling?.format == .llama3,
                                            cancellation: request.cancellation) { responder.handle($0) }
         do {
             try service.scheduler.submit(generation)

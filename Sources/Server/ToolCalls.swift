@@ -42,6 +42,9 @@ public struct ToolSettings: Sendable, Equatable {
     public var parallel: Bool
 
     static let maximumTools = 128
+    /// Llama 3.1's built-in tools: called as `<|python_tag|>brave_search.call(query="…")` (code_interpreter: the
+    /// code itself), which the grammar cannot force (it starts with a control token): under `auto` only.
+    static let llamaBuiltins: Set<String> = ["brave_search", "wolfram_alpha", "code_interpreter"]
 
     /// Reads `tools`, `tool_choice` and `parallel_tool_calls`; nil when there are no tools (or the choice is none).
     static func parse(_ fields: RequestFields) throws(ServerError) -> ToolSettings? {
@@ -120,8 +123,18 @@ public struct ToolSettings: Sendable, Equatable {
 
     /// The grammar calls must follow, and from where: a named or required choice constrains from the first token;
     /// `auto` only once the model starts a call (the trigger).
-    func constraint(_ format: ToolCallFormat) throws(ServerError) -> (grammar: Grammar, trigger: GrammarTrigger?) {
-        let offered = tools.filter { if case .named(let n) = choice { return $0.name == n } else { return true } }
+    /// nil: nothing to constrain (only Llama 3.1 built-ins, whose calls are parsed afterwards).
+    func constraint(_ format: ToolCallFormat) throws(ServerError) -> (grammar: Grammar, trigger: GrammarTrigger?)? {
+        var offered = tools.filter { if case .named(let n) = choice { return $0.name == n } else { return true } }
+        if format == .llama3 {
+            offered = offered.filter { !Self.llamaBuiltins.contains($0.name) }
+            if offered.isEmpty {
+                guard choice == .auto else {
+                    throw .badRequest("Llama 3.1's built-in tools (brave_search, wolfram_alpha, code_interpreter) can be offered with tool_choice auto only")
+                }
+                return nil
+            }
+        }
         let calls = offered.map { tool -> JSONValue in
             .object([("type", "object"),
                      ("properties", .object([("name", .object([("const", .string(tool.name))])), (format.argumentsKey, tool.parameters)])),
@@ -210,6 +223,8 @@ public struct ParsedToolCall: Sendable, Equatable {
 }
 
 enum ToolCallParser {
+    static let pythonTag = "<|python_tag|>"
+
     /// Splits an answer into its text and its calls; nil when the text holds no complete call (it is then content).
     static func parse(_ text: String, format: ToolCallFormat, tools: [ToolDefinition]) -> (content: String, calls: [ParsedToolCall])? {
         var calls: [ParsedToolCall] = []
@@ -221,6 +236,14 @@ enum ToolCallParser {
         }
         switch format {
         case .llama3:
+            if let tag = text.firstRange(of: pythonTag) {
+                // `<|python_tag|>` then a JSON call, a built-in's `name.call(key="value", …)`, or code_interpreter's code.
+                let content = String(text[..<tag.lowerBound]).trimmingTrailingWhitespace
+                let body = String(text[tag.upperBound...]).trimmingLeadingWhitespace.trimmingTrailingWhitespace
+                if body.hasPrefix("{"), let one = call(Substring(body)) { return (content, [one]) }
+                if let one = builtinCall(body, tools: tools) { return (content, [one]) }
+                return nil
+            }
             let trimmed = text.trimmingLeadingWhitespace
             guard trimmed.hasPrefix("{"), let one = call(Substring(trimmed)) else { return nil }
             return ("", [one])
@@ -239,9 +262,46 @@ enum ToolCallParser {
         }
     }
 
+    /// `brave_search.call(query="weather in Paris")` → brave_search {"query": "weather in Paris"}; text that is no
+    /// such call is code for code_interpreter (when offered).
+    static func builtinCall(_ body: String, tools: [ToolDefinition]) -> ParsedToolCall? {
+        let offered = Set(tools.map(\.name)).intersection(ToolSettings.llamaBuiltins)
+        if let dot = body.firstRange(of: ".call("), body.hasSuffix(")") {
+            let name = String(body[..<dot.lowerBound])
+            guard offered.contains(name) else { return nil }
+            var arguments: [(String, JSONValue)] = []
+            var rest = Substring(body[dot.upperBound...].dropLast())
+            while !rest.isEmpty {
+                // key="value" with \" and \\ escapes, pairs separated by commas.
+                rest = rest.drop(while: { $0 == " " || $0 == "," })
+                guard let equals = rest.firstIndex(of: "=") else { break }
+                let key = rest[..<equals].trimmingCharacters(in: " ")
+                rest = rest[rest.index(after: equals)...].drop(while: { $0 == " " })
+                guard rest.first == "\"" else { return nil }
+                rest = rest.dropFirst()
+                var value = "", escaped = false, closed = false
+                while let c = rest.first {
+                    rest = rest.dropFirst()
+                    if escaped { value.append(c); escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { closed = true; break } else { value.append(c) }
+                }
+                guard closed, !key.isEmpty else { return nil }
+                arguments.append((key, .string(value)))
+            }
+            return ParsedToolCall(id: newCallID(), name: name, arguments: JSONValue.object(arguments).serialized)
+        }
+        guard offered.contains("code_interpreter"), !body.isEmpty else { return nil }
+        return ParsedToolCall(id: newCallID(), name: "code_interpreter", arguments: JSONValue.object([("code", .string(body))]).serialized)
+    }
+
     static func newCallID() -> String {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
         return "call_" + String((0..<24).map { _ in alphabet[Int.random(in: 0..<alphabet.count)] })
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> String {
+        String(drop(while: { set.contains($0) }).reversed().drop(while: { set.contains($0) }).reversed())
     }
 }
 

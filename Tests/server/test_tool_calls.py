@@ -170,3 +170,17 @@ def test_llama31_json_calls(llama31, stream):
     assert [c["name"] for c in calls] == ["get_weather"]
     arguments = json.loads(calls[0]["arguments"])
     assert "city" in arguments and set(arguments) <= {"city", "unit"}
+
+
+def test_llama31_builtin_tools(llama31):
+    """brave_search/wolfram_alpha/code_interpreter go to the template's builtin_tools (auto only: their calls start
+    with the <|python_tag|> control token, which a grammar cannot force)."""
+    search = {"type": "function", "function": {"name": "brave_search", "parameters": {"type": "object", "properties": {"query": {"type": "string"}}}}}
+    status, _, reply = llama31.json("POST", "/apply-template", {"messages": ASK, "tools": [search, WEATHER]})
+    assert status == 200, reply
+    assert "Environment: ipython\nTools: brave_search\n\n" in reply["prompt"]
+    assert '"name": "get_weather"' in reply["prompt"] and '"name": "brave_search"' not in reply["prompt"]
+    status, _, reply = llama31.json("POST", "/v1/chat/completions", {"messages": ASK, "tools": [search], "max_tokens": 8})
+    assert status == 200, reply
+    status, _, reply = llama31.json("POST", "/v1/chat/completions", {"messages": ASK, "tools": [search], "tool_choice": "required"})
+    assert status == 400 and "tool_choice auto only" in reply["error"]["message"]
