@@ -272,3 +272,20 @@ def test_json_output_setting(runner, browser):
     set_settings(browser, json_output=False)
     stored = browser.execute_script("return JSON.parse(localStorage.getItem('swiftfile.settings')).jsonOutput")
     assert stored is False
+
+
+def test_tool_call_text_is_drawn_as_a_block(runner, browser):
+    """An answer holding <tool_call>{…}</tool_call> (Hermes/Qwen style) shows the call as a block: the function's
+    name and its arguments indented, the text around it as markdown."""
+    open_page(browser, runner.base)
+    conversation = {"id": "c-tools", "title": "Weather", "updatedAt": 1, "messages": [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": "Checking.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"}]}
+    browser.execute_script("localStorage.setItem('swiftfile.conversations', JSON.stringify([arguments[0]]));"
+                           "localStorage.setItem('swiftfile.currentConversation', JSON.stringify('c-tools'));", conversation)
+    open_page(browser, runner.base, clear=False)
+    block = browser.find_element(By.CSS_SELECTOR, ".message.assistant .tool-call")
+    assert "tool call: get_weather" in block.text
+    assert '"city": "Paris"' in block.find_element(By.CSS_SELECTOR, "pre code").text
+    assert "Checking." in last_answer_text(browser)
+    assert "<tool_call>" not in last_answer_text(browser)

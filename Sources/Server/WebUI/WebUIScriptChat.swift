@@ -73,11 +73,46 @@ enum WebUIScriptChat {
             return pre;
           }
 
+          // A model that writes tool calls as text (<tool_call>{…}</tool_call>, Hermes/Qwen style): the calls drawn
+          // as blocks naming the function, with its arguments indented; the text around them as markdown. The
+          // page runs no tools itself.
+          function toolCallParts(text) {
+            const parts = [];
+            const pattern = /<tool_call>\s*([\s\S]*?)\s*(<\/tool_call>|$)/g;
+            let last = 0, match;
+            while ((match = pattern.exec(text)) !== null) {
+              if (match.index > last) parts.push(Markdown.render(text.slice(last, match.index)));
+              parts.push(toolCallBlock(match[1], match[2] !== ""));
+              last = pattern.lastIndex;
+              if (match[0].length === 0) break;
+            }
+            if (last < text.length) parts.push(Markdown.render(text.slice(last)));
+            return parts.length ? parts : [Markdown.render(text)];
+          }
+
+          function toolCallBlock(json, complete) {
+            let name = "tool call", shown = json;
+            try {
+              const call = JSON.parse(json);
+              name = `tool call: ${call.name}`;
+              shown = JSON.stringify(call.arguments ?? call.parameters ?? {}, null, 2);
+            } catch (error) { /* still streaming, or not JSON: shown as it is */ }
+            const block = element("div", "tool-call");
+            block.appendChild(element("div", "tool-call-name", [complete ? name : `${name}\u2026`]));
+            const pre = element("pre");
+            pre.appendChild(element("code", null, [shown]));
+            block.appendChild(pre);
+            return block;
+          }
+
           // The body of an assistant message: markdown, the progress indicator before the first text, a cursor
           // while streaming, or the error.
           function assistantBody(message, live) {
             const body = element("div", "message-body");
-            if (message.content) body.appendChild(message.json ? jsonBlock(message.content) : Markdown.render(message.content));
+            if (message.content) {
+              if (message.json) body.appendChild(jsonBlock(message.content));
+              else for (const part of toolCallParts(message.content)) body.appendChild(part);
+            }
             if (live && !message.content) body.appendChild(progress(`Processing prompt\u2026 ${elapsed(live.startedAt)}`));
             else if (live) lastTextBlock(body).appendChild(element("span", "cursor"));
             if (message.error) body.appendChild(element("div", "message-error", [message.error]));

@@ -166,6 +166,9 @@ enum WebUIStyle {
         .setting-check input { width: auto; }
         .setting-hint { color: var(--text-muted); font-size: 12px; flex-basis: 100%; }
         .json-answer { white-space: pre-wrap; overflow-x: auto; margin: 0; }
+        .tool-call { border: 1px solid var(--border); border-radius: 8px; padding: 6px 10px; margin: 6px 0; }
+        .tool-call-name { font-size: 12px; color: var(--text-muted); font-family: monospace; }
+        .tool-call pre { margin: 4px 0 0; white-space: pre-wrap; }
         .dialog-buttons { display: flex; justify-content: flex-end; gap: 8px; }
         .form-error { color: var(--danger); margin: 0; font-size: 13px; }
 
