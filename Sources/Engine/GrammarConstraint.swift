@@ -118,6 +118,10 @@ public struct GrammarConstraint {
         return (output, m)
     }
 
+    /// Parse-stack steps one vocabulary walk may take (a grammar whose stack set stays huge would otherwise hold
+    /// the compute thread for minutes per token).
+    static let maximumWalkWork = 30_000_000
+
     /// Every token the grammar takes next (end-of-generation tokens when it is complete), unordered.
     public func allowedTokens() throws(GrammarConstraintError) -> [Int] {
         if trigger != nil {
@@ -130,6 +134,7 @@ public struct GrammarConstraint {
         var states = [matcher]
         var deadBelow = Int.max  // tokens sharing more than this many bytes with a refused one are refused too
         var overflowed = false
+        var work = 0  // stacks advanced, over the whole walk
         for i in pieces.ids.indices {
             let shared = Int(pieces.common[i])
             if shared >= deadBelow { continue }
@@ -139,6 +144,8 @@ public struct GrammarConstraint {
             var depth = shared
             while start + depth < end {
                 var next = states[depth]
+                work += next.stackCount + 1
+                guard work <= Self.maximumWalkWork else { throw .tooComplex }
                 guard next.accept(pieces.bytes[start + depth]) else {
                     overflowed = overflowed || next.overflowed
                     deadBelow = depth + 1
@@ -183,7 +190,10 @@ public struct GrammarConstraint {
             }
             return
         }
-        guard !tokenizer.isEndOfGeneration(id) else { return }
+        guard !tokenizer.isEndOfGeneration(id) else {
+            if !matcher.canEnd { throw .deadEnd }
+            return
+        }
         if !matcher.accept(bytes: tokenizer.piece(id)) {
             throw matcher.overflowed ? .tooComplex : .deadEnd
         }

@@ -255,7 +255,7 @@ public final class Scheduler: @unchecked Sendable {
         } else {
             id = active.chain.sample(logits: logits, history: active.history[...])
         }
-        if let count = active.request.logprobs {
+        if let count = active.request.logprobs, !tokenizer.isEndOfGeneration(id) {
             active.request.onEvent(.logprobs(TokenLogprobs(logits: logits, chosen: id, count: count) {
                 self.tokenizer.piece($0, includeSpecial: true)
             }))
@@ -302,9 +302,15 @@ public final class Scheduler: @unchecked Sendable {
 
     private func runEmbedding(_ inputs: [[Int]], pooling: Pooling, onDone: @escaping @Sendable (Result<[[Float]], Error>) -> Void) {
         guard let slot = slots.filter({ $0.active == nil }).min(by: { $0.lastUsed < $1.lastUsed })?.index else {
-            lock.withLock { computeTasks.append { [self] in runEmbedding(inputs, pooling: pooling, onDone: onDone) } }
+            let requeued = lock.withLock { () -> Bool in
+                guard !stopping else { return false }
+                computeTasks.append { [self] in runEmbedding(inputs, pooling: pooling, onDone: onDone) }
+                return true
+            }
+            if !requeued { onDone(.failure(SchedulerError.stopped)) }
             return
         }
+        let epoch = context.cacheEpoch
         slots[slot].cached.removeAll()  // its positions are about to be overwritten
         let width = context.model.hyper.embeddingLength
         var vectors: [[Float]] = []
@@ -337,6 +343,16 @@ public final class Scheduler: @unchecked Sendable {
             onDone(.success(vectors))
         } catch {
             onDone(.failure(error))
+            if context.cacheEpoch != epoch {
+                // A lost GPU took every slot's keys and values: the generations on them end as in `step`.
+                for index in slots.indices {
+                    slots[index].cached.removeAll()
+                    guard let active = slots[index].active else { continue }
+                    active.request.onEvent(.failed("the engine failed: \(error)"))
+                    slots[index].active = nil
+                    lock.withLock { counters.requestsProcessing -= 1 }
+                }
+            }
         }
         useClock += 1
         slots[slot].lastUsed = useClock

@@ -34,6 +34,9 @@ public struct GrammarMatcher: Sendable {
     /// True when no continuation is possible.
     public var isDead: Bool { stacks.isEmpty }
 
+    /// Parse stacks alive (a measure of the work each further byte costs).
+    public var stackCount: Int { stacks.count }
+
     /// Feeds every byte of `text`; false as soon as one is rejected (the state is then dead).
     public mutating func accept(_ text: String) -> Bool { accept(bytes: text.utf8) }
 

@@ -12,6 +12,9 @@ struct GrammarParser {
     /// Where each rule (or the group or repetition that made a generated rule) starts in the text.
     private var definedAt: [Int32: Int] = [:]
     private var generated = 0
+    /// Parentheses open around the current position (bounded: the parser recurses on each).
+    private var nesting = 0
+    static let maximumNesting = 128
 
     init(_ text: String) { scalars = Array(text.unicodeScalars) }
 
@@ -94,8 +97,11 @@ struct GrammarParser {
                 position += 1
                 item = [characterClass([], negated: true)]
             } else if c == "(" {
+                guard nesting < Self.maximumNesting else { throw error(at: position, "groups nest deeper than \(Self.maximumNesting)") }
                 position += 1
                 skip(newlines: true)
+                nesting += 1
+                defer { nesting -= 1 }
                 let inner = try parseAlternatives(nested: true)
                 skip(newlines: true)
                 guard position < scalars.count, scalars[position] == ")" else { throw error(at: position, "expected ')'") }
@@ -290,15 +296,36 @@ struct GrammarParser {
     /// A rule that can reach itself without consuming a character would make the recogniser loop.
     private func checkLeftRecursion() throws(GrammarError) {
         let count = grammar.alternatives.count
-        // Nullable rules, to a fixed point.
+        // Nullable rules, by a worklist in time linear in the grammar: an alternative is nullable once every
+        // element in it is a nullable rule; `waiting[a]` counts its elements not yet known to be.
         var nullable = [Bool](repeating: false, count: count)
-        var changed = true
-        while changed {
-            changed = false
-            for r in 0..<count where !nullable[r] {
-                for start in grammar.alternatives[r] where prefixNullable(from: Int(start), nullable).complete {
-                    nullable[r] = true; changed = true; break
+        var owner: [Int] = [], waiting: [Int] = []
+        var uses = [[Int]](repeating: [], count: count)  // rule → alternatives that contain it (with repeats)
+        var ready: [Int] = []
+        for r in 0..<count {
+            for start in grammar.alternatives[r] {
+                let a = owner.count
+                owner.append(r)
+                var pending = 0, i = Int(start)
+                scan: while true {
+                    switch grammar.elements[i] {
+                    case .end: break scan
+                    case .characters: pending = Int.max / 2  // never nullable
+                    case .rule(let s): pending += 1; uses[Int(s)].append(a)
+                    }
+                    i += 1
                 }
+                waiting.append(pending)
+                if pending == 0 { ready.append(a) }
+            }
+        }
+        while let a = ready.popLast() {
+            let r = owner[a]
+            guard !nullable[r] else { continue }
+            nullable[r] = true
+            for b in uses[r] {
+                waiting[b] -= 1
+                if waiting[b] == 0 { ready.append(b) }
             }
         }
         // Edges r → s where s can come first in r; then look for a cycle.

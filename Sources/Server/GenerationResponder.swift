@@ -267,12 +267,16 @@ public final class GenerationResponder: @unchecked Sendable {
                     let unsent = String(decoding: toolText[toolSent...], as: UTF8.self)
                     if let cut = unsent.firstRange(of: tooling?.format == .llama3 ? ToolCallParser.pythonTag : "<tool_call>") {
                         let lead = String(unsent[..<cut.lowerBound]).trimmingTrailingWhitespace
-                        if !lead.isEmpty { events.append(ServerSentEvents.event(deltaChunk(lead, tokens: []))) }
+                        if !lead.isEmpty {
+                            events.append(ServerSentEvents.event(deltaChunk(lead, tokens: [])))
+                            logprobs.removeAll()
+                        }
                     }
                     events += toolCallEvents(parsed.calls)
                     finish = "tool_calls"
                 } else if toolSent < toolText.count {
                     events.append(ServerSentEvents.event(deltaChunk(String(decoding: toolText[toolSent...], as: UTF8.self), tokens: [])))
+                    logprobs.removeAll()
                 }
             }
             events.append(ServerSentEvents.event(chatChunk(delta: .object([]), finishReason: .string(finish), logprobs: chatLogprobs(), extra: [timings])))

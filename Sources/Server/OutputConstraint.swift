@@ -72,10 +72,13 @@ public struct OutputConstraint: Sendable, Equatable {
     }
 
     private static func compile(_ text: String, source: String) throws(ServerError) -> OutputConstraint {
-        do {
-            return OutputConstraint(gbnf: text, grammar: try Grammar.parse(text), source: source)
-        } catch {
+        let grammar: Grammar
+        do { grammar = try Grammar.parse(text) } catch {
             throw .badRequest("'\(source)' is not a grammar we can enforce: \(error)")
         }
+        guard !GrammarMatcher(grammar).overflowed else {
+            throw .badRequest("'\(source)' is not a grammar we can enforce: its start alone is past the matcher's bounds (too ambiguous or too deeply nested)")
+        }
+        return OutputConstraint(gbnf: text, grammar: grammar, source: source)
     }
 }

@@ -241,7 +241,8 @@ public struct Router: Sendable {
                 writer.respond(error: .internalFailure("embedding failed: \(error)"), headers: cors)
             case .success(let vectors) where native:
                 writer.respond(status: 200, json: .array(vectors.enumerated().map { index, v in
-                    .object([("index", .integer(index)), ("embedding", .array(v.map { .number(Double($0)) }))])
+                    // llama.cpp nests the vector (a pooled input is one row of its per-token shape).
+                    .object([("index", .integer(index)), ("embedding", .array([.array(v.map { .number(Double($0)) })]))])
                 }), headers: cors)
             case .success(let vectors):
                 let data: [JSONValue] = vectors.enumerated().map { index, v in

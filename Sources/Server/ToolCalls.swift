@@ -101,6 +101,9 @@ public struct ToolSettings: Sendable, Equatable {
         var parameters: JSONValue = .object([("type", "object"), ("properties", .object([]))])
         if let p = function["parameters"], !p.isNull {
             guard case .object = p else { throw .badRequest("tools[\(index)].function.parameters must be a JSON Schema object") }
+            if let type = p["type"], type != .string("object") {
+                throw .badRequest("tools[\(index)].function.parameters must describe an object (\"type\": \"object\"); arguments are always an object")
+            }
             parameters = p
         }
         do { _ = try JSONSchemaGrammar.grammar(for: parameters) } catch {
@@ -135,12 +138,18 @@ public struct ToolSettings: Sendable, Equatable {
                 return nil
             }
         }
-        let calls = offered.map { tool -> JSONValue in
-            .object([("type", "object"),
-                     ("properties", .object([("name", .object([("const", .string(tool.name))])), (format.argumentsKey, tool.parameters)])),
-                     ("required", .array(["name", .string(format.argumentsKey)])), ("additionalProperties", false)])
+        // Each tool's $defs move to the one schema's root under the tool's number, its refs rewritten to match.
+        var definitions: [(String, JSONValue)] = []
+        let calls = offered.enumerated().map { index, tool -> JSONValue in
+            let parameters = Self.hoistDefinitions(tool.parameters, prefix: "tool\(index)-", into: &definitions)
+            return .object([("type", "object"),
+                            ("properties", .object([("name", .object([("const", .string(tool.name))])), (format.argumentsKey, parameters)])),
+                            ("required", .array(["name", .string(format.argumentsKey)])), ("additionalProperties", false)])
         }
-        let schema: JSONValue = calls.count == 1 ? calls[0] : .object([("anyOf", .array(calls))])
+        var members: [(String, JSONValue)] = [("anyOf", .array(calls))]
+        if calls.count == 1, case .object(let only) = calls[0] { members = only }
+        if !definitions.isEmpty { members.append(("$defs", .object(definitions))) }
+        let schema = JSONValue.object(members)
         let json: String
         do { json = try JSONSchemaGrammar.grammar(for: schema) } catch {
             throw .badRequest("the tools cannot be turned into a grammar: \(error.message)")
@@ -165,6 +174,37 @@ public struct ToolSettings: Sendable, Equatable {
         }
         do { return (try Grammar.parse(text), trigger) } catch {
             throw .badRequest("the tools cannot be turned into a grammar: \(error)")
+        }
+    }
+
+    /// `schema` without its `$defs`/`definitions` (moved into `definitions` as prefix + name) and with its local
+    /// `$ref`s pointing there.
+    static func hoistDefinitions(_ schema: JSONValue, prefix: String, into definitions: inout [(String, JSONValue)]) -> JSONValue {
+        guard case .object(let members) = schema else { return schema }
+        var kept: [(String, JSONValue)] = []
+        for (key, value) in members {
+            if key == "$defs" || key == "definitions", case .object(let entries) = value {
+                for (name, definition) in entries { definitions.append((prefix + name, rewriteReferences(definition, prefix: prefix))) }
+            } else {
+                kept.append((key, value))
+            }
+        }
+        return rewriteReferences(.object(kept), prefix: prefix)
+    }
+
+    static func rewriteReferences(_ value: JSONValue, prefix: String) -> JSONValue {
+        switch value {
+        case .object(let members):
+            return .object(members.map { key, child in
+                if key == "$ref", case .string(let reference) = child {
+                    for base in ["#/$defs/", "#/definitions/"] where reference.hasPrefix(base) {
+                        return (key, .string("#/$defs/" + prefix + reference.dropFirst(base.count)))
+                    }
+                }
+                return (key, rewriteReferences(child, prefix: prefix))
+            })
+        case .array(let items): return .array(items.map { rewriteReferences($0, prefix: prefix) })
+        default: return value
         }
     }
 
@@ -200,7 +240,7 @@ public struct ToolSettings: Sendable, Equatable {
         for message in messages {
             switch message.role {
             case "assistant" where !message.toolCalls.isEmpty:
-                let calls = message.toolCalls.map { #"<tool_call>\#n{"name": "\#($0.name)", "arguments": \#($0.arguments)}\#n</tool_call>"# }
+                let calls = message.toolCalls.map { #"<tool_call>\#n{"name": \#(JSONValue.string($0.name).serialized), "arguments": \#($0.arguments)}\#n</tool_call>"# }
                 out.append(ChatMessage(role: "assistant", content: ([message.content] + calls).filter { !$0.isEmpty }.joined(separator: "\n")))
             case "tool":
                 out.append(ChatMessage(role: "user", content: "<tool_response>\n\(message.content)\n</tool_response>"))
@@ -266,9 +306,8 @@ enum ToolCallParser {
     /// such call is code for code_interpreter (when offered).
     static func builtinCall(_ body: String, tools: [ToolDefinition]) -> ParsedToolCall? {
         let offered = Set(tools.map(\.name)).intersection(ToolSettings.llamaBuiltins)
-        if let dot = body.firstRange(of: ".call("), body.hasSuffix(")") {
+        if let dot = body.firstRange(of: ".call("), body.hasSuffix(")"), offered.contains(String(body[..<dot.lowerBound])) {
             let name = String(body[..<dot.lowerBound])
-            guard offered.contains(name) else { return nil }
             var arguments: [(String, JSONValue)] = []
             var rest = Substring(body[dot.upperBound...].dropLast())
             while !rest.isEmpty {
@@ -277,18 +316,23 @@ enum ToolCallParser {
                 guard let equals = rest.firstIndex(of: "=") else { break }
                 let key = rest[..<equals].trimmingCharacters(in: " ")
                 rest = rest[rest.index(after: equals)...].drop(while: { $0 == " " })
-                guard rest.first == "\"" else { return nil }
+                guard rest.first == "\"" else { return codeCall(body, offered) }
                 rest = rest.dropFirst()
                 var value = "", escaped = false, closed = false
                 while let c = rest.first {
                     rest = rest.dropFirst()
                     if escaped { value.append(c); escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { closed = true; break } else { value.append(c) }
                 }
-                guard closed, !key.isEmpty else { return nil }
+                guard closed, !key.isEmpty else { return codeCall(body, offered) }
                 arguments.append((key, .string(value)))
             }
             return ParsedToolCall(id: newCallID(), name: name, arguments: JSONValue.object(arguments).serialized)
         }
+        return codeCall(body, offered)
+    }
+
+    /// Anything else after the tag is code for code_interpreter, when offered.
+    private static func codeCall(_ body: String, _ offered: Set<String>) -> ParsedToolCall? {
         guard offered.contains("code_interpreter"), !body.isEmpty else { return nil }
         return ParsedToolCall(id: newCallID(), name: "code_interpreter", arguments: JSONValue.object([("code", .string(body))]).serialized)
     }

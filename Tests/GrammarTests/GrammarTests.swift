@@ -1,3 +1,4 @@
+import Foundation
 import Grammar
 import XCTest
 
@@ -123,6 +124,24 @@ final class GrammarTests: XCTestCase {
         XCTAssertEqual(error("root ::= (\"a\"?)*"), GrammarError(line: 1, column: 10, "a group or repetition is left-recursive (it can reach itself before matching a character)"))
         XCTAssertEqual(error("root ::= <[1000]>"), GrammarError(line: 1, column: 10, "token references (<…>) are not supported"))
         XCTAssertEqual(error("root ::= \"a\" )"), GrammarError(line: 1, column: 14, "expected the end of the line after rule 'root'"))
+    }
+
+    /// Inputs sized to hurt the parser: deep parentheses are refused (the parser recurses per group), and a long
+    /// chain of rules that match the empty string is checked in linear time (this test would take minutes
+    /// with a fixed-point loop over all rules).
+    func testHostileGrammarTextsStayBounded() throws {
+        let deep = "root ::= " + String(repeating: "(", count: 100_000) + "\"a\"" + String(repeating: ")", count: 100_000)
+        XCTAssertThrowsError(try Grammar.parse(deep)) { error in
+            XCTAssertEqual((error as? GrammarError)?.message, "groups nest deeper than 128")
+        }
+        let n = 60_000
+        var chain = "root ::= a0 \"x\"\n"
+        for i in 0..<n { chain += "a\(i) ::= a\(i + 1)\n" }
+        chain += "a\(n) ::= \"\"\n"
+        let start = Date()
+        let g = try Grammar.parse(chain)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 10)
+        XCTAssertEqual(Self.verdict(g, "x"), .full)
     }
 
     /// Right recursion without bound grows the stacks; the matcher stops at its bound instead of growing.

@@ -184,3 +184,24 @@ def test_llama31_builtin_tools(llama31):
     assert status == 200, reply
     status, _, reply = llama31.json("POST", "/v1/chat/completions", {"messages": ASK, "tools": [search], "tool_choice": "required"})
     assert status == 400 and "tool_choice auto only" in reply["error"]["message"]
+
+
+def test_tool_with_nested_definitions(client):
+    """The openai package's pydantic_function_tool puts nested models in $defs: they work inside the call grammar."""
+    import openai
+    import pydantic
+
+    class Place(pydantic.BaseModel):
+        city: str = pydantic.Field(max_length=30)
+
+    class Trip(pydantic.BaseModel):
+        start: Place
+        end: Place
+
+    tool = openai.pydantic_function_tool(Trip, name="plan_trip")
+    assert "$defs" in tool["function"]["parameters"]
+    reply = client.chat.completions.create(model="smol", messages=[{"role": "user", "content": "Plan a trip from Paris to Rome."}],
+                                           tools=[tool], tool_choice="required", max_tokens=120, temperature=0)
+    call = reply.choices[0].message.tool_calls[0]
+    arguments = json.loads(call.function.arguments)
+    assert set(arguments) == {"start", "end"} and isinstance(arguments["start"]["city"], str)
