@@ -253,13 +253,15 @@ final class ChatSession {
             var timings = promptTimings
             var reason = StopReason.cancelled
             if !interrupted {
+                var display = ToolCallDisplay()
                 let (stop, last) = try generator.generate(prompt: prompt, maxTokens: limit, sampling: sampling, grammar: grammar) { token in
                     if ChatInterrupt.requested.load(ordering: .relaxed) { return false }
                     if token.id >= 0 { offered.append(token.id) }
-                    Output.out(token.text)
+                    Output.out(display.feed(token.text, style: style))
                     reply += token.text
                     return true
                 }
+                Output.out(display.finish(style: style))
                 reason = stop
                 timings.promptTokens += last.promptTokens
                 timings.promptMilliseconds += last.promptMilliseconds

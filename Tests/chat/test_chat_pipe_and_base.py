@@ -77,3 +77,13 @@ def test_sigint_with_piped_input_stops_the_answer_and_reads_on():
     assert "[stopped]" in output and "generation: " in output, output
     generated = int(output.split("generation: ")[1].split(" ")[0])
     assert generated < 1500
+
+
+def test_tool_call_text_is_shown_as_a_block():
+    """A tool call the model writes (<tool_call>{…}</tool_call>, here forced by a grammar) is shown as a block: the
+    function's name, then its arguments indented; the text before it streams as usual."""
+    grammar = r'root ::= "Checking. <tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": [1, 2]}}</tool_call>"'
+    result = run_piped("What is the weather in Paris?\n", "--grammar", grammar)
+    assert result.returncode == 0, result.stderr
+    assert "Checking. [tool call] get_weather\n{\n  \"city\": \"Paris\",\n  \"days\": [\n    1,\n    2\n  ]\n}\n" in result.stdout, result.stdout
+    assert "<tool_call>" not in result.stdout
