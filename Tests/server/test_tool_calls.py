@@ -205,3 +205,24 @@ def test_tool_with_nested_definitions(client):
     call = reply.choices[0].message.tool_calls[0]
     arguments = json.loads(call.function.arguments)
     assert set(arguments) == {"start", "end"} and isinstance(arguments["start"]["city"], str)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_llama31_full_tool_loop(llama31, stream):
+    """The openai package's loop on the Llama 3.1 template: required call → the result as role tool → an answer
+    (random weights: its text is noise, but the turn renders and completes)."""
+    client = OpenAI(base_url=llama31.base + "/v1", api_key="unused", max_retries=0)
+    kwargs = dict(model="tiny", tools=[WEATHER, CLOCK], max_tokens=120, temperature=0.7, seed=3)
+    if stream:
+        _, calls, finish = collect_stream(client.chat.completions.create(messages=ASK, tool_choice="required", stream=True, **kwargs))
+    else:
+        reply = client.chat.completions.create(messages=ASK, tool_choice="required", **kwargs)
+        finish = reply.choices[0].finish_reason
+        calls = [{"id": c.id, "name": c.function.name, "arguments": c.function.arguments} for c in reply.choices[0].message.tool_calls]
+    assert finish == "tool_calls" and len(calls) == 1, "Llama 3.1's format has one call per answer"
+    json.loads(calls[0]["arguments"])
+    history = ASK + [{"role": "assistant", "content": None, "tool_calls": [
+        {"id": calls[0]["id"], "type": "function", "function": {"name": calls[0]["name"], "arguments": calls[0]["arguments"]}}]},
+        {"role": "tool", "tool_call_id": calls[0]["id"], "content": "{\"temperature\": 21}"}]
+    final = client.chat.completions.create(messages=history, max_tokens=8, **{k: v for k, v in kwargs.items() if k != "max_tokens"})
+    assert final.choices[0].finish_reason in ("stop", "length", "tool_calls")
