@@ -27,6 +27,9 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("max-body"), help: "Largest request body in bytes.")
     var maxBodyBytes: Int = 8 << 20
 
+    @Flag(name: [.customLong("embeddings"), .customLong("embedding")], help: "Accepted as llama.cpp spells it: /v1/embeddings and /embedding are always served.")
+    var embeddings = false
+
     @Option(name: .customLong("pooling"), help: "Embedding pooling: mean, cls or last (default: the GGUF's pooling_type, else mean).")
     var pooling: String?
 

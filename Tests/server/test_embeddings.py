@@ -72,7 +72,7 @@ def test_bad_embedding_requests(server, body, message):
 
 def test_agreement_with_the_float64_reference():
     model = ROOT / "testdata/models/tiny-llama3-f32.gguf"
-    runner = Runner("-ctk", "f32", "-ctv", "f32", model=model)
+    runner = Runner("-ctk", "f32", "-ctv", "f32", "--embeddings", model=model)  # llama.cpp's flag is accepted
     try:
         reference = LlamaReference(str(model))
         for pooling in ["mean"]:
