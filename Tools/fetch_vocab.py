@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Puts llama.cpp's Llama 3 (BPE) and Llama 2 (SentencePiece) vocabulary GGUFs and their tokenizer
-test vectors into testdata/vocab/, each checked against the SHA-256 pinned below.
+"""Puts llama.cpp's Llama 3 (BPE), Llama 2 (SentencePiece), Qwen 2 (BPE) and Phi-3 (SentencePiece)
+vocabulary GGUFs and their tokenizer test vectors into testdata/vocab/, each checked against the SHA-256 pinned below.
 
 They come from the llama-cpp-python sdist on PyPI, which vendors llama.cpp's models/ folder. The sdist
 is downloaded once into .cache/downloads/ and verified before anything is read from it. A folder given
@@ -31,6 +31,13 @@ FILES = {
     "ggml-vocab-llama-spm.gguf": "16c3724582d59aa8bf84711894e833f916ee46a31d80e21312759c48bf8d0e69",
     "ggml-vocab-llama-spm.gguf.inp": "be0a11f7071f0c67d3053a2d377d8f35f0dbcb77ff11a60300fb57d36b477cf0",
     "ggml-vocab-llama-spm.gguf.out": "ad6905c925c49c022974fe67e030382e8a4f56eb4489a0b9481dcedb1ec73b29",
+    # The synthetic Qwen 2/3 and Phi-3 models' tokenizers.
+    "ggml-vocab-qwen2.gguf": "44c2f46b715f585c6ab513970e8a006bfa5badd6108560054921cf598d154d8c",
+    "ggml-vocab-qwen2.gguf.inp": "be0a11f7071f0c67d3053a2d377d8f35f0dbcb77ff11a60300fb57d36b477cf0",
+    "ggml-vocab-qwen2.gguf.out": "de785bb305cc6fa9d43908ed5da337f853c0b79e971348fcfb9f0915a39c5363",
+    "ggml-vocab-phi-3.gguf": "967d7190d11c4842eab697079d98d56c2116e10eb617be355a2733bfc132e326",
+    "ggml-vocab-phi-3.gguf.inp": "be0a11f7071f0c67d3053a2d377d8f35f0dbcb77ff11a60300fb57d36b477cf0",
+    "ggml-vocab-phi-3.gguf.out": "ad6905c925c49c022974fe67e030382e8a4f56eb4489a0b9481dcedb1ec73b29",
 }
 
 

@@ -16,7 +16,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unknownArchitecture(let a):
-            return "unsupported model architecture \"\(a)\" (supported: llama, and Llama-family models such as Mistral and SmolLM2 stored as llama)"
+            return "unsupported model architecture \"\(a)\" (supported: \(Architecture.supportedNames.joined(separator: ", ")))"
         case .missingKey(let k): return "model metadata is missing \"\(k)\""
         case .badHyperParameter(let k, let r): return "model metadata \"\(k)\": \(r)"
         case .missingTensor(let n): return "model is missing tensor \"\(n)\""

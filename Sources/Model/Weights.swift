@@ -59,17 +59,28 @@ final class InterleavedStorage: @unchecked Sendable {
     deinit { for b in buffers { b.deallocate() } }
 }
 
-/// One transformer block's weights.
+/// One transformer block's weights. Matrices fused in the file (`attn_qkv`, Phi-3's gate+up `ffn_up`) are
+/// bound as row ranges of it: the forward pass sees separate q, k, v, gate and up matrices either way.
 public struct LayerWeights: @unchecked Sendable {
     public let attentionNorm: [Float]   // (embeddingLength)
-    public let query: WeightMatrix      // (embeddingLength) -> (headCount * headDimension)
+    public let query: WeightMatrix      // (embeddingLength) -> (queryDimension)
     public let key: WeightMatrix        // (embeddingLength) -> (kvDimension)
     public let value: WeightMatrix      // (embeddingLength) -> (kvDimension)
-    public let attentionOutput: WeightMatrix
+    public let queryBias: [Float]?
+    public let keyBias: [Float]?
+    public let valueBias: [Float]?
+    public let queryNorm: [Float]?      // (headDimension), applied to every head
+    public let keyNorm: [Float]?
+    public let attentionOutput: WeightMatrix  // (queryDimension) -> (embeddingLength)
+    public let attentionOutputBias: [Float]?
+    public let postAttentionNorm: [Float]?
     public let ffnNorm: [Float]         // (embeddingLength)
     public let gate: WeightMatrix       // (embeddingLength) -> (feedForwardLength)
     public let up: WeightMatrix
     public let down: WeightMatrix       // (feedForwardLength) -> (embeddingLength)
+    public let postFFNNorm: [Float]?
+    /// q, k and v are rows of one `attn_qkv` matrix in the file.
+    public let fusedQKV: Bool
 }
 
 /// All weights bound by canonical name, every shape checked against the hyper-parameters.
@@ -79,12 +90,32 @@ public struct ModelWeights: @unchecked Sendable {
     /// `output.weight`, or the token embedding when the model ties them.
     public let output: WeightMatrix
     public let outputIsTied: Bool
+    public let outputBias: [Float]?
     /// Llama 3.1 long-context divisors, one per rotated pair; nil when absent.
     public let ropeFrequencies: [Float]?
+    /// Phi-3 LongRoPE divisors for contexts beyond the original one, and within it.
+    public let ropeFactorsLong: [Float]?
+    public let ropeFactorsShort: [Float]?
     public let layers: [LayerWeights]
     /// Bytes of interleaved copies made at load (0 when `interleave` was off or no format has one).
     public var interleavedBytes: Int { storage.byteCount }
     private let storage: InterleavedStorage
+
+    /// Why the GPU worker cannot compute this model's layers (it knows only the Llama block: separate q/k/v
+    /// without biases, no extra norms, SwiGLU, adjacent-pair RoPE, no window, heads that tile the embedding);
+    /// nil when it can.
+    public static func offloadBlocker(gguf: GGUFFile, hyper h: HyperParameters) -> String? {
+        let t = h.traits
+        let plain = t.rope == .adjacentPairs && t.activation == .silu && !t.queryKeyNorms && !t.postNorms
+            && !t.scalesEmbedding && !t.fusedGateUp && h.slidingWindow == nil && h.queryDimension == h.embeddingLength
+            && h.ropeFreqScale == 1 && h.ropeAttentionFactor == 1 && h.finalLogitSoftcap == nil
+        let extras = [TensorName.outputBias, TensorName.queryKeyValue(0), TensorName.queryBias(0), TensorName.keyBias(0),
+                      TensorName.valueBias(0), TensorName.attentionOutputBias(0)]
+        guard plain, !extras.contains(where: { gguf.tensor(named: $0) != nil }) else {
+            return "the GPU kernels compute the plain llama block only, not this \(h.architecture) model"
+        }
+        return nil
+    }
 
     /// `interleave`: copy Q4_0/Q4_1 matrices into the 8-row interleaved layout (faster decode and prefill,
     /// a load-time pass over those weights); off, every matrix is used in place from the mapping.
@@ -109,38 +140,83 @@ public struct ModelWeights: @unchecked Sendable {
             out.withUnsafeMutableBufferPointer { BlockFormat.dequantize(t.type, gguf.tensorData(t), $0.baseAddress!, count: count) }
             return out
         }
+        func optionalVector(_ name: String, count: Int) throws -> [Float]? {
+            gguf.tensor(named: name) == nil ? nil : try vector(name, count: count)
+        }
+        /// `parts` consecutive row ranges of one matrix, as matrices of their own.
+        func split(_ m: WeightMatrix, _ parts: [Int]) -> [WeightMatrix] {
+            var first = 0
+            return parts.map { rows in
+                defer { first += rows }
+                return WeightMatrix(name: m.name, data: m.row(first), type: m.type, columns: m.columns, rows: rows, rowBytes: m.rowBytes)
+            }
+        }
 
-        let e = h.embeddingLength, kv = h.kvDimension, ff = h.feedForwardLength
+        let e = h.embeddingLength, qd = h.queryDimension, kv = h.kvDimension, ff = h.feedForwardLength, hd = h.headDimension
+        let t = h.traits
         let storage = InterleavedStorage()
         self.storage = storage
-        func product(_ name: String, columns: Int, rows: Int, onCPU: Bool = true) throws -> WeightMatrix {
-            let m = try matrix(name, columns: columns, rows: rows)
-            return interleave && onCPU ? storage.interleave(m, releasePages: gguf.pagesReloadable) : m
+        func onDevice(_ m: WeightMatrix, onCPU: Bool) -> WeightMatrix {
+            interleave && onCPU ? storage.interleave(m, releasePages: gguf.pagesReloadable) : m
         }
-        tokenEmbedding = try matrix(LlamaTensor.tokenEmbedding, columns: e, rows: h.vocabularySize)
-        outputNorm = try vector(LlamaTensor.outputNorm, count: e)
-        if gguf.tensor(named: LlamaTensor.output) != nil {
-            output = try product(LlamaTensor.output, columns: e, rows: h.vocabularySize, onCPU: cpuOutput)
+        tokenEmbedding = try matrix(TensorName.tokenEmbedding, columns: e, rows: h.vocabularySize)
+        outputNorm = try vector(TensorName.outputNorm, count: e)
+        if gguf.tensor(named: TensorName.output) != nil {
+            output = onDevice(try matrix(TensorName.output, columns: e, rows: h.vocabularySize), onCPU: cpuOutput)
             outputIsTied = false
         } else {
-            output = interleave && cpuOutput ? storage.interleave(tokenEmbedding, releasePages: gguf.pagesReloadable) : tokenEmbedding
+            output = onDevice(tokenEmbedding, onCPU: cpuOutput)
             outputIsTied = true
         }
-        ropeFrequencies = gguf.tensor(named: LlamaTensor.ropeFrequencies) == nil
-            ? nil : try vector(LlamaTensor.ropeFrequencies, count: h.ropeDimensionCount / 2)
+        outputBias = try optionalVector(TensorName.outputBias, count: h.vocabularySize)
+        let pairs = h.ropeDimensionCount / 2
+        ropeFrequencies = try optionalVector(TensorName.ropeFrequencies, count: pairs)
+        ropeFactorsLong = t.contextDependentRopeFactors ? try optionalVector(TensorName.ropeFactorsLong, count: pairs) : nil
+        ropeFactorsShort = t.contextDependentRopeFactors ? try optionalVector(TensorName.ropeFactorsShort, count: pairs) : nil
         var layers: [LayerWeights] = []
         for i in 0..<h.blockCount {
             let cpu = i < cpuLayers
+            let attentionNorm = try vector(TensorName.attentionNorm(i), count: e)
+            let q, k, v: WeightMatrix
+            var qb, kb, vb: [Float]?
+            let fused = gguf.tensor(named: TensorName.queryKeyValue(i)) != nil
+            if fused {
+                let parts = split(try matrix(TensorName.queryKeyValue(i), columns: e, rows: qd + 2 * kv), [qd, kv, kv])
+                (q, k, v) = (onDevice(parts[0], onCPU: cpu), onDevice(parts[1], onCPU: cpu), onDevice(parts[2], onCPU: cpu))
+                if let b = try optionalVector(TensorName.queryKeyValueBias(i), count: qd + 2 * kv) {
+                    (qb, kb, vb) = (Array(b[0..<qd]), Array(b[qd..<(qd + kv)]), Array(b[(qd + kv)...]))
+                }
+            } else {
+                q = onDevice(try matrix(TensorName.query(i), columns: e, rows: qd), onCPU: cpu)
+                k = onDevice(try matrix(TensorName.key(i), columns: e, rows: kv), onCPU: cpu)
+                v = onDevice(try matrix(TensorName.value(i), columns: e, rows: kv), onCPU: cpu)
+            }
+            if qb == nil {
+                qb = try optionalVector(TensorName.queryBias(i), count: qd)
+                kb = try optionalVector(TensorName.keyBias(i), count: kv)
+                vb = try optionalVector(TensorName.valueBias(i), count: kv)
+            }
+            let gate, up: WeightMatrix
+            if t.fusedGateUp {
+                let parts = split(try matrix(TensorName.up(i), columns: e, rows: 2 * ff), [ff, ff])
+                (gate, up) = (onDevice(parts[0], onCPU: cpu), onDevice(parts[1], onCPU: cpu))
+            } else {
+                gate = onDevice(try matrix(TensorName.gate(i), columns: e, rows: ff), onCPU: cpu)
+                up = onDevice(try matrix(TensorName.up(i), columns: e, rows: ff), onCPU: cpu)
+            }
             layers.append(LayerWeights(
-                attentionNorm: try vector(LlamaTensor.attentionNorm(i), count: e),
-                query: try product(LlamaTensor.query(i), columns: e, rows: e, onCPU: cpu),
-                key: try product(LlamaTensor.key(i), columns: e, rows: kv, onCPU: cpu),
-                value: try product(LlamaTensor.value(i), columns: e, rows: kv, onCPU: cpu),
-                attentionOutput: try product(LlamaTensor.attentionOutput(i), columns: e, rows: e, onCPU: cpu),
-                ffnNorm: try vector(LlamaTensor.ffnNorm(i), count: e),
-                gate: try product(LlamaTensor.gate(i), columns: e, rows: ff, onCPU: cpu),
-                up: try product(LlamaTensor.up(i), columns: e, rows: ff, onCPU: cpu),
-                down: try product(LlamaTensor.down(i), columns: ff, rows: e, onCPU: cpu)))
+                attentionNorm: attentionNorm,
+                query: q, key: k, value: v, queryBias: qb, keyBias: kb, valueBias: vb,
+                queryNorm: t.queryKeyNorms ? try vector(TensorName.queryNorm(i), count: hd) : nil,
+                keyNorm: t.queryKeyNorms ? try vector(TensorName.keyNorm(i), count: hd) : nil,
+                attentionOutput: onDevice(try matrix(TensorName.attentionOutput(i), columns: qd, rows: e), onCPU: cpu),
+                attentionOutputBias: try optionalVector(TensorName.attentionOutputBias(i), count: e),
+                postAttentionNorm: t.postNorms ? try vector(TensorName.postAttentionNorm(i), count: e) : nil,
+                ffnNorm: try vector(TensorName.ffnNorm(i), count: e),
+                gate: gate, up: up,
+                down: onDevice(try matrix(TensorName.down(i), columns: ff, rows: e), onCPU: cpu),
+                postFFNNorm: t.postNorms ? try vector(TensorName.postFFNNorm(i), count: e) : nil,
+                fusedQKV: fused))
         }
         self.layers = layers
     }

@@ -78,17 +78,17 @@ public final class GPUOffload: LayerOffload, @unchecked Sendable {
             let l = UInt32(layer), lw = weights.layers[layer]
             records.append(Record(layer: l, role: .attentionNorm, type: 0, inline: lw.attentionNorm, rows: 1, cols: h.embeddingLength, offset: 0, bytes: h.embeddingLength * 4))
             records.append(Record(layer: l, role: .ffnNorm, type: 0, inline: lw.ffnNorm, rows: 1, cols: h.embeddingLength, offset: 0, bytes: h.embeddingLength * 4))
-            try fileTensor(LlamaTensor.query(layer), layer: l, role: .query)
-            try fileTensor(LlamaTensor.key(layer), layer: l, role: .key)
-            try fileTensor(LlamaTensor.value(layer), layer: l, role: .value)
-            try fileTensor(LlamaTensor.attentionOutput(layer), layer: l, role: .attentionOutput)
-            try fileTensor(LlamaTensor.gate(layer), layer: l, role: .gate)
-            try fileTensor(LlamaTensor.up(layer), layer: l, role: .up)
-            try fileTensor(LlamaTensor.down(layer), layer: l, role: .down)
+            try fileTensor(TensorName.query(layer), layer: l, role: .query)
+            try fileTensor(TensorName.key(layer), layer: l, role: .key)
+            try fileTensor(TensorName.value(layer), layer: l, role: .value)
+            try fileTensor(TensorName.attentionOutput(layer), layer: l, role: .attentionOutput)
+            try fileTensor(TensorName.gate(layer), layer: l, role: .gate)
+            try fileTensor(TensorName.up(layer), layer: l, role: .up)
+            try fileTensor(TensorName.down(layer), layer: l, role: .down)
         }
         if includesOutput {
             records.append(Record(layer: WorkerProtocol.globalLayer, role: .outputNorm, type: 0, inline: weights.outputNorm, rows: 1, cols: h.embeddingLength, offset: 0, bytes: h.embeddingLength * 4))
-            try fileTensor(weights.outputIsTied ? LlamaTensor.tokenEmbedding : LlamaTensor.output, layer: WorkerProtocol.globalLayer, role: .output)
+            try fileTensor(weights.outputIsTied ? TensorName.tokenEmbedding : TensorName.output, layer: WorkerProtocol.globalLayer, role: .output)
         }
         header[18] = UInt32(records.count)
 

@@ -67,6 +67,33 @@ public enum Activations {
         }
     }
 
+    /// GELU, tanh form: 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²))).
+    public static func geluTanh(_ x: Float) -> Float {
+        0.5 * x * (1 + tanhf(0.79788456080286535587989211986876 * x * (1 + 0.044715 * x * x)))
+    }
+
+    /// GELU of every F16 value, rounded to F16: ggml's CPU GELU is this lookup (input rounded to F16), so the
+    /// same table gives the same activations.
+    static let geluHalfTable: [Float] = (0..<65536).map { bits in
+        Float(Float16(geluTanh(Float(Float16(bitPattern: UInt16(bits))))))
+    }
+
+    /// gate[i] = gelu(gate[i]) · up[i] (GeGLU): GELU from the F16 table inside ±10, 0 below, x above.
+    public static func geGLU(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, width: Int, rows: Int) {
+        geluHalfTable.withUnsafeBufferPointer { table in
+            for i in 0..<(rows * width) {
+                let x = gate[i]
+                if x <= -10 {
+                    gate[i] = 0
+                } else if x >= 10 {
+                    gate[i] = x * up[i]
+                } else {
+                    gate[i] = table[Int(Float16(x).bitPattern)] * up[i]
+                }
+            }
+        }
+    }
+
     /// weights[t] = e^(weights[t] − maximum) for t < count; returns their sum, formed as llama.cpp forms it:
     /// per group of 16 (positions past `count` count as the zeros its masked cells give) a float sum —
     /// element k plus k+8, then pairs 4 apart, 2 apart, 1 apart — each added to a double.

@@ -50,8 +50,10 @@ enum GPUSetup {
                           sequences: Int = 1, maxBatch: Int, threads: Int, cacheType: KVCache.ElementType,
                           note: (String) -> Void) throws -> InferenceContext {
         var offload: GPUOffload?
+        let hyper = try HyperParameters(gguf: weights.gguf)
         if request.wanted {
             do {
+                if let why = ModelWeights.offloadBlocker(gguf: weights.gguf, hyper: hyper) { throw GPUError(.unavailable, why) }
                 offload = try attach(request, weights: weights, contextLength: contextLength, sequences: sequences,
                                      maxBatch: maxBatch, cacheType: cacheType)
             } catch let error as GPUError {
@@ -59,8 +61,8 @@ enum GPUSetup {
                 note("GPU: \(error.description); running on the CPU")
             }
         }
-        let blocks = try HyperParameters(gguf: weights.gguf).blockCount
-        let model = try LlamaModel(gguf: weights.gguf, interleave: interleave,
+        let blocks = hyper.blockCount
+        let model = try TransformerModel(gguf: weights.gguf, interleave: interleave,
                                    offloadedLayers: offload.map { blocks - $0.firstLayer } ?? 0,
                                    offloadedOutput: offload?.includesOutput ?? false)
         let context = InferenceContext(model: model, contextLength: contextLength, sequences: sequences, maxBatch: maxBatch,
@@ -101,7 +103,7 @@ enum GPUSetup {
             let context = contextLength.map { $0 == 0 ? h.contextLength : $0 } ?? min(8192, h.contextLength)
             let kvPerLayer = 2 * context * h.kvDimension * 2
             func bytes(_ prefix: String) -> Int { g.tensors.filter { $0.name.hasPrefix(prefix) }.reduce(0) { $0 + $1.byteCount } }
-            let output = g.tensor(named: LlamaTensor.output)?.byteCount ?? g.tensor(named: LlamaTensor.tokenEmbedding)?.byteCount ?? 0
+            let output = g.tensor(named: TensorName.output)?.byteCount ?? g.tensor(named: TensorName.tokenEmbedding)?.byteCount ?? 0
             let buffers = 512 * 4 * (4 * h.embeddingLength + 3 * h.feedForwardLength) + 512 * h.vocabularySize * 4
             var budget = Int(device.freeBytes) - (256 << 20) - buffers - output
             var fit = 0

@@ -34,7 +34,7 @@ final class HyperParameterTests: XCTestCase {
         return w.bytes()
     }
 
-    func load(_ bytes: [UInt8]) throws -> LlamaModel { try LlamaModel(gguf: try GGUFFile.parse(bytes)) }
+    func load(_ bytes: [UInt8]) throws -> TransformerModel { try TransformerModel(gguf: try GGUFFile.parse(bytes)) }
 
     func testValidModelBindsAndRuns() throws {
         let model = try load(makeModel())
@@ -69,7 +69,7 @@ final class HyperParameterTests: XCTestCase {
             $0.set("llama.attention.head_count", .uint32(5)); $0.set("llama.attention.head_count_kv", .uint32(5))
         }
         expectError(.badHyperParameter(key: "llama.block_count", reason: "0 is outside 1...4096")) { $0.set("llama.block_count", .uint32(0)) }
-        expectError(.badHyperParameter(key: "llama.attention.layer_norm_rms_epsilon", reason: "nan must be in (0, 1)")) {
+        expectError(.badHyperParameter(key: "llama.attention.layer_norm_rms_epsilon", reason: "nan must be a finite number above 0 and below 1.0")) {
             $0.set("llama.attention.layer_norm_rms_epsilon", .float32(.nan))
         }
         expectError(.missingTensor("blk.2.attn_norm.weight")) { $0.set("llama.block_count", .uint32(3)) }

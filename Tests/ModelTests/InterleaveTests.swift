@@ -18,7 +18,7 @@ final class InterleaveTests: XCTestCase {
 
     static func logits(_ bytes: OwnedBytes, interleave: Bool) throws -> [Float] {
         let gguf = try GGUFFile(bytes: bytes.buffer, owner: bytes)
-        let model = try LlamaModel(gguf: gguf, interleave: interleave)
+        let model = try TransformerModel(gguf: gguf, interleave: interleave)
         let context = InferenceContext(model: model, contextLength: 16, maxBatch: 8, threads: 1)
         var all: [Float] = []
         // A prompt batch (every row's logits), then two decode steps.

@@ -36,7 +36,7 @@ final class SchedulerTests: XCTestCase {
         let bytes = FileBytes(data)
         let gguf = try GGUFFile(bytes: UnsafeRawBufferPointer(start: bytes.pointer, count: bytes.count), owner: bytes)
         let tokenizer = try Tokenizer(gguf: gguf)
-        let model = try LlamaModel(gguf: gguf)
+        let model = try TransformerModel(gguf: gguf)
         let inference = InferenceContext(model: model, contextLength: context, sequences: slots, maxBatch: 64, threads: 2)
         let scheduler = Scheduler(context: inference, tokenizer: tokenizer, queueCapacity: queue, prefillChunkWhileDecoding: 16)
         scheduler.start()

@@ -4,8 +4,9 @@ import Tensors
 import Glibc
 #endif
 
-/// A Llama-family model bound to its weights in the mapping. Immutable; share it between contexts.
-public final class LlamaModel: @unchecked Sendable {
+/// A decoder-only transformer (any architecture of `Architecture.registry`) bound to its weights in the
+/// mapping. Immutable; share it between contexts.
+public final class TransformerModel: @unchecked Sendable {
     public let gguf: GGUFFile
     public let hyper: HyperParameters
     public let weights: ModelWeights
@@ -49,7 +50,7 @@ public protocol LayerOffload: AnyObject {
 /// The run state of the forward pass: KV cache plus every buffer, preallocated for `maxBatch` tokens, so a
 /// forward pass allocates nothing. Not thread-safe: one forward pass at a time.
 public final class InferenceContext: @unchecked Sendable {
-    public let model: LlamaModel
+    public let model: TransformerModel
     public let cache: KVCache
     public let maxBatch: Int
     public let pool: ThreadPool
@@ -57,15 +58,17 @@ public final class InferenceContext: @unchecked Sendable {
     // Activations, one row per batch entry.
     private let x: UnsafeMutablePointer<Float>          // (maxBatch, embeddingLength) residual stream
     private let xb: UnsafeMutablePointer<Float>         // (maxBatch, embeddingLength) normalised input
-    private let q: UnsafeMutablePointer<Float>          // (maxBatch, embeddingLength) queries
+    private let q: UnsafeMutablePointer<Float>          // (maxBatch, queryDimension) queries
     private let k: UnsafeMutablePointer<Float>          // (maxBatch, kvDimension) new keys
     private let v: UnsafeMutablePointer<Float>          // (maxBatch, kvDimension) new values
-    private let attention: UnsafeMutablePointer<Float>  // (maxBatch, embeddingLength) attention output
+    private let attention: UnsafeMutablePointer<Float>  // (maxBatch, queryDimension) attention output
     private let projected: UnsafeMutablePointer<Float>  // (maxBatch, embeddingLength) wo / down output
     private let gate: UnsafeMutablePointer<Float>       // (maxBatch, feedForwardLength)
     private let up: UnsafeMutablePointer<Float>         // (maxBatch, feedForwardLength)
     private let scores: UnsafeMutablePointer<Float>     // (threads, contextLength) attention weights
-    private let rope: UnsafeMutablePointer<Float>       // (maxBatch, ropeDimensionCount) cos/sin pairs
+    private let rope: UnsafeMutablePointer<Float>       // (2, maxBatch, ropeDimensionCount) cos/sin pairs: global, sliding layers
+    /// Per-pair RoPE divisors: Llama 3.1's rope_freqs, else Phi-3's long or short factors for this context.
+    private let ropeDivisors: [Float]?
     private let activations: QuantizedActivations
     private var logitRows: UnsafeMutablePointer<Float>  // (rows, vocabularySize), grown on demand
     private var logitCapacity = 0
@@ -76,7 +79,7 @@ public final class InferenceContext: @unchecked Sendable {
     public private(set) var cacheEpoch = 0
 
     /// `cacheType`: F16 (llama.cpp's default) or F32 keys and values.
-    public init(model: LlamaModel, contextLength: Int, sequences: Int = 1, maxBatch: Int = 512, threads: Int,
+    public init(model: TransformerModel, contextLength: Int, sequences: Int = 1, maxBatch: Int = 512, threads: Int,
                 cacheType: KVCache.ElementType = .f16) {
         let h = model.hyper
         self.model = model
@@ -84,18 +87,21 @@ public final class InferenceContext: @unchecked Sendable {
         pool = ThreadPool(threads: threads)
         cache = KVCache(layerCount: h.blockCount, sequenceCount: max(1, sequences), contextLength: max(1, contextLength), kvDimension: h.kvDimension,
                         elementType: cacheType)
-        let b = self.maxBatch, e = h.embeddingLength, ff = h.feedForwardLength, kv = h.kvDimension
+        let b = self.maxBatch, e = h.embeddingLength, ff = h.feedForwardLength, kv = h.kvDimension, qd = h.queryDimension
         func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
             p.initialize(repeating: 0, count: max(n, 1))
             return p
         }
-        x = buffer(b * e); xb = buffer(b * e); q = buffer(b * e); k = buffer(b * kv); v = buffer(b * kv)
-        attention = buffer(b * e); projected = buffer(b * e); gate = buffer(b * ff); up = buffer(b * ff)
+        x = buffer(b * e); xb = buffer(b * e); q = buffer(b * qd); k = buffer(b * kv); v = buffer(b * kv)
+        attention = buffer(b * qd); projected = buffer(b * e); gate = buffer(b * ff); up = buffer(b * ff)
         scores = buffer(pool.activeThreads * cache.contextLength)
-        rope = buffer(b * h.ropeDimensionCount)
+        rope = buffer(2 * b * h.ropeDimensionCount)
+        let w = model.weights
+        ropeDivisors = w.ropeFrequencies ?? (cache.contextLength > h.ropeOriginalContext ? w.ropeFactorsLong : w.ropeFactorsShort)
         // F32 activations are the widest partner format (4 bytes per element); every other fits.
-        activations = QuantizedActivations(capacity: b * max(e, ff) * 4 + 1024, columns: max(e, ff), tokens: b,
+        let widest = max(e, ff, qd)
+        activations = QuantizedActivations(capacity: b * widest * 4 + 1024, columns: widest, tokens: b,
                                            threads: pool.activeThreads)
         logitRows = buffer(h.vocabularySize)
         logitCapacity = 1
@@ -122,23 +128,34 @@ public final class InferenceContext: @unchecked Sendable {
             guard (0..<cache.contextLength).contains(entry.position) else { throw ModelError.contextTooLong(prompt: entry.position + 1, context: cache.contextLength) }
             guard (0..<cache.sequenceCount).contains(entry.sequence) else { throw ModelError.badHyperParameter(key: "sequence", reason: "\(entry.sequence) is not a cache slot") }
         }
-        let e = h.embeddingLength, kvDim = h.kvDimension
+        let e = h.embeddingLength, kvDim = h.kvDimension, hd = h.headDimension
+        let t = h.traits
 
-        // Token embeddings (a row lookup: dequantized exactly).
+        // Token embeddings (a row lookup: dequantized exactly), scaled by √e where the architecture says so.
         for (i, entry) in batch.enumerated() {
             BlockFormat.dequantize(w.tokenEmbedding.type, w.tokenEmbedding.row(entry.token), x + i * e, count: e)
+        }
+        if t.scalesEmbedding {
+            let scale = Float(e).squareRoot()
+            for i in 0..<(n * e) { x[i] *= scale }
         }
         computeRope(batch)
 
         let cpuLayers = offload?.firstLayer ?? w.layers.count
         for (layer, lw) in w.layers.enumerated() where layer < cpuLayers {
-            // Attention block: x += wo · attention(rope(wq · norm(x)), rope(wk · norm(x)), wv · norm(x))
-            rmsNorm(x, lw.attentionNorm, into: xb, rows: n)
+            // Attention block: x += norm?(wo · attention(rope(norm?(wq · norm(x))), rope(norm?(wk · norm(x))), wv · norm(x)))
+            rmsNorm(x, lw.attentionNorm, into: xb, rows: n, width: e)
             matmul(lw.query, input: xb, output: q, count: n, scratch: activations, pool: pool)
             matmul(lw.key, input: xb, output: k, count: n, scratch: activations, pool: pool, after: lw.query)
             matmul(lw.value, input: xb, output: v, count: n, scratch: activations, pool: pool, after: lw.key)
-            applyRope(q, heads: h.headCount, rows: n)
-            applyRope(k, heads: h.headCountKV, rows: n)
+            addBias(lw.queryBias, to: q, rows: n)
+            addBias(lw.keyBias, to: k, rows: n)
+            addBias(lw.valueBias, to: v, rows: n)
+            if let norm = lw.queryNorm { rmsNorm(q, norm, into: q, rows: n * h.headCount, width: hd) }
+            if let norm = lw.keyNorm { rmsNorm(k, norm, into: k, rows: n * h.headCountKV, width: hd) }
+            let table = rope + (h.slidingLayers[layer] ? maxBatch * h.ropeDimensionCount : 0)
+            applyRope(q, table, heads: h.headCount, rows: n)
+            applyRope(k, table, heads: h.headCountKV, rows: n)
             for (i, entry) in batch.enumerated() {
                 let offset = cache.offset(layer: layer, sequence: entry.sequence, position: entry.position)
                 if cache.elementType == .f16 {
@@ -153,14 +170,20 @@ public final class InferenceContext: @unchecked Sendable {
             }
             attend(batch, layer: layer)
             matmul(lw.attentionOutput, input: attention, output: projected, count: n, scratch: activations, pool: pool)
+            addBias(lw.attentionOutputBias, to: projected, rows: n)
+            if let norm = lw.postAttentionNorm { rmsNorm(projected, norm, into: projected, rows: n, width: e) }
             for i in 0..<(n * e) { x[i] += projected[i] }
 
-            // Feed-forward block: x += down(silu(gate · norm(x)) ⊙ (up · norm(x)))
-            rmsNorm(x, lw.ffnNorm, into: xb, rows: n)
+            // Feed-forward block: x += norm?(down(act(gate · norm(x)) ⊙ (up · norm(x)))), act = SiLU or GELU
+            rmsNorm(x, lw.ffnNorm, into: xb, rows: n, width: e)
             matmul(lw.gate, input: xb, output: gate, count: n, scratch: activations, pool: pool)
             matmul(lw.up, input: xb, output: up, count: n, scratch: activations, pool: pool, after: lw.gate)
-            Activations.swiGLU(gate: gate, up: up, width: h.feedForwardLength, rows: n)
+            switch t.activation {
+            case .silu: Activations.swiGLU(gate: gate, up: up, width: h.feedForwardLength, rows: n)
+            case .geluTanh: Activations.geGLU(gate: gate, up: up, width: h.feedForwardLength, rows: n)
+            }
             matmul(lw.down, input: gate, output: projected, count: n, scratch: activations, pool: pool)
+            if let norm = lw.postFFNNorm { rmsNorm(projected, norm, into: projected, rows: n, width: e) }
             for i in 0..<(n * e) { x[i] += projected[i] }
         }
 
@@ -176,7 +199,7 @@ public final class InferenceContext: @unchecked Sendable {
                     throw ModelError.offloadFailed("\(error)")
                 }
             }
-            rmsNorm(x, w.outputNorm, into: xb, rows: n)
+            rmsNorm(x, w.outputNorm, into: xb, rows: n, width: e)
             return UnsafeBufferPointer(start: xb, count: n * e)
         }
 
@@ -199,8 +222,14 @@ public final class InferenceContext: @unchecked Sendable {
         }
         guard !wanted.isEmpty else { return UnsafeBufferPointer(start: logitRows, count: 0) }
         for (row, i) in wanted.enumerated() { (projected + row * e).update(from: x + i * e, count: e) }
-        rmsNorm(projected, w.outputNorm, into: xb, rows: wanted.count)
+        rmsNorm(projected, w.outputNorm, into: xb, rows: wanted.count, width: e)
         matmul(w.output, input: xb, output: logitRows, count: wanted.count, scratch: activations, pool: pool)
+        addBias(w.outputBias, to: logitRows, rows: wanted.count)
+        if let cap = h.finalLogitSoftcap {
+            // As llama.cpp: scale by 1/cap, tanh, scale by cap.
+            let inverse = 1 / cap
+            for i in 0..<(wanted.count * h.vocabularySize) { logitRows[i] = cap * tanhf(logitRows[i] * inverse) }
+        }
         return UnsafeBufferPointer(start: logitRows, count: wanted.count * h.vocabularySize)
     }
 
@@ -209,54 +238,76 @@ public final class InferenceContext: @unchecked Sendable {
 
     // MARK: - Pieces of the forward pass
 
-    /// RMSNorm: x · (1/sqrt(mean(x²) + eps)) · weight, the sum of squares in double as llama.cpp does.
-    private func rmsNorm(_ input: UnsafeMutablePointer<Float>, _ weight: [Float], into output: UnsafeMutablePointer<Float>, rows: Int) {
-        let e = model.hyper.embeddingLength
+    /// RMSNorm over rows of `width`: x · (1/sqrt(mean(x²) + eps)) · weight, the sum of squares in double as
+    /// llama.cpp does. `output` may be `input`.
+    private func rmsNorm(_ input: UnsafeMutablePointer<Float>, _ weight: [Float], into output: UnsafeMutablePointer<Float>,
+                         rows: Int, width: Int) {
         let eps = model.hyper.rmsEpsilon
         weight.withUnsafeBufferPointer { wt in
             for r in 0..<rows {
-                let src = input + r * e, dst = output + r * e
+                let src = input + r * width, dst = output + r * width
                 var sum: Double = 0
-                for i in 0..<e { sum += Double(src[i] * src[i]) }
-                let mean = Float(sum / Double(e))
+                for i in 0..<width { sum += Double(src[i] * src[i]) }
+                let mean = Float(sum / Double(width))
                 let scale = 1 / (mean + eps).squareRoot()
-                for i in 0..<e { dst[i] = src[i] * scale * wt[i] }
+                for i in 0..<width { dst[i] = src[i] * scale * wt[i] }
             }
         }
     }
 
-    /// cos/sin per rotated pair for each entry's position. Angles follow llama.cpp: theta starts at the
-    /// position and is multiplied by base^(-2/n_rot) in float32 per pair, then divided by rope_freqs[i].
+    /// Adds `bias` (one value per column) to every row.
+    private func addBias(_ bias: [Float]?, to data: UnsafeMutablePointer<Float>, rows: Int) {
+        guard let bias else { return }
+        bias.withUnsafeBufferPointer { b in
+            for r in 0..<rows {
+                let row = data + r * b.count
+                for i in 0..<b.count { row[i] += b[i] }
+            }
+        }
+    }
+
+    /// cos/sin per rotated pair for each entry's position: one table for the global layers and one for the
+    /// sliding ones (their own base). Angles follow llama.cpp: theta starts at position × scale and is
+    /// multiplied by base^(-2/n_rot) in float32 per pair, then divided by the pair's divisor; cos and sin
+    /// carry the RoPE attention factor.
     private func computeRope(_ batch: [BatchEntry]) {
         let h = model.hyper
         let pairs = h.ropeDimensionCount / 2
-        let thetaScale = powf(h.ropeFreqBase, -2 / Float(h.ropeDimensionCount))
-        let factors = model.weights.ropeFrequencies
-        for (i, entry) in batch.enumerated() {
-            var theta = Float(entry.position)
-            let row = rope + i * h.ropeDimensionCount
-            for p in 0..<pairs {
-                let angle = theta / (factors?[p] ?? 1)
-                row[2 * p] = cosf(angle)
-                row[2 * p + 1] = sinf(angle)
-                theta *= thetaScale
+        let factors = ropeDivisors
+        let tables = h.slidingLayers.contains(true) ? 2 : 1
+        for table in 0..<tables {
+            let (base, scale) = table == 0 ? (h.ropeFreqBase, h.ropeFreqScale) : (h.slidingRopeBase, h.slidingRopeScale)
+            let thetaScale = powf(base, -2 / Float(h.ropeDimensionCount))
+            let attentionFactor = h.ropeAttentionFactor
+            for (i, entry) in batch.enumerated() {
+                var theta = Float(entry.position)
+                let row = rope + (table * maxBatch + i) * h.ropeDimensionCount
+                for p in 0..<pairs {
+                    let angle = scale * theta / (factors?[p] ?? 1)
+                    row[2 * p] = cosf(angle) * attentionFactor
+                    row[2 * p + 1] = sinf(angle) * attentionFactor
+                    theta *= thetaScale
+                }
             }
         }
     }
 
-    /// Rotates adjacent pairs (x[2i], x[2i+1]) of the first ropeDimensionCount elements of every head.
-    private func applyRope(_ data: UnsafeMutablePointer<Float>, heads: Int, rows: Int) {
+    /// Rotates the first ropeDimensionCount elements of every head: adjacent pairs (x[2i], x[2i+1]) as Llama,
+    /// or halves (x[i], x[i + n/2]) as NeoX.
+    private func applyRope(_ data: UnsafeMutablePointer<Float>, _ table: UnsafePointer<Float>, heads: Int, rows: Int) {
         let h = model.hyper
         let hd = h.headDimension, pairs = h.ropeDimensionCount / 2
+        let (first, second) = h.traits.rope == .adjacentPairs ? (2, 1) : (1, pairs)
         for r in 0..<rows {
-            let cs = rope + r * h.ropeDimensionCount
+            let cs = table + r * h.ropeDimensionCount
             for head in 0..<heads {
                 let vec = data + (r * heads + head) * hd
                 for p in 0..<pairs {
                     let c = cs[2 * p], s = cs[2 * p + 1]
-                    let a = vec[2 * p], b = vec[2 * p + 1]
-                    vec[2 * p] = a * c - b * s
-                    vec[2 * p + 1] = a * s + b * c
+                    let i = first * p, j = first * p + second
+                    let a = vec[i], b = vec[j]
+                    vec[i] = a * c - b * s
+                    vec[j] = a * s + b * c
                 }
             }
         }
@@ -268,8 +319,11 @@ public final class InferenceContext: @unchecked Sendable {
         let h = model.hyper
         let hd = h.headDimension, kvDim = h.kvDimension
         let group = h.headCount / h.headCountKV
-        let scale = 1 / Float(hd).squareRoot()
-        let e = h.embeddingLength
+        let queryScale: Float = h.traits.scalesQuery ? h.attentionScale : 1
+        let scale: Float = h.traits.scalesQuery ? 1 : h.attentionScale
+        let qd = h.queryDimension
+        // A sliding layer sees the last `window` positions, its own included.
+        let window = h.slidingLayers[layer] ? (h.slidingWindow ?? Int.max) : Int.max
         let ctx = cache.contextLength
         let keys = cache.keys16, values = cache.values16
         let keys32 = cache.keys32, values32 = cache.values32
@@ -287,9 +341,11 @@ public final class InferenceContext: @unchecked Sendable {
                 let head = item / n, i = item % n
                 let entry = entries[i]
                 let kvHead = head / group
-                let query = self.q + i * e + head * hd
-                let base = self.cache.offset(layer: layer, sequence: entry.sequence, position: 0) + kvHead * hd
-                let length = entry.position + 1
+                let query = self.q + i * qd + head * hd
+                let start = window > entry.position ? 0 : entry.position + 1 - window
+                let base = self.cache.offset(layer: layer, sequence: entry.sequence, position: start) + kvHead * hd
+                let length = entry.position + 1 - start
+                if queryScale != 1 { for d in 0..<hd { query[d] *= queryScale } }
                 if half {
                     for d in 0..<hd { query[d] = Attention.roundedToHalf(query[d]) }
                     Attention.scores(query, keys + base, stride: kvDim, length: length, headDim: hd,
@@ -301,7 +357,7 @@ public final class InferenceContext: @unchecked Sendable {
                 for t in 0..<length where weights[t] > maximum { maximum = weights[t] }
                 let sum = Activations.softmaxExp(weights, count: length, maximum: maximum)
                 let inverse = Float(1 / sum)
-                let out = self.attention + i * e + head * hd
+                let out = self.attention + i * qd + head * hd
                 if half {
                     for t in 0..<length { weights[t] = Attention.roundedToHalf(weights[t] * inverse) }
                     // llama.cpp's single-token path sums over its padded cache view: 32-position steps.
