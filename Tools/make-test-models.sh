@@ -82,6 +82,30 @@ generate "$models" tiny-llama3-q8_0.gguf \
     0d14ee1a41fe767fae81f19feddedeb70b78a3991855607db8ff269e3d06ce94 --matrices q8_0 --embedding q8_0
 generate "$models" tiny-llama3-q4_k_m.gguf \
     d91180f36e1f30552998a2b8b5dc50dafddfdb0bc5402cbdfb236572edc1d8e8 --matrices q4_k_m
+# One synthetic model per architecture beyond Llama (Tools/make_synthetic_model.py), against the goldens
+# testdata/goldens/tiny-ARCH.json that llama.cpp recorded on exactly these bytes.
+generate_arch() {
+    local arch="$1" vocab_file="$2" pinned="$3" target="$models/tiny-$1.gguf" log
+    if [ -s "$target" ] && [ "$(sha "$target")" = "$pinned" ]; then echo "$target"; return 0; fi
+    log="$(mktemp)"
+    if ! "$python" "$root/Tools/make_synthetic_model.py" --arch "$arch" --vocab "$testdata/vocab/$vocab_file" \
+            --out "$target.partial" >"$log" 2>&1; then
+        echo "make-test-models: generating tiny-$arch.gguf failed:" >&2; cat "$log" >&2
+        rm -f "$target.partial" "$log"; exit 1
+    fi
+    rm -f "$log"
+    if [ "$(sha "$target.partial")" != "$pinned" ]; then
+        echo "make-test-models: tiny-$arch.gguf: generated SHA-256 $(sha "$target.partial"), pinned $pinned" >&2
+        rm -f "$target.partial"; exit 1
+    fi
+    mv "$target.partial" "$target"
+    echo "$target"
+}
+generate_arch gemma3 ggml-vocab-llama-spm.gguf 4e732d475df17884024cac48ae7fa6a41a66b0fcee8561f0b1285b938ffd0fb7
+generate_arch qwen2 ggml-vocab-qwen2.gguf 8628ef59d7d6f10b4b6653620f61cb3614f63051184f55d9254a613187550716
+generate_arch qwen3 ggml-vocab-qwen2.gguf 3ab0577a7557d5dfdcccd9e97bd71bda1b737b4df9dabb9d171d595e799ae442
+generate_arch phi3 ggml-vocab-phi-3.gguf 5d8d6f7e672a44622c5a016e950b30f3b86703bf0f9a795b3d4783ebfb28cb00
+
 if [ "$bench" = 1 ]; then
     generate "$root/.cache/models" synth-llama3-1b-f16.gguf - --shape 1b --matrices f16
     generate "$root/.cache/models" synth-llama3-1b-q8_0.gguf - --shape 1b --matrices q8_0

@@ -76,7 +76,9 @@ struct ModelSession {
                 throw RunnerError("chat template \(choice): \(error) (built-in names: \(ChatTemplate.builtinNames.joined(separator: ", ")))")
             }
         }
-        let fallbackName = tokenizer.tokenId(forText: "<|start_header_id|>") != nil ? "llama3" : "chatml"
+        // A file without a template: the format its marker tokens belong to.
+        let fallbackName = tokenizer.tokenId(forText: "<|start_header_id|>") != nil ? "llama3"
+            : tokenizer.tokenId(forText: "<start_of_turn>") != nil ? "gemma" : "chatml"
         if let source = (try? weights.gguf.string("tokenizer.chat_template")) ?? nil {
             do { return try ChatTemplate(source: source) } catch {
                 let name = ChatTemplate.detectBuiltinName(source: source) ?? fallbackName

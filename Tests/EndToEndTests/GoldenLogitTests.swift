@@ -47,49 +47,6 @@ final class GoldenLogitTests: XCTestCase {
         return worst
     }
 
-    /// `tolerance` bounds |Δlogit| at the last prompt position and every greedy step (up to the first near-tie).
-    /// `exactPrompts`: that many leading prompts must match llama.cpp at every step to the printed 6 decimals.
-    func compareWithGolden(_ name: String, tolerance: Double, exactPrompts: Int = 0, extra: [String] = [],
-                           environment: [String: String] = [:]) throws {
-        let model = try E2E.testdataFile("models/\(name).gguf")
-        let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: try E2E.testdataFile("goldens/\(name).json"))) as? [String: Any] ?? [:]
-        let prompts = golden["prompts"] as? [[String: Any]] ?? []
-        XCTAssertEqual(prompts.count, 3)
-        var worst = 0.0
-        for (index, p) in prompts.enumerated() {
-            let text = p["prompt"] as? String ?? ""
-            let tokens = p["tokens"] as? [Int] ?? []
-            let greedy = p["greedy"] as? [Int] ?? []
-            let margins = p["greedy_top1_top2_margin"] as? [Double] ?? []
-            let perStep = (p["greedy_top5_per_step"] as? [[[Double]]] ?? []).map { $0.map { (Int($0[0]), $0[1]) } }
-            let lastTop5 = (p["last_top5"] as? [[Double]] ?? []).map { (Int($0[0]), $0[1]) }
-            let ours = try Self.topLogits(model: model, prompt: text, steps: greedy.count, extra: extra, environment: environment)
-            XCTAssertEqual(ours.prompt, tokens, "prompt ids for \(text.debugDescription)")
-            guard let first = ours.steps.first else { XCTFail("no steps"); continue }
-            worst = max(worst, Self.maxDelta(first, lastTop5))
-            // Greedy ids must agree up to the first near-tie (after which two correct engines may diverge).
-            var compared = 0
-            for (step, expectedId) in greedy.enumerated() {
-                guard step < ours.steps.count, step < margins.count, step < perStep.count else { break }
-                worst = max(worst, Self.maxDelta(ours.steps[step], perStep[step]))
-                if margins[step] < tolerance { break }
-                XCTAssertEqual(ours.steps[step].id, expectedId, "\(name) \(text.debugDescription) step \(step)")
-                if ours.steps[step].id != expectedId { break }
-                compared += 1
-            }
-            if index < exactPrompts {
-                XCTAssertEqual(ours.steps.count, perStep.count)
-                for step in 0..<min(ours.steps.count, perStep.count) {
-                    XCTAssertLessThanOrEqual(Self.maxDelta(ours.steps[step], perStep[step]), 2e-6,
-                                             "\(name) \(text.prefix(12).debugDescription) step \(step) should be bit-exact")
-                }
-            }
-            print("golden \(name) \(text.prefix(24).debugDescription): greedy ids equal for \(compared) steps")
-        }
-        print("golden \(name): max |Δlogit| = \(worst)")
-        XCTAssertLessThanOrEqual(worst, tolerance, "\(name): max |Δlogit| \(worst)")
-    }
-
     /// F16: batches in tinyBLAS's order, single tokens in vec_dot's (both as llama.cpp's AVX-512 build sums
     /// them): the first prompt matches exactly at every step; the others stay within 8e-3.
     func testF16ModelMatchesLlamaCpp() throws { try compareWithGolden("tiny-llama3-f16-q4emb", tolerance: 1e-2, exactPrompts: 1) }
@@ -240,5 +197,56 @@ final class GoldenLogitTests: XCTestCase {
         r = try E2E.run(try E2E.runner(), ["-m", model.path, "-p", "Hi", "-n", "4", "-ngl", "99", "--temp", "0"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("GPU"), "one notice about the GPU: \(r.stderr)")
+    }
+}
+
+extension XCTestCase {
+    /// `tolerance` bounds |Δlogit| at the last prompt position and every greedy step (up to the first near-tie).
+    /// `exactPrompts`: that many leading prompts must match llama.cpp at every step to the printed 6 decimals.
+    /// `model`: the file (default testdata/models/NAME.gguf); `tieMargin`: greedy ids are compared up to the first
+    /// step whose recorded top-1/top-2 margin is below it (default `tolerance`). Returns the greedy steps compared.
+    @discardableResult
+    func compareWithGolden(_ name: String, model: URL? = nil, tolerance: Double, tieMargin: Double? = nil, exactPrompts: Int = 0,
+                           extra: [String] = [], environment: [String: String] = [:]) throws -> [Int] {
+        let model = try model ?? E2E.testdataFile("models/\(name).gguf")
+        var comparedPerPrompt: [Int] = []
+        let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: try E2E.testdataFile("goldens/\(name).json"))) as? [String: Any] ?? [:]
+        let prompts = golden["prompts"] as? [[String: Any]] ?? []
+        XCTAssertEqual(prompts.count, 3)
+        var worst = 0.0
+        for (index, p) in prompts.enumerated() {
+            let text = p["prompt"] as? String ?? ""
+            let tokens = p["tokens"] as? [Int] ?? []
+            let greedy = p["greedy"] as? [Int] ?? []
+            let margins = p["greedy_top1_top2_margin"] as? [Double] ?? []
+            let perStep = (p["greedy_top5_per_step"] as? [[[Double]]] ?? []).map { $0.map { (Int($0[0]), $0[1]) } }
+            let lastTop5 = (p["last_top5"] as? [[Double]] ?? []).map { (Int($0[0]), $0[1]) }
+            let ours = try GoldenLogitTests.topLogits(model: model, prompt: text, steps: greedy.count, extra: extra, environment: environment)
+            XCTAssertEqual(ours.prompt, tokens, "prompt ids for \(text.debugDescription)")
+            guard let first = ours.steps.first else { XCTFail("no steps"); continue }
+            worst = max(worst, GoldenLogitTests.maxDelta(first, lastTop5))
+            // Greedy ids must agree up to the first near-tie (after which two correct engines may diverge).
+            var compared = 0
+            for (step, expectedId) in greedy.enumerated() {
+                guard step < ours.steps.count, step < margins.count, step < perStep.count else { break }
+                worst = max(worst, GoldenLogitTests.maxDelta(ours.steps[step], perStep[step]))
+                if margins[step] < (tieMargin ?? tolerance) { break }
+                XCTAssertEqual(ours.steps[step].id, expectedId, "\(name) \(text.debugDescription) step \(step)")
+                if ours.steps[step].id != expectedId { break }
+                compared += 1
+            }
+            if index < exactPrompts {
+                XCTAssertEqual(ours.steps.count, perStep.count)
+                for step in 0..<min(ours.steps.count, perStep.count) {
+                    XCTAssertLessThanOrEqual(GoldenLogitTests.maxDelta(ours.steps[step], perStep[step]), 2e-6,
+                                             "\(name) \(text.prefix(12).debugDescription) step \(step) should be bit-exact")
+                }
+            }
+            print("golden \(name) \(text.prefix(24).debugDescription): greedy ids equal for \(compared) steps")
+            comparedPerPrompt.append(compared)
+        }
+        print("golden \(name): max |Δlogit| = \(worst)")
+        XCTAssertLessThanOrEqual(worst, tolerance, "\(name): max |Δlogit| \(worst)")
+        return comparedPerPrompt
     }
 }
