@@ -2,7 +2,7 @@
 import signal
 import subprocess
 
-from conftest import BASE_MODEL, BIN, MODEL, Chat, chat_arguments, require_files
+from conftest import BASE_MODEL, BIN, MODEL, ROOT, Chat, chat_arguments, require_files
 
 
 def run_piped(text, *extra, model=MODEL):
@@ -87,3 +87,23 @@ def test_tool_call_text_is_shown_as_a_block():
     assert result.returncode == 0, result.stderr
     assert "Checking. [tool call] get_weather\n{\n  \"city\": \"Paris\",\n  \"days\": [\n    1,\n    2\n  ]\n}\n" in result.stdout, result.stdout
     assert "<tool_call>" not in result.stdout
+
+
+GEMMA = ROOT / ".cache/models/gemma-3-270m-q4_k_m.gguf"
+
+
+def test_gemma3_chats_with_the_builtin_gemma_format():
+    """Gemma 3 270M (architecture gemma3) is a base model without a template: --chat completes text unless
+    --chat-template gemma asks for turns, which then end at <end_of_turn>."""
+    require_files(GEMMA)
+    base = subprocess.run([str(BIN), *chat_arguments(GEMMA, "-n", "12")], input="The capital of France is\n",
+                          capture_output=True, text=True, timeout=300)
+    assert base.returncode == 0, base.stderr
+    assert base.stdout.startswith(" the capital of the country of France"), base.stdout
+    turns = subprocess.run([str(BIN), "-m", str(GEMMA), "--chat", "--chat-template", "gemma", "--temp", "0", "-c", "2048",
+                            "-n", "32"], input="What is the capital of France?\nAnd of Italy?\n", capture_output=True,
+                           text=True, timeout=300)
+    assert turns.returncode == 0, turns.stderr
+    assert "chat template: gemma" in turns.stderr, turns.stderr
+    answers = [line for line in turns.stdout.splitlines() if line.strip()]
+    assert len(answers) >= 2 and "<end_of_turn>" not in turns.stdout, turns.stdout
