@@ -511,7 +511,75 @@ def model_cases(model):
     ]
 
 
-def apply_pairs(pairs, change):
+def arch_cases(arch):
+    """Defects of the synthetic models of the other architectures (Tools/make_synthetic_model.py):
+    (name, description, the key or tensor the refusal must name, pairs change, tensors change). A pairs
+    change may add keys the model lacks."""
+    nan = float("nan")
+
+    def without(name):
+        return lambda tensors: [t for t in tensors if t[0] != name]
+
+    def reshape(name, dims):
+        return lambda tensors: [[n, dims if n == name else d, t, o] for n, d, t, o in tensors]
+
+    def bools(values):
+        return (ARRAY, u32(BOOL) + u64(len(values)) + bytes(int(v) for v in values))
+
+    cases = {
+        "gemma3": [
+            ("no-q-norm", "no blk.0.attn_q_norm.weight", "blk.0.attn_q_norm.weight", {}, without("blk.0.attn_q_norm.weight")),
+            ("no-post-ffw-norm", "no blk.5.post_ffw_norm.weight", "blk.5.post_ffw_norm.weight", {},
+             without("blk.5.post_ffw_norm.weight")),
+            ("k-norm-shape", "blk.2.attn_k_norm.weight has 32 entries for heads of 64", "blk.2.attn_k_norm.weight", {},
+             reshape("blk.2.attn_k_norm.weight", [32])),
+            ("key-length-mismatch", "gemma3.attention.key_length 32 and value_length 32, tensors for heads of 64",
+             "gemma3.rope.dimension_count", {"gemma3.attention.key_length": scalar(U32, 32),
+                                     "gemma3.attention.value_length": scalar(U32, 32)}, None),
+            ("value-length-differs", "gemma3.attention.value_length 128, key_length 64",
+             "gemma3.attention.value_length", {"gemma3.attention.value_length": scalar(U32, 128)}, None),
+            ("pattern-length", "gemma3.attention.sliding_window_pattern has 4 booleans for 6 layers",
+             "gemma3.attention.sliding_window_pattern", {"gemma3.attention.sliding_window_pattern": bools([1, 1, 1, 0])}, None),
+            ("swa-base-nan", "gemma3.rope.freq_base_swa NaN", "gemma3.rope.freq_base_swa",
+             {"gemma3.rope.freq_base_swa": scalar(F32, nan)}, None),
+            ("softcap-negative", "gemma3.final_logit_softcapping -30", "gemma3.final_logit_softcapping",
+             {"gemma3.final_logit_softcapping": scalar(F32, -30.0)}, None),
+        ],
+        "qwen2": [
+            ("q-bias-shape", "blk.1.attn_q.bias has 64 entries for 128", "blk.1.attn_q.bias", {}, reshape("blk.1.attn_q.bias", [64])),
+            ("no-ffn-gate", "no blk.3.ffn_gate.weight", "blk.3.ffn_gate.weight", {}, without("blk.3.ffn_gate.weight")),
+            ("kv-heads-3", "qwen2.attention.head_count_kv 3 for 4 heads", "qwen2.attention.head_count_kv",
+             {"qwen2.attention.head_count_kv": scalar(U32, 3)}, None),
+            ("yarn", "qwen2.rope.scaling.type yarn (not computed)", "qwen2.rope.scaling.type",
+             {"qwen2.rope.scaling.type": (STRING, string("yarn"))}, None),
+        ],
+        "qwen3": [
+            ("no-k-norm", "no blk.3.attn_k_norm.weight", "blk.3.attn_k_norm.weight", {}, without("blk.3.attn_k_norm.weight")),
+            ("key-length-0", "qwen3.attention.key_length 0", "qwen3.attention.key_length",
+             {"qwen3.attention.key_length": scalar(U32, 0)}, None),
+            ("key-length-odd", "qwen3.attention.key_length 63 (RoPE needs an even size)", "qwen3.attention.key_length",
+             {"qwen3.attention.key_length": scalar(U32, 63), "qwen3.attention.value_length": scalar(U32, 63)}, None),
+            ("output-shape", "blk.0.attn_output.weight takes 128 inputs, the query is 256 wide", "blk.0.attn_output.weight",
+             {}, reshape("blk.0.attn_output.weight", [128, 128])),
+        ],
+        "phi3": [
+            ("qkv-shape", "blk.0.attn_qkv.weight has 256 rows for 384 (q + k + v)", "blk.0.attn_qkv.weight", {},
+             reshape("blk.0.attn_qkv.weight", [128, 256])),
+            ("up-not-fused", "blk.2.ffn_up.weight has 256 rows: gate and up need 512", "blk.2.ffn_up.weight", {},
+             reshape("blk.2.ffn_up.weight", [128, 256])),
+            ("rope-factors-shape", "rope_factors_long.weight has 4 entries for 8 rotated pairs", "rope_factors_long.weight",
+             {}, reshape("rope_factors_long.weight", [4])),
+            ("attn-factor-nan", "phi3.rope.scaling.attn_factor NaN", "phi3.rope.scaling.attn_factor",
+             {"phi3.rope.scaling.attn_factor": scalar(F32, nan)}, None),
+            ("no-qkv", "neither blk.1.attn_qkv.weight nor blk.1.attn_q.weight", "blk.1.attn_q.weight", {},
+             without("blk.1.attn_qkv.weight")),
+        ],
+    }
+    return [(f"arch-{arch}-{name}.gguf", description, names, pairs, tensors)
+            for name, description, names, pairs, tensors in cases[arch]]
+
+
+def apply_pairs(pairs, change, add_missing=False):
     result = []
     for key, value_type, raw in pairs:
         if key in change:
@@ -519,6 +587,9 @@ def apply_pairs(pairs, change):
                 result.append((key,) + change[key])
         else:
             result.append((key, value_type, raw))
+    if add_missing:
+        present = {key for key, _, _ in pairs}
+        result += [(key,) + value for key, value in change.items() if key not in present and value is not None]
     return result
 
 
@@ -533,13 +604,16 @@ def main():
                         help="valid model the model-* files are based on")
     parser.add_argument("--no-models", action="store_true", help="skip the model-* and valid-* model files (32 MB each)")
     parser.add_argument("--families", default="gguf,zip,model,valid",
-                        help="comma-separated subset of gguf, zip, model, valid (valid-gguf comes with gguf)")
+                        help="comma-separated subset of gguf, zip, model, valid, arch (valid-gguf comes with gguf)")
+    parser.add_argument("--arch-models", default=None,
+                        help="folder holding tiny-gemma3/qwen2/qwen3/phi3.gguf, the bases of the arch family")
     parser.add_argument("--zip-alignment", type=int, default=65536,
                         help="member data alignment of the zip-* files (65536 as llamafile; small for fuzz seeds)")
     args = parser.parse_args()
     families = set(args.families.split(","))
-    if families - {"gguf", "zip", "model", "valid"}:
-        raise SystemExit(f"make_bad_inputs: unknown families {sorted(families - {'gguf', 'zip', 'model', 'valid'})}")
+    known = {"gguf", "zip", "model", "valid", "arch"}
+    if families - known:
+        raise SystemExit(f"make_bad_inputs: unknown families {sorted(families - known)}")
     if args.no_models:
         families -= {"model", "valid"}
     os.makedirs(args.out, exist_ok=True)
@@ -584,6 +658,19 @@ def main():
             tensors = tensors_change(model.tensors) if tensors_change else None
             model.write(os.path.join(args.out, name), pairs, tensors)
             manifest.append((name, "model", description))
+
+    if "arch" in families:
+        # Per architecture: the unchanged model (it must load), then its defects; the fourth manifest column is
+        # the key or tensor the one-line refusal must name (beside the architecture).
+        for arch in ("gemma3", "qwen2", "qwen3", "phi3"):
+            base = ModelFile(os.path.join(args.arch_models or ".", f"tiny-{arch}.gguf"))
+            base.write(os.path.join(args.out, f"valid-{arch}.gguf"))
+            manifest.append((f"valid-{arch}.gguf", "valid-arch", f"the synthetic {arch} model, rewritten unchanged", arch))
+            for name, description, names, pairs_change, tensors_change in arch_cases(arch):
+                pairs = apply_pairs(base.pairs, pairs_change, add_missing=True)
+                tensors = tensors_change(base.tensors) if tensors_change else None
+                base.write(os.path.join(args.out, name), pairs, tensors)
+                manifest.append((name, "arch", description, names))
 
     with open(os.path.join(args.out, "manifest.tsv"), "w") as handle:
         for row in manifest:

@@ -12,6 +12,8 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case contextTooLong(prompt: Int, context: Int)
     case badToken(id: Int, vocabularySize: Int)
     case offloadFailed(String)
+    /// A tensor error (missing, mis-shaped, uncomputable) of a model of this architecture.
+    indirect case inArchitecture(String, ModelError)
 
     public var description: String {
         switch self {
@@ -25,6 +27,10 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case .metadata(let e): return e.description
         case .contextTooLong(let p, let c): return "the prompt has \(p) tokens but the context holds \(c) (raise -c/--ctx-size or shorten the prompt)"
         case .badToken(let id, let n): return "token id \(id) is outside the vocabulary (0..<\(n))"
+        case .inArchitecture(let a, .missingTensor(let n)):
+            return "\(a) model is missing tensor \"\(n)\""
+        case .inArchitecture(let a, let inner):
+            return "\(a) model: \(inner.description)"
         case .offloadFailed(let why): return "\(why); its layers' cached context is lost (later requests run on the CPU)"
         }
     }

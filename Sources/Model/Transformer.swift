@@ -16,9 +16,14 @@ public final class TransformerModel: @unchecked Sendable {
     public init(gguf: GGUFFile, interleave: Bool = true, offloadedLayers: Int = 0, offloadedOutput: Bool = false) throws {
         self.gguf = gguf
         hyper = try HyperParameters(gguf: gguf)
-        weights = try ModelWeights(gguf: gguf, hyper: hyper, interleave: interleave,
-                                   cpuLayers: hyper.blockCount - min(max(offloadedLayers, 0), hyper.blockCount),
-                                   cpuOutput: !offloadedOutput)
+        do {
+            weights = try ModelWeights(gguf: gguf, hyper: hyper, interleave: interleave,
+                                       cpuLayers: hyper.blockCount - min(max(offloadedLayers, 0), hyper.blockCount),
+                                       cpuOutput: !offloadedOutput)
+        } catch let error as ModelError {
+            // Tensor names are the same for every architecture: say which one expected them.
+            throw ModelError.inArchitecture(hyper.architecture, error)
+        }
     }
 }
 

@@ -9,8 +9,10 @@ final class BadInputTests: XCTestCase {
 
     struct CorpusFile {
         let url: URL
-        let family: String  // gguf | valid-gguf | zip | model | valid
+        let family: String  // gguf | valid-gguf | zip | model | valid | arch | valid-arch
         let description: String
+        /// arch family: the key or tensor the refusal must name.
+        var names: String? = nil
         var label: String { "\(url.lastPathComponent) (\(description))" }
     }
 
@@ -30,10 +32,12 @@ final class BadInputTests: XCTestCase {
     /// number of files, so a generator that quietly makes fewer fails here.
     func withCorpus(_ families: [String], expecting expected: Int, _ body: ([CorpusFile]) throws -> Void) throws {
         let model = try E2E.testdataFile("models/tiny-llama3-f16-q4emb.gguf")
+        let archModels = try E2E.testdataFile("models/tiny-gemma3.gguf").deletingLastPathComponent()
         let folder = try E2E.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let script = E2E.packageRoot.appendingPathComponent("Tools/make_bad_inputs.py")
-        let arguments = ["python3", script.path, "--model", model.path, "--families", families.joined(separator: ","), folder.path]
+        let arguments = ["python3", script.path, "--model", model.path, "--arch-models", archModels.path,
+                         "--families", families.joined(separator: ","), folder.path]
         let result = try E2E.run(URL(fileURLWithPath: "/usr/bin/env"), arguments, timeout: 300)
         guard result.status == 0 else {
             return XCTFail("python3 \(script.path) failed (\(result.status)): \(result.stderr)")
@@ -41,8 +45,9 @@ final class BadInputTests: XCTestCase {
         let manifest = try String(contentsOf: folder.appendingPathComponent("manifest.tsv"), encoding: .utf8)
         let corpus: [CorpusFile] = manifest.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            guard fields.count == 3 else { return nil }
-            return CorpusFile(url: folder.appendingPathComponent(fields[0]), family: fields[1], description: fields[2])
+            guard fields.count == 3 || fields.count == 4 else { return nil }
+            return CorpusFile(url: folder.appendingPathComponent(fields[0]), family: fields[1], description: fields[2],
+                              names: fields.count == 4 ? fields[3] : nil)
         }
         XCTAssertEqual(corpus.count, expected, "corpus size for \(families)")
         try body(corpus)
@@ -126,6 +131,27 @@ final class BadInputTests: XCTestCase {
                     XCTAssertEqual(info.errorLines.count, 1, "--info \(corpusFile.label): \(info.errorLines)")
                 }
                 assertRefused(try run(["-m", corpusFile.url.path, "-p", "hi", "-n", "1"]), corpusFile.label)
+            }
+        }
+    }
+
+    /// Defects of the other architectures' models: one line naming the architecture and the key or tensor at
+    /// fault; each unchanged model loads and generates, so the refusals are about the defects.
+    func testArchitectureDefectsAreRefusedByName() throws {
+        _ = try E2E.runner()
+        try withCorpus(["arch"], expecting: 25) { corpus in
+            for corpusFile in corpus {
+                let arch = corpusFile.url.lastPathComponent.split(separator: "-")[1].replacingOccurrences(of: ".gguf", with: "")
+                let outcome = try run(["-m", corpusFile.url.path, "-p", "hi", "-n", "1"])
+                if corpusFile.family == "valid-arch" {
+                    assertBounded(outcome, corpusFile.label)
+                    XCTAssertEqual(outcome.status, 0, "\(corpusFile.label): \(outcome.errorLines)")
+                    continue
+                }
+                assertRefused(outcome, corpusFile.label)
+                let line = outcome.errorLines.first ?? ""
+                XCTAssertTrue(line.contains(arch), "\(corpusFile.label): \(line) does not name \(arch)")
+                XCTAssertTrue(line.contains(corpusFile.names ?? "?"), "\(corpusFile.label): \(line) does not name \(corpusFile.names ?? "?")")
             }
         }
     }

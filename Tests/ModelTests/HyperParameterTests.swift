@@ -72,15 +72,69 @@ final class HyperParameterTests: XCTestCase {
         expectError(.badHyperParameter(key: "llama.attention.layer_norm_rms_epsilon", reason: "nan must be a finite number above 0 and below 1.0")) {
             $0.set("llama.attention.layer_norm_rms_epsilon", .float32(.nan))
         }
-        expectError(.missingTensor("blk.2.attn_norm.weight")) { $0.set("llama.block_count", .uint32(3)) }
+        expectError(.inArchitecture("llama", .missingTensor("blk.2.attn_norm.weight"))) { $0.set("llama.block_count", .uint32(3)) }
         expectError(.badHyperParameter(key: "llama.vocab_size", reason: "33 disagrees with token_embd.weight (32 rows)")) {
             $0.set("llama.vocab_size", .uint32(33))
         }
     }
 
     func testWrongShapeIsRefused() {
-        expectError(.badShape(tensor: "blk.1.ffn_up.weight", expected: [64, 96], found: [96, 64])) { w in
+        expectError(.inArchitecture("llama", .badShape(tensor: "blk.1.ffn_up.weight", expected: [64, 96], found: [96, 64]))) { w in
             if let i = w.tensors.firstIndex(where: { $0.name == "blk.1.ffn_up.weight" }) { w.tensors[i].dimensions = [96, 64] }
+        }
+    }
+}
+
+/// What each architecture reads from the same keys.
+final class ArchitectureHyperParameterTests: XCTestCase {
+    func hyper(_ arch: String, blocks: Int = 12, _ edit: (inout GGUFWriter) -> Void = { _ in }) throws -> HyperParameters {
+        var w = GGUFWriter()
+        w.set("general.architecture", .string(arch))
+        w.set("\(arch).block_count", .uint32(UInt32(blocks)))
+        w.set("\(arch).context_length", .uint32(4096))
+        w.set("\(arch).embedding_length", .uint32(64))
+        w.set("\(arch).feed_forward_length", .uint32(96))
+        w.set("\(arch).attention.head_count", .uint32(4))
+        w.addTensor("token_embd.weight", dimensions: [64, 8], type: .f32, data: [UInt8](repeating: 0, count: 4 * 64 * 8))
+        edit(&w)
+        return try HyperParameters(gguf: try GGUFFile.parse(w.bytes()))
+    }
+
+    func testSlidingWindowLayers() throws {
+        // Mistral-style: every layer slides.
+        let mistral = try hyper("llama", blocks: 3) { $0.set("llama.attention.sliding_window", .uint32(4096)) }
+        XCTAssertEqual(mistral.slidingWindow, 4096)
+        XCTAssertEqual(mistral.slidingLayers, [true, true, true])
+        XCTAssertNil(try hyper("llama").slidingWindow)
+        // Gemma 3: five sliding layers, then a global one; the sliding ones rotate with base 10,000.
+        let gemma = try hyper("gemma3") {
+            $0.set("gemma3.attention.sliding_window", .uint32(512)); $0.set("gemma3.rope.freq_base", .float32(1e6))
+            $0.set("gemma3.rope.scaling.type", .string("linear")); $0.set("gemma3.rope.scaling.factor", .float32(8))
+        }
+        XCTAssertEqual(gemma.slidingLayers, (0..<12).map { $0 % 6 != 5 })
+        XCTAssertTrue(gemma.rope(layer: 0) == (10_000, 1))
+        XCTAssertTrue(gemma.rope(layer: 5) == (1e6, 0.125), "the global layers take the linear scaling")
+        let pattern = try hyper("gemma3", blocks: 4) {
+            $0.set("gemma3.attention.sliding_window", .uint32(8)); $0.set("gemma3.attention.sliding_window_pattern", .uint32(2))
+        }
+        XCTAssertEqual(pattern.slidingLayers, [true, false, true, false])
+        // Phi-3: llama.cpp ignores its window, so do we.
+        XCTAssertNil(try hyper("phi3") { $0.set("phi3.attention.sliding_window", .uint32(2047)) }.slidingWindow)
+    }
+
+    func testHeadSizeAndScale() throws {
+        let qwen3 = try hyper("qwen3") { $0.set("qwen3.attention.key_length", .uint32(32)) }
+        XCTAssertEqual(qwen3.headDimension, 32)
+        XCTAssertEqual(qwen3.queryDimension, 128)
+        XCTAssertEqual(qwen3.attentionScale, 1 / Float(32).squareRoot())
+        // Gemma 3 27B (62 layers) scales by the embedding share, not the head size.
+        let big = try hyper("gemma3", blocks: 62) { $0.set("gemma3.attention.key_length", .uint32(32)) }
+        XCTAssertEqual(big.attentionScale, 1 / Float(16).squareRoot())
+        XCTAssertThrowsError(try hyper("qwen2") { $0.set("qwen2.rope.scaling.type", .string("yarn")) }) {
+            XCTAssertEqual("\($0)", "model metadata \"qwen2.rope.scaling.type\": \"yarn\" RoPE scaling is not supported (none, linear, longrope)")
+        }
+        XCTAssertThrowsError(try hyper("gpt2")) {
+            XCTAssertEqual("\($0)", "unsupported model architecture \"gpt2\" (supported: gemma3, llama, mistral, phi3, qwen2, qwen3)")
         }
     }
 }
