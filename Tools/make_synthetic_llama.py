@@ -130,6 +130,15 @@ def stored(x: np.ndarray, kind: QT) -> tuple[np.ndarray, QT | None]:
     return gguf.quants.quantize(x.astype(np.float32), kind), kind
 
 
+def add_tensor(writer: GGUFWriter, name: str, values: np.ndarray, kind: QT) -> None:
+    """Adds `values` stored as `kind` (quantized when it is a block format)."""
+    data, raw = stored(values, kind)
+    if raw is None:
+        writer.add_tensor(name, data)
+    else:
+        writer.add_tensor(name, data, raw_dtype=raw)
+
+
 def copy_tokenizer(vocab: GGUFReader, writer: GGUFWriter) -> int:
     """Copies every tokenizer.* key in file order; returns the number of tokens."""
     tokens = None
@@ -205,11 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         return ((1.0 + NORM_JITTER * random.standard_normal(count, dtype=np.float32)) * scale).astype(np.float32)
 
     def add(name: str, values: np.ndarray, kind: QT) -> None:
-        data, raw = stored(values, kind)
-        if raw is None:
-            writer.add_tensor(name, data)
-        else:
-            writer.add_tensor(name, data, raw_dtype=raw)
+        add_tensor(writer, name, values, kind)
 
     add("token_embd.weight", normal_matrix(vocabulary, width), STORAGE[embedding])
     add("output_norm.weight", norm(width, OUTPUT_NORM_SCALE), QT.F32)

@@ -28,7 +28,7 @@ from gguf import GGMLQuantizationType as QT
 from gguf import GGUFReader, GGUFWriter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_synthetic_llama import copy_tokenizer, stored  # noqa: E402
+from make_synthetic_llama import add_tensor, copy_tokenizer  # noqa: E402
 
 SEED, STD, BIAS_STD, NORM_JITTER, OUTPUT_NORM_SCALE = 4321, 0.02, 0.2, 0.1, 4.0
 
@@ -93,11 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         return ((1.0 + NORM_JITTER * random.standard_normal(count, dtype=np.float32)) * scale).astype(np.float32)
 
     def add(name: str, values: np.ndarray, kind: QT) -> None:
-        data, raw = stored(values, kind)
-        if raw is None:
-            writer.add_tensor(name, data)
-        else:
-            writer.add_tensor(name, data, raw_dtype=raw)
+        add_tensor(writer, name, values, kind)
 
     mat = s["matrices"]
     add("token_embd.weight", matrix(vocabulary, width), s["embedding"])
