@@ -128,5 +128,9 @@ struct Harness {
         for i in 0..<width { gate[i] = s.float() * 8; up[i] = s.float() }
         Activations.swiGLU(gate: gate, up: up, width: width, rows: 1, vectorized: false)
         for i in 0..<width { emit("swiglu", i, gate[i]) }
+        // GELU(gate) · up from the F16 table (libm tanhf builds the table; the saturated ends included).
+        for i in 0..<width { gate[i] = s.float() * 24; up[i] = s.float() }
+        Activations.geGLU(gate: gate, up: up, width: width, rows: 1)
+        for i in 0..<width { emit("geglu", i, gate[i]) }
     }
 }
