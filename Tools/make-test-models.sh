@@ -7,6 +7,8 @@
 # ../shared/testdata, when present, is only a cache: a file there is used when its hash is the pinned one.
 #   Tools/make-test-models.sh          the test fixtures
 #   Tools/make-test-models.sh --bench  also the Llama 3.2 1B-shaped F16, Q8_0 and Q4_0 models (.cache/models)
+#   Tools/make-test-models.sh --bench-quants  also that F16 model quantized by llama.cpp (Tools/quantize_llamacpp.py)
+#                                     into every K-quant and I-quant mixture we bench (needs Tools/setup-llamacpp.sh)
 # Prints the path of every model it was asked for.
 set -euo pipefail
 
@@ -16,12 +18,13 @@ generator="$root/Tools/make_synthetic_llama.py"
 vocab="$testdata/vocab/ggml-vocab-llama-bpe.gguf"
 shared="$root/../shared/testdata"
 
-bench=0
+bench=0 quants=0
 for argument in "$@"; do
     case "$argument" in
         --bench) bench=1 ;;
-        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) echo "make-test-models: unknown argument $argument (expected --bench)" >&2; exit 2 ;;
+        --bench-quants) bench=1 quants=1 ;;
+        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "make-test-models: unknown argument $argument (expected --bench or --bench-quants)" >&2; exit 2 ;;
     esac
 done
 
@@ -110,4 +113,19 @@ if [ "$bench" = 1 ]; then
     generate "$root/.cache/models" synth-llama3-1b-f16.gguf - --shape 1b --matrices f16
     generate "$root/.cache/models" synth-llama3-1b-q8_0.gguf - --shape 1b --matrices q8_0
     generate "$root/.cache/models" synth-llama3-1b-q4_0.gguf - --shape 1b --matrices q4_0
+fi
+if [ "$quants" = 1 ]; then
+    llamacpp_python="${LLAMACPP_VENV:-$root/.cache/llamacpp-venv}/bin/python"
+    "$llamacpp_python" -c "import llama_cpp" 2>/dev/null ||
+        { echo "make-test-models: --bench-quants needs llama.cpp: run Tools/setup-llamacpp.sh" >&2; exit 1; }
+    for type in Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K IQ4_NL IQ4_XS; do
+        target="$root/.cache/models/synth-llama3-1b-$(echo "$type" | tr 'A-Z' 'a-z').gguf"
+        if [ ! -s "$target" ]; then
+            "$llamacpp_python" "$root/Tools/quantize_llamacpp.py" "$root/.cache/models/synth-llama3-1b-f16.gguf" \
+                "$target" "$type" >/dev/null 2>"$target.log" ||
+                { echo "make-test-models: quantizing to $type failed:" >&2; cat "$target.log" >&2; exit 1; }
+            rm -f "$target.log"
+        fi
+        echo "$target"
+    done
 fi

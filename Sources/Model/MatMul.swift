@@ -19,7 +19,7 @@ struct QuantizedActivations {
         let preparedBytes = max(PanelGEMM.preparedBytes(columns: columns, tokens: tokens),
                                 4 * FloatWeights.permutedFloats(tokens: tokens, columns: columns))
         prepared = .allocate(byteCount: preparedBytes, alignment: 64)
-        panelStride = (max(PanelGEMM.panelBytes(.q4_1, columns: columns), 4 * FloatWeights.panelFloats(columns: columns)) + 63) / 64 * 64
+        panelStride = (max(PanelGEMM.maxPanelBytes(columns: columns), 4 * FloatWeights.panelFloats(columns: columns)) + 63) / 64 * 64
         panels = .allocate(byteCount: max(panelStride * threads, 64), alignment: 64)
     }
 
@@ -107,7 +107,9 @@ func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: UnsafeMu
         // Matrix × vector: rows in groups (several rows share each activation load). Q8_0 batches that are
         // not interleaved (--no-repack, rows % 8 ≠ 0) also go token by token: the batch kernels sum each
         // block's integers before scaling, llama.cpp (and our interleaved tiles) keep 8 chains per token.
-        pool.parallelFor(rows) { range in
+        // Chunks claimed as threads finish (a multiple of the four-row kernels' group): a thread slowed by
+        // other work on the machine leaves its rows to the others.
+        pool.parallelFor(rows, grain: (pool.grain(rows) + 3) / 4 * 4) { range, _ in
             for t in 0..<count {
                 BlockFormat.dot(w.type, rows: range.count, w.row(range.lowerBound), rowStride: w.rowBytes,
                                 act + t * stride, count: columns, results: y + t * rows + range.lowerBound, resultStride: 1)

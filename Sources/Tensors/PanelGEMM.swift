@@ -3,23 +3,54 @@ import GGUF
 import TensorsAVX2
 #endif
 
-/// Prompt batches as matrix × matrix work for Q4_0 and Q4_1 (AVX2): eight weight rows are repacked
-/// once into a panel (see Sources/Tensors/AVX2/PanelGEMM.swift) and multiplied with every token.
+/// Prompt batches as matrix × matrix work (AVX2): eight weight rows are repacked once into a panel and
+/// multiplied with every token — Q4_0 and Q4_1 as 4-bit panels (Sources/Tensors/AVX2/PanelGEMM.swift),
+/// the super-block formats Q2_K … Q6_K and IQ4_XS in one common form (AVX2/SuperBlockPanels.swift).
 /// Callers: `prepare` once per batch, then `multiply` per group of 8 rows (any thread, own panel buffer).
 public enum PanelGEMM {
     public static func supports(_ type: TensorType) -> Bool {
         #if arch(x86_64)
         guard CPUFeatures.current.hasAVX2 else { return false }
-        return type == .q4_0 || type == .q4_1
+        return type == .q4_0 || type == .q4_1 || superBlockFormat(type) != nil
         #else
         return false
         #endif
     }
 
-    /// Bytes of one panel (8 rows) of `columns` columns.
+    #if arch(x86_64)
+    static func superBlockFormat(_ type: TensorType) -> SuperBlockFormat? {
+        switch type {
+        case .q2_K: .q2_K
+        case .q3_K: .q3_K
+        case .q4_K: .q4_K
+        case .q5_K: .q5_K
+        case .q6_K: .q6_K
+        case .iq4_xs: .iq4_xs
+        default: nil
+        }
+    }
+
+    /// Unpacking scratch at the end of a super-block panel buffer: 8 rows × 256 bytes, 8 × 16 scales and offsets.
+    static let superBlockScratchBytes = 2048 + 512
+    #endif
+
+    /// Bytes of one panel (8 rows) of `columns` columns, and the scratch `multiply` uses beside it.
     public static func panelBytes(_ type: TensorType, columns: Int) -> Int {
         #if arch(x86_64)
-        (columns / 32) * PanelLayout.nibbleBlockBytes
+        if let format = superBlockFormat(type) {
+            return (columns / 256) * SuperBlockPanelLayout.blockBytes(format) + superBlockScratchBytes
+        }
+        return (columns / 32) * PanelLayout.nibbleBlockBytes
+        #else
+        return 0
+        #endif
+    }
+
+    /// The largest `panelBytes` of any format for `columns` columns.
+    public static func maxPanelBytes(columns: Int) -> Int {
+        #if arch(x86_64)
+        max((columns / 32) * PanelLayout.nibbleBlockBytes,
+            (columns / 256) * SuperBlockPanelLayout.maxBlockBytes + superBlockScratchBytes)
         #else
         return 0
         #endif
@@ -31,10 +62,12 @@ public enum PanelGEMM {
     }
 
     /// Converts quantized activations (Q8_0 rows for Q4_0, Q8_1 rows for Q4_1) into the 4-bit panels' input
-    /// form in `prepared`. (Q8_0 weights have no panel path: see the Q8_0 branch of Model's matmul.)
+    /// form in `prepared`; the super-block panels read Q8_K rows as they are. (Q8_0 weights have no panel
+    /// path: see the Q8_0 branch of Model's matmul.)
     public static func prepare(_ type: TensorType, activations: UnsafeRawPointer, activationStride: Int,
                                tokens: Int, columns: Int, prepared: UnsafeMutableRawPointer) {
         #if arch(x86_64)
+        if superBlockFormat(type) != nil { return }
         let blocks = columns / 32
         let p = Prepared(prepared, tokens: tokens, columns: columns)
         AVX2GEMM.unsignedActivations(activations, activationStride: activationStride, q8_1: type == .q4_1,
@@ -51,6 +84,16 @@ public enum PanelGEMM {
                                 activationStride: Int, prepared: UnsafeMutableRawPointer, tokens: Int,
                                 results: UnsafeMutablePointer<Float>, resultStride: Int) {
         #if arch(x86_64)
+        if let format = superBlockFormat(type) {
+            let superBlocks = columns / 256
+            let scratch = panel + superBlocks * SuperBlockPanelLayout.blockBytes(format)
+            AVX2GEMM.packSuperBlocks(format, rows, rowStride: rowStride, rowCount: rowCount, superBlocks: superBlocks,
+                                     scratch: scratch, into: panel)
+            AVX2GEMM.superBlockPanel(format, panel, superBlocks: superBlocks, activations: activations,
+                                     activationStride: activationStride, tokens: tokens, results: results,
+                                     resultStride: resultStride, rowCount: rowCount)
+            return
+        }
         let blocks = columns / 32
         let isQ4_1 = type == .q4_1
         let p = Prepared(prepared, tokens: tokens, columns: columns)

@@ -4,14 +4,21 @@ import XCTest
 
 /// The panel GEMM (8 repacked rows × every token) against the scalar reference dot per (row, token):
 /// row counts that fill and do not fill a panel, token counts that are and are not multiples of four,
-/// padded row and activation strides.
+/// padded row and activation strides. The super-block formats also get rows of all-zero and all-one bits
+/// (extreme values and scales) against activations of ±127 throughout: the largest 16-bit partial sums
+/// their panels form.
 final class PanelGEMMTests: XCTestCase {
+    /// Where each super-block format keeps its f16 scales (set to 1.0 in the extreme rows).
+    static let scaleFields: [TensorType: [Int]] = [
+        .q2_K: [80, 82], .q3_K: [108], .q4_K: [0, 2], .q5_K: [0, 2], .q6_K: [208], .iq4_xs: [0],
+    ]
+
     func testPanelGEMMMatchesReference() throws {
         var generator = SeededGenerator(seed: 2024)
-        let columns = 256
         XCTAssertFalse(PanelGEMM.supports(.q8_0))
-        for type in [TensorType.q4_0, .q4_1] {
+        for type in [TensorType.q4_0, .q4_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_xs] {
             guard PanelGEMM.supports(type) else { throw XCTSkip("hardware: no AVX2 on this CPU") }
+            let columns = type.blockSize == 256 ? 512 : 256
             let activationType = BlockFormat.activationType(for: type)
             let rowBytes = type.byteCount(elements: columns)!
             let rowStride = rowBytes + 6
@@ -20,12 +27,20 @@ final class PanelGEMMTests: XCTestCase {
             for (rows, tokens) in [(8, 4), (5, 7), (8, 1), (3, 9)] {
                 var matrix = [UInt8](repeating: 0xEE, count: rowStride * rows)
                 for r in 0..<rows {
-                    matrix.replaceSubrange((r * rowStride)..<(r * rowStride + rowBytes),
-                                           with: RandomBlocks.weights(type, count: columns, using: &generator))
+                    var row = RandomBlocks.weights(type, count: columns, using: &generator)
+                    if let fields = Self.scaleFields[type], r < 2 {
+                        row = [UInt8](repeating: r == 0 ? 0xFF : 0x00, count: rowBytes)
+                        for block in 0..<(columns / 256) {
+                            for field in fields { row[block * type.blockBytes + field] = 0x00; row[block * type.blockBytes + field + 1] = 0x3C }
+                        }
+                    }
+                    matrix.replaceSubrange((r * rowStride)..<(r * rowStride + rowBytes), with: row)
                 }
                 var activations = [UInt8](repeating: 0xEE, count: activationStride * tokens)
                 for t in 0..<tokens {
-                    let row = BlockFormat.quantized(activationType, RandomBlocks.activations(count: columns, using: &generator))
+                    let values = t < 2 && tokens > 2 ? [Float](repeating: t == 0 ? 1 : -1, count: columns)
+                                                     : RandomBlocks.activations(count: columns, using: &generator)
+                    let row = BlockFormat.quantized(activationType, values)
                     activations.replaceSubrange((t * activationStride)..<(t * activationStride + activationBytes), with: row)
                 }
                 let resultStride = rows + 2
