@@ -1,6 +1,7 @@
 import GGUF
 #if arch(x86_64)
 import TensorsAVX2
+import TensorsAVX512
 #endif
 
 /// Prompt batches as matrix × matrix work (AVX2): eight weight rows are repacked once into a panel and
@@ -79,16 +80,24 @@ public enum PanelGEMM {
     }
 
     /// results[t · resultStride + r] = row r · token t for the `rowCount` (≤ 8) rows starting at `rows`.
+    /// `vnni`: the AVX-512 VNNI kernel where it has one (the default where the CPU has it; false for comparisons).
     public static func multiply(_ type: TensorType, rows: UnsafeRawPointer, rowStride: Int, rowCount: Int,
                                 columns: Int, panel: UnsafeMutableRawPointer, activations: UnsafeRawPointer,
                                 activationStride: Int, prepared: UnsafeMutableRawPointer, tokens: Int,
-                                results: UnsafeMutablePointer<Float>, resultStride: Int) {
+                                results: UnsafeMutablePointer<Float>, resultStride: Int,
+                                vnni: Bool = CPUFeatures.current.hasAVX512VNNI) {
         #if arch(x86_64)
         if let format = superBlockFormat(type) {
             let superBlocks = columns / 256
             let scratch = panel + superBlocks * SuperBlockPanelLayout.blockBytes(format)
             AVX2GEMM.packSuperBlocks(format, rows, rowStride: rowStride, rowCount: rowCount, superBlocks: superBlocks,
                                      scratch: scratch, into: panel)
+            if vnni && CPUFeatures.current.hasAVX512VNNI {
+                VNNIKernels.superBlockPanel(format, panel, superBlocks: superBlocks, activations: activations,
+                                            activationStride: activationStride, tokens: tokens, results: results,
+                                            resultStride: resultStride, rowCount: rowCount)
+                return
+            }
             AVX2GEMM.superBlockPanel(format, panel, superBlocks: superBlocks, activations: activations,
                                      activationStride: activationStride, tokens: tokens, results: results,
                                      resultStride: resultStride, rowCount: rowCount)

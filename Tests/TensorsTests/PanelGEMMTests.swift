@@ -43,6 +43,8 @@ final class PanelGEMMTests: XCTestCase {
                     let row = BlockFormat.quantized(activationType, values)
                     activations.replaceSubrange((t * activationStride)..<(t * activationStride + activationBytes), with: row)
                 }
+                // Each kernel the CPU runs: AVX2, and AVX-512 VNNI where present (the super-block formats).
+                for vnni in CPUFeatures.current.hasAVX512VNNI && type.blockSize == 256 ? [false, true] : [false] {
                 let resultStride = rows + 2
                 var results = [Float](repeating: .nan, count: tokens * resultStride)
                 let panel = UnsafeMutableRawPointer.allocate(byteCount: PanelGEMM.panelBytes(type, columns: columns), alignment: 64)
@@ -56,7 +58,7 @@ final class PanelGEMMTests: XCTestCase {
                             PanelGEMM.multiply(type, rows: m.baseAddress!, rowStride: rowStride, rowCount: rows,
                                                columns: columns, panel: panel, activations: a.baseAddress!,
                                                activationStride: activationStride, prepared: prepared, tokens: tokens,
-                                               results: out.baseAddress!, resultStride: resultStride)
+                                               results: out.baseAddress!, resultStride: resultStride, vnni: vnni)
                         }
                     }
                 }
@@ -74,7 +76,8 @@ final class PanelGEMMTests: XCTestCase {
                     XCTAssertTrue(results[t * resultStride + rows].isNaN, "\(type): wrote past the rows")
                 }
                 let normalized = errorSum / max(referenceSum, 1e-30)
-                XCTAssertLessThanOrEqual(normalized, 1e-9, "\(type) rows=\(rows) tokens=\(tokens)")
+                XCTAssertLessThanOrEqual(normalized, 1e-9, "\(type) rows=\(rows) tokens=\(tokens) vnni=\(vnni)")
+                }
             }
         }
     }

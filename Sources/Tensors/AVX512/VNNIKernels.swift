@@ -227,4 +227,112 @@ public enum VNNIKernels {
         }
     }
 }
+extension VNNIKernels {
+    /// As AVX2GEMM.superBlockPanel (same panels, same integer sums): vpdpbusd sums each group of 4 columns
+    /// straight into 32 bits, so a sub-block of 16 columns costs 4 broadcasts, 4 vpdpbusd and one 32-bit
+    /// multiply by the rows' scales, with no 16-bit stage to bound. IQ4_XS keeps the sign trick (|w| as the
+    /// unsigned operand); |a| ≤ 127, so the signed activations never overflow.
+    public static func superBlockPanel(_ format: SuperBlockFormat, _ panel: UnsafeRawPointer, superBlocks: Int,
+                                       activations: UnsafeRawPointer, activationStride: Int, tokens: Int,
+                                       results: UnsafeMutablePointer<Float>, resultStride: Int, rowCount: Int) {
+        switch format {
+        case .q2_K: superBlockTiles(.q2_K, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
+        case .q3_K: superBlockTiles(.q3_K, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
+        case .q4_K: superBlockTiles(.q4_K, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
+        case .q5_K: superBlockTiles(.q5_K, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
+        case .q6_K: superBlockTiles(.q6_K, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
+        case .iq4_xs: superBlockTiles(.iq4_xs, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
+        }
+    }
+
+    @inline(__always)
+    private static func superBlockTiles(_ format: SuperBlockFormat, _ panel: UnsafeRawPointer, _ superBlocks: Int,
+                                        _ activations: UnsafeRawPointer, _ activationStride: Int, _ tokens: Int,
+                                        _ results: UnsafeMutablePointer<Float>, _ resultStride: Int, _ rowCount: Int) {
+        let blockBytes = SuperBlockPanelLayout.blockBytes(format)
+        let scalesOffset = SuperBlockPanelLayout.scalesOffset(format)
+        let offsetsOffset = SuperBlockPanelLayout.offsetsOffset(format)
+        var t = 0
+        while t < tokens {
+            // A short last tile repeats its last token (computed, not stored).
+            let y0 = activations + t * activationStride
+            let y1 = activations + min(t + 1, tokens - 1) * activationStride
+            let y2 = activations + min(t + 2, tokens - 1) * activationStride
+            let y3 = activations + min(t + 3, tokens - 1) * activationStride
+            var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
+            var acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps()
+            var b = 0
+            while b < superBlocks {
+                let pb = panel + b * blockBytes
+                let ya = 292 * b
+                var i0 = _mm256_setzero_si256(), i1 = _mm256_setzero_si256()
+                var i2 = _mm256_setzero_si256(), i3 = _mm256_setzero_si256()
+                var j = 0
+                while j < 16 {
+                    // The int16 pair (s, s) of each row read as one int32 lane, shifted down to s.
+                    let scale = _mm256_srai_epi32(load256(pb + scalesOffset + 32 * j), 16)
+                    var z0 = _mm256_setzero_si256(), z1 = _mm256_setzero_si256()
+                    var z2 = _mm256_setzero_si256(), z3 = _mm256_setzero_si256()
+                    var k = 0
+                    while k < 4 {
+                        let g = 4 * j + k
+                        let w = load256(pb + 32 * g)
+                        let sign = format.isSigned ? load256(pb + 2048 + 32 * g) : w
+                        @inline(__always) func broadcast(_ y: UnsafeRawPointer) -> __m256i {
+                            let a = _mm256_set1_epi32(y.loadUnaligned(fromByteOffset: ya + 4 + 4 * g, as: Int32.self))
+                            return format.isSigned ? _mm256_sign_epi8(a, sign) : a
+                        }
+                        z0 = dot4(z0, w, broadcast(y0))
+                        z1 = dot4(z1, w, broadcast(y1))
+                        z2 = dot4(z2, w, broadcast(y2))
+                        z3 = dot4(z3, w, broadcast(y3))
+                        k += 1
+                    }
+                    i0 = _mm256_add_epi32(i0, _mm256_mullo_epi32(z0, scale))
+                    i1 = _mm256_add_epi32(i1, _mm256_mullo_epi32(z1, scale))
+                    i2 = _mm256_add_epi32(i2, _mm256_mullo_epi32(z2, scale))
+                    i3 = _mm256_add_epi32(i3, _mm256_mullo_epi32(z3, scale))
+                    j += 1
+                }
+                let d = pb.loadUnaligned(fromByteOffset: SuperBlockPanelLayout.dOffset(format), as: __m256.self)
+                let dm = pb.loadUnaligned(fromByteOffset: SuperBlockPanelLayout.dmOffset(format), as: __m256.self)
+                @inline(__always) func finish(_ y: UnsafeRawPointer, _ sums: __m256i, _ acc: __m256) -> __m256 {
+                    let dy = _mm256_set1_ps(float(y, ya))
+                    guard format.hasOffsets else {
+                        return _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(sums), acc)
+                    }
+                    var offsetSums = _mm256_setzero_si256()
+                    var p = 0
+                    while p < 8 {
+                        let bsums = _mm256_set1_epi32(y.loadUnaligned(fromByteOffset: ya + 260 + 4 * p, as: Int32.self))
+                        offsetSums = _mm256_maskz_dpwssd_epi32(0xFF, offsetSums, load256(pb + offsetsOffset + 32 * p), bsums)
+                        p += 1
+                    }
+                    if format.hasSeparateOffsetScale {
+                        let scaled = _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(sums), acc)
+                        return _mm256_fnmadd_ps(_mm256_mul_ps(dm, dy), _mm256_cvtepi32_ps(offsetSums), scaled)
+                    }
+                    return _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(_mm256_sub_epi32(sums, offsetSums)), acc)
+                }
+                acc0 = finish(y0, i0, acc0)
+                acc1 = finish(y1, i1, acc1)
+                acc2 = finish(y2, i2, acc2)
+                acc3 = finish(y3, i3, acc3)
+                b += 1
+            }
+            storeRows(acc0, results + t * resultStride, rowCount)
+            if t + 1 < tokens { storeRows(acc1, results + (t + 1) * resultStride, rowCount) }
+            if t + 2 < tokens { storeRows(acc2, results + (t + 2) * resultStride, rowCount) }
+            if t + 3 < tokens { storeRows(acc3, results + (t + 3) * resultStride, rowCount) }
+            t += 4
+        }
+    }
+
+    /// The first `rowCount` lanes of `v` to `out`.
+    @inline(__always)
+    private static func storeRows(_ v: __m256, _ out: UnsafeMutablePointer<Float>, _ rowCount: Int) {
+        if rowCount == 8 { store(v, out); return }
+        _mm256_mask_storeu_ps(out, UInt8(truncatingIfNeeded: (1 << rowCount) - 1), v)
+    }
+}
 #endif
