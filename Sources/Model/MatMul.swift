@@ -117,17 +117,18 @@ func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: UnsafeMu
         }
         return
     }
-    // Prompt batches of panel formats: 8 rows repacked once, then multiplied with every token.
+    // Prompt batches of panel formats: 8 (or 16) rows repacked once, then multiplied with every token.
     if count >= 4, PanelGEMM.supports(w.type) {
         if !(reuse && previous?.type == w.type && previous?.interleaved == nil) {
             PanelGEMM.prepare(w.type, activations: act, activationStride: stride, tokens: count, columns: columns,
                               prepared: scratch.prepared)
         }
-        pool.parallelFor((rows + 7) / 8) { range, thread in
+        let panelRows = PanelGEMM.rowsPerMultiply(w.type)
+        pool.parallelFor((rows + panelRows - 1) / panelRows) { range, thread in
             let panel = scratch.panels + thread * scratch.panelStride
             for p in range {
-                let first = 8 * p
-                PanelGEMM.multiply(w.type, rows: w.row(first), rowStride: w.rowBytes, rowCount: min(8, rows - first),
+                let first = panelRows * p
+                PanelGEMM.multiply(w.type, rows: w.row(first), rowStride: w.rowBytes, rowCount: min(panelRows, rows - first),
                                    columns: columns, panel: panel, activations: act, activationStride: stride,
                                    prepared: scratch.prepared, tokens: count, results: y + first, resultStride: rows)
             }

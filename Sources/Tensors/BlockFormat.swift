@@ -121,7 +121,14 @@ public enum BlockFormat {
             }
             #endif
             perBlock = QuantizeActivations.q8_1
-        case .q8_K: perBlock = QuantizeActivations.q8_K
+        case .q8_K:
+            #if arch(x86_64)
+            if CPUFeatures.current.hasAVX2 {
+                AVX2Quantize.q8_K(source, destination, blocks: count / 256)
+                return
+            }
+            #endif
+            perBlock = QuantizeActivations.q8_K
         default: return
         }
         for b in 0..<(count / activationType.blockSize) {

@@ -35,11 +35,21 @@ public enum PanelGEMM {
     static let superBlockScratchBytes = 2048 + 512
     #endif
 
-    /// Bytes of one panel (8 rows) of `columns` columns, and the scratch `multiply` uses beside it.
+    /// Rows one `multiply` call takes at most: 16 for the super-block formats on AVX-512 VNNI (two panels
+    /// share each activation broadcast), else 8.
+    public static func rowsPerMultiply(_ type: TensorType) -> Int {
+        #if arch(x86_64)
+        superBlockFormat(type) != nil && CPUFeatures.current.hasAVX512VNNI ? 16 : 8
+        #else
+        8
+        #endif
+    }
+
+    /// Bytes of the panels one `multiply` call fills for `columns` columns, and the scratch it uses beside them.
     public static func panelBytes(_ type: TensorType, columns: Int) -> Int {
         #if arch(x86_64)
         if let format = superBlockFormat(type) {
-            return (columns / 256) * SuperBlockPanelLayout.blockBytes(format) + superBlockScratchBytes
+            return 2 * (columns / 256) * SuperBlockPanelLayout.blockBytes(format) + superBlockScratchBytes
         }
         return (columns / 32) * PanelLayout.nibbleBlockBytes
         #else
@@ -51,7 +61,7 @@ public enum PanelGEMM {
     public static func maxPanelBytes(columns: Int) -> Int {
         #if arch(x86_64)
         max((columns / 32) * PanelLayout.nibbleBlockBytes,
-            (columns / 256) * SuperBlockPanelLayout.maxBlockBytes + superBlockScratchBytes)
+            2 * (columns / 256) * SuperBlockPanelLayout.maxBlockBytes + superBlockScratchBytes)
         #else
         return 0
         #endif
@@ -68,7 +78,14 @@ public enum PanelGEMM {
     public static func prepare(_ type: TensorType, activations: UnsafeRawPointer, activationStride: Int,
                                tokens: Int, columns: Int, prepared: UnsafeMutableRawPointer) {
         #if arch(x86_64)
-        if superBlockFormat(type) != nil { return }
+        if let format = superBlockFormat(type) {
+            // IQ4_XS on VNNI: the activation bytes + 128, tokens × columns (the kernel's unsigned operand).
+            if format.isSigned && CPUFeatures.current.hasAVX512VNNI {
+                AVX2GEMM.flippedBytes(activations, activationStride: activationStride, tokens: tokens,
+                                      superBlocks: columns / 256, into: prepared)
+            }
+            return
+        }
         let blocks = columns / 32
         let p = Prepared(prepared, tokens: tokens, columns: columns)
         AVX2GEMM.unsignedActivations(activations, activationStride: activationStride, q8_1: type == .q4_1,
@@ -79,7 +96,7 @@ public enum PanelGEMM {
         #endif
     }
 
-    /// results[t · resultStride + r] = row r · token t for the `rowCount` (≤ 8) rows starting at `rows`.
+    /// results[t · resultStride + r] = row r · token t for the `rowCount` (≤ rowsPerMultiply) rows starting at `rows`.
     /// `vnni`: the AVX-512 VNNI kernel where it has one (the default where the CPU has it; false for comparisons).
     public static func multiply(_ type: TensorType, rows: UnsafeRawPointer, rowStride: Int, rowCount: Int,
                                 columns: Int, panel: UnsafeMutableRawPointer, activations: UnsafeRawPointer,
@@ -88,19 +105,30 @@ public enum PanelGEMM {
                                 vnni: Bool = CPUFeatures.current.hasAVX512VNNI) {
         #if arch(x86_64)
         if let format = superBlockFormat(type) {
+            // Rows 0-7 in the first panel, 8-15 (when there are more than 8) in the second, right after it.
             let superBlocks = columns / 256
-            let scratch = panel + superBlocks * SuperBlockPanelLayout.blockBytes(format)
-            AVX2GEMM.packSuperBlocks(format, rows, rowStride: rowStride, rowCount: rowCount, superBlocks: superBlocks,
+            let second = panel + superBlocks * SuperBlockPanelLayout.blockBytes(format)
+            let scratch = second + superBlocks * SuperBlockPanelLayout.blockBytes(format)
+            AVX2GEMM.packSuperBlocks(format, rows, rowStride: rowStride, rowCount: min(rowCount, 8), superBlocks: superBlocks,
                                      scratch: scratch, into: panel)
+            if rowCount > 8 {
+                AVX2GEMM.packSuperBlocks(format, rows + 8 * rowStride, rowStride: rowStride, rowCount: rowCount - 8,
+                                         superBlocks: superBlocks, scratch: scratch, into: second)
+            }
             if vnni && CPUFeatures.current.hasAVX512VNNI {
                 VNNIKernels.superBlockPanel(format, panel, superBlocks: superBlocks, activations: activations,
-                                            activationStride: activationStride, tokens: tokens, results: results,
-                                            resultStride: resultStride, rowCount: rowCount)
+                                            activationStride: activationStride, flipped: prepared, flippedStride: columns,
+                                            tokens: tokens, results: results, resultStride: resultStride, rowCount: rowCount)
                 return
             }
             AVX2GEMM.superBlockPanel(format, panel, superBlocks: superBlocks, activations: activations,
                                      activationStride: activationStride, tokens: tokens, results: results,
-                                     resultStride: resultStride, rowCount: rowCount)
+                                     resultStride: resultStride, rowCount: min(rowCount, 8))
+            if rowCount > 8 {
+                AVX2GEMM.superBlockPanel(format, second, superBlocks: superBlocks, activations: activations,
+                                         activationStride: activationStride, tokens: tokens, results: results + 8,
+                                         resultStride: resultStride, rowCount: rowCount - 8)
+            }
             return
         }
         let blocks = columns / 32

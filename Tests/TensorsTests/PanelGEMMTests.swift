@@ -24,7 +24,7 @@ final class PanelGEMMTests: XCTestCase {
             let rowStride = rowBytes + 6
             let activationBytes = activationType.byteCount(elements: columns)!
             let activationStride = activationBytes + 20
-            for (rows, tokens) in [(8, 4), (5, 7), (8, 1), (3, 9)] {
+            for (rows, tokens) in [(8, 4), (5, 7), (8, 1), (3, 9), (16, 5), (13, 4)] where rows <= PanelGEMM.rowsPerMultiply(type) {
                 var matrix = [UInt8](repeating: 0xEE, count: rowStride * rows)
                 for r in 0..<rows {
                     var row = RandomBlocks.weights(type, count: columns, using: &generator)

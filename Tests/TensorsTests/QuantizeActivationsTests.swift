@@ -29,6 +29,14 @@ final class QuantizeActivationsTests: XCTestCase {
         XCTAssertEqual(Int8(bitPattern: block[4 + 0]), 11)  // 0.25 · 127/3 = 10.58
         let firstSum = Int16(bitPattern: UInt16(block[260]) | UInt16(block[261]) << 8)
         XCTAssertEqual(firstSum, 15 * 11 - 127)
+        // Equal magnitudes of both signs: the first one sets the sign (as ggml's loop), here the later −3.
+        values[3] = 0.25
+        values[100] = -3.0
+        values[200] = 3.0
+        block = BlockFormat.quantized(.q8_K, values)
+        XCTAssertEqual(Int8(bitPattern: block[4 + 100]), -127)
+        XCTAssertEqual(Int8(bitPattern: block[4 + 200]), 127)
+        XCTAssertEqual(Int8(bitPattern: block[4 + 0]), 11)
     }
 
     /// Non-finite activations (from a corrupt model) must not trap.

@@ -57,5 +57,54 @@ extension AVX2Quantize {
     }
 }
 
+extension AVX2Quantize {
+    /// Q8_K blocks (f32 d, 256 × int8, 16 × int16 sums), as QuantizeActivations.q8_K: the scale is −127 over
+    /// the first value of largest magnitude, the same float multiply, rounding and clamp.
+    public static func q8_K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, blocks: Int) {
+        let absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF))
+        var b = 0
+        while b < blocks {
+            let xb = x + 256 * b, yb = y + 292 * b
+            @inline(__always) func load(_ i: Int) -> __m256 { UnsafeRawPointer(xb + 8 * i).loadUnaligned(as: __m256.self) }
+            var m = _mm256_setzero_ps()
+            var i = 0
+            while i < 32 { m = _mm256_max_ps(m, _mm256_and_ps(load(i), absMask)); i += 1 }
+            let quad = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_castps256_ps128(_mm256_permutevar8x32_ps(m, _mm256_setr_epi32(4, 5, 6, 7, 0, 1, 2, 3))))
+            let pair = _mm_max_ps(quad, _mm_movehl_ps(quad, quad))
+            let amax = _mm_cvtss_f32(_mm_max_ss(pair, _mm_movehdup_ps(pair)))
+            guard amax > 0 else {
+                yb.initializeMemory(as: UInt8.self, repeating: 0, count: 292)
+                b += 1
+                continue
+            }
+            // The first element whose magnitude is amax (the scalar loop keeps the first of equal magnitudes).
+            var extreme = amax
+            let target = _mm256_castps_si256(_mm256_set1_ps(amax))
+            i = 0
+            while i < 32 {
+                let hits = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_castps_si256(_mm256_and_ps(load(i), absMask)), target)))
+                if hits != 0 { extreme = xb[8 * i + Int(hits.trailingZeroBitCount)]; break }
+                i += 1
+            }
+            let scale = -127 / extreme
+            let factor = _mm256_set1_ps(scale), top = _mm256_set1_epi32(127)
+            var group = 0
+            while group < 16 {
+                let i0 = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(load(2 * group), factor)), top)
+                let i1 = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(load(2 * group + 1), factor)), top)
+                let packed = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_setzero_si256())
+                // packs work within 128-bit lanes: dwords 0, 4, 1, 5 hold elements 0-3, 4-7, 8-11, 12-15.
+                let ordered = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 0, 0, 0, 0))
+                (yb + 4 + 16 * group).storeBytes(of: _mm256_castsi256_si128(ordered), as: __m128i.self)
+                let sum = AVX2GEMM.horizontalSumInt(_mm256_add_epi32(i0, i1))
+                yb.storeBytes(of: Int16(truncatingIfNeeded: sum), toByteOffset: 260 + 2 * group, as: Int16.self)
+                group += 1
+            }
+            yb.storeBytes(of: 1 / scale, as: Float.self)
+            b += 1
+        }
+    }
+}
+
 public enum AVX2Quantize {}
 #endif

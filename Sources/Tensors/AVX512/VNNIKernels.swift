@@ -227,103 +227,152 @@ public enum VNNIKernels {
         }
     }
 }
+/// One panel or two per kernel call, as a type (see SuperBlockKind).
+protocol PanelCount { static var isPair: Bool { get } }
+enum OnePanel: PanelCount { @inline(__always) static var isPair: Bool { false } }
+enum TwoPanels: PanelCount { @inline(__always) static var isPair: Bool { true } }
+
 extension VNNIKernels {
     /// As AVX2GEMM.superBlockPanel (same panels, same integer sums): vpdpbusd sums each group of 4 columns
     /// straight into 32 bits, so a sub-block of 16 columns costs 4 broadcasts, 4 vpdpbusd and one 32-bit
-    /// multiply by the rows' scales, with no 16-bit stage to bound. IQ4_XS keeps the sign trick (|w| as the
-    /// unsigned operand); |a| ≤ 127, so the signed activations never overflow.
+    /// multiply by the rows' scales, with no 16-bit stage to bound. IQ4_XS multiplies w (signed) by a + 128
+    /// (unsigned, prepared once per batch) and subtracts the panel's 128 · Σ s·w per row: no sign step.
+    /// `flipped`: for IQ4_XS, each token's activation bytes + 128 (`flippedStride` apart), see SuperBlockPanels.
     public static func superBlockPanel(_ format: SuperBlockFormat, _ panel: UnsafeRawPointer, superBlocks: Int,
-                                       activations: UnsafeRawPointer, activationStride: Int, tokens: Int,
+                                       activations: UnsafeRawPointer, activationStride: Int,
+                                       flipped: UnsafeRawPointer, flippedStride: Int, tokens: Int,
                                        results: UnsafeMutablePointer<Float>, resultStride: Int, rowCount: Int) {
+        if rowCount > 8 {
+            switch format {
+            case .q2_K: superBlockTiles(Q2KPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+            case .q3_K: superBlockTiles(Q3KPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+            case .q4_K: superBlockTiles(Q4KPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+            case .q5_K: superBlockTiles(Q5KPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+            case .q6_K: superBlockTiles(Q6KPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+            case .iq4_xs: superBlockTiles(IQ4XSPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+            }
+            return
+        }
         switch format {
-        case .q2_K: superBlockTiles(.q2_K, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
-        case .q3_K: superBlockTiles(.q3_K, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
-        case .q4_K: superBlockTiles(.q4_K, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
-        case .q5_K: superBlockTiles(.q5_K, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
-        case .q6_K: superBlockTiles(.q6_K, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
-        case .iq4_xs: superBlockTiles(.iq4_xs, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
+        case .q2_K: superBlockTiles(Q2KPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .q3_K: superBlockTiles(Q3KPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .q4_K: superBlockTiles(Q4KPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .q5_K: superBlockTiles(Q5KPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .q6_K: superBlockTiles(Q6KPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq4_xs: superBlockTiles(IQ4XSPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
         }
     }
 
+    /// Four tokens against one panel, or (`pair`) against two panels stored one after the other — rows 0-7
+    /// and 8-15 — so that each activation broadcast feeds 16 rows (the broadcasts, not the multiplies, bound
+    /// the one-panel loop; AVX-512 has the 32 registers the doubled accumulators need).
     @inline(__always)
-    private static func superBlockTiles(_ format: SuperBlockFormat, _ panel: UnsafeRawPointer, _ superBlocks: Int,
-                                        _ activations: UnsafeRawPointer, _ activationStride: Int, _ tokens: Int,
-                                        _ results: UnsafeMutablePointer<Float>, _ resultStride: Int, _ rowCount: Int) {
+    private static func superBlockTiles<K: SuperBlockKind, P: PanelCount>(
+        _ kind: K.Type, _ panels: P.Type, _ panel: UnsafeRawPointer, _ superBlocks: Int, _ activations: UnsafeRawPointer,
+        _ activationStride: Int, _ flipped: UnsafeRawPointer, _ flippedStride: Int, _ tokens: Int,
+        _ results: UnsafeMutablePointer<Float>, _ resultStride: Int, _ rowCount: Int
+    ) {
+        let format = K.format, pair = P.isPair
         let blockBytes = SuperBlockPanelLayout.blockBytes(format)
         let scalesOffset = SuperBlockPanelLayout.scalesOffset(format)
         let offsetsOffset = SuperBlockPanelLayout.offsetsOffset(format)
+        let second = superBlocks &* blockBytes  // panel B, when `pair`
+        let zero = _mm256_setzero_si256()
         var t = 0
         while t < tokens {
             // A short last tile repeats its last token (computed, not stored).
-            let y0 = activations + t * activationStride
-            let y1 = activations + min(t + 1, tokens - 1) * activationStride
-            let y2 = activations + min(t + 2, tokens - 1) * activationStride
-            let y3 = activations + min(t + 3, tokens - 1) * activationStride
-            var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
-            var acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps()
+            let t1 = min(t + 1, tokens - 1), t2 = min(t + 2, tokens - 1), t3 = min(t + 3, tokens - 1)
+            let y0 = activations + t * activationStride, y1 = activations + t1 * activationStride
+            let y2 = activations + t2 * activationStride, y3 = activations + t3 * activationStride
+            // The bytes the broadcasts read: the Q8_K values, or for signed weights those values + 128.
+            let f0 = format.isSigned ? flipped + t * flippedStride : y0 + 4
+            let f1 = format.isSigned ? flipped + t1 * flippedStride : y1 + 4
+            let f2 = format.isSigned ? flipped + t2 * flippedStride : y2 + 4
+            let f3 = format.isSigned ? flipped + t3 * flippedStride : y3 + 4
+            let fs = format.isSigned ? 256 : 292
+            var a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps()
+            var b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps()
             var b = 0
             while b < superBlocks {
-                let pb = panel + b * blockBytes
-                let ya = 292 * b
-                var i0 = _mm256_setzero_si256(), i1 = _mm256_setzero_si256()
-                var i2 = _mm256_setzero_si256(), i3 = _mm256_setzero_si256()
+                let pa = panel + b &* blockBytes, pb = pa + second
+                let ya = 292 &* b
+                let q0 = f0 + fs &* b, q1 = f1 + fs &* b, q2 = f2 + fs &* b, q3 = f3 + fs &* b
+                var ia0 = zero, ia1 = zero, ia2 = zero, ia3 = zero
+                var ib0 = zero, ib1 = zero, ib2 = zero, ib3 = zero
                 var j = 0
                 while j < 16 {
-                    // The int16 pair (s, s) of each row read as one int32 lane, shifted down to s.
-                    let scale = _mm256_srai_epi32(load256(pb + scalesOffset + 32 * j), 16)
-                    var z0 = _mm256_setzero_si256(), z1 = _mm256_setzero_si256()
-                    var z2 = _mm256_setzero_si256(), z3 = _mm256_setzero_si256()
+                    var za0 = zero, za1 = zero, za2 = zero, za3 = zero
+                    var zb0 = zero, zb1 = zero, zb2 = zero, zb3 = zero
                     var k = 0
                     while k < 4 {
-                        let g = 4 * j + k
-                        let w = load256(pb + 32 * g)
-                        let sign = format.isSigned ? load256(pb + 2048 + 32 * g) : w
-                        @inline(__always) func broadcast(_ y: UnsafeRawPointer) -> __m256i {
-                            let a = _mm256_set1_epi32(y.loadUnaligned(fromByteOffset: ya + 4 + 4 * g, as: Int32.self))
-                            return format.isSigned ? _mm256_sign_epi8(a, sign) : a
+                        let g = 4 &* j &+ k
+                        // Signed weights: w itself (the second copy) as the signed operand, a + 128 as the unsigned.
+                        let at = format.isSigned ? 2048 &+ 32 &* g : 32 &* g
+                        let wa = load256(pa + at)
+                        let wb = pair ? load256(pb + at) : zero
+                        @inline(__always) func step(_ q: UnsafeRawPointer, _ za: inout __m256i, _ zb: inout __m256i) {
+                            let x = _mm256_set1_epi32(q.loadUnaligned(fromByteOffset: 4 &* g, as: Int32.self))
+                            za = format.isSigned ? dot4(za, x, wa) : dot4(za, wa, x)
+                            if pair { zb = format.isSigned ? dot4(zb, x, wb) : dot4(zb, wb, x) }
                         }
-                        z0 = dot4(z0, w, broadcast(y0))
-                        z1 = dot4(z1, w, broadcast(y1))
-                        z2 = dot4(z2, w, broadcast(y2))
-                        z3 = dot4(z3, w, broadcast(y3))
-                        k += 1
+                        step(q0, &za0, &zb0)
+                        step(q1, &za1, &zb1)
+                        step(q2, &za2, &zb2)
+                        step(q3, &za3, &zb3)
+                        k &+= 1
                     }
-                    i0 = _mm256_add_epi32(i0, _mm256_mullo_epi32(z0, scale))
-                    i1 = _mm256_add_epi32(i1, _mm256_mullo_epi32(z1, scale))
-                    i2 = _mm256_add_epi32(i2, _mm256_mullo_epi32(z2, scale))
-                    i3 = _mm256_add_epi32(i3, _mm256_mullo_epi32(z3, scale))
-                    j += 1
+                    // The int16 pair (s, s) of each row read as one int32 lane, shifted down to s.
+                    let sa = _mm256_srai_epi32(load256(pa + (scalesOffset &+ 32 &* j)), 16)
+                    ia0 = _mm256_add_epi32(ia0, _mm256_mullo_epi32(za0, sa))
+                    ia1 = _mm256_add_epi32(ia1, _mm256_mullo_epi32(za1, sa))
+                    ia2 = _mm256_add_epi32(ia2, _mm256_mullo_epi32(za2, sa))
+                    ia3 = _mm256_add_epi32(ia3, _mm256_mullo_epi32(za3, sa))
+                    if pair {
+                        let sb = _mm256_srai_epi32(load256(pb + (scalesOffset &+ 32 &* j)), 16)
+                        ib0 = _mm256_add_epi32(ib0, _mm256_mullo_epi32(zb0, sb))
+                        ib1 = _mm256_add_epi32(ib1, _mm256_mullo_epi32(zb1, sb))
+                        ib2 = _mm256_add_epi32(ib2, _mm256_mullo_epi32(zb2, sb))
+                        ib3 = _mm256_add_epi32(ib3, _mm256_mullo_epi32(zb3, sb))
+                    }
+                    j &+= 1
                 }
-                let d = pb.loadUnaligned(fromByteOffset: SuperBlockPanelLayout.dOffset(format), as: __m256.self)
-                let dm = pb.loadUnaligned(fromByteOffset: SuperBlockPanelLayout.dmOffset(format), as: __m256.self)
-                @inline(__always) func finish(_ y: UnsafeRawPointer, _ sums: __m256i, _ acc: __m256) -> __m256 {
+                @inline(__always) func finish(_ p: UnsafeRawPointer, _ y: UnsafeRawPointer, _ sums: __m256i, _ acc: __m256) -> __m256 {
+                    let d = p.loadUnaligned(fromByteOffset: SuperBlockPanelLayout.dOffset(format), as: __m256.self)
                     let dy = _mm256_set1_ps(float(y, ya))
-                    guard format.hasOffsets else {
-                        return _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(sums), acc)
+                    if format.isSigned {
+                        let correction = load256(p + offsetsOffset)
+                        return _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(_mm256_sub_epi32(sums, correction)), acc)
                     }
-                    var offsetSums = _mm256_setzero_si256()
-                    var p = 0
-                    while p < 8 {
-                        let bsums = _mm256_set1_epi32(y.loadUnaligned(fromByteOffset: ya + 260 + 4 * p, as: Int32.self))
-                        offsetSums = _mm256_maskz_dpwssd_epi32(0xFF, offsetSums, load256(pb + offsetsOffset + 32 * p), bsums)
-                        p += 1
+                    var offsetSums = zero
+                    var i = 0
+                    while i < 8 {
+                        let bsums = _mm256_set1_epi32(y.loadUnaligned(fromByteOffset: ya &+ 260 &+ 4 &* i, as: Int32.self))
+                        offsetSums = _mm256_maskz_dpwssd_epi32(0xFF, offsetSums, load256(p + (offsetsOffset &+ 32 &* i)), bsums)
+                        i &+= 1
                     }
                     if format.hasSeparateOffsetScale {
+                        let dm = p.loadUnaligned(fromByteOffset: SuperBlockPanelLayout.dmOffset(format), as: __m256.self)
                         let scaled = _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(sums), acc)
                         return _mm256_fnmadd_ps(_mm256_mul_ps(dm, dy), _mm256_cvtepi32_ps(offsetSums), scaled)
                     }
                     return _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(_mm256_sub_epi32(sums, offsetSums)), acc)
                 }
-                acc0 = finish(y0, i0, acc0)
-                acc1 = finish(y1, i1, acc1)
-                acc2 = finish(y2, i2, acc2)
-                acc3 = finish(y3, i3, acc3)
-                b += 1
+                a0 = finish(pa, y0, ia0, a0); a1 = finish(pa, y1, ia1, a1)
+                a2 = finish(pa, y2, ia2, a2); a3 = finish(pa, y3, ia3, a3)
+                if pair {
+                    b0 = finish(pb, y0, ib0, b0); b1 = finish(pb, y1, ib1, b1)
+                    b2 = finish(pb, y2, ib2, b2); b3 = finish(pb, y3, ib3, b3)
+                }
+                b &+= 1
             }
-            storeRows(acc0, results + t * resultStride, rowCount)
-            if t + 1 < tokens { storeRows(acc1, results + (t + 1) * resultStride, rowCount) }
-            if t + 2 < tokens { storeRows(acc2, results + (t + 2) * resultStride, rowCount) }
-            if t + 3 < tokens { storeRows(acc3, results + (t + 3) * resultStride, rowCount) }
+            let first = min(rowCount, 8), rest = rowCount - first
+            @inline(__always) func store(_ u: Int, _ a: __m256, _ bb: __m256) {
+                guard t + u < tokens else { return }
+                let out = results + (t + u) * resultStride
+                storeRows(a, out, first)
+                if pair { storeRows(bb, out + 8, rest) }
+            }
+            store(0, a0, b0); store(1, a1, b1); store(2, a2, b2); store(3, a3, b3)
             t += 4
         }
     }
@@ -331,7 +380,7 @@ extension VNNIKernels {
     /// The first `rowCount` lanes of `v` to `out`.
     @inline(__always)
     private static func storeRows(_ v: __m256, _ out: UnsafeMutablePointer<Float>, _ rowCount: Int) {
-        if rowCount == 8 { store(v, out); return }
+        if rowCount >= 8 { store(v, out); return }
         _mm256_mask_storeu_ps(out, UInt8(truncatingIfNeeded: (1 << rowCount) - 1), v)
     }
 }
