@@ -246,8 +246,10 @@ public enum BlockFormat {
 
     /// Several weight rows against one token's activations (decode's matrix × vector):
     /// results[r · resultStride] = dot(weightType, weights + r · rowStride, activations, count)
-    /// for r in 0..<rows. With AVX2, Q4_0, Q8_0 and Q4_K share each activation block's loads and
-    /// per-block work across four rows; other formats use `dot` per row.
+    /// for r in 0..<rows. With AVX2, Q4_0 and Q8_0 share each activation block's loads and per-block
+    /// work across four rows; other formats use `dot` per row (a four-row Q4_K kernel halved decode
+    /// speed on a Zen 4 host: four weight streams a row apart defeat its prefetching; one row at a time
+    /// ran 1B Q4_K_M at 24 instead of 10 tokens/s on one thread).
     public static func dot(_ weightType: TensorType, rows: Int, _ weights: UnsafeRawPointer, rowStride: Int,
                            _ activations: UnsafeRawPointer, count: Int,
                            results: UnsafeMutablePointer<Float>, resultStride: Int) {
@@ -259,7 +261,6 @@ public enum BlockFormat {
             switch weightType {
             case .q4_0: kernel = { AVX2Dot.q4_0Rows4($0, rowStride: $1, $2, $3, $4, resultStride: $5) }
             case .q8_0: kernel = { AVX2Dot.q8_0Rows4($0, rowStride: $1, $2, $3, $4, resultStride: $5) }
-            case .q4_K: kernel = { AVX2Dot.q4_KRows4($0, rowStride: $1, $2, $3, $4, resultStride: $5) }
             default: kernel = nil
             }
             if let kernel {

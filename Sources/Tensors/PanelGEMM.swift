@@ -6,13 +6,14 @@ import TensorsAVX512
 
 /// Prompt batches as matrix × matrix work (AVX2): eight weight rows are repacked once into a panel and
 /// multiplied with every token — Q4_0 and Q4_1 as 4-bit panels (Sources/Tensors/AVX2/PanelGEMM.swift),
-/// the super-block formats Q2_K … Q6_K and IQ4_XS in one common form (AVX2/SuperBlockPanels.swift).
+/// Q5_0 and IQ4_NL as signed byte panels (AVX2/BlockPanels.swift), the super-block formats Q2_K … Q6_K and
+/// IQ4_XS in one common form (AVX2/SuperBlockPanels.swift).
 /// Callers: `prepare` once per batch, then `multiply` per group of 8 rows (any thread, own panel buffer).
 public enum PanelGEMM {
     public static func supports(_ type: TensorType) -> Bool {
         #if arch(x86_64)
         guard CPUFeatures.current.hasAVX2 else { return false }
-        return type == .q4_0 || type == .q4_1 || superBlockFormat(type) != nil
+        return type == .q4_0 || type == .q4_1 || superBlockFormat(type) != nil || blockFormat(type) != nil
         #else
         return false
         #endif
@@ -27,6 +28,14 @@ public enum PanelGEMM {
         case .q5_K: .q5_K
         case .q6_K: .q6_K
         case .iq4_xs: .iq4_xs
+        default: nil
+        }
+    }
+
+    static func blockFormat(_ type: TensorType) -> BlockPanelFormat? {
+        switch type {
+        case .q5_0: .q5_0
+        case .iq4_nl: .iq4_nl
         default: nil
         }
     }
@@ -51,6 +60,7 @@ public enum PanelGEMM {
         if let format = superBlockFormat(type) {
             return 2 * (columns / 256) * SuperBlockPanelLayout.blockBytes(format) + superBlockScratchBytes
         }
+        if blockFormat(type) != nil { return (columns / 32) * BlockPanelLayout.blockBytes }
         return (columns / 32) * PanelLayout.nibbleBlockBytes
         #else
         return 0
@@ -60,7 +70,7 @@ public enum PanelGEMM {
     /// The largest `panelBytes` of any format for `columns` columns.
     public static func maxPanelBytes(columns: Int) -> Int {
         #if arch(x86_64)
-        max((columns / 32) * PanelLayout.nibbleBlockBytes,
+        max((columns / 32) * max(PanelLayout.nibbleBlockBytes, BlockPanelLayout.blockBytes),
             2 * (columns / 256) * SuperBlockPanelLayout.maxBlockBytes + superBlockScratchBytes)
         #else
         return 0
@@ -134,6 +144,17 @@ public enum PanelGEMM {
         let blocks = columns / 32
         let isQ4_1 = type == .q4_1
         let p = Prepared(prepared, tokens: tokens, columns: columns)
+        if let format = blockFormat(type) {
+            AVX2GEMM.packBlocks(format, rows, rowStride: rowStride, rowCount: rowCount, blocks: blocks, into: panel)
+            if vnni && CPUFeatures.current.hasAVX512VNNI {
+                VNNIKernels.blockPanel(panel, blocks: blocks, flipped: p.bytes, flippedStride: columns, scales: p.scales,
+                                       tokens: tokens, results: results, resultStride: resultStride, rowCount: rowCount)
+            } else {
+                AVX2GEMM.blockPanel(format, panel, blocks: blocks, activations: activations, activationStride: activationStride,
+                                    scales: p.scales, tokens: tokens, results: results, resultStride: resultStride, rowCount: rowCount)
+            }
+            return
+        }
         AVX2GEMM.packNibbles(rows, rowStride: rowStride, rowCount: rowCount, blocks: blocks, isQ4_1: isQ4_1, into: panel)
         AVX2GEMM.nibblePanel(panel, blocks: blocks, isQ4_1: isQ4_1, bytes: p.bytes, byteStride: columns,
                              scales: p.scales, sums: p.sums, offsets: p.offsets, tokens: tokens,

@@ -4,19 +4,19 @@ import XCTest
 
 /// The panel GEMM (8 repacked rows × every token) against the scalar reference dot per (row, token):
 /// row counts that fill and do not fill a panel, token counts that are and are not multiples of four,
-/// padded row and activation strides. The super-block formats also get rows of all-zero and all-one bits
+/// padded row and activation strides. The byte-panel formats also get rows of all-zero and all-one bits
 /// (extreme values and scales) against activations of ±127 throughout: the largest 16-bit partial sums
 /// their panels form.
 final class PanelGEMMTests: XCTestCase {
-    /// Where each super-block format keeps its f16 scales (set to 1.0 in the extreme rows).
+    /// Where each format with extreme rows keeps its f16 scales (set to 1.0 there).
     static let scaleFields: [TensorType: [Int]] = [
-        .q2_K: [80, 82], .q3_K: [108], .q4_K: [0, 2], .q5_K: [0, 2], .q6_K: [208], .iq4_xs: [0],
+        .q2_K: [80, 82], .q3_K: [108], .q4_K: [0, 2], .q5_K: [0, 2], .q6_K: [208], .iq4_xs: [0], .q5_0: [0], .iq4_nl: [0],
     ]
 
     func testPanelGEMMMatchesReference() throws {
         var generator = SeededGenerator(seed: 2024)
         XCTAssertFalse(PanelGEMM.supports(.q8_0))
-        for type in [TensorType.q4_0, .q4_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_xs] {
+        for type in [TensorType.q4_0, .q4_1, .q5_0, .iq4_nl, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_xs] {
             guard PanelGEMM.supports(type) else { throw XCTSkip("hardware: no AVX2 on this CPU") }
             let columns = type.blockSize == 256 ? 512 : 256
             let activationType = BlockFormat.activationType(for: type)
@@ -30,7 +30,7 @@ final class PanelGEMMTests: XCTestCase {
                     var row = RandomBlocks.weights(type, count: columns, using: &generator)
                     if let fields = Self.scaleFields[type], r < 2 {
                         row = [UInt8](repeating: r == 0 ? 0xFF : 0x00, count: rowBytes)
-                        for block in 0..<(columns / 256) {
+                        for block in 0..<(columns / type.blockSize) {
                             for field in fields { row[block * type.blockBytes + field] = 0x00; row[block * type.blockBytes + field + 1] = 0x3C }
                         }
                     }
@@ -43,8 +43,8 @@ final class PanelGEMMTests: XCTestCase {
                     let row = BlockFormat.quantized(activationType, values)
                     activations.replaceSubrange((t * activationStride)..<(t * activationStride + activationBytes), with: row)
                 }
-                // Each kernel the CPU runs: AVX2, and AVX-512 VNNI where present (the super-block formats).
-                for vnni in CPUFeatures.current.hasAVX512VNNI && type.blockSize == 256 ? [false, true] : [false] {
+                // Each kernel the CPU runs: AVX2, and AVX-512 VNNI where present (all but the 4-bit panels).
+                for vnni in CPUFeatures.current.hasAVX512VNNI && ![TensorType.q4_0, .q4_1].contains(type) ? [false, true] : [false] {
                 let resultStride = rows + 2
                 var results = [Float](repeating: .nan, count: tokens * resultStride)
                 let panel = UnsafeMutableRawPointer.allocate(byteCount: PanelGEMM.panelBytes(type, columns: columns), alignment: 64)

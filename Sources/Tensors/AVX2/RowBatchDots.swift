@@ -3,9 +3,9 @@ import _Builtin_intrinsics.intel
 
 // Four weight rows against one activation row (decode's matrix × vector): each activation block
 // and its per-block work (scale, Σy correction, K-quant bsums) is loaded once for four rows.
-// Measured on cache-resident rows: Q4_0 1.3×, Q8_0 1.2×, Q4_K 1.1× over four single-row dots;
-// Q6_K lost 7% and Q4_1 (whose four-row form must reduce each block's integer lanes) lost 15% on
-// SmolLM2, so they stay on the single-row kernels.
+// Measured on cache-resident rows: Q4_0 1.3×, Q8_0 1.2× over four single-row dots; Q6_K lost 7% and
+// Q4_1 (whose four-row form must reduce each block's integer lanes) lost 15% on SmolLM2, and Q4_K's
+// four-row form halved whole-model decode on a Zen 4 host, so they stay on the single-row kernels.
 
 extension AVX2Dot {
     /// results[r·resultStride] = (x + r·rowStride) · y for r in 0..<4. `blocks` per row.
@@ -49,49 +49,6 @@ extension AVX2Dot {
             b += 1
         }
         acc.store(results, resultStride)
-    }
-
-    public static func q4_KRows4(_ x: UnsafeRawPointer, rowStride: Int, _ y: UnsafeRawPointer,
-                                 _ blocks: Int, _ results: UnsafeMutablePointer<Float>, resultStride: Int) {
-        var acc = FourAccumulators()
-        var minTotals = FourSums()
-        let lowMask = _mm256_set1_epi8(0x0F)
-        var b = 0
-        while b < blocks {
-            let yb = y + 292 * b
-            let dy = float(yb, 0)
-            let bsums = load256(yb + 260)
-            let pairSums = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256_1(bsums))
-            @inline(__always) func row(_ r: Int, _ a: __m256) -> (__m256, Float) {
-                let xb = x + r * rowStride + 144 * b
-                let (scales, mins) = unpackScalesAndMins(xb + 4)
-                let scales16 = _mm256_broadcastsi128_si256(scales)
-                var sums = _mm256_setzero_si256()
-                var chunk = 0
-                while chunk < 4 {
-                    let q = load256(xb + 16 + 32 * chunk)
-                    let low = pairProducts(_mm256_and_si256(q, lowMask), load256(yb + 4 + 64 * chunk))
-                    let high = pairProducts(_mm256_and_si256(_mm256_srli_epi16(q, 4), lowMask), load256(yb + 36 + 64 * chunk))
-                    let scaleLow = _mm256_shuffle_epi8(scales16, _mm256_set1_epi16(Int16(0x0100 + 0x0404 * chunk)))
-                    let scaleHigh = _mm256_shuffle_epi8(scales16, _mm256_set1_epi16(Int16(0x0302 + 0x0404 * chunk)))
-                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(low, scaleLow))
-                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(high, scaleHigh))
-                    chunk += 1
-                }
-                let products = _mm_madd_epi16(mins, pairSums)
-                let pair = _mm_add_epi32(products, _mm_unpackhi_epi64(products, products))
-                let minSum = _mm_cvtsi128_si32(_mm_add_epi32(pair, _mm_srli_epi64(pair, 32)))
-                let scaled = _mm256_fmadd_ps(_mm256_set1_ps(dy * half(xb, 0)), _mm256_cvtepi32_ps(sums), a)
-                return (scaled, -dy * half(xb, 2) * Float(minSum))
-            }
-            var m: Float
-            (acc.first, m) = row(0, acc.first); minTotals.first += m
-            (acc.second, m) = row(1, acc.second); minTotals.second += m
-            (acc.third, m) = row(2, acc.third); minTotals.third += m
-            (acc.fourth, m) = row(3, acc.fourth); minTotals.fourth += m
-            b += 1
-        }
-        acc.store(results, resultStride, adding: minTotals)
     }
 }
 #endif

@@ -384,4 +384,48 @@ extension VNNIKernels {
         _mm256_mask_storeu_ps(out, UInt8(truncatingIfNeeded: (1 << rowCount) - 1), v)
     }
 }
+extension VNNIKernels {
+    /// As AVX2GEMM.blockPanel (same panels): w times the activation bytes + 128 (`flipped`, tokens × 32·blocks)
+    /// with vpdpbusd, minus the panel's 128 · Σw per row, then scaled per block.
+    public static func blockPanel(_ panel: UnsafeRawPointer, blocks: Int, flipped: UnsafeRawPointer, flippedStride: Int,
+                                  scales: UnsafePointer<Float>, tokens: Int, results: UnsafeMutablePointer<Float>,
+                                  resultStride: Int, rowCount: Int) {
+        var t = 0
+        while t < tokens {
+            let tk = (t, min(t + 1, tokens - 1), min(t + 2, tokens - 1), min(t + 3, tokens - 1))
+            let y0 = flipped + tk.0 * flippedStride, y1 = flipped + tk.1 * flippedStride
+            let y2 = flipped + tk.2 * flippedStride, y3 = flipped + tk.3 * flippedStride
+            var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
+            var acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps()
+            var b = 0
+            while b < blocks {
+                let pb = panel + b &* BlockPanelLayout.blockBytes
+                let correction = load256(pb + BlockPanelLayout.correctionOffset)
+                var i0 = _mm256_sub_epi32(_mm256_setzero_si256(), correction), i1 = i0, i2 = i0, i3 = i0
+                var g = 0
+                while g < 8 {
+                    let w = load256(pb + (BlockPanelLayout.signedOffset &+ 32 &* g))
+                    let at = 32 &* b &+ 4 &* g
+                    i0 = dot4(i0, _mm256_set1_epi32(y0.loadUnaligned(fromByteOffset: at, as: Int32.self)), w)
+                    i1 = dot4(i1, _mm256_set1_epi32(y1.loadUnaligned(fromByteOffset: at, as: Int32.self)), w)
+                    i2 = dot4(i2, _mm256_set1_epi32(y2.loadUnaligned(fromByteOffset: at, as: Int32.self)), w)
+                    i3 = dot4(i3, _mm256_set1_epi32(y3.loadUnaligned(fromByteOffset: at, as: Int32.self)), w)
+                    g &+= 1
+                }
+                let d = pb.loadUnaligned(fromByteOffset: BlockPanelLayout.scaleOffset, as: __m256.self)
+                @inline(__always) func finish(_ token: Int, _ sums: __m256i, _ acc: __m256) -> __m256 {
+                    _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(scales[token &* blocks &+ b])), _mm256_cvtepi32_ps(sums), acc)
+                }
+                acc0 = finish(tk.0, i0, acc0); acc1 = finish(tk.1, i1, acc1)
+                acc2 = finish(tk.2, i2, acc2); acc3 = finish(tk.3, i3, acc3)
+                b &+= 1
+            }
+            storeRows(acc0, results + t * resultStride, rowCount)
+            if t + 1 < tokens { storeRows(acc1, results + (t + 1) * resultStride, rowCount) }
+            if t + 2 < tokens { storeRows(acc2, results + (t + 2) * resultStride, rowCount) }
+            if t + 3 < tokens { storeRows(acc3, results + (t + 3) * resultStride, rowCount) }
+            t += 4
+        }
+    }
+}
 #endif
