@@ -6,14 +6,14 @@ import TensorsAVX2
 import TensorsAVX512
 #endif
 
-/// Q4_0, Q4_1 and Q8_0 matrices interleaved 8 rows at a time at load (layout in
+/// Q4_0, Q4_1, Q8_0 and IQ4_NL matrices interleaved 8 rows at a time at load (layout in
 /// Sources/Tensors/AVX2/InterleavedKernels.swift): the same bytes as the file, rearranged so that one
 /// instruction serves 8 rows. Used for decode and prefill when AVX2 is present.
 public enum InterleavedWeights {
     public static func supports(_ type: TensorType, rows: Int, columns: Int) -> Bool {
         #if arch(x86_64)
         guard CPUFeatures.current.hasAVX2 else { return false }
-        return (type == .q4_0 || type == .q4_1 || type == .q8_0) && rows % 8 == 0 && columns % 32 == 0 && rows > 0 && columns > 0
+        return (type == .q4_0 || type == .q4_1 || type == .q8_0 || type == .iq4_nl) && rows % 8 == 0 && columns % 32 == 0 && rows > 0 && columns > 0
         #else
         return false
         #endif
@@ -77,6 +77,17 @@ public enum InterleavedWeights {
         #if arch(x86_64)
         let blocks = columns / 32, isQ4_1 = type == .q4_1
         let panelBytes = panelBytes(type, columns: columns)
+        if type == .iq4_nl {
+            let w = interleaved + panels.lowerBound * panelBytes, out = results + 8 * panels.lowerBound
+            if CPUFeatures.current.hasAVX512VNNI {
+                VNNIKernels.interleavedLevels(w, panels: panels.count, blocks: blocks, activations: activations,
+                                              activationStride: activationStride, tokens: tokens, results: out, resultStride: resultStride)
+            } else {
+                AVX2GEMM.interleavedLevels(w, panels: panels.count, blocks: blocks, activations: activations,
+                                           activationStride: activationStride, tokens: tokens, results: out, resultStride: resultStride)
+            }
+            return
+        }
         if CPUFeatures.current.hasAVX512VNNI {
             let w = interleaved + panels.lowerBound * panelBytes, out = results + 8 * panels.lowerBound
             if type == .q8_0 {

@@ -83,14 +83,14 @@ final class PanelGEMMTests: XCTestCase {
     }
 }
 
-/// Interleaved Q4_0/Q4_1/Q8_0 matrices (made at load) against the scalar reference per (row, token): one token
+/// Interleaved Q4_0/Q4_1/Q8_0/IQ4_NL matrices (made at load) against the scalar reference per (row, token): one token
 /// (decode), short and long token tiles, several panels split into two calls. On a CPU with AVX-512 VNNI
 /// this runs the VNNI kernels (TensorsAVX512), elsewhere the AVX2 ones.
 final class InterleavedWeightsTests: XCTestCase {
     func testInterleavedMatchesReference() throws {
         var generator = SeededGenerator(seed: 77)
         let columns = 256, rows = 24
-        for type in [TensorType.q4_0, .q4_1, .q8_0] {
+        for type in [TensorType.q4_0, .q4_1, .q8_0, .iq4_nl] {
             guard InterleavedWeights.supports(type, rows: rows, columns: columns) else { throw XCTSkip("hardware: no AVX2 on this CPU") }
             let activationType = BlockFormat.activationType(for: type)
             let rowBytes = type.byteCount(elements: columns)!

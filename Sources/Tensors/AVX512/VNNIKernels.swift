@@ -428,4 +428,72 @@ extension VNNIKernels {
         }
     }
 }
+extension VNNIKernels {
+    /// As AVX2GEMM.interleavedLevels (IQ4_NL interleaved as Q4_0): vpdpbusd takes |level| and the activations
+    /// with the level's sign, summing each group of 4 straight into 32 bits.
+    public static func interleavedLevels(_ weights: UnsafeRawPointer, panels: Int, blocks: Int,
+                                         activations: UnsafeRawPointer, activationStride: Int, tokens: Int,
+                                         results: UnsafeMutablePointer<Float>, resultStride: Int) {
+        let panelBytes = blocks * InterleavedLayout.blockBytes(isQ4_1: false)
+        var p = 0
+        while p < panels {
+            let w = weights + p * panelBytes, out = results + 8 * p
+            var t = 0
+            if tokens < 4 {
+                while t < tokens { levelTile(w, blocks, 1, activations, activationStride, t, tokens, out, resultStride); t += 1 }
+            } else {
+                while t < tokens { levelTile(w, blocks, 4, activations, activationStride, t, tokens, out, resultStride); t += 4 }
+            }
+            p += 1
+        }
+    }
+
+    @inline(__always)
+    static func levelTile(_ w: UnsafeRawPointer, _ blocks: Int, _ tile: Int, _ activations: UnsafeRawPointer,
+                          _ activationStride: Int, _ t: Int, _ tokens: Int, _ results: UnsafeMutablePointer<Float>,
+                          _ resultStride: Int) {
+        let low = _mm256_set1_epi8(0x0F)
+        let levels = _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+                                      -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113)
+        let tk = (t, min(t + 1, tokens - 1), min(t + 2, tokens - 1), min(t + 3, tokens - 1))
+        let y = (activations + tk.0 * activationStride, activations + tk.1 * activationStride,
+                 activations + tk.2 * activationStride, activations + tk.3 * activationStride)
+        var acc = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
+        var b = 0
+        while b < blocks {
+            let pb = w + b &* 144
+            var s = (_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256())
+            var j = 0
+            while j < 4 {
+                let q = load256(pb + (16 &+ 32 &* j))
+                let lo = _mm256_shuffle_epi8(levels, _mm256_and_si256(q, low))
+                let hi = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(q, 4), low))
+                let loAbs = _mm256_abs_epi8(lo), hiAbs = _mm256_abs_epi8(hi)
+                let o = 34 &* b &+ 2 &+ 4 &* j
+                @inline(__always) func step(_ yt: UnsafeRawPointer, _ sum: __m256i) -> __m256i {
+                    let a0 = _mm256_set1_epi32(yt.loadUnaligned(fromByteOffset: o, as: Int32.self))
+                    let a1 = _mm256_set1_epi32(yt.loadUnaligned(fromByteOffset: o &+ 16, as: Int32.self))
+                    return dot4(dot4(sum, loAbs, _mm256_sign_epi8(a0, lo)), hiAbs, _mm256_sign_epi8(a1, hi))
+                }
+                s.0 = step(y.0, s.0)
+                if tile > 1 { s.1 = step(y.1, s.1); s.2 = step(y.2, s.2); s.3 = step(y.3, s.3) }
+                j &+= 1
+            }
+            let d = _mm256_cvtph_ps(load128(pb))
+            @inline(__always) func finish(_ sum: __m256i, _ yt: UnsafeRawPointer, _ a: __m256) -> __m256 {
+                let dy = _mm256_cvtph_ps(_mm_set1_epi16((yt + 34 &* b).loadUnaligned(as: Int16.self)))
+                return _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(sum), a)
+            }
+            acc.0 = finish(s.0, y.0, acc.0)
+            if tile > 1 { acc.1 = finish(s.1, y.1, acc.1); acc.2 = finish(s.2, y.2, acc.2); acc.3 = finish(s.3, y.3, acc.3) }
+            b &+= 1
+        }
+        store(acc.0, results + t * resultStride)
+        if tile > 1 {
+            if t + 1 < tokens { store(acc.1, results + (t + 1) * resultStride) }
+            if t + 2 < tokens { store(acc.2, results + (t + 2) * resultStride) }
+            if t + 3 < tokens { store(acc.3, results + (t + 3) * resultStride) }
+        }
+    }
+}
 #endif
