@@ -9,6 +9,8 @@ Runs in the venv that Tools/setup-llamacpp.sh makes (.cache/llamacpp-venv). Mirr
   tg<N>: a fresh context (n_ctx = N); one warm-up single-token decode, then per repetition the KV cache is
          cleared and N single-token decodes run one after another from position 0 (BOS first, then random ids),
          each with logits and a synchronize; tokens/s = N / time.
+  -d D:  the context first holds D random tokens (filled once, untimed); each repetition removes what it added
+         after them, and pp/tg run from position D (named "pp128 @ d4096", as llama-bench does).
 
 Model loading (mmap on; llama.cpp may repack weights at load) is timed separately as load_ms.
 Output (-o json, the default) is a JSON array with llama-bench's field names (n_prompt, n_gen, n_threads, avg_ts,
@@ -127,22 +129,22 @@ class Bench:
             batch.logits[i] = (i == n - 1) if logits_last_only else True
         batch.n_tokens = n
 
-    def prompt(self, ctx, batch, n_prompt):
+    def prompt(self, ctx, batch, n_prompt, first_pos=0):
         done = 0
         while done < n_prompt:
             n = min(n_prompt - done, self.args.batch)
             tokens = [self.random_token() for _ in range(n)]
-            if done == 0 and self.bos is not None:
+            if done == 0 and first_pos == 0 and self.bos is not None:
                 tokens[0] = self.bos
-            self.fill(batch, tokens, done, True)
+            self.fill(batch, tokens, first_pos + done, True)
             if llama_cpp.llama_decode(ctx, batch) != 0:
                 sys.exit("bench_llamacpp: llama_decode failed (prompt)")
             done += n
         llama_cpp.llama_synchronize(ctx)
 
-    def generate(self, ctx, batch, n_gen):
-        token = self.bos if self.bos is not None else self.random_token()
-        for pos in range(n_gen):
+    def generate(self, ctx, batch, n_gen, first_pos=0):
+        token = self.bos if self.bos is not None and first_pos == 0 else self.random_token()
+        for pos in range(first_pos, first_pos + n_gen):
             self.fill(batch, [token], pos, False)
             if llama_cpp.llama_decode(ctx, batch) != 0:
                 sys.exit("bench_llamacpp: llama_decode failed (generation)")
@@ -151,7 +153,8 @@ class Bench:
 
     def run_test(self, n_prompt, n_gen):
         a = self.args
-        ctx = self.new_context(n_prompt + n_gen)
+        depth = a.n_depth
+        ctx = self.new_context(depth + n_prompt + n_gen)
         pool = None
         if not a.no_threadpool:
             pool = ThreadPool(a.threads)
@@ -165,13 +168,19 @@ class Bench:
                 llama_cpp.llama_memory_clear(memory, False)
                 self.generate(ctx, batch, 1)
         samples_ns = []
-        for _ in range(a.repetitions):
+        if depth > 0:  # the context at depth, filled once; each repetition drops what it added after it
             llama_cpp.llama_memory_clear(memory, False)
+            self.prompt(ctx, batch, depth)
+        for _ in range(a.repetitions):
+            if depth > 0:
+                llama_cpp.llama_memory_seq_rm(memory, 0, depth, -1)
+            else:
+                llama_cpp.llama_memory_clear(memory, False)
             start = time.perf_counter_ns()
             if n_prompt > 0:
-                self.prompt(ctx, batch, n_prompt)
+                self.prompt(ctx, batch, n_prompt, depth)
             if n_gen > 0:
-                self.generate(ctx, batch, n_gen)
+                self.generate(ctx, batch, n_gen, depth)
             samples_ns.append(time.perf_counter_ns() - start)
         llama_cpp.llama_batch_free(batch)
         if pool:
@@ -211,6 +220,7 @@ def main():
     ap.add_argument("-b", "--batch", type=int, default=512)
     ap.add_argument("-ub", "--ubatch", type=int, default=512)
     ap.add_argument("-r", "--repetitions", type=int, default=5)
+    ap.add_argument("-d", "--n-depth", type=int, default=0, help="tokens already in the context (llama-bench -d)")
     ap.add_argument("-o", "--output", choices=["json", "md"], default="json")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--no-warmup", action="store_true")
@@ -219,8 +229,8 @@ def main():
     ap.add_argument("--no-threadpool", action="store_true", help="let ggml make a throwaway pool per decode")
     ap.add_argument("-v", "--verbose", action="store_true", help="print llama.cpp's log to stderr")
     args = ap.parse_args()
-    if args.n_prompt < 0 or args.n_gen < 0 or args.repetitions < 1 or args.threads < 1 or args.batch < 1:
-        ap.error("-p/-n must be >= 0, -r/-t/-b >= 1")
+    if args.n_prompt < 0 or args.n_gen < 0 or args.n_depth < 0 or args.repetitions < 1 or args.threads < 1 or args.batch < 1:
+        ap.error("-p/-n/-d must be >= 0, -r/-t/-b >= 1")
 
     llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
     llama_cpp.llama_backend_init()
@@ -230,6 +240,8 @@ def main():
         tests.append((f"pp{args.n_prompt}", args.n_prompt, 0))
     if args.n_gen > 0:
         tests.append((f"tg{args.n_gen}", 0, args.n_gen))
+    if args.n_depth > 0:  # llama-bench's names
+        tests = [(f"{name} @ d{args.n_depth}", p, g) for name, p, g in tests]
     results = []
     for name, n_prompt, n_gen in tests:
         samples_ns = bench.run_test(n_prompt, n_gen)
@@ -250,7 +262,7 @@ def main():
             "model_size": bench.model_size, "model_n_params": bench.model_n_params,
             "n_batch": args.batch, "n_ubatch": min(args.ubatch, args.batch), "n_threads": args.threads,
             "use_mmap": not args.no_mmap, "threadpool": not args.no_threadpool,
-            "n_prompt": r["n_prompt"], "n_gen": r["n_gen"], "test": r["name"],
+            "n_prompt": r["n_prompt"], "n_gen": r["n_gen"], "n_depth": args.n_depth, "test": r["name"],
             "avg_ns": int(statistics.mean(r["samples_ns"])), "stddev_ns": int(stdev(r["samples_ns"])),
             "avg_ts": statistics.mean(r["samples_ts"]), "stddev_ts": stdev(r["samples_ts"]),
             "samples_ns": r["samples_ns"], "samples_ts": r["samples_ts"],

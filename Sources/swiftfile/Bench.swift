@@ -21,6 +21,7 @@ struct BenchOptions: ParsableCommand {
     @Option(name: [.customShort("t"), .customLong("threads")]) var threads: Int?
     @Option(name: [.customShort("b"), .customLong("batch-size")]) var batch: Int = 512
     @Option(name: [.customShort("r"), .customLong("repetitions")]) var repetitions: Int = 3
+    @Option(name: [.customShort("d"), .customLong("n-depth")], help: "Tokens already in the context before each test (llama-bench -d).") var depth: Int = 0
     @Option(name: [.customShort("o"), .customLong("output")], help: "md (table) or json.") var output: String = "md"
     @Flag(name: .customLong("no-repack"), help: "Weights in place (no interleaving at load).") var noRepack = false
     @Option(name: [.customLong("ngl", withSingleDash: true), .customLong("n-gpu-layers")], parsing: .unconditional, help: "Layers to offload to the GPU (999: all).") var gpuLayers: Int?
@@ -30,6 +31,7 @@ struct BenchOptions: ParsableCommand {
 
     mutating func validate() throws {
         guard (0...65536).contains(prompt), (0...65536).contains(generate) else { throw ValidationError("-p and -n must be between 0 and 65536") }
+        guard (0...1_048_576).contains(depth) else { throw ValidationError("-d must be between 0 and 1048576") }
         guard (1...1000).contains(repetitions) else { throw ValidationError("-r must be between 1 and 1000") }
         if let t = threads, !(1...1024).contains(t) { throw ValidationError("-t must be between 1 and 1024") }
         guard (1...65536).contains(batch) else { throw ValidationError("-b must be between 1 and 65536") }
@@ -49,7 +51,7 @@ enum Bench {
         let weights = try Runner.load(modelArgument: o.model)
         let request = (try? GPURequest.parse(gpu: o.gpu, layers: o.gpuLayers)) ?? .cpuOnly
         let grammar = try o.constraintOptions.load()
-        let sizing = ModelSession.Sizing(totalContext: max(o.prompt + o.generate, 1) + 1 + (grammar != nil ? 64 : 0), maxBatch: max(1, min(o.batch, max(o.prompt, 1))),
+        let sizing = ModelSession.Sizing(totalContext: o.depth + max(o.prompt + o.generate, 1) + 1 + (grammar != nil ? 64 : 0), maxBatch: max(1, min(o.batch, max(o.prompt, 1))),
                                          threads: o.threads, gpu: request, interleave: !o.noRepack)
         let session = try ModelSession.open(weights, sizing, note: { Output.err("note: \($0)\n") })
         let context = session.inference, gguf = weights.gguf, threads = o.threads ?? physicalCoreCount()
@@ -62,16 +64,18 @@ enum Bench {
             return Int((random >> 33) % UInt64(vocabulary))
         }
 
-        func prefill(_ n: Int) throws {
-            var position = 0
-            while position < n {
-                let end = min(n, position + context.maxBatch)
-                _ = try context.forward((position..<end).map { BatchEntry(token: randomToken(), position: $0, wantsLogits: $0 == n - 1) })
+        // Positions from `start`: with -d, the first `depth` positions hold a context filled once (untimed);
+        // each test rewrites only the positions after it.
+        func prefill(_ n: Int, from start: Int = 0) throws {
+            var position = start
+            while position < start + n {
+                let end = min(start + n, position + context.maxBatch)
+                _ = try context.forward((position..<end).map { BatchEntry(token: randomToken(), position: $0, wantsLogits: $0 == start + n - 1) })
                 position = end
             }
         }
-        func decode(_ n: Int) throws {
-            for position in 0..<n { _ = try context.forward([BatchEntry(token: randomToken(), position: position, wantsLogits: true)]) }
+        func decode(_ n: Int, from start: Int = 0) throws {
+            for position in start..<(start + n) { _ = try context.forward([BatchEntry(token: randomToken(), position: position, wantsLogits: true)]) }
         }
         func measure(_ body: () throws -> Void) rethrows -> Double {
             let start = monotonicMilliseconds(); try body(); return monotonicMilliseconds() - start
@@ -79,16 +83,18 @@ enum Bench {
 
         var results: [Result] = []
         var ttft = 0.0
+        let depth = o.depth, suffix = depth > 0 ? " @ d\(depth)" : ""
+        if depth > 0 { try prefill(depth) }
         if o.prompt > 0 {
-            try prefill(min(o.prompt, 16))  // warm-up: page in weights, spin up threads
-            let times = try (0..<o.repetitions).map { _ in try measure { try prefill(o.prompt) } }
-            results.append(summary("pp\(o.prompt)", prompt: o.prompt, generate: 0, tokens: o.prompt, milliseconds: times))
-            ttft = median(times) + (try measure { try decode(1) })
+            try prefill(min(o.prompt, 16), from: depth)  // warm-up: page in weights, spin up threads
+            let times = try (0..<o.repetitions).map { _ in try measure { try prefill(o.prompt, from: depth) } }
+            results.append(summary("pp\(o.prompt)" + suffix, prompt: o.prompt, generate: 0, tokens: o.prompt, milliseconds: times))
+            ttft = median(times) + (try measure { try decode(1, from: depth + o.prompt) })
         }
         if o.generate > 0 {
-            try decode(1)
-            let times = try (0..<o.repetitions).map { _ in try measure { try decode(o.generate) } }
-            results.append(summary("tg\(o.generate)", prompt: 0, generate: o.generate, tokens: o.generate, milliseconds: times))
+            try decode(1, from: depth)
+            let times = try (0..<o.repetitions).map { _ in try measure { try decode(o.generate, from: depth) } }
+            results.append(summary("tg\(o.generate)" + suffix, prompt: 0, generate: o.generate, tokens: o.generate, milliseconds: times))
         }
         if let grammar, o.generate > 0 {
             results += try constrainedCost(session, grammar: grammar, tokens: o.generate, repetitions: o.repetitions)
@@ -104,7 +110,7 @@ enum Bench {
                     "\"model_filename\": \(jsonString(o.model ?? "embedded"))", "\"model_type\": \(jsonString(type))",
                     "\"model_name\": \(jsonString(name))", "\"model_size\": \(gguf.tensorBytes)",
                     "\"n_batch\": \(context.maxBatch)", "\"n_threads\": \(threads)",
-                    "\"n_prompt\": \(r.prompt)", "\"n_gen\": \(r.generate)", "\"test\": \(jsonString(r.test))",
+                    "\"n_prompt\": \(r.prompt)", "\"n_gen\": \(r.generate)", "\"n_depth\": \(o.depth)", "\"test\": \(jsonString(r.test))",
                     "\"avg_ns\": \(Int(r.meanNanoseconds))", "\"stddev_ns\": \(Int(r.stddevNanoseconds))",
                     "\"avg_ts\": \(mean(r.samples))", "\"stddev_ts\": \(stddev(r.samples))",
                     "\"samples_ts\": [\(r.samples.map { "\($0)" }.joined(separator: ", "))]",

@@ -273,6 +273,9 @@ extension VNNIKernels {
         _ results: UnsafeMutablePointer<Float>, _ resultStride: Int, _ rowCount: Int
     ) {
         let format = K.format, pair = P.isPair
+        // Q4_K, Q5_K and IQ4_XS scale 32 columns at a time: one multiply by the scale per 8 vpdpbusd, not 4
+        // (the multiplies share the vpdpbusd ports). 32 columns still sum far below 2^31 (32 · 255 · 127).
+        let span = format == .q4_K || format == .q5_K || format == .iq4_xs ? 2 : 1
         let blockBytes = SuperBlockPanelLayout.blockBytes(format)
         let scalesOffset = SuperBlockPanelLayout.scalesOffset(format)
         let offsetsOffset = SuperBlockPanelLayout.offsetsOffset(format)
@@ -300,11 +303,11 @@ extension VNNIKernels {
                 var ia0 = zero, ia1 = zero, ia2 = zero, ia3 = zero
                 var ib0 = zero, ib1 = zero, ib2 = zero, ib3 = zero
                 var j = 0
-                while j < 16 {
+                while j < 16 {  // sub-blocks of 16 columns, `span` at a time where they share a scale
                     var za0 = zero, za1 = zero, za2 = zero, za3 = zero
                     var zb0 = zero, zb1 = zero, zb2 = zero, zb3 = zero
                     var k = 0
-                    while k < 4 {
+                    while k < 4 &* span {
                         let g = 4 &* j &+ k
                         // Signed weights: w itself (the second copy) as the signed operand, a + 128 as the unsigned.
                         let at = format.isSigned ? 2048 &+ 32 &* g : 32 &* g
@@ -334,7 +337,7 @@ extension VNNIKernels {
                         ib2 = _mm256_add_epi32(ib2, _mm256_mullo_epi32(zb2, sb))
                         ib3 = _mm256_add_epi32(ib3, _mm256_mullo_epi32(zb3, sb))
                     }
-                    j &+= 1
+                    j &+= span
                 }
                 @inline(__always) func finish(_ p: UnsafeRawPointer, _ y: UnsafeRawPointer, _ sums: __m256i, _ acc: __m256) -> __m256 {
                     let d = p.loadUnaligned(fromByteOffset: SuperBlockPanelLayout.dOffset(format), as: __m256.self)
