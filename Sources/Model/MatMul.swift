@@ -124,7 +124,8 @@ func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: UnsafeMu
                               prepared: scratch.prepared)
         }
         let panelRows = PanelGEMM.rowsPerMultiply(w.type)
-        pool.parallelFor((rows + panelRows - 1) / panelRows) { range, thread in
+        let panelCount = (rows + panelRows - 1) / panelRows
+        pool.parallelFor(panelCount, grain: pool.grain(panelCount, chunksPerThread: 4)) { range, thread in
             let panel = scratch.panels + thread * scratch.panelStride
             for p in range {
                 let first = panelRows * p
