@@ -64,33 +64,31 @@ extension AVX2Dot {
         return horizontalSum(acc) - minTotal
     }
 
-    /// Q6_K · Q8_K: 6-bit values minus 32, one signed 8-bit scale per 16 elements.
+    /// Q6_K · Q8_K: 6-bit values minus 32, one signed 8-bit scale per 16 elements. The values go into
+    /// maddubs as they are stored (0…63, unsigned: no sign steps), and 32 · Σ_j s_j · bsum_j comes off the
+    /// super-block's integer sum at the end — the same integer as Σ s·(q − 32)·a, so the same result.
     public static func q6_K(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
         var acc = _mm256_setzero_ps()
-        let lowMask = _mm256_set1_epi8(0x0F), twoBits = _mm256_set1_epi8(3), offset = _mm256_set1_epi8(32)
+        let lowMask = _mm256_set1_epi8(0x0F), twoBits = _mm256_set1_epi8(3)
         var b = 0
         while b < blocks {
             let xb = x + 210 * b, yb = y + 292 * b
             let scales16 = _mm256_cvtepi8_epi16(load128(xb + 192))
+            let halves = ScaleHalves(scales16)
             var sums = _mm256_setzero_si256()
-            var part = 0
-            while part < 2 {
-                let ql0 = load256(xb + 64 * part), ql1 = load256(xb + 64 * part + 32)
-                let qh = load256(xb + 128 + 32 * part)
-                var quarter = 0
-                while quarter < 4 {
-                    let source = quarter % 2 == 0 ? ql0 : ql1
-                    let nibble = quarter < 2 ? _mm256_and_si256(source, lowMask)
-                                             : _mm256_and_si256(_mm256_srli_epi16(source, 4), lowMask)
-                    let top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, Int32(2 * quarter)), twoBits), 4)
-                    let q = _mm256_sub_epi8(_mm256_or_si256(nibble, top), offset)
-                    let activations = load256(yb + 4 + 128 * part + 32 * quarter)
-                    let products = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(activations, q))
-                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(products, scalePair(scales16, 4 * part + quarter)))
-                    quarter += 1
-                }
-                part += 1
+            @inline(__always) func group(_ part: Int, _ quarter: Int, _ ql: __m256i, _ qh: __m256i) {
+                let nibble = quarter < 2 ? _mm256_and_si256(ql, lowMask) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), lowMask)
+                let top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, Int32(2 * quarter)), twoBits), 4)
+                let products = _mm256_maddubs_epi16(_mm256_or_si256(nibble, top), load256(yb + 4 + 128 * part + 32 * quarter))
+                sums = _mm256_add_epi32(sums, _mm256_madd_epi16(products, halves.pair(4 * part + quarter)))
             }
+            let ql0 = load256(xb), ql1 = load256(xb + 32), qh0 = load256(xb + 128)
+            group(0, 0, ql0, qh0); group(0, 1, ql1, qh0); group(0, 2, ql0, qh0); group(0, 3, ql1, qh0)
+            let ql2 = load256(xb + 64), ql3 = load256(xb + 96), qh1 = load256(xb + 160)
+            group(1, 0, ql2, qh1); group(1, 1, ql3, qh1); group(1, 2, ql2, qh1); group(1, 3, ql3, qh1)
+            // 32 · Σ_j s_j · bsum_j: the offset the stored values carry.
+            let offset = _mm256_slli_epi32(_mm256_madd_epi16(scales16, load256(yb + 260)), 5)
+            sums = _mm256_sub_epi32(sums, offset)
             acc = _mm256_fmadd_ps(_mm256_set1_ps(float(yb, 0) * half(xb, 208)), _mm256_cvtepi32_ps(sums), acc)
             b += 1
         }
@@ -108,19 +106,17 @@ extension AVX2Dot {
             let scales16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed, _mm_set1_epi8(0x0F)))
             let mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F)))
             let minProducts = _mm256_madd_epi16(mins16, load256(yb + 260))  // min_g · bsum_g, paired
+            let halves = ScaleHalves(scales16)
             var sums = _mm256_setzero_si256()
-            var part = 0
-            while part < 2 {
-                let q = load256(xb + 16 + 32 * part)
-                var shift = 0
-                while shift < 4 {
-                    let values = _mm256_and_si256(_mm256_srli_epi16(q, Int32(2 * shift)), twoBits)
-                    let products = pairProducts(values, load256(yb + 4 + 128 * part + 32 * shift))
-                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(products, scalePair(scales16, 4 * part + shift)))
-                    shift += 1
-                }
-                part += 1
+            @inline(__always) func group(_ part: Int, _ shift: Int, _ q: __m256i) {
+                let values = _mm256_and_si256(_mm256_srli_epi16(q, Int32(2 * shift)), twoBits)
+                let products = pairProducts(values, load256(yb + 4 + 128 * part + 32 * shift))
+                sums = _mm256_add_epi32(sums, _mm256_madd_epi16(products, halves.pair(4 * part + shift)))
             }
+            let q0 = load256(xb + 16)
+            group(0, 0, q0); group(0, 1, q0); group(0, 2, q0); group(0, 3, q0)
+            let q1 = load256(xb + 48)
+            group(1, 0, q1); group(1, 1, q1); group(1, 2, q1); group(1, 3, q1)
             let dy = float(yb, 0)
             acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * half(xb, 80)), _mm256_cvtepi32_ps(sums), acc)
             minAcc = _mm256_fmadd_ps(_mm256_set1_ps(dy * half(xb, 82)), _mm256_cvtepi32_ps(minProducts), minAcc)
@@ -129,32 +125,34 @@ extension AVX2Dot {
         return horizontalSum(acc) - horizontalSum(minAcc)
     }
 
-    /// Q3_K · Q8_K: 2 low bits plus a high-mask bit (clear = −4), signed 6-bit scales.
+    /// Q3_K · Q8_K: 2 low bits plus a high-mask bit (clear = −4), signed 6-bit scales. The values go into
+    /// maddubs as 0…7 (low | high << 2, unsigned: no sign steps) and 4 · Σ_j s_j · bsum_j comes off at the end,
+    /// the same integer as Σ s·(v − 4)·a.
     public static func q3_K(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
         var acc = _mm256_setzero_ps()
-        let twoBits = _mm256_set1_epi8(3), bit = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4)
+        let twoBits = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4)
         var b = 0
         while b < blocks {
             let xb = x + 110 * b, yb = y + 292 * b
             let mask = load256(xb)
             let scales16 = unpackScalesQ3K(xb + 96)
+            let halves = ScaleHalves(scales16)
             var sums = _mm256_setzero_si256()
-            var part = 0
-            while part < 2 {
-                let q = load256(xb + 32 + 32 * part)
-                var shift = 0
-                while shift < 4 {
-                    let group32 = 4 * part + shift
-                    let low = _mm256_and_si256(_mm256_srli_epi16(q, Int32(2 * shift)), twoBits)
-                    let high = _mm256_and_si256(_mm256_srli_epi16(mask, Int32(group32)), bit)
-                    let values = _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(high, 2)), four)
-                    let activations = load256(yb + 4 + 32 * group32)
-                    let products = _mm256_maddubs_epi16(_mm256_sign_epi8(values, values), _mm256_sign_epi8(activations, values))
-                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(products, scalePair(scales16, group32)))
-                    shift += 1
-                }
-                part += 1
+            @inline(__always) func group(_ part: Int, _ shift: Int, _ q: __m256i) {
+                let k = 4 * part + shift
+                let low = _mm256_and_si256(_mm256_srli_epi16(q, Int32(2 * shift)), twoBits)
+                // Mask bit k of each byte moved to bit 2 (16-bit shifts, then the per-byte mask).
+                let moved = k >= 2 ? _mm256_srli_epi16(mask, Int32(k - 2)) : _mm256_slli_epi16(mask, Int32(2 - k))
+                let values = _mm256_or_si256(low, _mm256_and_si256(moved, four))
+                let products = _mm256_maddubs_epi16(values, load256(yb + 4 + 32 * k))
+                sums = _mm256_add_epi32(sums, _mm256_madd_epi16(products, halves.pair(k)))
             }
+            let q0 = load256(xb + 32)
+            group(0, 0, q0); group(0, 1, q0); group(0, 2, q0); group(0, 3, q0)
+            let q1 = load256(xb + 64)
+            group(1, 0, q1); group(1, 1, q1); group(1, 2, q1); group(1, 3, q1)
+            let offset = _mm256_slli_epi32(_mm256_madd_epi16(scales16, load256(yb + 260)), 2)
+            sums = _mm256_sub_epi32(sums, offset)
             acc = _mm256_fmadd_ps(_mm256_set1_ps(float(yb, 0) * half(xb, 108)), _mm256_cvtepi32_ps(sums), acc)
             b += 1
         }
@@ -228,6 +226,24 @@ func unpackScalesQ3K(_ packed: UnsafeRawPointer) -> __m256i {
     let bytes = _mm_setr_epi32(Int32(bitPattern: scales0), Int32(bitPattern: scales1),
                                Int32(bitPattern: scales2), Int32(bitPattern: scales3))
     return _mm256_sub_epi16(_mm256_cvtepu8_epi16(bytes), _mm256_set1_epi16(32))
+}
+
+/// scalePair in one byte shuffle per group: the 16 scales' low and high halves each broadcast to both
+/// 128-bit lanes once per super-block, then group k's pair picked from the right one with a constant mask.
+struct ScaleHalves {
+    let low, high: __m256i
+    @inline(__always) init(_ scales16: __m256i) {
+        low = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(scales16))
+        high = _mm256_broadcastsi128_si256(_mm256_extracti128_si256_1(scales16))
+    }
+    /// = scalePair(scales16, k) for k in 0..<8 (k a constant at the call, so the mask is too).
+    @inline(__always) func pair(_ k: Int) -> __m256i {
+        let j = Int8(4 * (k % 4))
+        let mask = _mm256_setr_epi8(j, j + 1, j, j + 1, j, j + 1, j, j + 1, j, j + 1, j, j + 1, j, j + 1, j, j + 1,
+                                    j + 2, j + 3, j + 2, j + 3, j + 2, j + 3, j + 2, j + 3,
+                                    j + 2, j + 3, j + 2, j + 3, j + 2, j + 3, j + 2, j + 3)
+        return _mm256_shuffle_epi8(k < 4 ? low : high, mask)
+    }
 }
 
 /// From 16 int16 scales, scale 2k in the low 8 lanes and 2k+1 in the high 8: the weights of one
