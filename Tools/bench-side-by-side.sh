@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side throughput of swiftfile and llama.cpp on the same GGUF files, on this machine.
 #
-#   Tools/bench-side-by-side.sh [-r ROUNDS] [-p N_PROMPT] [-n N_GEN] [-t THREADS] [-q SECONDS] [MODEL.gguf ...]
+#   Tools/bench-side-by-side.sh [-r ROUNDS] [-p N_PROMPT] [-n N_GEN] [-d DEPTH] [-t THREADS] [-q SECONDS] [MODEL.gguf ...]
 #
 # For each model, ROUNDS rounds (default 3) alternate the two engines: `swiftfile --bench -r 1 -o json`, then
 # Tools/bench_llamacpp.py -r 1 (llama.cpp through llama-cpp-python, llama-bench's method), so slow minutes on
@@ -11,8 +11,10 @@
 # waits up to -q SECONDS (default 60, 0: don't) for a quiet second, and records for each run the share of
 # the CPUs that other processes used meanwhile (others_cpu); the table flags rows where it exceeded 10 %.
 # Needs .build/release/swiftfile (`make build`; SWIFTFILE_BIN overrides) and Tools/setup-llamacpp.sh's venv.
+# -d DEPTH: both engines first fill DEPTH tokens of context (untimed), then time pp/tg after them.
 # Default models: SmolLM2-135M-Instruct Q4_1 (Tools/fetch-smollm2.sh) and the 1B-shaped F16/Q8_0/Q4_0
-# synthetic models (Tools/make-test-models.sh --bench); missing defaults are skipped with a note.
+# synthetic models (Tools/make-test-models.sh --bench; missing ones are skipped with a note), then where
+# present the 1B-shaped K-quant and I-quant mixtures llama.cpp quantized (--bench-quants) and Gemma 3 270M.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,21 +22,22 @@ cd "$root"
 swiftfile="${SWIFTFILE_BIN:-$root/.build/release/swiftfile}"
 venv_python="${LLAMACPP_VENV:-$root/.cache/llamacpp-venv}/bin/python"
 out_dir="$root/.cache/bench"
-rounds=3 n_prompt=128 n_gen=32 threads=2 quiet_wait=60
+rounds=3 n_prompt=128 n_gen=32 depth=0 threads=2 quiet_wait=60
 
-usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "r:p:n:t:q:h" opt; do
+usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while getopts "r:p:n:d:t:q:h" opt; do
     case "$opt" in
         r) rounds="$OPTARG" ;;
         p) n_prompt="$OPTARG" ;;
         n) n_gen="$OPTARG" ;;
+        d) depth="$OPTARG" ;;
         t) threads="$OPTARG" ;;
         q) quiet_wait="$OPTARG" ;;
         *) usage ;;
     esac
 done
 shift $((OPTIND - 1))
-for v in "$rounds" "$n_prompt" "$n_gen" "$threads" "$quiet_wait"; do
+for v in "$rounds" "$n_prompt" "$n_gen" "$depth" "$threads" "$quiet_wait"; do
     [[ "$v" =~ ^[0-9]+$ ]] || { echo "bench-side-by-side: not a number: $v" >&2; exit 2; }
 done
 [ "$rounds" -ge 1 ] || { echo "bench-side-by-side: -r must be at least 1" >&2; exit 2; }
@@ -61,6 +64,11 @@ else
         else
             echo "bench-side-by-side: skipping $m (missing: Tools/fetch-smollm2.sh or Tools/make-test-models.sh --bench makes it)" >&2
         fi
+    done
+    # The K-quant and I-quant mixtures, where Tools/make-test-models.sh --bench-quants made them.
+    for m in .cache/models/synth-llama3-1b-{q2_k,q3_k_s,q3_k_m,q3_k_l,q4_k_s,q4_k_m,q5_k_s,q5_k_m,q6_k,iq4_xs,iq4_nl}.gguf \
+             .cache/models/gemma-3-270m-q4_k_m.gguf; do
+        [ -f "$m" ] && models+=("$m")
     done
     [ ${#models[@]} -gt 0 ] || { echo "bench-side-by-side: no models to run" >&2; exit 1; }
 fi
@@ -90,9 +98,9 @@ run_one() {  # engine model round: one run, its JSON array kept as $run_dir/$ind
     local engine="$1" model="$2" round="$3" status=0 before after start_ns end_ns others
     index=$((index + 1))
     wait_quiet
-    local cmd=("$swiftfile" --bench -m "$model" -p "$n_prompt" -n "$n_gen" -t "$threads" -r 1 -o json)
+    local cmd=("$swiftfile" --bench -m "$model" -p "$n_prompt" -n "$n_gen" -d "$depth" -t "$threads" -r 1 -o json)
     [ "$engine" = swiftfile ] \
-        || cmd=("$venv_python" "$root/Tools/bench_llamacpp.py" -m "$model" -p "$n_prompt" -n "$n_gen" -t "$threads" -r 1 -o json)
+        || cmd=("$venv_python" "$root/Tools/bench_llamacpp.py" -m "$model" -p "$n_prompt" -n "$n_gen" -d "$depth" -t "$threads" -r 1 -o json)
     before="$(busy_ticks)"; start_ns="$(date +%s%N)"
     if [ -x /usr/bin/time ]; then
         /usr/bin/time -f "%U %S" -o "$run_dir/$index.time" "${cmd[@]}" >"$run_dir/$index.json" 2>"$run_dir/$index.err" || status=$?
@@ -113,7 +121,7 @@ run_one() {  # engine model round: one run, its JSON array kept as $run_dir/$ind
 }
 
 for model in "${models[@]}"; do
-    echo "bench-side-by-side: $(basename "$model") — $rounds round(s) of pp$n_prompt/tg$n_gen, $threads threads" >&2
+    echo "bench-side-by-side: $(basename "$model") — $rounds round(s) of pp$n_prompt/tg$n_gen at depth $depth, $threads threads" >&2
     for round in $(seq 1 "$rounds"); do
         run_one swiftfile "$model" "$round"
         run_one llama.cpp "$model" "$round"
@@ -125,7 +133,7 @@ load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
     || echo "bench-side-by-side: warning: $swiftfile was rebuilt during the run: its samples mix two builds" >&2
 meta="$run_dir/meta.json"
 # The binary may be older or newer than HEAD (and the tree dirty): its mtime says which build was measured.
-STARTED="$started" ROUNDS="$rounds" N_PROMPT="$n_prompt" N_GEN="$n_gen" THREADS="$threads" \
+STARTED="$started" ROUNDS="$rounds" N_PROMPT="$n_prompt" N_GEN="$n_gen" DEPTH="$depth" THREADS="$threads" \
 LOAD_BEFORE="$load_before" LOAD_AFTER="$load_after" SWIFTFILE="$swiftfile" \
 COMMIT="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
 DIRTY="$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null || true)" BIN_MTIME="$bin_mtime" \
@@ -135,7 +143,7 @@ import json, os, sys, time
 e = os.environ
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 json.dump({"started": e["STARTED"], "rounds": int(e["ROUNDS"]), "n_prompt": int(e["N_PROMPT"]),
-           "n_gen": int(e["N_GEN"]), "n_threads": int(e["THREADS"]), "cpu": cpu, "nproc": os.cpu_count(),
+           "n_gen": int(e["N_GEN"]), "n_depth": int(e["DEPTH"]), "n_threads": int(e["THREADS"]), "cpu": cpu, "nproc": os.cpu_count(),
            "loadavg_before": e["LOAD_BEFORE"], "loadavg_after": e["LOAD_AFTER"],
            "swiftfile_binary": e["SWIFTFILE"],
            "swiftfile_binary_mtime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(e["BIN_MTIME"]))),
