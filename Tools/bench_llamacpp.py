@@ -113,6 +113,8 @@ class Bench:
         cparams.n_ubatch = min(a.ubatch, a.batch)
         cparams.n_threads = a.threads
         cparams.n_threads_batch = a.threads
+        cparams.flash_attn_type = {"auto": llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO, "on": llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED,
+                                   "off": llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED}[a.flash_attn]
         ctx = llama_cpp.llama_init_from_model(self.model, cparams)
         if not ctx:
             sys.exit("bench_llamacpp: failed to create a context\n" + "".join(LOG_LINES[-20:]))
@@ -220,6 +222,8 @@ def main():
     ap.add_argument("-b", "--batch", type=int, default=512)
     ap.add_argument("-ub", "--ubatch", type=int, default=512)
     ap.add_argument("-r", "--repetitions", type=int, default=5)
+    ap.add_argument("-fa", "--flash-attn", choices=["auto", "on", "off"], default="auto",
+                    help="llama.cpp's flash attention (its default: auto)")
     ap.add_argument("-d", "--n-depth", type=int, default=0, help="tokens already in the context (llama-bench -d)")
     ap.add_argument("-o", "--output", choices=["json", "md"], default="json")
     ap.add_argument("--seed", type=int, default=1234)
@@ -262,7 +266,7 @@ def main():
             "model_size": bench.model_size, "model_n_params": bench.model_n_params,
             "n_batch": args.batch, "n_ubatch": min(args.ubatch, args.batch), "n_threads": args.threads,
             "use_mmap": not args.no_mmap, "threadpool": not args.no_threadpool,
-            "n_prompt": r["n_prompt"], "n_gen": r["n_gen"], "n_depth": args.n_depth, "test": r["name"],
+            "n_prompt": r["n_prompt"], "n_gen": r["n_gen"], "n_depth": args.n_depth, "flash_attn": args.flash_attn, "test": r["name"],
             "avg_ns": int(statistics.mean(r["samples_ns"])), "stddev_ns": int(stdev(r["samples_ns"])),
             "avg_ts": statistics.mean(r["samples_ts"]), "stddev_ts": stdev(r["samples_ts"]),
             "samples_ns": r["samples_ns"], "samples_ts": r["samples_ts"],
