@@ -152,7 +152,8 @@ final class GoldenLogitTests: XCTestCase {
     /// multiplies K-quant rows by Q8_K activations) and stays float64 elsewhere. That makes the logits
     /// discontinuous: a 1e-7 difference from float32 or another summation order can carry one activation
     /// across a Q8_K rounding boundary, and on this random 4-layer model one such flip grows to a few hundredths
-    /// (measured: AVX2 kernels 0.059 at the prompt and 0.063 over 16 steps, portable kernels 0.020 and 0.045;
+    /// (measured: AVX2 kernels 0.059 at the prompt and 0.063 over 16 steps, AVX-512 VNNI panels 0.027 and 0.038,
+    /// portable kernels 0.020 and 0.045;
     /// the same flips appear between batch sizes, -b 1 against -b 2). The bound is 0.1: a wrong scale, block or
     /// offset moves logits by whole units. The kernels themselves are held to 1e-6 on real blocks by TensorsTests.
     func testKQuantModelMatchesFloat64Reference() throws {
