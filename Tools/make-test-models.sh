@@ -8,7 +8,8 @@
 #   Tools/make-test-models.sh          the test fixtures
 #   Tools/make-test-models.sh --bench  also the Llama 3.2 1B-shaped F16, Q8_0 and Q4_0 models (.cache/models)
 #   Tools/make-test-models.sh --bench-quants  also that F16 model quantized by llama.cpp (Tools/quantize_llamacpp.py)
-#                                     into every K-quant and I-quant mixture we bench (needs Tools/setup-llamacpp.sh)
+#                                     into every K-quant and I-quant mixture we bench, and the grid I-quants
+#                                     through llama.cpp's block quantizer (needs Tools/setup-llamacpp.sh)
 # Prints the path of every model it was asked for.
 set -euo pipefail
 
@@ -85,6 +86,9 @@ generate "$models" tiny-llama3-q8_0.gguf \
     0d14ee1a41fe767fae81f19feddedeb70b78a3991855607db8ff269e3d06ce94 --matrices q8_0 --embedding q8_0
 generate "$models" tiny-llama3-q4_k_m.gguf \
     d91180f36e1f30552998a2b8b5dc50dafddfdb0bc5402cbdfb236572edc1d8e8 --matrices q4_k_m
+# The seven grid I-quants (random blocks, see the generator) against testdata/goldens/tiny-llama3-iq-mix.json.
+generate "$models" tiny-llama3-iq-mix.gguf \
+    a4488adae205a4f37bab10ee32c4728a62501a6596b3be337f4813ca2a64a75f --matrices iq_mix
 # One synthetic model per architecture beyond Llama (Tools/make_synthetic_model.py), against the goldens
 # testdata/goldens/tiny-ARCH.json that llama.cpp recorded on exactly these bytes.
 generate_arch() {
@@ -122,6 +126,18 @@ if [ "$quants" = 1 ]; then
         target="$root/.cache/models/synth-llama3-1b-$(echo "$type" | tr 'A-Z' 'a-z').gguf"
         if [ ! -s "$target" ]; then
             "$llamacpp_python" "$root/Tools/quantize_llamacpp.py" "$root/.cache/models/synth-llama3-1b-f16.gguf" \
+                "$target" "$type" >/dev/null 2>"$target.log" ||
+                { echo "make-test-models: quantizing to $type failed:" >&2; cat "$target.log" >&2; exit 1; }
+            rm -f "$target.log"
+        fi
+        echo "$target"
+    done
+    # The grid I-quants: llama-quantize wants an importance matrix for most of them, so these are every matrix
+    # in the one type (as `llama-quantize --pure`) through llama.cpp's block quantizer (Tools/quantize_ggml.py).
+    for type in IQ1_S IQ1_M IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S; do
+        target="$root/.cache/models/synth-llama3-1b-$(echo "$type" | tr 'A-Z' 'a-z').gguf"
+        if [ ! -s "$target" ]; then
+            "$python" "$root/Tools/quantize_ggml.py" "$root/.cache/models/synth-llama3-1b-f16.gguf" \
                 "$target" "$type" >/dev/null 2>"$target.log" ||
                 { echo "make-test-models: quantizing to $type failed:" >&2; cat "$target.log" >&2; exit 1; }
             rm -f "$target.log"

@@ -6,7 +6,9 @@ Deterministic: same inputs -> same bytes. The `gguf` package is the independent 
 
 For every weight format, two files of ELEMENTS elements:
   <TYPE>.bin  raw block bytes (real rows from the synthetic test models where the type occurs, else
-              bytes quantized by gguf, else deterministic random blocks with sane f16 scale fields)
+              bytes quantized by gguf, else — the grid I-quants — by llama.cpp's own quantizer
+              (Tools/quantize_ggml.py; without its venv the checked-in bytes are kept), else
+              deterministic random blocks with sane f16 scale fields)
   <TYPE>.f32  gguf.quants.dequantize of those bytes, little-endian float32
 And the activation side, for quantizeActivations:
   activations.f32         ELEMENTS float32 inputs (with an all-zero block and a negative-extreme block)
@@ -73,6 +75,9 @@ def weight_bytes(qtype, rng):
     real = model_bytes(qtype)
     if real is not None:
         return real, "model"
+    if qtype.name in GRID_IQUANTS:  # their own stream, so adding them left the other fixtures' bytes as they were
+        values = np.random.default_rng(int(qtype)).standard_normal(ELEMENTS).astype(np.float32) * 0.05
+        return grid_iquant_bytes(qtype, values)
     values = rng.standard_normal(ELEMENTS).astype(np.float32) * 0.05
     if qtype == T.F32:
         return values.view(np.uint8), "random"
@@ -82,6 +87,23 @@ def weight_bytes(qtype, rng):
     fields = {T.Q2_K: [80, 82], T.Q3_K: [108], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
               T.IQ4_NL: [0], T.IQ4_XS: [0]}[qtype]
     return random_blocks(qtype, fields, rng), "random-blocks"
+
+
+GRID_IQUANTS = ["IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS", "IQ3_S"]
+
+
+def grid_iquant_bytes(qtype, values):
+    """Real blocks: llama.cpp's quantizer on the values (an importance matrix of ones), 256 per row."""
+    existing = os.path.join(OUT, f"{qtype.name}.bin")
+    try:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import quantize_ggml
+        quantize_ggml.library()
+    except (ImportError, SystemExit):
+        if os.path.exists(existing):
+            return np.fromfile(existing, dtype=np.uint8), "kept"
+        raise
+    return quantize_ggml.quantize(values.reshape(-1, 256), qtype.name), "llama.cpp"
 
 
 def quantize_q8_0(x):
@@ -138,7 +160,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     rng = np.random.default_rng(20240611)
     types = [T.F32, T.F16, T.BF16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0,
-             T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K, T.IQ4_NL, T.IQ4_XS]
+             T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K, T.IQ4_NL, T.IQ4_XS] + [T[name] for name in GRID_IQUANTS]
     for qtype in types:
         data, source = weight_bytes(qtype, rng)
         expected = quants.dequantize(data, qtype).astype(np.float32).reshape(-1)

@@ -5,7 +5,7 @@ Deterministic: the same arguments give the same bytes on every run and machine (
 from --seed, the gguf package's writer and Q4_0/Q8_0 quantizers, and this file's K-quant quantizer).
 
     make_synthetic_llama.py --vocab ggml-vocab-llama-bpe.gguf --out M.gguf [--shape tiny|1b]
-                            [--matrices f32|f16|q8_0|q4_0|q4_k_m] [--embedding f16|q8_0|q4_0|...]
+                            [--matrices f32|f16|q8_0|q4_0|q4_k_m|iq_mix] [--embedding f16|q8_0|q4_0|...]
 
 The tokenizer (every `tokenizer.*` key) is copied from a vocabulary-only GGUF. Shapes: `tiny` is
 4 layers, 256 wide, 8 heads / 4 KV heads, FFN 768, context 2048; `1b` is Llama 3.2 1B's (16 layers,
@@ -18,6 +18,12 @@ N(0,1)·0.02, norms 1 + 0.1·N(0,1) (so a missing multiply shows), the output no
 spread: fewer greedy near-ties). `q4_k_m` follows llama.cpp's Q4_K_M mix: Q6_K for the token
 embedding (it is also the output matrix) and for attn_v and ffn_down in the layers that get more
 bits (i < n/8, i >= 7n/8, or (i - n/8) % 3 == 2), Q4_K elsewhere.
+
+`iq_mix` stores the matrices in the seven grid I-quants (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS,
+IQ3_S), rotating by tensor and layer so each appears in several roles. Their quantizers need an importance
+matrix and a search no numpy loop does quickly, so these matrices are random blocks instead (uniform
+bytes — every grid index, sign and scale is valid — with d drawn so each matrix has about the usual
+spread): still a fixed set of weights two engines must agree on.
 """
 from __future__ import annotations
 
@@ -35,7 +41,8 @@ SHAPES = {
     "1b": dict(embedding=2048, layers=16, heads=32, kv_heads=8, ffn=8192, context=131072),
 }
 # general.file_type (llama.cpp's llama_ftype) of each --matrices choice.
-FILE_TYPE = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 7, "q4_k_m": 15}
+FILE_TYPE = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 7, "q4_k_m": 15, "iq_mix": 19}
+GRID_IQUANTS = [QT.IQ1_S, QT.IQ1_M, QT.IQ2_XXS, QT.IQ2_XS, QT.IQ2_S, QT.IQ3_XXS, QT.IQ3_S]
 SEED, STD, NORM_JITTER, OUTPUT_NORM_SCALE = 1234, 0.02, 0.1, 4.0
 ROPE_BASE, RMS_EPSILON = 500000.0, 1e-5
 ROPE_FACTOR, ROPE_LOW, ROPE_HIGH, ROPE_ORIGINAL_CONTEXT = 32.0, 1.0, 4.0, 8192
@@ -139,6 +146,28 @@ def add_tensor(writer: GGUFWriter, name: str, values: np.ndarray, kind: QT) -> N
         writer.add_tensor(name, data, raw_dtype=raw)
 
 
+def set_block_scales(blocks: np.ndarray, kind: QT, d: np.ndarray) -> None:
+    """Writes each block's f16 d (IQ1_M: the top nibbles of its four scale words, lowest first)."""
+    bits = d.astype(np.float16).view(np.uint16)
+    if kind == QT.IQ1_M:
+        for k in range(4):
+            nibble = ((bits >> (4 * k)) & 15).astype(np.uint8)
+            blocks[:, 49 + 2 * k] = (blocks[:, 49 + 2 * k] & 0x0F) | (nibble << 4)
+    else:
+        blocks[:, 0:2] = bits.view(np.uint8).reshape(-1, 2)
+
+
+def random_grid_blocks(random: np.random.Generator, rows: int, columns: int, kind: QT) -> np.ndarray:
+    """Uniform random blocks of a grid I-quant whose dequantized values have a standard deviation of about STD."""
+    block_size, block_bytes = gguf.GGML_QUANT_SIZES[kind]
+    count = rows * columns // block_size
+    blocks = random.integers(0, 256, size=(count, block_bytes), dtype=np.uint8)
+    set_block_scales(blocks, kind, np.ones(count, dtype=np.float32))
+    spread = float(np.std(gguf.quants.dequantize(blocks.reshape(-1), kind)))
+    set_block_scales(blocks, kind, (STD / spread) * random.uniform(0.5, 1.5, size=count).astype(np.float32))
+    return blocks.reshape(rows, -1)
+
+
 def copy_tokenizer(vocab: GGUFReader, writer: GGUFWriter) -> int:
     """Copies every tokenizer.* key in file order; returns the number of tokens."""
     tokens = None
@@ -176,10 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     width, layers, heads, kv_heads, ffn = (shape[k] for k in ("embedding", "layers", "heads", "kv_heads", "ffn"))
     head_dim = width // heads
     matrices = args.matrices
-    embedding = args.embedding or {"f32": "f16", "q4_k_m": "q6_k"}.get(matrices, matrices)
+    embedding = args.embedding or {"f32": "f16", "q4_k_m": "q6_k", "iq_mix": "q4_0"}.get(matrices, matrices)
     quantized = matrices not in ("f32", "f16") or embedding not in ("f32", "f16")
 
     def matrix_kind(tensor: str, layer: int) -> QT:
+        if matrices == "iq_mix":
+            roles = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"]
+            return GRID_IQUANTS[(roles.index(tensor) + layer) % len(GRID_IQUANTS)]
         if matrices != "q4_k_m":
             return STORAGE[matrices]
         if tensor in ("attn_v", "ffn_down") and more_bits(layer, layers):
@@ -216,20 +248,26 @@ def main(argv: list[str] | None = None) -> int:
     def add(name: str, values: np.ndarray, kind: QT) -> None:
         add_tensor(writer, name, values, kind)
 
+    def add_matrix(name: str, rows: int, columns: int, kind: QT) -> None:
+        if kind in GRID_IQUANTS:
+            writer.add_tensor(name, random_grid_blocks(random, rows, columns, kind), raw_dtype=kind)
+        else:
+            add(name, normal_matrix(rows, columns), kind)
+
     add("token_embd.weight", normal_matrix(vocabulary, width), STORAGE[embedding])
     add("output_norm.weight", norm(width, OUTPUT_NORM_SCALE), QT.F32)
     add("rope_freqs.weight", rope_divisors(head_dim), QT.F32)
     for layer in range(layers):
         block = f"blk.{layer}."
         add(block + "attn_norm.weight", norm(width), QT.F32)
-        add(block + "attn_q.weight", normal_matrix(heads * head_dim, width), matrix_kind("attn_q", layer))
-        add(block + "attn_k.weight", normal_matrix(kv_heads * head_dim, width), matrix_kind("attn_k", layer))
-        add(block + "attn_v.weight", normal_matrix(kv_heads * head_dim, width), matrix_kind("attn_v", layer))
-        add(block + "attn_output.weight", normal_matrix(width, heads * head_dim), matrix_kind("attn_output", layer))
+        add_matrix(block + "attn_q.weight", heads * head_dim, width, matrix_kind("attn_q", layer))
+        add_matrix(block + "attn_k.weight", kv_heads * head_dim, width, matrix_kind("attn_k", layer))
+        add_matrix(block + "attn_v.weight", kv_heads * head_dim, width, matrix_kind("attn_v", layer))
+        add_matrix(block + "attn_output.weight", width, heads * head_dim, matrix_kind("attn_output", layer))
         add(block + "ffn_norm.weight", norm(width), QT.F32)
-        add(block + "ffn_gate.weight", normal_matrix(ffn, width), matrix_kind("ffn_gate", layer))
-        add(block + "ffn_up.weight", normal_matrix(ffn, width), matrix_kind("ffn_up", layer))
-        add(block + "ffn_down.weight", normal_matrix(width, ffn), matrix_kind("ffn_down", layer))
+        add_matrix(block + "ffn_gate.weight", ffn, width, matrix_kind("ffn_gate", layer))
+        add_matrix(block + "ffn_up.weight", ffn, width, matrix_kind("ffn_up", layer))
+        add_matrix(block + "ffn_down.weight", width, ffn, matrix_kind("ffn_down", layer))
 
     writer.write_header_to_file()
     writer.write_kv_data_to_file()

@@ -23,6 +23,16 @@ PROMPTS = ["The capital of France is", "Once upon a time, there was a little rob
 N_CTX = 256
 
 
+def cpu_features():
+    """The widest x86 vector extensions this host has (llama.cpp is compiled with -march=native)."""
+    try:
+        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return "unknown CPU"
+    names = [n for f, n in [("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_vnni", "VNNI")] if f in flags]
+    return " + ".join(names) or "no AVX2"
+
+
 def top(row, k=5):
     order = sorted(range(len(row)), key=lambda i: (-row[i], i))[:k]
     return [[int(i), round(float(row[i]), 6)] for i in order]
@@ -77,7 +87,7 @@ def main():
     golden = {
         "model": os.path.basename(args.model), "model_sha256": digest, "model_bytes": os.path.getsize(args.model),
         "llama_cpp": {"source": f"llama-cpp-python {llama_cpp.__version__} (PyPI sdist, vendored llama.cpp)",
-                      "backend": "CPU only, built on this machine (AVX2)"},
+                      "backend": "CPU only, built on this machine (" + cpu_features() + ")"},
         "settings": {"threads": 2, "n_ctx": N_CTX, "n_batch": N_CTX, "flash_attn": False, "add_bos": True,
                      "parse_special": False,
                      "prompt_eval": "whole prompt in one batch",

@@ -15,7 +15,8 @@ public enum BlockFormat {
     public static func isSupported(_ type: TensorType) -> Bool {
         switch type {
         case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0,
-             .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs:
+             .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs,
+             .iq1_s, .iq1_m, .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s:
             return true
         default:
             return false
@@ -38,7 +39,8 @@ public enum BlockFormat {
         case .bf16: return .bf16
         case .q4_0, .q5_0, .q8_0, .iq4_nl: return .q8_0
         case .q4_1, .q5_1: return .q8_1
-        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_xs: return .q8_K
+        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_xs,
+             .iq1_s, .iq1_m, .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s: return .q8_K
         default: return .f32
         }
     }
@@ -73,6 +75,11 @@ public enum BlockFormat {
         case .q6_K: perBlock = Dequantize.q6_K
         case .q8_K: perBlock = Dequantize.q8_K
         case .iq4_xs: perBlock = Dequantize.iq4_xs
+        case .iq1_s, .iq1_m, .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s:
+            let blocks = count / 256
+            IQuants.dequantize(type, source, destination, blocks: blocks)
+            if 256 * blocks < count { (destination + 256 * blocks).update(repeating: .nan, count: count - 256 * blocks) }
+            return
         default:
             destination.update(repeating: .nan, count: count)
             return
@@ -158,13 +165,16 @@ public enum BlockFormat {
         case .q5_K: return ReferenceDot.q5_K(weights, activations, blocks)
         case .q6_K: return ReferenceDot.q6_K(weights, activations, blocks)
         case .iq4_xs: return ReferenceDot.iq4_xs(weights, activations, blocks)
+        case .iq1_s, .iq1_m, .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s:
+            return IQuants.referenceDot(weightType, weights, activations, blocks: blocks)
         default: return .nan
         }
     }
 
     /// Dot product of one weight row with activations already in `activationType(for:)` format.
     /// The inner kernel of every matmul; dispatches to the fastest kernel this CPU runs
-    /// (AVX2 when present; else PortableDot for F16, Q4_0, Q4_1, Q8_0 and Q2_K…Q6_K, the scalar reference for the rest).
+    /// (AVX2 when present; else PortableDot for F16, Q4_0, Q4_1, Q8_0 and Q2_K…Q6_K, the scalar reference for the rest:
+    /// on other CPUs the grid I-quants are decoded to integers one super-block at a time, IQuants.referenceDot).
     public static func dot(_ weightType: TensorType, _ weights: UnsafeRawPointer,
                            _ activations: UnsafeRawPointer, count: Int) -> Float {
         #if arch(x86_64)
@@ -186,7 +196,10 @@ public enum BlockFormat {
             case .q5_K: return AVX2Dot.q5_K(weights, activations, blocks)
             case .q6_K: return AVX2Dot.q6_K(weights, activations, blocks)
             case .iq4_xs: return AVX2Dot.iq4_xs(weights, activations, blocks)
-            default: break
+            default:
+                if let format = PanelGEMM.superBlockFormat(weightType), format.isGrid {
+                    return AVX2Dot.gridIQuant(format, weights, activations, blocks)
+                }
             }
         }
         #endif

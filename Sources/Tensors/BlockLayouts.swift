@@ -36,6 +36,25 @@
 // IQ4_XS (136 B): d f16 @0 | scales_h u16 @2 | scales_l[4] @4 | qs[128] @8.  Sub-block b of 32:
 //               scale = (lo/hi nibble b%2 of scales_l[b/2] | (scales_h >> 2b & 3) << 4) − 32,
 //               values as IQ4_NL from qs[16b ..< 16b+16].
+//
+// Grid I-quants (256 el; sub-block b of 32 values; "grid" = IQuantGrids, entries of 8 or 4 values; a set
+// sign bit negates; "even signs" of a 7-bit index i = i plus an 8th bit making the count of ones even):
+// IQ2_XXS (66 B): d f16 @0 | 8 × (4 grid indices u8, then u32 w) @2.  w bits 7l…7l+6 = even-sign index of
+//               entry l, bits 28…31 = s.  y = d·(s + ½)/4 · ±grid[idx].
+// IQ2_XS (74 B): d f16 @0 | qs u16[32] @2 | scales[8] @66.  q: grid index q & 511, even signs q >> 9;
+//               16-value group 2b (2b+1) scaled by the low (high) nibble s of scales[b]: d·(s + ½)/4.
+// IQ2_S (82 B): d f16 @0 | qs[32] @2 | signs[32] @34 | qh[8] @66 | scales[8] @74.  Entry 4b+l: index
+//               qs[4b+l] | (qh[b] >> 2l & 3) << 8, signs byte 4b+l; scales as IQ2_XS.
+// IQ3_XXS (98 B): d f16 @0 | qs[64] @2 (4-value entries) | u32 w[8] @66.  Sub-block b: entries qs[8b…8b+7],
+//               w's 4 even-sign indices cover 8 values each, s = w >> 28: d·(s + ½)/2.
+// IQ3_S (110 B): d f16 @0 | qs[64] @2 | qh[8] @66 | signs[32] @74 | scales[4] @106.  Entry 8b+k: index
+//               qs[8b+k] | (qh[b] >> k & 1) << 8; sign bits in order; s = nibble b of scales: d·(2s + 1).
+// IQ1_S (50 B): d f16 @0 | qs[32] @2 | qh u16[8] @34.  Entry 4b+l (values −1/0/1): index
+//               qs[4b+l] | (qh[b] >> 3l & 7) << 8; s = qh[b] >> 12 & 7; y = d·(2s + 1)·(g ± ⅛), − where
+//               bit 15 of qh[b] is set.
+// IQ1_M (56 B): qs[32] @0 | qh[16] @32 | sc u16[4] @48.  Entry q: nibble n = qh[q/2] >> 4(q%2): index
+//               qs[q] | (n & 7) << 8, shift − where n & 8; 3-bit s per 16 values: sc[i/4] >> 3(i%4) & 7;
+//               d (f16) = the top nibbles of sc[0…3], sc[0]'s lowest.  y = d·(2s + 1)·(g ± ⅛).
 
 /// The 16 non-linear levels of IQ4_NL and IQ4_XS.
 let iq4Levels: [Int8] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]

@@ -28,6 +28,13 @@ public enum PanelGEMM {
         case .q5_K: .q5_K
         case .q6_K: .q6_K
         case .iq4_xs: .iq4_xs
+        case .iq1_s: .iq1_s
+        case .iq1_m: .iq1_m
+        case .iq2_xxs: .iq2_xxs
+        case .iq2_xs: .iq2_xs
+        case .iq2_s: .iq2_s
+        case .iq3_xxs: .iq3_xxs
+        case .iq3_s: .iq3_s
         default: nil
         }
     }

@@ -99,6 +99,15 @@ final class GoldenLogitTests: XCTestCase {
         XCTAssertLessThanOrEqual(worst, 1e-2, "\(name): top-20 logits at every prompt position")
     }
 
+    /// The seven grid I-quants (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S; random blocks in every
+    /// matrix role, Tools/make_synthetic_llama.py --matrices iq_mix) against llama.cpp: both sum the same Q8_K
+    /// integers, the float steps around them differ in order; tolerance as for the K-quants.
+    func testGridIQuantModelMatchesLlamaCpp() throws { try compareWithGolden("tiny-llama3-iq-mix", tolerance: 5e-2) }
+
+    func testGridIQuantModelMatchesLlamaCppPortable() throws {
+        try compareWithGolden("tiny-llama3-iq-mix", tolerance: 5e-2, environment: ["SWIFTFILE_KERNELS": "scalar"])
+    }
+
     func testF16ModelTop20AtEveryPromptPosition() throws { try compareTop20("tiny-llama3-f16-q4emb") }
     func testQ8ModelTop20AtEveryPromptPosition() throws { try compareTop20("tiny-llama3-q8_0-q4emb") }
 

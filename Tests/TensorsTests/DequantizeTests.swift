@@ -25,13 +25,13 @@ final class DequantizeTests: XCTestCase {
         for type in TensorType.allCases where !Fixtures.weightTypes.contains(type) {
             XCTAssertFalse(BlockFormat.isSupported(type), "\(type)")
         }
-        XCTAssertFalse(BlockFormat.isSupported(.iq2_xxs))
+        XCTAssertFalse(BlockFormat.isSupported(.i16))
         XCTAssertFalse(BlockFormat.isSupported(.q8_K))  // activation format only
         // Unsupported formats do not trap: dequantize writes NaN, dot answers NaN.
         let bytes = [UInt8](repeating: 0x11, count: 66)
-        let values = BlockFormat.dequantized(.iq2_xxs, bytes, count: 256)
+        let values = BlockFormat.dequantized(.i16, bytes, count: 32)
         XCTAssertTrue(values.allSatisfy(\.isNaN))
-        XCTAssertTrue(BlockFormat.dot(.iq2_xxs, bytes, bytes, count: 256, reference: false).isNaN)
+        XCTAssertTrue(BlockFormat.dot(.i16, bytes, bytes, count: 32, reference: false).isNaN)
         XCTAssertTrue(BlockFormat.dot(.q4_0, bytes, bytes, count: 31, reference: false).isNaN)
     }
 
@@ -39,7 +39,8 @@ final class DequantizeTests: XCTestCase {
         let expected: [TensorType: TensorType] = [
             .f32: .f32, .f16: .f16, .bf16: .bf16, .q4_0: .q8_0, .q5_0: .q8_0, .q8_0: .q8_0,
             .iq4_nl: .q8_0, .q4_1: .q8_1, .q5_1: .q8_1, .q2_K: .q8_K, .q3_K: .q8_K, .q4_K: .q8_K,
-            .q5_K: .q8_K, .q6_K: .q8_K, .iq4_xs: .q8_K,
+            .q5_K: .q8_K, .q6_K: .q8_K, .iq4_xs: .q8_K, .iq1_s: .q8_K, .iq1_m: .q8_K, .iq2_xxs: .q8_K,
+            .iq2_xs: .q8_K, .iq2_s: .q8_K, .iq3_xxs: .q8_K, .iq3_s: .q8_K,
         ]
         for (weight, activation) in expected {
             XCTAssertEqual(BlockFormat.activationType(for: weight), activation, "\(weight)")

@@ -11,12 +11,14 @@ final class PanelGEMMTests: XCTestCase {
     /// Where each format with extreme rows keeps its f16 scales (set to 1.0 there).
     static let scaleFields: [TensorType: [Int]] = [
         .q2_K: [80, 82], .q3_K: [108], .q4_K: [0, 2], .q5_K: [0, 2], .q6_K: [208], .iq4_xs: [0], .q5_0: [0], .iq4_nl: [0],
+        .iq1_s: [0], .iq2_xxs: [0], .iq2_xs: [0], .iq2_s: [0], .iq3_xxs: [0], .iq3_s: [0],  // IQ1_M's d is spread out
     ]
 
     func testPanelGEMMMatchesReference() throws {
         var generator = SeededGenerator(seed: 2024)
         XCTAssertFalse(PanelGEMM.supports(.q8_0))
-        for type in [TensorType.q4_0, .q4_1, .q5_0, .iq4_nl, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_xs] {
+        for type in [TensorType.q4_0, .q4_1, .q5_0, .iq4_nl, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_xs,
+                     .iq1_s, .iq1_m, .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s] {
             guard PanelGEMM.supports(type) else { throw XCTSkip("hardware: no AVX2 on this CPU") }
             let columns = type.blockSize == 256 ? 512 : 256
             let activationType = BlockFormat.activationType(for: type)

@@ -7,7 +7,7 @@ enum RandomBlocks {
     /// Byte offsets of the f16 scale fields inside one block (ggml struct layouts).
     static func halfFields(_ type: TensorType) -> [Int] {
         switch type {
-        case .q4_0, .q5_0, .q8_0, .iq4_nl, .iq4_xs: return [0]
+        case .q4_0, .q5_0, .q8_0, .iq4_nl, .iq4_xs, .iq1_s, .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s: return [0]
         case .q4_1, .q5_1, .q4_K, .q5_K: return [0, 2]
         case .q2_K: return [80, 82]
         case .q3_K: return [108]
@@ -29,6 +29,13 @@ enum RandomBlocks {
                     let offset = block * type.blockBytes + field
                     bytes[offset] = UInt8(truncatingIfNeeded: value.bitPattern)
                     bytes[offset + 1] = UInt8(truncatingIfNeeded: value.bitPattern >> 8)
+                }
+                if type == .iq1_m {  // d is the top nibbles of the four scale words at 48…55, lowest first
+                    let bits = Float16(Float.random(in: 1e-3...2e-2, using: &generator)).bitPattern
+                    for k in 0..<4 {
+                        let at = block * type.blockBytes + 49 + 2 * k
+                        bytes[at] = bytes[at] & 0x0F | UInt8(truncatingIfNeeded: bits >> (4 * UInt16(k)) & 15) << 4
+                    }
                 }
             }
             return bytes

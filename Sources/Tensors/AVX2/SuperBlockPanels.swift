@@ -23,6 +23,8 @@ import _Builtin_intrinsics.intel
 /// The formats with a super-block panel.
 public enum SuperBlockFormat: Sendable {
     case q2_K, q3_K, q4_K, q5_K, q6_K, iq4_xs
+    /// The grid I-quants (GridIQuantKernels.swift): signed values up to 62 in magnitude, one scale per 16.
+    case iq1_s, iq1_m, iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s
 
     var blockBytes: Int {
         switch self {
@@ -32,19 +34,34 @@ public enum SuperBlockFormat: Sendable {
         case .q5_K: 176
         case .q6_K: 210
         case .iq4_xs: 136
+        case .iq1_s: 50
+        case .iq1_m: 56
+        case .iq2_xxs: 66
+        case .iq2_xs: 74
+        case .iq2_s: 82
+        case .iq3_xxs: 98
+        case .iq3_s: 110
         }
     }
 
-    /// Weights stored with their sign (IQ4_XS); the others as unsigned bytes.
-    public var isSigned: Bool { self == .iq4_xs }
+    /// Weights stored with their sign (IQ4_XS and the grid I-quants); the others as unsigned bytes.
+    public var isSigned: Bool { self == .iq4_xs || isGrid }
     /// Offset term with its own float (the "min" of Q2_K/Q4_K/Q5_K), not folded into d.
     public var hasSeparateOffsetScale: Bool { self == .q2_K || self == .q4_K || self == .q5_K }
     /// Any offset term at all.
-    public var hasOffsets: Bool { self != .iq4_xs }
-    /// maddubs results added in 16 bits before one scale multiply-add (see the bounds above).
+    public var hasOffsets: Bool { !isSigned }
+    /// Pairs of 16-column scales that are always equal (one scale per 32 columns in the format).
+    public var scalesPer32: Bool {
+        switch self {
+        case .q4_K, .q5_K, .iq4_xs, .iq2_xxs, .iq3_xxs, .iq3_s, .iq1_s: true
+        default: false
+        }
+    }
+    /// maddubs results added in 16 bits before one scale multiply-add (see the bounds above: 2 groups of
+    /// values ≤ 62 give 4·62·127 = 31496, 4 groups of values ≤ 15 give 15240).
     var groupsPerScale: Int {
         switch self {
-        case .q6_K: 2
+        case .q6_K, .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs: 2
         case .iq4_xs: 1
         default: 4
         }
@@ -61,6 +78,13 @@ public enum Q4KPanel: SuperBlockKind { @inline(__always) public static var forma
 public enum Q5KPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .q5_K } }
 public enum Q6KPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .q6_K } }
 public enum IQ4XSPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .iq4_xs } }
+public enum IQ1SPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .iq1_s } }
+public enum IQ1MPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .iq1_m } }
+public enum IQ2XXSPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .iq2_xxs } }
+public enum IQ2XSPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .iq2_xs } }
+public enum IQ2SPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .iq2_s } }
+public enum IQ3XXSPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .iq3_xxs } }
+public enum IQ3SPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .iq3_s } }
 
 /// Byte layout of one panel super-block (8 rows × 256 columns).
 public enum SuperBlockPanelLayout {
@@ -89,6 +113,13 @@ extension AVX2GEMM {
         case .q5_K: packSuperBlocks(Q5KPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
         case .q6_K: packSuperBlocks(Q6KPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
         case .iq4_xs: packSuperBlocks(IQ4XSPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
+        case .iq1_s: packSuperBlocks(IQ1SPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
+        case .iq1_m: packSuperBlocks(IQ1MPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
+        case .iq2_xxs: packSuperBlocks(IQ2XXSPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
+        case .iq2_xs: packSuperBlocks(IQ2XSPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
+        case .iq2_s: packSuperBlocks(IQ2SPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
+        case .iq3_xxs: packSuperBlocks(IQ3XXSPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
+        case .iq3_s: packSuperBlocks(IQ3SPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
         }
     }
 
@@ -316,6 +347,8 @@ extension AVX2GEMM {
                 sub += 1
             }
             return (half(xb, 0), 0)
+        case .iq1_s, .iq1_m, .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s:
+            return unpackGrid(format, xb, values, scales, offsets)
         }
     }
 
@@ -331,6 +364,13 @@ extension AVX2GEMM {
         case .q5_K: superBlockPanel(Q5KPanel.self, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
         case .q6_K: superBlockPanel(Q6KPanel.self, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
         case .iq4_xs: superBlockPanel(IQ4XSPanel.self, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
+        case .iq1_s: superBlockPanel(IQ1SPanel.self, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
+        case .iq1_m: superBlockPanel(IQ1MPanel.self, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
+        case .iq2_xxs: superBlockPanel(IQ2XXSPanel.self, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
+        case .iq2_xs: superBlockPanel(IQ2XSPanel.self, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
+        case .iq2_s: superBlockPanel(IQ2SPanel.self, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
+        case .iq3_xxs: superBlockPanel(IQ3XXSPanel.self, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
+        case .iq3_s: superBlockPanel(IQ3SPanel.self, panel, superBlocks, activations, activationStride, tokens, results, resultStride, rowCount)
         }
     }
 

@@ -250,6 +250,13 @@ extension VNNIKernels {
             case .q5_K: superBlockTiles(Q5KPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
             case .q6_K: superBlockTiles(Q6KPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
             case .iq4_xs: superBlockTiles(IQ4XSPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+            case .iq1_s: superBlockTiles(IQ1SPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+            case .iq1_m: superBlockTiles(IQ1MPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+            case .iq2_xxs: superBlockTiles(IQ2XXSPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+            case .iq2_xs: superBlockTiles(IQ2XSPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+            case .iq2_s: superBlockTiles(IQ2SPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+            case .iq3_xxs: superBlockTiles(IQ3XXSPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+            case .iq3_s: superBlockTiles(IQ3SPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
             }
             return
         }
@@ -260,6 +267,13 @@ extension VNNIKernels {
         case .q5_K: superBlockTiles(Q5KPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
         case .q6_K: superBlockTiles(Q6KPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
         case .iq4_xs: superBlockTiles(IQ4XSPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq1_s: superBlockTiles(IQ1SPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq1_m: superBlockTiles(IQ1MPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq2_xxs: superBlockTiles(IQ2XXSPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq2_xs: superBlockTiles(IQ2XSPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq2_s: superBlockTiles(IQ2SPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq3_xxs: superBlockTiles(IQ3XXSPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq3_s: superBlockTiles(IQ3SPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
         }
     }
 
@@ -275,7 +289,7 @@ extension VNNIKernels {
         let format = K.format, pair = P.isPair
         // Q4_K, Q5_K and IQ4_XS scale 32 columns at a time: one multiply by the scale per 8 vpdpbusd, not 4
         // (the multiplies share the vpdpbusd ports). 32 columns still sum far below 2^31 (32 · 255 · 127).
-        let span = format == .q4_K || format == .q5_K || format == .iq4_xs ? 2 : 1
+        let span = format.scalesPer32 ? 2 : 1
         let blockBytes = SuperBlockPanelLayout.blockBytes(format)
         let scalesOffset = SuperBlockPanelLayout.scalesOffset(format)
         let offsetsOffset = SuperBlockPanelLayout.offsetsOffset(format)
