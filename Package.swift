@@ -44,12 +44,14 @@ let package = Package(
                 exclude: ["AVX2", "AVX512", "Grids"], swiftSettings: fast),
         // The I-quants' value grids (generated: Tools/make_iquant_grids.py), shared by the portable and AVX2 code.
         .target(name: "TensorsGrids", path: "Sources/Tensors/Grids"),
+        // A prefetch hint the kernels can call (the C intrinsic is a macro).
+        .target(name: "CPrefetch"),
         // AVX2+FMA+F16C dot kernels, compiled for those features; Tensors calls them only after
         // checking the CPU (CPUFeatures), so the binary still runs on any x86-64.
         // AVX-512 VNNI kernels (run only after CPUFeatures saw AVX-512 F/BW/VL + VNNI enabled by the OS).
         .target(name: "TensorsAVX512", dependencies: ["TensorsAVX2"], path: "Sources/Tensors/AVX512",
                 swiftSettings: fast + x86Features(["avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512vnni"])),
-        .target(name: "TensorsAVX2", dependencies: ["TensorsGrids"], path: "Sources/Tensors/AVX2",
+        .target(name: "TensorsAVX2", dependencies: ["TensorsGrids", "CPrefetch"], path: "Sources/Tensors/AVX2",
                 swiftSettings: fast + x86Features(["avx2", "fma", "f16c"])),
         .target(name: "Tokenizer", dependencies: ["GGUF"]),
         .target(name: "Model", dependencies: ["GGUF", "Tensors"], swiftSettings: fast),

@@ -65,8 +65,8 @@ else
             echo "bench-side-by-side: skipping $m (missing: Tools/fetch-smollm2.sh or Tools/make-test-models.sh --bench makes it)" >&2
         fi
     done
-    # The K-quant and I-quant mixtures, where Tools/make-test-models.sh --bench-quants made them.
-    for m in .cache/models/synth-llama3-1b-{q2_k,q3_k_s,q3_k_m,q3_k_l,q4_k_s,q4_k_m,q5_k_s,q5_k_m,q6_k,iq4_xs,iq4_nl}.gguf \
+    # The K-quant and I-quant files, where Tools/make-test-models.sh --bench-quants made them.
+    for m in .cache/models/synth-llama3-1b-{q2_k,q3_k_s,q3_k_m,q3_k_l,q4_k_s,q4_k_m,q5_k_s,q5_k_m,q6_k,iq4_xs,iq4_nl,iq1_s,iq1_m,iq2_xxs,iq2_xs,iq2_s,iq3_xxs,iq3_s}.gguf \
              .cache/models/gemma-3-270m-q4_k_m.gguf; do
         [ -f "$m" ] && models+=("$m")
     done

@@ -132,13 +132,14 @@ if [ "$quants" = 1 ]; then
         fi
         echo "$target"
     done
-    # The grid I-quants: llama-quantize wants an importance matrix for most of them, so these are every matrix
-    # in the one type (as `llama-quantize --pure`) through llama.cpp's block quantizer (Tools/quantize_ggml.py).
+    # The grid I-quants: llama-quantize wants an importance matrix for most of them, so these are every layer
+    # matrix in the one type (as `llama-quantize --pure`; token_embd, also the output, in Q4_K) through
+    # llama.cpp's block quantizer (Tools/quantize_ggml.py), one layer's bytes shared by all (speed only).
     for type in IQ1_S IQ1_M IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S; do
         target="$root/.cache/models/synth-llama3-1b-$(echo "$type" | tr 'A-Z' 'a-z').gguf"
         if [ ! -s "$target" ]; then
             "$python" "$root/Tools/quantize_ggml.py" "$root/.cache/models/synth-llama3-1b-f16.gguf" \
-                "$target" "$type" >/dev/null 2>"$target.log" ||
+                "$target" "$type" --token-embd Q4_K --share-layers >/dev/null 2>"$target.log" ||
                 { echo "make-test-models: quantizing to $type failed:" >&2; cat "$target.log" >&2; exit 1; }
             rm -f "$target.log"
         fi

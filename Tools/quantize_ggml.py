@@ -9,7 +9,12 @@ importance matrix of ones unless one is given (every column equally important).
 As a program, the equivalent of `llama-quantize --pure`: every 2-D weight of IN (F16/F32) in TYPE, the
 rest copied, general.file_type set to llama.cpp's ftype number:
 
-    quantize_ggml.py IN.gguf OUT.gguf TYPE
+    quantize_ggml.py IN.gguf OUT.gguf TYPE [--token-embd TYPE2] [--share-layers]
+
+--token-embd stores token_embd.weight (with tied embeddings also the output matrix) in TYPE2, as
+llama.cpp's mixtures give it a type of its own. --share-layers (benchmark files only) quantizes the
+first layer and writes its bytes for every layer: the I-quant searches take minutes per type on a 1B
+model, and the speed of a forward pass does not depend on the values.
 """
 import argparse
 import ctypes
@@ -77,6 +82,8 @@ def main() -> int:
     parser.add_argument("input")
     parser.add_argument("output")
     parser.add_argument("type", choices=sorted(FTYPES))
+    parser.add_argument("--token-embd", choices=sorted(GGML_TYPES), default=None)
+    parser.add_argument("--share-layers", action="store_true")
     args = parser.parse_args()
     reader = gguf.GGUFReader(args.input)
     arch = reader.fields["general.architecture"].contents()
@@ -89,17 +96,24 @@ def main() -> int:
         sub = field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None
         writer.add_key_value(name, value, kind, sub_type=sub)
     writer.add_file_type(FTYPES[args.type])
+    first_layer = {}  # role (name without "blk.N.") -> bytes, with --share-layers
     for tensor in reader.tensors:
         shape = [int(x) for x in reversed(tensor.shape.tolist())]  # rows first
         data = tensor.data
         if len(shape) == 2 and tensor.name.endswith(".weight") and shape[1] % 256 == 0 and \
                 tensor.tensor_type in (gguf.GGMLQuantizationType.F16, gguf.GGMLQuantizationType.F32):
-            values = np.asarray(data, dtype=np.float32).reshape(shape)
-            blocks = quantize(values, args.type)
-            writer.add_tensor(tensor.name, blocks.reshape(shape[0], -1), raw_shape=shape,
-                              raw_dtype=gguf.GGMLQuantizationType[args.type])
+            kind = args.token_embd if tensor.name == "token_embd.weight" and args.token_embd else args.type
+            parts = tensor.name.split(".")
+            role = ".".join(parts[2:]) if args.share_layers and parts[0] == "blk" else None
+            if role is not None and role in first_layer:
+                blocks = first_layer[role]
+            else:
+                blocks = quantize(np.asarray(data, dtype=np.float32).reshape(shape), kind)
+                if role is not None:
+                    first_layer[role] = blocks
+            writer.add_tensor(tensor.name, blocks.reshape(shape[0], -1), raw_dtype=gguf.GGMLQuantizationType[kind])
         else:
-            writer.add_tensor(tensor.name, np.asarray(data), raw_shape=shape, raw_dtype=tensor.tensor_type)
+            writer.add_tensor(tensor.name, np.asarray(data), raw_dtype=tensor.tensor_type)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

@@ -1,6 +1,7 @@
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
 import TensorsGrids
+import CPrefetch
 
 // The grid I-quants (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S) in AVX2.
 //
@@ -11,10 +12,14 @@ import TensorsGrids
 // unsigned operand), as the IQ4_XS kernel does; the super-block panels store magnitude · sign and reuse the
 // signed-format kernels. Grid entries are loaded 8 (or 4) values at a time by index.
 
-/// The grids as raw pointers, copied once from IQuantGrids (process lifetime).
+/// The grids as raw pointers, copied once from IQuantGrids (process lifetime), and the 128 "even sign"
+/// patterns as ±1 bytes (a 7-bit index plus the bit that makes its count of ones even; −1 where set).
 struct GridTables: @unchecked Sendable {
     let iq2xxs: UnsafePointer<UInt64>, iq2xs: UnsafePointer<UInt64>, iq2s: UnsafePointer<UInt64>
     let iq1s: UnsafePointer<UInt64>, iq3xxs: UnsafePointer<UInt32>, iq3s: UnsafePointer<UInt32>
+    let evenSigns: UnsafePointer<UInt64>
+    /// Chunk c's shuffle of a prepass's scale bytes: int16 lanes 0-7 ← byte 2c, lanes 8-15 ← byte 2c + 1.
+    let scaleControls: UnsafePointer<UInt8>
 
     static let shared = GridTables()
 
@@ -26,6 +31,28 @@ struct GridTables: @unchecked Sendable {
         }
         iq2xxs = copy(IQuantGrids.iq2xxs); iq2xs = copy(IQuantGrids.iq2xs); iq2s = copy(IQuantGrids.iq2s)
         iq1s = copy(IQuantGrids.iq1s); iq3xxs = copy(IQuantGrids.iq3xxs); iq3s = copy(IQuantGrids.iq3s)
+        evenSigns = copy((0..<128).map { (index: UInt64) -> UInt64 in
+            let bits = index | UInt64(index.nonzeroBitCount & 1) << 7
+            return (0..<8).reduce(0) { $0 | (bits >> $1 & 1 != 0 ? 0xFF : 0x01) << (8 * $1) }
+        })
+        scaleControls = copy((0..<256).map { (i: Int) -> UInt8 in
+            let chunk = i / 32, lane = i % 32 / 16, byte = i % 2
+            return byte == 0 ? UInt8(2 * chunk + lane) : 0x80
+        })
+    }
+
+    /// ±1 bytes for four 7-bit sign indices (one per 8 values, lowest first).
+    @inline(__always)
+    func signs(_ i0: Int, _ i1: Int, _ i2: Int, _ i3: Int) -> __m256i {
+        _mm256_set_epi64x(Int64(bitPattern: evenSigns[i3]), Int64(bitPattern: evenSigns[i2]),
+                          Int64(bitPattern: evenSigns[i1]), Int64(bitPattern: evenSigns[i0]))
+    }
+
+    /// The same for the four 7-bit fields at bits 0, 7, 14, 21 of `word`.
+    @inline(__always)
+    func signs(_ word: UInt32) -> __m256i {
+        let w = Int(word)
+        return signs(w & 127, w >> 7 & 127, w >> 14 & 127, w >> 21 & 127)
     }
 }
 
@@ -36,17 +63,6 @@ extension SuperBlockFormat {
         default: false
         }
     }
-}
-
-/// Four 7-bit sign indices (bits 0, 7, 14, 21 of `word`) as four bytes of 8 sign bits, the eighth bit of
-/// each making its count of ones even (IQ2_XXS, IQ2_XS, IQ3_XXS).
-@inline(__always)
-func evenSignBytes(_ word: UInt32) -> UInt32 {
-    let x = (word & 0x7F) | (word >> 7 & 0x7F) << 8 | (word >> 14 & 0x7F) << 16 | (word >> 21 & 0x7F) << 24
-    var parity = x ^ (x >> 4)  // bit 0 of each byte ends up the parity of that byte's low 7 bits
-    parity ^= parity >> 2
-    parity ^= parity >> 1
-    return x | (parity & 0x0101_0101) << 7
 }
 
 /// ±1 per byte: −1 where the bit (bit i → byte i) is set.
@@ -77,8 +93,17 @@ func iq1Values(_ entries: __m256i, _ shifts: __m256i) -> __m256i {
 struct GridChunk {
     var magnitudes: __m256i
     var signs: __m256i
-    var scaleLow: Int16   // values 0-15
-    var scaleHigh: Int16  // values 16-31
+    /// int16 lanes 0-7: the scale of values 0-15, lanes 8-15: of values 16-31 (what madd pairs with maddubs).
+    var scales: __m256i
+}
+
+/// What a super-block's prepass leaves for its chunks: grid indices as UInt16 (IQ2_XS: also its 32 sign bytes),
+/// computed for all 32 entries at once with vector operations, and for the formats with a scale per 16
+/// values the 16 scales as bytes in both 128-bit lanes (`scales`; chunk c shuffles out its two).
+struct GridPrepass {
+    var indices: UnsafeMutablePointer<UInt16>
+    var signIndices: UnsafeMutablePointer<UInt16>  // 32 bytes per entry: IQ2_XS its 8 sign bits, IQ1_M its ±1 shift
+    var scales: __m256i
 }
 
 extension AVX2GEMM {
@@ -101,59 +126,132 @@ extension AVX2GEMM {
 
     /// Chunk `sub` (values 32·sub ..< 32·sub + 32) of a grid I-quant super-block.
     @inline(__always)
-    static func gridChunk(_ format: SuperBlockFormat, _ xb: UnsafeRawPointer, _ sub: Int, _ t: GridTables) -> GridChunk {
+    static func gridChunk(_ format: SuperBlockFormat, _ xb: UnsafeRawPointer, _ sub: Int, _ t: GridTables,
+                          _ p: GridPrepass) -> GridChunk {
         @inline(__always) func byte(_ offset: Int) -> Int { Int(xb.load(fromByteOffset: offset, as: UInt8.self)) }
         @inline(__always) func word(_ offset: Int) -> UInt32 { xb.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }
+        @inline(__always) func index(_ l: Int) -> Int { Int(p.indices[4 * sub + l]) }
+        @inline(__always) func one(_ scale: Int) -> __m256i { _mm256_set1_epi16(Int16(truncatingIfNeeded: scale)) }
+        @inline(__always) func pair() -> __m256i { _mm256_shuffle_epi8(p.scales, load256(t.scaleControls + 32 * sub)) }
         switch format {
         case .iq2_xxs:
             let indices = Int(word(2 + 8 * sub)), signWord = word(6 + 8 * sub)
             let entries = gridEntries(t.iq2xxs, indices & 255, indices >> 8 & 255, indices >> 16 & 255, indices >> 24 & 255)
-            let scale = Int16(2 * (signWord >> 28) + 1)
-            return GridChunk(magnitudes: entries, signs: signsFromBits(evenSignBytes(signWord)), scaleLow: scale, scaleHigh: scale)
+            return GridChunk(magnitudes: entries, signs: t.signs(signWord), scales: one(Int(signWord >> 27) | 1))
         case .iq2_xs:
-            let q = xb.loadUnaligned(fromByteOffset: 2 + 8 * sub, as: UInt64.self)
-            let q0 = Int(q & 0xFFFF), q1 = Int(q >> 16 & 0xFFFF), q2 = Int(q >> 32 & 0xFFFF), q3 = Int(q >> 48)
-            let entries = gridEntries(t.iq2xs, q0 & 511, q1 & 511, q2 & 511, q3 & 511)
-            let packed = UInt32(q0 >> 9) | UInt32(q1 >> 9) << 7 | UInt32(q2 >> 9) << 14 | UInt32(q3 >> 9) << 21
-            let scales = byte(66 + sub)
-            return GridChunk(magnitudes: entries, signs: signsFromBits(evenSignBytes(packed)),
-                             scaleLow: Int16(2 * (scales & 15) + 1), scaleHigh: Int16(2 * (scales >> 4) + 1))
+            let entries = gridEntries(t.iq2xs, index(0), index(1), index(2), index(3))
+            let signBits = UnsafeRawPointer(p.signIndices).loadUnaligned(fromByteOffset: 4 * sub, as: UInt32.self)
+            return GridChunk(magnitudes: entries, signs: signsFromBits(signBits), scales: pair())
         case .iq2_s:
-            let high = byte(66 + sub), base = 2 + 4 * sub
-            let entries = gridEntries(t.iq2s, byte(base) | (high << 8 & 0x300), byte(base + 1) | (high << 6 & 0x300),
-                                      byte(base + 2) | (high << 4 & 0x300), byte(base + 3) | (high << 2 & 0x300))
-            let scales = byte(74 + sub)
-            return GridChunk(magnitudes: entries, signs: signsFromBits(word(34 + 4 * sub)),
-                             scaleLow: Int16(2 * (scales & 15) + 1), scaleHigh: Int16(2 * (scales >> 4) + 1))
+            let entries = gridEntries(t.iq2s, index(0), index(1), index(2), index(3))
+            return GridChunk(magnitudes: entries, signs: signsFromBits(word(34 + 4 * sub)), scales: pair())
         case .iq3_xxs:
             let base = 2 + 8 * sub, signWord = word(66 + 4 * sub)
             let entries = gridEntries(t.iq3xxs) { byte(base + $0) }
-            let scale = Int16(2 * (signWord >> 28) + 1)
-            return GridChunk(magnitudes: entries, signs: signsFromBits(evenSignBytes(signWord)), scaleLow: scale, scaleHigh: scale)
+            return GridChunk(magnitudes: entries, signs: t.signs(signWord), scales: one(Int(signWord >> 27) | 1))
         case .iq3_s:
             let high = byte(66 + sub), base = 2 + 8 * sub
             let entries = gridEntries(t.iq3s) { byte(base + $0) | (high << (8 - $0) & 0x100) }
-            let scale = Int16(2 * (byte(106 + sub / 2) >> (4 * (sub % 2)) & 15) + 1)
-            return GridChunk(magnitudes: entries, signs: signsFromBits(word(74 + 4 * sub)), scaleLow: scale, scaleHigh: scale)
+            let scale = 2 * (byte(106 + sub / 2) >> (4 * (sub % 2)) & 15) + 1
+            return GridChunk(magnitudes: entries, signs: signsFromBits(word(74 + 4 * sub)), scales: one(scale))
         case .iq1_s:
-            let high = Int(xb.loadUnaligned(fromByteOffset: 34 + 2 * sub, as: UInt16.self)), base = 2 + 4 * sub
-            let entries = gridEntries(t.iq1s, byte(base) | (high << 8 & 0x700), byte(base + 1) | (high << 5 & 0x700),
-                                      byte(base + 2) | (high << 2 & 0x700), byte(base + 3) | (high >> 1 & 0x700))
+            let high = Int(xb.loadUnaligned(fromByteOffset: 34 + 2 * sub, as: UInt16.self))
+            let entries = gridEntries(t.iq1s, index(0), index(1), index(2), index(3))
             let values = iq1Values(entries, _mm256_set1_epi8(high & 0x8000 != 0 ? -1 : 1))
-            let scale = Int16(2 * (high >> 12 & 7) + 1)
-            return GridChunk(magnitudes: _mm256_abs_epi8(values), signs: values, scaleLow: scale, scaleHigh: scale)
+            return GridChunk(magnitudes: _mm256_abs_epi8(values), signs: values, scales: one(2 * (high >> 12 & 7) + 1))
         case .iq1_m:
-            let h0 = byte(32 + 2 * sub), h1 = byte(33 + 2 * sub), base = 4 * sub
-            let entries = gridEntries(t.iq1s, byte(base) | (h0 << 8 & 0x700), byte(base + 1) | (h0 << 4 & 0x700),
-                                      byte(base + 2) | (h1 << 8 & 0x700), byte(base + 3) | (h1 << 4 & 0x700))
-            @inline(__always) func shift(_ bit: Bool) -> Int64 { bit ? -1 : 0x0101_0101_0101_0101 }
-            let shifts = _mm256_set_epi64x(shift(h1 & 0x80 != 0), shift(h1 & 0x08 != 0), shift(h0 & 0x80 != 0), shift(h0 & 0x08 != 0))
+            let entries = gridEntries(t.iq1s, index(0), index(1), index(2), index(3))
+            // The prepass left each entry's shift (±1) as a byte: spread entry l's over its 8 values.
+            let four = _mm256_set1_epi32(Int32(bitPattern: UnsafeRawPointer(p.signIndices).loadUnaligned(fromByteOffset: 4 * sub, as: UInt32.self)))
+            let shifts = _mm256_shuffle_epi8(four, _mm256_set_epi64x(0x0303_0303_0303_0303, 0x0202_0202_0202_0202,
+                                                                     0x0101_0101_0101_0101, 0))
             let values = iq1Values(entries, shifts)
-            let scaleWord = Int(xb.loadUnaligned(fromByteOffset: 48 + 2 * (sub / 2), as: UInt16.self)) >> (6 * (sub % 2))
-            return GridChunk(magnitudes: _mm256_abs_epi8(values), signs: values,
-                             scaleLow: Int16(2 * (scaleWord & 7) + 1), scaleHigh: Int16(2 * (scaleWord >> 3 & 7) + 1))
+            return GridChunk(magnitudes: _mm256_abs_epi8(values), signs: values, scales: pair())
         default:
-            return GridChunk(magnitudes: _mm256_setzero_si256(), signs: _mm256_set1_epi8(1), scaleLow: 0, scaleHigh: 0)
+            return GridChunk(magnitudes: _mm256_setzero_si256(), signs: _mm256_set1_epi8(1), scales: _mm256_setzero_si256())
+        }
+    }
+
+    /// The per-super-block work of IQ2_XS, IQ2_S, IQ1_S and IQ1_M (see GridPrepass): their grid indices
+    /// gather bits from two places, done here for 16 entries per vector instead of per entry in scalar code.
+    /// `indices` and `signIndices` hold 32 UInt16 each.
+    @inline(__always)
+    static func gridPrepass(_ format: SuperBlockFormat, _ xb: UnsafeRawPointer, _ indices: UnsafeMutablePointer<UInt16>,
+                            _ signIndices: UnsafeMutablePointer<UInt16>) -> GridPrepass {
+        @inline(__always) func store(_ k: Int, _ v: __m256i) { UnsafeMutableRawPointer(indices + 16 * k).storeBytes(of: v, as: __m256i.self) }
+        @inline(__always) func bytes16(_ offset: Int) -> __m256i { _mm256_cvtepu8_epi16(load128(xb + offset)) }
+        @inline(__always) func broadcast(_ offset: Int, _ count: Int) -> __m256i {
+            count == 8 ? _mm256_set1_epi64x(xb.loadUnaligned(fromByteOffset: offset, as: Int64.self))
+                       : _mm256_broadcastsi128_si256(load128(xb + offset))
+        }
+        /// Lane i (16-bit) ← bits of `high` moved by a per-lane multiply, `width` bits, placed at bit 8.
+        @inline(__always) func highBits(_ high: __m256i, _ control: __m256i, _ multipliers: __m256i, _ shift: Int32,
+                                        _ mask: Int16) -> __m256i {
+            let spread = _mm256_mullo_epi16(_mm256_shuffle_epi8(high, control), multipliers)
+            return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(spread, shift), _mm256_set1_epi16(mask)), 8)
+        }
+        /// 8 packed nibble-pairs of 4-bit scales (IQ2_XS, IQ2_S) → 16 bytes 2s + 1 in both lanes.
+        @inline(__always) func nibbleScales(_ offset: Int) -> __m256i {
+            let v = _mm_cvtsi64_si128(xb.loadUnaligned(fromByteOffset: offset, as: Int64.self))
+            let s = _mm_unpacklo_epi8(_mm_and_si128(v, _mm_set1_epi8(15)), _mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(15)))
+            return _mm256_broadcastsi128_si256(_mm_add_epi8(_mm_add_epi8(s, s), _mm_set1_epi8(1)))
+        }
+        // vpshufb controls: lane i takes byte(s) of entry group i / 4 (or i / 2), zero-extended to 16 bits.
+        let byQuarter = _mm256_setr_epi8(0, -128, 0, -128, 0, -128, 0, -128, 1, -128, 1, -128, 1, -128, 1, -128,
+                                         2, -128, 2, -128, 2, -128, 2, -128, 3, -128, 3, -128, 3, -128, 3, -128)
+        let wordsByQuarter = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3,
+                                              4, 5, 4, 5, 4, 5, 4, 5, 6, 7, 6, 7, 6, 7, 6, 7)
+        let byHalf = _mm256_setr_epi8(0, -128, 0, -128, 1, -128, 1, -128, 2, -128, 2, -128, 3, -128, 3, -128,
+                                      4, -128, 4, -128, 5, -128, 5, -128, 6, -128, 6, -128, 7, -128, 7, -128)
+        let step4 = _mm256_set1_epi8(4), step8 = _mm256_set1_epi8(8)
+        switch format {
+        case .iq2_xs:
+            let q0 = load256(xb + 2), q1 = load256(xb + 34), nine = _mm256_set1_epi16(511)
+            store(0, _mm256_and_si256(q0, nine)); store(1, _mm256_and_si256(q1, nine))
+            // The 8 sign bits of each entry: the 7 stored ones plus their parity (bit 7), as bytes in entry order.
+            let parity = _mm256_setr_epi8(0, -128, -128, 0, -128, 0, 0, -128, -128, 0, 0, -128, 0, -128, -128, 0,
+                                          0, -128, -128, 0, -128, 0, 0, -128, -128, 0, 0, -128, 0, -128, -128, 0)
+            @inline(__always) func full(_ q: __m256i) -> __m256i {
+                let seven = _mm256_srli_epi16(q, 9)
+                let folded = _mm256_and_si256(_mm256_xor_si256(seven, _mm256_srli_epi16(seven, 4)), _mm256_set1_epi16(15))
+                return _mm256_or_si256(seven, _mm256_and_si256(_mm256_shuffle_epi8(parity, folded), _mm256_set1_epi16(0xFF)))
+            }
+            let packed = _mm256_packus_epi16(full(q0), full(q1))  // 128-bit lanes interleave: put entries back in order
+            let ordered = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7))
+            UnsafeMutableRawPointer(signIndices).storeBytes(of: ordered, as: __m256i.self)
+            return GridPrepass(indices: indices, signIndices: signIndices, scales: nibbleScales(66))
+        case .iq2_s:  // index = qs[i] | (qh[i / 4] >> 2(i % 4) & 3) << 8
+            let high = broadcast(66, 8), m = _mm256_setr_epi16(64, 16, 4, 1, 64, 16, 4, 1, 64, 16, 4, 1, 64, 16, 4, 1)
+            store(0, _mm256_or_si256(bytes16(2), highBits(high, byQuarter, m, 6, 3)))
+            store(1, _mm256_or_si256(bytes16(18), highBits(high, _mm256_add_epi8(byQuarter, step4), m, 6, 3)))
+            return GridPrepass(indices: indices, signIndices: signIndices, scales: nibbleScales(74))
+        case .iq1_s:  // index = qs[i] | (qh[i / 4] >> 3(i % 4) & 7) << 8, qh 16-bit
+            let high = broadcast(34, 16)
+            let m = _mm256_setr_epi16(512, 64, 8, 1, 512, 64, 8, 1, 512, 64, 8, 1, 512, 64, 8, 1)
+            store(0, _mm256_or_si256(bytes16(2), highBits(high, wordsByQuarter, m, 9, 7)))
+            store(1, _mm256_or_si256(bytes16(18), highBits(high, _mm256_add_epi8(wordsByQuarter, step8), m, 9, 7)))
+            return GridPrepass(indices: indices, signIndices: signIndices, scales: _mm256_setzero_si256())
+        case .iq1_m:  // index = qs[i] | (qh[i / 2] >> 4(i % 2) & 7) << 8; 3-bit scale j = sc[j / 4] >> 3(j % 4) & 7
+            let high = broadcast(32, 16)
+            let m = _mm256_setr_epi16(16, 1, 16, 1, 16, 1, 16, 1, 16, 1, 16, 1, 16, 1, 16, 1)
+            store(0, _mm256_or_si256(bytes16(0), highBits(high, byHalf, m, 4, 7)))
+            store(1, _mm256_or_si256(bytes16(16), highBits(high, _mm256_add_epi8(byHalf, step8), m, 4, 7)))
+            // Each entry's shift, −1 where bit 3 of its nibble is set, else +1, as 32 bytes in entry order.
+            let qh = load128(xb + 32), low = _mm_set1_epi8(15), eight = _mm_set1_epi8(8)
+            let nibbleLow = _mm_and_si128(qh, low), nibbleHigh = _mm_and_si128(_mm_srli_epi16(qh, 4), low)
+            @inline(__always) func shifts(_ nibbles: __m128i) -> __m128i {
+                _mm_or_si128(_mm_cmpeq_epi8(_mm_and_si128(nibbles, eight), eight), _mm_set1_epi8(1))
+            }
+            UnsafeMutableRawPointer(signIndices).storeBytes(of: shifts(_mm_unpacklo_epi8(nibbleLow, nibbleHigh)), as: __m128i.self)
+            UnsafeMutableRawPointer(signIndices + 8).storeBytes(of: shifts(_mm_unpackhi_epi8(nibbleLow, nibbleHigh)), as: __m128i.self)
+            let words = _mm256_shuffle_epi8(broadcast(48, 8), wordsByQuarter)
+            let fields = _mm256_mullo_epi16(words, _mm256_setr_epi16(512, 64, 8, 1, 512, 64, 8, 1, 512, 64, 8, 1, 512, 64, 8, 1))
+            let s = _mm256_and_si256(_mm256_srli_epi16(fields, 9), _mm256_set1_epi16(7))
+            let odd = _mm256_add_epi16(_mm256_add_epi16(s, s), _mm256_set1_epi16(1))
+            let packed = _mm_packus_epi16(_mm256_castsi256_si128(odd), _mm256_extracti128_si256_1(odd))  // s0 … s15
+            return GridPrepass(indices: indices, signIndices: signIndices, scales: _mm256_broadcastsi128_si256(packed))
+        default:
+            return GridPrepass(indices: indices, signIndices: signIndices, scales: _mm256_setzero_si256())
         }
     }
 
@@ -163,17 +261,22 @@ extension AVX2GEMM {
     static func unpackGrid(_ format: SuperBlockFormat, _ xb: UnsafeRawPointer, _ values: UnsafeMutableRawPointer,
                            _ scales: UnsafeMutablePointer<Int16>, _ offsets: UnsafeMutablePointer<Int16>) -> (Float, Float) {
         let tables = GridTables.shared
-        var sub = 0
-        while sub < 8 {
-            let chunk = gridChunk(format, xb, sub, tables)
-            (values + 32 * sub).storeBytes(of: _mm256_sign_epi8(chunk.magnitudes, chunk.signs), as: __m256i.self)
-            scales[2 * sub] = chunk.scaleLow
-            scales[2 * sub + 1] = chunk.scaleHigh
-            offsets[2 * sub] = 0
-            offsets[2 * sub + 1] = 0
-            sub += 1
+        return withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 96) { buffer in
+            let base = buffer.baseAddress!  // 64 indices + 32 scale lanes
+            let prepass = gridPrepass(format, xb, base, base + 32)
+            var sub = 0
+            while sub < 8 {
+                let chunk = gridChunk(format, xb, sub, tables, prepass)
+                (values + 32 * sub).storeBytes(of: _mm256_sign_epi8(chunk.magnitudes, chunk.signs), as: __m256i.self)
+                UnsafeMutableRawPointer(base + 64).storeBytes(of: chunk.scales, as: __m256i.self)
+                scales[2 * sub] = Int16(bitPattern: base[64])
+                scales[2 * sub + 1] = Int16(bitPattern: base[72])
+                offsets[2 * sub] = 0
+                offsets[2 * sub + 1] = 0
+                sub += 1
+            }
+            return (gridScale(format, xb), 0)
         }
-        return (gridScale(format, xb), 0)
     }
 }
 
@@ -195,23 +298,33 @@ extension AVX2Dot {
     @inline(__always)
     private static func gridRow<K: SuperBlockKind>(_ kind: K.Type, _ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
         let format = K.format, tables = GridTables.shared
+        return withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 64) { buffer in
+        let indices = buffer.baseAddress!
         var acc = _mm256_setzero_ps()
         var b = 0
         while b < blocks {
             let xb = x + format.blockBytes * b, yb = y + 292 * b
-            var sums = _mm256_setzero_si256()
+            // The grid indices feed table loads, so a late weight line stalls the whole chunk: ask for the
+            // stream well ahead (the next row's start when this row ends, which the rows' order makes likely).
+            swiftfile_prefetch(xb + 1024)
+            let prepass = AVX2GEMM.gridPrepass(format, xb, indices, indices + 32)
+            var sums = _mm256_setzero_si256(), other = _mm256_setzero_si256()
             var sub = 0
-            while sub < 8 {
-                let chunk = AVX2GEMM.gridChunk(format, xb, sub, tables)
-                let products = _mm256_maddubs_epi16(chunk.magnitudes, _mm256_sign_epi8(load256(yb + 4 + 32 * sub), chunk.signs))
-                let scales = _mm256_set_m128i(_mm_set1_epi16(chunk.scaleHigh), _mm_set1_epi16(chunk.scaleLow))
-                sums = _mm256_add_epi32(sums, _mm256_madd_epi16(products, scales))
-                sub += 1
+            while sub < 8 {  // two chunks per step: two independent chains, half the loop overhead
+                let first = AVX2GEMM.gridChunk(format, xb, sub, tables, prepass)
+                let second = AVX2GEMM.gridChunk(format, xb, sub + 1, tables, prepass)
+                let p0 = _mm256_maddubs_epi16(first.magnitudes, _mm256_sign_epi8(load256(yb + 4 + 32 * sub), first.signs))
+                let p1 = _mm256_maddubs_epi16(second.magnitudes, _mm256_sign_epi8(load256(yb + 36 + 32 * sub), second.signs))
+                sums = _mm256_add_epi32(sums, _mm256_madd_epi16(p0, first.scales))
+                other = _mm256_add_epi32(other, _mm256_madd_epi16(p1, second.scales))
+                sub += 2
             }
+            sums = _mm256_add_epi32(sums, other)
             acc = _mm256_fmadd_ps(_mm256_set1_ps(float(yb, 0) * AVX2GEMM.gridScale(format, xb)), _mm256_cvtepi32_ps(sums), acc)
             b += 1
         }
         return horizontalSum(acc)
+        }
     }
 }
 #endif

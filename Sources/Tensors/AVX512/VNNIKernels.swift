@@ -235,51 +235,42 @@ enum TwoPanels: PanelCount { @inline(__always) static var isPair: Bool { true } 
 extension VNNIKernels {
     /// As AVX2GEMM.superBlockPanel (same panels, same integer sums): vpdpbusd sums each group of 4 columns
     /// straight into 32 bits, so a sub-block of 16 columns costs 4 broadcasts, 4 vpdpbusd and one 32-bit
-    /// multiply by the rows' scales, with no 16-bit stage to bound. IQ4_XS multiplies w (signed) by a + 128
-    /// (unsigned, prepared once per batch) and subtracts the panel's 128 · Σ s·w per row: no sign step.
-    /// `flipped`: for IQ4_XS, each token's activation bytes + 128 (`flippedStride` apart), see SuperBlockPanels.
+    /// multiply by the rows' scales, with no 16-bit stage to bound. The signed formats (IQ4_XS, the grid I-quants)
+    /// multiply w (signed) by a + 128 (unsigned, prepared once per batch) and subtract the panel's 128 · Σ s·w per
+    /// row: no sign step. `flipped`: for those, each token's activation bytes + 128 (`flippedStride` apart).
     public static func superBlockPanel(_ format: SuperBlockFormat, _ panel: UnsafeRawPointer, superBlocks: Int,
                                        activations: UnsafeRawPointer, activationStride: Int,
                                        flipped: UnsafeRawPointer, flippedStride: Int, tokens: Int,
                                        results: UnsafeMutablePointer<Float>, resultStride: Int, rowCount: Int) {
         if rowCount > 8 {
-            switch format {
-            case .q2_K: superBlockTiles(Q2KPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-            case .q3_K: superBlockTiles(Q3KPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-            case .q4_K: superBlockTiles(Q4KPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-            case .q5_K: superBlockTiles(Q5KPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-            case .q6_K: superBlockTiles(Q6KPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-            case .iq4_xs: superBlockTiles(IQ4XSPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-            case .iq1_s: superBlockTiles(IQ1SPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-            case .iq1_m: superBlockTiles(IQ1MPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-            case .iq2_xxs: superBlockTiles(IQ2XXSPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-            case .iq2_xs: superBlockTiles(IQ2XSPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-            case .iq2_s: superBlockTiles(IQ2SPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-            case .iq3_xxs: superBlockTiles(IQ3XXSPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-            case .iq3_s: superBlockTiles(IQ3SPanel.self, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-            }
-            return
-        }
-        switch format {
-        case .q2_K: superBlockTiles(Q2KPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .q3_K: superBlockTiles(Q3KPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .q4_K: superBlockTiles(Q4KPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .q5_K: superBlockTiles(Q5KPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .q6_K: superBlockTiles(Q6KPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .iq4_xs: superBlockTiles(IQ4XSPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .iq1_s: superBlockTiles(IQ1SPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .iq1_m: superBlockTiles(IQ1MPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .iq2_xxs: superBlockTiles(IQ2XXSPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .iq2_xs: superBlockTiles(IQ2XSPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .iq2_s: superBlockTiles(IQ2SPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .iq3_xxs: superBlockTiles(IQ3XXSPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .iq3_s: superBlockTiles(IQ3SPanel.self, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+            superBlockPanel(format, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        } else {
+            superBlockPanel(format, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
         }
     }
 
-    /// Four tokens against one panel, or (`pair`) against two panels stored one after the other — rows 0-7
-    /// and 8-15 — so that each activation broadcast feeds 16 rows (the broadcasts, not the multiplies, bound
-    /// the one-panel loop; AVX-512 has the 32 registers the doubled accumulators need).
+    @inline(__always)
+    private static func superBlockPanel<P: PanelCount>(_ format: SuperBlockFormat, _ count: P.Type, _ panel: UnsafeRawPointer, _ superBlocks: Int,
+                                                       _ activations: UnsafeRawPointer, _ activationStride: Int,
+                                                       _ flipped: UnsafeRawPointer, _ flippedStride: Int, _ tokens: Int,
+                                                       _ results: UnsafeMutablePointer<Float>, _ resultStride: Int, _ rowCount: Int) {
+        switch format {
+        case .q2_K: superBlockTiles(Q2KPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .q3_K: superBlockTiles(Q3KPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .q4_K: superBlockTiles(Q4KPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .q5_K: superBlockTiles(Q5KPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .q6_K: superBlockTiles(Q6KPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq4_xs: superBlockTiles(IQ4XSPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq1_s: superBlockTiles(IQ1SPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq1_m: superBlockTiles(IQ1MPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq2_xxs: superBlockTiles(IQ2XXSPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq2_xs: superBlockTiles(IQ2XSPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq2_s: superBlockTiles(IQ2SPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq3_xxs: superBlockTiles(IQ3XXSPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq3_s: superBlockTiles(IQ3SPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        }
+    }
+
     @inline(__always)
     private static func superBlockTiles<K: SuperBlockKind, P: PanelCount>(
         _ kind: K.Type, _ panels: P.Type, _ panel: UnsafeRawPointer, _ superBlocks: Int, _ activations: UnsafeRawPointer,
