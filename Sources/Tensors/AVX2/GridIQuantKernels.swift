@@ -150,15 +150,14 @@ extension AVX2GEMM {
             let entries = gridEntries(t.iq3xxs) { byte(base + $0) }
             return GridChunk(magnitudes: entries, signs: t.signs(signWord), scales: one(Int(signWord >> 27) | 1))
         case .iq3_s:
-            let high = byte(66 + sub), base = 2 + 8 * sub
-            let entries = gridEntries(t.iq3s) { byte(base + $0) | (high << (8 - $0) & 0x100) }
+            let entries = gridEntries(t.iq3s) { Int(p.indices[8 * sub + $0]) }
             let scale = 2 * (byte(106 + sub / 2) >> (4 * (sub % 2)) & 15) + 1
             return GridChunk(magnitudes: entries, signs: signsFromBits(word(74 + 4 * sub)), scales: one(scale))
         case .iq1_s:
-            let high = Int(xb.loadUnaligned(fromByteOffset: 34 + 2 * sub, as: UInt16.self))
             let entries = gridEntries(t.iq1s, index(0), index(1), index(2), index(3))
-            let values = iq1Values(entries, _mm256_set1_epi8(high & 0x8000 != 0 ? -1 : 1))
-            return GridChunk(magnitudes: _mm256_abs_epi8(values), signs: values, scales: one(2 * (high >> 12 & 7) + 1))
+            let shift = UnsafeRawPointer(p.signIndices).load(fromByteOffset: sub, as: Int8.self)
+            let values = iq1Values(entries, _mm256_set1_epi8(shift))
+            return GridChunk(magnitudes: _mm256_abs_epi8(values), signs: values, scales: pair())
         case .iq1_m:
             let entries = gridEntries(t.iq1s, index(0), index(1), index(2), index(3))
             // The prepass left each entry's shift (±1) as a byte: spread entry l's over its 8 values.
@@ -172,9 +171,9 @@ extension AVX2GEMM {
         }
     }
 
-    /// The per-super-block work of IQ2_XS, IQ2_S, IQ1_S and IQ1_M (see GridPrepass): their grid indices
+    /// The per-super-block work of IQ2_XS, IQ2_S, IQ1_S, IQ1_M and IQ3_S (see GridPrepass): their grid indices
     /// gather bits from two places, done here for 16 entries per vector instead of per entry in scalar code.
-    /// `indices` and `signIndices` hold 32 UInt16 each.
+    /// `indices` holds 64 UInt16 (IQ3_S has 64 entries of 4 values), `signIndices` 32 bytes.
     @inline(__always)
     static func gridPrepass(_ format: SuperBlockFormat, _ xb: UnsafeRawPointer, _ indices: UnsafeMutablePointer<UInt16>,
                             _ signIndices: UnsafeMutablePointer<UInt16>) -> GridPrepass {
@@ -230,7 +229,14 @@ extension AVX2GEMM {
             let m = _mm256_setr_epi16(512, 64, 8, 1, 512, 64, 8, 1, 512, 64, 8, 1, 512, 64, 8, 1)
             store(0, _mm256_or_si256(bytes16(2), highBits(high, wordsByQuarter, m, 9, 7)))
             store(1, _mm256_or_si256(bytes16(18), highBits(high, _mm256_add_epi8(wordsByQuarter, step8), m, 9, 7)))
-            return GridPrepass(indices: indices, signIndices: signIndices, scales: _mm256_setzero_si256())
+            // Per 32 values: the shift (bit 15 of qh: −1, else +1) as a byte, and the scale twice (both halves).
+            let qh = load128(xb + 34)
+            let shifts = _mm_or_si128(_mm_srai_epi16(qh, 15), _mm_set1_epi16(1))
+            UnsafeMutableRawPointer(signIndices).storeBytes(of: _mm_packs_epi16(shifts, shifts), as: __m128i.self)
+            let field = _mm_and_si128(_mm_srli_epi16(qh, 12), _mm_set1_epi16(7))
+            let odd = _mm_packus_epi16(_mm_add_epi16(_mm_add_epi16(field, field), _mm_set1_epi16(1)), field)
+            return GridPrepass(indices: indices, signIndices: signIndices,
+                               scales: _mm256_broadcastsi128_si256(_mm_unpacklo_epi8(odd, odd)))
         case .iq1_m:  // index = qs[i] | (qh[i / 2] >> 4(i % 2) & 7) << 8; 3-bit scale j = sc[j / 4] >> 3(j % 4) & 7
             let high = broadcast(32, 16)
             let m = _mm256_setr_epi16(16, 1, 16, 1, 16, 1, 16, 1, 16, 1, 16, 1, 16, 1, 16, 1)
@@ -250,6 +256,19 @@ extension AVX2GEMM {
             let odd = _mm256_add_epi16(_mm256_add_epi16(s, s), _mm256_set1_epi16(1))
             let packed = _mm_packus_epi16(_mm256_castsi256_si128(odd), _mm256_extracti128_si256_1(odd))  // s0 … s15
             return GridPrepass(indices: indices, signIndices: signIndices, scales: _mm256_broadcastsi128_si256(packed))
+        case .iq3_s:  // 64 indices of 4-value entries: qs[i] | (qh[i / 8] >> (i % 8) & 1) << 8
+            let high = broadcast(66, 8)
+            let m = _mm256_setr_epi16(256, 128, 64, 32, 16, 8, 4, 2, 256, 128, 64, 32, 16, 8, 4, 2)
+            let byEighth = _mm256_setr_epi8(0, -128, 0, -128, 0, -128, 0, -128, 0, -128, 0, -128, 0, -128, 0, -128,
+                                            1, -128, 1, -128, 1, -128, 1, -128, 1, -128, 1, -128, 1, -128, 1, -128)
+            var k = 0
+            while k < 4 {
+                let control = _mm256_add_epi8(byEighth, _mm256_set1_epi8(Int8(2 * k)))
+                let bit = _mm256_and_si256(_mm256_mullo_epi16(_mm256_shuffle_epi8(high, control), m), _mm256_set1_epi16(0x100))
+                store(k, _mm256_or_si256(bytes16(2 + 16 * k), bit))
+                k += 1
+            }
+            return GridPrepass(indices: indices, signIndices: signIndices, scales: _mm256_setzero_si256())
         default:
             return GridPrepass(indices: indices, signIndices: signIndices, scales: _mm256_setzero_si256())
         }
@@ -261,16 +280,16 @@ extension AVX2GEMM {
     static func unpackGrid(_ format: SuperBlockFormat, _ xb: UnsafeRawPointer, _ values: UnsafeMutableRawPointer,
                            _ scales: UnsafeMutablePointer<Int16>, _ offsets: UnsafeMutablePointer<Int16>) -> (Float, Float) {
         let tables = GridTables.shared
-        return withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 96) { buffer in
-            let base = buffer.baseAddress!  // 64 indices + 32 scale lanes
-            let prepass = gridPrepass(format, xb, base, base + 32)
+        return withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 112) { buffer in
+            let base = buffer.baseAddress!  // 64 indices, 32 bytes of signs or shifts, 16 scale lanes
+            let prepass = gridPrepass(format, xb, base, base + 64)
             var sub = 0
             while sub < 8 {
                 let chunk = gridChunk(format, xb, sub, tables, prepass)
                 (values + 32 * sub).storeBytes(of: _mm256_sign_epi8(chunk.magnitudes, chunk.signs), as: __m256i.self)
-                UnsafeMutableRawPointer(base + 64).storeBytes(of: chunk.scales, as: __m256i.self)
-                scales[2 * sub] = Int16(bitPattern: base[64])
-                scales[2 * sub + 1] = Int16(bitPattern: base[72])
+                UnsafeMutableRawPointer(base + 96).storeBytes(of: chunk.scales, as: __m256i.self)
+                scales[2 * sub] = Int16(bitPattern: base[96])
+                scales[2 * sub + 1] = Int16(bitPattern: base[104])
                 offsets[2 * sub] = 0
                 offsets[2 * sub + 1] = 0
                 sub += 1
@@ -298,8 +317,8 @@ extension AVX2Dot {
     @inline(__always)
     private static func gridRow<K: SuperBlockKind>(_ kind: K.Type, _ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
         let format = K.format, tables = GridTables.shared
-        return withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 64) { buffer in
-        let indices = buffer.baseAddress!
+        return withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 96) { buffer in
+        let indices = buffer.baseAddress!  // 64 indices, then 32 bytes of signs or shifts
         var acc = _mm256_setzero_ps()
         var b = 0
         while b < blocks {
@@ -307,9 +326,62 @@ extension AVX2Dot {
             // The grid indices feed table loads, so a late weight line stalls the whole chunk: ask for the
             // stream well ahead (the next row's start when this row ends, which the rows' order makes likely).
             swiftfile_prefetch(xb + 1024)
-            let prepass = AVX2GEMM.gridPrepass(format, xb, indices, indices + 32)
+            let prepass = AVX2GEMM.gridPrepass(format, xb, indices, indices + 64)
             var sums = _mm256_setzero_si256(), other = _mm256_setzero_si256()
             var sub = 0
+            if format == .iq1_s {
+                // 8g ± 1 = 8(g + 1) + (±1 − 8): the grid plus one is unsigned (0…2), so maddubs takes it with the
+                // activations as they are, and the rest is a per-32 constant times Σa — Q8_K's bsums, as the
+                // K-quant mins: total = 8·Σ_c s_c·Σ (g + 1)·a + Σ_c s_c·(±1 − 8)·Σa.
+                let one = _mm256_set1_epi8(1)
+                while sub < 8 {
+                    let e0 = _mm256_add_epi8(gridEntries(tables.iq1s, Int(indices[4 * sub]), Int(indices[4 * sub + 1]),
+                                                         Int(indices[4 * sub + 2]), Int(indices[4 * sub + 3])), one)
+                    let e1 = _mm256_add_epi8(gridEntries(tables.iq1s, Int(indices[4 * sub + 4]), Int(indices[4 * sub + 5]),
+                                                         Int(indices[4 * sub + 6]), Int(indices[4 * sub + 7])), one)
+                    let s0 = _mm256_shuffle_epi8(prepass.scales, load256(tables.scaleControls + 32 * sub))
+                    let s1 = _mm256_shuffle_epi8(prepass.scales, load256(tables.scaleControls + 32 * sub + 32))
+                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(_mm256_maddubs_epi16(e0, load256(yb + 4 + 32 * sub)), s0))
+                    other = _mm256_add_epi32(other, _mm256_madd_epi16(_mm256_maddubs_epi16(e1, load256(yb + 36 + 32 * sub)), s1))
+                    sub += 2
+                }
+                let qh = load128(xb + 34)
+                let scale = _mm_add_epi16(_mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(qh, 12), _mm_set1_epi16(7)), 1), _mm_set1_epi16(1))
+                let shift = _mm_sub_epi16(_mm_or_si128(_mm_srai_epi16(qh, 15), _mm_set1_epi16(1)), _mm_set1_epi16(8))
+                let perChunk = _mm_mullo_epi16(scale, shift)  // one per 32 values; each covers two bsums
+                let perGroup = _mm256_set_m128i(_mm_unpackhi_epi16(perChunk, perChunk), _mm_unpacklo_epi16(perChunk, perChunk))
+                let offsets = _mm256_madd_epi16(perGroup, load256(yb + 260))
+                sums = _mm256_add_epi32(_mm256_slli_epi32(_mm256_add_epi32(sums, other), 3), offsets)
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(float(yb, 0) * AVX2GEMM.gridScale(format, xb)), _mm256_cvtepi32_ps(sums), acc)
+                b += 1
+                continue
+            }
+            if format == .iq1_m {
+                // Its ±1 shift is per 8 values, finer than the bsums: 8g ± 1 + 9 = 8(g + 1) + (1 ± 1) is unsigned
+                // (0…18), so maddubs takes it with the activations as they are; then − 9·Σ_j s_j·Σa per 16.
+                let one = _mm256_set1_epi8(1), spread = _mm256_set_epi64x(0x0303_0303_0303_0303, 0x0202_0202_0202_0202,
+                                                                          0x0101_0101_0101_0101, 0)
+                @inline(__always) func values(_ c: Int) -> __m256i {
+                    let u = _mm256_add_epi8(gridEntries(tables.iq1s, Int(indices[4 * c]), Int(indices[4 * c + 1]),
+                                                        Int(indices[4 * c + 2]), Int(indices[4 * c + 3])), one)
+                    let shifts = _mm256_shuffle_epi8(_mm256_set1_epi32(Int32(bitPattern: UnsafeRawPointer(indices + 64)
+                        .loadUnaligned(fromByteOffset: 4 * c, as: UInt32.self))), spread)
+                    return _mm256_add_epi8(_mm256_slli_epi16(u, 3), _mm256_add_epi8(shifts, one))  // u ≤ 2: no carry
+                }
+                while sub < 8 {
+                    let s0 = _mm256_shuffle_epi8(prepass.scales, load256(tables.scaleControls + 32 * sub))
+                    let s1 = _mm256_shuffle_epi8(prepass.scales, load256(tables.scaleControls + 32 * sub + 32))
+                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(_mm256_maddubs_epi16(values(sub), load256(yb + 4 + 32 * sub)), s0))
+                    other = _mm256_add_epi32(other, _mm256_madd_epi16(_mm256_maddubs_epi16(values(sub + 1), load256(yb + 36 + 32 * sub)), s1))
+                    sub += 2
+                }
+                let scales16 = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(prepass.scales))
+                let offsets = _mm256_madd_epi16(_mm256_mullo_epi16(scales16, _mm256_set1_epi16(9)), load256(yb + 260))
+                sums = _mm256_sub_epi32(_mm256_add_epi32(sums, other), offsets)
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(float(yb, 0) * AVX2GEMM.gridScale(format, xb)), _mm256_cvtepi32_ps(sums), acc)
+                b += 1
+                continue
+            }
             while sub < 8 {  // two chunks per step: two independent chains, half the loop overhead
                 let first = AVX2GEMM.gridChunk(format, xb, sub, tables, prepass)
                 let second = AVX2GEMM.gridChunk(format, xb, sub + 1, tables, prepass)
