@@ -5,7 +5,7 @@
 public final class KVCache: @unchecked Sendable {
     public enum ElementType: String, Sendable, CaseIterable {
         case f16, f32
-        var bytes: Int { self == .f16 ? 2 : 4 }
+        public var bytes: Int { self == .f16 ? 2 : 4 }
     }
 
     public let layerCount: Int
@@ -18,6 +18,18 @@ public final class KVCache: @unchecked Sendable {
     private let elementCount: Int
 
     public var byteCount: Int { 2 * elementCount * elementType.bytes }
+
+    /// What a cache of these dimensions takes (keys and values), or nil where that overflows an Int.
+    public static func byteCount(layers: Int, sequences: Int, contextLength: Int, kvDimension: Int,
+                                 elementType: ElementType) -> Int? {
+        var total = 2 * elementType.bytes
+        for factor in [layers, sequences, contextLength, kvDimension] {
+            let (product, overflow) = total.multipliedReportingOverflow(by: factor)
+            guard !overflow, factor >= 0 else { return nil }
+            total = product
+        }
+        return total
+    }
 
     init(layerCount: Int, sequenceCount: Int, contextLength: Int, kvDimension: Int, elementType: ElementType = .f16) {
         self.layerCount = layerCount

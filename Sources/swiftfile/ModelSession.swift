@@ -4,6 +4,11 @@ import GGUF
 import Model
 import Tensors
 import Tokenizer
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// One setup path for every mode (completion, terminal chat, server, bench): from the resolved and parsed
 /// weights (Runner.load) to the tokenizer, the hyper-parameters, the chat template and the inference context
@@ -59,12 +64,36 @@ struct ModelSession {
         if perSequence > hyper.contextLength {
             note("context \(perSequence) exceeds the model's trained length \(hyper.contextLength); quality may degrade")
         }
+        try checkCacheFits(hyper, total: total, perSequence: perSequence, sequences: sizing.sequences, cacheType: sizing.cacheType)
         let threads = sizing.threads ?? physicalCoreCount()
         let inference = try GPUSetup.inference(request: sizing.gpu, weights: weights, interleave: sizing.interleave,
                                                contextLength: perSequence, sequences: sizing.sequences, maxBatch: sizing.maxBatch,
                                                threads: max(threads, sizing.threadsBatch ?? threads), cacheType: sizing.cacheType,
                                                note: note)
         return ModelSession(weights: weights, tokenizer: tokenizer, hyper: hyper, inference: inference)
+    }
+
+    /// The KV cache is allocated up front but touched as positions fill, so a context that can never fit would
+    /// start fine and fail hours later: refuse it now, with the numbers.
+    static func checkCacheFits(_ hyper: HyperParameters, total: Int, perSequence: Int, sequences: Int,
+                               cacheType: KVCache.ElementType) throws {
+        let memory = physicalMemoryBytes()
+        let bytes = KVCache.byteCount(layers: hyper.blockCount, sequences: sequences, contextLength: perSequence,
+                                      kvDimension: hyper.kvDimension, elementType: cacheType)
+        if let bytes, memory.map({ bytes <= $0 }) ?? true { return }
+        let perToken = 2 * cacheType.bytes * hyper.blockCount * max(1, hyper.kvDimension)
+        let fits = memory.map { String($0 / max(1, perToken)) } ?? "?"
+        throw RunnerError("-c \(total): the KV cache would take \(bytes.map(formatBytes) ?? "more than 2^63 bytes") "
+            + "(\(formatBytes(perToken)) per token, \(cacheType.rawValue.uppercased())), more than this machine's "
+            + "\(memory.map(formatBytes) ?? "?") of memory; at most about \(fits) tokens fit")
+    }
+
+    /// Bytes of physical memory (nil where the system does not say).
+    static func physicalMemoryBytes() -> Int? {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+        guard pages > 0, size > 0 else { return nil }
+        let (bytes, overflow) = pages.multipliedReportingOverflow(by: size)
+        return overflow ? nil : bytes
     }
 
     /// --chat-template NAME|FILE, else the model's own template, else a built-in guessed from its tokens.

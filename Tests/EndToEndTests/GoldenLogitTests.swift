@@ -208,6 +208,26 @@ final class GoldenLogitTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("GPU"), "one notice about the GPU: \(r.stderr)")
     }
+
+    /// The KV cache's size is stated before anything is allocated, and a context whose cache is larger than the
+    /// machine's memory is refused with the numbers (the cache fills lazily: it would otherwise fail much later).
+    func testKVCacheSizeStatedAndUnfitContextRefused() throws {
+        let model = try E2E.testdataFile("models/tiny-llama3-q8_0-q4emb.gguf")  // 4 layers × 128 KV dims: 2 KiB per token
+        var r = try E2E.run(try E2E.runner(), ["-m", model.path, "--info", "-c", "1024"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("kv cache:     2.0 MiB for 1024 tokens (-c; 2.0 KiB per token, F16"), r.stdout)
+        // 16,777,216 tokens (the largest -c) need 32 GiB: refused where the machine has less, run where it has more.
+        let memory = try String(contentsOfFile: "/proc/meminfo", encoding: .utf8).split(separator: "\n")
+            .first { $0.hasPrefix("MemTotal:") }.flatMap { Int($0.split(separator: " ")[1]) }.map { $0 * 1024 } ?? 0
+        r = try E2E.run(try E2E.runner(), ["-m", model.path, "-c", "16777216", "-p", "Hi", "-n", "1", "--temp", "0"])
+        if memory < 32 << 30 {
+            XCTAssertEqual(r.status, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("-c 16777216: the KV cache would take 32.0 GiB (2.0 KiB per token, F16)"), r.stderr)
+            XCTAssertTrue(r.stderr.contains("at most about \(memory / 2048) tokens fit"), r.stderr)
+        } else {
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+    }
 }
 
 extension XCTestCase {
