@@ -364,7 +364,7 @@ public final class InferenceContext: @unchecked Sendable {
                 let inverse = Float(1 / sum)
                 let out = self.attention + i * qd + head * hd
                 if half {
-                    for t in 0..<length { weights[t] = Attention.roundedToHalf(weights[t] * inverse) }
+                    Attention.scaleRoundedToHalf(weights, count: length, scale: inverse)
                     // llama.cpp's single-token path sums over its padded cache view: 32-position steps.
                     let padded = min(ctx, max(32, (length + 31) / 32 * 32))
                     Attention.weightedSum(weights, values + base, stride: kvDim, length: length, headDim: hd,

@@ -8,6 +8,22 @@ final class AttentionTests: XCTestCase {
         (0..<count).map { _ in Float16(Float(Int(generator.next() % 2001) - 1000) / 397) }
     }
 
+    /// The softmax weights' scale-and-round (vectorised) equals the scalar rounding of each product, bit for bit:
+    /// normal values, ties, F16 subnormals, zero, and products beyond the F16 range.
+    func testScaleRoundedToHalfMatchesScalar() {
+        var generator = SeededGenerator(seed: 77)
+        var values = (0..<1003).map { _ in Float.random(in: 0...1, using: &generator) }
+        values += [0, 1e-8, 3e-5, 6.1e-5, 1.00048828125, 65519, 65520, 1e6, -2.5e-7, 0.3]
+        for scale: Float in [1, 0.37, 1.0 / 3.0, 70000] {
+            let expected = values.map { Attention.roundedToHalf($0 * scale) }
+            var actual = values
+            actual.withUnsafeMutableBufferPointer { Attention.scaleRoundedToHalf($0.baseAddress!, count: $0.count, scale: scale) }
+            for i in values.indices {
+                XCTAssertEqual(actual[i].bitPattern, expected[i].bitPattern, "value \(values[i]) × \(scale)")
+            }
+        }
+    }
+
     func testScoresInBothOrders() {
         var generator = SeededGenerator(seed: 31)
         for headDim in [32, 64, 128, 80] {
