@@ -14,6 +14,27 @@ public enum AVX2Attention {
         let rowBytes = 2 * stride
         let q = UnsafeRawPointer(query)
         var t = 0
+        if headDim == 64 {
+            // The query in registers (stores to `scores` may alias it, so the general loop reloads it per key).
+            let q0 = q.loadUnaligned(as: __m256.self), q1 = q.loadUnaligned(fromByteOffset: 32, as: __m256.self)
+            let q2 = q.loadUnaligned(fromByteOffset: 64, as: __m256.self), q3 = q.loadUnaligned(fromByteOffset: 96, as: __m256.self)
+            let q4 = q.loadUnaligned(fromByteOffset: 128, as: __m256.self), q5 = q.loadUnaligned(fromByteOffset: 160, as: __m256.self)
+            let q6 = q.loadUnaligned(fromByteOffset: 192, as: __m256.self), q7 = q.loadUnaligned(fromByteOffset: 224, as: __m256.self)
+            while t < length {
+                let key = keys + t * rowBytes
+                var low = _mm256_fmadd_ps(q0, _mm256_cvtph_ps(load128(key)), _mm256_setzero_ps())
+                var high = _mm256_fmadd_ps(q1, _mm256_cvtph_ps(load128(key + 16)), _mm256_setzero_ps())
+                low = _mm256_fmadd_ps(q2, _mm256_cvtph_ps(load128(key + 32)), low)
+                high = _mm256_fmadd_ps(q3, _mm256_cvtph_ps(load128(key + 48)), high)
+                low = _mm256_fmadd_ps(q4, _mm256_cvtph_ps(load128(key + 64)), low)
+                high = _mm256_fmadd_ps(q5, _mm256_cvtph_ps(load128(key + 80)), high)
+                low = _mm256_fmadd_ps(q6, _mm256_cvtph_ps(load128(key + 96)), low)
+                high = _mm256_fmadd_ps(q7, _mm256_cvtph_ps(load128(key + 112)), high)
+                scores[t] = horizontalSum(_mm256_add_ps(low, high)) * scale
+                t += 1
+            }
+            return
+        }
         while t < length {
             let key = keys + t * rowBytes
             var low = _mm256_setzero_ps(), high = _mm256_setzero_ps()
@@ -45,18 +66,25 @@ public enum AVX2Attention {
                 while first < chainCount {
                     // Chains first…first+7; chain c sums t = chainCount·i + c.
                     var c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0
-                    @inline(__always) func term(_ t: Int) -> __m256 {
-                        t < end ? _mm256_mul_ps(_mm256_set1_ps(weights[t]), _mm256_cvtph_ps(load128(column + t * rowBytes)))
-                                : _mm256_setzero_ps()
+                    // Multiply, then add: as the scalar definition does (equal to a fused multiply-add only where
+                    // the weights are F16 values, as the model's are).
+                    @inline(__always) func add(_ t: Int, _ c: __m256) -> __m256 {
+                        _mm256_add_ps(c, _mm256_mul_ps(_mm256_set1_ps(weights[t]), _mm256_cvtph_ps(load128(column + t * rowBytes))))
                     }
                     var t = first
-                    while t < end {
-                        // Products of two F16 values are exact in f32, so multiply-then-add equals the fused form.
-                        c0 = _mm256_add_ps(c0, term(t)); c1 = _mm256_add_ps(c1, term(t + 1))
-                        c2 = _mm256_add_ps(c2, term(t + 2)); c3 = _mm256_add_ps(c3, term(t + 3))
-                        c4 = _mm256_add_ps(c4, term(t + 4)); c5 = _mm256_add_ps(c5, term(t + 5))
-                        c6 = _mm256_add_ps(c6, term(t + 6)); c7 = _mm256_add_ps(c7, term(t + 7))
+                    while t + 8 <= end {
+                        c0 = add(t, c0); c1 = add(t + 1, c1); c2 = add(t + 2, c2); c3 = add(t + 3, c3)
+                        c4 = add(t + 4, c4); c5 = add(t + 5, c5); c6 = add(t + 6, c6); c7 = add(t + 7, c7)
                         t += chainCount
+                    }
+                    if t < end {  // the last, partial step (a chain past the end adds nothing)
+                        c0 = add(t, c0)
+                        if t + 1 < end { c1 = add(t + 1, c1) }
+                        if t + 2 < end { c2 = add(t + 2, c2) }
+                        if t + 3 < end { c3 = add(t + 3, c3) }
+                        if t + 4 < end { c4 = add(t + 4, c4) }
+                        if t + 5 < end { c5 = add(t + 5, c5) }
+                        if t + 6 < end { c6 = add(t + 6, c6) }
                     }
                     chains[first] = c0; chains[first + 1] = c1; chains[first + 2] = c2; chains[first + 3] = c3
                     chains[first + 4] = c4; chains[first + 5] = c5; chains[first + 6] = c6; chains[first + 7] = c7
