@@ -97,12 +97,13 @@ struct GridChunk {
     var scales: __m256i
 }
 
-/// What a super-block's prepass leaves for its chunks: grid indices as UInt16 (IQ2_XS: also its 32 sign bytes),
-/// computed for all 32 entries at once with vector operations, and for the formats with a scale per 16
-/// values the 16 scales as bytes in both 128-bit lanes (`scales`; chunk c shuffles out its two).
+/// What a super-block's prepass leaves for its chunks: grid indices as UInt16, computed for all entries at once
+/// with vector operations; a byte per entry or chunk in `signIndices` (IQ2_XS: each entry's 8 sign bits, IQ1_M:
+/// each entry's ±1 shift, IQ1_S: each chunk's); and the 16 scales as bytes in both 128-bit lanes (`scales`;
+/// chunk c shuffles out its two).
 struct GridPrepass {
     var indices: UnsafeMutablePointer<UInt16>
-    var signIndices: UnsafeMutablePointer<UInt16>  // 32 bytes per entry: IQ2_XS its 8 sign bits, IQ1_M its ±1 shift
+    var signIndices: UnsafeMutablePointer<UInt16>  // 32 bytes (see above)
     var scales: __m256i
 }
 
