@@ -15,7 +15,8 @@ And the activation side, for quantizeActivations:
   activations.<TYPE>.bin  those inputs in the activation formats F16, BF16 (gguf), and Q8_0, Q8_1,
                           Q8_K (numpy transcriptions of what llama.cpp's x86 CPU backend computes:
                           its AVX2 quantize_row_q8_0/q8_1 — x·(127/amax), round half to even — and
-                          the reference quantize_row_q8_K, which x86 uses as is)
+                          the reference quantize_row_q8_K, which x86 uses as is), and Q4_0 (gguf: the
+                          reference quantizer llama.cpp writes -ctk/-ctv q4_0 cache rows with)
 """
 import os
 import sys
@@ -184,6 +185,7 @@ def main():
         "BF16": quants.quantize(activations, T.BF16).view(np.uint8).reshape(-1),
         "Q8_1": quantize_q8_1(activations),
         "Q8_K": quantize_q8_k(activations),
+        "Q4_0": quants.quantize(activations, T.Q4_0).view(np.uint8).reshape(-1),  # KV cache rows (-ctk q4_0)
     }
     for name, data in outputs.items():
         data.tofile(os.path.join(OUT, f"activations.{name}.bin"))

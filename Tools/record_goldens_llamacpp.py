@@ -2,13 +2,14 @@
 """Records llama.cpp's reference logits for a GGUF into testdata/goldens/ (run with .cache/llamacpp-venv/bin/python,
 after Tools/setup-llamacpp.sh has built llama-cpp-python here).
 
-  record_goldens_llamacpp.py -m MODEL.gguf -o testdata/goldens/NAME.json [-n 16] [-p PROMPT ...]
+  record_goldens_llamacpp.py -m MODEL.gguf -o testdata/goldens/NAME.json [-n 16] [-p PROMPT ...] [--cache-type T]
 
 The JSON has the shape GoldenLogitTests reads (see testdata/README.md): per prompt the prompt ids (BOS added,
 special tokens not parsed), the top 5 logits at the last prompt position, `n` greedy ids (argmax, ties to the
 lowest id, one token per decode), each step's top 5 and top-1/top-2 margin. It also records llama.cpp's own
 spread: the largest |Δlogit| over each step's top 5 between evaluating the whole sequence in one batch and one
-token at a time — what two correct llama.cpp runs on this file may differ by.
+token at a time — what two correct llama.cpp runs on this file may differ by. --cache-type q8_0|q4_0 records with
+that KV cache type for keys and values (flash attention on: llama.cpp needs it for quantized values).
 """
 import argparse
 import hashlib
@@ -21,6 +22,7 @@ import numpy as np
 
 PROMPTS = ["The capital of France is", "Once upon a time, there was a little robot who", "def fibonacci(n):\n"]
 N_CTX = 256
+CACHE_TYPES = {"f16": 1, "q4_0": 2, "q8_0": 8}
 
 
 def cpu_features():
@@ -44,8 +46,11 @@ def main():
     ap.add_argument("-o", "--out", required=True)
     ap.add_argument("-n", "--steps", type=int, default=16)
     ap.add_argument("-p", "--prompt", action="append")
+    ap.add_argument("--cache-type", choices=sorted(CACHE_TYPES), default="f16")
     args = ap.parse_args()
-    settings = dict(n_ctx=N_CTX, n_threads=2, n_threads_batch=2, logits_all=True, verbose=False, flash_attn=False)
+    flash = args.cache_type != "f16"
+    settings = dict(n_ctx=N_CTX, n_threads=2, n_threads_batch=2, logits_all=True, verbose=False, flash_attn=flash,
+                    type_k=CACHE_TYPES[args.cache_type], type_v=CACHE_TYPES[args.cache_type])
     batch = llama_cpp.Llama(model_path=args.model, n_batch=N_CTX, n_ubatch=N_CTX, **settings)
     single = llama_cpp.Llama(model_path=args.model, n_batch=1, n_ubatch=1, **settings)
     prompts = []
@@ -88,7 +93,8 @@ def main():
         "model": os.path.basename(args.model), "model_sha256": digest, "model_bytes": os.path.getsize(args.model),
         "llama_cpp": {"source": f"llama-cpp-python {llama_cpp.__version__} (PyPI sdist, vendored llama.cpp)",
                       "backend": "CPU only, built on this machine (" + cpu_features() + ")"},
-        "settings": {"threads": 2, "n_ctx": N_CTX, "n_batch": N_CTX, "flash_attn": False, "add_bos": True,
+        "settings": {"threads": 2, "n_ctx": N_CTX, "n_batch": N_CTX, "flash_attn": flash, "add_bos": True,
+                     "kv_cache_type": args.cache_type,
                      "parse_special": False,
                      "prompt_eval": "whole prompt in one batch",
                      "generation": f"greedy argmax (ties -> lowest id), one token per decode, {args.steps} tokens",

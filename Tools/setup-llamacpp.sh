@@ -14,7 +14,11 @@ python="${PYTHON:-python3}"
 # The version known to build here (Python 3.11, GCC 12, CMake 3.25, x86-64); change the pin and nothing else.
 requirement="llama-cpp-python==0.3.36"
 # CPU build, native ISA; the multimodal library (mtmd) is not needed for text benchmarks and costs build time.
-cmake_args="-DLLAVA_BUILD=OFF -DGGML_NATIVE=ON"
+# AMX off: on Xeon hosts whose virtual machine lists AMX but does not grant its tile state, the native build's
+# first AMX instruction (tilezero) kills the process with SIGILL. -march=native enables AMX by itself; GCC lets
+# an explicit -mno-… win over it wherever it stands on the command line.
+no_amx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+cmake_args="-DLLAVA_BUILD=OFF -DGGML_NATIVE=ON -DCMAKE_C_FLAGS='$no_amx' -DCMAKE_CXX_FLAGS='$no_amx'"
 stamp="$venv/.swiftfile-setup"
 wanted="$requirement $cmake_args"
 log="$venv/install.log"
@@ -66,6 +70,8 @@ install_debian_packages
 mkdir -p "$(dirname "$venv")"
 [ -x "$venv/bin/python" ] || quietly "$python" -m venv "$venv"
 rm -f "$stamp"
+# A build made with other flags (or an older pin) must go, or pip calls the requirement satisfied.
+"$venv/bin/python" -m pip uninstall -y -q llama-cpp-python >/dev/null 2>&1 || true
 start=$SECONDS
 if ! env CMAKE_ARGS="$cmake_args" CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" \
     "$venv/bin/python" -m pip install --disable-pip-version-check --no-cache-dir -v \

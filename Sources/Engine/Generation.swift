@@ -49,6 +49,12 @@ public final class Generator {
     private var cached: [[Int]]
     /// The vocabulary for grammar masks, built at the first constrained generation.
     private var pieces: TokenPieces?
+    /// Context shift (llama.cpp's --context-shift, --keep): when the cache fills during generation, keep the
+    /// first `contextShiftKeep` prompt tokens (plus BOS where the model adds one; negative: the whole prompt),
+    /// drop half of the rest and go on. nil: generation ends with `.contextFull`.
+    public var contextShiftKeep: Int?
+    /// The context shifts of the last `generate` call: how many, and tokens dropped in all.
+    public private(set) var lastShifts = (count: 0, dropped: 0, kept: 0)
 
     public init(context: InferenceContext, tokenizer: Tokenizer) {
         self.context = context
@@ -115,6 +121,7 @@ public final class Generator {
         let decodeStart = monotonicMilliseconds()
         defer { timings.generationMilliseconds = monotonicMilliseconds() - decodeStart }
         var reason = StopReason.length
+        lastShifts = (0, 0, 0)
         while maxTokens < 0 || timings.generatedTokens < maxTokens {
             let id: Int
             if var c = constraint {
@@ -134,8 +141,11 @@ public final class Generator {
             let text = decoder.append(id)
             if !onToken(GeneratedToken(id: id, text: text, logits: logits)) { reason = .cancelled; break }
             if maxTokens >= 0 && timings.generatedTokens >= maxTokens { reason = .length; break }
-            guard history.count < ctx else { reason = .contextFull; break }
-            logits = try context.forward([BatchEntry(token: id, position: history.count - 1, sequence: sequence, wantsLogits: true)])
+            // As llama.cpp, the last position stays free: a token is evaluated while one more would fit.
+            if cached[sequence].count + 1 >= ctx {
+                guard try shiftContext(sequence: sequence, promptCount: prompt.count) else { reason = .contextFull; break }
+            }
+            logits = try context.forward([BatchEntry(token: id, position: cached[sequence].count, sequence: sequence, wantsLogits: true)])
             cached[sequence].append(id)
         }
         let tail = decoder.finish()
@@ -144,5 +154,19 @@ public final class Generator {
         }
         timings.generationMilliseconds = monotonicMilliseconds() - decodeStart
         return (reason, timings)
+    }
+
+    /// Makes room in a full sequence as llama.cpp's context shift does (keep n_keep, discard half of the rest);
+    /// false when context shift is off or nothing can be dropped.
+    private func shiftContext(sequence: Int, promptCount: Int) throws -> Bool {
+        guard let setting = contextShiftKeep else { return false }
+        let filled = cached[sequence].count
+        let keep = setting < 0 || setting > promptCount ? promptCount : min(promptCount, setting + (tokenizer.addBOS ? 1 : 0))
+        let discard = (filled - keep) / 2
+        guard discard > 0 else { return false }
+        try context.shift(sequence: sequence, keep: keep, discard: discard, count: filled)
+        cached[sequence].removeSubrange(keep..<(keep + discard))
+        lastShifts = (lastShifts.count + 1, lastShifts.dropped + discard, keep)
+        return true
     }
 }

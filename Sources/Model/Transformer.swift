@@ -83,15 +83,15 @@ public final class InferenceContext: @unchecked Sendable {
     public var offload: LayerOffload?
     public private(set) var cacheEpoch = 0
 
-    /// `cacheType`: F16 (llama.cpp's default) or F32 keys and values.
+    /// `cacheFormat`: the types of the cached keys and values (F16, llama.cpp's default; F32; Q8_0; Q4_0).
     public init(model: TransformerModel, contextLength: Int, sequences: Int = 1, maxBatch: Int = 512, threads: Int,
-                cacheType: KVCache.ElementType = .f16) {
+                cacheFormat: KVCache.Format = .f16) {
         let h = model.hyper
         self.model = model
         self.maxBatch = max(1, maxBatch)
         pool = ThreadPool(threads: threads)
         cache = KVCache(layerCount: h.blockCount, sequenceCount: max(1, sequences), contextLength: max(1, contextLength), kvDimension: h.kvDimension,
-                        elementType: cacheType)
+                        format: cacheFormat)
         let b = self.maxBatch, e = h.embeddingLength, ff = h.feedForwardLength, kv = h.kvDimension, qd = h.queryDimension
         func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
@@ -162,16 +162,7 @@ public final class InferenceContext: @unchecked Sendable {
             applyRope(q, table, heads: h.headCount, rows: n)
             applyRope(k, table, heads: h.headCountKV, rows: n)
             for (i, entry) in batch.enumerated() {
-                let offset = cache.offset(layer: layer, sequence: entry.sequence, position: entry.position)
-                if cache.elementType == .f16 {
-                    for d in 0..<kvDim {
-                        cache.keys16[offset + d] = Float16(k[i * kvDim + d])
-                        cache.values16[offset + d] = Float16(v[i * kvDim + d])
-                    }
-                } else {
-                    (cache.keys32 + offset).update(from: k + i * kvDim, count: kvDim)
-                    (cache.values32 + offset).update(from: v + i * kvDim, count: kvDim)
-                }
+                cache.store(layer: layer, sequence: entry.sequence, position: entry.position, key: k + i * kvDim, value: v + i * kvDim)
             }
             attend(batch, layer: layer)
             matmul(lw.attentionOutput, input: attention, output: projected, count: n, scratch: activations, pool: pool)
@@ -272,28 +263,56 @@ public final class InferenceContext: @unchecked Sendable {
     }
 
     /// cos/sin per rotated pair for each entry's position: one table for the global layers and one for the
-    /// sliding ones (their own base). Angles follow llama.cpp: theta starts at position × scale and is
-    /// multiplied by base^(-2/n_rot) in float32 per pair, then divided by the pair's divisor; cos and sin
-    /// carry the RoPE attention factor.
+    /// sliding ones (their own base).
     private func computeRope(_ batch: [BatchEntry]) {
         let h = model.hyper
-        let pairs = h.ropeDimensionCount / 2
-        let factors = ropeDivisors
         let tables = h.slidingLayers.contains(true) ? 2 : 1
         for table in 0..<tables {
-            let (base, scale) = table == 0 ? (h.ropeFreqBase, h.ropeFreqScale) : (h.slidingRopeBase, h.slidingRopeScale)
-            let thetaScale = powf(base, -2 / Float(h.ropeDimensionCount))
-            let attentionFactor = h.ropeAttentionFactor
             for (i, entry) in batch.enumerated() {
-                var theta = Float(entry.position)
-                let row = rope + (table * maxBatch + i) * h.ropeDimensionCount
-                for p in 0..<pairs {
-                    let angle = scale * theta / (factors?[p] ?? 1)
-                    row[2 * p] = cosf(angle) * attentionFactor
-                    row[2 * p + 1] = sinf(angle) * attentionFactor
-                    theta *= thetaScale
-                }
+                ropeRow(position: entry.position, table: table, factor: h.ropeAttentionFactor,
+                        into: rope + (table * maxBatch + i) * h.ropeDimensionCount)
             }
+        }
+    }
+
+    /// One position's cos/sin pairs in table 0 (global layers) or 1 (sliding layers), times `factor`. Angles
+    /// follow llama.cpp: theta starts at position × scale and is multiplied by base^(-2/n_rot) in float32 per
+    /// pair, then divided by the pair's divisor.
+    private func ropeRow(position: Int, table: Int, factor: Float, into row: UnsafeMutablePointer<Float>) {
+        let h = model.hyper
+        let (base, scale) = table == 0 ? (h.ropeFreqBase, h.ropeFreqScale) : (h.slidingRopeBase, h.slidingRopeScale)
+        let thetaScale = powf(base, -2 / Float(h.ropeDimensionCount))
+        var theta = Float(position)
+        for p in 0..<(h.ropeDimensionCount / 2) {
+            let angle = scale * theta / (ropeDivisors?[p] ?? 1)
+            row[2 * p] = cosf(angle) * factor
+            row[2 * p + 1] = sinf(angle) * factor
+            theta *= thetaScale
+        }
+    }
+
+    /// Context shift of `sequence`, whose positions 0..<count are filled: positions keep..<keep+discard are
+    /// forgotten and the later ones move down by `discard`. A RoPE angle is linear in the position, so each
+    /// moved key turns to its new position by one rotation of −discard (its layer's table); values move as
+    /// they are. The caller forgets the dropped tokens (Generator does).
+    public func shift(sequence: Int, keep: Int, discard: Int, count: Int) throws {
+        guard offload == nil else {
+            throw ModelError.offloadFailed("context shift needs every layer's cache on the CPU (use --gpu disable or no --context-shift)")
+        }
+        guard (0..<cache.sequenceCount).contains(sequence), keep >= 0, discard > 0, count <= cache.contextLength,
+              keep <= count - discard else {
+            throw ModelError.badHyperParameter(key: "context shift", reason: "keep \(keep), discard \(discard) of \(count) positions")
+        }
+        let h = model.hyper
+        let tables = h.slidingLayers.contains(true) ? 2 : 1
+        let turns = UnsafeMutablePointer<Float>.allocate(capacity: tables * h.ropeDimensionCount)
+        defer { turns.deallocate() }
+        for table in 0..<tables {
+            ropeRow(position: -discard, table: table, factor: 1, into: turns + table * h.ropeDimensionCount)
+        }
+        cache.shift(sequence: sequence, keep: keep, discard: discard, count: count) { layer, row in
+            let table = turns + (h.slidingLayers[layer] ? h.ropeDimensionCount : 0)
+            applyRope(row, table, heads: h.headCountKV, rows: 1)
         }
     }
 
@@ -318,8 +337,9 @@ public final class InferenceContext: @unchecked Sendable {
         }
     }
 
-    /// Causal attention of each entry over its own sequence's cache, positions 0...position. Queries and the
-    /// softmax weights are rounded to F16 before meeting the F16 cache, as llama.cpp's F16 matmuls do.
+    /// Causal attention of each entry over its own sequence's cache, positions 0...position. With an F16
+    /// cache the queries and the softmax weights are rounded to F16 before meeting it, as llama.cpp's F16
+    /// matmuls do; quantized keys meet the query quantized to Q8_0, quantized values the weights in F32.
     private func attend(_ batch: [BatchEntry], layer: Int) {
         let h = model.hyper
         let hd = h.headDimension, kvDim = h.kvDimension
@@ -330,9 +350,8 @@ public final class InferenceContext: @unchecked Sendable {
         // A sliding layer sees the last `window` positions, its own included.
         let window = h.slidingLayers[layer] ? (h.slidingWindow ?? Int.max) : Int.max
         let ctx = cache.contextLength
-        let keys = cache.keys16, values = cache.values16
-        let keys32 = cache.keys32, values32 = cache.values32
-        let half = cache.elementType == .f16
+        let cache = self.cache
+        let keyType = cache.format.keys, valueType = cache.format.values
         let work = batch.count * h.headCount
         let entries = batch
         let n = batch.count
@@ -348,30 +367,44 @@ public final class InferenceContext: @unchecked Sendable {
                 let kvHead = head / group
                 let query = self.q + i * qd + head * hd
                 let start = window > entry.position ? 0 : entry.position + 1 - window
-                let base = self.cache.offset(layer: layer, sequence: entry.sequence, position: start) + kvHead * hd
                 let length = entry.position + 1 - start
+                let keys = UnsafeRawPointer(cache.keyRow(layer: layer, sequence: entry.sequence, position: start))
+                    + cache.keyHeadOffset(kvHead, headDimension: hd)
+                let values = UnsafeRawPointer(cache.valueRow(layer: layer, sequence: entry.sequence, position: start))
+                    + cache.valueHeadOffset(kvHead, headDimension: hd)
                 if queryScale != 1 { for d in 0..<hd { query[d] *= queryScale } }
-                if half {
+                switch keyType {
+                case .f16:
                     for d in 0..<hd { query[d] = Attention.roundedToHalf(query[d]) }
-                    Attention.scores(query, keys + base, stride: kvDim, length: length, headDim: hd,
+                    Attention.scores(query, keys.assumingMemoryBound(to: Float16.self), stride: kvDim, length: length, headDim: hd,
                                      order: single ? .singleToken(hd) : .chains16, scale: scale, into: weights)
-                } else {
-                    Attention.scores(query, keys32 + base, stride: kvDim, length: length, headDim: hd, scale: scale, into: weights)
+                case .f32:
+                    Attention.scores(query, keys.assumingMemoryBound(to: Float.self), stride: kvDim, length: length, headDim: hd,
+                                     scale: scale, into: weights)
+                case .q8_0, .q4_0:
+                    Attention.scores(query, quantized: keys, type: keyType.tensorType, rowBytes: cache.keyRowBytes,
+                                     length: length, headDim: hd, scale: scale, into: weights)
                 }
                 var maximum = -Float.infinity
                 for t in 0..<length where weights[t] > maximum { maximum = weights[t] }
                 let sum = Activations.softmaxExp(weights, count: length, maximum: maximum)
                 let inverse = Float(1 / sum)
                 let out = self.attention + i * qd + head * hd
-                if half {
+                switch valueType {
+                case .f16:
                     Attention.scaleRoundedToHalf(weights, count: length, scale: inverse)
                     // llama.cpp's single-token path sums over its padded cache view: 32-position steps.
                     let padded = min(ctx, max(32, (length + 31) / 32 * 32))
-                    Attention.weightedSum(weights, values + base, stride: kvDim, length: length, headDim: hd,
-                                          order: single ? .singleToken(padded) : .chains16, into: out)
-                } else {
+                    Attention.weightedSum(weights, values.assumingMemoryBound(to: Float16.self), stride: kvDim, length: length,
+                                          headDim: hd, order: single ? .singleToken(padded) : .chains16, into: out)
+                case .f32:
                     for t in 0..<length { weights[t] *= inverse }
-                    Attention.weightedSum(weights, values32 + base, stride: kvDim, length: length, headDim: hd, into: out)
+                    Attention.weightedSum(weights, values.assumingMemoryBound(to: Float.self), stride: kvDim, length: length,
+                                          headDim: hd, into: out)
+                case .q8_0, .q4_0:
+                    for t in 0..<length { weights[t] *= inverse }
+                    Attention.weightedSum(weights, quantized: values, type: valueType.tensorType, rowBytes: cache.valueRowBytes,
+                                          length: length, headDim: hd, into: out)
                 }
             }
         }

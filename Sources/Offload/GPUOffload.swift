@@ -44,7 +44,7 @@ public final class GPUOffload: LayerOffload, @unchecked Sendable {
     /// layers > blockCount) into the worker. `region` is where `gguf`'s bytes live in the model file.
     public init(worker: GPUWorkerProcess, device: GPUDevice, gguf: GGUFFile, hyper h: HyperParameters, filePath: String,
                 fileOffset: UInt64, layers: Int, contextLength: Int, sequences: Int, maxBatch: Int,
-                cacheType: KVCache.ElementType) throws {
+                cacheFormat: KVCache.Format) throws {
         self.worker = worker
         self.device = device
         hyper = h
@@ -60,7 +60,7 @@ public final class GPUOffload: LayerOffload, @unchecked Sendable {
                                 UInt32(h.headCountKV), UInt32(h.headDimension), UInt32(h.feedForwardLength),
                                 UInt32(h.vocabularySize), UInt32(h.ropeDimensionCount), UInt32(contextLength),
                                 UInt32(sequences), UInt32(maxBatch), UInt32(firstLayer), UInt32(h.blockCount),
-                                includesOutput ? 1 : 0, cacheType == .f32 ? 1 : 0, h.rmsEpsilon.bitPattern]
+                                includesOutput ? 1 : 0, cacheFormat == .f32 ? 1 : 0, h.rmsEpsilon.bitPattern]
         for (i, v) in fields.enumerated() { header[i] = v }
         let path = Array(filePath.utf8)
         header[17] = UInt32(path.count)

@@ -92,8 +92,8 @@ public enum BlockFormat {
         if done < count { (destination + done).update(repeating: .nan, count: count - done) }
     }
 
-    /// Quantize float activations into `activationType` blocks (Q8_0, Q8_1, Q8_K, F16, BF16;
-    /// F32 = copy). Other types, or a trailing partial block, leave those destination bytes as they were.
+    /// Quantize float activations into `activationType` blocks (Q8_0, Q8_1, Q8_K, F16, BF16, and Q4_0 for
+    /// KV cache rows; F32 = copy). Other types, or a trailing partial block, leave those destination bytes as they were.
     public static func quantizeActivations(_ activationType: TensorType, _ source: UnsafePointer<Float>,
                                            _ destination: UnsafeMutableRawPointer, count: Int) {
         guard count > 0 else { return }
@@ -136,6 +136,8 @@ public enum BlockFormat {
             }
             #endif
             perBlock = QuantizeActivations.q8_K
+        case .q4_0:
+            perBlock = QuantizeActivations.q4_0
         default: return
         }
         for b in 0..<(count / activationType.blockSize) {

@@ -59,4 +59,22 @@ enum QuantizeActivations {
         }
         y.storeBytes(of: 1 / scale, toByteOffset: 0, as: Float.self)
     }
+
+    /// Q4_0 (KV cache rows), as llama.cpp's reference quantizer: m = the value of largest magnitude (its sign
+    /// kept), d = m / −8, q = min(15, trunc(x/d + 8.5)).
+    static func q4_0(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer) {
+        var amax: Float = 0, extreme: Float = 0
+        for j in 0..<32 where abs(x[j]) > amax {
+            amax = abs(x[j]); extreme = x[j]
+        }
+        let d = extreme / -8
+        let inverse: Float = d != 0 ? 1 / d : 0
+        y.storeBytes(of: Float16(d).bitPattern, toByteOffset: 0, as: UInt16.self)
+        // NaN (a diverged activation) stores as 8, i.e. zero, rather than trapping in the conversion.
+        func nibble(_ v: Float) -> UInt8 { v.isNaN ? 8 : UInt8(min(15, max(0, v))) }
+        for j in 0..<16 {
+            let low = nibble(x[j] * inverse + 8.5), high = nibble(x[j + 16] * inverse + 8.5)
+            y.storeBytes(of: low | high << 4, toByteOffset: 2 + j, as: UInt8.self)
+        }
+    }
 }

@@ -31,7 +31,9 @@ enum ChatMode {
             prompter = ChatPrompt(template: template.template, tokenizer: tokenizer)
         }
 
-        let chat = ChatSession(generator: Generator(context: inference, tokenizer: tokenizer), prompter: prompter,
+        let generator = Generator(context: inference, tokenizer: tokenizer)
+        generator.contextShiftKeep = options.contextShiftKeep
+        let chat = ChatSession(generator: generator, prompter: prompter,
                                   sampling: options.samplingParameters, grammar: try options.constraintOptions.load(),
                                   maxTokens: options.nPredict, terminal: terminal, style: style)
         let editor = LineEditor(terminal: terminal)
@@ -267,8 +269,13 @@ final class ChatSession {
                 timings.promptMilliseconds += last.promptMilliseconds
                 timings.generatedTokens = last.generatedTokens
                 timings.generationMilliseconds = last.generationMilliseconds
-                // The last token offered is never evaluated: generation ended on it.
-                evaluated = prompt + offered.dropLast()
+                // The last token offered is never evaluated: generation ended on it. After a context shift the
+                // cache holds only the kept prefix of this prompt in place.
+                let shifts = generator.lastShifts
+                evaluated = shifts.count > 0 ? Array(prompt.prefix(shifts.kept)) : prompt + offered.dropLast()
+                if shifts.count > 0 {
+                    info("[context shift: the context filled; \(shifts.dropped) tokens after the first \(shifts.kept) were dropped]")
+                }
             }
             lastTimings = timings
             lastReused = prompt.count - timings.promptTokens
@@ -276,7 +283,9 @@ final class ChatSession {
             if !reply.isEmpty && !reply.hasSuffix("\n") { Output.out("\n") }
             switch reason {
             case .cancelled: info("[stopped]")
-            case .contextFull: info("[the context of \(contextLength) tokens is full; /clear starts a new conversation]")
+            case .contextFull:
+                let hint = generator.contextShiftKeep == nil ? " (or --context-shift to go on when it fills)" : ""
+                info("[the context of \(contextLength) tokens is full; /clear starts a new conversation\(hint)]")
             case .length, .endOfGeneration: break
             }
         } catch {

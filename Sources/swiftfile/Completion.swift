@@ -10,7 +10,8 @@ import Glibc
 #endif
 
 /// `-p TEXT` / `-f FILE`: complete the prompt on stdout (or print logits as JSON lines with --top-logits).
-/// At a full context generation stops with a note (no context shifting).
+/// At a full context generation stops with a note, or with --context-shift drops half of what follows the
+/// first --keep tokens and goes on.
 enum Completion {
     static func run(_ options: RunnerOptions, weights: LoadedWeights, note: (String) -> Void) throws -> Int32 {
         let loadStart = monotonicMilliseconds()
@@ -20,7 +21,7 @@ enum Completion {
         let session = try ModelSession.open(weights, ModelSession.Sizing(options), note: note)
         let tokenizer = session.tokenizer, h = session.hyper, inference = session.inference, context = session.contextLength
         if options.verbose {
-            note("KV cache: \(context) tokens × \(h.blockCount) layers × \(h.kvDimension) × 2 (K,V) × \(options.cacheType.rawValue.uppercased()) = \(formatBytes(inference.cache.byteCount))")
+            note("KV cache: \(context) tokens × \(h.blockCount) layers × \(h.kvDimension) × (K, V) in \(inference.cache.format) = \(formatBytes(inference.cache.byteCount))")
         }
         let prompt = tokenizer.encode(text, addBOS: tokenizer.addBOS, parseSpecial: false)
         guard !prompt.isEmpty else { throw RunnerError("the prompt is empty (and this model adds no BOS token)") }
@@ -31,6 +32,7 @@ enum Completion {
         let grammar = try options.constraintOptions.load()
 
         let generator = Generator(context: inference, tokenizer: tokenizer)
+        generator.contextShiftKeep = options.contextShiftKeep
         if !options.unsecure { Sandbox.enter(weights: weights.resolved.origin, pool: inference.pool, note: note) }
         let topK = options.topLogits
         if topK != nil {
@@ -58,7 +60,14 @@ enum Completion {
             return true
         }
         if topK == nil { Output.out("\n") }
-        if reason == .contextFull { note("stopped: the context of \(context) tokens is full (raise -c)") }
+        if reason == .contextFull {
+            note("stopped: the context of \(context) tokens is full (raise -c\(options.contextShift ? "" : ", or --context-shift to go on"))")
+        }
+        let shifts = generator.lastShifts
+        if shifts.count > 0 {
+            note("context shift: the context of \(context) tokens filled \(shifts.count) time\(shifts.count == 1 ? "" : "s"); "
+                 + "kept the first \(shifts.kept) tokens each time and dropped \(shifts.dropped) after them in all")
+        }
         if !options.logDisable {
             Output.err(String(format3: "load %.1f ms | prompt %d tokens %.1f ms (%.2f tok/s) | generated %d tokens %.1f ms (%.2f tok/s)\n",
                               loadMilliseconds, timings.promptTokens, timings.promptMilliseconds, timings.promptTokensPerSecond,

@@ -47,15 +47,18 @@ enum GPUSetup {
     /// The model with its offloaded layers attached, or on the CPU alone (with a note saying why when a GPU
     /// was asked for). Throws only when `--gpu nvidia` was given and the GPU cannot be used.
     static func inference(request: GPURequest, weights: LoadedWeights, interleave: Bool, contextLength: Int,
-                          sequences: Int = 1, maxBatch: Int, threads: Int, cacheType: KVCache.ElementType,
+                          sequences: Int = 1, maxBatch: Int, threads: Int, cacheFormat: KVCache.Format,
                           note: (String) -> Void) throws -> InferenceContext {
         var offload: GPUOffload?
         let hyper = try HyperParameters(gguf: weights.gguf)
         if request.wanted {
             do {
                 if let why = ModelWeights.offloadBlocker(gguf: weights.gguf, hyper: hyper) { throw GPUError(.unavailable, why) }
+                if cacheFormat.keys.isQuantized || cacheFormat.values.isQuantized {
+                    throw GPUError(.unavailable, "the GPU worker keeps an F16 or F32 cache, not -ctk/-ctv \(cacheFormat)")
+                }
                 offload = try attach(request, weights: weights, contextLength: contextLength, sequences: sequences,
-                                     maxBatch: maxBatch, cacheType: cacheType)
+                                     maxBatch: maxBatch, cacheFormat: cacheFormat)
             } catch let error as GPUError {
                 if request.mode == .nvidia { throw RunnerError("GPU: \(error.description)") }
                 note("GPU: \(error.description); running on the CPU")
@@ -66,7 +69,7 @@ enum GPUSetup {
                                    offloadedLayers: offload.map { blocks - $0.firstLayer } ?? 0,
                                    offloadedOutput: offload?.includesOutput ?? false)
         let context = InferenceContext(model: model, contextLength: contextLength, sequences: sequences, maxBatch: maxBatch,
-                                       threads: threads, cacheType: cacheType)
+                                       threads: threads, cacheFormat: cacheFormat)
         if let offload {
             context.offload = offload
             let layers = model.hyper.blockCount - offload.firstLayer
@@ -76,7 +79,7 @@ enum GPUSetup {
     }
 
     private static func attach(_ request: GPURequest, weights: LoadedWeights, contextLength: Int, sequences: Int,
-                               maxBatch: Int, cacheType: KVCache.ElementType) throws -> GPUOffload {
+                               maxBatch: Int, cacheFormat: KVCache.Format) throws -> GPUOffload {
         guard let located = try locateWorker() else {
             throw GPUError(.unavailable, "this runner has no GPU worker (built without GPU kernels)")
         }
@@ -88,7 +91,7 @@ enum GPUSetup {
         let region = weights.resolved.region
         return try GPUOffload(worker: worker, device: device, gguf: weights.gguf, hyper: hyper, filePath: region.path,
                               fileOffset: region.fileOffset, layers: request.layers, contextLength: contextLength,
-                              sequences: sequences, maxBatch: maxBatch, cacheType: cacheType)
+                              sequences: sequences, maxBatch: maxBatch, cacheFormat: cacheFormat)
     }
 
     /// --info: the device, and how many of the model's layers (counted from the last, as -ngl counts) fit its

@@ -5,7 +5,7 @@ import Model
 /// `--info`: what the weights are and where they came from.
 enum InfoReport {
     /// `contextSize`: -c as given (nil: the default of every mode, min(8192, trained); 0: the trained length).
-    static func render(_ w: LoadedWeights, contextSize: Int? = nil, cacheType: KVCache.ElementType = .f16) -> String {
+    static func render(_ w: LoadedWeights, contextSize: Int? = nil, cacheFormat: KVCache.Format = .f16) -> String {
         let g = w.gguf
         var lines: [String] = []
         lines.append("source:       \(w.resolved.origin)")
@@ -22,11 +22,11 @@ enum InfoReport {
             lines.append("heads:        \(h.headCount) (kv \(h.headCountKV), head dim \(h.headDimension))")
             lines.append("context:      \(h.contextLength) (trained)")
             let context = contextSize.map { $0 == 0 ? h.contextLength : $0 } ?? min(8192, h.contextLength)
-            let perToken = 2 * cacheType.bytes * h.blockCount * h.kvDimension
+            let perToken = cacheFormat.bytesPerToken(layers: h.blockCount, kvDimension: h.kvDimension).map(formatBytes) ?? "?"
             let total = KVCache.byteCount(layers: h.blockCount, sequences: 1, contextLength: context, kvDimension: h.kvDimension,
-                                          elementType: cacheType).map(formatBytes) ?? "more than 2^63 bytes"
+                                          format: cacheFormat).map(formatBytes) ?? "more than 2^63 bytes"
             let memory = ModelSession.physicalMemoryBytes().map { ", this machine has \(formatBytes($0))" } ?? ""
-            lines.append("kv cache:     \(total) for \(context) tokens (-c; \(formatBytes(perToken)) per token, \(cacheType.rawValue.uppercased())\(memory))")
+            lines.append("kv cache:     \(total) for \(context) tokens (-c; \(perToken) per token, \(cacheFormat)\(memory))")
             lines.append("rope:         base \(h.ropeFreqBase), \(h.ropeDimensionCount) dims\(g.tensor(named: "rope_freqs.weight") != nil ? ", rope_freqs scaling" : "")")
             lines.append("rms epsilon:  \(h.rmsEpsilon)")
             lines.append("vocabulary:   \(h.vocabularySize)")

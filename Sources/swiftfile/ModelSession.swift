@@ -27,7 +27,7 @@ struct ModelSession {
         var maxBatch: Int
         var threads: Int?
         var threadsBatch: Int?
-        var cacheType: KVCache.ElementType = .f16
+        var cacheFormat: KVCache.Format = .f16
         var gpu: GPURequest = .cpuOnly
         var interleave = true
 
@@ -38,7 +38,7 @@ struct ModelSession {
             maxBatch = max(options.batchSize, self.sequences)
             threads = options.threads
             threadsBatch = options.threadsBatch
-            cacheType = options.cacheType
+            cacheFormat = options.cacheFormat
             gpu = options.gpuRequest
             interleave = !options.noRepack
         }
@@ -64,11 +64,11 @@ struct ModelSession {
         if perSequence > hyper.contextLength {
             note("context \(perSequence) exceeds the model's trained length \(hyper.contextLength); quality may degrade")
         }
-        try checkCacheFits(hyper, total: total, perSequence: perSequence, sequences: sizing.sequences, cacheType: sizing.cacheType)
+        try checkCacheFits(hyper, total: total, perSequence: perSequence, sequences: sizing.sequences, cacheFormat: sizing.cacheFormat)
         let threads = sizing.threads ?? physicalCoreCount()
         let inference = try GPUSetup.inference(request: sizing.gpu, weights: weights, interleave: sizing.interleave,
                                                contextLength: perSequence, sequences: sizing.sequences, maxBatch: sizing.maxBatch,
-                                               threads: max(threads, sizing.threadsBatch ?? threads), cacheType: sizing.cacheType,
+                                               threads: max(threads, sizing.threadsBatch ?? threads), cacheFormat: sizing.cacheFormat,
                                                note: note)
         return ModelSession(weights: weights, tokenizer: tokenizer, hyper: hyper, inference: inference)
     }
@@ -76,15 +76,16 @@ struct ModelSession {
     /// The KV cache is allocated up front but touched as positions fill, so a context that can never fit would
     /// start fine and fail hours later: refuse it now, with the numbers.
     static func checkCacheFits(_ hyper: HyperParameters, total: Int, perSequence: Int, sequences: Int,
-                               cacheType: KVCache.ElementType) throws {
+                               cacheFormat: KVCache.Format) throws {
+        if let why = cacheFormat.unsupportedReason(headDimension: hyper.headDimension) { throw RunnerError(why) }
         let memory = physicalMemoryBytes()
         let bytes = KVCache.byteCount(layers: hyper.blockCount, sequences: sequences, contextLength: perSequence,
-                                      kvDimension: hyper.kvDimension, elementType: cacheType)
+                                      kvDimension: hyper.kvDimension, format: cacheFormat)
         if let bytes, memory.map({ bytes <= $0 }) ?? true { return }
-        let perToken = 2 * cacheType.bytes * hyper.blockCount * max(1, hyper.kvDimension)
+        let perToken = max(1, cacheFormat.bytesPerToken(layers: hyper.blockCount, kvDimension: hyper.kvDimension) ?? Int.max)
         let fits = memory.map { String($0 / max(1, perToken)) } ?? "?"
         throw RunnerError("-c \(total): the KV cache would take \(bytes.map(formatBytes) ?? "more than 2^63 bytes") "
-            + "(\(formatBytes(perToken)) per token, \(cacheType.rawValue.uppercased())), more than this machine's "
+            + "(\(formatBytes(perToken)) per token, \(cacheFormat)), more than this machine's "
             + "\(memory.map(formatBytes) ?? "?") of memory; at most about \(fits) tokens fit")
     }
 

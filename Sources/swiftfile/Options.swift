@@ -23,6 +23,16 @@ struct RunnerOptions: ParsableCommand {
     @Option(name: [.customShort("c"), .customLong("ctx-size")], help: "Context size in tokens (0: the model's trained length; default min(8192, trained)).")
     var contextSize: Int?
 
+    @Flag(name: .customLong("context-shift"), inversion: .prefixedNo,
+          help: "When the context fills during -p or --chat generation, keep the first --keep tokens, drop half of the rest and go on (default: stop).")
+    var contextShift = false
+
+    @Option(name: .customLong("keep"), parsing: .unconditional, help: "Prompt tokens a context shift keeps, BOS aside (-1: the whole prompt).")
+    var keep: Int = 0
+
+    /// Generator.contextShiftKeep for these flags.
+    var contextShiftKeep: Int? { contextShift ? keep : nil }
+
     @Option(name: [.customShort("t"), .customLong("threads")], help: "Threads for generation (default: physical cores).")
     var threads: Int?
 
@@ -32,14 +42,17 @@ struct RunnerOptions: ParsableCommand {
     @Option(name: [.customShort("b"), .customLong("batch-size")], help: "Prompt tokens evaluated per batch.")
     var batchSize: Int = 512
 
-    @Option(name: [.customLong("ctk", withSingleDash: true), .customLong("cache-type-k")], help: "KV cache type for keys: f16 (default) or f32.")
+    @Option(name: [.customLong("ctk", withSingleDash: true), .customLong("cache-type-k")], help: "KV cache type for keys: f16 (default), f32, q8_0 or q4_0.")
     var cacheTypeK: String = "f16"
 
-    @Option(name: [.customLong("ctv", withSingleDash: true), .customLong("cache-type-v")], help: "KV cache type for values: f16 (default) or f32; must equal -ctk.")
+    @Option(name: [.customLong("ctv", withSingleDash: true), .customLong("cache-type-v")], help: "KV cache type for values: f16 (default), f32, q8_0 or q4_0.")
     var cacheTypeV: String = "f16"
 
-    /// The KV cache element type (validated: both flags name the same supported type).
-    var cacheType: KVCache.ElementType { KVCache.ElementType(rawValue: cacheTypeK.lowercased()) ?? .f16 }
+    /// The KV cache's key and value types (validated: both flags name supported types).
+    var cacheFormat: KVCache.Format {
+        KVCache.Format(keys: KVCache.ElementType(rawValue: cacheTypeK.lowercased()) ?? .f16,
+                       values: KVCache.ElementType(rawValue: cacheTypeV.lowercased()) ?? .f16)
+    }
 
     @Option(name: [.customLong("ngl", withSingleDash: true), .customLong("n-gpu-layers"), .customLong("gpu-layers")], parsing: .unconditional, help: "Layers to offload to the GPU: the last N (999: all, with the output layer).")
     var gpuLayers: Int?
@@ -98,13 +111,11 @@ struct RunnerOptions: ParsableCommand {
         if let c = contextSize, c < 0 || c > 1 << 24 { throw ValidationError("-c/--ctx-size must be between 0 and 16777216, got \(c)") }
         if let t = threads, t < 1 || t > 1024 { throw ValidationError("-t/--threads must be between 1 and 1024, got \(t)") }
         if let t = threadsBatch, t < 1 || t > 1024 { throw ValidationError("-tb/--threads-batch must be between 1 and 1024, got \(t)") }
+        guard keep >= -1 else { throw ValidationError("--keep must be -1 or more, got \(keep)") }
         guard (1...65536).contains(batchSize) else { throw ValidationError("-b/--batch-size must be between 1 and 65536, got \(batchSize)") }
         let cacheTypes = KVCache.ElementType.allCases.map(\.rawValue)
         for (flag, value) in [("-ctk", cacheTypeK), ("-ctv", cacheTypeV)] where !cacheTypes.contains(value.lowercased()) {
             throw ValidationError("\(flag): unsupported KV cache type '\(value)' (supported: \(cacheTypes.joined(separator: ", ")))")
-        }
-        guard cacheTypeK.lowercased() == cacheTypeV.lowercased() else {
-            throw ValidationError("-ctk \(cacheTypeK) and -ctv \(cacheTypeV) differ; this build keeps keys and values in one type")
         }
         guard temperature.isFinite, temperature >= 0 else { throw ValidationError("--temp must be a number ≥ 0") }
         guard topP.isFinite, (0...1).contains(topP) else { throw ValidationError("--top-p must be between 0 and 1") }

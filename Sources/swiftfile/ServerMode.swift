@@ -40,6 +40,9 @@ enum ServerMode {
         service.scheduler.start()
         state.setReady(service)
         note("model loaded: \(service.modelName), \(service.scheduler.slotCount) slots × \(service.contextLength) tokens of context")
+        if options.contextShift {
+            note("--context-shift applies to -p and --chat; a server reply that fills its slot's context ends with finish_reason \"length\"")
+        }
         BrowserLaunch.openIfWanted(url: "http://\(shownHost):\(server.boundPort)/", serverMode: options.server, noBrowser: options.noBrowser, note: note)
         if !options.unsecure {
             Sandbox.enter(weights: weights.resolved.origin, server: server, scheduler: service.scheduler,

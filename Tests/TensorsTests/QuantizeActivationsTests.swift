@@ -3,12 +3,13 @@ import Tensors
 import XCTest
 
 final class QuantizeActivationsTests: XCTestCase {
-    /// Byte-exact against gguf-py (F16, BF16) and the tool's numpy transcriptions of what
-    /// llama.cpp's x86 backend computes (Q8_0, Q8_1: x·(127/amax) rounded half to even; Q8_K).
+    /// Byte-exact against gguf-py (F16, BF16, and Q4_0 for KV cache rows: its reference quantizer, as
+    /// llama.cpp's) and the tool's numpy transcriptions of what llama.cpp's x86 backend computes (Q8_0, Q8_1:
+    /// x·(127/amax) rounded half to even; Q8_K).
     func testActivationBytesMatchFixtures() throws {
         let activations = try Fixtures.activations()
         XCTAssertEqual(activations.count, Fixtures.elements)
-        for type in [TensorType.q8_0, .q8_1, .q8_K, .f16, .bf16] {
+        for type in [TensorType.q8_0, .q8_1, .q8_K, .f16, .bf16, .q4_0] {
             let expected = try Fixtures.bytes("activations.\(type.name).bin")
             let actual = BlockFormat.quantized(type, activations)
             XCTAssertEqual(actual.count, expected.count, "\(type)")
@@ -44,7 +45,7 @@ final class QuantizeActivationsTests: XCTestCase {
         var values = [Float](repeating: 1, count: 256)
         values[0] = .nan
         values[1] = .infinity
-        for type in [TensorType.q8_0, .q8_1, .q8_K, .f16, .bf16] {
+        for type in [TensorType.q8_0, .q8_1, .q8_K, .f16, .bf16, .q4_0] {
             _ = BlockFormat.quantized(type, values)
         }
     }
