@@ -271,16 +271,17 @@ final class ChatSession {
                 timings.generationMilliseconds = last.generationMilliseconds
                 // The last token offered is never evaluated: generation ended on it. After a context shift the
                 // cache holds only the kept prefix of this prompt in place.
-                let shifts = generator.lastShifts
-                evaluated = shifts.count > 0 ? Array(prompt.prefix(shifts.kept)) : prompt + offered.dropLast()
-                if shifts.count > 0 {
-                    info("[context shift: the context filled; \(shifts.dropped) tokens after the first \(shifts.kept) were dropped]")
-                }
+                let shifted = generator.lastShifts
+                evaluated = shifted.count > 0 ? Array(prompt.prefix(shifted.kept)) : prompt + offered.dropLast()
             }
             lastTimings = timings
             lastReused = prompt.count - timings.promptTokens
             lastContextUsed = min(contextLength, prompt.count + timings.generatedTokens)
             if !reply.isEmpty && !reply.hasSuffix("\n") { Output.out("\n") }
+            let shifts = generator.lastShifts
+            if !interrupted, shifts.count > 0 {
+                info("[context shift: the context filled; \(shifts.dropped) tokens after the first \(shifts.kept) were dropped]")
+            }
             switch reason {
             case .cancelled: info("[stopped]")
             case .contextFull:

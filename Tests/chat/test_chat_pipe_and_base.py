@@ -39,6 +39,20 @@ def test_piped_banner_goes_to_stderr_unless_log_disable():
     assert result.stdout == ""
 
 
+def test_a_full_context_stops_the_answer_or_shifts_with_context_shift():
+    question = "Write a long story about a robot.\n"
+    stopped = run_piped(question, "-c", "128", "-n", "300")
+    assert stopped.returncode == 0, stopped.stderr
+    assert "[the context of 128 tokens is full; /clear starts a new conversation (or --context-shift to go on when it fills)]" \
+        in stopped.stdout, stopped.stdout
+    shifted = run_piped(question, "-c", "128", "-n", "300", "--context-shift", "--keep", "-1")
+    assert shifted.returncode == 0, shifted.stderr
+    assert "is full" not in shifted.stdout
+    # The whole prompt (the templated question) is kept; the answer's oldest tokens go.
+    assert "[context shift: the context filled; " in shifted.stdout and " tokens after the first " in shifted.stdout, shifted.stdout
+    assert len(shifted.stdout) > len(stopped.stdout)
+
+
 def test_base_model_falls_back_to_completion():
     chat = Chat(model=BASE_MODEL, tokens=8)
     try:
