@@ -71,6 +71,11 @@ public final class InferenceContext: @unchecked Sendable {
     private let gate: UnsafeMutablePointer<Float>       // (maxBatch, feedForwardLength)
     private let up: UnsafeMutablePointer<Float>         // (maxBatch, feedForwardLength)
     private let scores: UnsafeMutablePointer<Float>     // (threads, contextLength) attention weights
+    /// Prompt attention in tiles (attendInTiles): `tilePositions` consecutive positions × the heads of one
+    /// KV head; each thread's tile weights are rows of contextLength + 16 (zero-padded to 16 positions).
+    private let tilePositions: Int
+    private let tileQueries: Int
+    private let tileWeights: UnsafeMutablePointer<Float> // (threads, tileQueries, contextLength + 16), touched as used
     private let rope: UnsafeMutablePointer<Float>       // (2, maxBatch, ropeDimensionCount) cos/sin pairs: global, sliding layers
     /// Per-pair RoPE divisors: Llama 3.1's rope_freqs, else Phi-3's long or short factors for this context.
     private let ropeDivisors: [Float]?
@@ -101,6 +106,9 @@ public final class InferenceContext: @unchecked Sendable {
         x = buffer(b * e); xb = buffer(b * e); q = buffer(b * qd); k = buffer(b * kv); v = buffer(b * kv)
         attention = buffer(b * qd); projected = buffer(b * e); gate = buffer(b * ff); up = buffer(b * ff)
         scores = buffer(pool.activeThreads * cache.contextLength)
+        tilePositions = max(1, 16 / max(1, h.headCount / max(1, h.headCountKV)))
+        tileQueries = tilePositions * max(1, h.headCount / max(1, h.headCountKV))
+        tileWeights = .allocate(capacity: pool.activeThreads * tileQueries * (cache.contextLength + 16))
         rope = buffer(2 * b * h.ropeDimensionCount)
         let w = model.weights
         ropeDivisors = w.ropeFrequencies ?? (cache.contextLength > h.ropeOriginalContext ? w.ropeFactorsLong : w.ropeFactorsShort)
@@ -113,7 +121,7 @@ public final class InferenceContext: @unchecked Sendable {
     }
 
     deinit {
-        for p in [x, xb, q, k, v, attention, projected, gate, up, scores, rope, logitRows] { p.deallocate() }
+        for p in [x, xb, q, k, v, attention, projected, gate, up, scores, tileWeights, rope, logitRows] { p.deallocate() }
         activations.deallocate()
     }
 
@@ -344,14 +352,16 @@ public final class InferenceContext: @unchecked Sendable {
         let h = model.hyper
         let hd = h.headDimension, kvDim = h.kvDimension
         let group = h.headCount / h.headCountKV
-        let queryScale: Float = h.traits.scalesQuery ? h.attentionScale : 1
-        let scale: Float = h.traits.scalesQuery ? 1 : h.attentionScale
         let qd = h.queryDimension
         // A sliding layer sees the last `window` positions, its own included.
         let window = h.slidingLayers[layer] ? (h.slidingWindow ?? Int.max) : Int.max
+        if batch.count > 1, window == Int.max, cache.format.values == .f16 {
+            attendInTiles(batch, layer: layer)
+            return
+        }
         let ctx = cache.contextLength
         let cache = self.cache
-        let keyType = cache.format.keys, valueType = cache.format.values
+        let valueType = cache.format.values
         let work = batch.count * h.headCount
         let entries = batch
         let n = batch.count
@@ -365,30 +375,13 @@ public final class InferenceContext: @unchecked Sendable {
                 let head = item / n, i = item % n
                 let entry = entries[i]
                 let kvHead = head / group
-                let query = self.q + i * qd + head * hd
                 let start = window > entry.position ? 0 : entry.position + 1 - window
                 let length = entry.position + 1 - start
                 let keys = UnsafeRawPointer(cache.keyRow(layer: layer, sequence: entry.sequence, position: start))
                     + cache.keyHeadOffset(kvHead, headDimension: hd)
                 let values = UnsafeRawPointer(cache.valueRow(layer: layer, sequence: entry.sequence, position: start))
                     + cache.valueHeadOffset(kvHead, headDimension: hd)
-                if queryScale != 1 { for d in 0..<hd { query[d] *= queryScale } }
-                switch keyType {
-                case .f16:
-                    for d in 0..<hd { query[d] = Attention.roundedToHalf(query[d]) }
-                    Attention.scores(query, keys.assumingMemoryBound(to: Float16.self), stride: kvDim, length: length, headDim: hd,
-                                     order: single ? .singleToken(hd) : .chains16, scale: scale, into: weights)
-                case .f32:
-                    Attention.scores(query, keys.assumingMemoryBound(to: Float.self), stride: kvDim, length: length, headDim: hd,
-                                     scale: scale, into: weights)
-                case .q8_0, .q4_0:
-                    Attention.scores(query, quantized: keys, type: keyType.tensorType, rowBytes: cache.keyRowBytes,
-                                     length: length, headDim: hd, scale: scale, into: weights)
-                }
-                var maximum = -Float.infinity
-                for t in 0..<length where weights[t] > maximum { maximum = weights[t] }
-                let sum = Activations.softmaxExp(weights, count: length, maximum: maximum)
-                let inverse = Float(1 / sum)
+                let inverse = self.softmaxScores(self.q + i * qd + head * hd, keys: keys, length: length, single: single, into: weights)
                 let out = self.attention + i * qd + head * hd
                 switch valueType {
                 case .f16:
@@ -408,5 +401,89 @@ public final class InferenceContext: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// Prompt batches over an F16 value cache without a window: the heads that share a KV head, at a few
+    /// consecutive positions of one sequence, form a tile whose weighted sums read and widen each value row
+    /// once for all of them (Attention.weightedSums). Scores and softmax are per query, as in `attend`;
+    /// the results are the same bits.
+    private func attendInTiles(_ batch: [BatchEntry], layer: Int) {
+        let h = model.hyper
+        let hd = h.headDimension, kvDim = h.kvDimension, qd = h.queryDimension
+        let group = h.headCount / h.headCountKV
+        let cache = self.cache
+        let rowLength = cache.contextLength + 16
+        var tiles: [Range<Int>] = []
+        var first = 0
+        while first < batch.count {
+            var end = first + 1
+            while end < batch.count, end - first < tilePositions, batch[end].sequence == batch[first].sequence,
+                  batch[end].position == batch[end - 1].position + 1 { end += 1 }
+            tiles.append(first..<end)
+            first = end
+        }
+        let entries = batch, runs = tiles, capacity = tileQueries
+        pool.parallelFor(h.headCountKV * runs.count) { range, thread in
+            let weights = self.tileWeights + thread * capacity * rowLength
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: capacity) { lengths in
+                withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: capacity) { outputs in
+                    for item in range {
+                        let kvHead = item / runs.count, tile = runs[item % runs.count]
+                        let sequence = entries[tile.lowerBound].sequence
+                        let keys = UnsafeRawPointer(cache.keyRow(layer: layer, sequence: sequence, position: 0))
+                            + cache.keyHeadOffset(kvHead, headDimension: hd)
+                        var count = 0
+                        for i in tile {
+                            let length = entries[i].position + 1
+                            for head in (kvHead * group)..<((kvHead + 1) * group) {
+                                let row = weights + count * rowLength
+                                let inverse = self.softmaxScores(self.q + i * qd + head * hd, keys: keys, length: length,
+                                                                 single: false, into: row)
+                                Attention.scaleRoundedToHalf(row, count: length, scale: inverse)
+                                for t in length..<((length + 15) & ~15) { row[t] = 0 }
+                                lengths[count] = length
+                                outputs[count] = self.attention + i * qd + head * hd
+                                count += 1
+                            }
+                        }
+                        let values = UnsafeRawPointer(cache.valueRow(layer: layer, sequence: sequence, position: 0))
+                            + cache.valueHeadOffset(kvHead, headDimension: hd)
+                        Attention.weightedSums(weights, weightStride: rowLength, lengths: UnsafePointer(lengths.baseAddress!),
+                                               queries: count, values.assumingMemoryBound(to: Float16.self), stride: kvDim,
+                                               headDim: hd, outputs: UnsafePointer(outputs.baseAddress!))
+                    }
+                }
+            }
+        }
+    }
+
+    /// One query's attention scores over `length` keys from `keys` (one head's slice of the first row) in
+    /// the cache's key type, exponentiated against their maximum: returns 1 / their sum (softmax weights
+    /// are `scores · inverse`). The query is scaled first where the architecture scales queries, and
+    /// rounded to F16 for F16 keys.
+    @inline(__always)
+    private func softmaxScores(_ query: UnsafeMutablePointer<Float>, keys: UnsafeRawPointer, length: Int, single: Bool,
+                               into weights: UnsafeMutablePointer<Float>) -> Float {
+        let h = model.hyper
+        let hd = h.headDimension, kvDim = h.kvDimension
+        let queryScale: Float = h.traits.scalesQuery ? h.attentionScale : 1
+        let scale: Float = h.traits.scalesQuery ? 1 : h.attentionScale
+        if queryScale != 1 { for d in 0..<hd { query[d] *= queryScale } }
+        switch cache.format.keys {
+        case .f16:
+            for d in 0..<hd { query[d] = Attention.roundedToHalf(query[d]) }
+            Attention.scores(query, keys.assumingMemoryBound(to: Float16.self), stride: kvDim, length: length, headDim: hd,
+                             order: single ? .singleToken(hd) : .chains16, scale: scale, into: weights)
+        case .f32:
+            Attention.scores(query, keys.assumingMemoryBound(to: Float.self), stride: kvDim, length: length, headDim: hd,
+                             scale: scale, into: weights)
+        case .q8_0, .q4_0:
+            Attention.scores(query, quantized: keys, type: cache.format.keys.tensorType, rowBytes: cache.keyRowBytes,
+                             length: length, headDim: hd, scale: scale, into: weights)
+        }
+        var maximum = -Float.infinity
+        for t in 0..<length where weights[t] > maximum { maximum = weights[t] }
+        let sum = Activations.softmaxExp(weights, count: length, maximum: maximum)
+        return Float(1 / sum)
     }
 }

@@ -66,6 +66,26 @@ public enum Attention {
         }
     }
 
+    /// A batch's weighted sums for several queries over the same F16 value rows (one KV head, positions
+    /// from 0), in the batch order: bit for bit `weightedSum(order: .chains16)` per query, the value rows
+    /// shared by all of them. Weight rows are `weightStride` apart and hold zeros from each query's length
+    /// to the next multiple of 16; every value row below the largest length must be written.
+    public static func weightedSums(_ weights: UnsafePointer<Float>, weightStride: Int, lengths: UnsafePointer<Int>,
+                                    queries: Int, _ values: UnsafePointer<Float16>, stride: Int, headDim: Int,
+                                    outputs: UnsafePointer<UnsafeMutablePointer<Float>>) {
+        #if arch(x86_64)
+        if CPUFeatures.current.hasAVX2, headDim % 8 == 0 {
+            AVX2Attention.weightedSums(weights, weightStride: weightStride, lengths: lengths, queries: queries,
+                                       UnsafeRawPointer(values), stride: stride, headDim: headDim, outputs: outputs)
+            return
+        }
+        #endif
+        for q in 0..<queries {
+            weightedSum(weights + q * weightStride, values, stride: stride, length: lengths[q], headDim: headDim,
+                        order: .chains16, into: outputs[q])
+        }
+    }
+
     /// Σ term(i) for i in 0..<n in `order` (the scalar definition the AVX2 kernels reproduce).
     @inline(__always)
     static func sum(_ n: Int, _ order: SummationOrder, _ term: (Int) -> Float) -> Float {

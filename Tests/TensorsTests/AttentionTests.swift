@@ -80,4 +80,43 @@ final class AttentionTests: XCTestCase {
             }
         }
     }
+
+    /// A tile's weighted sums (value rows shared by several queries, transposed per chunk of 256 positions)
+    /// equal each query's own sum in the batch order, bit for bit: lengths across chunk and 16-position step
+    /// edges, and weights that are F16 values as the model's are.
+    func testTiledWeightedSumsMatchEachQuerysOwn() {
+        var generator = SeededGenerator(seed: 33)
+        let lengths = [1, 15, 16, 17, 255, 256, 257, 600, 513]
+        for headDim in [64, 24] {
+            let stride = headDim + 8, longest = lengths.max()!
+            let values = halves(longest * stride, &generator)
+            let rowLength = longest + 16
+            var weights = [Float](repeating: 0, count: lengths.count * rowLength)
+            for (q, length) in lengths.enumerated() {
+                for t in 0..<length { weights[q * rowLength + t] = Float(Float16(abs(Float(halves(1, &generator)[0])) / 3)) }
+            }
+            var outputs = [[Float]](repeating: [Float](repeating: .nan, count: headDim), count: lengths.count)
+            let pointers = (0..<lengths.count).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: headDim) }
+            defer { pointers.forEach { $0.deallocate() } }
+            values.withUnsafeBufferPointer { v in
+                Attention.weightedSums(weights, weightStride: rowLength, lengths: lengths, queries: lengths.count,
+                                       v.baseAddress!, stride: stride, headDim: headDim, outputs: pointers)
+            }
+            for q in lengths.indices { outputs[q] = Array(UnsafeBufferPointer(start: pointers[q], count: headDim)) }
+            for (q, length) in lengths.enumerated() {
+                var own = [Float](repeating: .nan, count: headDim)
+                values.withUnsafeBufferPointer { v in
+                    weights.withUnsafeBufferPointer { w in
+                        Attention.weightedSum(w.baseAddress! + q * rowLength, v.baseAddress!, stride: stride, length: length,
+                                              headDim: headDim, order: .chains16, into: &own)
+                    }
+                }
+                for d in 0..<headDim {
+                    let terms = (0..<length).map { weights[q * rowLength + $0] * Float(values[$0 * stride + d]) }
+                    XCTAssertEqual(outputs[q][d].bitPattern, own[d].bitPattern, "head \(headDim) length \(length) d \(d)")
+                    XCTAssertEqual(outputs[q][d].bitPattern, FloatWeightsTests.chains16(terms).bitPattern, "head \(headDim) length \(length) d \(d)")
+                }
+            }
+        }
+    }
 }

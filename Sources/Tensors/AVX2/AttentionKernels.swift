@@ -143,5 +143,126 @@ public enum AVX2Attention {
             }
         }
     }
+
+    /// Several queries' weighted sums over the same value rows (one KV head of one sequence, positions from
+    /// 0): out_q[d] = Σ_{t < length_q} weights_q[t] · value_t[d] in Attention's 16-chain order (chain j sums
+    /// t ≡ j mod 16 in order, then the 16-lane tree) — bit for bit `weightedSum(whole: -1)` per query. The
+    /// value rows are widened and transposed once per chunk of positions (positions along the lanes, as
+    /// llama.cpp's batch kernels see its transposed value cache), and every query of the tile then
+    /// multiply-adds 16 positions per step into its own chains (fused: a weight and a value are F16
+    /// values, so each product is exact and the fused sum equals multiply-then-add). Weight rows are
+    /// `weightStride` apart and hold zeros from length_q to the next multiple of 16; every value row below
+    /// the largest length must be written. headDim % 8 == 0.
+    public static func weightedSums(_ weights: UnsafePointer<Float>, weightStride: Int, lengths: UnsafePointer<Int>,
+                                    queries: Int, _ values: UnsafeRawPointer, stride: Int, headDim: Int,
+                                    outputs: UnsafePointer<UnsafeMutablePointer<Float>>) {
+        let rowBytes = 2 * stride
+        var longest = 0
+        for q in 0..<queries { longest = max(longest, lengths[q]) }
+        let chunk = 256  // positions per transposed chunk: headDim × 256 floats (64 KiB at 64 dims) stay in L2
+        let upper = _mm256_castsi256_ps(_mm256_set_epi32(-1, -1, -1, -1, 0, 0, 0, 0))
+        let lowTwice = _mm256_set_epi32(3, 2, 1, 0, 3, 2, 1, 0), highTwice = _mm256_set_epi32(7, 6, 5, 4, 7, 6, 5, 4)
+        // [a's low 128 bits, b's low 128 bits] and [a's high, b's high] (permute2f128 is a macro Swift cannot import).
+        @inline(__always) func lows(_ a: __m256, _ b: __m256) -> __m256 {
+            _mm256_blendv_ps(a, _mm256_permutevar8x32_ps(b, lowTwice), upper)
+        }
+        @inline(__always) func highs(_ a: __m256, _ b: __m256) -> __m256 {
+            _mm256_blendv_ps(_mm256_permutevar8x32_ps(a, highTwice), b, upper)
+        }
+        @inline(__always) func pd(_ v: __m256) -> __m256d { _mm256_castps_pd(v) }
+        @inline(__always) func ps(_ v: __m256d) -> __m256 { _mm256_castpd_ps(v) }
+        withUnsafeTemporaryAllocation(of: __m256.self, capacity: max(1, 2 * queries * headDim)) { chainStore in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: headDim * chunk) { transposedStore in
+                let chains = chainStore.baseAddress!, columns = transposedStore.baseAddress!
+                chainStore.initialize(repeating: _mm256_setzero_ps())
+                var chunkStart = 0
+                while chunkStart < longest {
+                    let chunkEnd = min(longest, chunkStart + chunk)
+                    let steps = (chunkEnd - chunkStart + 15) / 16
+                    // columns[d · chunk + j] = value_{chunkStart + j}[d], zero past chunkEnd: 8×8 blocks transposed.
+                    var t = chunkStart
+                    while t < chunkStart + 16 * steps {
+                        var d = 0
+                        while d < headDim {
+                            @inline(__always) func row(_ k: Int) -> __m256 {
+                                t + k < chunkEnd ? _mm256_cvtph_ps(load128(values + (t + k) * rowBytes + 2 * d)) : _mm256_setzero_ps()
+                            }
+                            let r0 = row(0), r1 = row(1), r2 = row(2), r3 = row(3), r4 = row(4), r5 = row(5), r6 = row(6), r7 = row(7)
+                            let t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1)
+                            let t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3)
+                            let t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5)
+                            let t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7)
+                            let u0 = ps(_mm256_unpacklo_pd(pd(t0), pd(t2))), u1 = ps(_mm256_unpackhi_pd(pd(t0), pd(t2)))
+                            let u2 = ps(_mm256_unpacklo_pd(pd(t1), pd(t3))), u3 = ps(_mm256_unpackhi_pd(pd(t1), pd(t3)))
+                            let u4 = ps(_mm256_unpacklo_pd(pd(t4), pd(t6))), u5 = ps(_mm256_unpackhi_pd(pd(t4), pd(t6)))
+                            let u6 = ps(_mm256_unpacklo_pd(pd(t5), pd(t7))), u7 = ps(_mm256_unpackhi_pd(pd(t5), pd(t7)))
+                            let base = UnsafeMutableRawPointer(columns + d * chunk + (t - chunkStart))
+                            let bytes = 4 * chunk
+                            base.storeBytes(of: lows(u0, u4), as: __m256.self)
+                            (base + bytes).storeBytes(of: lows(u1, u5), as: __m256.self)
+                            (base + 2 * bytes).storeBytes(of: lows(u2, u6), as: __m256.self)
+                            (base + 3 * bytes).storeBytes(of: lows(u3, u7), as: __m256.self)
+                            (base + 4 * bytes).storeBytes(of: highs(u0, u4), as: __m256.self)
+                            (base + 5 * bytes).storeBytes(of: highs(u1, u5), as: __m256.self)
+                            (base + 6 * bytes).storeBytes(of: highs(u2, u6), as: __m256.self)
+                            (base + 7 * bytes).storeBytes(of: highs(u3, u7), as: __m256.self)
+                            d += 8
+                        }
+                        t += 8
+                    }
+                    // Each query: four dimensions (eight chain registers) at a time over the chunk's steps.
+                    for q in 0..<queries where lengths[q] > chunkStart {
+                        let queryEnd = min(chunkEnd, lengths[q])
+                        let querySteps = (queryEnd - chunkStart + 15) / 16
+                        let w = UnsafeRawPointer(weights + q * weightStride + chunkStart)
+                        let own = chains + 2 * q * headDim
+                        var d = 0
+                        while d + 4 <= headDim {
+                            var a0 = own[2 * d], a1 = own[2 * d + 1], a2 = own[2 * d + 2], a3 = own[2 * d + 3]
+                            var a4 = own[2 * d + 4], a5 = own[2 * d + 5], a6 = own[2 * d + 6], a7 = own[2 * d + 7]
+                            let c = UnsafeRawPointer(columns + d * chunk)
+                            let bytes = 4 * chunk
+                            var step = 0
+                            while step < querySteps {
+                                let o = 64 * step
+                                let low = w.loadUnaligned(fromByteOffset: o, as: __m256.self)
+                                let high = w.loadUnaligned(fromByteOffset: o + 32, as: __m256.self)
+                                a0 = _mm256_fmadd_ps(low, c.loadUnaligned(fromByteOffset: o, as: __m256.self), a0)
+                                a1 = _mm256_fmadd_ps(high, c.loadUnaligned(fromByteOffset: o + 32, as: __m256.self), a1)
+                                a2 = _mm256_fmadd_ps(low, c.loadUnaligned(fromByteOffset: bytes + o, as: __m256.self), a2)
+                                a3 = _mm256_fmadd_ps(high, c.loadUnaligned(fromByteOffset: bytes + o + 32, as: __m256.self), a3)
+                                a4 = _mm256_fmadd_ps(low, c.loadUnaligned(fromByteOffset: 2 * bytes + o, as: __m256.self), a4)
+                                a5 = _mm256_fmadd_ps(high, c.loadUnaligned(fromByteOffset: 2 * bytes + o + 32, as: __m256.self), a5)
+                                a6 = _mm256_fmadd_ps(low, c.loadUnaligned(fromByteOffset: 3 * bytes + o, as: __m256.self), a6)
+                                a7 = _mm256_fmadd_ps(high, c.loadUnaligned(fromByteOffset: 3 * bytes + o + 32, as: __m256.self), a7)
+                                step += 1
+                            }
+                            own[2 * d] = a0; own[2 * d + 1] = a1; own[2 * d + 2] = a2; own[2 * d + 3] = a3
+                            own[2 * d + 4] = a4; own[2 * d + 5] = a5; own[2 * d + 6] = a6; own[2 * d + 7] = a7
+                            d += 4
+                        }
+                        while d < headDim {
+                            var a0 = own[2 * d], a1 = own[2 * d + 1]
+                            let c = UnsafeRawPointer(columns + d * chunk)
+                            for step in 0..<querySteps {
+                                let o = 64 * step
+                                a0 = _mm256_fmadd_ps(w.loadUnaligned(fromByteOffset: o, as: __m256.self), c.loadUnaligned(fromByteOffset: o, as: __m256.self), a0)
+                                a1 = _mm256_fmadd_ps(w.loadUnaligned(fromByteOffset: o + 32, as: __m256.self),
+                                                     c.loadUnaligned(fromByteOffset: o + 32, as: __m256.self), a1)
+                            }
+                            own[2 * d] = a0; own[2 * d + 1] = a1
+                            d += 1
+                        }
+                    }
+                    chunkStart = chunkEnd
+                }
+                // Chains 0–7 plus 8–15, then the tree of horizontalSum: Attention's 16-lane fold.
+                for q in 0..<queries {
+                    let own = chains + 2 * q * headDim
+                    for d in 0..<headDim { outputs[q][d] = horizontalSum(_mm256_add_ps(own[2 * d], own[2 * d + 1])) }
+                }
+            }
+        }
+    }
 }
 #endif
