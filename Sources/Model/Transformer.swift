@@ -381,7 +381,10 @@ public final class InferenceContext: @unchecked Sendable {
                     + cache.keyHeadOffset(kvHead, headDimension: hd)
                 let values = UnsafeRawPointer(cache.valueRow(layer: layer, sequence: entry.sequence, position: start))
                     + cache.valueHeadOffset(kvHead, headDimension: hd)
-                let inverse = self.softmaxScores(self.q + i * qd + head * hd, keys: keys, length: length, single: single, into: weights)
+                let query = self.q + i * qd + head * hd
+                self.prepareQuery(query)
+                self.queryScores(query, keys: keys, length: length, single: single, into: weights)
+                let inverse = Self.softmaxInverse(weights, count: length)
                 let out = self.attention + i * qd + head * hd
                 switch valueType {
                 case .f16:
@@ -404,9 +407,9 @@ public final class InferenceContext: @unchecked Sendable {
     }
 
     /// Prompt batches over an F16 value cache without a window: the heads that share a KV head, at a few
-    /// consecutive positions of one sequence, form a tile whose weighted sums read and widen each value row
-    /// once for all of them (Attention.weightedSums). Scores and softmax are per query, as in `attend`;
-    /// the results are the same bits.
+    /// consecutive positions of one sequence, form a tile whose keys and value rows are read and widened
+    /// once for all of them (Attention.scores / weightedSums over several queries). The results are the
+    /// same bits as `attend`'s.
     private func attendInTiles(_ batch: [BatchEntry], layer: Int) {
         let h = model.hyper
         let hd = h.headDimension, kvDim = h.kvDimension, qd = h.queryDimension
@@ -423,10 +426,12 @@ public final class InferenceContext: @unchecked Sendable {
             first = end
         }
         let entries = batch, runs = tiles, capacity = tileQueries
+        let sharedKeys = cache.format.keys == .f16
         pool.parallelFor(h.headCountKV * runs.count) { range, thread in
             let weights = self.tileWeights + thread * capacity * rowLength
             withUnsafeTemporaryAllocation(of: Int.self, capacity: capacity) { lengths in
-                withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: capacity) { outputs in
+                withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: 2 * capacity) { pointers in
+                    let queries = pointers.baseAddress!, outputs = pointers.baseAddress! + capacity
                     for item in range {
                         let kvHead = item / runs.count, tile = runs[item % runs.count]
                         let sequence = entries[tile.lowerBound].sequence
@@ -434,56 +439,78 @@ public final class InferenceContext: @unchecked Sendable {
                             + cache.keyHeadOffset(kvHead, headDimension: hd)
                         var count = 0
                         for i in tile {
-                            let length = entries[i].position + 1
                             for head in (kvHead * group)..<((kvHead + 1) * group) {
-                                let row = weights + count * rowLength
-                                let inverse = self.softmaxScores(self.q + i * qd + head * hd, keys: keys, length: length,
-                                                                 single: false, into: row)
-                                Attention.scaleRoundedToHalf(row, count: length, scale: inverse)
-                                for t in length..<((length + 15) & ~15) { row[t] = 0 }
-                                lengths[count] = length
+                                lengths[count] = entries[i].position + 1
+                                queries[count] = self.q + i * qd + head * hd
                                 outputs[count] = self.attention + i * qd + head * hd
+                                self.prepareQuery(queries[count])
                                 count += 1
                             }
+                        }
+                        if sharedKeys {
+                            queries.withMemoryRebound(to: UnsafePointer<Float>.self, capacity: count) { shared in
+                                Attention.scores(shared, lengths: UnsafePointer(lengths.baseAddress!), count: count,
+                                                 keys.assumingMemoryBound(to: Float16.self), stride: kvDim, headDim: hd,
+                                                 scale: self.keyScale, into: weights, rowStride: rowLength)
+                            }
+                        } else {
+                            for c in 0..<count {
+                                self.queryScores(queries[c], keys: keys, length: lengths[c], single: false, into: weights + c * rowLength)
+                            }
+                        }
+                        for c in 0..<count {
+                            let row = weights + c * rowLength, length = lengths[c]
+                            Attention.scaleRoundedToHalf(row, count: length, scale: Self.softmaxInverse(row, count: length))
+                            for t in length..<((length + 15) & ~15) { row[t] = 0 }
                         }
                         let values = UnsafeRawPointer(cache.valueRow(layer: layer, sequence: sequence, position: 0))
                             + cache.valueHeadOffset(kvHead, headDimension: hd)
                         Attention.weightedSums(weights, weightStride: rowLength, lengths: UnsafePointer(lengths.baseAddress!),
                                                queries: count, values.assumingMemoryBound(to: Float16.self), stride: kvDim,
-                                               headDim: hd, outputs: UnsafePointer(outputs.baseAddress!))
+                                               headDim: hd, outputs: UnsafePointer(outputs))
                     }
                 }
             }
         }
     }
 
-    /// One query's attention scores over `length` keys from `keys` (one head's slice of the first row) in
-    /// the cache's key type, exponentiated against their maximum: returns 1 / their sum (softmax weights
-    /// are `scores · inverse`). The query is scaled first where the architecture scales queries, and
-    /// rounded to F16 for F16 keys.
+    /// The scale applied to the scores (1 where the architecture scales the queries instead).
+    private var keyScale: Float { model.hyper.traits.scalesQuery ? 1 : model.hyper.attentionScale }
+
+    /// A query made ready for its keys: scaled where the architecture scales queries, rounded to F16 values
+    /// for F16 keys (as llama.cpp's F16 matrix products round it).
     @inline(__always)
-    private func softmaxScores(_ query: UnsafeMutablePointer<Float>, keys: UnsafeRawPointer, length: Int, single: Bool,
-                               into weights: UnsafeMutablePointer<Float>) -> Float {
+    private func prepareQuery(_ query: UnsafeMutablePointer<Float>) {
         let h = model.hyper
-        let hd = h.headDimension, kvDim = h.kvDimension
-        let queryScale: Float = h.traits.scalesQuery ? h.attentionScale : 1
-        let scale: Float = h.traits.scalesQuery ? 1 : h.attentionScale
-        if queryScale != 1 { for d in 0..<hd { query[d] *= queryScale } }
+        if h.traits.scalesQuery && h.attentionScale != 1 { for d in 0..<h.headDimension { query[d] *= h.attentionScale } }
+        if cache.format.keys == .f16 { for d in 0..<h.headDimension { query[d] = Attention.roundedToHalf(query[d]) } }
+    }
+
+    /// One prepared query's scores over `length` keys from `keys` (one head's slice of the first row) in the
+    /// cache's key type.
+    @inline(__always)
+    private func queryScores(_ query: UnsafeMutablePointer<Float>, keys: UnsafeRawPointer, length: Int, single: Bool,
+                             into weights: UnsafeMutablePointer<Float>) {
+        let hd = model.hyper.headDimension, kvDim = model.hyper.kvDimension
         switch cache.format.keys {
         case .f16:
-            for d in 0..<hd { query[d] = Attention.roundedToHalf(query[d]) }
             Attention.scores(query, keys.assumingMemoryBound(to: Float16.self), stride: kvDim, length: length, headDim: hd,
-                             order: single ? .singleToken(hd) : .chains16, scale: scale, into: weights)
+                             order: single ? .singleToken(hd) : .chains16, scale: keyScale, into: weights)
         case .f32:
             Attention.scores(query, keys.assumingMemoryBound(to: Float.self), stride: kvDim, length: length, headDim: hd,
-                             scale: scale, into: weights)
+                             scale: keyScale, into: weights)
         case .q8_0, .q4_0:
             Attention.scores(query, quantized: keys, type: cache.format.keys.tensorType, rowBytes: cache.keyRowBytes,
-                             length: length, headDim: hd, scale: scale, into: weights)
+                             length: length, headDim: hd, scale: keyScale, into: weights)
         }
+    }
+
+    /// Scores exponentiated against their maximum, in place; returns 1 / their sum (the softmax weights are
+    /// the results times it).
+    @inline(__always)
+    private static func softmaxInverse(_ weights: UnsafeMutablePointer<Float>, count: Int) -> Float {
         var maximum = -Float.infinity
-        for t in 0..<length where weights[t] > maximum { maximum = weights[t] }
-        let sum = Activations.softmaxExp(weights, count: length, maximum: maximum)
-        return Float(1 / sum)
+        for t in 0..<count where weights[t] > maximum { maximum = weights[t] }
+        return Float(1 / Activations.softmaxExp(weights, count: count, maximum: maximum))
     }
 }

@@ -66,6 +66,25 @@ public enum Attention {
         }
     }
 
+    /// A batch's scores for several queries over the same F16 keys (one KV head, positions from 0), each as
+    /// `scores(order: .chains16)` computes it: rows[q · rowStride + t] for t < lengths[q]. With AVX2 and
+    /// 64-wide heads each key is widened once for all the queries.
+    public static func scores(_ queries: UnsafePointer<UnsafePointer<Float>>, lengths: UnsafePointer<Int>, count: Int,
+                              _ keys: UnsafePointer<Float16>, stride: Int, headDim: Int, scale: Float,
+                              into rows: UnsafeMutablePointer<Float>, rowStride: Int) {
+        #if arch(x86_64)
+        if CPUFeatures.current.hasAVX2, headDim == 64 {
+            AVX2Attention.scoresShared(queries, lengths: lengths, count: count, UnsafeRawPointer(keys), stride: stride, scale: scale,
+                                       into: rows, rowStride: rowStride)
+            return
+        }
+        #endif
+        for q in 0..<count {
+            scores(queries[q], keys, stride: stride, length: lengths[q], headDim: headDim, order: .chains16, scale: scale,
+                   into: rows + q * rowStride)
+        }
+    }
+
     /// A batch's weighted sums for several queries over the same F16 value rows (one KV head, positions
     /// from 0), in the batch order: bit for bit `weightedSum(order: .chains16)` per query, the value rows
     /// shared by all of them. Weight rows are `weightStride` apart and hold zeros from each query's length

@@ -119,4 +119,37 @@ final class AttentionTests: XCTestCase {
             }
         }
     }
+
+    /// Several queries' scores over shared keys equal each query's own scores in the batch order, bit for
+    /// bit (64-wide heads take the shared-key kernel; 32-wide ones the per-query loop).
+    func testSharedKeyScoresMatchEachQuerysOwn() {
+        var generator = SeededGenerator(seed: 34)
+        let lengths = [1, 7, 300, 299, 64]
+        for headDim in [64, 32] {
+            let stride = headDim * 3, longest = lengths.max()!, rowStride = longest + 16
+            let keys = halves(longest * stride, &generator)
+            let queries = lengths.map { _ in halves(headDim, &generator).map { Float($0) } }
+            var rows = [Float](repeating: .nan, count: lengths.count * rowStride)
+            let pointers = queries.map { q -> UnsafeMutablePointer<Float> in
+                let p = UnsafeMutablePointer<Float>.allocate(capacity: headDim)
+                p.initialize(from: q, count: headDim)
+                return p
+            }
+            defer { pointers.forEach { $0.deallocate() } }
+            keys.withUnsafeBufferPointer { k in
+                Attention.scores(pointers.map { UnsafePointer($0) }, lengths: lengths, count: lengths.count, k.baseAddress!,
+                                 stride: stride, headDim: headDim, scale: 0.125, into: &rows, rowStride: rowStride)
+            }
+            for (q, length) in lengths.enumerated() {
+                var own = [Float](repeating: .nan, count: length)
+                keys.withUnsafeBufferPointer { k in
+                    Attention.scores(pointers[q], k.baseAddress!, stride: stride, length: length, headDim: headDim,
+                                     order: .chains16, scale: 0.125, into: &own)
+                }
+                for t in 0..<length {
+                    XCTAssertEqual(rows[q * rowStride + t].bitPattern, own[t].bitPattern, "head \(headDim) query \(q) t \(t)")
+                }
+            }
+        }
+    }
 }

@@ -50,6 +50,36 @@ public enum AVX2Attention {
         }
     }
 
+    /// Several 64-wide queries' scores over the same keys (one KV head, positions from 0), each exactly as
+    /// `scores` computes it: rows[q · rowStride + t] = scale · (query_q · key_t) for t < lengths[q]. Each key
+    /// is widened once into registers for all the queries (the queries are read from memory instead).
+    public static func scoresShared(_ queries: UnsafePointer<UnsafePointer<Float>>, lengths: UnsafePointer<Int>, count: Int,
+                                    _ keys: UnsafeRawPointer, stride: Int, scale: Float,
+                                    into rows: UnsafeMutablePointer<Float>, rowStride: Int) {
+        let rowBytes = 2 * stride
+        var longest = 0
+        for q in 0..<count { longest = max(longest, lengths[q]) }
+        for t in 0..<longest {
+            let key = keys + t * rowBytes
+            let k0 = _mm256_cvtph_ps(load128(key)), k1 = _mm256_cvtph_ps(load128(key + 16))
+            let k2 = _mm256_cvtph_ps(load128(key + 32)), k3 = _mm256_cvtph_ps(load128(key + 48))
+            let k4 = _mm256_cvtph_ps(load128(key + 64)), k5 = _mm256_cvtph_ps(load128(key + 80))
+            let k6 = _mm256_cvtph_ps(load128(key + 96)), k7 = _mm256_cvtph_ps(load128(key + 112))
+            for q in 0..<count where t < lengths[q] {
+                let p = UnsafeRawPointer(queries[q])
+                var low = _mm256_fmadd_ps(p.loadUnaligned(as: __m256.self), k0, _mm256_setzero_ps())
+                var high = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 32, as: __m256.self), k1, _mm256_setzero_ps())
+                low = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 64, as: __m256.self), k2, low)
+                high = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 96, as: __m256.self), k3, high)
+                low = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 128, as: __m256.self), k4, low)
+                high = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 160, as: __m256.self), k5, high)
+                low = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 192, as: __m256.self), k6, low)
+                high = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 224, as: __m256.self), k7, high)
+                rows[q * rowStride + t] = horizontalSum(_mm256_add_ps(low, high)) * scale
+            }
+        }
+    }
+
     /// out[d] = Σ_t weights[t] · value_t[d], value_t = values + t·stride (F16), 8 dimensions at a time.
     /// `whole` < 0: Attention's 16-chain order over t; otherwise its 64-chain order over t < `whole` and the
     /// rest one by one in double. Chains go through registers 8 at a time (a pass each). headDim % 8 == 0.
