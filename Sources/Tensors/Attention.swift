@@ -1,4 +1,3 @@
-import GGUF
 #if arch(x86_64)
 import TensorsAVX2
 #endif
@@ -68,14 +67,14 @@ public enum Attention {
 
     /// A batch's scores for several queries over the same F16 keys (one KV head, positions from 0), each as
     /// `scores(order: .chains16)` computes it: rows[q · rowStride + t] for t < lengths[q]. With AVX2 and
-    /// 64-wide heads each key is widened once for all the queries.
+    /// heads a multiple of 64 wide, each key is widened once for all the queries.
     public static func scores(_ queries: UnsafePointer<UnsafePointer<Float>>, lengths: UnsafePointer<Int>, count: Int,
                               _ keys: UnsafePointer<Float16>, stride: Int, headDim: Int, scale: Float,
                               into rows: UnsafeMutablePointer<Float>, rowStride: Int) {
         #if arch(x86_64)
-        if CPUFeatures.current.hasAVX2, headDim == 64 {
-            AVX2Attention.scoresShared(queries, lengths: lengths, count: count, UnsafeRawPointer(keys), stride: stride, scale: scale,
-                                       into: rows, rowStride: rowStride)
+        if CPUFeatures.current.hasAVX2, headDim % 64 == 0 {
+            AVX2Attention.scoresShared(queries, lengths: lengths, count: count, UnsafeRawPointer(keys), stride: stride,
+                                       headDim: headDim, scale: scale, into: rows, rowStride: rowStride)
             return
         }
         #endif
@@ -145,35 +144,6 @@ public enum Attention {
         for t in 0..<length {
             let p = weights[t], value = values + t * stride
             for d in 0..<headDim { out[d] += p * value[d] }
-        }
-    }
-
-    /// Quantized keys (Q8_0 or Q4_0 rows `rowBytes` apart): scores[t] = scale · (query · key_t), the query
-    /// quantized to Q8_0 first, as llama.cpp's dot products with these formats take it.
-    public static func scores(_ query: UnsafePointer<Float>, quantized keys: UnsafeRawPointer, type: TensorType, rowBytes: Int,
-                              length: Int, headDim: Int, scale: Float, into scores: UnsafeMutablePointer<Float>) {
-        let blocks = headDim / 32
-        withUnsafeTemporaryAllocation(byteCount: max(1, blocks * TensorType.q8_0.blockBytes), alignment: 32) { q8 in
-            guard let activations = q8.baseAddress else { return }
-            BlockFormat.quantizeActivations(.q8_0, query, activations, count: headDim)
-            BlockFormat.dot(type, rows: length, keys, rowStride: rowBytes, UnsafeRawPointer(activations), count: headDim,
-                            results: scores, resultStride: 1)
-        }
-        for t in 0..<length { scores[t] *= scale }
-    }
-
-    /// Quantized values (Q8_0 or Q4_0 rows `rowBytes` apart): out = Σ_t weights[t] · value_t in t order,
-    /// each row dequantized to floats first.
-    public static func weightedSum(_ weights: UnsafePointer<Float>, quantized values: UnsafeRawPointer, type: TensorType,
-                                   rowBytes: Int, length: Int, headDim: Int, into out: UnsafeMutablePointer<Float>) {
-        for d in 0..<headDim { out[d] = 0 }
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, headDim)) { row in
-            guard let value = row.baseAddress else { return }
-            for t in 0..<length {
-                BlockFormat.dequantize(type, values + t * rowBytes, value, count: headDim)
-                let p = weights[t]
-                for d in 0..<headDim { out[d] += p * value[d] }
-            }
         }
     }
 

@@ -121,11 +121,11 @@ final class AttentionTests: XCTestCase {
     }
 
     /// Several queries' scores over shared keys equal each query's own scores in the batch order, bit for
-    /// bit (64-wide heads take the shared-key kernel; 32-wide ones the per-query loop).
+    /// bit (heads of 64, 128 and 256 take the shared-key kernel; 32-wide ones the per-query loop).
     func testSharedKeyScoresMatchEachQuerysOwn() {
         var generator = SeededGenerator(seed: 34)
         let lengths = [1, 7, 300, 299, 64]
-        for headDim in [64, 32] {
+        for headDim in [64, 128, 256, 32] {
             let stride = headDim * 3, longest = lengths.max()!, rowStride = longest + 16
             let keys = halves(longest * stride, &generator)
             let queries = lengths.map { _ in halves(headDim, &generator).map { Float($0) } }

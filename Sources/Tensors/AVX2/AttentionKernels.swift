@@ -50,32 +50,46 @@ public enum AVX2Attention {
         }
     }
 
-    /// Several 64-wide queries' scores over the same keys (one KV head, positions from 0), each exactly as
-    /// `scores` computes it: rows[q · rowStride + t] = scale · (query_q · key_t) for t < lengths[q]. Each key
-    /// is widened once into registers for all the queries (the queries are read from memory instead).
+    /// Several queries' scores over the same keys (one KV head, positions from 0), each exactly as `scores`
+    /// computes it: rows[q · rowStride + t] = scale · (query_q · key_t) for t < lengths[q]. Each key is
+    /// widened once into registers for all the queries, 64 dimensions at a time (the queries are read from
+    /// memory; between 64-dimension parts their two chain registers wait in memory). headDim % 64 == 0.
     public static func scoresShared(_ queries: UnsafePointer<UnsafePointer<Float>>, lengths: UnsafePointer<Int>, count: Int,
-                                    _ keys: UnsafeRawPointer, stride: Int, scale: Float,
+                                    _ keys: UnsafeRawPointer, stride: Int, headDim: Int, scale: Float,
                                     into rows: UnsafeMutablePointer<Float>, rowStride: Int) {
-        let rowBytes = 2 * stride
+        let rowBytes = 2 * stride, parts = headDim / 64
         var longest = 0
         for q in 0..<count { longest = max(longest, lengths[q]) }
-        for t in 0..<longest {
-            let key = keys + t * rowBytes
-            let k0 = _mm256_cvtph_ps(load128(key)), k1 = _mm256_cvtph_ps(load128(key + 16))
-            let k2 = _mm256_cvtph_ps(load128(key + 32)), k3 = _mm256_cvtph_ps(load128(key + 48))
-            let k4 = _mm256_cvtph_ps(load128(key + 64)), k5 = _mm256_cvtph_ps(load128(key + 80))
-            let k6 = _mm256_cvtph_ps(load128(key + 96)), k7 = _mm256_cvtph_ps(load128(key + 112))
-            for q in 0..<count where t < lengths[q] {
-                let p = UnsafeRawPointer(queries[q])
-                var low = _mm256_fmadd_ps(p.loadUnaligned(as: __m256.self), k0, _mm256_setzero_ps())
-                var high = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 32, as: __m256.self), k1, _mm256_setzero_ps())
-                low = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 64, as: __m256.self), k2, low)
-                high = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 96, as: __m256.self), k3, high)
-                low = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 128, as: __m256.self), k4, low)
-                high = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 160, as: __m256.self), k5, high)
-                low = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 192, as: __m256.self), k6, low)
-                high = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 224, as: __m256.self), k7, high)
-                rows[q * rowStride + t] = horizontalSum(_mm256_add_ps(low, high)) * scale
+        withUnsafeTemporaryAllocation(of: __m256.self, capacity: max(1, 2 * count)) { partialStore in
+            let partial = partialStore.baseAddress!
+            for t in 0..<longest {
+                for part in 0..<parts {
+                    let key = keys + t * rowBytes + 128 * part
+                    let k0 = _mm256_cvtph_ps(load128(key)), k1 = _mm256_cvtph_ps(load128(key + 16))
+                    let k2 = _mm256_cvtph_ps(load128(key + 32)), k3 = _mm256_cvtph_ps(load128(key + 48))
+                    let k4 = _mm256_cvtph_ps(load128(key + 64)), k5 = _mm256_cvtph_ps(load128(key + 80))
+                    let k6 = _mm256_cvtph_ps(load128(key + 96)), k7 = _mm256_cvtph_ps(load128(key + 112))
+                    let last = part == parts - 1
+                    for q in 0..<count where t < lengths[q] {
+                        let p = UnsafeRawPointer(queries[q]) + 256 * part
+                        var low = part == 0 ? _mm256_setzero_ps() : partial[2 * q]
+                        var high = part == 0 ? _mm256_setzero_ps() : partial[2 * q + 1]
+                        low = _mm256_fmadd_ps(p.loadUnaligned(as: __m256.self), k0, low)
+                        high = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 32, as: __m256.self), k1, high)
+                        low = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 64, as: __m256.self), k2, low)
+                        high = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 96, as: __m256.self), k3, high)
+                        low = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 128, as: __m256.self), k4, low)
+                        high = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 160, as: __m256.self), k5, high)
+                        low = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 192, as: __m256.self), k6, low)
+                        high = _mm256_fmadd_ps(p.loadUnaligned(fromByteOffset: 224, as: __m256.self), k7, high)
+                        if last {
+                            rows[q * rowStride + t] = horizontalSum(_mm256_add_ps(low, high)) * scale
+                        } else {
+                            partial[2 * q] = low
+                            partial[2 * q + 1] = high
+                        }
+                    }
+                }
             }
         }
     }
