@@ -254,7 +254,8 @@ public enum AVX2Attention {
                         }
                         t += 8
                     }
-                    // Each query: four dimensions (eight chain registers) at a time over the chunk's steps.
+                    // Each query: four dimensions (eight chain registers) at a time over the chunk's steps
+                    // (headDim % 8 == 0, so the fours cover every dimension).
                     for q in 0..<queries where lengths[q] > chunkStart {
                         let queryEnd = min(chunkEnd, lengths[q])
                         let querySteps = (queryEnd - chunkStart + 15) / 16
@@ -284,18 +285,6 @@ public enum AVX2Attention {
                             own[2 * d] = a0; own[2 * d + 1] = a1; own[2 * d + 2] = a2; own[2 * d + 3] = a3
                             own[2 * d + 4] = a4; own[2 * d + 5] = a5; own[2 * d + 6] = a6; own[2 * d + 7] = a7
                             d += 4
-                        }
-                        while d < headDim {
-                            var a0 = own[2 * d], a1 = own[2 * d + 1]
-                            let c = UnsafeRawPointer(columns + d * chunk)
-                            for step in 0..<querySteps {
-                                let o = 64 * step
-                                a0 = _mm256_fmadd_ps(w.loadUnaligned(fromByteOffset: o, as: __m256.self), c.loadUnaligned(fromByteOffset: o, as: __m256.self), a0)
-                                a1 = _mm256_fmadd_ps(w.loadUnaligned(fromByteOffset: o + 32, as: __m256.self),
-                                                     c.loadUnaligned(fromByteOffset: o + 32, as: __m256.self), a1)
-                            }
-                            own[2 * d] = a0; own[2 * d + 1] = a1
-                            d += 1
                         }
                     }
                     chunkStart = chunkEnd
