@@ -5,20 +5,6 @@ import Tensors
 import Glibc
 #endif
 
-/// A 2-D weight tensor used in place from the mapping: `rows` rows of `columns` elements, row-major blocks.
-public struct WeightMatrix: @unchecked Sendable {
-    public let name: String
-    public let data: UnsafeRawPointer
-    public let type: TensorType
-    public let columns: Int   // input length (GGUF dimension 0)
-    public let rows: Int      // output length (GGUF dimension 1)
-    public let rowBytes: Int
-    /// The 8-row interleaved copy (InterleavedWeights) when one was made at load.
-    public var interleaved: UnsafeRawPointer? = nil
-
-    public func row(_ index: Int) -> UnsafeRawPointer { data + index * rowBytes }
-}
-
 /// Owns the interleaved copies of a model's matrices.
 final class InterleavedStorage: @unchecked Sendable {
     private(set) var buffers: [UnsafeMutableRawPointer] = []

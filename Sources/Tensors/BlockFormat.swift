@@ -11,16 +11,9 @@ import TensorsAVX2
 /// model is loaded; a call that breaks the contract anyway does not trap: elements it cannot
 /// compute come out as NaN.
 public enum BlockFormat {
-    /// Formats we can compute with (as weights).
+    /// Formats we can compute with (as weights): those with an entry in FormatKernels' table.
     public static func isSupported(_ type: TensorType) -> Bool {
-        switch type {
-        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0,
-             .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs,
-             .iq1_s, .iq1_m, .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s:
-            return true
-        default:
-            return false
-        }
+        FormatKernels.of(type) != nil
     }
 
     /// Formats `quantizeActivations` can write.
@@ -34,61 +27,21 @@ public enum BlockFormat {
     /// The activation format llama.cpp's CPU backend pairs with a weight type (its vec_dot_type).
     /// Unsupported weight types map to F32 (and `dot` answers NaN for them).
     public static func activationType(for weightType: TensorType) -> TensorType {
-        switch weightType {
-        case .f16: return .f16
-        case .bf16: return .bf16
-        case .q4_0, .q5_0, .q8_0, .iq4_nl: return .q8_0
-        case .q4_1, .q5_1: return .q8_1
-        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_xs,
-             .iq1_s, .iq1_m, .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s: return .q8_K
-        default: return .f32
-        }
+        FormatKernels.of(weightType)?.activationType ?? .f32
     }
 
     /// Dequantize `count` elements (a multiple of type.blockSize) from `source` into `destination`.
-    /// Also reads the activation-only formats Q8_1 and Q8_K (for tests).
+    /// Also reads the activation-only formats Q8_1 and Q8_K (for tests). Elements of a trailing partial
+    /// block, or of a format nothing here reads, come out as NaN.
     public static func dequantize(_ type: TensorType, _ source: UnsafeRawPointer,
                                   _ destination: UnsafeMutablePointer<Float>, count: Int) {
         guard count > 0 else { return }
-        let perBlock: (UnsafeRawPointer, UnsafeMutablePointer<Float>) -> Void
-        switch type {
-        case .f32:
-            for i in 0..<count { destination[i] = source.float(4 * i) }
-            return
-        case .f16:
-            for i in 0..<count { destination[i] = source.half(2 * i) }
-            return
-        case .bf16:
-            for i in 0..<count { destination[i] = source.brainFloat(2 * i) }
-            return
-        case .q4_0: perBlock = Dequantize.q4_0
-        case .q4_1: perBlock = Dequantize.q4_1
-        case .q5_0: perBlock = Dequantize.q5_0
-        case .q5_1: perBlock = Dequantize.q5_1
-        case .q8_0: perBlock = Dequantize.q8_0
-        case .q8_1: perBlock = Dequantize.q8_1
-        case .iq4_nl: perBlock = Dequantize.iq4_nl
-        case .q2_K: perBlock = Dequantize.q2_K
-        case .q3_K: perBlock = Dequantize.q3_K
-        case .q4_K: perBlock = Dequantize.q4_K
-        case .q5_K: perBlock = Dequantize.q5_K
-        case .q6_K: perBlock = Dequantize.q6_K
-        case .q8_K: perBlock = Dequantize.q8_K
-        case .iq4_xs: perBlock = Dequantize.iq4_xs
-        case .iq1_s, .iq1_m, .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s:
-            let blocks = count / 256
-            IQuants.dequantize(type, source, destination, blocks: blocks)
-            if 256 * blocks < count { (destination + 256 * blocks).update(repeating: .nan, count: count - 256 * blocks) }
-            return
-        default:
+        guard let dequantize = FormatKernels.of(type)?.dequantize ?? FormatKernels.dequantizer(type) else {
             destination.update(repeating: .nan, count: count)
             return
         }
-        let blocks = count / type.blockSize
-        for b in 0..<blocks {
-            perBlock(source + b * type.blockBytes, destination + b * type.blockSize)
-        }
-        let done = blocks * type.blockSize
+        let done = count / type.blockSize * type.blockSize
+        dequantize(source, destination, done)
         if done < count { (destination + done).update(repeating: .nan, count: count - done) }
     }
 
@@ -149,145 +102,64 @@ public enum BlockFormat {
     /// `activationType(for: weightType)` format. NaN for unsupported types or a partial block.
     public static func referenceDot(_ weightType: TensorType, _ weights: UnsafeRawPointer,
                                     _ activations: UnsafeRawPointer, count: Int) -> Float {
-        guard count >= 0, count % weightType.blockSize == 0 else { return .nan }
-        let blocks = count / weightType.blockSize
-        switch weightType {
-        case .f32: return ReferenceDot.f32(weights, activations, count)
-        case .f16: return ReferenceDot.f16(weights, activations, count)
-        case .bf16: return ReferenceDot.bf16(weights, activations, count)
-        case .q4_0: return ReferenceDot.q4_0(weights, activations, blocks)
-        case .q4_1: return ReferenceDot.q4_1(weights, activations, blocks)
-        case .q5_0: return ReferenceDot.q5_0(weights, activations, blocks)
-        case .q5_1: return ReferenceDot.q5_1(weights, activations, blocks)
-        case .q8_0: return ReferenceDot.q8_0(weights, activations, blocks)
-        case .iq4_nl: return ReferenceDot.iq4_nl(weights, activations, blocks)
-        case .q2_K: return ReferenceDot.q2_K(weights, activations, blocks)
-        case .q3_K: return ReferenceDot.q3_K(weights, activations, blocks)
-        case .q4_K: return ReferenceDot.q4_K(weights, activations, blocks)
-        case .q5_K: return ReferenceDot.q5_K(weights, activations, blocks)
-        case .q6_K: return ReferenceDot.q6_K(weights, activations, blocks)
-        case .iq4_xs: return ReferenceDot.iq4_xs(weights, activations, blocks)
-        case .iq1_s, .iq1_m, .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s:
-            return IQuants.referenceDot(weightType, weights, activations, blocks: blocks)
-        default: return .nan
-        }
+        guard count >= 0, count % weightType.blockSize == 0, let kernels = FormatKernels.of(weightType) else { return .nan }
+        return kernels.referenceDot(weights, activations, count)
     }
 
-    /// Dot product of one weight row with activations already in `activationType(for:)` format.
-    /// The inner kernel of every matmul; dispatches to the fastest kernel this CPU runs
-    /// (AVX2 when present; else PortableDot for F16, Q4_0, Q4_1, Q8_0 and Q2_K…Q6_K, the scalar reference for the rest:
-    /// on other CPUs the grid I-quants are decoded to integers one super-block at a time, IQuants.referenceDot).
+    /// Dot product of one weight row with activations already in `activationType(for:)` format: the
+    /// fastest kernel this CPU runs (FormatKernels.dot). NaN for unsupported types or a partial block.
     public static func dot(_ weightType: TensorType, _ weights: UnsafeRawPointer,
                            _ activations: UnsafeRawPointer, count: Int) -> Float {
-        #if arch(x86_64)
-        if CPUFeatures.current.hasAVX2, count >= 0, count % weightType.blockSize == 0 {
-            let blocks = count / weightType.blockSize
-            switch weightType {
-            case .f32: return AVX2Dot.f32(weights, activations, count)
-            case .f16: return AVX2Dot.f16(weights, activations, count)
-            case .bf16: return AVX2Dot.bf16(weights, activations, count)
-            case .q4_0: return AVX2Dot.q4_0(weights, activations, blocks)
-            case .q4_1: return AVX2Dot.q4_1(weights, activations, blocks)
-            case .q5_0: return AVX2Dot.q5_0(weights, activations, blocks)
-            case .q5_1: return AVX2Dot.q5_1(weights, activations, blocks)
-            case .q8_0: return AVX2Dot.q8_0(weights, activations, blocks)
-            case .iq4_nl: return AVX2Dot.iq4_nl(weights, activations, blocks)
-            case .q2_K: return AVX2Dot.q2_K(weights, activations, blocks)
-            case .q3_K: return AVX2Dot.q3_K(weights, activations, blocks)
-            case .q4_K: return AVX2Dot.q4_K(weights, activations, blocks)
-            case .q5_K: return AVX2Dot.q5_K(weights, activations, blocks)
-            case .q6_K: return AVX2Dot.q6_K(weights, activations, blocks)
-            case .iq4_xs: return AVX2Dot.iq4_xs(weights, activations, blocks)
-            default:
-                if let format = PanelGEMM.superBlockFormat(weightType), format.isGrid {
-                    return AVX2Dot.gridIQuant(format, weights, activations, blocks)
-                }
-            }
-        }
-        #endif
-        if count >= 0, count % weightType.blockSize == 0 {
-            switch weightType {
-            case .f16: return PortableDot.f16(weights, activations, count, batch: false)
-            case .q4_0: return PortableDot.q4_0(weights, activations, count / 32)
-            case .q8_0: return PortableDot.q8_0(weights, activations, count / 32)
-            case .q4_1: return PortableDot.q4_1(weights, activations, count / 32)
-            case .q2_K: return PortableDot.q2_K(weights, activations, count / 256)
-            case .q3_K: return PortableDot.q3_K(weights, activations, count / 256)
-            case .q4_K: return PortableDot.q4_K(weights, activations, count / 256)
-            case .q5_K: return PortableDot.q5_K(weights, activations, count / 256)
-            case .q6_K: return PortableDot.q6_K(weights, activations, count / 256)
-            default: break
-            }
-        }
-        return referenceDot(weightType, weights, activations, count: count)
+        guard count >= 0, count % weightType.blockSize == 0, let kernels = FormatKernels.of(weightType) else { return .nan }
+        return kernels.dot(weights, activations, count)
     }
 
     /// One weight row against several tokens' activations (prefill):
     /// results[t · resultStride] = dot(weightType, weights, activations + t · activationStride, count)
-    /// for t in 0..<tokens. With AVX2, F16, Q4_0, Q4_1, Q8_0, Q4_K and Q6_K rows are read and
-    /// unpacked once per four tokens; other formats (and leftover tokens) use `dot` per token.
+    /// for t in 0..<tokens: four tokens at a time where the format has a kernel for it (FormatKernels.fourTokens),
+    /// `dot` per token for the rest.
     public static func dot(_ weightType: TensorType, _ weights: UnsafeRawPointer,
                            _ activations: UnsafeRawPointer, activationStride: Int, tokens: Int,
                            count: Int, results: UnsafeMutablePointer<Float>, resultStride: Int) {
+        guard count >= 0, count % weightType.blockSize == 0, let kernels = FormatKernels.of(weightType) else {
+            for t in 0..<max(tokens, 0) { results[t * resultStride] = .nan }
+            return
+        }
         var token = 0
-        #if arch(x86_64)
-        if CPUFeatures.current.hasAVX2, count >= 0, count % weightType.blockSize == 0 {
-            let blocks = count / weightType.blockSize
-            let kernel: ((UnsafeRawPointer, UnsafeRawPointer, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void)?
-            switch weightType {
-            case .f16: kernel = { AVX2Dot.f16x4($0, $1, activationStride: $2, $3, $4, resultStride: $5) }
-            case .q4_0: kernel = { AVX2Dot.q4_0x4($0, $1, activationStride: $2, $3, $4, resultStride: $5) }
-            case .q4_1: kernel = { AVX2Dot.q4_1x4($0, $1, activationStride: $2, $3, $4, resultStride: $5) }
-            case .q8_0: kernel = { AVX2Dot.q8_0x4($0, $1, activationStride: $2, $3, $4, resultStride: $5) }
-            case .q4_K: kernel = { AVX2Dot.q4_Kx4($0, $1, activationStride: $2, $3, $4, resultStride: $5) }
-            case .q6_K: kernel = { AVX2Dot.q6_Kx4($0, $1, activationStride: $2, $3, $4, resultStride: $5) }
-            default: kernel = nil
-            }
-            if let kernel {
-                let length = weightType == .f16 ? count : blocks
-                while token + 4 <= tokens {
-                    kernel(weights, activations + token * activationStride, activationStride, length,
+        if let fourTokens = kernels.fourTokens {
+            while token + 4 <= tokens {
+                fourTokens(weights, activations + token * activationStride, activationStride, count,
                            results + token * resultStride, resultStride)
-                    token += 4
-                }
+                token += 4
             }
         }
-        #endif
+        let dot = kernels.dot
         while token < tokens {
-            results[token * resultStride] = dot(weightType, weights, activations + token * activationStride, count: count)
+            results[token * resultStride] = dot(weights, activations + token * activationStride, count)
             token += 1
         }
     }
 
     /// Several weight rows against one token's activations (decode's matrix × vector):
     /// results[r · resultStride] = dot(weightType, weights + r · rowStride, activations, count)
-    /// for r in 0..<rows. With AVX2, Q4_0 and Q8_0 share each activation block's loads and per-block
-    /// work across four rows; other formats use `dot` per row (a four-row Q4_K kernel halved decode
-    /// speed on a Zen 4 host: four weight streams a row apart defeat its prefetching; one row at a time
-    /// ran 1B Q4_K_M at 24 instead of 10 tokens/s on one thread).
+    /// for r in 0..<rows: four rows at a time where the format has a kernel for it (FormatKernels.fourRows).
     public static func dot(_ weightType: TensorType, rows: Int, _ weights: UnsafeRawPointer, rowStride: Int,
                            _ activations: UnsafeRawPointer, count: Int,
                            results: UnsafeMutablePointer<Float>, resultStride: Int) {
+        guard count >= 0, count % weightType.blockSize == 0, let kernels = FormatKernels.of(weightType) else {
+            for r in 0..<max(rows, 0) { results[r * resultStride] = .nan }
+            return
+        }
         var row = 0
-        #if arch(x86_64)
-        if CPUFeatures.current.hasAVX2, count >= 0, count % weightType.blockSize == 0 {
-            let blocks = count / weightType.blockSize
-            let kernel: ((UnsafeRawPointer, Int, UnsafeRawPointer, Int, UnsafeMutablePointer<Float>, Int) -> Void)?
-            switch weightType {
-            case .q4_0: kernel = { AVX2Dot.q4_0Rows4($0, rowStride: $1, $2, $3, $4, resultStride: $5) }
-            case .q8_0: kernel = { AVX2Dot.q8_0Rows4($0, rowStride: $1, $2, $3, $4, resultStride: $5) }
-            default: kernel = nil
-            }
-            if let kernel {
-                while row + 4 <= rows {
-                    kernel(weights + row * rowStride, rowStride, activations, blocks, results + row * resultStride, resultStride)
-                    row += 4
-                }
+        if let fourRows = kernels.fourRows {
+            while row + 4 <= rows {
+                fourRows(weights + row * rowStride, rowStride, activations, count, results + row * resultStride, resultStride)
+                row += 4
             }
         }
-        #endif
+        let dot = kernels.dot
         while row < rows {
-            results[row * resultStride] = dot(weightType, weights + row * rowStride, activations, count: count)
+            results[row * resultStride] = dot(weights + row * rowStride, activations, count)
             row += 1
         }
     }

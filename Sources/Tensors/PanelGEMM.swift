@@ -11,12 +11,38 @@ import TensorsAVX512
 /// Callers: `prepare` once per batch, then `multiply` per group of 8 rows (any thread, own panel buffer).
 public enum PanelGEMM {
     public static func supports(_ type: TensorType) -> Bool {
+        FormatKernels.of(type)?.panels != nil
+    }
+
+    /// The panel kernels of `type` (nil: none), with AVX-512 VNNI's where `vnni` (FormatKernels' table).
+    static func kernels(_ type: TensorType, vnni: Bool) -> PanelKernels? {
         #if arch(x86_64)
-        guard CPUFeatures.current.hasAVX2 else { return false }
-        return type == .q4_0 || type == .q4_1 || superBlockFormat(type) != nil || blockFormat(type) != nil
-        #else
-        return false
+        if let format = superBlockFormat(type) {
+            return PanelKernels(rowsPerMultiply: vnni ? 16 : 8, panelBytes: { panelBytes(type, columns: $0) },
+                                prepare: { activations, stride, tokens, columns, prepared in
+                                    if vnni && format.isSigned { flipActivations(activations, stride, tokens, columns, prepared) }
+                                },
+                                multiply: { multiplySuperBlocks(format, vnni: vnni, rows: $0, rowStride: $1, rowCount: $2, columns: $3,
+                                                                panel: $4, activations: $5, activationStride: $6, prepared: $7,
+                                                                tokens: $8, results: $9, resultStride: $10) })
+        }
+        if let format = blockFormat(type) {
+            return PanelKernels(rowsPerMultiply: 8, panelBytes: { panelBytes(type, columns: $0) },
+                                prepare: { prepareBytes(q8_1: false, $0, $1, $2, $3, $4) },
+                                multiply: { multiplyBlocks(format, vnni: vnni, rows: $0, rowStride: $1, rowCount: $2, columns: $3,
+                                                           panel: $4, activations: $5, activationStride: $6, prepared: $7,
+                                                           tokens: $8, results: $9, resultStride: $10) })
+        }
+        if type == .q4_0 || type == .q4_1 {
+            let isQ4_1 = type == .q4_1
+            return PanelKernels(rowsPerMultiply: 8, panelBytes: { panelBytes(type, columns: $0) },
+                                prepare: { prepareBytes(q8_1: isQ4_1, $0, $1, $2, $3, $4) },
+                                multiply: { multiplyNibbles(isQ4_1: isQ4_1, rows: $0, rowStride: $1, rowCount: $2, columns: $3,
+                                                            panel: $4, activations: $5, activationStride: $6, prepared: $7,
+                                                            tokens: $8, results: $9, resultStride: $10) })
+        }
         #endif
+        return nil
     }
 
     #if arch(x86_64)
@@ -54,11 +80,7 @@ public enum PanelGEMM {
     /// Rows one `multiply` call takes at most: 16 for the super-block formats on AVX-512 VNNI (two panels
     /// share each activation broadcast), else 8.
     public static func rowsPerMultiply(_ type: TensorType) -> Int {
-        #if arch(x86_64)
-        superBlockFormat(type) != nil && CPUFeatures.current.hasAVX512VNNI ? 16 : 8
-        #else
-        8
-        #endif
+        FormatKernels.of(type)?.panels?.rowsPerMultiply ?? 8
     }
 
     /// Bytes of the panels one `multiply` call fills for `columns` columns, and the scratch it uses beside them.
@@ -89,28 +111,12 @@ public enum PanelGEMM {
         tokens * columns + 3 * tokens * (columns / 32) * 4 + 64
     }
 
-    /// Converts quantized activations (Q8_0 rows for Q4_0, Q8_1 rows for Q4_1) into the 4-bit panels' input
-    /// form in `prepared`; the super-block panels read Q8_K rows as they are. (Q8_0 weights have no panel
-    /// path: see the Q8_0 branch of Model's matmul.)
+    /// Converts quantized activations (Q8_0 rows for Q4_0, Q5_0 and IQ4_NL, Q8_1 rows for Q4_1) into the
+    /// panels' input form in `prepared`; the super-block panels read Q8_K rows as they are (IQ4_XS on VNNI:
+    /// also flipped to unsigned bytes). (Q8_0 weights have no panel path: see FormatKernels.batchesTokenByToken.)
     public static func prepare(_ type: TensorType, activations: UnsafeRawPointer, activationStride: Int,
                                tokens: Int, columns: Int, prepared: UnsafeMutableRawPointer) {
-        #if arch(x86_64)
-        if let format = superBlockFormat(type) {
-            // IQ4_XS on VNNI: the activation bytes + 128, tokens × columns (the kernel's unsigned operand).
-            if format.isSigned && CPUFeatures.current.hasAVX512VNNI {
-                AVX2GEMM.flippedBytes(activations, activationStride: activationStride, tokens: tokens,
-                                      superBlocks: columns / 256, into: prepared)
-            }
-            return
-        }
-        let blocks = columns / 32
-        let p = Prepared(prepared, tokens: tokens, columns: columns)
-        AVX2GEMM.unsignedActivations(activations, activationStride: activationStride, q8_1: type == .q4_1,
-                                     tokens: tokens, blocks: blocks, bytes: p.bytes, byteStride: columns,
-                                     scales: p.scales, sums: p.sums, offsets: p.offsets)
-        #else
-        x86KernelUnreachable()
-        #endif
+        FormatKernels.of(type)?.panels?.prepare(activations, activationStride, tokens, columns, prepared)
     }
 
     /// results[t · resultStride + r] = row r · token t for the `rowCount` (≤ rowsPerMultiply) rows starting at `rows`.
@@ -120,56 +126,91 @@ public enum PanelGEMM {
                                 activationStride: Int, prepared: UnsafeMutableRawPointer, tokens: Int,
                                 results: UnsafeMutablePointer<Float>, resultStride: Int,
                                 vnni: Bool = CPUFeatures.current.hasAVX512VNNI) {
-        #if arch(x86_64)
-        if let format = superBlockFormat(type) {
-            // Rows 0-7 in the first panel, 8-15 (when there are more than 8) in the second, right after it.
-            let superBlocks = columns / 256
-            let second = panel + superBlocks * SuperBlockPanelLayout.blockBytes(format)
-            let scratch = second + superBlocks * SuperBlockPanelLayout.blockBytes(format)
-            AVX2GEMM.packSuperBlocks(format, rows, rowStride: rowStride, rowCount: min(rowCount, 8), superBlocks: superBlocks,
-                                     scratch: scratch, into: panel)
-            if rowCount > 8 {
-                AVX2GEMM.packSuperBlocks(format, rows + 8 * rowStride, rowStride: rowStride, rowCount: rowCount - 8,
-                                         superBlocks: superBlocks, scratch: scratch, into: second)
-            }
-            if vnni && CPUFeatures.current.hasAVX512VNNI {
-                VNNIKernels.superBlockPanel(format, panel, superBlocks: superBlocks, activations: activations,
-                                            activationStride: activationStride, flipped: prepared, flippedStride: columns,
-                                            tokens: tokens, results: results, resultStride: resultStride, rowCount: rowCount)
-                return
-            }
-            AVX2GEMM.superBlockPanel(format, panel, superBlocks: superBlocks, activations: activations,
-                                     activationStride: activationStride, tokens: tokens, results: results,
-                                     resultStride: resultStride, rowCount: min(rowCount, 8))
-            if rowCount > 8 {
-                AVX2GEMM.superBlockPanel(format, second, superBlocks: superBlocks, activations: activations,
-                                         activationStride: activationStride, tokens: tokens, results: results + 8,
-                                         resultStride: resultStride, rowCount: rowCount - 8)
-            }
-            return
-        }
-        let blocks = columns / 32
-        let isQ4_1 = type == .q4_1
+        guard let kernels = kernels(type, vnni: vnni && CPUFeatures.current.hasAVX512VNNI) else { return }
+        kernels.multiply(rows, rowStride, rowCount, columns, panel, activations, activationStride, prepared, tokens,
+                         results, resultStride)
+    }
+
+    #if arch(x86_64)
+    /// IQ4_XS on VNNI: the activation bytes + 128, tokens × columns (the kernel's unsigned operand).
+    private static func flipActivations(_ activations: UnsafeRawPointer, _ activationStride: Int, _ tokens: Int,
+                                        _ columns: Int, _ prepared: UnsafeMutableRawPointer) {
+        AVX2GEMM.flippedBytes(activations, activationStride: activationStride, tokens: tokens,
+                              superBlocks: columns / 256, into: prepared)
+    }
+
+    /// The byte and block panels' input: unsigned activation bytes, scales, sums and offsets (`Prepared`).
+    private static func prepareBytes(q8_1: Bool, _ activations: UnsafeRawPointer, _ activationStride: Int, _ tokens: Int,
+                                     _ columns: Int, _ prepared: UnsafeMutableRawPointer) {
         let p = Prepared(prepared, tokens: tokens, columns: columns)
-        if let format = blockFormat(type) {
-            AVX2GEMM.packBlocks(format, rows, rowStride: rowStride, rowCount: rowCount, blocks: blocks, into: panel)
-            if vnni && CPUFeatures.current.hasAVX512VNNI {
-                VNNIKernels.blockPanel(panel, blocks: blocks, flipped: p.bytes, flippedStride: columns, scales: p.scales,
-                                       tokens: tokens, results: results, resultStride: resultStride, rowCount: rowCount)
-            } else {
-                AVX2GEMM.blockPanel(format, panel, blocks: blocks, activations: activations, activationStride: activationStride,
-                                    scales: p.scales, tokens: tokens, results: results, resultStride: resultStride, rowCount: rowCount)
-            }
+        AVX2GEMM.unsignedActivations(activations, activationStride: activationStride, q8_1: q8_1,
+                                     tokens: tokens, blocks: columns / 32, bytes: p.bytes, byteStride: columns,
+                                     scales: p.scales, sums: p.sums, offsets: p.offsets)
+    }
+
+    /// Q2_K … Q6_K, IQ4_XS and the grid I-quants: rows 0-7 in the first panel, 8-15 (when there are more than
+    /// 8) in the second, right after it.
+    private static func multiplySuperBlocks(_ format: SuperBlockFormat, vnni: Bool, rows: UnsafeRawPointer, rowStride: Int,
+                                            rowCount: Int, columns: Int, panel: UnsafeMutableRawPointer,
+                                            activations: UnsafeRawPointer, activationStride: Int,
+                                            prepared: UnsafeMutableRawPointer, tokens: Int,
+                                            results: UnsafeMutablePointer<Float>, resultStride: Int) {
+        let superBlocks = columns / 256
+        let second = panel + superBlocks * SuperBlockPanelLayout.blockBytes(format)
+        let scratch = second + superBlocks * SuperBlockPanelLayout.blockBytes(format)
+        AVX2GEMM.packSuperBlocks(format, rows, rowStride: rowStride, rowCount: min(rowCount, 8), superBlocks: superBlocks,
+                                 scratch: scratch, into: panel)
+        if rowCount > 8 {
+            AVX2GEMM.packSuperBlocks(format, rows + 8 * rowStride, rowStride: rowStride, rowCount: rowCount - 8,
+                                     superBlocks: superBlocks, scratch: scratch, into: second)
+        }
+        if vnni {
+            VNNIKernels.superBlockPanel(format, panel, superBlocks: superBlocks, activations: activations,
+                                        activationStride: activationStride, flipped: prepared, flippedStride: columns,
+                                        tokens: tokens, results: results, resultStride: resultStride, rowCount: rowCount)
             return
         }
+        AVX2GEMM.superBlockPanel(format, panel, superBlocks: superBlocks, activations: activations,
+                                 activationStride: activationStride, tokens: tokens, results: results,
+                                 resultStride: resultStride, rowCount: min(rowCount, 8))
+        if rowCount > 8 {
+            AVX2GEMM.superBlockPanel(format, second, superBlocks: superBlocks, activations: activations,
+                                     activationStride: activationStride, tokens: tokens, results: results + 8,
+                                     resultStride: resultStride, rowCount: rowCount - 8)
+        }
+    }
+
+    /// Q5_0 and IQ4_NL as signed byte panels.
+    private static func multiplyBlocks(_ format: BlockPanelFormat, vnni: Bool, rows: UnsafeRawPointer, rowStride: Int,
+                                       rowCount: Int, columns: Int, panel: UnsafeMutableRawPointer,
+                                       activations: UnsafeRawPointer, activationStride: Int,
+                                       prepared: UnsafeMutableRawPointer, tokens: Int,
+                                       results: UnsafeMutablePointer<Float>, resultStride: Int) {
+        let blocks = columns / 32
+        let p = Prepared(prepared, tokens: tokens, columns: columns)
+        AVX2GEMM.packBlocks(format, rows, rowStride: rowStride, rowCount: rowCount, blocks: blocks, into: panel)
+        if vnni {
+            VNNIKernels.blockPanel(panel, blocks: blocks, flipped: p.bytes, flippedStride: columns, scales: p.scales,
+                                   tokens: tokens, results: results, resultStride: resultStride, rowCount: rowCount)
+        } else {
+            AVX2GEMM.blockPanel(format, panel, blocks: blocks, activations: activations, activationStride: activationStride,
+                                scales: p.scales, tokens: tokens, results: results, resultStride: resultStride, rowCount: rowCount)
+        }
+    }
+
+    /// Q4_0 and Q4_1 as 4-bit panels.
+    private static func multiplyNibbles(isQ4_1: Bool, rows: UnsafeRawPointer, rowStride: Int, rowCount: Int, columns: Int,
+                                        panel: UnsafeMutableRawPointer, activations: UnsafeRawPointer, activationStride: Int,
+                                        prepared: UnsafeMutableRawPointer, tokens: Int,
+                                        results: UnsafeMutablePointer<Float>, resultStride: Int) {
+        let blocks = columns / 32
+        let p = Prepared(prepared, tokens: tokens, columns: columns)
         AVX2GEMM.packNibbles(rows, rowStride: rowStride, rowCount: rowCount, blocks: blocks, isQ4_1: isQ4_1, into: panel)
         AVX2GEMM.nibblePanel(panel, blocks: blocks, isQ4_1: isQ4_1, bytes: p.bytes, byteStride: columns,
                              scales: p.scales, sums: p.sums, offsets: p.offsets, tokens: tokens,
                              results: results, resultStride: resultStride, rowCount: rowCount)
-        #else
-        x86KernelUnreachable()
-        #endif
     }
+    #endif
 
     /// Where `prepare` puts each part: bytes (tokens × columns), then three 4-byte arrays of tokens × blocks
     /// (scales, integer sums, offsets).

@@ -22,10 +22,14 @@ extension Attention {
     public static func weightedSum(_ weights: UnsafePointer<Float>, quantized values: UnsafeRawPointer, type: TensorType,
                                    rowBytes: Int, length: Int, headDim: Int, into out: UnsafeMutablePointer<Float>) {
         for d in 0..<headDim { out[d] = 0 }
+        guard let dequantize = FormatKernels.of(type)?.dequantize, headDim % type.blockSize == 0 else {
+            for d in 0..<headDim { out[d] = .nan }
+            return
+        }
         withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, headDim)) { row in
             guard let value = row.baseAddress else { return }
             for t in 0..<length {
-                BlockFormat.dequantize(type, values + t * rowBytes, value, count: headDim)
+                dequantize(values + t * rowBytes, value, headDim)
                 let p = weights[t]
                 for d in 0..<headDim { out[d] += p * value[d] }
             }

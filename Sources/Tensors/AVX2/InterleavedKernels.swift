@@ -65,28 +65,32 @@ extension AVX2GEMM {
                                           activations: UnsafeRawPointer, activationStride: Int,
                                           corrections: UnsafePointer<Int32>, tokens: Int,
                                           results: UnsafeMutablePointer<Float>, resultStride: Int) {
+        interleavedNibbles(AVX2Products.self, weights, panels: panels, blocks: blocks, isQ4_1: isQ4_1, activations: activations,
+                           activationStride: activationStride, corrections: corrections, tokens: tokens,
+                           results: results, resultStride: resultStride)
+    }
+
+    /// `interleavedNibbles` with the byte products of `P` (AVX2's or VNNI's).
+    @inlinable
+    public static func interleavedNibbles<P: ByteProducts>(_ products: P.Type, _ weights: UnsafeRawPointer, panels: Int,
+                                                           blocks: Int, isQ4_1: Bool, activations: UnsafeRawPointer,
+                                                           activationStride: Int, corrections: UnsafePointer<Int32>,
+                                                           tokens: Int, results: UnsafeMutablePointer<Float>, resultStride: Int) {
         let panelBytes = blocks * InterleavedLayout.blockBytes(isQ4_1: isQ4_1)
         var p = 0
         while p < panels {
             let w = weights + p * panelBytes, out = results + 8 * p
+            var t = 0
             if tokens < 4 {
-                var t = 0
                 while t < tokens {
-                    if isQ4_1 {
-                        nibbleTile(w, blocks, true, 1, activations, activationStride, corrections, t, tokens, out, resultStride)
-                    } else {
-                        nibbleTile(w, blocks, false, 1, activations, activationStride, corrections, t, tokens, out, resultStride)
-                    }
+                    if isQ4_1 { nibbleTile(P.self, w, blocks, true, 1, activations, activationStride, corrections, t, tokens, out, resultStride) }
+                    else { nibbleTile(P.self, w, blocks, false, 1, activations, activationStride, corrections, t, tokens, out, resultStride) }
                     t += 1
                 }
             } else {
-                var t = 0
                 while t < tokens {
-                    if isQ4_1 {
-                        nibbleTile(w, blocks, true, 4, activations, activationStride, corrections, t, tokens, out, resultStride)
-                    } else {
-                        nibbleTile(w, blocks, false, 4, activations, activationStride, corrections, t, tokens, out, resultStride)
-                    }
+                    if isQ4_1 { nibbleTile(P.self, w, blocks, true, 4, activations, activationStride, corrections, t, tokens, out, resultStride) }
+                    else { nibbleTile(P.self, w, blocks, false, 4, activations, activationStride, corrections, t, tokens, out, resultStride) }
                     t += 4
                 }
             }
@@ -95,13 +99,14 @@ extension AVX2GEMM {
     }
 
     /// One panel × tokens t…t+tile−1 (tile 1 or 4; past the end, the last token is recomputed, not stored).
-    @inline(__always)
-    static func nibbleTile(_ w: UnsafeRawPointer, _ blocks: Int, _ isQ4_1: Bool, _ tile: Int,
-                           _ activations: UnsafeRawPointer, _ activationStride: Int, _ corrections: UnsafePointer<Int32>,
-                           _ t: Int, _ tokens: Int, _ results: UnsafeMutablePointer<Float>, _ resultStride: Int) {
+    @inlinable @inline(__always)
+    static func nibbleTile<P: ByteProducts>(_ products: P.Type, _ w: UnsafeRawPointer, _ blocks: Int, _ isQ4_1: Bool,
+                                            _ tile: Int, _ activations: UnsafeRawPointer, _ activationStride: Int,
+                                            _ corrections: UnsafePointer<Int32>, _ t: Int, _ tokens: Int,
+                                            _ results: UnsafeMutablePointer<Float>, _ resultStride: Int) {
         let blockBytes = InterleavedLayout.blockBytes(isQ4_1: isQ4_1), scaleBytes = isQ4_1 ? 32 : 16
         let activationBlock = isQ4_1 ? 40 : 34, dataOffset = isQ4_1 ? 8 : 2
-        let low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1)
+        let low = _mm256_set1_epi8(0x0F)
         let tk = (t, min(t + 1, tokens - 1), min(t + 2, tokens - 1), min(t + 3, tokens - 1))
         let y = (activations + tk.0 * activationStride, activations + tk.1 * activationStride,
                  activations + tk.2 * activationStride, activations + tk.3 * activationStride)
@@ -116,22 +121,19 @@ extension AVX2GEMM {
                 let q = load256(pb + scaleBytes + 32 * j)
                 let lo = _mm256_and_si256(q, low), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low)
                 let o = activationBlock * b + dataOffset + 4 * j
+                // Partial sums: 8 products of a nibble and a byte per 16-bit pair at most (8 · 2 · 15 · 127 = 30480).
                 @inline(__always) func step(_ yt: UnsafeRawPointer, _ sum: __m256i) -> __m256i {
                     let a0 = _mm256_set1_epi32(yt.loadUnaligned(fromByteOffset: o, as: Int32.self))
                     let a1 = _mm256_set1_epi32(yt.loadUnaligned(fromByteOffset: o + 16, as: Int32.self))
-                    return _mm256_add_epi16(sum, _mm256_add_epi16(_mm256_maddubs_epi16(lo, a0), _mm256_maddubs_epi16(hi, a1)))
+                    return P.accumulate(P.accumulate(sum, lo, a0), hi, a1)
                 }
                 s.0 = step(y.0, s.0)
-                if tile > 1 {
-                    s.1 = step(y.1, s.1)
-                    s.2 = step(y.2, s.2)
-                    s.3 = step(y.3, s.3)
-                }
+                if tile > 1 { s.1 = step(y.1, s.1); s.2 = step(y.2, s.2); s.3 = step(y.3, s.3) }
                 j += 1
             }
             let d = _mm256_cvtph_ps(load128(pb))
             @inline(__always) func finish(_ sum: __m256i, _ yt: UnsafeRawPointer, _ token: Int, _ a: __m256) -> __m256 {
-                var s32 = _mm256_madd_epi16(sum, ones)
+                var s32 = P.widen(sum)
                 let yb = yt + activationBlock * b
                 if isQ4_1 {
                     return _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(float(yb, 0))), _mm256_cvtepi32_ps(s32), a)
@@ -141,22 +143,14 @@ extension AVX2GEMM {
                 return _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(s32), a)
             }
             acc.0 = finish(s.0, y.0, tk.0, acc.0)
-            if tile > 1 {
-                acc.1 = finish(s.1, y.1, tk.1, acc.1)
-                acc.2 = finish(s.2, y.2, tk.2, acc.2)
-                acc.3 = finish(s.3, y.3, tk.3, acc.3)
-            }
+            if tile > 1 { acc.1 = finish(s.1, y.1, tk.1, acc.1); acc.2 = finish(s.2, y.2, tk.2, acc.2); acc.3 = finish(s.3, y.3, tk.3, acc.3) }
             if isQ4_1 {
                 let m = _mm256_cvtph_ps(load128(pb + 16))
                 @inline(__always) func offset(_ yt: UnsafeRawPointer, _ o: __m256) -> __m256 {
                     _mm256_fmadd_ps(m, _mm256_set1_ps(float(yt + activationBlock * b, 4)), o)
                 }
                 offsets.0 = offset(y.0, offsets.0)
-                if tile > 1 {
-                    offsets.1 = offset(y.1, offsets.1)
-                    offsets.2 = offset(y.2, offsets.2)
-                    offsets.3 = offset(y.3, offsets.3)
-                }
+                if tile > 1 { offsets.1 = offset(y.1, offsets.1); offsets.2 = offset(y.2, offsets.2); offsets.3 = offset(y.3, offsets.3) }
             }
             b += 1
         }
@@ -174,30 +168,39 @@ extension AVX2GEMM {
 extension AVX2GEMM {
     /// IQ4_NL interleaved as Q4_0 (same block bytes: f16 d, 16 bytes of indices): results as
     /// `interleavedNibbles` with Q8_0 activations. The indices pick levels (−127…113) with a byte shuffle;
-    /// maddubs takes |level| and the activations with the level's sign, one group at a time
-    /// (2 · 127 · 127 = 32258 fits 16 bits, two would not).
+    /// the products take |level| and the activations with the level's sign, widened to 32 bits every group
+    /// of 4 (AVX2's pair sums: 2 · 127 · 127 = 32258 fits 16 bits, two would not).
     public static func interleavedLevels(_ weights: UnsafeRawPointer, panels: Int, blocks: Int,
                                          activations: UnsafeRawPointer, activationStride: Int, tokens: Int,
                                          results: UnsafeMutablePointer<Float>, resultStride: Int) {
+        interleavedLevels(AVX2Products.self, weights, panels: panels, blocks: blocks, activations: activations,
+                          activationStride: activationStride, tokens: tokens, results: results, resultStride: resultStride)
+    }
+
+    /// `interleavedLevels` with the byte products of `P`.
+    @inlinable
+    public static func interleavedLevels<P: ByteProducts>(_ products: P.Type, _ weights: UnsafeRawPointer, panels: Int,
+                                                          blocks: Int, activations: UnsafeRawPointer, activationStride: Int,
+                                                          tokens: Int, results: UnsafeMutablePointer<Float>, resultStride: Int) {
         let panelBytes = blocks * InterleavedLayout.blockBytes(isQ4_1: false)
         var p = 0
         while p < panels {
             let w = weights + p * panelBytes, out = results + 8 * p
             var t = 0
             if tokens < 4 {
-                while t < tokens { levelTile(w, blocks, 1, activations, activationStride, t, tokens, out, resultStride); t += 1 }
+                while t < tokens { levelTile(P.self, w, blocks, 1, activations, activationStride, t, tokens, out, resultStride); t += 1 }
             } else {
-                while t < tokens { levelTile(w, blocks, 4, activations, activationStride, t, tokens, out, resultStride); t += 4 }
+                while t < tokens { levelTile(P.self, w, blocks, 4, activations, activationStride, t, tokens, out, resultStride); t += 4 }
             }
             p += 1
         }
     }
 
-    @inline(__always)
-    static func levelTile(_ w: UnsafeRawPointer, _ blocks: Int, _ tile: Int, _ activations: UnsafeRawPointer,
-                          _ activationStride: Int, _ t: Int, _ tokens: Int, _ results: UnsafeMutablePointer<Float>,
-                          _ resultStride: Int) {
-        let low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), levels = iq4LevelTable()
+    @inlinable @inline(__always)
+    static func levelTile<P: ByteProducts>(_ products: P.Type, _ w: UnsafeRawPointer, _ blocks: Int, _ tile: Int,
+                                           _ activations: UnsafeRawPointer, _ activationStride: Int, _ t: Int, _ tokens: Int,
+                                           _ results: UnsafeMutablePointer<Float>, _ resultStride: Int) {
+        let low = _mm256_set1_epi8(0x0F), levels = iq4LevelTable()
         let tk = (t, min(t + 1, tokens - 1), min(t + 2, tokens - 1), min(t + 3, tokens - 1))
         let y = (activations + tk.0 * activationStride, activations + tk.1 * activationStride,
                  activations + tk.2 * activationStride, activations + tk.3 * activationStride)
@@ -216,9 +219,7 @@ extension AVX2GEMM {
                 @inline(__always) func step(_ yt: UnsafeRawPointer, _ sum: __m256i) -> __m256i {
                     let a0 = _mm256_set1_epi32(yt.loadUnaligned(fromByteOffset: o, as: Int32.self))
                     let a1 = _mm256_set1_epi32(yt.loadUnaligned(fromByteOffset: o &+ 16, as: Int32.self))
-                    let p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(loAbs, _mm256_sign_epi8(a0, lo)), ones)
-                    let p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hiAbs, _mm256_sign_epi8(a1, hi)), ones)
-                    return _mm256_add_epi32(sum, _mm256_add_epi32(p0, p1))
+                    return P.dot4(P.dot4(sum, loAbs, _mm256_sign_epi8(a0, lo)), hiAbs, _mm256_sign_epi8(a1, hi))
                 }
                 s.0 = step(y.0, s.0)
                 if tile > 1 { s.1 = step(y.1, s.1); s.2 = step(y.2, s.2); s.3 = step(y.3, s.3) }

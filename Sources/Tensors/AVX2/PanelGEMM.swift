@@ -162,7 +162,7 @@ extension AVX2GEMM {
 
     /// Stores the tile's tokens t…t+3 that exist.
     @inline(__always)
-    static func storeTile(_ a0: __m256, _ a1: __m256, _ a2: __m256, _ a3: __m256, _ t: Int, _ tokens: Int,
+    @inlinable static func storeTile(_ a0: __m256, _ a1: __m256, _ a2: __m256, _ a3: __m256, _ t: Int, _ tokens: Int,
                           _ results: UnsafeMutablePointer<Float>, _ resultStride: Int, _ rowCount: Int) {
         storeLanes(a0, results + t * resultStride, rowCount)
         if t + 1 < tokens { storeLanes(a1, results + (t + 1) * resultStride, rowCount) }
@@ -198,7 +198,7 @@ extension AVX2GEMM {
 
     /// Stores the first `count` (≤ 8) lanes.
     @inline(__always)
-    static func storeLanes(_ v: __m256, _ out: UnsafeMutablePointer<Float>, _ count: Int) {
+    @inlinable static func storeLanes(_ v: __m256, _ out: UnsafeMutablePointer<Float>, _ count: Int) {
         if count >= 8 {
             UnsafeMutableRawPointer(out).storeBytes(of: v, as: __m256.self)
         } else {

@@ -7,12 +7,12 @@ import _Builtin_intrinsics.intel
 // for AVX2 can be merged with (and replace) a baseline copy at link time.
 
 @inline(__always)
-func load256(_ pointer: UnsafeRawPointer) -> __m256i {
+@usableFromInline func load256(_ pointer: UnsafeRawPointer) -> __m256i {
     pointer.loadUnaligned(as: __m256i.self)
 }
 
 @inline(__always)
-func load128(_ pointer: UnsafeRawPointer) -> __m128i {
+@usableFromInline func load128(_ pointer: UnsafeRawPointer) -> __m128i {
     pointer.loadUnaligned(as: __m128i.self)
 }
 
@@ -34,7 +34,7 @@ func scaleProduct(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer) -> __m256 {
     return _mm256_mul_ps(dx, dy)
 }
 @inline(__always)
-func float(_ pointer: UnsafeRawPointer, _ offset: Int) -> Float {
+@usableFromInline func float(_ pointer: UnsafeRawPointer, _ offset: Int) -> Float {
     pointer.loadUnaligned(fromByteOffset: offset, as: Float.self)
 }
 

@@ -1,50 +1,81 @@
 import GGUF
-import Tensors
+
+/// A 2-D weight tensor used in place from the mapping: `rows` rows of `columns` elements, row-major blocks.
+public struct WeightMatrix: @unchecked Sendable {
+    public let name: String
+    public let data: UnsafeRawPointer
+    public let type: TensorType
+    public let columns: Int   // input length (GGUF dimension 0)
+    public let rows: Int      // output length (GGUF dimension 1)
+    public let rowBytes: Int
+    /// The 8-row interleaved copy (InterleavedWeights) when one was made at load.
+    public var interleaved: UnsafeRawPointer? = nil
+
+    public init(name: String, data: UnsafeRawPointer, type: TensorType, columns: Int, rows: Int, rowBytes: Int) {
+        self.name = name
+        self.data = data
+        self.type = type
+        self.columns = columns
+        self.rows = rows
+        self.rowBytes = rowBytes
+    }
+
+    public func row(_ index: Int) -> UnsafeRawPointer { data + index * rowBytes }
+}
 
 /// Activations quantized into a weight type's partner format (Q8_0, Q8_1, Q8_K, F16, …), one row per token.
-/// Also the batch kernels' scratch: prepared activations (Q4 panels) or the F16 tiles' token layout, and one
-/// panel buffer per thread.
-struct QuantizedActivations {
+/// Also the batch kernels' scratch: prepared activations (panels, interleaved corrections) or the F16 tiles'
+/// token layout, and one panel buffer per thread.
+public struct QuantizedActivations: @unchecked Sendable {
     let buffer: UnsafeMutableRawPointer
     let capacity: Int
     let prepared: UnsafeMutableRawPointer
     let panels: UnsafeMutableRawPointer
     let panelStride: Int
 
-    /// `columns`: the widest matrix input; `tokens`: the batch size.
-    init(capacity: Int, columns: Int, tokens: Int, threads: Int) {
+    /// `capacity`: bytes of quantized activations (`rowBytes` of the widest input × tokens); `columns`: the
+    /// widest matrix input; `tokens`: the batch size.
+    public init(capacity: Int, columns: Int, tokens: Int, threads: Int) {
         self.capacity = capacity
         buffer = .allocate(byteCount: max(capacity, 64), alignment: 64)
-        // Shared by the Q4 panel GEMM and the F16 tiles (whichever needs more).
+        // Shared by the panels, the interleaved corrections and the F16 tiles (whichever needs more).
         let preparedBytes = max(PanelGEMM.preparedBytes(columns: columns, tokens: tokens),
+                                InterleavedKernels.preparedBytes(tokens: tokens, columns: columns),
                                 4 * FloatWeights.permutedFloats(tokens: tokens, columns: columns))
         prepared = .allocate(byteCount: preparedBytes, alignment: 64)
         panelStride = (max(PanelGEMM.maxPanelBytes(columns: columns), 4 * FloatWeights.panelFloats(columns: columns)) + 63) / 64 * 64
         panels = .allocate(byteCount: max(panelStride * threads, 64), alignment: 64)
     }
 
-    func deallocate() {
+    public func deallocate() {
         buffer.deallocate()
         prepared.deallocate()
         panels.deallocate()
     }
 
     /// Bytes one row of `columns` activations takes in `type` (F32 needs the most: 4 per element).
-    static func rowBytes(_ type: TensorType, columns: Int) -> Int {
+    public static func rowBytes(_ type: TensorType, columns: Int) -> Int {
         (columns / type.blockSize) * type.blockBytes
     }
 }
 
 /// y[t][r] = W[r] · x[t] for `count` tokens: activations are quantized once per token, then each weight row is
-/// read once and used for every token (rows split across threads). `previous`: the matrix the same input was
-/// just multiplied with (wk after wq): its quantized activations are reused when the formats agree.
-func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, count: Int,
-            scratch: QuantizedActivations, pool: ThreadPool, after previous: WeightMatrix? = nil) {
-    let activationType = BlockFormat.activationType(for: w.type)
-    let stride = QuantizedActivations.rowBytes(activationType, columns: w.columns)
+/// read once and used for every token (rows split across threads), through the best route the format's
+/// kernels (FormatKernels) offer: F16 float tiles, the interleaved copy, four rows per activation load
+/// (matrix × vector), prompt panels, four tokens per row read. `previous`: the matrix the same input was just
+/// multiplied with (wk after wq): its quantized activations are reused when the formats agree.
+public func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, count: Int,
+                   scratch: QuantizedActivations, pool: ThreadPool, after previous: WeightMatrix? = nil) {
     let columns = w.columns, rows = w.rows
+    guard let kernels = FormatKernels.of(w.type) else {
+        // Loading refuses such a matrix (BlockFormat.isSupported); nothing to compute with.
+        y.update(repeating: .nan, count: count * rows)
+        return
+    }
+    let activationType = kernels.activationType
+    let stride = QuantizedActivations.rowBytes(activationType, columns: columns)
     let act = scratch.buffer
-    if w.type == .f16, FloatWeights.supports(columns: columns) {
+    if kernels.floatTiles, FloatWeights.supports(columns: columns) {
         // F16: activations as f32 values rounded to F16 precision (and, for batches, rearranged for the tiles).
         let rounded = act.assumingMemoryBound(to: Float.self)
         let tiled = count > 1 && columns % 16 == 0
@@ -90,25 +121,22 @@ func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: UnsafeMu
             for t in range { BlockFormat.quantizeActivations(activationType, x + t * columns, act + t * stride, count: columns) }
         }
     }
-    if let interleaved = w.interleaved {
+    if let interleaved = w.interleaved, let kernels = kernels.interleaved {
         // Interleaved 8-row panels (decode and prefill alike).
-        if !(reuse && previous?.type == w.type && previous?.interleaved != nil) {
-            InterleavedWeights.prepare(w.type, activations: act, activationStride: stride, tokens: count, columns: columns,
-                                       prepared: scratch.prepared)
+        if let prepare = kernels.prepare, !(reuse && previous?.type == w.type && previous?.interleaved != nil) {
+            prepare(act, stride, count, columns, scratch.prepared)
         }
+        let panelBytes = kernels.panelBytes(columns)
         pool.parallelFor(rows / 8, grain: pool.grain(rows / 8)) { range, _ in
-            InterleavedWeights.multiply(w.type, interleaved, columns: columns, panels: range, activations: act,
-                                        activationStride: stride, prepared: scratch.prepared, tokens: count,
-                                        results: y, resultStride: rows)
+            kernels.multiply(interleaved + range.lowerBound * panelBytes, range.count, columns, act, stride, scratch.prepared,
+                             count, y + 8 * range.lowerBound, rows)
         }
         return
     }
-    if count == 1 || w.type == .q8_0 {
-        // Matrix × vector: rows in groups (several rows share each activation load). Q8_0 batches that are
-        // not interleaved (--no-repack, rows % 8 ≠ 0) also go token by token: the batch kernels sum each
-        // block's integers before scaling, llama.cpp (and our interleaved tiles) keep 8 chains per token.
-        // Chunks claimed as threads finish (a multiple of the four-row kernels' group): a thread slowed by
-        // other work on the machine leaves its rows to the others.
+    if count == 1 || kernels.batchesTokenByToken {
+        // Matrix × vector: rows in groups (several rows share each activation load). Chunks claimed as threads
+        // finish (a multiple of the four-row kernels' group): a thread slowed by other work on the machine
+        // leaves its rows to the others.
         pool.parallelFor(rows, grain: (pool.grain(rows) + 3) / 4 * 4) { range, _ in
             for t in 0..<count {
                 BlockFormat.dot(w.type, rows: range.count, w.row(range.lowerBound), rowStride: w.rowBytes,
@@ -117,39 +145,34 @@ func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: UnsafeMu
         }
         return
     }
-    // Prompt batches of panel formats: 8 (or 16) rows repacked once, then multiplied with every token.
-    if count >= 4, PanelGEMM.supports(w.type) {
+    // Prompt batches of panel formats: rows repacked once per panel, then multiplied with every token.
+    if count >= 4, let panels = kernels.panels {
         if !(reuse && previous?.type == w.type && previous?.interleaved == nil) {
-            PanelGEMM.prepare(w.type, activations: act, activationStride: stride, tokens: count, columns: columns,
-                              prepared: scratch.prepared)
+            panels.prepare(act, stride, count, columns, scratch.prepared)
         }
-        let panelRows = PanelGEMM.rowsPerMultiply(w.type)
+        let panelRows = panels.rowsPerMultiply
         let panelCount = (rows + panelRows - 1) / panelRows
         pool.parallelFor(panelCount, grain: pool.grain(panelCount, chunksPerThread: 4)) { range, thread in
             let panel = scratch.panels + thread * scratch.panelStride
             for p in range {
                 let first = panelRows * p
-                PanelGEMM.multiply(w.type, rows: w.row(first), rowStride: w.rowBytes, rowCount: min(panelRows, rows - first),
-                                   columns: columns, panel: panel, activations: act, activationStride: stride,
-                                   prepared: scratch.prepared, tokens: count, results: y + first, resultStride: rows)
+                panels.multiply(w.row(first), w.rowBytes, min(panelRows, rows - first), columns, panel, act, stride,
+                                scratch.prepared, count, y + first, rows)
             }
         }
         return
     }
-    // F16 without the AVX2 kernels: batches in the batch order (see PortableDot), a single token in its own
-    // (as are batches whose rows are not whole 16-column chains, like tinyBLAS declining them).
-    if w.type == .f16 {
-        let batch = count > 1 && columns % 16 == 0
+    // Prompt batches in the batch order where the format has one (F16 without the tiles, like tinyBLAS
+    // declining rows that are not whole 16-column chains: PortableDot decides per row length).
+    if let batchDot = kernels.batchDot, count > 1 {
         pool.parallelFor(rows) { range in
             for r in range {
-                for t in 0..<count {
-                    y[t * rows + r] = PortableDot.f16(w.row(r), act + t * stride, columns, batch: batch)
-                }
+                for t in 0..<count { y[t * rows + r] = batchDot(w.row(r), act + t * stride, columns) }
             }
         }
         return
     }
-    // Prompt batches: each weight row is read once and used for every token (tokens in tiles of four).
+    // Each weight row is read once and used for every token (tokens in tiles of four where the format has them).
     pool.parallelFor(rows) { range in
         for r in range {
             BlockFormat.dot(w.type, w.row(r), act, activationStride: stride, tokens: count, count: columns,
