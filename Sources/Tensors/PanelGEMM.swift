@@ -158,17 +158,22 @@ public enum PanelGEMM {
         let superBlocks = columns / 256
         let second = panel + superBlocks * SuperBlockPanelLayout.blockBytes(format)
         let scratch = second + superBlocks * SuperBlockPanelLayout.blockBytes(format)
+        if vnni {
+            // One 16-row panel (rows 8-15 zero where there are fewer), 512-bit registers.
+            AVX2GEMM.packSuperBlocks(format, rows, rowStride: rowStride, rowCount: min(rowCount, 8), superBlocks: superBlocks,
+                                     scratch: scratch, into: panel, half: 0)
+            AVX2GEMM.packSuperBlocks(format, rows + 8 * rowStride, rowStride: rowStride, rowCount: max(0, rowCount - 8),
+                                     superBlocks: superBlocks, scratch: scratch, into: panel, half: 1)
+            VNNIKernels.superBlockPanel16(format, panel, superBlocks: superBlocks, activations: activations,
+                                          activationStride: activationStride, flipped: prepared, flippedStride: columns,
+                                          tokens: tokens, results: results, resultStride: resultStride, rowCount: rowCount)
+            return
+        }
         AVX2GEMM.packSuperBlocks(format, rows, rowStride: rowStride, rowCount: min(rowCount, 8), superBlocks: superBlocks,
                                  scratch: scratch, into: panel)
         if rowCount > 8 {
             AVX2GEMM.packSuperBlocks(format, rows + 8 * rowStride, rowStride: rowStride, rowCount: rowCount - 8,
                                      superBlocks: superBlocks, scratch: scratch, into: second)
-        }
-        if vnni {
-            VNNIKernels.superBlockPanel(format, panel, superBlocks: superBlocks, activations: activations,
-                                        activationStride: activationStride, flipped: prepared, flippedStride: columns,
-                                        tokens: tokens, results: results, resultStride: resultStride, rowCount: rowCount)
-            return
         }
         AVX2GEMM.superBlockPanel(format, panel, superBlocks: superBlocks, activations: activations,
                                  activationStride: activationStride, tokens: tokens, results: results,

@@ -45,7 +45,9 @@ final class PanelGEMMTests: XCTestCase {
                     let row = BlockFormat.quantized(activationType, values)
                     activations.replaceSubrange((t * activationStride)..<(t * activationStride + activationBytes), with: row)
                 }
-                // Each kernel the CPU runs: AVX2, and AVX-512 VNNI where present (all but the 4-bit panels).
+                // Each kernel the CPU runs: AVX2, and AVX-512 VNNI where present (all but the 4-bit panels). The
+                // super-block formats' VNNI kernel (16 rows, 512-bit) gives the AVX2 kernel's bits.
+                var avx2Results: [Float] = []
                 for vnni in CPUFeatures.current.hasAVX512VNNI && ![TensorType.q4_0, .q4_1].contains(type) ? [false, true] : [false] {
                 let resultStride = rows + 2
                 var results = [Float](repeating: .nan, count: tokens * resultStride)
@@ -63,6 +65,10 @@ final class PanelGEMMTests: XCTestCase {
                                                results: out.baseAddress!, resultStride: resultStride, vnni: vnni)
                         }
                     }
+                }
+                if !vnni { avx2Results = results }
+                if vnni && type.blockSize == 256 {
+                    XCTAssertEqual(results.map(\.bitPattern), avx2Results.map(\.bitPattern), "\(type) rows=\(rows) tokens=\(tokens): VNNI bits")
                 }
                 var errorSum: Double = 0, referenceSum: Double = 0
                 for t in 0..<tokens {

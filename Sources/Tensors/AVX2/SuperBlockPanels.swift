@@ -102,39 +102,44 @@ public enum SuperBlockPanelLayout {
 
 extension AVX2GEMM {
     /// Repacks rows r (0..<rowCount ≤ 8, missing rows zero) of `format` into a panel of `superBlocks`
-    /// super-blocks. `scratch`: 8 · 256 + 8 · 64 bytes.
+    /// super-blocks. `scratch`: 8 · 256 + 8 · 64 bytes. `half` 0 or 1: the panel is one half of a 16-row panel
+    /// (the AVX-512 kernel's), whose 64-byte units hold the 32-byte unit of rows 0-7 then that of rows 8-15 —
+    /// every field at twice its offset, this half's rows at +32 · half.
     public static func packSuperBlocks(_ format: SuperBlockFormat, _ rows: UnsafeRawPointer, rowStride: Int,
                                        rowCount: Int, superBlocks: Int, scratch: UnsafeMutableRawPointer,
-                                       into panel: UnsafeMutableRawPointer) {
+                                       into panel: UnsafeMutableRawPointer, half: Int? = nil) {
+        let spread = half.map { (unit: 64, base: 32 * $0) } ?? (unit: 32, base: 0)
         switch format {
-        case .q2_K: packSuperBlocks(Q2KPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
-        case .q3_K: packSuperBlocks(Q3KPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
-        case .q4_K: packSuperBlocks(Q4KPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
-        case .q5_K: packSuperBlocks(Q5KPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
-        case .q6_K: packSuperBlocks(Q6KPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
-        case .iq4_xs: packSuperBlocks(IQ4XSPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
-        case .iq1_s: packSuperBlocks(IQ1SPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
-        case .iq1_m: packSuperBlocks(IQ1MPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
-        case .iq2_xxs: packSuperBlocks(IQ2XXSPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
-        case .iq2_xs: packSuperBlocks(IQ2XSPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
-        case .iq2_s: packSuperBlocks(IQ2SPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
-        case .iq3_xxs: packSuperBlocks(IQ3XXSPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
-        case .iq3_s: packSuperBlocks(IQ3SPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel)
+        case .q2_K: packSuperBlocks(Q2KPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel, spread)
+        case .q3_K: packSuperBlocks(Q3KPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel, spread)
+        case .q4_K: packSuperBlocks(Q4KPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel, spread)
+        case .q5_K: packSuperBlocks(Q5KPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel, spread)
+        case .q6_K: packSuperBlocks(Q6KPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel, spread)
+        case .iq4_xs: packSuperBlocks(IQ4XSPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel, spread)
+        case .iq1_s: packSuperBlocks(IQ1SPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel, spread)
+        case .iq1_m: packSuperBlocks(IQ1MPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel, spread)
+        case .iq2_xxs: packSuperBlocks(IQ2XXSPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel, spread)
+        case .iq2_xs: packSuperBlocks(IQ2XSPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel, spread)
+        case .iq2_s: packSuperBlocks(IQ2SPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel, spread)
+        case .iq3_xxs: packSuperBlocks(IQ3XXSPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel, spread)
+        case .iq3_s: packSuperBlocks(IQ3SPanel.self, rows, rowStride, rowCount, superBlocks, scratch, panel, spread)
         }
     }
 
     @inline(__always)
     private static func packSuperBlocks<K: SuperBlockKind>(_ kind: K.Type, _ rows: UnsafeRawPointer, _ rowStride: Int,
                                                            _ rowCount: Int, _ superBlocks: Int, _ scratch: UnsafeMutableRawPointer,
-                                                           _ panel: UnsafeMutableRawPointer) {
+                                                           _ panel: UnsafeMutableRawPointer, _ spread: (unit: Int, base: Int)) {
         let format = K.format
+        // Where a field's byte at `offset` of the 8-row layout goes.
+        @inline(__always) func place(_ offset: Int) -> Int { offset / 32 * spread.unit + spread.base + offset % 32 }
         let values = scratch                                   // 8 rows × 256 bytes
         let scales = (scratch + 2048).assumingMemoryBound(to: Int16.self)   // 8 rows × 16
         let offsets = (scratch + 2304).assumingMemoryBound(to: Int16.self)  // 8 rows × 16
         let blockBytes = SuperBlockPanelLayout.blockBytes(format)
         var b = 0
         while b < superBlocks {
-            let out = panel + b * blockBytes
+            let out = panel + b * blockBytes / 32 * spread.unit
             var r = 0
             while r < 8 {
                 var d: Float = 0, dm: Float = 0
@@ -146,8 +151,8 @@ extension AVX2GEMM {
                     (scales + 16 * r).initialize(repeating: 0, count: 16)
                     (offsets + 16 * r).initialize(repeating: 0, count: 16)
                 }
-                out.storeBytes(of: d, toByteOffset: SuperBlockPanelLayout.dOffset(format) + 4 * r, as: Float.self)
-                out.storeBytes(of: dm, toByteOffset: SuperBlockPanelLayout.dmOffset(format) + 4 * r, as: Float.self)
+                out.storeBytes(of: d, toByteOffset: place(SuperBlockPanelLayout.dOffset(format) + 4 * r), as: Float.self)
+                out.storeBytes(of: dm, toByteOffset: place(SuperBlockPanelLayout.dmOffset(format) + 4 * r), as: Float.self)
                 r += 1
             }
             // 32 columns at a time: the 8 rows' registers transposed into 8 groups of 4 columns.
@@ -161,10 +166,10 @@ extension AVX2GEMM {
                 while g < 8 {
                     let group = groups[g], at = 32 * (8 * chunk + g)
                     if format.isSigned {
-                        (out + at).storeBytes(of: _mm256_sign_epi8(group, group), as: __m256i.self)
-                        (out + 2048 + at).storeBytes(of: group, as: __m256i.self)
+                        (out + place(at)).storeBytes(of: _mm256_sign_epi8(group, group), as: __m256i.self)
+                        (out + place(2048 + at)).storeBytes(of: group, as: __m256i.self)
                     } else {
-                        (out + at).storeBytes(of: group, as: __m256i.self)
+                        (out + place(at)).storeBytes(of: group, as: __m256i.self)
                     }
                     g += 1
                 }
@@ -187,13 +192,12 @@ extension AVX2GEMM {
                 row += 1
             }
             let scalesLow = transpose(low), scalesHigh = transpose(high), offsetPairs = transpose(pairs)
-            let scalesOut = out + SuperBlockPanelLayout.scalesOffset(format)
-            let offsetsOut = out + SuperBlockPanelLayout.offsetsOffset(format)
+            let scalesAt = SuperBlockPanelLayout.scalesOffset(format), offsetsAt = SuperBlockPanelLayout.offsetsOffset(format)
             var j = 0
             while j < 8 {
-                (scalesOut + 32 * j).storeBytes(of: scalesLow[j], as: __m256i.self)
-                (scalesOut + 32 * (j + 8)).storeBytes(of: scalesHigh[j], as: __m256i.self)
-                (offsetsOut + 32 * j).storeBytes(of: offsetPairs[j], as: __m256i.self)
+                (out + place(scalesAt + 32 * j)).storeBytes(of: scalesLow[j], as: __m256i.self)
+                (out + place(scalesAt + 32 * (j + 8))).storeBytes(of: scalesHigh[j], as: __m256i.self)
+                (out + place(offsetsAt + 32 * j)).storeBytes(of: offsetPairs[j], as: __m256i.self)
                 j += 1
             }
             if format.isSigned {
@@ -211,7 +215,7 @@ extension AVX2GEMM {
                         total = _mm256_add_epi32(total, _mm256_madd_epi16(pairSums, scale))
                         chunk += 1
                     }
-                    offsetsOut.storeBytes(of: 128 &* horizontalSumInt(total), toByteOffset: 4 * row, as: Int32.self)
+                    out.storeBytes(of: 128 &* horizontalSumInt(total), toByteOffset: place(offsetsAt + 4 * row), as: Int32.self)
                     row += 1
                 }
             }

@@ -64,161 +64,129 @@ public enum VNNIKernels {
     }
 }
 
-/// One panel or two per kernel call, as a type (see SuperBlockKind).
-protocol PanelCount { static var isPair: Bool { get } }
-enum OnePanel: PanelCount { @inline(__always) static var isPair: Bool { false } }
-enum TwoPanels: PanelCount { @inline(__always) static var isPair: Bool { true } }
-
 extension VNNIKernels {
-    /// As AVX2GEMM.superBlockPanel (same panels, same integer sums): vpdpbusd sums each group of 4 columns
-    /// straight into 32 bits, so a sub-block of 16 columns costs 4 broadcasts, 4 vpdpbusd and one 32-bit
-    /// multiply by the rows' scales, with no 16-bit stage to bound. The signed formats (IQ4_XS, the grid I-quants)
-    /// multiply w (signed) by a + 128 (unsigned, prepared once per batch) and subtract the panel's 128 · Σ s·w per
-    /// row: no sign step. `flipped`: for those, each token's activation bytes + 128 (`flippedStride` apart).
-    public static func superBlockPanel(_ format: SuperBlockFormat, _ panel: UnsafeRawPointer, superBlocks: Int,
-                                       activations: UnsafeRawPointer, activationStride: Int,
-                                       flipped: UnsafeRawPointer, flippedStride: Int, tokens: Int,
-                                       results: UnsafeMutablePointer<Float>, resultStride: Int, rowCount: Int) {
-        if rowCount > 8 {
-            superBlockPanel(format, TwoPanels.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        } else {
-            superBlockPanel(format, OnePanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        }
-    }
-
-    @inline(__always)
-    private static func superBlockPanel<P: PanelCount>(_ format: SuperBlockFormat, _ count: P.Type, _ panel: UnsafeRawPointer, _ superBlocks: Int,
-                                                       _ activations: UnsafeRawPointer, _ activationStride: Int,
-                                                       _ flipped: UnsafeRawPointer, _ flippedStride: Int, _ tokens: Int,
-                                                       _ results: UnsafeMutablePointer<Float>, _ resultStride: Int, _ rowCount: Int) {
+    /// The super-block formats' prompt panels (AVX2GEMM.superBlockPanel's integer sums and order): vpdpbusd sums
+    /// each group of 4 columns straight into 32 bits, signed weights (IQ4_XS, the grid I-quants) times the
+    /// activations + 128 (`flipped`, prepared per batch) minus the panel's per-row constant. 16 rows × 8 tokens a
+    /// step on 512-bit registers, over a 16-row panel (AVX2GEMM.packSuperBlocks with `half` 0 and 1: each
+    /// 64-byte unit holds a field of rows 0-7, then of rows 8-15), so one register holds the 16 rows and one
+    /// broadcast of 4 activation bytes feeds them all. Per lane the AVX2 kernel's bits (PanelGEMMTests).
+    public static func superBlockPanel16(_ format: SuperBlockFormat, _ panel: UnsafeRawPointer, superBlocks: Int,
+                                         activations: UnsafeRawPointer, activationStride: Int,
+                                         flipped: UnsafeRawPointer, flippedStride: Int, tokens: Int,
+                                         results: UnsafeMutablePointer<Float>, resultStride: Int, rowCount: Int) {
         switch format {
-        case .q2_K: superBlockTiles(Q2KPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .q3_K: superBlockTiles(Q3KPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .q4_K: superBlockTiles(Q4KPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .q5_K: superBlockTiles(Q5KPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .q6_K: superBlockTiles(Q6KPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .iq4_xs: superBlockTiles(IQ4XSPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .iq1_s: superBlockTiles(IQ1SPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .iq1_m: superBlockTiles(IQ1MPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .iq2_xxs: superBlockTiles(IQ2XXSPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .iq2_xs: superBlockTiles(IQ2XSPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .iq2_s: superBlockTiles(IQ2SPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .iq3_xxs: superBlockTiles(IQ3XXSPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
-        case .iq3_s: superBlockTiles(IQ3SPanel.self, P.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .q2_K: superBlockTiles16(Q2KPanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .q3_K: superBlockTiles16(Q3KPanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .q4_K: superBlockTiles16(Q4KPanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .q5_K: superBlockTiles16(Q5KPanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .q6_K: superBlockTiles16(Q6KPanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq4_xs: superBlockTiles16(IQ4XSPanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq1_s: superBlockTiles16(IQ1SPanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq1_m: superBlockTiles16(IQ1MPanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq2_xxs: superBlockTiles16(IQ2XXSPanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq2_xs: superBlockTiles16(IQ2XSPanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq2_s: superBlockTiles16(IQ2SPanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq3_xxs: superBlockTiles16(IQ3XXSPanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
+        case .iq3_s: superBlockTiles16(IQ3SPanel.self, panel, superBlocks, activations, activationStride, flipped, flippedStride, tokens, results, resultStride, rowCount)
         }
     }
 
     @inline(__always)
-    private static func superBlockTiles<K: SuperBlockKind, P: PanelCount>(
-        _ kind: K.Type, _ panels: P.Type, _ panel: UnsafeRawPointer, _ superBlocks: Int, _ activations: UnsafeRawPointer,
+    private static func superBlockTiles16<K: SuperBlockKind>(
+        _ kind: K.Type, _ panel: UnsafeRawPointer, _ superBlocks: Int, _ activations: UnsafeRawPointer,
         _ activationStride: Int, _ flipped: UnsafeRawPointer, _ flippedStride: Int, _ tokens: Int,
         _ results: UnsafeMutablePointer<Float>, _ resultStride: Int, _ rowCount: Int
     ) {
-        let format = K.format, pair = P.isPair
-        // Q4_K, Q5_K and IQ4_XS scale 32 columns at a time: one multiply by the scale per 8 vpdpbusd, not 4
-        // (the multiplies share the vpdpbusd ports). 32 columns still sum far below 2^31 (32 · 255 · 127).
+        let format = K.format
         let span = format.scalesPer32 ? 2 : 1
-        let blockBytes = SuperBlockPanelLayout.blockBytes(format)
-        let scalesOffset = SuperBlockPanelLayout.scalesOffset(format)
-        let offsetsOffset = SuperBlockPanelLayout.offsetsOffset(format)
-        let second = superBlocks &* blockBytes  // panel B, when `pair`
-        let zero = _mm256_setzero_si256()
+        // Every field of the 8-row layout at twice its offset.
+        let blockBytes = 2 &* SuperBlockPanelLayout.blockBytes(format)
+        let scalesAt = 2 &* SuperBlockPanelLayout.scalesOffset(format)
+        let offsetsAt = 2 &* SuperBlockPanelLayout.offsetsOffset(format)
+        let dAt = 2 &* SuperBlockPanelLayout.dOffset(format), dmAt = 2 &* SuperBlockPanelLayout.dmOffset(format)
+        let valuesAt = format.isSigned ? 4096 : 0  // signed weights: w itself (the second copy) as the signed operand
+        let mask = UInt16(truncatingIfNeeded: (1 << min(rowCount, 16)) - 1)
+        let zero = _mm512_setzero_si512()
+        @inline(__always) func load512(_ p: UnsafeRawPointer) -> __m512i { p.loadUnaligned(as: __m512i.self) }
+        @inline(__always) func load512f(_ p: UnsafeRawPointer) -> __m512 { p.loadUnaligned(as: __m512.self) }
+        // Eight tokens a tile: eight independent vpdpbusd chains keep the units busy (four wait on latency:
+        // 1B Q4_K_M prefill 218 instead of 150 tokens/s on a 2-core AVX-512 Xeon).
+        // A short last tile repeats its last token (computed, not stored).
+        typealias Eight<T> = (T, T, T, T, T, T, T, T)
+        @inline(__always) func each<T, U>(_ v: Eight<T>, _ f: (T) -> U) -> Eight<U> {
+            (f(v.0), f(v.1), f(v.2), f(v.3), f(v.4), f(v.5), f(v.6), f(v.7))
+        }
+        @inline(__always) func each<T, U, V>(_ v: Eight<T>, _ u: Eight<U>, _ f: (T, U) -> V) -> Eight<V> {
+            (f(v.0, u.0), f(v.1, u.1), f(v.2, u.2), f(v.3, u.3), f(v.4, u.4), f(v.5, u.5), f(v.6, u.6), f(v.7, u.7))
+        }
+        @inline(__always) func each<T, U, V, W>(_ v: Eight<T>, _ u: Eight<U>, _ x: Eight<V>, _ f: (T, U, V) -> W) -> Eight<W> {
+            (f(v.0, u.0, x.0), f(v.1, u.1, x.1), f(v.2, u.2, x.2), f(v.3, u.3, x.3),
+             f(v.4, u.4, x.4), f(v.5, u.5, x.5), f(v.6, u.6, x.6), f(v.7, u.7, x.7))
+        }
+        let fs = format.isSigned ? 256 : 292
+        let zeros = (zero, zero, zero, zero, zero, zero, zero, zero)
         var t = 0
         while t < tokens {
-            // A short last tile repeats its last token (computed, not stored).
-            let t1 = min(t + 1, tokens - 1), t2 = min(t + 2, tokens - 1), t3 = min(t + 3, tokens - 1)
-            let y0 = activations + t * activationStride, y1 = activations + t1 * activationStride
-            let y2 = activations + t2 * activationStride, y3 = activations + t3 * activationStride
+            let tk = (t, min(t + 1, tokens - 1), min(t + 2, tokens - 1), min(t + 3, tokens - 1),
+                      min(t + 4, tokens - 1), min(t + 5, tokens - 1), min(t + 6, tokens - 1), min(t + 7, tokens - 1))
+            let y = each(tk) { activations + $0 * activationStride }
             // The bytes the broadcasts read: the Q8_K values, or for signed weights those values + 128.
-            let f0 = format.isSigned ? flipped + t * flippedStride : y0 + 4
-            let f1 = format.isSigned ? flipped + t1 * flippedStride : y1 + 4
-            let f2 = format.isSigned ? flipped + t2 * flippedStride : y2 + 4
-            let f3 = format.isSigned ? flipped + t3 * flippedStride : y3 + 4
-            let fs = format.isSigned ? 256 : 292
-            var a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps()
-            var b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps()
+            let f = format.isSigned ? each(tk) { flipped + $0 * flippedStride } : each(y) { $0 + 4 }
+            var acc = each(zeros) { _ in _mm512_setzero_ps() }
             var b = 0
             while b < superBlocks {
-                let pa = panel + b &* blockBytes, pb = pa + second
+                let p = panel + b &* blockBytes
                 let ya = 292 &* b
-                let q0 = f0 + fs &* b, q1 = f1 + fs &* b, q2 = f2 + fs &* b, q3 = f3 + fs &* b
-                var ia0 = zero, ia1 = zero, ia2 = zero, ia3 = zero
-                var ib0 = zero, ib1 = zero, ib2 = zero, ib3 = zero
+                let q = each(f) { $0 + fs &* b }
+                var sums = zeros
                 var j = 0
                 while j < 16 {  // sub-blocks of 16 columns, `span` at a time where they share a scale
-                    var za0 = zero, za1 = zero, za2 = zero, za3 = zero
-                    var zb0 = zero, zb1 = zero, zb2 = zero, zb3 = zero
+                    var z = zeros
                     var k = 0
                     while k < 4 &* span {
                         let g = 4 &* j &+ k
-                        // Signed weights: w itself (the second copy) as the signed operand, a + 128 as the unsigned.
-                        let at = format.isSigned ? 2048 &+ 32 &* g : 32 &* g
-                        let wa = load256(pa + at)
-                        let wb = pair ? load256(pb + at) : zero
-                        @inline(__always) func step(_ q: UnsafeRawPointer, _ za: inout __m256i, _ zb: inout __m256i) {
-                            let x = _mm256_set1_epi32(q.loadUnaligned(fromByteOffset: 4 &* g, as: Int32.self))
-                            za = format.isSigned ? dot4(za, x, wa) : dot4(za, wa, x)
-                            if pair { zb = format.isSigned ? dot4(zb, x, wb) : dot4(zb, wb, x) }
+                        let w = load512(p + (valuesAt &+ 64 &* g))
+                        z = each(q, z) { q, z in
+                            let x = _mm512_set1_epi32(q.loadUnaligned(fromByteOffset: 4 &* g, as: Int32.self))
+                            return format.isSigned ? _mm512_dpbusd_epi32(z, x, w) : _mm512_dpbusd_epi32(z, w, x)
                         }
-                        step(q0, &za0, &zb0)
-                        step(q1, &za1, &zb1)
-                        step(q2, &za2, &zb2)
-                        step(q3, &za3, &zb3)
                         k &+= 1
                     }
                     // The int16 pair (s, s) of each row read as one int32 lane, shifted down to s.
-                    let sa = _mm256_srai_epi32(load256(pa + (scalesOffset &+ 32 &* j)), 16)
-                    ia0 = _mm256_add_epi32(ia0, _mm256_mullo_epi32(za0, sa))
-                    ia1 = _mm256_add_epi32(ia1, _mm256_mullo_epi32(za1, sa))
-                    ia2 = _mm256_add_epi32(ia2, _mm256_mullo_epi32(za2, sa))
-                    ia3 = _mm256_add_epi32(ia3, _mm256_mullo_epi32(za3, sa))
-                    if pair {
-                        let sb = _mm256_srai_epi32(load256(pb + (scalesOffset &+ 32 &* j)), 16)
-                        ib0 = _mm256_add_epi32(ib0, _mm256_mullo_epi32(zb0, sb))
-                        ib1 = _mm256_add_epi32(ib1, _mm256_mullo_epi32(zb1, sb))
-                        ib2 = _mm256_add_epi32(ib2, _mm256_mullo_epi32(zb2, sb))
-                        ib3 = _mm256_add_epi32(ib3, _mm256_mullo_epi32(zb3, sb))
-                    }
+                    let scale = _mm512_srai_epi32(load512(p + (scalesAt &+ 64 &* j)), 16)
+                    sums = each(sums, z) { _mm512_add_epi32($0, _mm512_mullo_epi32($1, scale)) }
                     j &+= span
                 }
-                @inline(__always) func finish(_ p: UnsafeRawPointer, _ y: UnsafeRawPointer, _ sums: __m256i, _ acc: __m256) -> __m256 {
-                    let d = p.loadUnaligned(fromByteOffset: SuperBlockPanelLayout.dOffset(format), as: __m256.self)
-                    let dy = _mm256_set1_ps(float(y, ya))
+                let d = load512f(p + dAt)
+                acc = each(y, sums, acc) { y, sums, acc in
+                    let dy = _mm512_set1_ps(y.loadUnaligned(fromByteOffset: ya, as: Float.self))
                     if format.isSigned {
-                        let correction = load256(p + offsetsOffset)
-                        return _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(_mm256_sub_epi32(sums, correction)), acc)
+                        let correction = load512(p + offsetsAt)
+                        return _mm512_fmadd_ps(_mm512_mul_ps(d, dy), _mm512_cvtepi32_ps(_mm512_sub_epi32(sums, correction)), acc)
                     }
                     var offsetSums = zero
                     var i = 0
                     while i < 8 {
-                        let bsums = _mm256_set1_epi32(y.loadUnaligned(fromByteOffset: ya &+ 260 &+ 4 &* i, as: Int32.self))
-                        offsetSums = _mm256_maskz_dpwssd_epi32(0xFF, offsetSums, load256(p + (offsetsOffset &+ 32 &* i)), bsums)
+                        let bsums = _mm512_set1_epi32(y.loadUnaligned(fromByteOffset: ya &+ 260 &+ 4 &* i, as: Int32.self))
+                        offsetSums = _mm512_dpwssd_epi32(offsetSums, load512(p + (offsetsAt &+ 64 &* i)), bsums)
                         i &+= 1
                     }
                     if format.hasSeparateOffsetScale {
-                        let dm = p.loadUnaligned(fromByteOffset: SuperBlockPanelLayout.dmOffset(format), as: __m256.self)
-                        let scaled = _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(sums), acc)
-                        return _mm256_fnmadd_ps(_mm256_mul_ps(dm, dy), _mm256_cvtepi32_ps(offsetSums), scaled)
+                        let dm = load512f(p + dmAt)
+                        let scaled = _mm512_fmadd_ps(_mm512_mul_ps(d, dy), _mm512_cvtepi32_ps(sums), acc)
+                        return _mm512_fnmadd_ps(_mm512_mul_ps(dm, dy), _mm512_cvtepi32_ps(offsetSums), scaled)
                     }
-                    return _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(_mm256_sub_epi32(sums, offsetSums)), acc)
-                }
-                a0 = finish(pa, y0, ia0, a0); a1 = finish(pa, y1, ia1, a1)
-                a2 = finish(pa, y2, ia2, a2); a3 = finish(pa, y3, ia3, a3)
-                if pair {
-                    b0 = finish(pb, y0, ib0, b0); b1 = finish(pb, y1, ib1, b1)
-                    b2 = finish(pb, y2, ib2, b2); b3 = finish(pb, y3, ib3, b3)
+                    return _mm512_fmadd_ps(_mm512_mul_ps(d, dy), _mm512_cvtepi32_ps(_mm512_sub_epi32(sums, offsetSums)), acc)
                 }
                 b &+= 1
             }
-            let first = min(rowCount, 8), rest = rowCount - first
-            @inline(__always) func store(_ u: Int, _ a: __m256, _ bb: __m256) {
-                guard t + u < tokens else { return }
-                let out = results + (t + u) * resultStride
-                storeRows(a, out, first)
-                if pair { storeRows(bb, out + 8, rest) }
+            @inline(__always) func store(_ u: Int, _ v: __m512) {
+                if t + u < tokens { _mm512_mask_storeu_ps(results + (t + u) * resultStride, mask, v) }
             }
-            store(0, a0, b0); store(1, a1, b1); store(2, a2, b2); store(3, a3, b3)
-            t += 4
+            store(0, acc.0); store(1, acc.1); store(2, acc.2); store(3, acc.3)
+            store(4, acc.4); store(5, acc.5); store(6, acc.6); store(7, acc.7)
+            t += 8
         }
     }
 
