@@ -1,5 +1,6 @@
 #if arch(x86_64)
 import TensorsAVX2
+import TensorsAVX512
 #endif
 
 /// F16 matrices against activations kept as f32 values rounded to F16 precision (AVX2 + F16C), in the two
@@ -67,10 +68,17 @@ public enum FloatWeights {
     }
 
     /// results[t · resultStride + r] = F16 row r · x_t for every token, x in the batch layout (columns % 16 == 0).
+    /// `wide`: the AVX-512 kernel (the default where the CPU has it; the same bits either way).
     public static func f16Tiles(_ rows: UnsafeRawPointer, rowStride: Int, rows count: Int, permuted: UnsafePointer<Float>,
                                 tokens: Int, columns: Int, panel: UnsafeMutablePointer<Float>,
-                                results: UnsafeMutablePointer<Float>, resultStride: Int) {
+                                results: UnsafeMutablePointer<Float>, resultStride: Int,
+                                wide: Bool = CPUFeatures.current.hasAVX512VNNI) {
         #if arch(x86_64)
+        if wide && CPUFeatures.current.hasAVX512VNNI {
+            AVX512Float.f16Tiles(rows, rowStride: rowStride, rows: count, permuted: permuted, tokens: tokens, columns: columns,
+                                 panel: panel, results, resultStride: resultStride)
+            return
+        }
         AVX2Dot.f16Tiles(rows, rowStride: rowStride, rows: count, permuted: permuted, tokens: tokens, columns: columns,
                          panel: panel, results, resultStride: resultStride)
         #else

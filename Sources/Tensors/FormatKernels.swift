@@ -36,8 +36,10 @@ public struct FormatKernels: @unchecked Sendable {
     public let interleaved: InterleavedKernels?
     /// Prompt batches as panels of rows repacked once and multiplied with every token.
     public let panels: PanelKernels?
-    /// F16 rows through FloatWeights (rows × tokens float tiles) where the CPU and the row length allow.
+    /// F16 rows through FloatWeights (rows × tokens float tiles) where the CPU and the row length allow; the
+    /// tiles on 512-bit registers where the CPU has AVX-512.
     public let floatTiles: Bool
+    public let wideFloatTiles: Bool
     /// Prompt batches without panels or tiles, where their summation order differs from `dot`'s: F16 in
     /// llama.cpp's batch order (tinyBLAS's 16 chains) when the row is whole chains (PortableDot).
     public let batchDot: RowDot?
@@ -114,7 +116,7 @@ extension FormatKernels {
         #endif
         return FormatKernels(type: type, activationType: activationType, dequantize: dequantize, referenceDot: reference,
                              dot: dot, fourRows: fourRows, fourTokens: fourTokens, interleaved: interleaved, panels: panels,
-                             floatTiles: type == .f16, batchDot: type == .f16 ? { PortableDot.f16($0, $1, $2, batch: $2 % 16 == 0) } : nil,
+                             floatTiles: type == .f16, wideFloatTiles: type == .f16 && features.hasAVX512VNNI, batchDot: type == .f16 ? { PortableDot.f16($0, $1, $2, batch: $2 % 16 == 0) } : nil,
                              batchesTokenByToken: type == .q8_0)
     }
 

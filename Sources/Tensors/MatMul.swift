@@ -99,7 +99,8 @@ public func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: U
                 let first = 6 * range.lowerBound, end = min(rows, 6 * range.upperBound)
                 let panel = (scratch.panels + thread * scratch.panelStride).assumingMemoryBound(to: Float.self)
                 FloatWeights.f16Tiles(w.row(first), rowStride: w.rowBytes, rows: end - first, permuted: permuted,
-                                      tokens: count, columns: columns, panel: panel, results: y + first, resultStride: rows)
+                                      tokens: count, columns: columns, panel: panel, results: y + first, resultStride: rows,
+                                      wide: kernels.wideFloatTiles)
             }
         } else {
             pool.parallelFor(rows) { range in

@@ -184,7 +184,7 @@ final class FloatWeightsTests: XCTestCase {
         var generator = SeededGenerator(seed: 5)
         for columns in [256, 208, 200] {
             guard FloatWeights.supports(columns: columns) else { throw XCTSkip("hardware: no AVX2 on this CPU") }
-            let rows = 7, tokens = 19
+            let rows = 7, tokens = 35  // three 16-token blocks: a pair and a lone one
             let tiled = columns % 16 == 0
             let rowBytes = 2 * columns
             var matrix: [UInt8] = []
@@ -195,7 +195,7 @@ final class FloatWeightsTests: XCTestCase {
             flat.withUnsafeBufferPointer { src in
                 rounded.withUnsafeMutableBufferPointer { FloatWeights.roundToHalf(src.baseAddress!, $0.baseAddress!, count: flat.count) }
             }
-            var tiles = [Float](repeating: .nan, count: tokens * rows)
+            var tiles = [Float](repeating: .nan, count: tokens * rows), narrowTiles: [Float] = []
             var single = [Float](repeating: .nan, count: tokens * rows)
             var permuted = [Float](repeating: .nan, count: FloatWeights.permutedFloats(tokens: tokens, columns: columns))
             var panel = [Float](repeating: .nan, count: FloatWeights.panelFloats(columns: columns))
@@ -207,14 +207,19 @@ final class FloatWeightsTests: XCTestCase {
                                 FloatWeights.permuteTokens(x.baseAddress!, tokens: tokens, columns: columns, block: block, into: p.baseAddress!)
                             }
                         }
-                        permuted.withUnsafeBufferPointer { p in
-                            panel.withUnsafeMutableBufferPointer { w in
-                                tiles.withUnsafeMutableBufferPointer {
-                                    FloatWeights.f16Tiles(m.baseAddress!, rowStride: rowBytes, rows: rows, permuted: p.baseAddress!,
-                                                          tokens: tokens, columns: columns, panel: w.baseAddress!,
-                                                          results: $0.baseAddress!, resultStride: rows)
+                        // Both kernels where the CPU has AVX-512 (the wide one's result is checked below; the two
+                        // must agree bit for bit).
+                        for wide in CPUFeatures.current.hasAVX512VNNI ? [false, true] : [false] {
+                            permuted.withUnsafeBufferPointer { p in
+                                panel.withUnsafeMutableBufferPointer { w in
+                                    tiles.withUnsafeMutableBufferPointer {
+                                        FloatWeights.f16Tiles(m.baseAddress!, rowStride: rowBytes, rows: rows, permuted: p.baseAddress!,
+                                                              tokens: tokens, columns: columns, panel: w.baseAddress!,
+                                                              results: $0.baseAddress!, resultStride: rows, wide: wide)
+                                    }
                                 }
                             }
+                            if !wide { narrowTiles = tiles }
                         }
                     }
                     single.withUnsafeMutableBufferPointer {
@@ -234,6 +239,7 @@ final class FloatWeightsTests: XCTestCase {
                     XCTAssertEqual(single[t * rows + r].bitPattern, Self.blocks64(terms).bitPattern, "row \(r) token \(t) columns \(columns)")
                     if tiled {
                         XCTAssertEqual(tiles[t * rows + r].bitPattern, Self.chains16(terms).bitPattern, "tile row \(r) token \(t) columns \(columns)")
+                        XCTAssertEqual(narrowTiles[t * rows + r].bitPattern, Self.chains16(terms).bitPattern, "AVX2 tile row \(r) token \(t)")
                     }
                     let reference = BlockFormat.dot(.f16, Array(matrix[(r * rowBytes)..<((r + 1) * rowBytes)]), activation,
                                                     count: columns, reference: true)

@@ -71,12 +71,12 @@ extension AVX2Dot {
     public static func f16PanelFloats(columns: Int) -> Int { 6 * f16PanelStride(columns: columns) }
 
     /// Panel rows 64 bytes longer than a power of two apart, so the six broadcast streams do not share L1 sets.
-    static func f16PanelStride(columns: Int) -> Int { columns + 16 }
+    public static func f16PanelStride(columns: Int) -> Int { columns + 16 }
 
     /// One F16 row widened to f32 in chain-major order: column 16i + l at out[l·steps + i]. Eight steps at
     /// a time go through two 8 × 8 transposes (one for chains 0–7, one for 8–15).
     @inline(__always)
-    static func widenChainMajor(_ row: UnsafeRawPointer, steps: Int, into out: UnsafeMutablePointer<Float>) {
+    public static func widenChainMajor(_ row: UnsafeRawPointer, steps: Int, into out: UnsafeMutablePointer<Float>) {
         var i = 0
         while i + 8 <= steps {
             var low = Eight(repeating: _mm256_setzero_si256()), high = low
