@@ -78,8 +78,8 @@ public struct InterleavedKernels: @unchecked Sendable {
     public let multiply: (UnsafeRawPointer, Int, Int, UnsafeRawPointer, Int, UnsafeRawPointer, Int,
                           UnsafeMutablePointer<Float>, Int) -> Void
 
-    /// Scratch bytes `prepare` needs.
-    public static func preparedBytes(tokens: Int, columns: Int) -> Int { tokens * (columns / 32) * 4 }
+    /// Scratch bytes `prepare` needs (the most: one byte per activation, IQ4_NL's flipped bytes on VNNI).
+    public static func preparedBytes(tokens: Int, columns: Int) -> Int { tokens * columns }
 }
 
 /// Prompt batches as matrix × matrix work: up to `rowsPerMultiply` rows repacked into a panel (per call,

@@ -14,6 +14,10 @@ public protocol ByteProducts {
     static func accumulate(_ partial: __m256i, _ u: __m256i, _ s: __m256i) -> __m256i
     /// A partial sum of `accumulate` as 32-bit lanes.
     static func widen(_ partial: __m256i) -> __m256i
+    /// Whether kernels with signed weights multiply them by the activations + 128 (unsigned, prepared once per
+    /// batch) and subtract 128 · Σw, instead of moving each weight's sign onto the activation before every
+    /// product: VNNI's 32-bit sums hold 4 · 255 · 128; AVX2's 16-bit pair sums (2 · 255 · 127) would saturate.
+    static var flipsActivations: Bool { get }
 }
 
 public enum AVX2Products: ByteProducts {
@@ -29,5 +33,8 @@ public enum AVX2Products: ByteProducts {
 
     @inlinable @inline(__always)
     public static func widen(_ partial: __m256i) -> __m256i { _mm256_madd_epi16(partial, _mm256_set1_epi16(1)) }
+
+    @inlinable @inline(__always)
+    public static var flipsActivations: Bool { false }
 }
 #endif

@@ -28,6 +28,7 @@ enum VNNIProducts: ByteProducts {
         _mm256_maskz_dpbusd_epi32(0xFF, partial, u, s)
     }
     @inline(__always) static func widen(_ partial: __m256i) -> __m256i { partial }
+    @inline(__always) static var flipsActivations: Bool { true }
 }
 
 /// The interleaved-weight kernels (Sources/Tensors/AVX2/InterleavedKernels.swift, InterleavedBytes.swift)
@@ -55,12 +56,14 @@ public enum VNNIKernels {
         }
     }
 
-    /// As AVX2GEMM.interleavedLevels (IQ4_NL interleaved as Q4_0).
+    /// As AVX2GEMM.interleavedLevels (IQ4_NL interleaved as Q4_0), the levels times `flipped` (the activation
+    /// bytes + 128, tokens × 32·blocks: AVX2GEMM.flippedBlockBytes) minus 128 · Σ levels.
     public static func interleavedLevels(_ weights: UnsafeRawPointer, panels: Int, blocks: Int,
-                                         activations: UnsafeRawPointer, activationStride: Int, tokens: Int,
-                                         results: UnsafeMutablePointer<Float>, resultStride: Int) {
+                                         activations: UnsafeRawPointer, activationStride: Int, flipped: UnsafeRawPointer,
+                                         tokens: Int, results: UnsafeMutablePointer<Float>, resultStride: Int) {
         AVX2GEMM.interleavedLevels(VNNIProducts.self, weights, panels: panels, blocks: blocks, activations: activations,
-                                   activationStride: activationStride, tokens: tokens, results: results, resultStride: resultStride)
+                                   activationStride: activationStride, flipped: flipped, tokens: tokens, results: results,
+                                   resultStride: resultStride)
     }
 }
 
