@@ -114,10 +114,11 @@ extension FormatKernels {
             panels = PanelGEMM.kernels(type, vnni: features.hasAVX512VNNI)
         }
         #endif
+        let batchDot: RowDot? = type == .f16 ? { PortableDot.f16($0, $1, $2, batch: $2 % 16 == 0) } : nil
         return FormatKernels(type: type, activationType: activationType, dequantize: dequantize, referenceDot: reference,
                              dot: dot, fourRows: fourRows, fourTokens: fourTokens, interleaved: interleaved, panels: panels,
-                             floatTiles: type == .f16, wideFloatTiles: type == .f16 && features.hasAVX512VNNI, batchDot: type == .f16 ? { PortableDot.f16($0, $1, $2, batch: $2 % 16 == 0) } : nil,
-                             batchesTokenByToken: type == .q8_0)
+                             floatTiles: type == .f16, wideFloatTiles: type == .f16 && features.hasAVX512VNNI,
+                             batchDot: batchDot, batchesTokenByToken: type == .q8_0)
     }
 
     /// llama.cpp's CPU backend pairing of weight and activation formats.
