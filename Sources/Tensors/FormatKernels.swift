@@ -11,7 +11,7 @@ import TensorsAVX512
 ///
 /// Pointer contract for every entry: `count` is a multiple of the format's block size and the buffers hold
 /// that many elements (callers check once, when a model is loaded).
-public struct FormatKernels: @unchecked Sendable {
+public final class FormatKernels: @unchecked Sendable {
     /// weights (one row), activations (one token), count → the dot product.
     public typealias RowDot = (UnsafeRawPointer, UnsafeRawPointer, Int) -> Float
     /// rows (four, rowStride apart), activations (one token), count, results (resultStride apart).
@@ -48,7 +48,27 @@ public struct FormatKernels: @unchecked Sendable {
     /// interleaved tiles) keep 8 chains per token.
     public let batchesTokenByToken: Bool
 
-    /// The kernels of `type` on this CPU; nil for a format nothing here computes.
+    init(type: TensorType, activationType: TensorType, dequantize: @escaping (UnsafeRawPointer, UnsafeMutablePointer<Float>, Int) -> Void,
+         referenceDot: @escaping RowDot, dot: @escaping RowDot, fourRows: FourRows?, fourTokens: FourTokens?,
+         interleaved: InterleavedKernels?, panels: PanelKernels?, floatTiles: Bool, wideFloatTiles: Bool,
+         batchDot: RowDot?, batchesTokenByToken: Bool) {
+        self.type = type
+        self.activationType = activationType
+        self.dequantize = dequantize
+        self.referenceDot = referenceDot
+        self.dot = dot
+        self.fourRows = fourRows
+        self.fourTokens = fourTokens
+        self.interleaved = interleaved
+        self.panels = panels
+        self.floatTiles = floatTiles
+        self.wideFloatTiles = wideFloatTiles
+        self.batchDot = batchDot
+        self.batchesTokenByToken = batchesTokenByToken
+    }
+
+    /// The kernels of `type` on this CPU; nil for a format nothing here computes. (A class: a lookup retains one
+    /// object, not each kernel's closure.)
     public static func of(_ type: TensorType) -> FormatKernels? {
         let index = Int(type.rawValue)
         return index < table.count ? table[index] : nil
