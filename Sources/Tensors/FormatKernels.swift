@@ -7,7 +7,8 @@ import TensorsAVX512
 /// Everything the CPU does with one weight format, in one place (ggml's type traits): its activation format,
 /// dequantization, the row kernels and the batch kernels (interleaved copies, prompt panels). The table is
 /// built once per process from the CPU's features; `matmul`, `BlockFormat` and the KV cache read it, so a
-/// format's kernels are chosen here and nowhere else.
+/// format's kernels are chosen here (the kernels' own entry points keep a CPU-feature default only for tests
+/// that compare the AVX2 and AVX-512 paths).
 ///
 /// Pointer contract for every entry: `count` is a multiple of the format's block size and the buffers hold
 /// that many elements (callers check once, when a model is loaded).

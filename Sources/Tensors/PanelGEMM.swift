@@ -77,8 +77,8 @@ public enum PanelGEMM {
     static let superBlockScratchBytes = 2048 + 512
     #endif
 
-    /// Rows one `multiply` call takes at most: 16 for the super-block formats on AVX-512 VNNI (two panels
-    /// share each activation broadcast), else 8.
+    /// Rows one `multiply` call takes at most: 16 for the super-block formats on AVX-512 VNNI (one 16-row
+    /// panel on 512-bit registers), else 8.
     public static func rowsPerMultiply(_ type: TensorType) -> Int {
         FormatKernels.of(type)?.panels?.rowsPerMultiply ?? 8
     }
@@ -148,8 +148,9 @@ public enum PanelGEMM {
                                      scales: p.scales, sums: p.sums, offsets: p.offsets)
     }
 
-    /// Q2_K … Q6_K, IQ4_XS and the grid I-quants: rows 0-7 in the first panel, 8-15 (when there are more than
-    /// 8) in the second, right after it.
+    /// Q2_K … Q6_K, IQ4_XS and the grid I-quants. VNNI: one 16-row panel, rows 0-7 and 8-15 in alternate
+    /// 32-byte units (rows 8-15 zero where there are fewer). AVX2: rows 0-7 in the first 8-row panel, 8-15
+    /// (when there are more than 8) in a second one right after it.
     private static func multiplySuperBlocks(_ format: SuperBlockFormat, vnni: Bool, rows: UnsafeRawPointer, rowStride: Int,
                                             rowCount: Int, columns: Int, panel: UnsafeMutableRawPointer,
                                             activations: UnsafeRawPointer, activationStride: Int,

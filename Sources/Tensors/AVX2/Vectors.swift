@@ -2,9 +2,11 @@
 import _Builtin_intrinsics.intel
 
 // Helpers shared by the AVX2 kernels. This module is compiled with -mavx2 -mfma -mf16c (see
-// Package.swift); nothing in it may run before BlockFormat checked the CPU. It uses only
+// Package.swift); nothing in it may run before FormatKernels checked the CPU. It uses only
 // intrinsics and raw pointers, no generic standard-library SIMD code, so no specialisation built
-// for AVX2 can be merged with (and replace) a baseline copy at link time.
+// for AVX2 can be merged with (and replace) a baseline copy at link time. Its own generic kernels
+// (over ByteProducts) are specialised per conformance — AVX2Products here, VNNIProducts in
+// TensorsAVX512 — and those copies carry the conforming type in their names: they cannot collide.
 
 @inline(__always)
 @usableFromInline func load256(_ pointer: UnsafeRawPointer) -> __m256i {

@@ -2,7 +2,7 @@
 import _Builtin_intrinsics.intel
 import TensorsAVX2  // the layouts (InterleavedLayout, InterleavedByteLayout)
 
-// AVX-512 VNNI kernels (AVX-512 VL on 256-bit registers). vpdpbusd multiplies 4 unsigned weight bytes by
+// AVX-512 VNNI kernels (AVX-512 VL on 256-bit registers, the super-block panels on 512-bit ones). vpdpbusd multiplies 4 unsigned weight bytes by
 // 4 signed activation bytes and adds them to a 32-bit lane in one instruction, replacing maddubs + madd +
 // add; no 16-bit stage, so nothing can saturate. The interleaved-weight kernels are AVX2's generic ones
 // specialised here with these products; the panel kernels below have their own shape (an unsigned operand
