@@ -115,76 +115,114 @@ extension AVX2Dot {
     public static func f16Tiles(_ x: UnsafeRawPointer, rowStride: Int, rows: Int, permuted: UnsafePointer<Float>,
                                 tokens: Int, columns: Int, panel: UnsafeMutablePointer<Float>,
                                 _ results: UnsafeMutablePointer<Float>, resultStride: Int) {
-        let width = f16TokenBlock, steps = columns / 16, panelStride = f16PanelStride(columns: columns)
-        let blocks = (tokens + width - 1) / width
-        withUnsafeTemporaryAllocation(of: __m256.self, capacity: 16 * 12) { chains in  // chains[12·l + 2·r + g]
-            var r0 = 0
-            while r0 < rows {
-                // Rows r0…r0+5 (a short panel repeats its last row: computed, not stored), chain-major f32.
-                var r = 0
-                while r < 6 {
-                    widenChainMajor(x + min(r0 + r, rows - 1) * rowStride, steps: steps, into: panel + r * panelStride)
-                    r += 1
-                }
-                var block = 0
-                while block < blocks {
-                    let xb = permuted + block * width * columns
-                    var l = 0
-                    while l < 16 {
-                        let zero = _mm256_setzero_ps()
-                        var c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero
-                        var c30 = zero, c31 = zero, c40 = zero, c41 = zero, c50 = zero, c51 = zero
-                        let xs = UnsafeRawPointer(xb + l * steps * width)
-                        let w0 = panel + l * steps, w1 = w0 + panelStride, w2 = w1 + panelStride
-                        let w3 = w2 + panelStride, w4 = w3 + panelStride, w5 = w4 + panelStride
-                        @inline(__always) func step(_ i: Int) {
-                            let y0 = xs.loadUnaligned(fromByteOffset: 64 * i, as: __m256.self)
-                            let y1 = xs.loadUnaligned(fromByteOffset: 64 * i + 32, as: __m256.self)
-                            var a = _mm256_set1_ps(w0[i])
-                            c00 = _mm256_fmadd_ps(a, y0, c00); c01 = _mm256_fmadd_ps(a, y1, c01)
-                            a = _mm256_set1_ps(w1[i])
-                            c10 = _mm256_fmadd_ps(a, y0, c10); c11 = _mm256_fmadd_ps(a, y1, c11)
-                            a = _mm256_set1_ps(w2[i])
-                            c20 = _mm256_fmadd_ps(a, y0, c20); c21 = _mm256_fmadd_ps(a, y1, c21)
-                            a = _mm256_set1_ps(w3[i])
-                            c30 = _mm256_fmadd_ps(a, y0, c30); c31 = _mm256_fmadd_ps(a, y1, c31)
-                            a = _mm256_set1_ps(w4[i])
-                            c40 = _mm256_fmadd_ps(a, y0, c40); c41 = _mm256_fmadd_ps(a, y1, c41)
-                            a = _mm256_set1_ps(w5[i])
-                            c50 = _mm256_fmadd_ps(a, y0, c50); c51 = _mm256_fmadd_ps(a, y1, c51)
-                        }
-                        var i = 0
-                        while i < steps { step(i); i += 1 }
-                        let o = 12 * l
-                        chains[o] = c00; chains[o + 1] = c01; chains[o + 2] = c10; chains[o + 3] = c11
-                        chains[o + 4] = c20; chains[o + 5] = c21; chains[o + 6] = c30; chains[o + 7] = c31
-                        chains[o + 8] = c40; chains[o + 9] = c41; chains[o + 10] = c50; chains[o + 11] = c51
-                        l += 1
-                    }
-                    // The 16-lane tree per cell, 8 tokens per vector.
-                    var cell = 0
-                    while cell < 12 {
-                        @inline(__always) func chain(_ k: Int) -> __m256 { chains[12 * k + cell] }
-                        @inline(__always) func pair(_ k: Int) -> __m256 { _mm256_add_ps(chain(k), chain(k + 8)) }
-                        let b0 = _mm256_add_ps(pair(0), pair(4)), b1 = _mm256_add_ps(pair(1), pair(5))
-                        let b2 = _mm256_add_ps(pair(2), pair(6)), b3 = _mm256_add_ps(pair(3), pair(7))
-                        let total = _mm256_add_ps(_mm256_add_ps(b0, b2), _mm256_add_ps(b1, b3))
-                        let row = r0 + cell / 2, first = block * width + 8 * (cell % 2)
-                        if row < rows {
-                            withUnsafeBytes(of: total) { lanes in
-                                let v = lanes.bindMemory(to: Float.self)
-                                var k = 0
-                                while k < 8, first + k < tokens { results[(first + k) * resultStride + row] = v[k]; k += 1 }
-                            }
-                        }
-                        cell += 1
-                    }
-                    block += 1
-                }
-                r0 += 6
-            }
+        withUnsafeTemporaryAllocation(of: __m256.self, capacity: 16 * 12) { chains in
+            guard let chains = chains.baseAddress else { return }
+            f16Tiles(EightLanes.self, x, rowStride: rowStride, rows: rows, permuted: permuted, tokens: tokens, columns: columns,
+                     panel: panel, results, resultStride: resultStride, chains: chains)
         }
     }
+
+    /// `f16Tiles` on registers of `L`: a cell is 6 rows × L.lanes tokens of one 16-token block (AVX2: the two
+    /// halves of a block; AVX-512: two blocks a step). `chains`: 16 · 12 registers, allocated by the caller (a
+    /// closure in this generic code would be compiled without the caller's CPU features).
+    @inlinable
+    public static func f16Tiles<L: TileLanes>(_ lanes: L.Type, _ x: UnsafeRawPointer, rowStride: Int, rows: Int,
+                                              permuted: UnsafePointer<Float>, tokens: Int, columns: Int,
+                                              panel: UnsafeMutablePointer<Float>, _ results: UnsafeMutablePointer<Float>,
+                                              resultStride: Int, chains: UnsafeMutablePointer<L.Vector>) {
+        let width = f16TokenBlock, steps = columns / 16, panelStride = f16PanelStride(columns: columns)
+        let blocks = (tokens + width - 1) / width, blocksPerStep = L.lanes / 8
+        var r0 = 0
+        while r0 < rows {
+            // Rows r0…r0+5 (a short panel repeats its last row: computed, not stored), chain-major f32.
+            var r = 0
+            while r < 6 {
+                widenChainMajor(x + min(r0 + r, rows - 1) * rowStride, steps: steps, into: panel + r * panelStride)
+                r += 1
+            }
+            var block = 0
+            while block < blocks {
+                // The step's two vectors of tokens: the halves of this block (8 lanes), or this block and the
+                // next (16 lanes; a lone last block twice: computed, not stored).
+                let xa = UnsafeRawPointer(permuted + block * width * columns)
+                let xb = blocksPerStep == 1 ? xa + 32 : block + 1 < blocks ? xa + 4 * width * columns : xa
+                var l = 0
+                while l < 16 {
+                    let zero = L.zero()
+                    var c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero
+                    var c30 = zero, c31 = zero, c40 = zero, c41 = zero, c50 = zero, c51 = zero
+                    let ya = xa + 4 * l * steps * width, yb = xb + 4 * l * steps * width
+                    let w0 = panel + l * steps, w1 = w0 + panelStride, w2 = w1 + panelStride
+                    let w3 = w2 + panelStride, w4 = w3 + panelStride, w5 = w4 + panelStride
+                    var i = 0
+                    while i < steps {
+                        let y0 = L.load(ya + 64 * i), y1 = L.load(yb + 64 * i)
+                        var a = L.broadcast(w0[i])
+                        c00 = L.fma(a, y0, c00); c01 = L.fma(a, y1, c01)
+                        a = L.broadcast(w1[i])
+                        c10 = L.fma(a, y0, c10); c11 = L.fma(a, y1, c11)
+                        a = L.broadcast(w2[i])
+                        c20 = L.fma(a, y0, c20); c21 = L.fma(a, y1, c21)
+                        a = L.broadcast(w3[i])
+                        c30 = L.fma(a, y0, c30); c31 = L.fma(a, y1, c31)
+                        a = L.broadcast(w4[i])
+                        c40 = L.fma(a, y0, c40); c41 = L.fma(a, y1, c41)
+                        a = L.broadcast(w5[i])
+                        c50 = L.fma(a, y0, c50); c51 = L.fma(a, y1, c51)
+                        i += 1
+                    }
+                    let o = 12 * l
+                    chains[o] = c00; chains[o + 1] = c01; chains[o + 2] = c10; chains[o + 3] = c11
+                    chains[o + 4] = c20; chains[o + 5] = c21; chains[o + 6] = c30; chains[o + 7] = c31
+                    chains[o + 8] = c40; chains[o + 9] = c41; chains[o + 10] = c50; chains[o + 11] = c51
+                    l += 1
+                }
+                // The 16-lane tree per cell (row, vector).
+                var cell = 0
+                while cell < 12 {
+                    @inline(__always) func chain(_ k: Int) -> L.Vector { chains[12 * k + cell] }
+                    @inline(__always) func pair(_ k: Int) -> L.Vector { L.add(chain(k), chain(k + 8)) }
+                    let b0 = L.add(pair(0), pair(4)), b1 = L.add(pair(1), pair(5))
+                    let b2 = L.add(pair(2), pair(6)), b3 = L.add(pair(3), pair(7))
+                    let total = L.add(L.add(b0, b2), L.add(b1, b3))
+                    let row = r0 + cell / 2, first = block * width + L.lanes * (cell % 2)
+                    if row < rows {
+                        var k = 0
+                        while k < L.lanes, first + k < tokens {
+                            results[(first + k) * resultStride + row] = L.lane(total, k)
+                            k += 1
+                        }
+                    }
+                    cell += 1
+                }
+                block += blocksPerStep
+            }
+            r0 += 6
+        }
+    }
+}
+
+/// The registers of the F16 tiles (AVX2Dot.f16Tiles): 8 lanes here, 16 in TensorsAVX512.
+public protocol TileLanes {
+    associatedtype Vector
+    /// Tokens per register: 8 or 16.
+    static var lanes: Int { get }
+    static func zero() -> Vector
+    static func broadcast(_ x: Float) -> Vector
+    static func load(_ p: UnsafeRawPointer) -> Vector
+    static func fma(_ a: Vector, _ b: Vector, _ c: Vector) -> Vector
+    static func add(_ a: Vector, _ b: Vector) -> Vector
+    static func lane(_ v: Vector, _ k: Int) -> Float
+}
+
+public enum EightLanes: TileLanes {
+    @inlinable @inline(__always) public static var lanes: Int { 8 }
+    @inlinable @inline(__always) public static func zero() -> __m256 { _mm256_setzero_ps() }
+    @inlinable @inline(__always) public static func broadcast(_ x: Float) -> __m256 { _mm256_set1_ps(x) }
+    @inlinable @inline(__always) public static func load(_ p: UnsafeRawPointer) -> __m256 { p.loadUnaligned(as: __m256.self) }
+    @inlinable @inline(__always) public static func fma(_ a: __m256, _ b: __m256, _ c: __m256) -> __m256 { _mm256_fmadd_ps(a, b, c) }
+    @inlinable @inline(__always) public static func add(_ a: __m256, _ b: __m256) -> __m256 { _mm256_add_ps(a, b) }
+    @inlinable @inline(__always) public static func lane(_ v: __m256, _ k: Int) -> Float { v[k] }
 }
 
 extension AVX2Quantize {
