@@ -158,9 +158,7 @@ public final class InferenceContext: @unchecked Sendable {
         for (layer, lw) in w.layers.enumerated() where layer < cpuLayers {
             // Attention block: x += norm?(wo · attention(rope(norm?(wq · norm(x))), rope(norm?(wk · norm(x))), wv · norm(x)))
             rmsNorm(x, lw.attentionNorm, into: xb, rows: n, width: e)
-            matmul(lw.query, input: xb, output: q, count: n, scratch: activations, pool: pool)
-            matmul(lw.key, input: xb, output: k, count: n, scratch: activations, pool: pool, after: lw.query)
-            matmul(lw.value, input: xb, output: v, count: n, scratch: activations, pool: pool, after: lw.key)
+            matmul([lw.query, lw.key, lw.value], input: xb, outputs: [q, k, v], count: n, scratch: activations, pool: pool)
             addBias(lw.queryBias, to: q, rows: n)
             addBias(lw.keyBias, to: k, rows: n)
             addBias(lw.valueBias, to: v, rows: n)
@@ -180,8 +178,7 @@ public final class InferenceContext: @unchecked Sendable {
 
             // Feed-forward block: x += norm?(down(act(gate · norm(x)) ⊙ (up · norm(x)))), act = SiLU or GELU
             rmsNorm(x, lw.ffnNorm, into: xb, rows: n, width: e)
-            matmul(lw.gate, input: xb, output: gate, count: n, scratch: activations, pool: pool)
-            matmul(lw.up, input: xb, output: up, count: n, scratch: activations, pool: pool, after: lw.gate)
+            matmul([lw.gate, lw.up], input: xb, outputs: [gate, up], count: n, scratch: activations, pool: pool)
             switch t.activation {
             case .silu: Activations.swiGLU(gate: gate, up: up, width: h.feedForwardLength, rows: n)
             case .geluTanh: Activations.geGLU(gate: gate, up: up, width: h.feedForwardLength, rows: n)

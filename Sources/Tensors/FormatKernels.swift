@@ -231,29 +231,29 @@ extension FormatKernels {
 }
 
 #if arch(x86_64)
-/// The AVX2 row kernels of each format (TensorsAVX2), taking element counts.
+/// The AVX2 row kernels of each format (TensorsAVX2), taking element counts. Block sizes are written as
+/// constants: the count → blocks division runs once per row, a shift by a constant, not an integer divide.
 enum AVX2Kernels {
     static func dot(_ type: TensorType) -> FormatKernels.RowDot? {
-        let size = type.blockSize
         switch type {
         case .f32: return AVX2Dot.f32
         case .f16: return AVX2Dot.f16
         case .bf16: return AVX2Dot.bf16
-        case .q4_0: return { AVX2Dot.q4_0($0, $1, $2 / size) }
-        case .q4_1: return { AVX2Dot.q4_1($0, $1, $2 / size) }
-        case .q5_0: return { AVX2Dot.q5_0($0, $1, $2 / size) }
-        case .q5_1: return { AVX2Dot.q5_1($0, $1, $2 / size) }
-        case .q8_0: return { AVX2Dot.q8_0($0, $1, $2 / size) }
-        case .iq4_nl: return { AVX2Dot.iq4_nl($0, $1, $2 / size) }
-        case .q2_K: return { AVX2Dot.q2_K($0, $1, $2 / size) }
-        case .q3_K: return { AVX2Dot.q3_K($0, $1, $2 / size) }
-        case .q4_K: return { AVX2Dot.q4_K($0, $1, $2 / size) }
-        case .q5_K: return { AVX2Dot.q5_K($0, $1, $2 / size) }
-        case .q6_K: return { AVX2Dot.q6_K($0, $1, $2 / size) }
-        case .iq4_xs: return { AVX2Dot.iq4_xs($0, $1, $2 / size) }
+        case .q4_0: return { AVX2Dot.q4_0($0, $1, $2 / 32) }
+        case .q4_1: return { AVX2Dot.q4_1($0, $1, $2 / 32) }
+        case .q5_0: return { AVX2Dot.q5_0($0, $1, $2 / 32) }
+        case .q5_1: return { AVX2Dot.q5_1($0, $1, $2 / 32) }
+        case .q8_0: return { AVX2Dot.q8_0($0, $1, $2 / 32) }
+        case .iq4_nl: return { AVX2Dot.iq4_nl($0, $1, $2 / 32) }
+        case .q2_K: return { AVX2Dot.q2_K($0, $1, $2 / 256) }
+        case .q3_K: return { AVX2Dot.q3_K($0, $1, $2 / 256) }
+        case .q4_K: return { AVX2Dot.q4_K($0, $1, $2 / 256) }
+        case .q5_K: return { AVX2Dot.q5_K($0, $1, $2 / 256) }
+        case .q6_K: return { AVX2Dot.q6_K($0, $1, $2 / 256) }
+        case .iq4_xs: return { AVX2Dot.iq4_xs($0, $1, $2 / 256) }
         default:
             guard let format = PanelGEMM.superBlockFormat(type), format.isGrid else { return nil }
-            return { AVX2Dot.gridIQuant(format, $0, $1, $2 / size) }
+            return { AVX2Dot.gridIQuant(format, $0, $1, $2 / 256) }
         }
     }
 
@@ -261,23 +261,21 @@ enum AVX2Kernels {
     /// Q4_K kernel halved decode speed on a Zen 4 host: four weight streams a row apart defeat its
     /// prefetching; one row at a time ran 1B Q4_K_M at 24 instead of 10 tokens/s on one thread.)
     static func fourRows(_ type: TensorType) -> FormatKernels.FourRows? {
-        let size = type.blockSize
         switch type {
-        case .q4_0: return { AVX2Dot.q4_0Rows4($0, rowStride: $1, $2, $3 / size, $4, resultStride: $5) }
-        case .q8_0: return { AVX2Dot.q8_0Rows4($0, rowStride: $1, $2, $3 / size, $4, resultStride: $5) }
+        case .q4_0: return { AVX2Dot.q4_0Rows4($0, rowStride: $1, $2, $3 / 32, $4, resultStride: $5) }
+        case .q8_0: return { AVX2Dot.q8_0Rows4($0, rowStride: $1, $2, $3 / 32, $4, resultStride: $5) }
         default: return nil
         }
     }
 
     static func fourTokens(_ type: TensorType) -> FormatKernels.FourTokens? {
-        let size = type.blockSize
         switch type {
         case .f16: return { AVX2Dot.f16x4($0, $1, activationStride: $2, $3, $4, resultStride: $5) }
-        case .q4_0: return { AVX2Dot.q4_0x4($0, $1, activationStride: $2, $3 / size, $4, resultStride: $5) }
-        case .q4_1: return { AVX2Dot.q4_1x4($0, $1, activationStride: $2, $3 / size, $4, resultStride: $5) }
-        case .q8_0: return { AVX2Dot.q8_0x4($0, $1, activationStride: $2, $3 / size, $4, resultStride: $5) }
-        case .q4_K: return { AVX2Dot.q4_Kx4($0, $1, activationStride: $2, $3 / size, $4, resultStride: $5) }
-        case .q6_K: return { AVX2Dot.q6_Kx4($0, $1, activationStride: $2, $3 / size, $4, resultStride: $5) }
+        case .q4_0: return { AVX2Dot.q4_0x4($0, $1, activationStride: $2, $3 / 32, $4, resultStride: $5) }
+        case .q4_1: return { AVX2Dot.q4_1x4($0, $1, activationStride: $2, $3 / 32, $4, resultStride: $5) }
+        case .q8_0: return { AVX2Dot.q8_0x4($0, $1, activationStride: $2, $3 / 32, $4, resultStride: $5) }
+        case .q4_K: return { AVX2Dot.q4_Kx4($0, $1, activationStride: $2, $3 / 256, $4, resultStride: $5) }
+        case .q6_K: return { AVX2Dot.q6_Kx4($0, $1, activationStride: $2, $3 / 256, $4, resultStride: $5) }
         default: return nil
         }
     }

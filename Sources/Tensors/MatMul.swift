@@ -181,3 +181,57 @@ public func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: U
         }
     }
 }
+
+/// y_i = W_i · x for matrices that read the same input (q, k, v; gate, up). For one token whose matrices share a
+/// format and a route, the activations are quantized once and the rows of all of them are split across the
+/// threads in one job: one barrier instead of one per matrix, and no thread waits at the end of a small
+/// matrix (k and v are a quarter of q under GQA) while the other finishes its share. Otherwise the matrices go
+/// one after another through `matmul`, the later ones reusing the quantized activations.
+public func matmul(_ ws: [WeightMatrix], input x: UnsafePointer<Float>, outputs: [UnsafeMutablePointer<Float>], count: Int,
+                   scratch: QuantizedActivations, pool: ThreadPool) {
+    guard let first = ws.first, ws.count == outputs.count else { return }
+    let interleaved = first.interleaved != nil
+    guard count == 1, ws.count > 1, let kernels = FormatKernels.of(first.type), !kernels.floatTiles,
+          ws.allSatisfy({ $0.type == first.type && $0.columns == first.columns && ($0.interleaved != nil) == interleaved }),
+          !interleaved || (kernels.interleaved != nil && ws.allSatisfy { $0.rows % 8 == 0 }) else {
+        for (i, w) in ws.enumerated() {
+            matmul(w, input: x, output: outputs[i], count: count, scratch: scratch, pool: pool, after: i > 0 ? ws[i - 1] : nil)
+        }
+        return
+    }
+    let columns = first.columns, act = scratch.buffer
+    let stride = QuantizedActivations.rowBytes(kernels.activationType, columns: columns)
+    BlockFormat.quantizeActivations(kernels.activationType, x, act, count: columns)
+    // Work units: 8-row panels of the interleaved copies, or rows (chunks a multiple of the four-row kernels').
+    let units = ws.map { interleaved ? $0.rows / 8 : $0.rows }
+    var grain = pool.grain(units.reduce(0, +))
+    if !interleaved { grain = (grain + 3) / 4 * 4 }
+    let chunkCounts = units.map { ($0 + grain - 1) / grain }
+    let chunks = chunkCounts.reduce(0, +)
+    withUnsafeTemporaryAllocation(of: (matrix: Int, start: Int).self, capacity: chunks) { list in
+        var next = 0
+        for (i, n) in chunkCounts.enumerated() {
+            for c in 0..<n { list[next] = (i, c * grain); next += 1 }
+        }
+        if interleaved, let panels = kernels.interleaved {
+            panels.prepare?(act, stride, 1, columns, scratch.prepared)
+            let panelBytes = panels.panelBytes(columns)
+            pool.parallelFor(chunks, grain: 1) { range, _ in
+                for chunk in range {
+                    let (i, start) = list[chunk], w = ws[i]
+                    guard let copy = w.interleaved else { continue }
+                    panels.multiply(copy + start * panelBytes, min(grain, units[i] - start), columns, act, stride, scratch.prepared,
+                                    1, outputs[i] + 8 * start, w.rows)
+                }
+            }
+        } else {
+            pool.parallelFor(chunks, grain: 1) { range, _ in
+                for chunk in range {
+                    let (i, start) = list[chunk], w = ws[i]
+                    BlockFormat.dot(w.type, rows: min(grain, units[i] - start), w.row(start), rowStride: w.rowBytes, act,
+                                    count: columns, results: outputs[i] + start, resultStride: 1)
+                }
+            }
+        }
+    }
+}
