@@ -142,12 +142,17 @@ public enum BlockFormat {
 
     /// Several weight rows against one token's activations (decode's matrix × vector):
     /// results[r · resultStride] = dot(weightType, weights + r · rowStride, activations, count)
-    /// for r in 0..<rows: four rows at a time where the format has a kernel for it (FormatKernels.fourRows).
+    /// for r in 0..<rows: in one call where the format has a kernel for it (FormatKernels.manyRows), else four rows
+    /// at a time where it has a kernel for that (FormatKernels.fourRows).
     public static func dot(_ weightType: TensorType, rows: Int, _ weights: UnsafeRawPointer, rowStride: Int,
                            _ activations: UnsafeRawPointer, count: Int,
                            results: UnsafeMutablePointer<Float>, resultStride: Int) {
         guard count >= 0, count % weightType.blockSize == 0, let kernels = FormatKernels.of(weightType) else {
             for r in 0..<max(rows, 0) { results[r * resultStride] = .nan }
+            return
+        }
+        if let manyRows = kernels.manyRows {
+            manyRows(weights, rowStride, rows, activations, count, results, resultStride)
             return
         }
         var row = 0

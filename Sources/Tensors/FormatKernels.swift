@@ -17,6 +17,8 @@ public final class FormatKernels: @unchecked Sendable {
     public typealias RowDot = (UnsafeRawPointer, UnsafeRawPointer, Int) -> Float
     /// rows (four, rowStride apart), activations (one token), count, results (resultStride apart).
     public typealias FourRows = (UnsafeRawPointer, Int, UnsafeRawPointer, Int, UnsafeMutablePointer<Float>, Int) -> Void
+    /// rows (rowStride apart), row count, activations (one token), count, results (resultStride apart).
+    public typealias ManyRows = (UnsafeRawPointer, Int, Int, UnsafeRawPointer, Int, UnsafeMutablePointer<Float>, Int) -> Void
     /// one row, activations (four tokens, activationStride apart), count, results (resultStride apart).
     public typealias FourTokens = (UnsafeRawPointer, UnsafeRawPointer, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void
 
@@ -31,6 +33,8 @@ public final class FormatKernels: @unchecked Sendable {
     public let dot: RowDot
     /// Four rows · one token sharing each activation load (matrix × vector), where the format has one.
     public let fourRows: FourRows?
+    /// Any number of rows · one token in one call (matrix × vector), where a row is too short for a call per row.
+    public let manyRows: ManyRows?
     /// One row · four tokens, the row read and unpacked once (prompt batches without panels).
     public let fourTokens: FourTokens?
     /// 8-row interleaved copies made at load, for decode and prefill.
@@ -50,7 +54,7 @@ public final class FormatKernels: @unchecked Sendable {
     public let batchesTokenByToken: Bool
 
     init(type: TensorType, activationType: TensorType, dequantize: @escaping (UnsafeRawPointer, UnsafeMutablePointer<Float>, Int) -> Void,
-         referenceDot: @escaping RowDot, dot: @escaping RowDot, fourRows: FourRows?, fourTokens: FourTokens?,
+         referenceDot: @escaping RowDot, dot: @escaping RowDot, fourRows: FourRows?, manyRows: ManyRows?, fourTokens: FourTokens?,
          interleaved: InterleavedKernels?, panels: PanelKernels?, floatTiles: Bool, wideFloatTiles: Bool,
          batchDot: RowDot?, batchesTokenByToken: Bool) {
         self.type = type
@@ -59,6 +63,7 @@ public final class FormatKernels: @unchecked Sendable {
         self.referenceDot = referenceDot
         self.dot = dot
         self.fourRows = fourRows
+        self.manyRows = manyRows
         self.fourTokens = fourTokens
         self.interleaved = interleaved
         self.panels = panels
@@ -123,13 +128,14 @@ extension FormatKernels {
         guard let activationType = activationFormat(type), let dequantize = dequantizer(type),
               let reference = referenceKernel(type) else { return nil }
         var dot = reference
-        var fourRows: FourRows? = nil, fourTokens: FourTokens? = nil
+        var fourRows: FourRows? = nil, manyRows: ManyRows? = nil, fourTokens: FourTokens? = nil
         var interleaved: InterleavedKernels? = nil, panels: PanelKernels? = nil
         if let portable = portableKernel(type) { dot = portable }
         #if arch(x86_64)
         if features.hasAVX2 {
             if let avx2 = AVX2Kernels.dot(type) { dot = avx2 }
             fourRows = AVX2Kernels.fourRows(type)
+            manyRows = AVX2Kernels.manyRows(type)
             fourTokens = AVX2Kernels.fourTokens(type)
             interleaved = InterleavedWeights.kernels(type, vnni: features.hasAVX512VNNI)
             panels = PanelGEMM.kernels(type, vnni: features.hasAVX512VNNI)
@@ -137,7 +143,7 @@ extension FormatKernels {
         #endif
         let batchDot: RowDot? = type == .f16 ? { PortableDot.f16($0, $1, $2, batch: $2 % 16 == 0) } : nil
         return FormatKernels(type: type, activationType: activationType, dequantize: dequantize, referenceDot: reference,
-                             dot: dot, fourRows: fourRows, fourTokens: fourTokens, interleaved: interleaved, panels: panels,
+                             dot: dot, fourRows: fourRows, manyRows: manyRows, fourTokens: fourTokens, interleaved: interleaved, panels: panels,
                              floatTiles: type == .f16, wideFloatTiles: type == .f16 && features.hasAVX512VNNI,
                              batchDot: batchDot, batchesTokenByToken: type == .q8_0)
     }
@@ -266,6 +272,11 @@ enum AVX2Kernels {
         case .q8_0: return { AVX2Dot.q8_0Rows4($0, rowStride: $1, $2, $3 / 32, $4, resultStride: $5) }
         default: return nil
         }
+    }
+
+    static func manyRows(_ type: TensorType) -> FormatKernels.ManyRows? {
+        guard let format = PanelGEMM.superBlockFormat(type), format.isGrid else { return nil }
+        return { AVX2Dot.gridIQuantRows(format, $0, rowStride: $1, rows: $2, $3, $4 / 256, $5, resultStride: $6) }
     }
 
     static func fourTokens(_ type: TensorType) -> FormatKernels.FourTokens? {

@@ -56,6 +56,38 @@ final class DotBenchmark: XCTestCase {
         }
     }
 
+    /// One matrix's raw rows from a file (GGUF tensor bytes, e.g. dumped with the gguf package) through the
+    /// matrix × vector route, best of 9 in thread CPU time: the same bytes a ggml harness can time with its
+    /// vec_dot, so a kernel is compared with llama.cpp's alone, without the rest of a forward pass.
+    ///   SWIFTFILE_BENCH=1 SWIFTFILE_BENCH_FILE=rows.bin SWIFTFILE_BENCH_TYPE=22 SWIFTFILE_BENCH_COLUMNS=2048
+    /// (the type is GGML's number).
+    func testDotThroughputOnFile() throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["SWIFTFILE_BENCH"] == "1", let path = environment["SWIFTFILE_BENCH_FILE"],
+              let raw = environment["SWIFTFILE_BENCH_TYPE"].flatMap(UInt32.init), let type = TensorType(rawValue: raw),
+              let columns = environment["SWIFTFILE_BENCH_COLUMNS"].flatMap(Int.init), let rowBytes = type.byteCount(elements: columns) else {
+            throw XCTSkip("set SWIFTFILE_BENCH=1, SWIFTFILE_BENCH_FILE, SWIFTFILE_BENCH_TYPE and SWIFTFILE_BENCH_COLUMNS to run")
+        }
+        let matrix = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        let rows = matrix.count / rowBytes
+        var generator = SeededGenerator(seed: 1)
+        let activations = BlockFormat.quantized(BlockFormat.activationType(for: type), RandomBlocks.activations(count: columns, using: &generator))
+        var results = [Float](repeating: 0, count: rows)
+        var best = Double.infinity
+        for _ in 0..<9 {
+            let start = threadNanoseconds()
+            matrix.withUnsafeBytes { m in
+                activations.withUnsafeBytes { a in
+                    BlockFormat.dot(type, rows: rows, m.baseAddress!, rowStride: rowBytes, a.baseAddress!, count: columns,
+                                    results: &results, resultStride: 1)
+                }
+            }
+            best = min(best, Double(threadNanoseconds() - start))
+        }
+        XCTAssertFalse(results.contains { $0.isNaN })
+        print(String(format: "%@ rows %d: %.1f ns/row, %.2f GB/s", type.name, rows, best / Double(rows), Double(matrix.count) / best))
+    }
+
     /// Prefill shape: 1024 rows × 2048 columns against 32 tokens, per-token `dot` in a loop versus
     /// the four-token `dot(…tokens:…)`. Reported as weight rows·tokens per microsecond.
     func testBatchDotThroughput() throws {

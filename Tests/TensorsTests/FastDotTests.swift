@@ -31,6 +31,32 @@ final class FastDotTests: XCTestCase {
         }
     }
 
+    /// The matrix × vector route (a kernel per four rows or per any number of rows, where the format has one)
+    /// against one `dot` per row, bit for bit: padded rows, an odd row count, results a stride apart.
+    func testRowsRouteIsTheRowDot() {
+        var generator = SeededGenerator(seed: 43)
+        for type in Fixtures.weightTypes where type.blockSize > 1 {
+            let count = 512, rows = 13, rowBytes = type.byteCount(elements: count)!, rowStride = rowBytes + 5
+            var matrix = [UInt8](repeating: 0xEE, count: rows * rowStride)
+            for r in 0..<rows {
+                matrix.replaceSubrange((r * rowStride)..<(r * rowStride + rowBytes), with: RandomBlocks.weights(type, count: count, using: &generator))
+            }
+            let activations = BlockFormat.quantized(BlockFormat.activationType(for: type), RandomBlocks.activations(count: count, using: &generator))
+            var results = [Float](repeating: .nan, count: 3 * rows)
+            matrix.withUnsafeBytes { m in
+                activations.withUnsafeBytes { a in
+                    BlockFormat.dot(type, rows: rows, m.baseAddress!, rowStride: rowStride, a.baseAddress!, count: count,
+                                    results: &results, resultStride: 3)
+                }
+            }
+            for r in 0..<rows {
+                let single = BlockFormat.dot(type, Array(matrix[(r * rowStride)..<(r * rowStride + rowBytes)]), activations, count: count, reference: false)
+                XCTAssertEqual(results[3 * r].bitPattern, single.bitPattern, "\(type) row \(r)")
+                XCTAssertTrue(results[3 * r + 1].isNaN && results[3 * r + 2].isNaN, "\(type): wrote between results")
+            }
+        }
+    }
+
     /// Float formats with a row length that is not a multiple of the vector width.
     func testFloatTails() {
         var generator = SeededGenerator(seed: 7)

@@ -303,23 +303,36 @@ extension AVX2GEMM {
 extension AVX2Dot {
     /// A grid I-quant row · Q8_K.
     public static func gridIQuant(_ format: SuperBlockFormat, _ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
-        switch format {
-        case .iq1_s: gridRow(IQ1SPanel.self, x, y, blocks)
-        case .iq1_m: gridRow(IQ1MPanel.self, x, y, blocks)
-        case .iq2_xxs: gridRow(IQ2XXSPanel.self, x, y, blocks)
-        case .iq2_xs: gridRow(IQ2XSPanel.self, x, y, blocks)
-        case .iq2_s: gridRow(IQ2SPanel.self, x, y, blocks)
-        case .iq3_xxs: gridRow(IQ3XXSPanel.self, x, y, blocks)
-        case .iq3_s: gridRow(IQ3SPanel.self, x, y, blocks)
-        default: .nan
+        var result: Float = .nan
+        gridIQuantRows(format, x, rowStride: 0, rows: 1, y, blocks, &result, resultStride: 1)
+        return result
+    }
+
+    /// `rows` grid I-quant rows (rowStride apart) · one token's Q8_K activations, results resultStride apart. One
+    /// call per matrix chunk: a 2048-column row is only 8 super-blocks, so a call, a dispatch on the format and the
+    /// prepass buffer per row would cost several percent of decode.
+    public static func gridIQuantRows(_ format: SuperBlockFormat, _ x: UnsafeRawPointer, rowStride: Int, rows: Int,
+                                      _ y: UnsafeRawPointer, _ blocks: Int, _ results: UnsafeMutablePointer<Float>,
+                                      resultStride: Int) {
+        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 96) { buffer in
+            let indices = buffer.baseAddress!  // 64 indices, then 32 bytes of signs or shifts
+            switch format {
+            case .iq1_s: for r in 0..<rows { results[r * resultStride] = gridRow(IQ1SPanel.self, x + r * rowStride, y, blocks, indices) }
+            case .iq1_m: for r in 0..<rows { results[r * resultStride] = gridRow(IQ1MPanel.self, x + r * rowStride, y, blocks, indices) }
+            case .iq2_xxs: for r in 0..<rows { results[r * resultStride] = gridRow(IQ2XXSPanel.self, x + r * rowStride, y, blocks, indices) }
+            case .iq2_xs: for r in 0..<rows { results[r * resultStride] = gridRow(IQ2XSPanel.self, x + r * rowStride, y, blocks, indices) }
+            case .iq2_s: for r in 0..<rows { results[r * resultStride] = gridRow(IQ2SPanel.self, x + r * rowStride, y, blocks, indices) }
+            case .iq3_xxs: for r in 0..<rows { results[r * resultStride] = gridRow(IQ3XXSPanel.self, x + r * rowStride, y, blocks, indices) }
+            case .iq3_s: for r in 0..<rows { results[r * resultStride] = gridRow(IQ3SPanel.self, x + r * rowStride, y, blocks, indices) }
+            default: for r in 0..<rows { results[r * resultStride] = .nan }
+            }
         }
     }
 
     @inline(__always)
-    private static func gridRow<K: SuperBlockKind>(_ kind: K.Type, _ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int) -> Float {
+    private static func gridRow<K: SuperBlockKind>(_ kind: K.Type, _ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int,
+                                                   _ indices: UnsafeMutablePointer<UInt16>) -> Float {
         let format = K.format, tables = GridTables.shared
-        return withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 96) { buffer in
-        let indices = buffer.baseAddress!  // 64 indices, then 32 bytes of signs or shifts
         var acc = _mm256_setzero_ps()
         var b = 0
         while b < blocks {
@@ -397,7 +410,6 @@ extension AVX2Dot {
             b += 1
         }
         return horizontalSum(acc)
-        }
     }
 }
 #endif
