@@ -342,13 +342,12 @@ extension AVX2Dot {
             swiftfile_prefetch(xb + 1024)
             let prepass = AVX2GEMM.gridPrepass(format, xb, indices, indices + 64)
             var sums = _mm256_setzero_si256(), other = _mm256_setzero_si256()
-            var sub = 0
             if format == .iq1_s {
                 // 8g ± 1 = 8(g + 1) + (±1 − 8): the grid plus one is unsigned (0…2), so maddubs takes it with the
                 // activations as they are, and the rest is a per-32 constant times Σa — Q8_K's bsums, as the
                 // K-quant mins: total = 8·Σ_c s_c·Σ (g + 1)·a + Σ_c s_c·(±1 − 8)·Σa.
                 let one = _mm256_set1_epi8(1)
-                while sub < 8 {
+                @inline(__always) func step(_ sub: Int) {
                     let e0 = _mm256_add_epi8(gridEntries(tables.iq1s, Int(indices[4 * sub]), Int(indices[4 * sub + 1]),
                                                          Int(indices[4 * sub + 2]), Int(indices[4 * sub + 3])), one)
                     let e1 = _mm256_add_epi8(gridEntries(tables.iq1s, Int(indices[4 * sub + 4]), Int(indices[4 * sub + 5]),
@@ -357,8 +356,8 @@ extension AVX2Dot {
                     let s1 = _mm256_shuffle_epi8(prepass.scales, load256(tables.scaleControls + 32 * sub + 32))
                     sums = _mm256_add_epi32(sums, _mm256_madd_epi16(_mm256_maddubs_epi16(e0, load256(yb + 4 + 32 * sub)), s0))
                     other = _mm256_add_epi32(other, _mm256_madd_epi16(_mm256_maddubs_epi16(e1, load256(yb + 36 + 32 * sub)), s1))
-                    sub += 2
                 }
+                step(0); step(2); step(4); step(6)
                 let qh = load128(xb + 34)
                 let scale = _mm_add_epi16(_mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(qh, 12), _mm_set1_epi16(7)), 1), _mm_set1_epi16(1))
                 let shift = _mm_sub_epi16(_mm_or_si128(_mm_srai_epi16(qh, 15), _mm_set1_epi16(1)), _mm_set1_epi16(8))
@@ -382,13 +381,13 @@ extension AVX2Dot {
                         .loadUnaligned(fromByteOffset: 4 * c, as: UInt32.self))), spread)
                     return _mm256_add_epi8(_mm256_slli_epi16(u, 3), _mm256_add_epi8(shifts, one))  // u ≤ 2: no carry
                 }
-                while sub < 8 {
+                @inline(__always) func step(_ sub: Int) {
                     let s0 = _mm256_shuffle_epi8(prepass.scales, load256(tables.scaleControls + 32 * sub))
                     let s1 = _mm256_shuffle_epi8(prepass.scales, load256(tables.scaleControls + 32 * sub + 32))
                     sums = _mm256_add_epi32(sums, _mm256_madd_epi16(_mm256_maddubs_epi16(values(sub), load256(yb + 4 + 32 * sub)), s0))
                     other = _mm256_add_epi32(other, _mm256_madd_epi16(_mm256_maddubs_epi16(values(sub + 1), load256(yb + 36 + 32 * sub)), s1))
-                    sub += 2
                 }
+                step(0); step(2); step(4); step(6)
                 let scales16 = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(prepass.scales))
                 let offsets = _mm256_madd_epi16(_mm256_mullo_epi16(scales16, _mm256_set1_epi16(9)), load256(yb + 260))
                 sums = _mm256_sub_epi32(_mm256_add_epi32(sums, other), offsets)
@@ -396,15 +395,17 @@ extension AVX2Dot {
                 b += 1
                 continue
             }
-            while sub < 8 {  // two chunks per step: two independent chains, half the loop overhead
+            // Two chunks per step (two independent chains), the four steps written out: constant offsets for every
+            // load, no loop counter (the compiler keeps a loop of four otherwise).
+            @inline(__always) func step(_ sub: Int) {
                 let first = AVX2GEMM.gridChunk(format, xb, sub, tables, prepass)
                 let second = AVX2GEMM.gridChunk(format, xb, sub + 1, tables, prepass)
                 let p0 = _mm256_maddubs_epi16(first.magnitudes, _mm256_sign_epi8(load256(yb + 4 + 32 * sub), first.signs))
                 let p1 = _mm256_maddubs_epi16(second.magnitudes, _mm256_sign_epi8(load256(yb + 36 + 32 * sub), second.signs))
                 sums = _mm256_add_epi32(sums, _mm256_madd_epi16(p0, first.scales))
                 other = _mm256_add_epi32(other, _mm256_madd_epi16(p1, second.scales))
-                sub += 2
             }
+            step(0); step(2); step(4); step(6)
             sums = _mm256_add_epi32(sums, other)
             acc = _mm256_fmadd_ps(_mm256_set1_ps(float(yb, 0) * AVX2GEMM.gridScale(format, xb)), _mm256_cvtepi32_ps(sums), acc)
             b += 1
