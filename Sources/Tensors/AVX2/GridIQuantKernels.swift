@@ -284,8 +284,7 @@ extension AVX2GEMM {
         return withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 112) { buffer in
             let base = buffer.baseAddress!  // 64 indices, 32 bytes of signs or shifts, 16 scale lanes
             let prepass = gridPrepass(format, xb, base, base + 64)
-            var sub = 0
-            while sub < 8 {
+            @inline(__always) func chunk(_ sub: Int) {  // the eight chunks written out, as in the row dot
                 let chunk = gridChunk(format, xb, sub, tables, prepass)
                 (values + 32 * sub).storeBytes(of: _mm256_sign_epi8(chunk.magnitudes, chunk.signs), as: __m256i.self)
                 UnsafeMutableRawPointer(base + 96).storeBytes(of: chunk.scales, as: __m256i.self)
@@ -293,8 +292,8 @@ extension AVX2GEMM {
                 scales[2 * sub + 1] = Int16(bitPattern: base[104])
                 offsets[2 * sub] = 0
                 offsets[2 * sub + 1] = 0
-                sub += 1
             }
+            chunk(0); chunk(1); chunk(2); chunk(3); chunk(4); chunk(5); chunk(6); chunk(7)
             return (gridScale(format, xb), 0)
         }
     }

@@ -168,8 +168,7 @@ extension AVX2Dot {
             let xb = x + 136 * b, yb = y + 292 * b
             let scalesHigh = xb.loadUnaligned(fromByteOffset: 2, as: UInt16.self)
             var sums = _mm256_setzero_si256()
-            var sub = 0
-            while sub < 8 {
+            @inline(__always) func sub(_ sub: Int) {  // written out: constant offsets and scale shifts
                 let values = _mm256_shuffle_epi8(levels, nibbles(xb + 8 + 16 * sub))
                 let activations = load256(yb + 4 + 32 * sub)
                 let products = _mm256_maddubs_epi16(_mm256_sign_epi8(values, values), _mm256_sign_epi8(activations, values))
@@ -177,8 +176,8 @@ extension AVX2Dot {
                 let high = UInt8(truncatingIfNeeded: scalesHigh >> (2 * UInt16(sub))) & 3
                 let scale = Int16(low | (high << 4)) - 32
                 sums = _mm256_add_epi32(sums, _mm256_madd_epi16(products, _mm256_set1_epi16(scale)))
-                sub += 1
             }
+            sub(0); sub(1); sub(2); sub(3); sub(4); sub(5); sub(6); sub(7)
             acc = _mm256_fmadd_ps(_mm256_set1_ps(float(yb, 0) * half(xb, 0)), _mm256_cvtepi32_ps(sums), acc)
             b += 1
         }
