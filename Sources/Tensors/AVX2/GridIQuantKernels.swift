@@ -17,6 +17,8 @@ import CPrefetch
 struct GridTables: @unchecked Sendable {
     let iq2xxs: UnsafePointer<UInt64>, iq2xs: UnsafePointer<UInt64>, iq2s: UnsafePointer<UInt64>
     let iq1s: UnsafePointer<UInt64>, iq3xxs: UnsafePointer<UInt32>, iq3s: UnsafePointer<UInt32>
+    /// The IQ1 grid as 8·(g + 1) bytes (0, 8, 16): what the IQ1 row dots multiply, unsigned, with the activations.
+    let iq1sEightfold: UnsafePointer<UInt64>
     let evenSigns: UnsafePointer<UInt64>
     /// Chunk c's shuffle of a prepass's scale bytes: int16 lanes 0-7 ← byte 2c, lanes 8-15 ← byte 2c + 1.
     let scaleControls: UnsafePointer<UInt8>
@@ -31,6 +33,9 @@ struct GridTables: @unchecked Sendable {
         }
         iq2xxs = copy(IQuantGrids.iq2xxs); iq2xs = copy(IQuantGrids.iq2xs); iq2s = copy(IQuantGrids.iq2s)
         iq1s = copy(IQuantGrids.iq1s); iq3xxs = copy(IQuantGrids.iq3xxs); iq3s = copy(IQuantGrids.iq3s)
+        iq1sEightfold = copy(IQuantGrids.iq1s.map { (entry: UInt64) -> UInt64 in
+            (0..<8).reduce(0) { $0 | UInt64(8 * (Int(Int8(truncatingIfNeeded: entry >> (8 * $1))) + 1)) << (8 * $1) }
+        })
         evenSigns = copy((0..<128).map { (index: UInt64) -> UInt64 in
             let bits = index | UInt64(index.nonzeroBitCount & 1) << 7
             return (0..<8).reduce(0) { $0 | (bits >> $1 & 1 != 0 ? 0xFF : 0x01) << (8 * $1) }
@@ -342,15 +347,14 @@ extension AVX2Dot {
             let prepass = AVX2GEMM.gridPrepass(format, xb, indices, indices + 64)
             var sums = _mm256_setzero_si256(), other = _mm256_setzero_si256()
             if format == .iq1_s {
-                // 8g ± 1 = 8(g + 1) + (±1 − 8): the grid plus one is unsigned (0…2), so maddubs takes it with the
-                // activations as they are, and the rest is a per-32 constant times Σa — Q8_K's bsums, as the
-                // K-quant mins: total = 8·Σ_c s_c·Σ (g + 1)·a + Σ_c s_c·(±1 − 8)·Σa.
-                let one = _mm256_set1_epi8(1)
+                // 8g ± 1 = 8(g + 1) + (±1 − 8): 8(g + 1) is unsigned (0, 8, 16: the eightfold grid), so maddubs
+                // takes it with the activations as they are, and the rest is a per-32 constant times Σa — Q8_K's
+                // bsums, as the K-quant mins: total = Σ_c s_c·Σ 8(g + 1)·a + Σ_c s_c·(±1 − 8)·Σa.
                 @inline(__always) func step(_ sub: Int) {
-                    let e0 = _mm256_add_epi8(gridEntries(tables.iq1s, Int(indices[4 * sub]), Int(indices[4 * sub + 1]),
-                                                         Int(indices[4 * sub + 2]), Int(indices[4 * sub + 3])), one)
-                    let e1 = _mm256_add_epi8(gridEntries(tables.iq1s, Int(indices[4 * sub + 4]), Int(indices[4 * sub + 5]),
-                                                         Int(indices[4 * sub + 6]), Int(indices[4 * sub + 7])), one)
+                    let e0 = gridEntries(tables.iq1sEightfold, Int(indices[4 * sub]), Int(indices[4 * sub + 1]),
+                                         Int(indices[4 * sub + 2]), Int(indices[4 * sub + 3]))
+                    let e1 = gridEntries(tables.iq1sEightfold, Int(indices[4 * sub + 4]), Int(indices[4 * sub + 5]),
+                                         Int(indices[4 * sub + 6]), Int(indices[4 * sub + 7]))
                     let s0 = _mm256_shuffle_epi8(prepass.scales, load256(tables.scaleControls + 32 * sub))
                     let s1 = _mm256_shuffle_epi8(prepass.scales, load256(tables.scaleControls + 32 * sub + 32))
                     sums = _mm256_add_epi32(sums, _mm256_madd_epi16(_mm256_maddubs_epi16(e0, load256(yb + 4 + 32 * sub)), s0))
@@ -363,7 +367,7 @@ extension AVX2Dot {
                 let perChunk = _mm_mullo_epi16(scale, shift)  // one per 32 values; each covers two bsums
                 let perGroup = _mm256_set_m128i(_mm_unpackhi_epi16(perChunk, perChunk), _mm_unpacklo_epi16(perChunk, perChunk))
                 let offsets = _mm256_madd_epi16(perGroup, load256(yb + 260))
-                sums = _mm256_add_epi32(_mm256_slli_epi32(_mm256_add_epi32(sums, other), 3), offsets)
+                sums = _mm256_add_epi32(_mm256_add_epi32(sums, other), offsets)
                 acc = _mm256_fmadd_ps(_mm256_set1_ps(float(yb, 0) * AVX2GEMM.gridScale(format, xb)), _mm256_cvtepi32_ps(sums), acc)
                 b += 1
                 continue
@@ -374,11 +378,11 @@ extension AVX2Dot {
                 let one = _mm256_set1_epi8(1), spread = _mm256_set_epi64x(0x0303_0303_0303_0303, 0x0202_0202_0202_0202,
                                                                           0x0101_0101_0101_0101, 0)
                 @inline(__always) func values(_ c: Int) -> __m256i {
-                    let u = _mm256_add_epi8(gridEntries(tables.iq1s, Int(indices[4 * c]), Int(indices[4 * c + 1]),
-                                                        Int(indices[4 * c + 2]), Int(indices[4 * c + 3])), one)
+                    let eightfold = gridEntries(tables.iq1sEightfold, Int(indices[4 * c]), Int(indices[4 * c + 1]),
+                                                Int(indices[4 * c + 2]), Int(indices[4 * c + 3]))
                     let shifts = _mm256_shuffle_epi8(_mm256_set1_epi32(Int32(bitPattern: UnsafeRawPointer(indices + 64)
                         .loadUnaligned(fromByteOffset: 4 * c, as: UInt32.self))), spread)
-                    return _mm256_add_epi8(_mm256_slli_epi16(u, 3), _mm256_add_epi8(shifts, one))  // u ≤ 2: no carry
+                    return _mm256_add_epi8(eightfold, _mm256_add_epi8(shifts, one))
                 }
                 @inline(__always) func step(_ sub: Int) {
                     let s0 = _mm256_shuffle_epi8(prepass.scales, load256(tables.scaleControls + 32 * sub))
