@@ -132,7 +132,7 @@ extension AVX2GEMM {
                                                            _ panel: UnsafeMutableRawPointer, _ spread: (unit: Int, base: Int)) {
         let format = K.format
         // Where a field's byte at `offset` of the 8-row layout goes.
-        @inline(__always) func place(_ offset: Int) -> Int { offset / 32 * spread.unit + spread.base + offset % 32 }
+        @inline(__always) func place(_ offset: Int) -> Int { offset / 32 &* spread.unit &+ spread.base &+ offset % 32 }
         let values = scratch                                   // 8 rows × 256 bytes
         let scales = (scratch + 2048).assumingMemoryBound(to: Int16.self)   // 8 rows × 16
         let offsets = (scratch + 2304).assumingMemoryBound(to: Int16.self)  // 8 rows × 16
@@ -155,66 +155,69 @@ extension AVX2GEMM {
                 out.storeBytes(of: dm, toByteOffset: place(SuperBlockPanelLayout.dmOffset(format) + 4 * r), as: Float.self)
                 r += 1
             }
-            // 32 columns at a time: the 8 rows' registers transposed into 8 groups of 4 columns.
+            // 32 columns at a time: the 8 rows' registers transposed into 8 groups of 4 columns. The rows and
+            // groups are written out: a register of `Eight` picked by a variable index is a jump table.
             var chunk = 0
             while chunk < 8 {
+                @inline(__always) func row(_ r: Int) -> __m256i { load256(values + 256 * r + 32 * chunk) }
                 var w = Eight(repeating: _mm256_setzero_si256())
-                var row = 0
-                while row < 8 { w[row] = load256(values + 256 * row + 32 * chunk); row += 1 }
+                (w.v0, w.v1, w.v2, w.v3, w.v4, w.v5, w.v6, w.v7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
                 let groups = transpose(w)
-                var g = 0
-                while g < 8 {
-                    let group = groups[g], at = 32 * (8 * chunk + g)
+                @inline(__always) func put(_ g: Int, _ group: __m256i) {
+                    let at = 32 * (8 * chunk + g)
                     if format.isSigned {
                         (out + place(at)).storeBytes(of: _mm256_sign_epi8(group, group), as: __m256i.self)
                         (out + place(2048 + at)).storeBytes(of: group, as: __m256i.self)
                     } else {
                         (out + place(at)).storeBytes(of: group, as: __m256i.self)
                     }
-                    g += 1
                 }
+                put(0, groups.v0); put(1, groups.v1); put(2, groups.v2); put(3, groups.v3)
+                put(4, groups.v4); put(5, groups.v5); put(6, groups.v6); put(7, groups.v7)
                 chunk += 1
             }
             // Scales: row r's 16 int16 values widened to int32 lanes holding (s, s), then transposed so that
             // sub-block j's register has row r in lane r. Offsets: row r's pairs (m_2p, m_2p+1) already are
             // int32 lanes, so one transpose puts pair p of every row in one register.
             var low = Eight(repeating: _mm256_setzero_si256()), high = low, pairs = low
-            var row = 0
-            while row < 8 {
-                let s16 = load256(UnsafeRawPointer(scales + 16 * row))
-                @inline(__always) func doubled(_ half: __m128i) -> __m256i {
-                    let wide = _mm256_cvtepu16_epi32(half)
-                    return _mm256_or_si256(wide, _mm256_slli_epi32(wide, 16))
-                }
-                low[row] = doubled(_mm256_castsi256_si128(s16))
-                high[row] = doubled(_mm256_extracti128_si256_1(s16))
-                pairs[row] = load256(UnsafeRawPointer(offsets + 16 * row))
-                row += 1
+            @inline(__always) func doubled(_ half: __m128i) -> __m256i {
+                let wide = _mm256_cvtepu16_epi32(half)
+                return _mm256_or_si256(wide, _mm256_slli_epi32(wide, 16))
             }
-            let scalesLow = transpose(low), scalesHigh = transpose(high), offsetPairs = transpose(pairs)
+            @inline(__always) func lowScales(_ r: Int) -> __m256i { doubled(load128(UnsafeRawPointer(scales + 16 * r))) }
+            @inline(__always) func highScales(_ r: Int) -> __m256i { doubled(load128(UnsafeRawPointer(scales + 16 * r + 8))) }
+            @inline(__always) func offsetPairs(_ r: Int) -> __m256i { load256(UnsafeRawPointer(offsets + 16 * r)) }
+            (low.v0, low.v1, low.v2, low.v3, low.v4, low.v5, low.v6, low.v7) =
+                (lowScales(0), lowScales(1), lowScales(2), lowScales(3), lowScales(4), lowScales(5), lowScales(6), lowScales(7))
+            (high.v0, high.v1, high.v2, high.v3, high.v4, high.v5, high.v6, high.v7) =
+                (highScales(0), highScales(1), highScales(2), highScales(3), highScales(4), highScales(5), highScales(6), highScales(7))
+            (pairs.v0, pairs.v1, pairs.v2, pairs.v3, pairs.v4, pairs.v5, pairs.v6, pairs.v7) =
+                (offsetPairs(0), offsetPairs(1), offsetPairs(2), offsetPairs(3), offsetPairs(4), offsetPairs(5), offsetPairs(6), offsetPairs(7))
+            let scalesLow = transpose(low), scalesHigh = transpose(high), transposedPairs = transpose(pairs)
             let scalesAt = SuperBlockPanelLayout.scalesOffset(format), offsetsAt = SuperBlockPanelLayout.offsetsOffset(format)
-            var j = 0
-            while j < 8 {
-                (out + place(scalesAt + 32 * j)).storeBytes(of: scalesLow[j], as: __m256i.self)
-                (out + place(scalesAt + 32 * (j + 8))).storeBytes(of: scalesHigh[j], as: __m256i.self)
-                (out + place(offsetsAt + 32 * j)).storeBytes(of: offsetPairs[j], as: __m256i.self)
-                j += 1
+            @inline(__always) func put(_ j: Int, _ scaleLow: __m256i, _ scaleHigh: __m256i, _ pair: __m256i) {
+                (out + place(scalesAt + 32 * j)).storeBytes(of: scaleLow, as: __m256i.self)
+                (out + place(scalesAt + 32 * (j + 8))).storeBytes(of: scaleHigh, as: __m256i.self)
+                (out + place(offsetsAt + 32 * j)).storeBytes(of: pair, as: __m256i.self)
             }
+            put(0, scalesLow.v0, scalesHigh.v0, transposedPairs.v0); put(1, scalesLow.v1, scalesHigh.v1, transposedPairs.v1)
+            put(2, scalesLow.v2, scalesHigh.v2, transposedPairs.v2); put(3, scalesLow.v3, scalesHigh.v3, transposedPairs.v3)
+            put(4, scalesLow.v4, scalesHigh.v4, transposedPairs.v4); put(5, scalesLow.v5, scalesHigh.v5, transposedPairs.v5)
+            put(6, scalesLow.v6, scalesHigh.v6, transposedPairs.v6); put(7, scalesLow.v7, scalesHigh.v7, transposedPairs.v7)
             if format.isSigned {
                 // No offsets; in their place, per row, 128 · Σ_j s_j · Σ_{i∈j} w_i: what multiplying by
                 // activations a + 128 (the VNNI kernel's unsigned operand) adds to the sum.
                 let ones = _mm256_set1_epi8(1)
-                row = 0
+                var row = 0
                 while row < 8 {
                     var total = _mm256_setzero_si256()
-                    var chunk = 0
-                    while chunk < 8 {
+                    @inline(__always) func add(_ chunk: Int) {
                         let pairSums = _mm256_maddubs_epi16(ones, load256(values + 256 * row + 32 * chunk))
                         let scale = _mm256_set_m128i(_mm_set1_epi16(scales[16 * row + 2 * chunk + 1]),
                                                      _mm_set1_epi16(scales[16 * row + 2 * chunk]))
                         total = _mm256_add_epi32(total, _mm256_madd_epi16(pairSums, scale))
-                        chunk += 1
                     }
+                    add(0); add(1); add(2); add(3); add(4); add(5); add(6); add(7)
                     out.storeBytes(of: 128 &* horizontalSumInt(total), toByteOffset: place(offsetsAt + 4 * row), as: Int32.self)
                     row += 1
                 }
