@@ -51,13 +51,11 @@ extension AVX2GEMM {
         var b = 0
         while b < blocks {
             let out = panel + b * BlockPanelLayout.blockBytes
-            var w = Eight(repeating: _mm256_setzero_si256())
-            var r = 0
-            while r < 8 {
-                var d: Float = 0, correction: Int32 = 0
+            // Rows and groups written out: a register of `Eight` picked by a variable index is a jump table.
+            @inline(__always) func row(_ r: Int) -> __m256i {
+                var d: Float = 0, correction: Int32 = 0, values = _mm256_setzero_si256()
                 if r < rowCount {
                     let xb = rows + r * rowStride + b * format.blockBytes
-                    let values: __m256i
                     switch format {
                     case .q5_0:
                         let high = _mm256_and_si256(bytesFromBits(xb.loadUnaligned(fromByteOffset: 2, as: UInt32.self)), sixteen)
@@ -65,21 +63,22 @@ extension AVX2GEMM {
                     case .iq4_nl:
                         values = _mm256_shuffle_epi8(iq4LevelTable(), nibbles(xb + 2))
                     }
-                    w[r] = values
                     d = half(xb, 0)
                     correction = 128 &* horizontalSumInt(_mm256_madd_epi16(_mm256_maddubs_epi16(ones, values), ones16))
                 }
                 out.storeBytes(of: d, toByteOffset: BlockPanelLayout.scaleOffset + 4 * r, as: Float.self)
                 out.storeBytes(of: correction, toByteOffset: BlockPanelLayout.correctionOffset + 4 * r, as: Int32.self)
-                r += 1
+                return values
             }
+            var w = Eight(repeating: _mm256_setzero_si256())
+            (w.v0, w.v1, w.v2, w.v3, w.v4, w.v5, w.v6, w.v7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
             let groups = transpose(w)
-            var g = 0
-            while g < 8 {
-                (out + 32 * g).storeBytes(of: _mm256_sign_epi8(groups[g], groups[g]), as: __m256i.self)
-                (out + BlockPanelLayout.signedOffset + 32 * g).storeBytes(of: groups[g], as: __m256i.self)
-                g += 1
+            @inline(__always) func put(_ g: Int, _ group: __m256i) {
+                (out + 32 * g).storeBytes(of: _mm256_sign_epi8(group, group), as: __m256i.self)
+                (out + BlockPanelLayout.signedOffset + 32 * g).storeBytes(of: group, as: __m256i.self)
             }
+            put(0, groups.v0); put(1, groups.v1); put(2, groups.v2); put(3, groups.v3)
+            put(4, groups.v4); put(5, groups.v5); put(6, groups.v6); put(7, groups.v7)
             b += 1
         }
     }

@@ -79,20 +79,22 @@ extension AVX2Dot {
     public static func widenChainMajor(_ row: UnsafeRawPointer, steps: Int, into out: UnsafeMutablePointer<Float>) {
         var i = 0
         while i + 8 <= steps {
+            // Written out: a register of `Eight` picked by a variable index is a jump table.
+            @inline(__always) func widen(_ k: Int, _ half: Int) -> __m256i {
+                _mm256_castps_si256(_mm256_cvtph_ps(load128(row + 32 * (i + k) + 16 * half)))
+            }
             var low = Eight(repeating: _mm256_setzero_si256()), high = low
-            var k = 0
-            while k < 8 {
-                low[k] = _mm256_castps_si256(_mm256_cvtph_ps(load128(row + 32 * (i + k))))
-                high[k] = _mm256_castps_si256(_mm256_cvtph_ps(load128(row + 32 * (i + k) + 16)))
-                k += 1
-            }
+            (low.v0, low.v1, low.v2, low.v3, low.v4, low.v5, low.v6, low.v7) =
+                (widen(0, 0), widen(1, 0), widen(2, 0), widen(3, 0), widen(4, 0), widen(5, 0), widen(6, 0), widen(7, 0))
+            (high.v0, high.v1, high.v2, high.v3, high.v4, high.v5, high.v6, high.v7) =
+                (widen(0, 1), widen(1, 1), widen(2, 1), widen(3, 1), widen(4, 1), widen(5, 1), widen(6, 1), widen(7, 1))
             let a = AVX2GEMM.transpose(low), b = AVX2GEMM.transpose(high)
-            var l = 0
-            while l < 8 {
-                UnsafeMutableRawPointer(out + l * steps + i).storeBytes(of: a[l], as: __m256i.self)
-                UnsafeMutableRawPointer(out + (l + 8) * steps + i).storeBytes(of: b[l], as: __m256i.self)
-                l += 1
+            @inline(__always) func put(_ l: Int, _ chain: __m256i, _ upper: __m256i) {
+                UnsafeMutableRawPointer(out + l * steps + i).storeBytes(of: chain, as: __m256i.self)
+                UnsafeMutableRawPointer(out + (l + 8) * steps + i).storeBytes(of: upper, as: __m256i.self)
             }
+            put(0, a.v0, b.v0); put(1, a.v1, b.v1); put(2, a.v2, b.v2); put(3, a.v3, b.v3)
+            put(4, a.v4, b.v4); put(5, a.v5, b.v5); put(6, a.v6, b.v6); put(7, a.v7, b.v7)
             i += 8
         }
         while i < steps {

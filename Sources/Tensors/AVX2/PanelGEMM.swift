@@ -29,29 +29,30 @@ extension AVX2GEMM {
         var b = 0
         while b < blocks {
             let out = panel + b * PanelLayout.nibbleBlockBytes
-            var w = Eight(repeating: _mm256_setzero_si256())
-            var r = 0
-            while r < 8 {
-                var d: Float = 0, m: Float = 0
+            // Rows and groups written out: a register of `Eight` picked by a variable index is a jump table.
+            @inline(__always) func row(_ r: Int) -> __m256i {
+                var d: Float = 0, m: Float = 0, values = _mm256_setzero_si256()
                 if r < rowCount {
                     let xb = rows + r * rowStride + b * blockBytes
-                    w[r] = _mm256_sub_epi8(nibbles(xb + dataOffset), eight)
+                    values = _mm256_sub_epi8(nibbles(xb + dataOffset), eight)
                     d = half(xb, 0)
                     if isQ4_1 { m = half(xb, 2) }
                 }
                 out.storeBytes(of: d, toByteOffset: 256 + 4 * r, as: Float.self)
                 out.storeBytes(of: m, toByteOffset: 320 + 4 * r, as: Float.self)
-                r += 1
+                return values
             }
+            var w = Eight(repeating: _mm256_setzero_si256())
+            (w.v0, w.v1, w.v2, w.v3, w.v4, w.v5, w.v6, w.v7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
             let groups = transpose(w)
             var sum = _mm256_setzero_si256()
             let ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1)
-            var g = 0
-            while g < 8 {
-                (out + 32 * g).storeBytes(of: groups[g], as: __m256i.self)
-                sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, groups[g]), ones16))
-                g += 1
+            @inline(__always) func put(_ g: Int, _ group: __m256i) {
+                (out + 32 * g).storeBytes(of: group, as: __m256i.self)
+                sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, group), ones16))
             }
+            put(0, groups.v0); put(1, groups.v1); put(2, groups.v2); put(3, groups.v3)
+            put(4, groups.v4); put(5, groups.v5); put(6, groups.v6); put(7, groups.v7)
             (out + 288).storeBytes(of: _mm256_slli_epi32(sum, 7), as: __m256i.self)
             b += 1
         }
