@@ -103,6 +103,10 @@ public struct InterleavedKernels: @unchecked Sendable {
     /// tokens, results (row 8·p + i of token t at results[t · resultStride + 8·p + i]), resultStride.
     public let multiply: (UnsafeRawPointer, Int, Int, UnsafeRawPointer, Int, UnsafeRawPointer, Int,
                           UnsafeMutablePointer<Float>, Int) -> Void
+    /// Prompt batches (≥ 4 tokens) as panels unpacked from the copy, where the format has them (the decode
+    /// layout of the super-block formats is no prompt tile): rows = the copy's 8-row panel of the first row,
+    /// rowStride = `panelBytes`.
+    public var panels: PanelKernels? = nil
 
     /// Scratch bytes `prepare` needs (the most: one byte per activation, IQ4_NL's flipped bytes on VNNI).
     public static func preparedBytes(tokens: Int, columns: Int) -> Int { tokens * columns }

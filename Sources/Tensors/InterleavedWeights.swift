@@ -4,9 +4,10 @@ import TensorsAVX2
 import TensorsAVX512
 #endif
 
-/// Q4_0, Q4_1, Q8_0 and IQ4_NL matrices interleaved 8 rows at a time at load (layout in
-/// Sources/Tensors/AVX2/InterleavedKernels.swift): the same bytes as the file, rearranged so that one
-/// instruction serves 8 rows. Used for decode and prefill when AVX2 is present. The kernels are the
+/// Q4_0, Q4_1, Q8_0, IQ4_NL and Q4_K matrices interleaved 8 rows at a time at load (layouts in
+/// Sources/Tensors/AVX2/InterleavedKernels.swift, InterleavedSuperBlocks.swift): the same bytes as the file,
+/// rearranged so that one instruction serves 8 rows. Used for decode and prefill when AVX2 is present (Q4_K's
+/// prompt batches unpack the copy into the super-block panels). The kernels are the
 /// format's `FormatKernels.interleaved`; these are the matrix-level steps around them.
 public enum InterleavedWeights {
     public static func supports(_ type: TensorType, rows: Int, columns: Int) -> Bool {
@@ -92,6 +93,18 @@ public enum InterleavedWeights {
             return InterleavedKernels(panelBytes: { ($0 / 32) * InterleavedByteLayout.blockBytes },
                                       interleave: { AVX2GEMM.interleaveBytes($0, rowStride: $1, blocks: $2 / 32, into: $3) },
                                       prepare: nil, multiply: multiply)
+        case .q4_K:
+            let multiply: (UnsafeRawPointer, Int, Int, UnsafeRawPointer, Int, UnsafeRawPointer, Int, UnsafeMutablePointer<Float>, Int) -> Void
+            if vnni {
+                multiply = { VNNIKernels.interleavedQ4K($0, panels: $1, superBlocks: $2 / 256, activations: $3, activationStride: $4,
+                                                        tokens: $6, results: $7, resultStride: $8) }
+            } else {
+                multiply = { AVX2GEMM.interleavedQ4K($0, panels: $1, superBlocks: $2 / 256, activations: $3, activationStride: $4,
+                                                     tokens: $6, results: $7, resultStride: $8) }
+            }
+            return InterleavedKernels(panelBytes: { ($0 / 256) * InterleavedSuperBlockLayout.q4KBlockBytes },
+                                      interleave: { AVX2GEMM.interleaveQ4K($0, rowStride: $1, superBlocks: $2 / 256, into: $3) },
+                                      prepare: nil, multiply: multiply, panels: PanelGEMM.interleavedKernels(type, vnni: vnni))
         default:
             return nil
         }

@@ -122,12 +122,33 @@ public func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: U
             for t in range { BlockFormat.quantizeActivations(activationType, x + t * columns, act + t * stride, count: columns) }
         }
     }
+    // The scratch `prepare` filled for `previous` serves `w` when the same kernels' prepare made it.
+    let prepared = reuse && previous.map { $0.type == w.type && BatchRoute($0, kernels, count) == BatchRoute(w, kernels, count) } ?? false
+    /// Prompt batches of panel formats: rows repacked once per panel (from `rowAt(first)`, `rowStride` apart, as
+    /// the panel kernels take them), then multiplied with every token.
+    func panelBatches(_ panels: PanelKernels, rowAt: (Int) -> UnsafeRawPointer, rowStride: Int) {
+        if !prepared { panels.prepare(act, stride, count, columns, scratch.prepared) }
+        let panelRows = panels.rowsPerMultiply
+        let panelCount = (rows + panelRows - 1) / panelRows
+        pool.parallelFor(panelCount, grain: pool.grain(panelCount, chunksPerThread: 4)) { range, thread in
+            let panel = scratch.panels + thread * scratch.panelStride
+            for p in range {
+                let first = panelRows * p
+                panels.multiply(rowAt(first), rowStride, min(panelRows, rows - first), columns, panel, act, stride,
+                                scratch.prepared, count, y + first, rows)
+            }
+        }
+    }
     if let interleaved = w.interleaved, let kernels = kernels.interleaved {
-        // Interleaved 8-row panels (decode and prefill alike).
-        if let prepare = kernels.prepare, !(reuse && previous?.type == w.type && previous?.interleaved != nil) {
+        let panelBytes = kernels.panelBytes(columns)
+        if let panels = kernels.panels, count >= 4 {
+            panelBatches(panels, rowAt: { interleaved + $0 / 8 * panelBytes }, rowStride: panelBytes)
+            return
+        }
+        // Interleaved 8-row panels (decode, and prefill where the copy has no panels of its own).
+        if let prepare = kernels.prepare, !prepared {
             prepare(act, stride, count, columns, scratch.prepared)
         }
-        let panelBytes = kernels.panelBytes(columns)
         pool.parallelFor(rows / 8, grain: pool.grain(rows / 8)) { range, _ in
             kernels.multiply(interleaved + range.lowerBound * panelBytes, range.count, columns, act, stride, scratch.prepared,
                              count, y + 8 * range.lowerBound, rows)
@@ -146,21 +167,8 @@ public func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: U
         }
         return
     }
-    // Prompt batches of panel formats: rows repacked once per panel, then multiplied with every token.
     if count >= 4, let panels = kernels.panels {
-        if !(reuse && previous?.type == w.type && previous?.interleaved == nil) {
-            panels.prepare(act, stride, count, columns, scratch.prepared)
-        }
-        let panelRows = panels.rowsPerMultiply
-        let panelCount = (rows + panelRows - 1) / panelRows
-        pool.parallelFor(panelCount, grain: pool.grain(panelCount, chunksPerThread: 4)) { range, thread in
-            let panel = scratch.panels + thread * scratch.panelStride
-            for p in range {
-                let first = panelRows * p
-                panels.multiply(w.row(first), w.rowBytes, min(panelRows, rows - first), columns, panel, act, stride,
-                                scratch.prepared, count, y + first, rows)
-            }
-        }
+        panelBatches(panels, rowAt: { w.row($0) }, rowStride: w.rowBytes)
         return
     }
     // Prompt batches in the batch order where the format has one (F16 without the tiles, like tinyBLAS
@@ -178,6 +186,22 @@ public func matmul(_ w: WeightMatrix, input x: UnsafePointer<Float>, output y: U
         for r in range {
             BlockFormat.dot(w.type, w.row(r), act, activationStride: stride, tokens: count, count: columns,
                             results: y + r, resultStride: rows)
+        }
+    }
+}
+
+/// Which batch kernels' per-batch `prepare` a multiplication runs: the interleaved copy's tiles, prompt panels (from
+/// the rows or from the copy: the same prepare), or none.
+private enum BatchRoute: Equatable {
+    case interleaved, panels, none
+
+    init(_ w: WeightMatrix, _ kernels: FormatKernels, _ count: Int) {
+        if w.interleaved != nil, let copy = kernels.interleaved {
+            self = copy.panels != nil && count >= 4 ? .panels : .interleaved
+        } else if count >= 4 && !kernels.batchesTokenByToken && kernels.panels != nil {
+            self = .panels
+        } else {
+            self = .none
         }
     }
 }

@@ -22,7 +22,8 @@ public enum PanelGEMM {
                                 prepare: { activations, stride, tokens, columns, prepared in
                                     if vnni && format.isSigned { flipActivations(activations, stride, tokens, columns, prepared) }
                                 },
-                                multiply: { multiplySuperBlocks(format, vnni: vnni, rows: $0, rowStride: $1, rowCount: $2, columns: $3,
+                                multiply: { multiplySuperBlocks(format, vnni: vnni, interleaved: false, rows: $0, rowStride: $1,
+                                                                rowCount: $2, columns: $3,
                                                                 panel: $4, activations: $5, activationStride: $6, prepared: $7,
                                                                 tokens: $8, results: $9, resultStride: $10) })
         }
@@ -43,6 +44,22 @@ public enum PanelGEMM {
         }
         #endif
         return nil
+    }
+
+    /// Prompt panels unpacked from the interleaved copy of `type` (Q4_K): `rows` is the copy's 8-row panel of
+    /// the first row, `rowStride` the bytes of one such panel, `rowCount` a multiple of 8.
+    static func interleavedKernels(_ type: TensorType, vnni: Bool) -> PanelKernels? {
+        #if arch(x86_64)
+        guard type == .q4_K, let format = superBlockFormat(type) else { return nil }
+        return PanelKernels(rowsPerMultiply: vnni ? 16 : 8, panelBytes: { panelBytes(type, columns: $0) },
+                            prepare: { _, _, _, _, _ in },
+                            multiply: { multiplySuperBlocks(format, vnni: vnni, interleaved: true, rows: $0, rowStride: $1,
+                                                            rowCount: $2, columns: $3, panel: $4, activations: $5,
+                                                            activationStride: $6, prepared: $7, tokens: $8, results: $9,
+                                                            resultStride: $10) })
+        #else
+        return nil
+        #endif
     }
 
     #if arch(x86_64)
@@ -150,32 +167,36 @@ public enum PanelGEMM {
 
     /// Q2_K … Q6_K, IQ4_XS and the grid I-quants. VNNI: one 16-row panel, rows 0-7 and 8-15 in alternate
     /// 32-byte units (rows 8-15 zero where there are fewer). AVX2: rows 0-7 in the first 8-row panel, 8-15
-    /// (when there are more than 8) in a second one right after it.
-    private static func multiplySuperBlocks(_ format: SuperBlockFormat, vnni: Bool, rows: UnsafeRawPointer, rowStride: Int,
-                                            rowCount: Int, columns: Int, panel: UnsafeMutableRawPointer,
+    /// (when there are more than 8) in a second one right after it. `interleaved`: `rows` is an interleaved
+    /// copy's 8-row panel and `rowStride` the bytes of one (interleavedKernels).
+    private static func multiplySuperBlocks(_ format: SuperBlockFormat, vnni: Bool, interleaved: Bool, rows: UnsafeRawPointer,
+                                            rowStride: Int, rowCount: Int, columns: Int, panel: UnsafeMutableRawPointer,
                                             activations: UnsafeRawPointer, activationStride: Int,
                                             prepared: UnsafeMutableRawPointer, tokens: Int,
                                             results: UnsafeMutablePointer<Float>, resultStride: Int) {
         let superBlocks = columns / 256
         let second = panel + superBlocks * SuperBlockPanelLayout.blockBytes(format)
         let scratch = second + superBlocks * SuperBlockPanelLayout.blockBytes(format)
+        /// Rows first…first+count−1 (first 0 or 8, count ≤ 8) into `into` (or its `half` of a 16-row panel).
+        @inline(__always) func pack(_ first: Int, _ count: Int, into: UnsafeMutableRawPointer, half: Int?) {
+            if interleaved && count > 0 {
+                AVX2GEMM.packInterleavedQ4K(rows + first / 8 * rowStride, superBlocks: superBlocks, into: into, half: half)
+            } else {
+                AVX2GEMM.packSuperBlocks(format, rows + first * rowStride, rowStride: rowStride, rowCount: count,
+                                         superBlocks: superBlocks, scratch: scratch, into: into, half: half)
+            }
+        }
         if vnni {
             // One 16-row panel (rows 8-15 zero where there are fewer), 512-bit registers.
-            AVX2GEMM.packSuperBlocks(format, rows, rowStride: rowStride, rowCount: min(rowCount, 8), superBlocks: superBlocks,
-                                     scratch: scratch, into: panel, half: 0)
-            AVX2GEMM.packSuperBlocks(format, rows + 8 * rowStride, rowStride: rowStride, rowCount: max(0, rowCount - 8),
-                                     superBlocks: superBlocks, scratch: scratch, into: panel, half: 1)
+            pack(0, min(rowCount, 8), into: panel, half: 0)
+            pack(8, max(0, rowCount - 8), into: panel, half: 1)
             VNNIKernels.superBlockPanel16(format, panel, superBlocks: superBlocks, activations: activations,
                                           activationStride: activationStride, flipped: prepared, flippedStride: columns,
                                           tokens: tokens, results: results, resultStride: resultStride, rowCount: rowCount)
             return
         }
-        AVX2GEMM.packSuperBlocks(format, rows, rowStride: rowStride, rowCount: min(rowCount, 8), superBlocks: superBlocks,
-                                 scratch: scratch, into: panel)
-        if rowCount > 8 {
-            AVX2GEMM.packSuperBlocks(format, rows + 8 * rowStride, rowStride: rowStride, rowCount: rowCount - 8,
-                                     superBlocks: superBlocks, scratch: scratch, into: second)
-        }
+        pack(0, min(rowCount, 8), into: panel, half: nil)
+        if rowCount > 8 { pack(8, rowCount - 8, into: second, half: nil) }
         AVX2GEMM.superBlockPanel(format, panel, superBlocks: superBlocks, activations: activations,
                                  activationStride: activationStride, tokens: tokens, results: results,
                                  resultStride: resultStride, rowCount: min(rowCount, 8))

@@ -40,6 +40,27 @@ final class InterleaveTests: XCTestCase {
         XCTAssertEqual(differing, 0, "\(differing) logits differ, worst by \(zip(interleaved, inPlace).map { abs($0 - $1) }.max() ?? 0)")
     }
 
+    /// Q4_K matrices: a prompt batch's panels are unpacked from the copy into the same bytes the rows give, so
+    /// its logits agree bit for bit. Decode steps sum each row's integers before the floats (the row dot keeps
+    /// 8 lanes across super-blocks): the matrix products agree to 4e-7 (TensorsTests), but on this random
+    /// 4-layer model a 1e-7 difference can carry an activation across a Q8_K rounding boundary and grow to a
+    /// few hundredths (GoldenLogitTests.testKQuantModelMatchesFloat64Reference; measured here: 0.097 of
+    /// logits up to 6.5). A wrong scale, block or offset moves logits by whole units.
+    func testInterleavedQ4_KAgreesWithTheInPlaceResult() throws {
+        let (interleaved, inPlace) = try Self.bothLogits("tiny-llama3-q4_k_m")
+        let vocabulary = 128256
+        XCTAssertEqual(interleaved.count, 7 * vocabulary)
+        let largest = inPlace.map(abs).max() ?? 0
+        XCTAssertGreaterThan(largest, 1, "logits look empty")
+        let prompt = 5 * vocabulary
+        let differing = zip(interleaved[..<prompt], inPlace[..<prompt]).filter { $0.bitPattern != $1.bitPattern }.count
+        XCTAssertEqual(differing, 0, "\(differing) prompt logits differ")
+        let worst = zip(interleaved[prompt...], inPlace[prompt...]).map { abs($0 - $1) }.max() ?? .infinity
+        XCTAssertLessThan(worst, 0.25, "decode logits")
+        XCTAssertGreaterThan(zip(interleaved[prompt...], inPlace[prompt...]).filter { $0.bitPattern != $1.bitPattern }.count, 0,
+                             "decode took the same route both ways: was the copy made?")
+    }
+
     /// A Q4_0 output matrix: interleaved and in place, each row sums its blocks' exact integer totals in one
     /// fused float chain (llama.cpp's repacked order), so prompt batch and decode logits agree bit for bit.
     func testInterleavedQ4_0IsBitForBitTheInPlaceResult() throws {

@@ -86,6 +86,26 @@ final class DotBenchmark: XCTestCase {
         }
         XCTAssertFalse(results.contains { $0.isNaN })
         print(String(format: "%@ rows %d: %.1f ns/row, %.2f GB/s", type.name, rows, best / Double(rows), Double(matrix.count) / best))
+        // The interleaved copy's route, where the format has one (the matrix × vector of decode).
+        guard InterleavedWeights.supports(type, rows: rows, columns: columns) else { return }
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: InterleavedWeights.byteCount(type, rows: rows, columns: columns), alignment: 64)
+        let prepared = UnsafeMutableRawPointer.allocate(byteCount: InterleavedWeights.preparedBytes(tokens: 1, columns: columns), alignment: 64)
+        defer { copy.deallocate(); prepared.deallocate() }
+        matrix.withUnsafeBytes { InterleavedWeights.interleave(type, $0.baseAddress!, rowBytes: rowBytes, columns: columns, panels: 0..<(rows / 8), into: copy) }
+        var interleavedResults = [Float](repeating: 0, count: rows)
+        best = .infinity
+        for _ in 0..<9 {
+            let start = threadNanoseconds()
+            activations.withUnsafeBytes { a in
+                InterleavedWeights.prepare(type, activations: a.baseAddress!, activationStride: a.count, tokens: 1, columns: columns, prepared: prepared)
+                InterleavedWeights.multiply(type, copy, columns: columns, panels: 0..<(rows / 8), activations: a.baseAddress!,
+                                            activationStride: a.count, prepared: prepared, tokens: 1, results: &interleavedResults, resultStride: rows)
+            }
+            best = min(best, Double(threadNanoseconds() - start))
+        }
+        let worst = zip(results, interleavedResults).map { abs($0 - $1) / max(1, abs($0)) }.max() ?? 0
+        XCTAssertLessThan(worst, 1e-4)
+        print(String(format: "%@ interleaved: %.1f ns/row, %.2f GB/s", type.name, best / Double(rows), Double(matrix.count) / best))
     }
 
     /// Prefill shape: 1024 rows × 2048 columns against 32 tokens, per-token `dot` in a loop versus

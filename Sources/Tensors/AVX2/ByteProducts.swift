@@ -14,6 +14,9 @@ public protocol ByteProducts {
     static func accumulate(_ partial: __m256i, _ u: __m256i, _ s: __m256i) -> __m256i
     /// A partial sum of `accumulate` as 32-bit lanes.
     static func widen(_ partial: __m256i) -> __m256i
+    /// A partial sum of `accumulate` times one scale 0…63 per 32-bit lane, as 32-bit lanes: lane r's scale is
+    /// byte r of `scales`, which holds those 8 bytes in every 64-bit lane.
+    static func scaledWiden(_ partial: __m256i, _ scales: __m256i) -> __m256i
     /// Whether kernels with signed weights multiply them by the activations + 128 (unsigned, prepared once per
     /// batch) and subtract 128 · Σw, instead of moving each weight's sign onto the activation before every
     /// product: VNNI's 32-bit sums hold 4 · 255 · 128; AVX2's 16-bit pair sums (2 · 255 · 127) would saturate.
@@ -33,6 +36,15 @@ public enum AVX2Products: ByteProducts {
 
     @inlinable @inline(__always)
     public static func widen(_ partial: __m256i) -> __m256i { _mm256_madd_epi16(partial, _mm256_set1_epi16(1)) }
+
+    /// The scale of lane r into both 16-bit halves of lane r, then one multiply-add.
+    @inlinable @inline(__always)
+    public static func scaledWiden(_ partial: __m256i, _ scales: __m256i) -> __m256i {
+        let z: Int8 = -128
+        let spread = _mm256_setr_epi8(0, z, 0, z, 1, z, 1, z, 2, z, 2, z, 3, z, 3, z,
+                                      4, z, 4, z, 5, z, 5, z, 6, z, 6, z, 7, z, 7, z)
+        return _mm256_madd_epi16(partial, _mm256_shuffle_epi8(scales, spread))
+    }
 
     @inlinable @inline(__always)
     public static var flipsActivations: Bool { false }

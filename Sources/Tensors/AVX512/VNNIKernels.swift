@@ -28,6 +28,9 @@ enum VNNIProducts: ByteProducts {
         _mm256_maskz_dpbusd_epi32(0xFF, partial, u, s)
     }
     @inline(__always) static func widen(_ partial: __m256i) -> __m256i { partial }
+    @inline(__always) static func scaledWiden(_ partial: __m256i, _ scales: __m256i) -> __m256i {
+        _mm256_mullo_epi32(partial, _mm256_cvtepu8_epi32(_mm256_castsi256_si128(scales)))
+    }
     @inline(__always) static var flipsActivations: Bool { true }
 }
 
@@ -64,6 +67,14 @@ public enum VNNIKernels {
         AVX2GEMM.interleavedLevels(VNNIProducts.self, weights, panels: panels, blocks: blocks, activations: activations,
                                    activationStride: activationStride, flipped: flipped, tokens: tokens, results: results,
                                    resultStride: resultStride)
+    }
+
+    /// As AVX2GEMM.interleavedQ4K (interleaved Q4_K, Q8_K activations), each sub-block's sum in 32 bits.
+    public static func interleavedQ4K(_ weights: UnsafeRawPointer, panels: Int, superBlocks: Int,
+                                      activations: UnsafeRawPointer, activationStride: Int, tokens: Int,
+                                      results: UnsafeMutablePointer<Float>, resultStride: Int) {
+        AVX2GEMM.interleavedQ4K(VNNIProducts.self, weights, panels: panels, superBlocks: superBlocks, activations: activations,
+                                activationStride: activationStride, tokens: tokens, results: results, resultStride: resultStride)
     }
 }
 
