@@ -23,7 +23,7 @@ struct BenchOptions: ParsableCommand {
     @Option(name: [.customShort("r"), .customLong("repetitions")]) var repetitions: Int = 3
     @Option(name: [.customShort("d"), .customLong("n-depth")], help: "Tokens already in the context before each test (llama-bench -d).") var depth: Int = 0
     @Option(name: [.customShort("o"), .customLong("output")], help: "md (table) or json.") var output: String = "md"
-    @Flag(name: .customLong("no-repack"), help: "Weights in place (no interleaving at load).") var noRepack = false
+    @Flag(name: .customLong("no-repack"), help: "Weights in place (no copies at load).") var noRepack = false
     @Option(name: [.customLong("ngl", withSingleDash: true), .customLong("n-gpu-layers")], parsing: .unconditional, help: "Layers to offload to the GPU (999: all).") var gpuLayers: Int?
     @Option(name: .customLong("gpu"), help: "auto | nvidia | disable") var gpu: String?
     /// With a grammar or schema: also sampled generation with and without it (the constraint's cost).

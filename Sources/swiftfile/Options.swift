@@ -91,7 +91,7 @@ struct RunnerOptions: ParsableCommand {
     @Flag(name: .customLong("unsecure"), help: "Do not confine the process (seccomp, Landlock) once the model is loaded.")
     var unsecure = false
     @Flag(name: .customLong("log-disable"), help: "No timings or notes on stderr.") var logDisable = false
-    @Flag(name: .customLong("no-repack"), help: "Use Q4_0/Q4_1/Q8_0 weights in place instead of interleaving them at load (slower; less start-up work).") var noRepack = false
+    @Flag(name: .customLong("no-repack"), help: "Use the weights in place in the mapping instead of copying them at load (interleaved where the format has a layout, on 2 MiB pages): slower, less start-up work, pages shared with other processes.") var noRepack = false
     @Flag(name: .customLong("version"), help: "Print the version and the kernels this CPU gets, then exit.") var version = false
     @Flag(name: .customLong("verbose")) var verbose = false
     @Flag(name: .customLong("no-display-prompt"), help: "Do not echo the prompt before the completion.") var noDisplayPrompt = false

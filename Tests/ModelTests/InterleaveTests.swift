@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import GGUF
 import Model
 import XCTest
@@ -28,6 +31,41 @@ final class InterleaveTests: XCTestCase {
             all += try context.forward([BatchEntry(token: token, position: prompt.count + step, wantsLogits: true)])
         }
         return all
+    }
+
+    /// Weights in a file mapping: formats without an interleaved layout (F32 here) are copied as they are (onto
+    /// 2 MiB pages), and the original pages released; the copies give the in-place logits bit for bit.
+    func testPlainCopiesOfAMappedFileGiveTheInPlaceLogits() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let folder = ProcessInfo.processInfo.environment["SWIFTFILE_TESTDATA"].map { URL(fileURLWithPath: $0) }
+            ?? root.appendingPathComponent("testdata")
+        let path = folder.appendingPathComponent("models/tiny-llama3-f32.gguf").path
+        let fd = open(path, O_RDONLY)
+        XCTAssertGreaterThanOrEqual(fd, 0, path)
+        defer { close(fd) }
+        var info = stat()
+        XCTAssertEqual(fstat(fd, &info), 0)
+        let size = Int(info.st_size)
+        let mapping = try XCTUnwrap(mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0))
+        XCTAssertNotEqual(mapping, MAP_FAILED)
+        defer { munmap(mapping, size) }
+        func logits(copies: Bool) throws -> (logits: [Float], outputData: UnsafeRawPointer) {
+            let gguf = try GGUFFile(bytes: UnsafeRawBufferPointer(start: mapping, count: size), pagesReloadable: true)
+            let model = try TransformerModel(gguf: gguf, interleave: copies)
+            let context = InferenceContext(model: model, contextLength: 16, maxBatch: 8, threads: 1)
+            let prompt = [128000, 791, 6864, 315, 9822]
+            var all: [Float] = []
+            all += try context.forward(prompt.enumerated().map { BatchEntry(token: $0.element, position: $0.offset, wantsLogits: true) })
+            all += try context.forward([BatchEntry(token: 374, position: prompt.count, wantsLogits: true)])
+            return (all, model.weights.output.data)
+        }
+        let copied = try logits(copies: true), inPlace = try logits(copies: false)
+        let start = UnsafeRawPointer(mapping), end = start + size
+        XCTAssertTrue(inPlace.outputData >= start && inPlace.outputData < end, "in place: the output matrix is in the mapping")
+        XCTAssertFalse(copied.outputData >= start && copied.outputData < end, "copied: the output matrix is not")
+        XCTAssertEqual(copied.logits.count, 6 * 128256)
+        XCTAssertGreaterThan(inPlace.logits.map(abs).max() ?? 0, 1, "logits look empty")
+        XCTAssertEqual(copied.logits.map(\.bitPattern), inPlace.logits.map(\.bitPattern))
     }
 
     /// Q8_0 matrices and output: the interleaved tiles keep the in-place kernel's 8 float chains per token, so
