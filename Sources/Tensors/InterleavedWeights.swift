@@ -32,7 +32,7 @@ public enum InterleavedWeights {
     /// Scratch bytes `prepare` needs.
     public static func preparedBytes(tokens: Int, columns: Int) -> Int { InterleavedKernels.preparedBytes(tokens: tokens, columns: columns) }
 
-    /// Per-batch work on the quantized activations (Q4_0: each block's 8·Σa; IQ4_NL on VNNI: the bytes + 128).
+    /// Per-batch work on the quantized activations (Q4_0, and IQ4_NL on VNNI: each block's 8·Σa).
     public static func prepare(_ type: TensorType, activations: UnsafeRawPointer, activationStride: Int, tokens: Int,
                                columns: Int, prepared: UnsafeMutableRawPointer) {
         FormatKernels.of(type)?.interleaved?.prepare?(activations, activationStride, tokens, columns, prepared)
@@ -55,17 +55,16 @@ public enum InterleavedWeights {
             let isQ4_1 = type == .q4_1
             let blockBytes = InterleavedLayout.blockBytes(isQ4_1: isQ4_1)
             var prepare: ((UnsafeRawPointer, Int, Int, Int, UnsafeMutableRawPointer) -> Void)? = nil
-            if type == .q4_0 {
+            if type == .q4_0 || (type == .iq4_nl && vnni) {
                 prepare = { AVX2GEMM.nibbleCorrections($0, activationStride: $1, tokens: $2, blocks: $3 / 32,
                                                        into: $4.assumingMemoryBound(to: Int32.self)) }
-            } else if type == .iq4_nl && vnni {
-                prepare = { AVX2GEMM.flippedBlockBytes($0, activationStride: $1, tokens: $2, blocks: $3 / 32, into: $4) }
             }
             let multiply: (UnsafeRawPointer, Int, Int, UnsafeRawPointer, Int, UnsafeRawPointer, Int, UnsafeMutablePointer<Float>, Int) -> Void
             switch (type, vnni) {
             case (.iq4_nl, true):
                 multiply = { VNNIKernels.interleavedLevels($0, panels: $1, blocks: $2 / 32, activations: $3, activationStride: $4,
-                                                           flipped: $5, tokens: $6, results: $7, resultStride: $8) }
+                                                           corrections: $5.assumingMemoryBound(to: Int32.self), tokens: $6,
+                                                           results: $7, resultStride: $8) }
             case (.iq4_nl, false):
                 multiply = { AVX2GEMM.interleavedLevels($0, panels: $1, blocks: $2 / 32, activations: $3, activationStride: $4,
                                                         tokens: $6, results: $7, resultStride: $8) }

@@ -43,23 +43,7 @@ extension AVX2GEMM {
         }
     }
 
-    /// Q8_0 rows' value bytes + 128 (as unsigned bytes): token t's block b at out + 32 · (t · blocks + b).
-    public static func flippedBlockBytes(_ activations: UnsafeRawPointer, activationStride: Int, tokens: Int,
-                                         blocks: Int, into out: UnsafeMutableRawPointer) {
-        let flip = _mm256_set1_epi8(-128)
-        var t = 0
-        while t < tokens {
-            var b = 0
-            while b < blocks {
-                (out + 32 * (t * blocks + b)).storeBytes(of: _mm256_xor_si256(load256(activations + t * activationStride + 34 * b + 2), flip),
-                                                        as: __m256i.self)
-                b += 1
-            }
-            t += 1
-        }
-    }
-
-    /// Per Q8_0 activation block: 8·Σa (the Q4_0 correction), at corrections[t·blocks + b].
+    /// Per Q8_0 activation block: 8·Σa (the Q4_0 correction; 16 times it, IQ4_NL's on VNNI), at corrections[t·blocks + b].
     public static func nibbleCorrections(_ activations: UnsafeRawPointer, activationStride: Int, tokens: Int,
                                          blocks: Int, into corrections: UnsafeMutablePointer<Int32>) {
         let ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1)
@@ -190,16 +174,17 @@ extension AVX2GEMM {
                                          activations: UnsafeRawPointer, activationStride: Int, tokens: Int,
                                          results: UnsafeMutablePointer<Float>, resultStride: Int) {
         interleavedLevels(AVX2Products.self, weights, panels: panels, blocks: blocks, activations: activations,
-                          activationStride: activationStride, flipped: activations, tokens: tokens, results: results,
+                          activationStride: activationStride, corrections: nil, tokens: tokens, results: results,
                           resultStride: resultStride)
     }
 
-    /// `interleavedLevels` with the byte products of `P`; `flipped`: the activation bytes + 128 (flippedBlockBytes)
-    /// where P.flipsActivations.
+    /// `interleavedLevels` with the byte products of `P`. Where P.flipsActivations (VNNI: 32-bit sums, nothing
+    /// saturates) the shuffle picks level + 128 (1…241, unsigned) and multiplies the activations as they are;
+    /// `corrections` (nibbleCorrections: 8·Σa per block) then give the 128·Σa to take off.
     @inlinable
     public static func interleavedLevels<P: ByteProducts>(_ products: P.Type, _ weights: UnsafeRawPointer, panels: Int,
                                                           blocks: Int, activations: UnsafeRawPointer, activationStride: Int,
-                                                          flipped: UnsafeRawPointer, tokens: Int,
+                                                          corrections: UnsafePointer<Int32>?, tokens: Int,
                                                           results: UnsafeMutablePointer<Float>, resultStride: Int) {
         let panelBytes = blocks * InterleavedLayout.blockBytes(isQ4_1: false)
         var p = 0
@@ -207,9 +192,9 @@ extension AVX2GEMM {
             let w = weights + p * panelBytes, out = results + 8 * p
             var t = 0
             if tokens < 4 {
-                while t < tokens { levelTile(P.self, w, blocks, 1, activations, activationStride, flipped, t, tokens, out, resultStride); t += 1 }
+                while t < tokens { levelTile(P.self, w, blocks, 1, activations, activationStride, corrections, t, tokens, out, resultStride); t += 1 }
             } else {
-                while t < tokens { levelTile(P.self, w, blocks, 4, activations, activationStride, flipped, t, tokens, out, resultStride); t += 4 }
+                while t < tokens { levelTile(P.self, w, blocks, 4, activations, activationStride, corrections, t, tokens, out, resultStride); t += 4 }
             }
             p += 1
         }
@@ -217,38 +202,36 @@ extension AVX2GEMM {
 
     @inlinable @inline(__always)
     static func levelTile<P: ByteProducts>(_ products: P.Type, _ w: UnsafeRawPointer, _ blocks: Int, _ tile: Int,
-                                           _ activations: UnsafeRawPointer, _ activationStride: Int, _ flipped: UnsafeRawPointer,
+                                           _ activations: UnsafeRawPointer, _ activationStride: Int,
+                                           _ corrections: UnsafePointer<Int32>?,
                                            _ t: Int, _ tokens: Int, _ results: UnsafeMutablePointer<Float>, _ resultStride: Int) {
-        let low = _mm256_set1_epi8(0x0F), levels = iq4LevelTable(), ones = _mm256_set1_epi8(1)
+        let low = _mm256_set1_epi8(0x0F), levels = iq4LevelTable()
+        let raised = _mm256_xor_si256(levels, _mm256_set1_epi8(-128))  // level + 128 as an unsigned byte
         let tk = (t, min(t + 1, tokens - 1), min(t + 2, tokens - 1), min(t + 3, tokens - 1))
         let y = (activations + tk.0 * activationStride, activations + tk.1 * activationStride,
                  activations + tk.2 * activationStride, activations + tk.3 * activationStride)
-        let columns = 32 &* blocks
-        let f = (flipped + tk.0 * columns, flipped + tk.1 * columns, flipped + tk.2 * columns, flipped + tk.3 * columns)
         var acc = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
         var b = 0
         while b < blocks {
             let pb = w + b &* 144
             var s = (_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256())
-            var levelSums = _mm256_setzero_si256()  // Σ levels per row, for the flipped activations' 128 · Σw
             var j = 0
             while j < 4 {
                 let q = load256(pb + (16 &+ 32 &* j))
-                let lo = _mm256_shuffle_epi8(levels, _mm256_and_si256(q, low))
-                let hi = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(q, 4), low))
+                let qLow = _mm256_and_si256(q, low), qHigh = _mm256_and_si256(_mm256_srli_epi16(q, 4), low)
+                let o = 34 &* b &+ 2 &+ 4 &* j
                 if P.flipsActivations {
-                    levelSums = P.dot4(P.dot4(levelSums, ones, lo), ones, hi)
-                    let o = 32 &* b &+ 4 &* j
-                    @inline(__always) func step(_ ft: UnsafeRawPointer, _ sum: __m256i) -> __m256i {
-                        let a0 = _mm256_set1_epi32(ft.loadUnaligned(fromByteOffset: o, as: Int32.self))
-                        let a1 = _mm256_set1_epi32(ft.loadUnaligned(fromByteOffset: o &+ 16, as: Int32.self))
-                        return P.dot4(P.dot4(sum, a0, lo), a1, hi)
+                    let lo = _mm256_shuffle_epi8(raised, qLow), hi = _mm256_shuffle_epi8(raised, qHigh)
+                    @inline(__always) func step(_ yt: UnsafeRawPointer, _ sum: __m256i) -> __m256i {
+                        let a0 = _mm256_set1_epi32(yt.loadUnaligned(fromByteOffset: o, as: Int32.self))
+                        let a1 = _mm256_set1_epi32(yt.loadUnaligned(fromByteOffset: o &+ 16, as: Int32.self))
+                        return P.dot4(P.dot4(sum, lo, a0), hi, a1)
                     }
-                    s.0 = step(f.0, s.0)
-                    if tile > 1 { s.1 = step(f.1, s.1); s.2 = step(f.2, s.2); s.3 = step(f.3, s.3) }
+                    s.0 = step(y.0, s.0)
+                    if tile > 1 { s.1 = step(y.1, s.1); s.2 = step(y.2, s.2); s.3 = step(y.3, s.3) }
                 } else {
+                    let lo = _mm256_shuffle_epi8(levels, qLow), hi = _mm256_shuffle_epi8(levels, qHigh)
                     let loAbs = _mm256_sign_epi8(lo, lo), hiAbs = _mm256_sign_epi8(hi, hi)
-                    let o = 34 &* b &+ 2 &+ 4 &* j
                     @inline(__always) func step(_ yt: UnsafeRawPointer, _ sum: __m256i) -> __m256i {
                         let a0 = _mm256_set1_epi32(yt.loadUnaligned(fromByteOffset: o, as: Int32.self))
                         let a1 = _mm256_set1_epi32(yt.loadUnaligned(fromByteOffset: o &+ 16, as: Int32.self))
@@ -259,10 +242,12 @@ extension AVX2GEMM {
                 }
                 j &+= 1
             }
-            if P.flipsActivations {
-                let correction = _mm256_slli_epi32(levelSums, 7)
-                s = (_mm256_sub_epi32(s.0, correction), _mm256_sub_epi32(s.1, correction),
-                     _mm256_sub_epi32(s.2, correction), _mm256_sub_epi32(s.3, correction))
+            if P.flipsActivations, let corrections {
+                // 128·Σa = 16 · (8·Σa).
+                @inline(__always) func corrected(_ sum: __m256i, _ token: Int) -> __m256i {
+                    _mm256_sub_epi32(sum, _mm256_set1_epi32(corrections[token &* blocks &+ b] &<< 4))
+                }
+                s = (corrected(s.0, tk.0), corrected(s.1, tk.1), corrected(s.2, tk.2), corrected(s.3, tk.3))
             }
             let d = _mm256_cvtph_ps(load128(pb))
             @inline(__always) func finish(_ sum: __m256i, _ yt: UnsafeRawPointer, _ a: __m256) -> __m256 {

@@ -59,13 +59,13 @@ public enum VNNIKernels {
         }
     }
 
-    /// As AVX2GEMM.interleavedLevels (IQ4_NL interleaved as Q4_0), the levels times `flipped` (the activation
-    /// bytes + 128, tokens × 32·blocks: AVX2GEMM.flippedBlockBytes) minus 128 · Σ levels.
+    /// As AVX2GEMM.interleavedLevels (IQ4_NL interleaved as Q4_0): the levels + 128 times the activations, minus
+    /// 128·Σa from `corrections` (8·Σa per block: AVX2GEMM.nibbleCorrections).
     public static func interleavedLevels(_ weights: UnsafeRawPointer, panels: Int, blocks: Int,
-                                         activations: UnsafeRawPointer, activationStride: Int, flipped: UnsafeRawPointer,
+                                         activations: UnsafeRawPointer, activationStride: Int, corrections: UnsafePointer<Int32>,
                                          tokens: Int, results: UnsafeMutablePointer<Float>, resultStride: Int) {
         AVX2GEMM.interleavedLevels(VNNIProducts.self, weights, panels: panels, blocks: blocks, activations: activations,
-                                   activationStride: activationStride, flipped: flipped, tokens: tokens, results: results,
+                                   activationStride: activationStride, corrections: corrections, tokens: tokens, results: results,
                                    resultStride: resultStride)
     }
 
