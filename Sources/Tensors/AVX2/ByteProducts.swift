@@ -17,6 +17,8 @@ public protocol ByteProducts {
     /// A partial sum of `accumulate` times one scale 0…63 per 32-bit lane, as 32-bit lanes: lane r's scale is
     /// byte r of `scales`, which holds those 8 bytes in every 64-bit lane.
     static func scaledWiden(_ partial: __m256i, _ scales: __m256i) -> __m256i
+    /// acc + the 16-bit pair sums times their int16 scales, summed in pairs into 32-bit lanes (madd + add).
+    static func addScaledPairs(_ acc: __m256i, _ pairs: __m256i, _ scales: __m256i) -> __m256i
     /// Whether kernels with signed weights multiply them by the activations + 128 (unsigned, prepared once per
     /// batch) and subtract 128 · Σw, instead of moving each weight's sign onto the activation before every
     /// product: VNNI's 32-bit sums hold 4 · 255 · 128; AVX2's 16-bit pair sums (2 · 255 · 127) would saturate.
@@ -36,6 +38,11 @@ public enum AVX2Products: ByteProducts {
 
     @inlinable @inline(__always)
     public static func widen(_ partial: __m256i) -> __m256i { _mm256_madd_epi16(partial, _mm256_set1_epi16(1)) }
+
+    @inlinable @inline(__always)
+    public static func addScaledPairs(_ acc: __m256i, _ pairs: __m256i, _ scales: __m256i) -> __m256i {
+        _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, scales))
+    }
 
     /// The scale of lane r into both 16-bit halves of lane r, then one multiply-add.
     @inlinable @inline(__always)

@@ -14,16 +14,16 @@ import CPrefetch
 
 /// The grids as raw pointers, copied once from IQuantGrids (process lifetime), and the 128 "even sign"
 /// patterns as ±1 bytes (a 7-bit index plus the bit that makes its count of ones even; −1 where set).
-struct GridTables: @unchecked Sendable {
-    let iq2xxs: UnsafePointer<UInt64>, iq2xs: UnsafePointer<UInt64>, iq2s: UnsafePointer<UInt64>
-    let iq1s: UnsafePointer<UInt64>, iq3xxs: UnsafePointer<UInt32>, iq3s: UnsafePointer<UInt32>
+@usableFromInline struct GridTables: @unchecked Sendable {
+    @usableFromInline let iq2xxs: UnsafePointer<UInt64>, iq2xs: UnsafePointer<UInt64>, iq2s: UnsafePointer<UInt64>
+    @usableFromInline let iq1s: UnsafePointer<UInt64>, iq3xxs: UnsafePointer<UInt32>, iq3s: UnsafePointer<UInt32>
     /// The IQ1 grid as 8·(g + 1) bytes (0, 8, 16): what the IQ1 row dots multiply, unsigned, with the activations.
-    let iq1sEightfold: UnsafePointer<UInt64>
-    let evenSigns: UnsafePointer<UInt64>
+    @usableFromInline let iq1sEightfold: UnsafePointer<UInt64>
+    @usableFromInline let evenSigns: UnsafePointer<UInt64>
     /// Chunk c's shuffle of a prepass's scale bytes: int16 lanes 0-7 ← byte 2c, lanes 8-15 ← byte 2c + 1.
-    let scaleControls: UnsafePointer<UInt8>
+    @usableFromInline let scaleControls: UnsafePointer<UInt8>
 
-    static let shared = GridTables()
+    @usableFromInline static let shared = GridTables()
 
     private init() {
         func copy<T>(_ array: [T]) -> UnsafePointer<T> {
@@ -47,14 +47,14 @@ struct GridTables: @unchecked Sendable {
     }
 
     /// ±1 bytes for four 7-bit sign indices (one per 8 values, lowest first).
-    @inline(__always)
+    @inlinable @inline(__always)
     func signs(_ i0: Int, _ i1: Int, _ i2: Int, _ i3: Int) -> __m256i {
         _mm256_set_epi64x(Int64(bitPattern: evenSigns[i3]), Int64(bitPattern: evenSigns[i2]),
                           Int64(bitPattern: evenSigns[i1]), Int64(bitPattern: evenSigns[i0]))
     }
 
     /// The same for the four 7-bit fields at bits 0, 7, 14, 21 of `word`.
-    @inline(__always)
+    @inlinable @inline(__always)
     func signs(_ word: UInt32) -> __m256i {
         let w = Int(word)
         return signs(w & 127, w >> 7 & 127, w >> 14 & 127, w >> 21 & 127)
@@ -62,7 +62,7 @@ struct GridTables: @unchecked Sendable {
 }
 
 extension SuperBlockFormat {
-    public var isGrid: Bool {
+    @inlinable public var isGrid: Bool {
         switch self {
         case .iq1_s, .iq1_m, .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s: true
         default: false
@@ -71,50 +71,62 @@ extension SuperBlockFormat {
 }
 
 /// ±1 per byte: −1 where the bit (bit i → byte i) is set.
-@inline(__always)
+@inlinable @inline(__always)
 func signsFromBits(_ bits: UInt32) -> __m256i {
     _mm256_or_si256(bytesFromBits(bits), _mm256_set1_epi8(1))
 }
 
-@inline(__always)
+@inlinable @inline(__always)
 func gridEntries(_ grid: UnsafePointer<UInt64>, _ i0: Int, _ i1: Int, _ i2: Int, _ i3: Int) -> __m256i {
     _mm256_set_epi64x(Int64(bitPattern: grid[i3]), Int64(bitPattern: grid[i2]),
                       Int64(bitPattern: grid[i1]), Int64(bitPattern: grid[i0]))
 }
 
-@inline(__always)
+@inlinable @inline(__always)
 func gridEntries(_ grid: UnsafePointer<UInt32>, _ index: (Int) -> Int) -> __m256i {
     @inline(__always) func e(_ k: Int) -> Int32 { Int32(bitPattern: grid[index(k)]) }
     return _mm256_set_epi32(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0))
 }
 
 /// IQ1: 8·g + shift as bytes (g ∈ {−1, 0, 1} from the grid, shift ±1 per byte).
-@inline(__always)
+@inlinable @inline(__always)
 func iq1Values(_ entries: __m256i, _ shifts: __m256i) -> __m256i {
     _mm256_add_epi8(_mm256_sign_epi8(_mm256_set1_epi8(8), entries), shifts)
 }
 
 /// One decoded 32-value chunk.
-struct GridChunk {
-    var magnitudes: __m256i
-    var signs: __m256i
+@usableFromInline struct GridChunk {
+    @usableFromInline var magnitudes: __m256i
+    @usableFromInline var signs: __m256i
     /// int16 lanes 0-7: the scale of values 0-15, lanes 8-15: of values 16-31 (what madd pairs with maddubs).
-    var scales: __m256i
+    @usableFromInline var scales: __m256i
+
+    @inlinable init(magnitudes: __m256i, signs: __m256i, scales: __m256i) {
+        self.magnitudes = magnitudes
+        self.signs = signs
+        self.scales = scales
+    }
 }
 
 /// What a super-block's prepass leaves for its chunks: grid indices as UInt16, computed for all entries at once
 /// with vector operations; a byte per entry or chunk in `signIndices` (IQ2_XS: each entry's 8 sign bits, IQ1_M:
 /// each entry's ±1 shift, IQ1_S: each chunk's); and the 16 scales as bytes in both 128-bit lanes (`scales`;
 /// chunk c shuffles out its two).
-struct GridPrepass {
-    var indices: UnsafeMutablePointer<UInt16>
-    var signIndices: UnsafeMutablePointer<UInt16>  // 32 bytes (see above)
-    var scales: __m256i
+@usableFromInline struct GridPrepass {
+    @usableFromInline var indices: UnsafeMutablePointer<UInt16>
+    @usableFromInline var signIndices: UnsafeMutablePointer<UInt16>  // 32 bytes (see above)
+    @usableFromInline var scales: __m256i
+
+    @inlinable init(indices: UnsafeMutablePointer<UInt16>, signIndices: UnsafeMutablePointer<UInt16>, scales: __m256i) {
+        self.indices = indices
+        self.signIndices = signIndices
+        self.scales = scales
+    }
 }
 
 extension AVX2GEMM {
     /// The super-block's d' (see IQuants.decode).
-    @inline(__always)
+    @inlinable @inline(__always)
     static func gridScale(_ format: SuperBlockFormat, _ xb: UnsafeRawPointer) -> Float {
         switch format {
         case .iq2_xxs, .iq2_xs, .iq2_s, .iq1_s: return half(xb, 0) * 0.125
@@ -131,7 +143,7 @@ extension AVX2GEMM {
     }
 
     /// Chunk `sub` (values 32·sub ..< 32·sub + 32) of a grid I-quant super-block.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func gridChunk(_ format: SuperBlockFormat, _ xb: UnsafeRawPointer, _ sub: Int, _ t: GridTables,
                           _ p: GridPrepass) -> GridChunk {
         @inline(__always) func byte(_ offset: Int) -> Int { Int(xb.load(fromByteOffset: offset, as: UInt8.self)) }
@@ -180,7 +192,7 @@ extension AVX2GEMM {
     /// The per-super-block work of IQ2_XS, IQ2_S, IQ1_S, IQ1_M and IQ3_S (see GridPrepass): their grid indices
     /// gather bits from two places, done here for 16 entries per vector instead of per entry in scalar code.
     /// `indices` holds 64 UInt16 (IQ3_S has 64 entries of 4 values), `signIndices` 32 bytes.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func gridPrepass(_ format: SuperBlockFormat, _ xb: UnsafeRawPointer, _ indices: UnsafeMutablePointer<UInt16>,
                             _ signIndices: UnsafeMutablePointer<UInt16>) -> GridPrepass {
         @inline(__always) func store(_ k: Int, _ v: __m256i) { UnsafeMutableRawPointer(indices + 16 * k).storeBytes(of: v, as: __m256i.self) }
@@ -319,23 +331,36 @@ extension AVX2Dot {
                                       _ y: UnsafeRawPointer, _ blocks: Int, _ results: UnsafeMutablePointer<Float>,
                                       resultStride: Int) {
         withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 96) { buffer in
-            let indices = buffer.baseAddress!  // 64 indices, then 32 bytes of signs or shifts
-            switch format {
-            case .iq1_s: for r in 0..<rows { results[r * resultStride] = gridRow(IQ1SPanel.self, x + r * rowStride, y, blocks, indices) }
-            case .iq1_m: for r in 0..<rows { results[r * resultStride] = gridRow(IQ1MPanel.self, x + r * rowStride, y, blocks, indices) }
-            case .iq2_xxs: for r in 0..<rows { results[r * resultStride] = gridRow(IQ2XXSPanel.self, x + r * rowStride, y, blocks, indices) }
-            case .iq2_xs: for r in 0..<rows { results[r * resultStride] = gridRow(IQ2XSPanel.self, x + r * rowStride, y, blocks, indices) }
-            case .iq2_s: for r in 0..<rows { results[r * resultStride] = gridRow(IQ2SPanel.self, x + r * rowStride, y, blocks, indices) }
-            case .iq3_xxs: for r in 0..<rows { results[r * resultStride] = gridRow(IQ3XXSPanel.self, x + r * rowStride, y, blocks, indices) }
-            case .iq3_s: for r in 0..<rows { results[r * resultStride] = gridRow(IQ3SPanel.self, x + r * rowStride, y, blocks, indices) }
-            default: for r in 0..<rows { results[r * resultStride] = .nan }
-            }
+            guard let indices = buffer.baseAddress else { return }
+            gridIQuantRows(AVX2Products.self, format, x, rowStride: rowStride, rows: rows, y, blocks, results,
+                           resultStride: resultStride, indices: indices)
         }
     }
 
-    @inline(__always)
-    private static func gridRow<K: SuperBlockKind>(_ kind: K.Type, _ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ blocks: Int,
-                                                   _ indices: UnsafeMutablePointer<UInt16>) -> Float {
+    /// `gridIQuantRows` with the products of `P` (TensorsAVX512 specialises it: compiled for AVX-512, 32 vector
+    /// registers and VNNI's fused scale multiply-add). `indices`: 96 UInt16 of scratch (64 indices, then 32 bytes
+    /// of signs or shifts), given by the caller (a closure here would be compiled without its CPU features).
+    @inlinable
+    public static func gridIQuantRows<P: ByteProducts>(_ products: P.Type, _ format: SuperBlockFormat, _ x: UnsafeRawPointer,
+                                                       rowStride: Int, rows: Int, _ y: UnsafeRawPointer, _ blocks: Int,
+                                                       _ results: UnsafeMutablePointer<Float>, resultStride: Int,
+                                                       indices: UnsafeMutablePointer<UInt16>) {
+        switch format {
+        case .iq1_s: for r in 0..<rows { results[r * resultStride] = gridRow(P.self, IQ1SPanel.self, x + r * rowStride, y, blocks, indices) }
+        case .iq1_m: for r in 0..<rows { results[r * resultStride] = gridRow(P.self, IQ1MPanel.self, x + r * rowStride, y, blocks, indices) }
+        case .iq2_xxs: for r in 0..<rows { results[r * resultStride] = gridRow(P.self, IQ2XXSPanel.self, x + r * rowStride, y, blocks, indices) }
+        case .iq2_xs: for r in 0..<rows { results[r * resultStride] = gridRow(P.self, IQ2XSPanel.self, x + r * rowStride, y, blocks, indices) }
+        case .iq2_s: for r in 0..<rows { results[r * resultStride] = gridRow(P.self, IQ2SPanel.self, x + r * rowStride, y, blocks, indices) }
+        case .iq3_xxs: for r in 0..<rows { results[r * resultStride] = gridRow(P.self, IQ3XXSPanel.self, x + r * rowStride, y, blocks, indices) }
+        case .iq3_s: for r in 0..<rows { results[r * resultStride] = gridRow(P.self, IQ3SPanel.self, x + r * rowStride, y, blocks, indices) }
+        default: for r in 0..<rows { results[r * resultStride] = .nan }
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func gridRow<P: ByteProducts, K: SuperBlockKind>(_ products: P.Type, _ kind: K.Type, _ x: UnsafeRawPointer,
+                                                            _ y: UnsafeRawPointer, _ blocks: Int,
+                                                            _ indices: UnsafeMutablePointer<UInt16>) -> Float {
         let format = K.format, tables = GridTables.shared
         var acc = _mm256_setzero_ps()
         var b = 0
@@ -357,8 +382,8 @@ extension AVX2Dot {
                                          Int(indices[4 * sub + 6]), Int(indices[4 * sub + 7]))
                     let s0 = _mm256_shuffle_epi8(prepass.scales, load256(tables.scaleControls + 32 * sub))
                     let s1 = _mm256_shuffle_epi8(prepass.scales, load256(tables.scaleControls + 32 * sub + 32))
-                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(_mm256_maddubs_epi16(e0, load256(yb + 4 + 32 * sub)), s0))
-                    other = _mm256_add_epi32(other, _mm256_madd_epi16(_mm256_maddubs_epi16(e1, load256(yb + 36 + 32 * sub)), s1))
+                    sums = P.addScaledPairs(sums, _mm256_maddubs_epi16(e0, load256(yb + 4 + 32 * sub)), s0)
+                    other = P.addScaledPairs(other, _mm256_maddubs_epi16(e1, load256(yb + 36 + 32 * sub)), s1)
                 }
                 step(0); step(2); step(4); step(6)
                 let qh = load128(xb + 34)
@@ -387,8 +412,8 @@ extension AVX2Dot {
                 @inline(__always) func step(_ sub: Int) {
                     let s0 = _mm256_shuffle_epi8(prepass.scales, load256(tables.scaleControls + 32 * sub))
                     let s1 = _mm256_shuffle_epi8(prepass.scales, load256(tables.scaleControls + 32 * sub + 32))
-                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(_mm256_maddubs_epi16(values(sub), load256(yb + 4 + 32 * sub)), s0))
-                    other = _mm256_add_epi32(other, _mm256_madd_epi16(_mm256_maddubs_epi16(values(sub + 1), load256(yb + 36 + 32 * sub)), s1))
+                    sums = P.addScaledPairs(sums, _mm256_maddubs_epi16(values(sub), load256(yb + 4 + 32 * sub)), s0)
+                    other = P.addScaledPairs(other, _mm256_maddubs_epi16(values(sub + 1), load256(yb + 36 + 32 * sub)), s1)
                 }
                 step(0); step(2); step(4); step(6)
                 let scales16 = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(prepass.scales))
@@ -405,8 +430,8 @@ extension AVX2Dot {
                 let second = AVX2GEMM.gridChunk(format, xb, sub + 1, tables, prepass)
                 let p0 = _mm256_maddubs_epi16(first.magnitudes, _mm256_sign_epi8(load256(yb + 4 + 32 * sub), first.signs))
                 let p1 = _mm256_maddubs_epi16(second.magnitudes, _mm256_sign_epi8(load256(yb + 36 + 32 * sub), second.signs))
-                sums = _mm256_add_epi32(sums, _mm256_madd_epi16(p0, first.scales))
-                other = _mm256_add_epi32(other, _mm256_madd_epi16(p1, second.scales))
+                sums = P.addScaledPairs(sums, p0, first.scales)
+                other = P.addScaledPairs(other, p1, second.scales)
             }
             step(0); step(2); step(4); step(6)
             sums = _mm256_add_epi32(sums, other)

@@ -205,7 +205,7 @@ func unpackScalesAndMins(_ packed: UnsafeRawPointer) -> (scales: __m128i, mins: 
 
 /// The upper 128 bits (the intrinsic is a macro Swift cannot import).
 @inline(__always)
-@usableFromInline func _mm256_extracti128_si256_1(_ v: __m256i) -> __m128i {
+@inlinable func _mm256_extracti128_si256_1(_ v: __m256i) -> __m128i {
     _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(4, 5, 6, 7, 0, 1, 2, 3)))
 }
 

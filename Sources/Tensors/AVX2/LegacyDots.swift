@@ -118,7 +118,7 @@ public enum AVX2Dot {
 /// The 16 IQ4 levels (−127, −104, −83, −65, −49, −35, −22, −10, 1, 13, 25, 38, 53, 69, 89, 113)
 /// in both 128-bit lanes, for _mm256_shuffle_epi8.
 @inline(__always)
-@usableFromInline func iq4LevelTable() -> __m256i {
+@inlinable func iq4LevelTable() -> __m256i {
     _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
                      -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113)
 }

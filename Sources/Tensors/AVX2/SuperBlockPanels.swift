@@ -26,7 +26,7 @@ public enum SuperBlockFormat: Sendable {
     /// The grid I-quants (GridIQuantKernels.swift): signed values up to 62 in magnitude, one scale per 16.
     case iq1_s, iq1_m, iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s
 
-    var blockBytes: Int {
+    @inlinable var blockBytes: Int {
         switch self {
         case .q2_K: 84
         case .q3_K: 110
@@ -45,11 +45,11 @@ public enum SuperBlockFormat: Sendable {
     }
 
     /// Weights stored with their sign (IQ4_XS and the grid I-quants); the others as unsigned bytes.
-    public var isSigned: Bool { self == .iq4_xs || isGrid }
+    @inlinable public var isSigned: Bool { self == .iq4_xs || isGrid }
     /// Offset term with its own float (the "min" of Q2_K/Q4_K/Q5_K), not folded into d.
-    public var hasSeparateOffsetScale: Bool { self == .q2_K || self == .q4_K || self == .q5_K }
+    @inlinable public var hasSeparateOffsetScale: Bool { self == .q2_K || self == .q4_K || self == .q5_K }
     /// Any offset term at all.
-    public var hasOffsets: Bool { !isSigned }
+    @inlinable public var hasOffsets: Bool { !isSigned }
     /// Pairs of 16-column scales that are always equal (one scale per 32 columns in the format).
     public var scalesPer32: Bool {
         switch self {
@@ -72,19 +72,19 @@ public enum SuperBlockFormat: Sendable {
 /// the format's branches decided at compile time (a format passed as a value stayed a run-time test in the
 /// inner loop).
 public protocol SuperBlockKind { static var format: SuperBlockFormat { get } }
-public enum Q2KPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .q2_K } }
-public enum Q3KPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .q3_K } }
-public enum Q4KPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .q4_K } }
-public enum Q5KPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .q5_K } }
-public enum Q6KPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .q6_K } }
-public enum IQ4XSPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .iq4_xs } }
-public enum IQ1SPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .iq1_s } }
-public enum IQ1MPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .iq1_m } }
-public enum IQ2XXSPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .iq2_xxs } }
-public enum IQ2XSPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .iq2_xs } }
-public enum IQ2SPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .iq2_s } }
-public enum IQ3XXSPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .iq3_xxs } }
-public enum IQ3SPanel: SuperBlockKind { @inline(__always) public static var format: SuperBlockFormat { .iq3_s } }
+public enum Q2KPanel: SuperBlockKind { @inlinable @inline(__always) public static var format: SuperBlockFormat { .q2_K } }
+public enum Q3KPanel: SuperBlockKind { @inlinable @inline(__always) public static var format: SuperBlockFormat { .q3_K } }
+public enum Q4KPanel: SuperBlockKind { @inlinable @inline(__always) public static var format: SuperBlockFormat { .q4_K } }
+public enum Q5KPanel: SuperBlockKind { @inlinable @inline(__always) public static var format: SuperBlockFormat { .q5_K } }
+public enum Q6KPanel: SuperBlockKind { @inlinable @inline(__always) public static var format: SuperBlockFormat { .q6_K } }
+public enum IQ4XSPanel: SuperBlockKind { @inlinable @inline(__always) public static var format: SuperBlockFormat { .iq4_xs } }
+public enum IQ1SPanel: SuperBlockKind { @inlinable @inline(__always) public static var format: SuperBlockFormat { .iq1_s } }
+public enum IQ1MPanel: SuperBlockKind { @inlinable @inline(__always) public static var format: SuperBlockFormat { .iq1_m } }
+public enum IQ2XXSPanel: SuperBlockKind { @inlinable @inline(__always) public static var format: SuperBlockFormat { .iq2_xxs } }
+public enum IQ2XSPanel: SuperBlockKind { @inlinable @inline(__always) public static var format: SuperBlockFormat { .iq2_xs } }
+public enum IQ2SPanel: SuperBlockKind { @inlinable @inline(__always) public static var format: SuperBlockFormat { .iq2_s } }
+public enum IQ3XXSPanel: SuperBlockKind { @inlinable @inline(__always) public static var format: SuperBlockFormat { .iq3_xxs } }
+public enum IQ3SPanel: SuperBlockKind { @inlinable @inline(__always) public static var format: SuperBlockFormat { .iq3_s } }
 
 /// Byte layout of one panel super-block (8 rows × 256 columns).
 public enum SuperBlockPanelLayout {

@@ -9,12 +9,12 @@ import _Builtin_intrinsics.intel
 // TensorsAVX512 — and those copies carry the conforming type in their names: they cannot collide.
 
 @inline(__always)
-@usableFromInline func load256(_ pointer: UnsafeRawPointer) -> __m256i {
+@inlinable func load256(_ pointer: UnsafeRawPointer) -> __m256i {
     pointer.loadUnaligned(as: __m256i.self)
 }
 
 @inline(__always)
-@usableFromInline func load128(_ pointer: UnsafeRawPointer) -> __m128i {
+@inlinable func load128(_ pointer: UnsafeRawPointer) -> __m128i {
     pointer.loadUnaligned(as: __m128i.self)
 }
 
@@ -22,7 +22,7 @@ import _Builtin_intrinsics.intel
 /// an accumulator: a false dependency. Fine once per 256-element super-block; the per-32 kernels
 /// use scaleProduct instead.)
 @inline(__always)
-func half(_ pointer: UnsafeRawPointer, _ offset: Int) -> Float {
+@inlinable func half(_ pointer: UnsafeRawPointer, _ offset: Int) -> Float {
     _cvtsh_ss(pointer.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
 }
 
@@ -36,13 +36,13 @@ func scaleProduct(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer) -> __m256 {
     return _mm256_mul_ps(dx, dy)
 }
 @inline(__always)
-@usableFromInline func float(_ pointer: UnsafeRawPointer, _ offset: Int) -> Float {
+@inlinable func float(_ pointer: UnsafeRawPointer, _ offset: Int) -> Float {
     pointer.loadUnaligned(fromByteOffset: offset, as: Float.self)
 }
 
 /// Sum of the 8 lanes.
 @inline(__always)
-func horizontalSum(_ v: __m256) -> Float {
+@inlinable func horizontalSum(_ v: __m256) -> Float {
     // (extractf128 is a macro Swift cannot import; a lane permute does the same.)
     let upper = _mm256_castps256_ps128(_mm256_permutevar8x32_ps(v, _mm256_set_epi32(3, 2, 1, 0, 7, 6, 5, 4)))
     let quad = _mm_add_ps(_mm256_castps256_ps128(v), upper)
@@ -128,7 +128,7 @@ func nibbles(_ pointer: UnsafeRawPointer) -> __m256i {
 
 /// 32 bits → 32 bytes, 0xFF where the bit is set (bit i → byte i).
 @inline(__always)
-func bytesFromBits(_ bits: UInt32) -> __m256i {
+@inlinable func bytesFromBits(_ bits: UInt32) -> __m256i {
     let spread = _mm256_shuffle_epi8(_mm256_set1_epi32(Int32(bitPattern: bits)),
         _mm256_set_epi64x(0x0303_0303_0303_0303, 0x0202_0202_0202_0202,
                           0x0101_0101_0101_0101, 0x0000_0000_0000_0000))

@@ -28,6 +28,9 @@ enum VNNIProducts: ByteProducts {
         _mm256_maskz_dpbusd_epi32(0xFF, partial, u, s)
     }
     @inline(__always) static func widen(_ partial: __m256i) -> __m256i { partial }
+    @inline(__always) static func addScaledPairs(_ acc: __m256i, _ pairs: __m256i, _ scales: __m256i) -> __m256i {
+        _mm256_maskz_dpwssd_epi32(0xFF, acc, pairs, scales)
+    }
     @inline(__always) static func scaledWiden(_ partial: __m256i, _ scales: __m256i) -> __m256i {
         _mm256_mullo_epi32(partial, _mm256_cvtepu8_epi32(_mm256_castsi256_si128(scales)))
     }
@@ -67,6 +70,18 @@ public enum VNNIKernels {
         AVX2GEMM.interleavedLevels(VNNIProducts.self, weights, panels: panels, blocks: blocks, activations: activations,
                                    activationStride: activationStride, corrections: corrections, tokens: tokens, results: results,
                                    resultStride: resultStride)
+    }
+
+    /// As AVX2Dot.gridIQuantRows (grid I-quant rows · one token's Q8_K activations), compiled for AVX-512 with
+    /// VNNI's fused scale multiply-add: the same integer sums, so the same bits.
+    public static func gridIQuantRows(_ format: SuperBlockFormat, _ x: UnsafeRawPointer, rowStride: Int, rows: Int,
+                                      _ y: UnsafeRawPointer, _ blocks: Int, _ results: UnsafeMutablePointer<Float>,
+                                      resultStride: Int) {
+        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 96) { buffer in
+            guard let indices = buffer.baseAddress else { return }
+            AVX2Dot.gridIQuantRows(VNNIProducts.self, format, x, rowStride: rowStride, rows: rows, y, blocks, results,
+                                   resultStride: resultStride, indices: indices)
+        }
     }
 
     /// As AVX2GEMM.interleavedQ4K (interleaved Q4_K, Q8_K activations), each sub-block's sum in 32 bits.
