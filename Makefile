@@ -83,10 +83,17 @@ arm64-check: setup
 # Side by side with llama.cpp (llama-cpp-python, compiled here once: ~10 min) on the same GGUF files:
 # interleaved rounds, medians, samples in .cache/bench/side-by-side.json. Uses the existing release build.
 # BENCH_ARGS passes options and models, e.g. make bench-compare BENCH_ARGS="-r 5 .cache/models/x.gguf".
+# Without BENCH_ARGS: every model, then the long-context rows on SmolLM2 (a 4,096-token prompt; pp128 and tg32
+# at depth 4,096 against llama.cpp with its flash attention on and off), then the runner's size.
 bench-compare:
 	@[ -x $(BIN)/swiftfile ] || { echo "bench-compare: $(BIN)/swiftfile not found: run 'make build' first" >&2; exit 1; }
 	@bash Tools/setup-llamacpp.sh
 	@bash Tools/bench-side-by-side.sh $(BENCH_ARGS)
+	@if [ -z "$(BENCH_ARGS)" ] && [ -f $(SMOL) ]; then \
+	    bash Tools/bench-side-by-side.sh -p 4096 -n 0 $(SMOL) && \
+	    bash Tools/bench-side-by-side.sh -d 4096 -f on $(SMOL) && \
+	    bash Tools/bench-side-by-side.sh -d 4096 -f off $(SMOL); fi
+	@ls -l $(BIN)/swiftfile | awk '{print "swiftfile runner (stripped): " $$5 " bytes"}'
 
 fuzz:
 	bash Tools/fuzz.sh $${FUZZ_SECONDS:-60}

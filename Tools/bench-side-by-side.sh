@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side throughput of swiftfile and llama.cpp on the same GGUF files, on this machine.
 #
-#   Tools/bench-side-by-side.sh [-r ROUNDS] [-p N_PROMPT] [-n N_GEN] [-d DEPTH] [-t THREADS] [-q SECONDS] [MODEL.gguf ...]
+#   Tools/bench-side-by-side.sh [-r ROUNDS] [-p N_PROMPT] [-n N_GEN] [-d DEPTH] [-t THREADS] [-q SECONDS] [-f auto|on|off] [MODEL.gguf ...]
 #
 # For each model, ROUNDS rounds (default 3) alternate the two engines: `swiftfile --bench -r 1 -o json`, then
 # Tools/bench_llamacpp.py -r 1 (llama.cpp through llama-cpp-python, llama-bench's method), so slow minutes on
@@ -12,6 +12,7 @@
 # the CPUs that other processes used meanwhile (others_cpu); the table flags rows where it exceeded 10 %.
 # Needs .build/release/swiftfile (`make build`; SWIFTFILE_BIN overrides) and Tools/setup-llamacpp.sh's venv.
 # -d DEPTH: both engines first fill DEPTH tokens of context (untimed), then time pp/tg after them.
+# -f: llama.cpp's flash attention (its -fa; default auto, which is on for the CPU).
 # Default models: SmolLM2-135M-Instruct Q4_1 (Tools/fetch-smollm2.sh) and the 1B-shaped F16/Q8_0/Q4_0
 # synthetic models (Tools/make-test-models.sh --bench; missing ones are skipped with a note), then where
 # present the 1B-shaped K-quant and I-quant mixtures llama.cpp quantized (--bench-quants) and Gemma 3 270M.
@@ -22,10 +23,10 @@ cd "$root"
 swiftfile="${SWIFTFILE_BIN:-$root/.build/release/swiftfile}"
 venv_python="${LLAMACPP_VENV:-$root/.cache/llamacpp-venv}/bin/python"
 out_dir="$root/.cache/bench"
-rounds=3 n_prompt=128 n_gen=32 depth=0 threads=2 quiet_wait=60
+rounds=3 n_prompt=128 n_gen=32 depth=0 threads=2 quiet_wait=60 flash_attn=auto
 
 usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "r:p:n:d:t:q:h" opt; do
+while getopts "r:p:n:d:t:q:f:h" opt; do
     case "$opt" in
         r) rounds="$OPTARG" ;;
         p) n_prompt="$OPTARG" ;;
@@ -33,6 +34,7 @@ while getopts "r:p:n:d:t:q:h" opt; do
         d) depth="$OPTARG" ;;
         t) threads="$OPTARG" ;;
         q) quiet_wait="$OPTARG" ;;
+        f) flash_attn="$OPTARG" ;;
         *) usage ;;
     esac
 done
@@ -41,6 +43,7 @@ for v in "$rounds" "$n_prompt" "$n_gen" "$depth" "$threads" "$quiet_wait"; do
     [[ "$v" =~ ^[0-9]+$ ]] || { echo "bench-side-by-side: not a number: $v" >&2; exit 2; }
 done
 [ "$rounds" -ge 1 ] || { echo "bench-side-by-side: -r must be at least 1" >&2; exit 2; }
+case "$flash_attn" in auto|on|off) ;; *) echo "bench-side-by-side: -f takes auto, on or off" >&2; exit 2 ;; esac
 
 if [ ! -x "$swiftfile" ]; then
     echo "bench-side-by-side: $swiftfile not found: run 'make build' first (or set SWIFTFILE_BIN)" >&2
@@ -100,7 +103,7 @@ run_one() {  # engine model round: one run, its JSON array kept as $run_dir/$ind
     wait_quiet
     local cmd=("$swiftfile" --bench -m "$model" -p "$n_prompt" -n "$n_gen" -d "$depth" -t "$threads" -r 1 -o json)
     [ "$engine" = swiftfile ] \
-        || cmd=("$venv_python" "$root/Tools/bench_llamacpp.py" -m "$model" -p "$n_prompt" -n "$n_gen" -d "$depth" -t "$threads" -r 1 -o json)
+        || cmd=("$venv_python" "$root/Tools/bench_llamacpp.py" -m "$model" -p "$n_prompt" -n "$n_gen" -d "$depth" -t "$threads" -fa "$flash_attn" -r 1 -o json)
     before="$(busy_ticks)"; start_ns="$(date +%s%N)"
     if [ -x /usr/bin/time ]; then
         /usr/bin/time -f "%U %S" -o "$run_dir/$index.time" "${cmd[@]}" >"$run_dir/$index.json" 2>"$run_dir/$index.err" || status=$?
@@ -121,7 +124,7 @@ run_one() {  # engine model round: one run, its JSON array kept as $run_dir/$ind
 }
 
 for model in "${models[@]}"; do
-    echo "bench-side-by-side: $(basename "$model") — $rounds round(s) of pp$n_prompt/tg$n_gen at depth $depth, $threads threads" >&2
+    echo "bench-side-by-side: $(basename "$model") — $rounds round(s) of pp$n_prompt/tg$n_gen at depth $depth, $threads threads, llama.cpp -fa $flash_attn" >&2
     for round in $(seq 1 "$rounds"); do
         run_one swiftfile "$model" "$round"
         run_one llama.cpp "$model" "$round"
