@@ -37,6 +37,25 @@ enum Fixtures {
     static func activations() throws -> [Float] { try floats("activations.f32") }
 }
 
+/// Σ (result − reference)² / Σ reference² over `rows` weight rows (rowBytes apart in `matrix`) times `tokens`
+/// activation rows (activationStride apart), the reference being the scalar dot; results[t · rows + r].
+func normalizedError(_ type: TensorType, matrix: [UInt8], rowBytes: Int, rows: Int, activations: [UInt8], activationStride: Int,
+                     tokens: Int, columns: Int, results: [Float]) -> Double {
+    let activationBytes = BlockFormat.activationType(for: type).byteCount(elements: columns) ?? 0
+    var errorSum: Double = 0, referenceSum: Double = 0
+    for t in 0..<tokens {
+        let activation = Array(activations[(t * activationStride)..<(t * activationStride + activationBytes)])
+        for r in 0..<rows {
+            let reference = BlockFormat.dot(type, Array(matrix[(r * rowBytes)..<((r + 1) * rowBytes)]), activation,
+                                            count: columns, reference: true)
+            let value = results[t * rows + r]
+            errorSum += Double(value - reference) * Double(value - reference)
+            referenceSum += Double(reference) * Double(reference)
+        }
+    }
+    return errorSum / max(referenceSum, 1e-30)
+}
+
 /// Deterministic pseudo-random numbers (SplitMix64) so failures reproduce.
 struct SeededGenerator: RandomNumberGenerator {
     var state: UInt64

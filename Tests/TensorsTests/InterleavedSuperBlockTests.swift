@@ -65,18 +65,9 @@ final class InterleavedSuperBlockTests: XCTestCase {
                     }
                 }
                 if vnni { XCTAssertEqual(results.map(\.bitPattern), bitsOfAVX2, "tokens=\(tokens): VNNI bits") } else { bitsOfAVX2 = results.map(\.bitPattern) }
-                var errorSum: Double = 0, referenceSum: Double = 0
-                for t in 0..<tokens {
-                    let activation = Array(activations[(t * stride)..<(t * stride + activationBytes)])
-                    for r in 0..<rows {
-                        let reference = BlockFormat.dot(type, Array(matrix[(r * rowBytes)..<((r + 1) * rowBytes)]), activation,
-                                                        count: columns, reference: true)
-                        let value = results[t * rows + r]
-                        errorSum += Double(value - reference) * Double(value - reference)
-                        referenceSum += Double(reference) * Double(reference)
-                    }
-                }
-                XCTAssertLessThanOrEqual(errorSum / max(referenceSum, 1e-30), 1e-11, "tokens=\(tokens) vnni=\(vnni)")
+                let error = normalizedError(type, matrix: matrix, rowBytes: rowBytes, rows: rows, activations: activations,
+                                            activationStride: stride, tokens: tokens, columns: columns, results: results)
+                XCTAssertLessThanOrEqual(error, 1e-11, "tokens=\(tokens) vnni=\(vnni)")
                 if tokens > 1 {
                     // The extreme row against +127 everywhere: 15 · 63 · 127 · 512 − 63 · 127 · 512 (d = dmin = 1, dy = 1/127).
                     XCTAssertEqual(results[0], Float(15 * 63 * 512 - 63 * 512), accuracy: 1, "extreme row")

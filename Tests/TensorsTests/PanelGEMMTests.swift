@@ -132,18 +132,9 @@ final class InterleavedWeightsTests: XCTestCase {
                         }
                     }
                 }
-                var errorSum: Double = 0, referenceSum: Double = 0
-                for t in 0..<tokens {
-                    let activation = Array(activations[(t * activationStride)..<(t * activationStride + activationBytes)])
-                    for r in 0..<rows {
-                        let reference = BlockFormat.dot(type, Array(matrix[(r * rowBytes)..<((r + 1) * rowBytes)]), activation,
-                                                        count: columns, reference: true)
-                        let value = results[t * rows + r]
-                        errorSum += Double(value - reference) * Double(value - reference)
-                        referenceSum += Double(reference) * Double(reference)
-                    }
-                }
-                XCTAssertLessThanOrEqual(errorSum / max(referenceSum, 1e-30), 1e-9, "\(type) tokens=\(tokens)")
+                let error = normalizedError(type, matrix: matrix, rowBytes: rowBytes, rows: rows, activations: activations,
+                                            activationStride: activationStride, tokens: tokens, columns: columns, results: results)
+                XCTAssertLessThanOrEqual(error, 1e-9, "\(type) tokens=\(tokens)")
             }
         }
     }
