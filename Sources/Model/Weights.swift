@@ -21,7 +21,8 @@ final class WeightCopies: @unchecked Sendable {
     func copy(_ m: WeightMatrix, releasePages: Bool) -> WeightMatrix {
         let interleaved = InterleavedWeights.supports(m.type, rows: m.rows, columns: m.columns)
         guard interleaved || releasePages else { return m }
-        let (bytes, overflow) = m.rows.multipliedReportingOverflow(by: m.rowBytes)
+        let (original, overflow) = m.rows.multipliedReportingOverflow(by: m.rowBytes)
+        let bytes = interleaved ? InterleavedWeights.byteCount(m.type, rows: m.rows, columns: m.columns) : original
         guard !overflow, bytes > 0, let buffer = Self.allocate(bytes) else { return m }
         var copy = m
         if interleaved {
@@ -51,7 +52,7 @@ final class WeightCopies: @unchecked Sendable {
         if releasePages {
             let page = Int(sysconf(Int32(_SC_PAGESIZE)))
             let start = (Int(bitPattern: m.data) + page - 1) / page * page
-            let end = (Int(bitPattern: m.data) + bytes) / page * page
+            let end = (Int(bitPattern: m.data) + original) / page * page
             if end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) {
                 _ = madvise(pointer, end - start, MADV_DONTNEED)
             }
