@@ -19,10 +19,10 @@ public protocol ByteProducts {
     static func scaledWiden(_ partial: __m256i, _ scales: __m256i) -> __m256i
     /// acc + the 16-bit pair sums times their int16 scales, summed in pairs into 32-bit lanes (madd + add).
     static func addScaledPairs(_ acc: __m256i, _ pairs: __m256i, _ scales: __m256i) -> __m256i
-    /// Whether kernels with signed weights multiply them by the activations + 128 (unsigned, prepared once per
-    /// batch) and subtract 128 · Σw, instead of moving each weight's sign onto the activation before every
-    /// product: VNNI's 32-bit sums hold 4 · 255 · 128; AVX2's 16-bit pair sums (2 · 255 · 127) would saturate.
-    static var flipsActivations: Bool { get }
+    /// Whether kernels with signed weights take them + 128 (unsigned) against the activations as they are and
+    /// subtract 128·Σa, instead of moving each weight's sign onto the activation before every product: VNNI's
+    /// 32-bit sums hold 4 · 255 · 127; AVX2's 16-bit pair sums (2 · 255 · 127) would saturate.
+    static var raisesSignedWeights: Bool { get }
 }
 
 public enum AVX2Products: ByteProducts {
@@ -54,6 +54,6 @@ public enum AVX2Products: ByteProducts {
     }
 
     @inlinable @inline(__always)
-    public static var flipsActivations: Bool { false }
+    public static var raisesSignedWeights: Bool { false }
 }
 #endif

@@ -178,7 +178,7 @@ extension AVX2GEMM {
                           resultStride: resultStride)
     }
 
-    /// `interleavedLevels` with the byte products of `P`. Where P.flipsActivations (VNNI: 32-bit sums, nothing
+    /// `interleavedLevels` with the byte products of `P`. Where P.raisesSignedWeights (VNNI: 32-bit sums, nothing
     /// saturates) the shuffle picks level + 128 (1…241, unsigned) and multiplies the activations as they are;
     /// `corrections` (nibbleCorrections: 8·Σa per block) then give the 128·Σa to take off.
     @inlinable
@@ -220,7 +220,7 @@ extension AVX2GEMM {
                 let q = load256(pb + (16 &+ 32 &* j))
                 let qLow = _mm256_and_si256(q, low), qHigh = _mm256_and_si256(_mm256_srli_epi16(q, 4), low)
                 let o = 34 &* b &+ 2 &+ 4 &* j
-                if P.flipsActivations {
+                if P.raisesSignedWeights {
                     let lo = _mm256_shuffle_epi8(raised, qLow), hi = _mm256_shuffle_epi8(raised, qHigh)
                     @inline(__always) func step(_ yt: UnsafeRawPointer, _ sum: __m256i) -> __m256i {
                         let a0 = _mm256_set1_epi32(yt.loadUnaligned(fromByteOffset: o, as: Int32.self))
@@ -242,7 +242,7 @@ extension AVX2GEMM {
                 }
                 j &+= 1
             }
-            if P.flipsActivations, let corrections {
+            if P.raisesSignedWeights, let corrections {
                 // 128·Σa = 16 · (8·Σa).
                 @inline(__always) func corrected(_ sum: __m256i, _ token: Int) -> __m256i {
                     _mm256_sub_epi32(sum, _mm256_set1_epi32(corrections[token &* blocks &+ b] &<< 4))

@@ -34,7 +34,7 @@ enum VNNIProducts: ByteProducts {
     @inline(__always) static func scaledWiden(_ partial: __m256i, _ scales: __m256i) -> __m256i {
         _mm256_mullo_epi32(partial, _mm256_cvtepu8_epi32(_mm256_castsi256_si128(scales)))
     }
-    @inline(__always) static var flipsActivations: Bool { true }
+    @inline(__always) static var raisesSignedWeights: Bool { true }
 }
 
 /// The interleaved-weight kernels (Sources/Tensors/AVX2/InterleavedKernels.swift, InterleavedBytes.swift)
