@@ -3,16 +3,36 @@
 // every kernel is extern "C" so the worker finds it by name. Shapes follow the CPU engine
 // (Sources/Model/Llama.swift): activations are token-major rows, the KV cache is
 // [layer][sequence][position][kvDimension].
-#define KERNEL extern "C" __attribute__((global))
-#define DEV static __attribute__((device)) inline
-#define SHARED __attribute__((shared))
-
+//
+// The same source also compiles as host C++ for the stand-in driver (GPU/stand_in_driver.c), which runs
+// every CUDA thread of a block as a fiber (GPU/emulator.h): the device primitives below are the only
+// code that differs, so the tests without a GPU execute these kernels, not a model of them.
 #include "formats.h"
 
 typedef unsigned short half_t;  // F16 bits (clang 14 has no arithmetic F16 type for NVPTX)
 
+#ifdef __CUDA_ARCH__
+#define KERNEL extern "C" __attribute__((global))
+#define LAUNCH_BOUNDS(threads, blocks) __attribute__((launch_bounds(threads, blocks)))
+#define DEV static __attribute__((device)) inline
+#define SHARED __attribute__((shared))
+
 DEV half_t to_half(float f) { unsigned short h; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f)); return h; }
 DEV float from_half(half_t h) { float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h)); return f; }
+DEV float round_nearest_even(float v) { float r; asm("cvt.rni.f32.f32 %0, %1;" : "=f"(r) : "f"(v)); return r; }
+DEV float exp2_approx(float x) { return __nvvm_ex2_approx_f(x); }
+DEV float sqrt_rn(float x) { return __nvvm_sqrt_rn_f(x); }
+DEV int tid() { return __nvvm_read_ptx_sreg_tid_x(); }
+DEV int ntid() { return __nvvm_read_ptx_sreg_ntid_x(); }
+DEV int bidx() { return __nvvm_read_ptx_sreg_ctaid_x(); }
+DEV int bidy() { return __nvvm_read_ptx_sreg_ctaid_y(); }
+DEV void sync_block() { __syncthreads(); }
+DEV float shfl_xor(float v, int lanes) { return __nvvm_shfl_sync_bfly_f32(0xffffffffu, v, lanes, 0x1f); }
+DEV int shfl_xor(int v, int lanes) { return __nvvm_shfl_sync_bfly_i32(0xffffffffu, v, lanes, 0x1f); }
+#else
+#include "emulator.h"
+#endif
+
 // Cache element conversions: F16 (bits) or F32.
 DEV void kv_put(half_t* p, float v) { *p = to_half(v); }
 DEV void kv_put(float* p, float v) { *p = v; }
@@ -21,28 +41,23 @@ DEV float kv_get(const float* p) { return *p; }
 struct __attribute__((aligned(16))) float4 { float x, y, z, w; };
 struct __attribute__((aligned(16))) uint4 { unsigned x, y, z, w; };
 
-DEV int tid() { return __nvvm_read_ptx_sreg_tid_x(); }
-DEV int ntid() { return __nvvm_read_ptx_sreg_ntid_x(); }
-DEV int bidx() { return __nvvm_read_ptx_sreg_ctaid_x(); }
-DEV int bidy() { return __nvvm_read_ptx_sreg_ctaid_y(); }
-
 DEV float warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __nvvm_shfl_sync_bfly_f32(0xffffffffu, v, o, 0x1f);
+    for (int o = 16; o > 0; o >>= 1) v += shfl_xor(v, o);
     return v;
 }
 DEV float warp_max(float v) {
-    for (int o = 16; o > 0; o >>= 1) v = __builtin_fmaxf(v, __nvvm_shfl_sync_bfly_f32(0xffffffffu, v, o, 0x1f));
+    for (int o = 16; o > 0; o >>= 1) v = __builtin_fmaxf(v, shfl_xor(v, o));
     return v;
 }
-DEV float fast_exp(float x) { return __nvvm_ex2_approx_f(x * 1.4426950408889634f); }
+DEV float fast_exp(float x) { return exp2_approx(x * 1.4426950408889634f); }
 
 // Sum over the block (blockDim a multiple of 32, at most 1024); every thread gets the result.
 DEV float block_sum(float v, float* scratch) {
     v = warp_sum(v);
     int lane = tid() & 31, warp = tid() >> 5, warps = ntid() >> 5;
-    __syncthreads();
+    sync_block();
     if (lane == 0) scratch[warp] = v;
-    __syncthreads();
+    sync_block();
     float total = 0;
     for (int i = 0; i < warps; i++) total += scratch[i];
     return total;
@@ -50,9 +65,9 @@ DEV float block_sum(float v, float* scratch) {
 DEV float block_max(float v, float* scratch) {
     v = warp_max(v);
     int lane = tid() & 31, warp = tid() >> 5, warps = ntid() >> 5;
-    __syncthreads();
+    sync_block();
     if (lane == 0) scratch[warp] = v;
-    __syncthreads();
+    sync_block();
     float m = scratch[0];
     for (int i = 1; i < warps; i++) m = __builtin_fmaxf(m, scratch[i]);
     return m;
@@ -136,7 +151,7 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float*
                 xs[4 * i + 3][tok] = v.w;
             }
         }
-        __syncthreads();
+        sync_block();
         _Pragma("unroll 8")
         for (int k = 0; k < 32; k++) {
             float4 a0 = *(const float4*)&ws[k][ty * 8];
@@ -148,7 +163,7 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float*
                 _Pragma("unroll")
                 for (int j = 0; j < 4; j++) acc[i][j] += av[i] * bv[j];
         }
-        __syncthreads();
+        sync_block();
     }
     _Pragma("unroll")
     for (int i = 0; i < 8; i++) {
@@ -176,26 +191,18 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float*
         default: matvec<TYPE, 8>(W, rowBytes, x, y, rows, cols); break;                                   \
         }                                                                                                 \
     }                                                                                                     \
-    KERNEL __attribute__((launch_bounds(128, 4))) void mm_##name(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows,   \
+    KERNEL LAUNCH_BOUNDS(128, 4) void mm_##name(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows,   \
                           int cols, int ntok) {                                                           \
         matmul<TYPE>(W, rowBytes, x, y, rows, cols, ntok);                                                \
     }
 
-MATRIX_KERNELS(f32, T_F32)
-MATRIX_KERNELS(f16, T_F16)
-MATRIX_KERNELS(bf16, T_BF16)
-MATRIX_KERNELS(q4_0, T_Q4_0)
-MATRIX_KERNELS(q4_1, T_Q4_1)
-MATRIX_KERNELS(q5_0, T_Q5_0)
-MATRIX_KERNELS(q5_1, T_Q5_1)
-MATRIX_KERNELS(q8_0, T_Q8_0)
-MATRIX_KERNELS(q2_k, T_Q2_K)
-MATRIX_KERNELS(q3_k, T_Q3_K)
-MATRIX_KERNELS(q4_k, T_Q4_K)
-MATRIX_KERNELS(q5_k, T_Q5_K)
-MATRIX_KERNELS(q6_k, T_Q6_K)
-MATRIX_KERNELS(iq4_nl, T_IQ4_NL)
-MATRIX_KERNELS(iq4_xs, T_IQ4_XS)
+// Every weight format the worker offloads: kernel name suffix, ggml type.
+#define WEIGHT_FORMATS(X)                                                                                    \
+    X(f32, T_F32) X(f16, T_F16) X(bf16, T_BF16) X(q4_0, T_Q4_0) X(q4_1, T_Q4_1) X(q5_0, T_Q5_0)             \
+    X(q5_1, T_Q5_1) X(q8_0, T_Q8_0) X(q2_k, T_Q2_K) X(q3_k, T_Q3_K) X(q4_k, T_Q4_K) X(q5_k, T_Q5_K)         \
+    X(q6_k, T_Q6_K) X(iq4_nl, T_IQ4_NL) X(iq4_xs, T_IQ4_XS)
+
+WEIGHT_FORMATS(MATRIX_KERNELS)
 
 // ---- Activations as the CPU engine (and llama.cpp's CPU backend) feed them to each weight format ----
 // The CPU multiplies quantized weights by quantized activations (Q8_0, Q8_K; F16 for F16 weights); the
@@ -203,8 +210,6 @@ MATRIX_KERNELS(iq4_xs, T_IQ4_XS)
 // quantized form stands for. Modes: 1 F16, 2 BF16, 3 Q8_0/Q8_1 (32-blocks: d = amax/127 kept in F16,
 // q = round-half-even(x·127/amax)), 4 Q8_K (256-blocks: scale −127/x_max, x_max the first element of
 // largest magnitude, q clamped at 127, d = 1/scale in f32). One block of 256 threads per row.
-DEV float round_nearest_even(float v) { float r; asm("cvt.rni.f32.f32 %0, %1;" : "=f"(r) : "f"(v)); return r; }
-
 // One row, by a block of 256 threads; src may equal dst (each thread reads only its own elements before
 // the block's reductions and writes them after).
 DEV void round_row(const float* src, float* dst, int cols, int mode) {
@@ -235,18 +240,18 @@ DEV void round_row(const float* src, float* dst, int cols, int mode) {
             float a = live ? __builtin_fabsf(v) : -1.0f, value = v;
             int idx = i;
             for (int o = 16; o > 0; o >>= 1) {
-                float oa = __nvvm_shfl_sync_bfly_f32(0xffffffffu, a, o, 0x1f);
-                float ov = __nvvm_shfl_sync_bfly_f32(0xffffffffu, value, o, 0x1f);
-                int oi = __nvvm_shfl_sync_bfly_i32(0xffffffffu, idx, o, 0x1f);
+                float oa = shfl_xor(a, o);
+                float ov = shfl_xor(value, o);
+                int oi = shfl_xor(idx, o);
                 if (oa > a || (oa == a && oi < idx)) { a = oa; idx = oi; value = ov; }
             }
             if (lane == 0) { wmag[warp] = a; widx[warp] = idx; wval[warp] = value; }
-            __syncthreads();
+            sync_block();
             float best = wmag[0], extreme = wval[0];
             int bi = widx[0];
             for (int w = 1; w < 8; w++)
                 if (wmag[w] > best || (wmag[w] == best && widx[w] < bi)) { best = wmag[w]; bi = widx[w]; extreme = wval[w]; }
-            __syncthreads();
+            sync_block();
             if (best <= 0.0f) {
                 r = 0.0f;
             } else {
@@ -279,10 +284,10 @@ KERNEL void add_norm_round(float* x, const float* add, const float* weight, floa
         s += v * v;
     }
     s = block_sum(s, scratch);
-    float scale = 1.0f / __nvvm_sqrt_rn_f(s / (float)cols + eps);
+    float scale = 1.0f / sqrt_rn(s / (float)cols + eps);
     for (int i = tid(); i < cols; i += ntid()) dst[i] = src[i] * scale * weight[i];
     if (mode) {
-        __syncthreads();
+        sync_block();
         round_row(dst, dst, cols, mode);
     }
 }
@@ -311,7 +316,7 @@ KERNEL void swiglu_round(float* gate, const float* up, int cols, int mode) {
         g[i] = v / (1.0f + fast_exp(-v)) * u[i];
     }
     if (mode) {
-        __syncthreads();
+        sync_block();
         round_row(g, g, cols, mode);
     }
 }
@@ -397,7 +402,7 @@ DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, const
     // Queries meet an F16 cache rounded to F16.
     if (t < headDim) qs[t] = sizeof(KV) == 2 ? from_half(to_half(qv[t])) : qv[t];
     unsigned long long base = (((unsigned long long)layer * sequences + seq) * ctx) * kvDim + kvHead * headDim;
-    __syncthreads();
+    sync_block();
     int length = pos + 1;
     float m = -3.0e38f, l = 0;
     for (int start = 0; start < length; start += AT) {
@@ -419,17 +424,17 @@ DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, const
             if (sizeof(KV) == 2) w = from_half(to_half(w));
         }
         p[t] = w;
-        __syncthreads();
+        sync_block();
         int tileLength = length - start < AT ? length - start : AT;
         if (group < groups) {
             for (int jj = group; jj < tileLength; jj += groups) {
                 acc += p[jj] * kv_get(vc + base + (unsigned long long)(start + jj) * kvDim + dim);
             }
         }
-        __syncthreads();
+        sync_block();
     }
     partial[t] = acc;
-    __syncthreads();
+    sync_block();
     if (t < headDim) {
         float s = 0;
         for (int g = 0; g < groups; g++) s += partial[g * headDim + t];
@@ -444,3 +449,14 @@ KERNEL void attention_f32(const float* q, const float* kc, const float* vc, floa
                           int heads, int kvHeads, int headDim, int ctx, int sequences, int layer, float scale) {
     attention<float>(q, kc, vc, out, info, heads, kvHeads, headDim, ctx, sequences, layer, scale);
 }
+
+#ifndef __CUDA_ARCH__
+// The stand-in driver finds the host build of each kernel by name, with its argument count.
+#define EMULATED_MATRIX(name, TYPE) EMULATED(mv_##name), EMULATED(mm_##name),
+extern "C" const struct emulated_kernel emulated_kernels[] = {
+    WEIGHT_FORMATS(EMULATED_MATRIX)
+    EMULATED(round_activations), EMULATED(add_norm_round), EMULATED(rope_qk), EMULATED(swiglu_round),
+    EMULATED(add_inplace), EMULATED(gather_rows), EMULATED(kv_store_f16), EMULATED(kv_store_f32),
+    EMULATED(attention_f16), EMULATED(attention_f32), {nullptr, nullptr, 0},
+};
+#endif

@@ -1,304 +1,184 @@
 // A stand-in for the NVIDIA driver's libcuda.so.1, for tests on machines without a GPU: the real
 // swiftfile-gpu worker loads it (LD_LIBRARY_PATH) and runs unchanged — protocol, load, the forward pass's
-// launch sequence, graph capture and replay — while each kernel is computed on the host by a plain loop
-// with the kernel's arguments and meaning (GPU/kernels.cu). What it cannot check is the CUDA code itself;
-// `swiftfile-gpu --selftest` does that on a real device against the same kind of host references.
-// Built by Tools/build-gpu-worker.sh as fake-cuda/libcuda.so.1 beside the worker; never shipped.
-#include <math.h>
+// launch sequence, graph capture and replay — and every launch runs the kernel's own code from
+// GPU/kernels.cu, compiled for the host, with each CUDA thread of a block as a fiber (GPU/emulator.h).
+// What it cannot tell is speed, or a race that only the GPU's timing exposes: threads run one at a time,
+// in ascending order on even launches and descending on odd ones, so a read of shared memory that misses
+// a barrier sees stale data in one of the two orders. A block barrier passes once every thread that has
+// not exited waits at one; a shuffle in a warp with exited lanes, or threads left waiting at a shuffle and
+// a barrier at once, fail the launch (undefined behaviour on the device). GPU/emulator_check.c checks this.
+// Built by Tools/build-gpu-worker.sh as stand-in-driver/libcuda.so.1 beside the worker; never shipped.
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
-#include "formats.h"
+#include "emulator.h"
 
 typedef int CUresult;
 typedef unsigned long long CUdeviceptr;
-enum { OK = 0, NOT_FOUND = 500, INVALID = 1 };
+enum { OK = 0, NOT_FOUND = 500, INVALID = 1, LAUNCH_FAILED = 719 };
+static char g_error[256];
 
-// ---- Kernels on the host ---------------------------------------------------------------------------
-typedef void (*host_kernel)(unsigned gx, unsigned gy, void** args);
-#define ARG(i, T) (*(T*)args[i])
-#define PTR(i, T) ((T*)(uintptr_t)ARG(i, CUdeviceptr))
+// ---- Fibers: the threads of one block -----------------------------------------------------------------
+enum { MAX_THREADS = 1024, STACK_BYTES = 64 << 10 };
+enum { RUNNING, AT_BARRIER, AT_SHUFFLE, EXITED };
+struct fiber { void* sp; int thread, state, parity; };
+static struct fiber g_fibers[MAX_THREADS];
+static struct fiber* g_current;
+static void* g_scheduler_sp;
+static char* g_stacks;
+static uint32_t g_slots[MAX_THREADS / 32][2][32];  // shuffle values: [warp][parity][lane]
+static struct {
+    const struct emulated_kernel* kernel;
+    void** args;
+    int threads, block[2];
+} g_run;
 
-static int g_type;  // the weight type of the matrix kernel being run (set by the dispatcher)
+// switch_context(save, to): saves the callee-saved registers on this stack and its pointer in *save, then
+// resumes the stack `to` (which was saved the same way, or prepared by fiber_stack).
+#if defined(__x86_64__)
+__attribute__((visibility("hidden"))) void switch_context(void** save, void* to);
+__asm__(".text\n.hidden switch_context\n.type switch_context,@function\nswitch_context:\n"
+        "pushq %rbp\npushq %rbx\npushq %r12\npushq %r13\npushq %r14\npushq %r15\n"
+        "movq %rsp, (%rdi)\nmovq %rsi, %rsp\n"
+        "popq %r15\npopq %r14\npopq %r13\npopq %r12\npopq %rbx\npopq %rbp\nret\n");
+#elif defined(__aarch64__)
+__attribute__((visibility("hidden"))) void switch_context(void** save, void* to);
+__asm__(".text\n.hidden switch_context\n.type switch_context,%function\nswitch_context:\n"
+        "sub sp, sp, #160\n"
+        "stp x19, x20, [sp, #0]\nstp x21, x22, [sp, #16]\nstp x23, x24, [sp, #32]\nstp x25, x26, [sp, #48]\n"
+        "stp x27, x28, [sp, #64]\nstp x29, x30, [sp, #80]\nstp d8, d9, [sp, #96]\nstp d10, d11, [sp, #112]\n"
+        "stp d12, d13, [sp, #128]\nstp d14, d15, [sp, #144]\n"
+        "mov x9, sp\nstr x9, [x0]\nmov sp, x1\n"
+        "ldp x19, x20, [sp, #0]\nldp x21, x22, [sp, #16]\nldp x23, x24, [sp, #32]\nldp x25, x26, [sp, #48]\n"
+        "ldp x27, x28, [sp, #64]\nldp x29, x30, [sp, #80]\nldp d8, d9, [sp, #96]\nldp d10, d11, [sp, #112]\n"
+        "ldp d12, d13, [sp, #128]\nldp d14, d15, [sp, #144]\n"
+        "add sp, sp, #160\nret\n");
+#else
+#error "the stand-in driver switches fibers on x86-64 and arm64 only"
+#endif
 
-static void matrix(unsigned gx, unsigned gy, void** args) {
-    (void)gx; (void)gy;
-    const u8* w = PTR(0, const u8);
-    unsigned long long rowBytes = ARG(1, unsigned long long);
-    const float* x = PTR(2, const float);
-    float* y = PTR(3, float);
-    int rows = ARG(4, int), cols = ARG(5, int), n = ARG(6, int);
-    float chunk[32];
-    double* acc = malloc((size_t)(n > 0 ? n : 1) * sizeof *acc);
-    for (int r = 0; r < rows; r++) {
-        for (int t = 0; t < n; t++) acc[t] = 0;
-        for (int c = 0; c < cols / 32; c++) {
-            fmt_chunk(g_type, w + (size_t)r * rowBytes, c, chunk);
-            for (int t = 0; t < n; t++)
-                for (int i = 0; i < 32; i++) acc[t] += (double)chunk[i] * x[(size_t)t * cols + c * 32 + i];
+static void to_scheduler(void) { switch_context(&g_current->sp, g_scheduler_sp); }
+
+static void fiber_main(void) {
+    g_run.kernel->entry(g_run.args);
+    g_current->state = EXITED;
+    to_scheduler();
+}
+
+// A fresh stack whose first switch into it "returns" to fiber_main.
+static void* fiber_stack(int i) {
+    uintptr_t top = ((uintptr_t)(g_stacks + (size_t)(i + 1) * STACK_BYTES)) & ~(uintptr_t)15;
+#if defined(__x86_64__)
+    void** sp = (void**)(top - 16);  // fiber_main starts with rsp ≡ 8 (mod 16), as after a call
+    sp[0] = (void*)fiber_main;
+    sp -= 6;                          // rbp rbx r12–r15
+    for (int r = 0; r < 6; r++) sp[r] = 0;
+    return sp;
+#else
+    void** sp = (void**)(top - 160);
+    memset(sp, 0, 160);
+    sp[11] = (void*)fiber_main;       // x30, the return address
+    return sp;
+#endif
+}
+
+int emulated_thread(void) { return g_current->thread; }
+int emulated_block_size(void) { return g_run.threads; }
+int emulated_block(int axis) { return g_run.block[axis]; }
+void emulated_block_barrier(void) {
+    g_current->state = AT_BARRIER;
+    to_scheduler();
+}
+// The value of lane (this lane ^ lanes), once every lane of the warp has offered its own. Two slot sets
+// alternate, so a lane may offer its next value while slower lanes still read this one.
+uint32_t emulated_shuffle_xor(uint32_t bits, int lanes) {
+    struct fiber* f = g_current;
+    int warp = f->thread >> 5, lane = f->thread & 31, parity = f->parity;
+    g_slots[warp][parity][lane] = bits;
+    f->state = AT_SHUFFLE;
+    to_scheduler();
+    f->parity ^= 1;
+    return g_slots[warp][parity][(lane ^ lanes) & 31];
+}
+
+// Runs one block to the end: every running fiber until it waits or exits, then releases what can go on.
+static int run_block(int descending) {
+    int n = g_run.threads;
+    for (int i = 0; i < n; i++) g_fibers[i] = (struct fiber){fiber_stack(i), i, RUNNING, 0};
+    for (;;) {
+        for (int k = 0; k < n; k++) {
+            struct fiber* f = &g_fibers[descending ? n - 1 - k : k];
+            if (f->state != RUNNING) continue;
+            g_current = f;
+            switch_context(&g_scheduler_sp, f->sp);
         }
-        for (int t = 0; t < n; t++) y[(size_t)t * rows + r] = (float)acc[t];
-    }
-    free(acc);
-}
-
-static float half_round(float v) {
-    if (!isfinite(v) || v == 0) return v;
-    float a = fabsf(v);
-    if (a >= 65520.0f) return v < 0 ? -INFINITY : INFINITY;
-    float q;
-    if (a < 6.103515625e-05f) {
-        q = nearbyintf(a / 5.9604644775390625e-08f) * 5.9604644775390625e-08f;
-    } else {
-        int e;
-        float m = frexpf(a, &e);
-        q = ldexpf(nearbyintf(ldexpf(m, 11)), e - 11);
-    }
-    return v < 0 ? -q : q;
-}
-
-static void round_row(const float* src, float* dst, int cols, int mode) {
-    float* tmp = malloc((size_t)cols * sizeof *tmp);
-    for (int i = 0; i < cols; i++) {
-        float v = src[i], r = v;
-        if (mode == 1) {
-            r = half_round(v);
-        } else if (mode == 2) {
-            uint32_t u;
-            memcpy(&u, &v, 4);
-            u = (u + (0x7fffu + ((u >> 16) & 1u))) & 0xffff0000u;
-            memcpy(&r, &u, 4);
-        } else if (mode == 3) {
-            int b = i / 32 * 32;
-            float amax = 0;
-            for (int j = b; j < b + 32; j++) amax = fmaxf(amax, fabsf(src[j]));
-            float d = half_round(amax / 127.0f), inv = amax != 0 ? 127.0f / amax : 0;
-            r = d * fminf(127, fmaxf(-128, nearbyintf(v * inv)));
-        } else if (mode == 4) {
-            int b = i / 256 * 256;
-            float amax = 0, extreme = 0;
-            for (int j = b; j < b + 256 && j < cols; j++)
-                if (fabsf(src[j]) > amax) { amax = fabsf(src[j]); extreme = src[j]; }
-            if (amax == 0) { r = 0; } else {
-                float scale = -127.0f / extreme;
-                r = fminf(127, nearbyintf(scale * v)) * (1.0f / scale);
+        int exited = 0, waiting = 0, released = 0;
+        for (int i = 0; i < n; i++) {
+            exited += g_fibers[i].state == EXITED;
+            waiting += g_fibers[i].state == AT_BARRIER;
+        }
+        if (exited == n) return OK;
+        for (int w = 0; w < (n + 31) / 32; w++) {
+            int lanes = n - 32 * w < 32 ? n - 32 * w : 32, shuffling = 0, gone = 0;
+            for (int l = 0; l < lanes; l++) {
+                shuffling += g_fibers[32 * w + l].state == AT_SHUFFLE;
+                gone += g_fibers[32 * w + l].state == EXITED;
+            }
+            if (shuffling == 0) continue;
+            if (shuffling + gone == lanes && gone > 0) {
+                snprintf(g_error, sizeof g_error, "%s: a shuffle in warp %d with %d exited lanes", g_run.kernel->name, w, gone);
+                return LAUNCH_FAILED;
+            }
+            if (shuffling == lanes) {
+                for (int l = 0; l < lanes; l++) g_fibers[32 * w + l].state = RUNNING;
+                released = 1;
             }
         }
-        tmp[i] = r;
-    }
-    memcpy(dst, tmp, (size_t)cols * sizeof *tmp);
-    free(tmp);
-}
-
-static void round_activations(unsigned gx, unsigned gy, void** args) {
-    (void)gy;
-    const float* x = PTR(0, const float);
-    float* out = PTR(1, float);
-    int cols = ARG(2, int), mode = ARG(3, int);
-    for (unsigned r = 0; r < gx; r++) round_row(x + (size_t)r * cols, out + (size_t)r * cols, cols, mode);
-}
-
-static void add_norm_round(unsigned gx, unsigned gy, void** args) {
-    (void)gy;
-    float* x = PTR(0, float);
-    const float* add = PTR(1, const float);
-    const float* weight = PTR(2, const float);
-    float* out = PTR(3, float);
-    int cols = ARG(4, int), mode = ARG(6, int);
-    float eps = ARG(5, float);
-    for (unsigned r = 0; r < gx; r++) {
-        float* src = x + (size_t)r * cols;
-        float* dst = out + (size_t)r * cols;
-        double s = 0;
-        for (int i = 0; i < cols; i++) {
-            if (add) src[i] += add[(size_t)r * cols + i];
-            s += (double)src[i] * src[i];
+        if (!released && waiting + exited == n) {
+            for (int i = 0; i < n; i++)
+                if (g_fibers[i].state == AT_BARRIER) g_fibers[i].state = RUNNING;
+            released = 1;
         }
-        float scale = 1.0f / sqrtf((float)(s / cols) + eps);
-        for (int i = 0; i < cols; i++) dst[i] = src[i] * scale * weight[i];
-        if (mode) round_row(dst, dst, cols, mode);
-    }
-}
-
-static void rope_qk(unsigned gx, unsigned gy, void** args) {
-    float* q = PTR(0, float);
-    float* k = PTR(1, float);
-    const float* table = PTR(2, const float);
-    int heads = ARG(3, int), kvHeads = ARG(4, int), hd = ARG(5, int), ropeDim = ARG(6, int);
-    for (unsigned token = 0; token < gx; token++)
-        for (unsigned head = 0; head < gy; head++) {
-            float* v = (int)head < heads ? q + ((size_t)token * heads + head) * hd
-                                         : k + ((size_t)token * kvHeads + (head - heads)) * hd;
-            const float* cs = table + (size_t)token * ropeDim;
-            for (int p = 0; p < ropeDim / 2; p++) {
-                float c = cs[2 * p], s = cs[2 * p + 1], a = v[2 * p], b = v[2 * p + 1];
-                v[2 * p] = a * c - b * s;
-                v[2 * p + 1] = a * s + b * c;
-            }
-        }
-}
-
-static float fp16_bits_to_float(uint16_t h) { return fmt_half((const u8*)&h); }
-static uint16_t float_to_fp16_bits(float v) {
-    float r = half_round(v);
-    if (r == 0) return signbit(r) ? 0x8000 : 0;
-    uint16_t sign = signbit(r) ? 0x8000 : 0;
-    float a = fabsf(r);
-    if (isinf(a)) return sign | 0x7c00;
-    int e;
-    float m = frexpf(a, &e);
-    int exp = e - 1 + 15;
-    if (exp <= 0) return sign | (uint16_t)nearbyintf(a / 5.9604644775390625e-08f);
-    return sign | (uint16_t)(exp << 10) | (uint16_t)nearbyintf((m * 2 - 1) * 1024);
-}
-
-static int g_kv_f16;
-
-static void kv_store(unsigned gx, unsigned gy, void** args) {
-    (void)gy;
-    const float* k = PTR(0, const float);
-    const float* v = PTR(1, const float);
-    const int* info = PTR(4, const int);
-    int kvDim = ARG(5, int), ctx = ARG(6, int), seqs = ARG(7, int), layer = ARG(8, int);
-    for (unsigned i = 0; i < gx; i++) {
-        size_t base = (((size_t)layer * seqs + info[2 * i + 1]) * ctx + info[2 * i]) * kvDim;
-        for (int d = 0; d < kvDim; d++) {
-            if (g_kv_f16) {
-                PTR(2, uint16_t)[base + d] = float_to_fp16_bits(k[(size_t)i * kvDim + d]);
-                PTR(3, uint16_t)[base + d] = float_to_fp16_bits(v[(size_t)i * kvDim + d]);
-            } else {
-                PTR(2, float)[base + d] = k[(size_t)i * kvDim + d];
-                PTR(3, float)[base + d] = v[(size_t)i * kvDim + d];
-            }
+        if (!released) {
+            snprintf(g_error, sizeof g_error, "%s: threads wait at different barriers (block %d,%d)", g_run.kernel->name,
+                     g_run.block[0], g_run.block[1]);
+            return LAUNCH_FAILED;
         }
     }
-}
-
-static void attention(unsigned gx, unsigned gy, void** args) {
-    const float* q = PTR(0, const float);
-    float* out = PTR(3, float);
-    const int* info = PTR(4, const int);
-    int heads = ARG(5, int), kvHeads = ARG(6, int), hd = ARG(7, int), ctx = ARG(8, int), seqs = ARG(9, int);
-    int layer = ARG(10, int);
-    float scale = ARG(11, float);
-    int kvDim = kvHeads * hd;
-    double* p = malloc((size_t)ctx * sizeof *p);
-    for (unsigned token = 0; token < gx; token++)
-        for (unsigned head = 0; head < gy; head++) {
-            int length = info[2 * token] + 1, seq = info[2 * token + 1];
-            size_t base = (((size_t)layer * seqs + seq) * ctx) * kvDim + (size_t)(head / (heads / kvHeads)) * hd;
-            const float* qv = q + ((size_t)token * heads + head) * hd;
-            double mx = -1e300, sum = 0;
-            for (int j = 0; j < length; j++) {
-                double s = 0;
-                for (int d = 0; d < hd; d++) {
-                    size_t at = base + (size_t)j * kvDim + d;
-                    float key = g_kv_f16 ? fp16_bits_to_float(PTR(1, uint16_t)[at]) : PTR(1, float)[at];
-                    s += (double)(g_kv_f16 ? half_round(qv[d]) : qv[d]) * key;
-                }
-                p[j] = s * scale;
-                if (p[j] > mx) mx = p[j];
-            }
-            for (int j = 0; j < length; j++) { p[j] = exp(p[j] - mx); sum += p[j]; }
-            for (int d = 0; d < hd; d++) {
-                double o = 0;
-                for (int j = 0; j < length; j++) {
-                    size_t at = base + (size_t)j * kvDim + d;
-                    float value = g_kv_f16 ? fp16_bits_to_float(PTR(2, uint16_t)[at]) : PTR(2, float)[at];
-                    float w = (float)(p[j] / sum);
-                    o += (double)(g_kv_f16 ? half_round(w) : w) * value;
-                }
-                out[((size_t)token * heads + head) * hd + d] = (float)o;
-            }
-        }
-    free(p);
-}
-
-static void swiglu_round(unsigned gx, unsigned gy, void** args) {
-    (void)gy;
-    float* gate = PTR(0, float);
-    const float* up = PTR(1, const float);
-    int cols = ARG(2, int), mode = ARG(3, int);
-    for (unsigned r = 0; r < gx; r++) {
-        float* g = gate + (size_t)r * cols;
-        for (int i = 0; i < cols; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * up[(size_t)r * cols + i];
-        if (mode) round_row(g, g, cols, mode);
-    }
-}
-
-static void add_inplace(unsigned gx, unsigned gy, void** args) {
-    (void)gx; (void)gy;
-    float* x = PTR(0, float);
-    const float* y = PTR(1, const float);
-    int n = ARG(2, int);
-    for (int i = 0; i < n; i++) x[i] += y[i];
-}
-
-static void gather_rows(unsigned gx, unsigned gy, void** args) {
-    (void)gy;
-    float* dst = PTR(0, float);
-    const float* src = PTR(1, const float);
-    const int* index = PTR(2, const int);
-    int cols = ARG(3, int);
-    for (unsigned r = 0; r < gx; r++) memmove(dst + (size_t)r * cols, src + (size_t)index[r] * cols, (size_t)cols * 4);
-}
-
-// ---- Functions: a name table -------------------------------------------------------------------------
-struct function { host_kernel run; int type, kv_f16; char name[32]; };
-static struct function g_functions[64];
-static int g_function_count;
-
-static const struct { const char* suffix; int type; } g_types[] = {
-    {"f32", T_F32}, {"f16", T_F16}, {"bf16", T_BF16}, {"q4_0", T_Q4_0}, {"q4_1", T_Q4_1}, {"q5_0", T_Q5_0},
-    {"q5_1", T_Q5_1}, {"q8_0", T_Q8_0}, {"q2_k", T_Q2_K}, {"q3_k", T_Q3_K}, {"q4_k", T_Q4_K}, {"q5_k", T_Q5_K},
-    {"q6_k", T_Q6_K}, {"iq4_nl", T_IQ4_NL}, {"iq4_xs", T_IQ4_XS},
-};
-
-static struct function* lookup(const char* name) {
-    for (int i = 0; i < g_function_count; i++)
-        if (!strcmp(g_functions[i].name, name)) return &g_functions[i];
-    struct function f = {0, -1, 0, {0}};
-    snprintf(f.name, sizeof f.name, "%s", name);
-    if (!strncmp(name, "mv_", 3) || !strncmp(name, "mm_", 3)) {
-        for (size_t i = 0; i < sizeof g_types / sizeof g_types[0]; i++)
-            if (!strcmp(name + 3, g_types[i].suffix)) { f.run = matrix; f.type = g_types[i].type; }
-    } else if (!strcmp(name, "round_activations")) f.run = round_activations;
-    else if (!strcmp(name, "add_norm_round")) f.run = add_norm_round;
-    else if (!strcmp(name, "rope_qk")) f.run = rope_qk;
-    else if (!strcmp(name, "kv_store_f16")) { f.run = kv_store; f.kv_f16 = 1; }
-    else if (!strcmp(name, "kv_store_f32")) f.run = kv_store;
-    else if (!strcmp(name, "attention_f16")) { f.run = attention; f.kv_f16 = 1; }
-    else if (!strcmp(name, "attention_f32")) f.run = attention;
-    else if (!strcmp(name, "swiglu_round")) f.run = swiglu_round;
-    else if (!strcmp(name, "add_inplace")) f.run = add_inplace;
-    else if (!strcmp(name, "gather_rows")) f.run = gather_rows;
-    if (!f.run || g_function_count == 64) return NULL;
-    g_functions[g_function_count] = f;
-    return &g_functions[g_function_count++];
 }
 
 // ---- Launches and graphs: a graph is the list of launches captured, with their arguments copied ------
-struct launch { struct function* f; unsigned gx, gy; unsigned char args[16][8]; int count; };
+struct launch {
+    const struct emulated_kernel* kernel;
+    unsigned gx, gy, threads;
+    unsigned char args[EMULATED_MAX_ARGUMENTS][8];
+};
 struct graph { struct launch* launches; int count, capacity; };
 static struct graph* g_capture;
+static unsigned long long g_launches;
 
-static void run_launch(struct launch* l) {
-    void* pointers[16];
-    for (int i = 0; i < l->count; i++) pointers[i] = l->args[i];
-    g_type = l->f->type;
-    g_kv_f16 = l->f->kv_f16;
-    l->f->run(l->gx, l->gy, pointers);
-}
-
-static int argument_count(struct function* f) {
-    if (f->run == matrix) return 7;
-    if (f->run == round_activations || f->run == swiglu_round || f->run == gather_rows) return 4;
-    if (f->run == add_norm_round || f->run == rope_qk) return 7;
-    if (f->run == kv_store) return 9;
-    if (f->run == attention) return 12;
-    return 3;  // add_inplace
+static CUresult run_launch(struct launch* l) {
+    void* pointers[EMULATED_MAX_ARGUMENTS];
+    for (int i = 0; i < l->kernel->arguments; i++) pointers[i] = l->args[i];
+    if (!g_stacks) {
+        g_stacks = mmap(NULL, (size_t)MAX_THREADS * STACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (g_stacks == MAP_FAILED) { g_stacks = NULL; snprintf(g_error, sizeof g_error, "no memory for fiber stacks"); return LAUNCH_FAILED; }
+    }
+    g_run.kernel = l->kernel;
+    g_run.args = pointers;
+    g_run.threads = (int)l->threads;
+    int descending = (int)(g_launches++ & 1);
+    for (unsigned y = 0; y < l->gy; y++)
+        for (unsigned x = 0; x < l->gx; x++) {
+            g_run.block[0] = (int)x;
+            g_run.block[1] = (int)y;
+            CUresult status = run_block(descending);
+            if (status) return status;
+        }
+    return OK;
 }
 
 // ---- The driver API ---------------------------------------------------------------------------------
@@ -324,10 +204,9 @@ CUresult cuModuleLoadDataEx(void** m, const void* image, unsigned n, int* o, voi
 }
 CUresult cuModuleGetFunction(void** f, void* m, const char* name) {
     (void)m;
-    struct function* found = lookup(name);
-    if (!found) return NOT_FOUND;
-    *f = found;
-    return OK;
+    for (const struct emulated_kernel* k = emulated_kernels; k->name; k++)
+        if (!strcmp(k->name, name)) { *f = (void*)k; return OK; }
+    return NOT_FOUND;
 }
 CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
     void* m = malloc(bytes ? bytes : 1);
@@ -346,23 +225,26 @@ CUresult cuMemcpyDtoHAsync_v2(void* d, CUdeviceptr s, size_t n, void* st) { (voi
 CUresult cuMemHostRegister_v2(void* p, size_t n, unsigned f) { (void)p; (void)n; (void)f; return OK; }
 CUresult cuStreamCreate(void** s, unsigned f) { (void)f; *s = (void*)2; return OK; }
 CUresult cuStreamSynchronize(void* s) { (void)s; return OK; }
-CUresult cuGetErrorString(CUresult r, const char** s) { *s = r == NOT_FOUND ? "named symbol not found" : "stand-in driver error"; return OK; }
+CUresult cuGetErrorString(CUresult r, const char** s) {
+    *s = r == NOT_FOUND ? "named symbol not found" : r == LAUNCH_FAILED ? g_error : "stand-in driver error";
+    return OK;
+}
 
 CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                         unsigned shared, void* stream, void** args, void** extra) {
-    (void)gz; (void)bx; (void)by; (void)bz; (void)shared; (void)stream; (void)extra;
-    struct launch l = {f, gx, gy, {{0}}, argument_count(f)};
-    for (int i = 0; i < l.count; i++) memcpy(l.args[i], args[i], 8);  // (every argument is at most 8 bytes)
+    (void)shared; (void)stream; (void)extra;
+    if (gz != 1 || by != 1 || bz != 1 || bx == 0 || bx > MAX_THREADS) return INVALID;
+    struct launch l = {f, gx, gy, bx, {{0}}};
+    for (int i = 0; i < l.kernel->arguments; i++) memcpy(l.args[i], args[i], l.kernel->sizes[i]);
     if (g_capture) {
         if (g_capture->count == g_capture->capacity) {
             g_capture->capacity = g_capture->capacity ? 2 * g_capture->capacity : 64;
             g_capture->launches = realloc(g_capture->launches, (size_t)g_capture->capacity * sizeof(struct launch));
         }
         g_capture->launches[g_capture->count++] = l;
-    } else {
-        run_launch(&l);
+        return OK;
     }
-    return OK;
+    return run_launch(&l);
 }
 
 CUresult cuStreamBeginCapture_v2(void* s, int mode) { (void)s; (void)mode; g_capture = calloc(1, sizeof *g_capture); return OK; }
@@ -380,7 +262,10 @@ CUresult cuGraphInstantiateWithFlags(void** exec, void* graph, unsigned long lon
 CUresult cuGraphLaunch(void* exec, void* stream) {
     (void)stream;
     struct graph* g = exec;
-    for (int i = 0; i < g->count; i++) run_launch(&g->launches[i]);
+    for (int i = 0; i < g->count; i++) {
+        CUresult status = run_launch(&g->launches[i]);
+        if (status) return status;
+    }
     return OK;
 }
 CUresult cuGraphDestroy(void* graph) {

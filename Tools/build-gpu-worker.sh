@@ -35,7 +35,11 @@ if ! "$clang" "${ptx_flags[@]}" -o "$out/swiftfile-gpu.ptx" "$root/GPU/kernels.c
 fi
 cc -O2 -std=gnu11 -Wall -Wextra -s -DGPU_PTX_PATH="$out/swiftfile-gpu.ptx" -o "$out/swiftfile-gpu" \
     "$root/GPU/worker.c" -ldl -lm
-# The stand-in driver the tests run the worker on where there is no GPU (never shipped).
+# The stand-in driver the tests run the worker on where there is no GPU (never shipped): the same kernels
+# compiled for the host, run by GPU/stand_in_driver.c one CUDA thread per fiber.
 mkdir -p "$out/stand-in-driver"
-cc -O2 -std=gnu11 -Wall -Wextra -shared -fPIC -o "$out/stand-in-driver/libcuda.so.1" "$root/GPU/stand_in_driver.c" -lm
+"$clang" -x c++ -std=c++17 -O2 -Wall -fPIC -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-strict-aliasing \
+    -c -o "$out/stand-in-driver/kernels.o" "$root/GPU/kernels.cu"
+cc -O2 -std=gnu11 -Wall -Wextra -shared -fPIC -o "$out/stand-in-driver/libcuda.so.1" "$root/GPU/stand_in_driver.c" \
+    "$out/stand-in-driver/kernels.o" -lm
 ls -l "$out/swiftfile-gpu" | awk '{print "swiftfile-gpu: " $5 " bytes (PTX ISA 6.4 for sm_70+, drivers ≥ 418)"}'

@@ -100,12 +100,48 @@ final class GPUTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("format_check: 15 formats, 0 failed"), r.stdout)
     }
 
+    /// The stand-in driver's emulation of the device (GPU/emulator_check.c): a shuffle reduction and a block
+    /// barrier give the GPU's values in both thread orders, and a shuffle with exited lanes or threads split
+    /// between a shuffle and a barrier fail the launch with a message.
+    func testStandInDriverEmulatesBarriersAndShuffles() throws {
+        _ = try requireWorker()
+        let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
+        let dir = try E2E.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let exe = dir.appendingPathComponent("emulator_check")
+        let root = E2E.packageRoot.path
+        let build = try E2E.run(URL(fileURLWithPath: "/usr/bin/env"), ["cc", "-O2", "-std=gnu11", "-I", "\(root)/GPU", "-o", exe.path,
+                                                                      "\(root)/GPU/emulator_check.c", driver.appendingPathComponent("libcuda.so.1").path])
+        XCTAssertEqual(build.status, 0, build.stderr)
+        let r = try E2E.run(exe, [], environment: ["LD_LIBRARY_PATH": driver.path])
+        XCTAssertEqual(r.status, 0, r.stdout)
+        XCTAssertTrue(r.stdout.contains("emulator_check: 0 failed"), r.stdout)
+        XCTAssertEqual(r.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count, 4, r.stdout)
+    }
+
+    /// The kernels themselves (GPU/kernels.cu compiled for the host, each CUDA thread a fiber of the stand-in
+    /// driver) pass the worker's device self-test: every format's matrix-vector and tiled kernels at 1…100
+    /// tokens, activation rounding exactly, attention at several head sizes and lengths, each against a
+    /// double-precision host reference. A missing barrier, a wrong shuffle distance or a wrong tile index
+    /// fails here (both were tried), not only on a GPU.
+    func testKernelsPassTheSelfTestOnTheStandInDriver() throws {
+        let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
+        let fixtures = E2E.packageRoot.appendingPathComponent("Tests/TensorsTests/Fixtures").path
+        let r = try E2E.run(try requireWorker(), ["--selftest", fixtures], environment: ["LD_LIBRARY_PATH": driver.path])
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("selftest: 0 failed"), r.stdout)
+        let checks = r.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }
+        // 15 formats × 7 token counts, the 9 formats of 32-weight blocks again on a 70 × 96 matrix, 4 rounding
+        // modes, 5 attention shapes.
+        XCTAssertEqual(checks.count, 15 * 7 + 9 * 7 + 4 + 5, r.stdout)
+    }
+
     /// The whole GPU path — runner ↔ worker protocol, upload, the forward pass's launch sequence, CUDA graph
-    /// capture and replay, activation rounding per format, partial offload — on the stand-in driver
-    /// (GPU/stand_in_driver.c: each kernel computed on the host, in double precision). Its logits must match
-    /// the CPU engine's step for step: a wrong buffer, layer or residual moves logits by whole units, while
-    /// the two paths' legitimate difference is rounding — up to 0.036 on the Q8_0 model, whose 8-bit
-    /// activations turn 1e-7 differences into occasional rounding flips (the same 0.04 the H200 measured).
+    /// capture and replay, activation rounding per format, partial offload — on the stand-in driver, which
+    /// runs the kernels' own code on the host. Its logits must match the CPU engine's step for step: a wrong
+    /// buffer, layer or residual moves logits by whole units, while the two paths' legitimate difference is
+    /// rounding — up to 0.036 on the Q8_0 model, whose 8-bit activations turn 1e-7 differences into
+    /// occasional rounding flips (the same 0.04 the H200 measured).
     func testStandInDriverMatchesTheCPUEngine() throws {
         let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
         _ = try requireWorker()
@@ -128,6 +164,7 @@ final class GPUTests: XCTestCase {
                         if a.id != b.id { XCTAssertLessThan(sorted[0] - sorted[1], tolerance, "\(name) -ngl \(layers): ids part"); break }
                     }
                     XCTAssertLessThanOrEqual(worst, tolerance, "\(name) -ngl \(layers) \(prompt.prefix(12)): max |Δlogit| \(worst)")
+                    print("stand-in \(name) -ngl \(layers) \(prompt.prefix(12)): max |Δlogit| \(worst)")
                 }
             }
         }

@@ -1,0 +1,93 @@
+// The host emulation of the device that GPU/kernels.cu runs on in the stand-in driver
+// (GPU/stand_in_driver.c): every CUDA thread of a block is a fiber on one host thread, and the only
+// points where fibers wait for each other are the ones a GPU has — a block barrier and a warp shuffle.
+// Blocks run one after another, so a `static` array is a block's shared memory.
+//
+// The C part is the interface between the driver (which schedules the fibers) and the host build of the
+// kernels; the C++ part gives kernels.cu the device primitives it uses, computed as the PTX instructions
+// compute them (round-to-nearest-even conversions, IEEE square root; ex2.approx is exact here).
+#pragma once
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { EMULATED_MAX_ARGUMENTS = 16 };
+
+// A kernel's host build: `entry` runs one CUDA thread of it with the launch's arguments.
+struct emulated_kernel {
+    const char* name;
+    void (*entry)(void** args);
+    int arguments;
+    unsigned char sizes[EMULATED_MAX_ARGUMENTS];  // each argument's size in bytes
+};
+extern const struct emulated_kernel emulated_kernels[];  // ends with a null name
+
+// Implemented by the driver, for the running fiber.
+int emulated_thread(void);
+int emulated_block_size(void);
+int emulated_block(int axis);
+void emulated_block_barrier(void);
+uint32_t emulated_shuffle_xor(uint32_t bits, int lanes);
+
+#ifdef __cplusplus
+}
+
+#include <math.h>
+#include <string.h>
+#include <utility>
+
+#define KERNEL extern "C" __attribute__((visibility("hidden")))
+#define LAUNCH_BOUNDS(threads, blocks)
+#define DEV static inline
+#define SHARED static __attribute__((aligned(16)))
+
+DEV half_t to_half(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u) return (half_t)(sign | 0x7e00u);     // NaN
+    if (ax >= 0x477ff000u) return (half_t)(sign | 0x7c00u);    // rounds to infinity (≥ 65520)
+    if (ax < 0x38800000u) {                                    // F16 subnormal: a multiple of 2⁻²⁴
+        float a;
+        memcpy(&a, &ax, 4);
+        return (half_t)(sign | (uint32_t)nearbyintf(a * 16777216.0f));
+    }
+    uint32_t r = ax - 0x38000000u;                             // rebias the exponent (127 − 15)
+    r += 0xfffu + ((r >> 13) & 1u);                            // round the 13 dropped bits, ties to even
+    return (half_t)(sign | (r >> 13));
+}
+DEV float from_half(half_t h) { return fmt_half((const u8*)&h); }
+DEV float round_nearest_even(float v) { return nearbyintf(v); }
+DEV float exp2_approx(float x) { return exp2f(x); }
+DEV float sqrt_rn(float x) { return sqrtf(x); }
+DEV int tid() { return emulated_thread(); }
+DEV int ntid() { return emulated_block_size(); }
+DEV int bidx() { return emulated_block(0); }
+DEV int bidy() { return emulated_block(1); }
+DEV void sync_block() { emulated_block_barrier(); }
+DEV float shfl_xor(float v, int lanes) {
+    uint32_t bits;
+    memcpy(&bits, &v, 4);
+    bits = emulated_shuffle_xor(bits, lanes);
+    memcpy(&v, &bits, 4);
+    return v;
+}
+DEV int shfl_xor(int v, int lanes) { return (int)emulated_shuffle_xor((uint32_t)v, lanes); }
+
+template <typename... A, size_t... I>
+static void emulated_call(void (*kernel)(A...), void** args, std::index_sequence<I...>) {
+    kernel(*(A*)args[I]...);
+}
+template <typename... A>
+static constexpr int emulated_arity(void (*)(A...)) { return sizeof...(A); }
+template <typename... A>
+static emulated_kernel emulated_entry(const char* name, void (*entry)(void**), void (*)(A...)) {
+    static_assert(sizeof...(A) <= EMULATED_MAX_ARGUMENTS, "too many kernel arguments");
+    return {name, entry, sizeof...(A), {(unsigned char)sizeof(A)...}};
+}
+#define EMULATED(name)                                                                                    \
+    emulated_entry(#name, [](void** args) { emulated_call(name, args, std::make_index_sequence<emulated_arity(name)>{}); }, name)
+#endif
