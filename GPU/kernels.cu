@@ -29,6 +29,15 @@ DEV int bidy() { return __nvvm_read_ptx_sreg_ctaid_y(); }
 DEV void sync_block() { __syncthreads(); }
 DEV float shfl_xor(float v, int lanes) { return __nvvm_shfl_sync_bfly_f32(0xffffffffu, v, lanes, 0x1f); }
 DEV int shfl_xor(int v, int lanes) { return __nvvm_shfl_sync_bfly_i32(0xffffffffu, v, lanes, 0x1f); }
+// Tensor-core tiles (wmma, sm_70 on): 16 × 16 × 16, F16 inputs, F32 sums. A fragment's layout across the warp
+// is the hardware's business; code only loads, multiplies and stores whole tiles. Pointers 32-byte aligned,
+// ldm a multiple of 8 halves (4 floats).
+struct frag_in { int v[8]; };
+struct frag_acc { float v[8]; };
+DEV void tile_load_a(frag_in& f, const half_t* p, int ldm) { __hmma_m16n16k16_ld_a(f.v, (const int*)p, ldm, 0); }
+DEV void tile_load_b(frag_in& f, const half_t* p, int ldm) { __hmma_m16n16k16_ld_b(f.v, (const int*)p, ldm, 1); }
+DEV void tile_mma(frag_acc& d, const frag_in& a, const frag_in& b) { __hmma_m16n16k16_mma_f32f32(d.v, a.v, b.v, d.v, 1, 0); }
+DEV void tile_store(float* p, const frag_acc& d, int ldm) { __hmma_m16n16k16_st_c_f32(p, (float*)d.v, ldm, 1); }
 #else
 #include "emulator.h"
 #endif
@@ -104,13 +113,13 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, float*
     }
 }
 
-// ---- Matrix × many tokens (prompt batches): 64 rows × 64 tokens per block, K in steps of 32. ---------
+// ---- Matrix × many tokens on CUDA cores: 64 rows × 64 tokens per block, K in steps of 32. -------------
 // 128 threads; per step threads 0–63 dequantize one 32-weight chunk of a row each into shared memory while
 // threads 64–127 load the 64 tokens' 32 activations; then each thread accumulates 8 rows × 4 tokens
 // (three 16-byte shared loads per 32 multiply-adds). Small blocks keep a 1B model's 2048-row matrices
 // spread over every multiprocessor.
 template <int TYPE>
-DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows, int cols, int ntok) {
+DEV void matmul_simt(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows, int cols, int ntok) {
     SHARED float ws[32][68];  // [k][row]
     SHARED float xs[32][68];  // [k][token]
     int t = tid();
@@ -177,6 +186,98 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float*
     }
 }
 
+// ---- Matrix × many tokens on tensor cores (prompt batches): 64 rows × 64 tokens per block ---------------
+// 4 warps, each 32 rows × 32 tokens (2 × 2 wmma tiles), K in steps of 32. Per step threads 0–63 decode one
+// 32-weight chunk of a row each while threads 64–127 load one token's 32 activations; every value v is
+// kept as two F16 numbers, hi = f16(v) and lo = f16(v − hi), and each product as hi·hi + hi·lo + lo·hi.
+// That carries 22 significant bits: a legacy or K-quant weight (d · q, ≤ 15 bits) and a Q8 activation
+// (≤ 18 bits) are exact, so the sums are the f32 sums of the CUDA-core kernel in another order.
+// (Values beyond F16's range, |v| > 65504, would overflow: activations and weights of these models are
+// far below it.)
+template <int TYPE>
+DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows, int cols, int ntok) {
+    enum { LD = 40, LDO = 68 };  // halves per staged row (32 + 8: wmma wants multiples of 8); floats per output column
+    SHARED __attribute__((aligned(32))) half_t wh[64 * LD], wl[64 * LD], xh[64 * LD], xl[64 * LD];
+    SHARED __attribute__((aligned(32))) float out[64 * LDO];  // [token][row]
+    int t = tid(), warp = t >> 5;
+    int r0 = bidx() * 64, t0 = bidy() * 64;
+    int wr = (warp & 1) * 32, wc = (warp >> 1) * 32;  // this warp's rows and tokens within the block
+    frag_acc acc[2][2];
+    _Pragma("unroll")
+    for (int i = 0; i < 2; i++)
+        _Pragma("unroll")
+        for (int j = 0; j < 2; j++)
+            _Pragma("unroll")
+            for (int e = 0; e < 8; e++) acc[i][j].v[e] = 0;
+    int chunks = cols / 32;
+    for (int c = 0; c < chunks; c++) {
+        if (t < 64) {
+            int r = r0 + t;
+            _Pragma("unroll")
+            for (int h = 0; h < 2; h++) {
+                float w[16];
+                if (r < rows) {
+                    fmt_weights(TYPE, W + (unsigned long long)r * rowBytes, c, 16 * h, 16, w);
+                } else {
+                    _Pragma("unroll")
+                    for (int i = 0; i < 16; i++) w[i] = 0;
+                }
+                _Pragma("unroll")
+                for (int i = 0; i < 16; i++) {
+                    half_t hi = to_half(w[i]);
+                    wh[t * LD + 16 * h + i] = hi;
+                    wl[t * LD + 16 * h + i] = to_half(w[i] - from_half(hi));
+                }
+            }
+        } else {
+            int tok = t - 64;
+            bool live = t0 + tok < ntok;
+            const float4* src = (const float4*)(x + (unsigned long long)(t0 + tok) * cols + c * 32);
+            _Pragma("unroll")
+            for (int i = 0; i < 8; i++) {
+                float4 v = live ? src[i] : float4{0, 0, 0, 0};
+                float vs[4] = {v.x, v.y, v.z, v.w};
+                _Pragma("unroll")
+                for (int j = 0; j < 4; j++) {
+                    half_t hi = to_half(vs[j]);
+                    xh[tok * LD + 4 * i + j] = hi;
+                    xl[tok * LD + 4 * i + j] = to_half(vs[j] - from_half(hi));
+                }
+            }
+        }
+        sync_block();
+        _Pragma("unroll")
+        for (int kk = 0; kk < 32; kk += 16) {
+            frag_in ah[2], al[2], bh[2], bl[2];
+            _Pragma("unroll")
+            for (int i = 0; i < 2; i++) {
+                tile_load_a(ah[i], wh + (wr + 16 * i) * LD + kk, LD);
+                tile_load_a(al[i], wl + (wr + 16 * i) * LD + kk, LD);
+                tile_load_b(bh[i], xh + (wc + 16 * i) * LD + kk, LD);
+                tile_load_b(bl[i], xl + (wc + 16 * i) * LD + kk, LD);
+            }
+            _Pragma("unroll")
+            for (int i = 0; i < 2; i++)
+                _Pragma("unroll")
+                for (int j = 0; j < 2; j++) {
+                    tile_mma(acc[i][j], ah[i], bh[j]);
+                    tile_mma(acc[i][j], ah[i], bl[j]);
+                    tile_mma(acc[i][j], al[i], bh[j]);
+                }
+        }
+        sync_block();
+    }
+    _Pragma("unroll")
+    for (int i = 0; i < 2; i++)
+        _Pragma("unroll")
+        for (int j = 0; j < 2; j++) tile_store(out + (wc + 16 * j) * LDO + wr + 16 * i, acc[i][j], LDO);
+    sync_block();
+    for (int e = t; e < 64 * 64; e += 128) {
+        int tok = e / 64, r = e % 64;
+        if (t0 + tok < ntok && r0 + r < rows) y[(unsigned long long)(t0 + tok) * rows + r0 + r] = out[tok * LDO + r];
+    }
+}
+
 #define MATRIX_KERNELS(name, TYPE)                                                                          \
     KERNEL void mv_##name(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows,    \
                           int cols, int ntok) {                                                           \
@@ -191,9 +292,13 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float*
         default: matvec<TYPE, 8>(W, rowBytes, x, y, rows, cols); break;                                   \
         }                                                                                                 \
     }                                                                                                     \
-    KERNEL LAUNCH_BOUNDS(128, 4) void mm_##name(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows,   \
-                          int cols, int ntok) {                                                           \
+    KERNEL LAUNCH_BOUNDS(128, 4) void mm_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
+                                                float* y, int rows, int cols, int ntok) {                 \
         matmul<TYPE>(W, rowBytes, x, y, rows, cols, ntok);                                                \
+    }                                                                                                     \
+    KERNEL LAUNCH_BOUNDS(128, 4) void ms_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
+                                                float* y, int rows, int cols, int ntok) {                 \
+        matmul_simt<TYPE>(W, rowBytes, x, y, rows, cols, ntok);                                           \
     }
 
 // Every weight format the worker offloads: kernel name suffix, ggml type.
@@ -452,7 +557,7 @@ KERNEL void attention_f32(const float* q, const float* kc, const float* vc, floa
 
 #ifndef __CUDA_ARCH__
 // The stand-in driver finds the host build of each kernel by name, with its argument count.
-#define EMULATED_MATRIX(name, TYPE) EMULATED(mv_##name), EMULATED(mm_##name),
+#define EMULATED_MATRIX(name, TYPE) EMULATED(mv_##name), EMULATED(mm_##name), EMULATED(ms_##name),
 extern "C" const struct emulated_kernel emulated_kernels[] = {
     WEIGHT_FORMATS(EMULATED_MATRIX)
     EMULATED(round_activations), EMULATED(add_norm_round), EMULATED(rope_qk), EMULATED(swiglu_round),

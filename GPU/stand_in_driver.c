@@ -104,6 +104,22 @@ uint32_t emulated_shuffle_xor(uint32_t bits, int lanes) {
     return g_slots[warp][parity][(lane ^ lanes) & 31];
 }
 
+static unsigned char g_gathered[MAX_THREADS / 32][2][32][64];  // [warp][parity][lane][bytes]
+void emulated_warp_gather(const void* mine, void* all, int bytes) {
+    struct fiber* f = g_current;
+    int warp = f->thread >> 5, lane = f->thread & 31, parity = f->parity;
+    memcpy(g_gathered[warp][parity][lane], mine, (size_t)bytes);
+    f->state = AT_SHUFFLE;
+    to_scheduler();
+    f->parity ^= 1;
+    for (int l = 0; l < 32; l++) memcpy((unsigned char*)all + (size_t)l * bytes, g_gathered[warp][parity][l], (size_t)bytes);
+}
+static int g_faulted;
+void emulated_fault(const char* why) {
+    if (!g_faulted) snprintf(g_error, sizeof g_error, "%s: %s", g_run.kernel->name, why);
+    g_faulted = 1;
+}
+
 // Runs one block to the end: every running fiber until it waits or exits, then releases what can go on.
 static int run_block(int descending) {
     int n = g_run.threads;
@@ -175,8 +191,10 @@ static CUresult run_launch(struct launch* l) {
         for (unsigned x = 0; x < l->gx; x++) {
             g_run.block[0] = (int)x;
             g_run.block[1] = (int)y;
+            g_faulted = 0;
             CUresult status = run_block(descending);
             if (status) return status;
+            if (g_faulted) return LAUNCH_FAILED;
         }
     return OK;
 }

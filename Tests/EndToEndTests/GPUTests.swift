@@ -80,7 +80,7 @@ final class GPUTests: XCTestCase {
             return
         }
         let bytes = try Data(contentsOf: worker)
-        for marker in [".version 6.4", ".target sm_70", ".entry mv_q4_k(", ".entry mm_q6_k(", ".entry attention_f16(", ".entry round_activations("] {
+        for marker in [".version 6.4", ".target sm_70", ".entry mv_q4_k(", ".entry mm_q6_k(", ".entry ms_q6_k(", "wmma.mma.sync.aligned.row.col.m16n16k16.f32.f32", ".entry attention_f16(", ".entry round_activations("] {
             XCTAssertNotNil(bytes.range(of: Data(marker.utf8)), "worker lacks \(marker)")
         }
         XCTAssertFalse(gpuLine?.contains("built without GPU kernels") ?? true, version.stdout)
@@ -120,8 +120,8 @@ final class GPUTests: XCTestCase {
     }
 
     /// The kernels themselves (GPU/kernels.cu compiled for the host, each CUDA thread a fiber of the stand-in
-    /// driver) pass the worker's device self-test: every format's matrix-vector and tiled kernels at 1…100
-    /// tokens, activation rounding exactly, attention at several head sizes and lengths, each against a
+    /// driver) pass the worker's device self-test: every format's matrix-vector and tiled kernels (tensor
+    /// cores and CUDA cores) at 1…100 tokens, activation rounding exactly, attention at several head sizes and lengths, each against a
     /// double-precision host reference. A missing barrier, a wrong shuffle distance or a wrong tile index
     /// fails here (both were tried), not only on a GPU.
     func testKernelsPassTheSelfTestOnTheStandInDriver() throws {
@@ -131,9 +131,9 @@ final class GPUTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
         XCTAssertTrue(r.stdout.contains("selftest: 0 failed"), r.stdout)
         let checks = r.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }
-        // 15 formats × 7 token counts, the 9 formats of 32-weight blocks again on a 70 × 96 matrix, 4 rounding
-        // modes, 5 attention shapes.
-        XCTAssertEqual(checks.count, 15 * 7 + 9 * 7 + 4 + 5, r.stdout)
+        // 15 formats × 7 token counts, the 9 formats of 32-weight blocks again on a 70 × 96 matrix, the 3
+        // tiled counts of each again on the CUDA-core kernel, 4 rounding modes, 5 attention shapes.
+        XCTAssertEqual(checks.count, (15 + 9) * (7 + 3) + 4 + 5, r.stdout)
     }
 
     /// The whole GPU path — runner ↔ worker protocol, upload, the forward pass's launch sequence, CUDA graph
