@@ -87,6 +87,16 @@ DEV float block_max(float v, float* scratch) {
 // consecutive weights (8 lanes per 32-weight chunk, 4 chunks per step), so the warp's activation loads are
 // one contiguous 512-byte run and its weight loads stay within a few neighbouring blocks.
 template <int TYPE, int NT>
+DEV void matvec_chunk(const u8* row, const float* x, int cols, int c, int part, float* acc) {
+    float w[4];
+    fmt_weights(TYPE, row, c, part * 4, 4, w);
+    _Pragma("unroll")
+    for (int t = 0; t < NT; t++) {
+        float4 a = *(const float4*)(x + (unsigned long long)t * cols + c * 32 + part * 4);
+        acc[t] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w;
+    }
+}
+template <int TYPE, int NT>
 DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows, int cols) {
     int lane = tid() & 31;
     int r = bidx() * 4 + (tid() >> 5);
@@ -97,14 +107,14 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, float*
     for (int t = 0; t < NT; t++) acc[t] = 0;
     int chunks = cols / 32;
     int part = lane & 7;
-    for (int c = lane >> 3; c < chunks; c += 4) {
-        float w[4];
-        fmt_weights(TYPE, row, c, part * 4, 4, w);
-        _Pragma("unroll")
-        for (int t = 0; t < NT; t++) {
-            float4 a = *(const float4*)(x + (unsigned long long)t * cols + c * 32 + part * 4);
-            acc[t] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w;
-        }
+    if (NT <= 2) {
+        // With one or two tokens a step has little to load: unrolled, four chunks' weight loads are in
+        // flight at once instead of one memory latency per step. (More tokens load more per step already,
+        // and unrolling every variant would double the PTX the driver compiles at start-up.)
+        _Pragma("unroll 4")
+        for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, cols, c, part, acc);
+    } else {
+        for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, cols, c, part, acc);
     }
     _Pragma("unroll")
     for (int t = 0; t < NT; t++) {
@@ -466,6 +476,7 @@ KERNEL void kv_store_f32(const float* k, const float* v, float* kc, float* vc, c
 // so a thread's dot costs about one memory latency rather than headDim of them.
 DEV float score(const float* qs, const half_t* kr, int headDim) {
     float dot = 0;
+    _Pragma("unroll 8")
     for (int d = 0; d < headDim; d += 8) {
         uint4 v = *(const uint4*)(kr + d);
         unsigned words[4] = {v.x, v.y, v.z, v.w};
@@ -479,6 +490,7 @@ DEV float score(const float* qs, const half_t* kr, int headDim) {
 }
 DEV float score(const float* qs, const float* kr, int headDim) {
     float dot = 0;
+    _Pragma("unroll 8")
     for (int d = 0; d < headDim; d += 4) {
         float4 v = *(const float4*)(kr + d);
         dot += qs[d] * v.x + qs[d + 1] * v.y + qs[d + 2] * v.z + qs[d + 3] * v.w;
@@ -532,6 +544,8 @@ DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, const
         sync_block();
         int tileLength = length - start < AT ? length - start : AT;
         if (group < groups) {
+            // unrolled: eight positions' value loads in flight instead of one latency per position
+            _Pragma("unroll 8")
             for (int jj = group; jj < tileLength; jj += groups) {
                 acc += p[jj] * kv_get(vc + base + (unsigned long long)(start + jj) * kvDim + dim);
             }
