@@ -207,5 +207,13 @@ FMT_FN void fmt_weights(int type, const u8* row, int c, int first, int count, fl
 #undef FMT_CASE
 }
 
+// Q4_1 and Q5_1 add a per-block minimum m to d · q. The CPU engine multiplies them by Q8_1 activations,
+// whose m-term uses the block's stored sum s rather than the sum of the values (see round_row, mode 5).
+#define FMT_HAS_MIN(type) ((type) == T_Q4_1 || (type) == T_Q5_1)
+// The minimum of chunk c (= block c) of a row of a format with one; 0 otherwise.
+FMT_FN float fmt_block_min(int type, const u8* row, int c) {
+    return FMT_HAS_MIN(type) ? fmt_half(row + (unsigned long long)c * fmt_block_bytes(type) + 2) : 0.0f;
+}
+
 // Chunk c (0-based, 32 weights each) of a row of `type`, into w[0..31].
 FMT_FN void fmt_chunk(int type, const u8* row, int c, float* w) { fmt_weights(type, row, c, 0, 32, w); }

@@ -87,7 +87,7 @@ DEV float block_max(float v, float* scratch) {
 // consecutive weights (8 lanes per 32-weight chunk, 4 chunks per step), so the warp's activation loads are
 // one contiguous 512-byte run and its weight loads stay within a few neighbouring blocks.
 template <int TYPE, int NT>
-DEV void matvec_chunk(const u8* row, const float* x, int cols, int c, int part, float* acc) {
+DEV void matvec_chunk(const u8* row, const float* x, const float* corr, int cols, int c, int part, float* acc) {
     float w[4];
     fmt_weights(TYPE, row, c, part * 4, 4, w);
     _Pragma("unroll")
@@ -95,9 +95,14 @@ DEV void matvec_chunk(const u8* row, const float* x, int cols, int c, int part, 
         float4 a = *(const float4*)(x + (unsigned long long)t * cols + c * 32 + part * 4);
         acc[t] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w;
     }
+    if (FMT_HAS_MIN(TYPE) && corr && part == 0) {  // m · (s − Σ values): the Q8_1 sum term (round_row)
+        float m = fmt_block_min(TYPE, row, c);
+        _Pragma("unroll")
+        for (int t = 0; t < NT; t++) acc[t] += m * corr[(unsigned long long)t * (cols / 32) + c];
+    }
 }
 template <int TYPE, int NT>
-DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows, int cols) {
+DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const float* corr, float* y, int rows, int cols) {
     int lane = tid() & 31;
     int r = bidx() * 4 + (tid() >> 5);
     if (r >= rows) return;
@@ -112,9 +117,9 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, float*
         // flight at once instead of one memory latency per step. (More tokens load more per step already,
         // and unrolling every variant would double the PTX the driver compiles at start-up.)
         _Pragma("unroll 4")
-        for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, cols, c, part, acc);
+        for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, corr, cols, c, part, acc);
     } else {
-        for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, cols, c, part, acc);
+        for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, corr, cols, c, part, acc);
     }
     _Pragma("unroll")
     for (int t = 0; t < NT; t++) {
@@ -129,9 +134,12 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, float*
 // (three 16-byte shared loads per 32 multiply-adds). Small blocks keep a 1B model's 2048-row matrices
 // spread over every multiprocessor.
 template <int TYPE>
-DEV void matmul_simt(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows, int cols, int ntok) {
-    SHARED float ws[32][68];  // [k][row]
-    SHARED float xs[32][68];  // [k][token]
+DEV void matmul_simt(const u8* W, unsigned long long rowBytes, const float* x, const float* corr, float* y, int rows,
+                     int cols, int ntok) {
+    // k = 32: a Q4_1/Q5_1 row's block minimum against the token's Q8_1 sum correction (round_row, mode 5)
+    enum { K = FMT_HAS_MIN(TYPE) ? 33 : 32 };
+    SHARED float ws[33][68];  // [k][row]
+    SHARED float xs[33][68];  // [k][token]
     int t = tid();
     int r0 = bidx() * 64, t0 = bidy() * 64;
     int tx = t & 15, ty = t >> 4;  // tokens tx·4…, rows ty·8…
@@ -157,6 +165,7 @@ DEV void matmul_simt(const u8* W, unsigned long long rowBytes, const float* x, f
                 _Pragma("unroll")
                 for (int i = 0; i < 16; i++) ws[16 * h + i][t] = w[i];
             }
+            if (K == 33) ws[32][t] = r < rows && corr ? fmt_block_min(TYPE, W + (unsigned long long)r * rowBytes, c) : 0.0f;
         } else {
             int tok = t - 64;
             bool live = t0 + tok < ntok;
@@ -169,10 +178,11 @@ DEV void matmul_simt(const u8* W, unsigned long long rowBytes, const float* x, f
                 xs[4 * i + 2][tok] = v.z;
                 xs[4 * i + 3][tok] = v.w;
             }
+            if (K == 33) xs[32][tok] = live && corr ? corr[(unsigned long long)(t0 + tok) * chunks + c] : 0.0f;
         }
         sync_block();
         _Pragma("unroll 8")
-        for (int k = 0; k < 32; k++) {
+        for (int k = 0; k < K; k++) {
             float4 a0 = *(const float4*)&ws[k][ty * 8];
             float4 a1 = *(const float4*)&ws[k][ty * 8 + 4];
             float4 b = *(const float4*)&xs[k][tx * 4];
@@ -205,10 +215,17 @@ DEV void matmul_simt(const u8* W, unsigned long long rowBytes, const float* x, f
 // (Values beyond F16's range, |v| > 65504, would overflow: activations and weights of these models are
 // far below it.)
 template <int TYPE>
-DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows, int cols, int ntok) {
+DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const float* corr, float* y, int rows, int cols,
+                int ntok) {
     enum { LD = 40, LDO = 68 };  // halves per staged row (32 + 8: wmma wants multiples of 8); floats per output column
     SHARED __attribute__((aligned(32))) half_t wh[64 * LD], wl[64 * LD], xh[64 * LD], xl[64 * LD];
     SHARED __attribute__((aligned(32))) float out[64 * LDO];  // [token][row]
+    // Q4_1/Q5_1: block minima [row] against the tokens' Q8_1 sum corrections [token] (round_row, mode 5),
+    // summed on the CUDA cores: thread t takes token t % 64 and 32 rows from 32 · (t / 64).
+    SHARED float mins[64], sums[64];
+    float minsAcc[FMT_HAS_MIN(TYPE) ? 32 : 1];
+    _Pragma("unroll")
+    for (int i = 0; i < (FMT_HAS_MIN(TYPE) ? 32 : 1); i++) minsAcc[i] = 0;
     int t = tid(), warp = t >> 5;
     int r0 = bidx() * 64, t0 = bidy() * 64;
     int wr = (warp & 1) * 32, wc = (warp >> 1) * 32;  // this warp's rows and tokens within the block
@@ -239,6 +256,7 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float*
                     wl[t * LD + 16 * h + i] = to_half(w[i] - from_half(hi));
                 }
             }
+            if (FMT_HAS_MIN(TYPE)) mins[t] = r < rows && corr ? fmt_block_min(TYPE, W + (unsigned long long)r * rowBytes, c) : 0.0f;
         } else {
             int tok = t - 64;
             bool live = t0 + tok < ntok;
@@ -254,8 +272,14 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float*
                     xl[tok * LD + 4 * i + j] = to_half(vs[j] - from_half(hi));
                 }
             }
+            if (FMT_HAS_MIN(TYPE)) sums[tok] = live && corr ? corr[(unsigned long long)(t0 + tok) * chunks + c] : 0.0f;
         }
         sync_block();
+        if (FMT_HAS_MIN(TYPE)) {
+            float s = sums[t & 63];
+            _Pragma("unroll")
+            for (int i = 0; i < 32; i++) minsAcc[i] += mins[32 * (t >> 6) + i] * s;
+        }
         _Pragma("unroll")
         for (int kk = 0; kk < 32; kk += 16) {
             frag_in ah[2], al[2], bh[2], bl[2];
@@ -282,6 +306,11 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float*
         _Pragma("unroll")
         for (int j = 0; j < 2; j++) tile_store(out + (wc + 16 * j) * LDO + wr + 16 * i, acc[i][j], LDO);
     sync_block();
+    if (FMT_HAS_MIN(TYPE)) {
+        _Pragma("unroll")
+        for (int i = 0; i < 32; i++) out[(t & 63) * LDO + 32 * (t >> 6) + i] += minsAcc[i];
+        sync_block();
+    }
     for (int e = t; e < 64 * 64; e += 128) {
         int tok = e / 64, r = e % 64;
         if (t0 + tok < ntok && r0 + r < rows) y[(unsigned long long)(t0 + tok) * rows + r0 + r] = out[tok * LDO + r];
@@ -289,26 +318,26 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float*
 }
 
 #define MATRIX_KERNELS(name, TYPE)                                                                          \
-    KERNEL void mv_##name(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows,    \
-                          int cols, int ntok) {                                                           \
+    KERNEL void mv_##name(const u8* W, unsigned long long rowBytes, const float* x, const float* corr,      \
+                          float* y, int rows, int cols, int ntok) {                                       \
         switch (ntok) {                                                                                   \
-        case 1: matvec<TYPE, 1>(W, rowBytes, x, y, rows, cols); break;                                    \
-        case 2: matvec<TYPE, 2>(W, rowBytes, x, y, rows, cols); break;                                    \
-        case 3: matvec<TYPE, 3>(W, rowBytes, x, y, rows, cols); break;                                    \
-        case 4: matvec<TYPE, 4>(W, rowBytes, x, y, rows, cols); break;                                    \
-        case 5: matvec<TYPE, 5>(W, rowBytes, x, y, rows, cols); break;                                    \
-        case 6: matvec<TYPE, 6>(W, rowBytes, x, y, rows, cols); break;                                    \
-        case 7: matvec<TYPE, 7>(W, rowBytes, x, y, rows, cols); break;                                    \
-        default: matvec<TYPE, 8>(W, rowBytes, x, y, rows, cols); break;                                   \
+        case 1: matvec<TYPE, 1>(W, rowBytes, x, corr, y, rows, cols); break;                              \
+        case 2: matvec<TYPE, 2>(W, rowBytes, x, corr, y, rows, cols); break;                              \
+        case 3: matvec<TYPE, 3>(W, rowBytes, x, corr, y, rows, cols); break;                              \
+        case 4: matvec<TYPE, 4>(W, rowBytes, x, corr, y, rows, cols); break;                              \
+        case 5: matvec<TYPE, 5>(W, rowBytes, x, corr, y, rows, cols); break;                              \
+        case 6: matvec<TYPE, 6>(W, rowBytes, x, corr, y, rows, cols); break;                              \
+        case 7: matvec<TYPE, 7>(W, rowBytes, x, corr, y, rows, cols); break;                              \
+        default: matvec<TYPE, 8>(W, rowBytes, x, corr, y, rows, cols); break;                             \
         }                                                                                                 \
     }                                                                                                     \
     KERNEL LAUNCH_BOUNDS(128, 4) void mm_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
-                                                float* y, int rows, int cols, int ntok) {                 \
-        matmul<TYPE>(W, rowBytes, x, y, rows, cols, ntok);                                                \
+                                                const float* corr, float* y, int rows, int cols, int ntok) { \
+        matmul<TYPE>(W, rowBytes, x, corr, y, rows, cols, ntok);                                          \
     }                                                                                                     \
     KERNEL LAUNCH_BOUNDS(128, 4) void ms_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
-                                                float* y, int rows, int cols, int ntok) {                 \
-        matmul_simt<TYPE>(W, rowBytes, x, y, rows, cols, ntok);                                           \
+                                                const float* corr, float* y, int rows, int cols, int ntok) { \
+        matmul_simt<TYPE>(W, rowBytes, x, corr, y, rows, cols, ntok);                                     \
     }
 
 // Every weight format the worker offloads: kernel name suffix, ggml type.
@@ -322,12 +351,14 @@ WEIGHT_FORMATS(MATRIX_KERNELS)
 // ---- Activations as the CPU engine (and llama.cpp's CPU backend) feed them to each weight format ----
 // The CPU multiplies quantized weights by quantized activations (Q8_0, Q8_K; F16 for F16 weights); the
 // GPU multiplies in f32, so for the same logits it first replaces each activation by the value its
-// quantized form stands for. Modes: 1 F16, 2 BF16, 3 Q8_0/Q8_1 (32-blocks: d = amax/127 kept in F16,
+// quantized form stands for. Modes: 1 F16, 2 BF16, 3 Q8_0 (32-blocks: d = amax/127 kept in F16,
 // q = round-half-even(x·127/amax)), 4 Q8_K (256-blocks: scale −127/x_max, x_max the first element of
-// largest magnitude, q clamped at 127, d = 1/scale in f32). One block of 256 threads per row.
+// largest magnitude, q clamped at 127, d = 1/scale in f32), 5 Q8_1 (as Q8_0, and per block the correction
+// s − Σ values into `corr`, where s = f16(Σq · amax/127) is the sum the CPU's Q4_1/Q5_1 dot multiplies by
+// the weights' minimum: the matrix kernels add m · corr). One block of 256 threads per row.
 // One row, by a block of 256 threads; src may equal dst (each thread reads only its own elements before
 // the block's reductions and writes them after).
-DEV void round_row(const float* src, float* dst, int cols, int mode) {
+DEV void round_row(const float* src, float* dst, float* corr, int cols, int mode) {
     SHARED float wmag[8], wval[8];
     SHARED int widx[8];
     int t = tid(), lane = t & 31, warp = t >> 5;
@@ -343,13 +374,17 @@ DEV void round_row(const float* src, float* dst, int cols, int mode) {
             if ((b.u & 0x7fffffffu) > 0x7f800000u) b.u |= 0x00400000u;
             else b.u = (b.u + (0x7fffu + ((b.u >> 16) & 1u))) & 0xffff0000u;
             r = b.f;
-        } else if (mode == 3) {
+        } else if (mode == 3 || mode == 5) {
             float amax = warp_max(__builtin_fabsf(v));
             float d = from_half(to_half(amax / 127.0f));
             float inv = amax != 0.0f ? 127.0f / amax : 0.0f;
             float q = round_nearest_even(v * inv);
             q = q > 127.0f ? 127.0f : (q < -128.0f ? -128.0f : q);
             r = d * q;
+            if (mode == 5) {
+                float qsum = warp_sum(q);  // integers: exact
+                if (lane == 0 && live) corr[i / 32] = from_half(to_half(qsum * (amax / 127.0f))) - d * qsum;
+            }
         } else if (mode == 4) {
             // the first element of largest magnitude in this 256-block, carried with its value
             float a = live ? __builtin_fabsf(v) : -1.0f, value = v;
@@ -380,15 +415,17 @@ DEV void round_row(const float* src, float* dst, int cols, int mode) {
     }
 }
 
-KERNEL void round_activations(const float* x, float* out, int cols, int mode) {
-    round_row(x + (unsigned long long)bidx() * cols, out + (unsigned long long)bidx() * cols, cols, mode);
+KERNEL void round_activations(const float* x, float* out, float* corr, int cols, int mode) {
+    round_row(x + (unsigned long long)bidx() * cols, out + (unsigned long long)bidx() * cols,
+              corr + (unsigned long long)bidx() * (cols / 32), cols, mode);
 }
 
 // ---- Elementwise pieces ----------------------------------------------------------------------------
 
 // x[row] += add[row] (when add is given); out[row] = x[row] · rsqrt(mean(x[row]²) + eps) · weight, then
 // rounded for the next products (mode as round_activations; 0: not). One block (256 threads) per row.
-KERNEL void add_norm_round(float* x, const float* add, const float* weight, float* out, int cols, float eps, int mode) {
+KERNEL void add_norm_round(float* x, const float* add, const float* weight, float* out, float* corr, int cols, float eps,
+                           int mode) {
     SHARED float scratch[32];
     float* src = x + (unsigned long long)bidx() * cols;
     float* dst = out + (unsigned long long)bidx() * cols;
@@ -403,7 +440,7 @@ KERNEL void add_norm_round(float* x, const float* add, const float* weight, floa
     for (int i = tid(); i < cols; i += ntid()) dst[i] = src[i] * scale * weight[i];
     if (mode) {
         sync_block();
-        round_row(dst, dst, cols, mode);
+        round_row(dst, dst, corr + (unsigned long long)bidx() * (cols / 32), cols, mode);
     }
 }
 
@@ -423,7 +460,7 @@ KERNEL void rope_qk(float* q, float* k, const float* table, int heads, int kvHea
 }
 
 // gate[row] = silu(gate[row]) · up[row], then rounded for the down projection. One block per row.
-KERNEL void swiglu_round(float* gate, const float* up, int cols, int mode) {
+KERNEL void swiglu_round(float* gate, const float* up, float* corr, int cols, int mode) {
     float* g = gate + (unsigned long long)bidx() * cols;
     const float* u = up + (unsigned long long)bidx() * cols;
     for (int i = tid(); i < cols; i += ntid()) {
@@ -432,7 +469,7 @@ KERNEL void swiglu_round(float* gate, const float* up, int cols, int mode) {
     }
     if (mode) {
         sync_block();
-        round_row(g, g, cols, mode);
+        round_row(g, g, corr + (unsigned long long)bidx() * (cols / 32), cols, mode);
     }
 }
 
@@ -474,23 +511,30 @@ KERNEL void kv_store_f32(const float* k, const float* v, float* kc, float* vc, c
 
 // q·k over a head, 8 elements per 16-byte load (headDim % 8 == 0): the loads of a row are independent,
 // so a thread's dot costs about one memory latency rather than headDim of them.
+DEV float dot8(float dot, const float* qs, uint4 v) {
+    unsigned words[4] = {v.x, v.y, v.z, v.w};
+    _Pragma("unroll")
+    for (int i = 0; i < 4; i++) {
+        dot += qs[2 * i] * from_half((half_t)(words[i] & 0xffff));
+        dot += qs[2 * i + 1] * from_half((half_t)(words[i] >> 16));
+    }
+    return dot;
+}
 DEV float score(const float* qs, const half_t* kr, int headDim) {
     float dot = 0;
-    _Pragma("unroll 8")
-    for (int d = 0; d < headDim; d += 8) {
-        uint4 v = *(const uint4*)(kr + d);
-        unsigned words[4] = {v.x, v.y, v.z, v.w};
+    int d = 0;
+    for (; d + 32 <= headDim; d += 32) {  // four loads issued before their sums
+        uint4 v[4];
         _Pragma("unroll")
-        for (int i = 0; i < 4; i++) {
-            dot += qs[d + 2 * i] * from_half((half_t)(words[i] & 0xffff));
-            dot += qs[d + 2 * i + 1] * from_half((half_t)(words[i] >> 16));
-        }
+        for (int u = 0; u < 4; u++) v[u] = *(const uint4*)(kr + d + 8 * u);
+        _Pragma("unroll")
+        for (int u = 0; u < 4; u++) dot = dot8(dot, qs + d + 8 * u, v[u]);
     }
+    for (; d < headDim; d += 8) dot = dot8(dot, qs + d, *(const uint4*)(kr + d));
     return dot;
 }
 DEV float score(const float* qs, const float* kr, int headDim) {
     float dot = 0;
-    _Pragma("unroll 8")
     for (int d = 0; d < headDim; d += 4) {
         float4 v = *(const float4*)(kr + d);
         dot += qs[d] * v.x + qs[d + 1] * v.y + qs[d + 2] * v.z + qs[d + 3] * v.w;
@@ -544,11 +588,17 @@ DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, const
         sync_block();
         int tileLength = length - start < AT ? length - start : AT;
         if (group < groups) {
-            // unrolled: eight positions' value loads in flight instead of one latency per position
-            _Pragma("unroll 8")
-            for (int jj = group; jj < tileLength; jj += groups) {
-                acc += p[jj] * kv_get(vc + base + (unsigned long long)(start + jj) * kvDim + dim);
+            // eight positions' value loads in flight at once instead of one latency per position
+            const KV* column = vc + base + (unsigned long long)start * kvDim + dim;
+            int count = (tileLength - group + groups - 1) / groups, n = 0;
+            for (; n + 8 <= count; n += 8) {
+                float values[8];
+                _Pragma("unroll")
+                for (int u = 0; u < 8; u++) values[u] = kv_get(column + (unsigned long long)(group + (n + u) * groups) * kvDim);
+                _Pragma("unroll")
+                for (int u = 0; u < 8; u++) acc += p[group + (n + u) * groups] * values[u];
             }
+            for (; n < count; n++) acc += p[group + n * groups] * kv_get(column + (unsigned long long)(group + n * groups) * kvDim);
         }
         sync_block();
     }

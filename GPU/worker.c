@@ -208,7 +208,8 @@ static int activation_mode(int type) {
     switch (type) {
     case T_F16: return 1;
     case T_BF16: return 2;
-    case T_Q4_0: case T_Q4_1: case T_Q5_0: case T_Q5_1: case T_Q8_0: case T_IQ4_NL: return 3;
+    case T_Q4_0: case T_Q5_0: case T_Q8_0: case T_IQ4_NL: return 3;
+    case T_Q4_1: case T_Q5_1: return 5;  // Q8_1: the Q8_0 values and each block's sum correction
     case T_Q2_K: case T_Q3_K: case T_Q4_K: case T_Q5_K: case T_Q6_K: case T_IQ4_XS: return 4;
     default: return 0;
     }
@@ -233,6 +234,7 @@ static struct {
     int loaded, broken;
     CUfunction add_norm, rope_qk, swiglu, add, gather, kv_store, attention, round_act;
     CUdeviceptr xr;  // rounded activations
+    CUdeviceptr xc;  // per 32-block Q8_1 sum corrections of the last rows rounded with mode 5
     CUdeviceptr rounded_src;  // what xr holds: (source, mode, rows), 0 when stale
     int rounded_mode, rounded_rows;
     // Decode steps replay one captured graph per (tokens, wanted rows): ~16 launches per layer become one.
@@ -293,11 +295,12 @@ static int launch(CUfunction f, unsigned gx, unsigned gy, unsigned block, void**
 static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
     unsigned long long rb = m->row_bytes;
     int rows = m->rows, cols = m->cols;
+    CUdeviceptr corr = m->act == 5 ? M.xc : 0;  // x was rounded as Q8_1 (project): its sum corrections
     if (n > 8) {
-        void* args[] = {(void*)&m->data, &rb, &x, &y, &rows, &cols, &n};
+        void* args[] = {(void*)&m->data, &rb, &x, &corr, &y, &rows, &cols, &n};
         return launch(m->mm, (unsigned)(rows + 63) / 64, (unsigned)(n + 63) / 64, 128, args);
     }
-    void* args[] = {(void*)&m->data, &rb, &x, &y, &rows, &cols, &n};
+    void* args[] = {(void*)&m->data, &rb, &x, &corr, &y, &rows, &cols, &n};
     return launch(m->mv, (unsigned)(rows + 3) / 4, 1, 128, args);
 }
 
@@ -308,7 +311,7 @@ static int project(const struct matrix* m, CUdeviceptr x, int x_mode, CUdevicept
         if (x_mode != 0) { set_error("activations rounded for another format"); return SFG_FAILED; }
         if (!(M.rounded_src == x && M.rounded_mode == m->act && M.rounded_rows == n)) {
             int cols = m->cols, mode = m->act;
-            void* args[] = {&x, &M.xr, &cols, &mode};
+            void* args[] = {&x, &M.xr, &M.xc, &cols, &mode};
             int status = launch(M.round_act, (unsigned)n, 1, 256, args);
             if (status) return status;
             M.rounded_src = x; M.rounded_mode = m->act; M.rounded_rows = n;
@@ -367,7 +370,7 @@ static int handle_load(uint64_t length) {
     uint64_t kv_bytes = (uint64_t)M.count * seqs * ctx * kvh * hd * kv_elem;
     uint64_t qdim = heads * hd, widest = ff > qdim ? ff : qdim;
     if (embd > widest) widest = embd;
-    uint64_t act_bytes = mb * 4 * (3 * embd + 2 * qdim + 2 * kvh * hd + 2 * ff + widest + ropeDim + 3) + (M.output ? mb * vocab * 4 : 0);
+    uint64_t act_bytes = mb * 4 * (3 * embd + 2 * qdim + 2 * kvh * hd + 2 * ff + widest + widest / 32 + ropeDim + 3) + (M.output ? mb * vocab * 4 : 0);
     uint64_t need = weight_bytes + 2 * kv_bytes + act_bytes;
     size_t free_b = 0, total_b = 0;
     CU(cu.MemGetInfo(&free_b, &total_b));
@@ -481,6 +484,7 @@ static int handle_load(uint64_t length) {
     CU(cu.MemAlloc(&M.v, mb * kvh * hd * 4));
     CU(cu.MemAlloc(&M.gate, mb * ff * 4));
     CU(cu.MemAlloc(&M.xr, mb * widest * 4));
+    CU(cu.MemAlloc(&M.xc, mb * (widest / 32) * 4));
     CU(cu.MemAlloc(&M.up, mb * ff * 4));
     CU(cu.MemAlloc(&M.rope, mb * (ropeDim ? ropeDim : 1) * 4));
     CU(cu.MemAlloc(&M.info, mb * 8));
@@ -518,7 +522,7 @@ static int run_layers(int N, int rows) {
         // x += the previous block's output (none before the first); xb = norm(x), rounded for q/k/v
         // when they share an activation format.
         int qkv = l->wq.act == l->wk.act && l->wk.act == l->wv.act ? l->wq.act : 0;
-        void* norm1[] = {&M.x, li ? &M.proj : &none, &l->attn_norm, &M.xb, &embd, &eps, &qkv};
+        void* norm1[] = {&M.x, li ? &M.proj : &none, &l->attn_norm, &M.xb, &M.xc, &embd, &eps, &qkv};
         if ((status = launch(M.add_norm, N, 1, 256, norm1))) return status;
         M.rounded_src = 0;
         if ((status = project(&l->wq, M.xb, qkv, M.q, N)) || (status = project(&l->wk, M.xb, qkv, M.k, N)) ||
@@ -535,12 +539,12 @@ static int run_layers(int N, int rows) {
         M.rounded_src = 0;
         if ((status = project(&l->wo, M.att, 0, M.proj, N))) return status;
         int gu = l->gate.act == l->up.act ? l->gate.act : 0;
-        void* norm2[] = {&M.x, &M.proj, &l->ffn_norm, &M.xb, &embd, &eps, &gu};
+        void* norm2[] = {&M.x, &M.proj, &l->ffn_norm, &M.xb, &M.xc, &embd, &eps, &gu};
         if ((status = launch(M.add_norm, N, 1, 256, norm2))) return status;
         M.rounded_src = 0;
         if ((status = project(&l->gate, M.xb, gu, M.gate, N)) || (status = project(&l->up, M.xb, gu, M.up, N))) return status;
         int down = l->down.act;
-        void* glu[] = {&M.gate, &M.up, &ff, &down};
+        void* glu[] = {&M.gate, &M.up, &M.xc, &ff, &down};
         if ((status = launch(M.swiglu, N, 1, 256, glu))) return status;
         M.rounded_src = 0;
         if ((status = project(&l->down, M.gate, down, M.proj, N))) return status;
@@ -553,7 +557,7 @@ static int run_layers(int N, int rows) {
         void* g[] = {&M.proj, &M.x, &M.wanted, &embd};
         if ((status = launch(M.gather, rows, 1, 256, g))) return status;
         int mode = M.out.act;
-        void* norm[] = {&M.proj, &none, &M.output_norm, &M.xb, &embd, &eps, &mode};
+        void* norm[] = {&M.proj, &none, &M.output_norm, &M.xb, &M.xc, &embd, &eps, &mode};
         if ((status = launch(M.add_norm, rows, 1, 256, norm))) return status;
         M.rounded_src = 0;
         if ((status = project(&M.out, M.xb, mode, M.logits, rows))) return status;
@@ -858,7 +862,7 @@ static float host_round(const float* row, int i, int cols, int mode) {
         u = (u + (0x7fffu + ((u >> 16) & 1u))) & 0xffff0000u;
         float r; memcpy(&r, &u, 4); return r;
     }
-    if (mode == 3) {
+    if (mode == 3 || mode == 5) {
         int b = i / 32 * 32; float amax = 0;
         for (int j = b; j < b + 32; j++) amax = fmaxf(amax, fabsf(row[j]));
         float d = half_round(amax / 127.0f), inv = amax != 0 ? 127.0f / amax : 0;
@@ -872,15 +876,28 @@ static float host_round(const float* row, int i, int cols, int mode) {
     return q * (1.0f / scale);
 }
 
+// Mode 5's correction for block b of a row: s − Σ values, s = f16(Σq · amax/127) as the CPU's Q8_1 keeps it.
+static float host_q8_1_correction(const float* row, int b) {
+    float amax = 0;
+    for (int j = 32 * b; j < 32 * b + 32; j++) amax = fmaxf(amax, fabsf(row[j]));
+    float d = amax / 127.0f, inv = amax != 0 ? 127.0f / amax : 0;
+    float sum = 0;
+    for (int j = 32 * b; j < 32 * b + 32; j++) sum += fminf(127, fmaxf(-128, nearbyintf(row[j] * inv)));
+    return half_round(sum * d) - half_round(d) * sum;
+}
+
 static int selftest_rounding(void) {
     int rows = 3, cols = 768, failures = 0;
     float* x = malloc((size_t)rows * cols * 4);
     float* y = malloc((size_t)rows * cols * 4);
     double* ref = malloc((size_t)rows * cols * sizeof(double));
-    CUdeviceptr dx, dy;
+    CUdeviceptr dx, dy, dc;
     CUfunction f;
-    if (function(&f, "round_activations") || cu.MemAlloc(&dx, (size_t)rows * cols * 4) || cu.MemAlloc(&dy, (size_t)rows * cols * 4)) { printf("FAIL rounding setup\n"); return 1; }
-    for (int mode = 1; mode <= 4; mode++) {
+    float corr[3 * 768 / 32];
+    double corr_ref[3 * 768 / 32];
+    if (function(&f, "round_activations") || cu.MemAlloc(&dx, (size_t)rows * cols * 4) || cu.MemAlloc(&dy, (size_t)rows * cols * 4) ||
+        cu.MemAlloc(&dc, sizeof corr)) { printf("FAIL rounding setup\n"); return 1; }
+    for (int mode = 1; mode <= 5; mode++) {
         for (int i = 0; i < rows * cols; i++) x[i] = frand() * (i % 97 == 0 ? 40.0f : 3.0f);
         for (int i = 0; i < 32; i++) x[cols + i] = 0;  // an all-zero block
         for (int r = 0; r < rows; r++)
@@ -888,14 +905,94 @@ static int selftest_rounding(void) {
         cu.MemcpyHtoD(dx, x, (size_t)rows * cols * 4);
         cu.MemsetD8(dy, 0xFF, (size_t)rows * cols * 4);
         cu.CtxSynchronize();
-        void* args[] = {&dx, &dy, &cols, &mode};
+        void* args[] = {&dx, &dy, &dc, &cols, &mode};
         if (launch(f, rows, 1, 256, args) || cu.CtxSynchronize()) { printf("FAIL rounding mode %d: %s\n", mode, g_error); failures++; continue; }
         cu.MemcpyDtoH(y, dy, (size_t)rows * cols * 4);
         char what[48];
         snprintf(what, sizeof what, "activation rounding mode %d", mode);
         failures += check(what, y, ref, NULL, (size_t)rows * cols, 1e-7);
+        if (mode == 5) {
+            cu.MemcpyDtoH(corr, dc, sizeof corr);
+            double largest = 0;
+            for (int r = 0; r < rows; r++)
+                for (int b = 0; b < cols / 32; b++) {
+                    corr_ref[r * (cols / 32) + b] = host_q8_1_correction(x + (size_t)r * cols, b);
+                    largest = fmax(largest, fabs(corr_ref[r * (cols / 32) + b]));
+                }
+            // exact, relative to the largest correction (the values' own check above is relative to theirs)
+            failures += check("Q8_1 sum corrections (mode 5)", corr, corr_ref, NULL, sizeof corr / sizeof corr[0], 1e-7);
+            if (largest == 0) { printf("FAIL Q8_1 sum corrections: all zero, nothing checked\n"); failures++; }
+        }
     }
-    cu.MemFree(dx); cu.MemFree(dy); free(x); free(y); free(ref);
+    cu.MemFree(dx); cu.MemFree(dy); cu.MemFree(dc); free(x); free(y); free(ref);
+    return failures;
+}
+
+// Q4_1/Q5_1 weights with Q8_1 activations as the CPU multiplies them: per block d_w·q_w·v + m_w·s, where
+// v are the rounded values and s the block's stored f16 sum (round_activations mode 5 gives the values
+// and s − Σv; the matrix kernels add m_w times that).
+static int selftest_q8_1(const char* dir, const char* name, int type) {
+    int rows = 80, cols = 512, failures = 0, maxn = 33;
+    char path[4096];
+    long nb = 0;
+    snprintf(path, sizeof path, "%s/%s.bin", dir, name);
+    unsigned char* blocks = read_file(path, &nb);
+    if (!blocks) { printf("FAIL %s: no fixture %s\n", name, path); return 1; }
+    int bb = fmt_block_bytes(type);
+    size_t row_bytes = (size_t)(cols / 32) * bb, total = row_bytes * rows;
+    unsigned char* w = malloc(total);
+    for (size_t b = 0; b < total / bb; b++) memcpy(w + b * bb, blocks + (b % (size_t)(nb / bb)) * bb, bb);
+    free(blocks);
+    float* x = malloc((size_t)maxn * cols * 4);
+    float* y = malloc((size_t)maxn * rows * 4);
+    double* ref = malloc((size_t)maxn * rows * sizeof(double));
+    CUdeviceptr dw, dx, dxr, dy;
+    CUfunction round;
+    if (cu.MemAlloc(&dw, total) || cu.MemAlloc(&dx, (size_t)maxn * cols * 4) || cu.MemAlloc(&dxr, (size_t)maxn * cols * 4) ||
+        cu.MemAlloc(&dy, (size_t)maxn * rows * 4) || cu.MemAlloc(&M.xc, (size_t)maxn * cols / 32 * 4) || function(&round, "round_activations")) {
+        printf("FAIL %s Q8_1 setup: %s\n", name, g_error);
+        return 1;
+    }
+    cu.MemcpyHtoD(dw, w, total);
+    struct matrix m = {dw, type, rows, cols, row_bytes, 0, 0, 5};
+    char fn[32];
+    snprintf(fn, sizeof fn, "mv_%s", kernel_suffix(type));
+    if (function(&m.mv, fn)) { printf("FAIL %s: %s\n", fn, g_error); return 1; }
+    int counts[] = {1, 5, 33, 33};
+    for (int run = 0; run < 4; run++) {
+        int n = counts[run];
+        snprintf(fn, sizeof fn, "%s_%s", run == 3 ? "ms" : "mm", kernel_suffix(type));
+        if (function(&m.mm, fn)) { printf("FAIL %s: %s\n", fn, g_error); failures++; break; }
+        for (size_t k = 0; k < (size_t)n * cols; k++) x[k] = frand() * 2;
+        for (int t = 0; t < n; t++)
+            for (int r = 0; r < rows; r++) {
+                double s = 0;
+                for (int c = 0; c < cols / 32; c++) {
+                    float chunk[32];
+                    fmt_chunk(type, w + r * row_bytes, c, chunk);
+                    const float* xt = x + (size_t)t * cols;
+                    for (int j = 0; j < 32; j++) s += (double)chunk[j] * host_round(xt, c * 32 + j, cols, 5);
+                    s += (double)fmt_block_min(type, w + r * row_bytes, c) * host_q8_1_correction(xt, c);
+                }
+                ref[(size_t)t * rows + r] = s;
+            }
+        cu.MemsetD8(dy, 0xFF, (size_t)maxn * rows * 4);
+        cu.MemcpyHtoD(dx, x, (size_t)n * cols * 4);
+        int mode = 5;
+        void* args[] = {&dx, &dxr, &M.xc, &cols, &mode};
+        if (launch(round, n, 1, 256, args) || matmul(&m, dxr, dy, n) || cu.CtxSynchronize()) {
+            printf("FAIL %s Q8_1 n=%d: %s\n", name, n, g_error);
+            failures++;
+            continue;
+        }
+        cu.MemcpyDtoH(y, dy, (size_t)n * rows * 4);
+        char what[64];
+        snprintf(what, sizeof what, "%s x Q8_1 n=%d (%s)", name, n, n <= 8 ? "matvec" : run == 3 ? "tile, simt" : "tile");
+        failures += check(what, y, ref, NULL, (size_t)n * rows, 2e-6);
+    }
+    cu.MemFree(dw); cu.MemFree(dx); cu.MemFree(dxr); cu.MemFree(dy); cu.MemFree(M.xc);
+    M.xc = 0;
+    free(w); free(x); free(y); free(ref);
     return failures;
 }
 
@@ -913,6 +1010,8 @@ static int selftest(const char* dir) {
         if (fmt_block_weights(types[t].type) == 32) failures += selftest_matrix(dir, types[t].name, types[t].type, 70, 96);
     }
     failures += selftest_rounding();
+    failures += selftest_q8_1(dir, "Q4_1", T_Q4_1);
+    failures += selftest_q8_1(dir, "Q5_1", T_Q5_1);
     failures += selftest_attention(8, 4, 32, 300, 1, 299);
     failures += selftest_attention(8, 2, 64, 300, 40, 0);
     failures += selftest_attention(8, 8, 128, 600, 3, 250);

@@ -132,8 +132,9 @@ final class GPUTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("selftest: 0 failed"), r.stdout)
         let checks = r.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }
         // 15 formats × 7 token counts, the 9 formats of 32-weight blocks again on a 70 × 96 matrix, the 3
-        // tiled counts of each again on the CUDA-core kernel, 4 rounding modes, 5 attention shapes.
-        XCTAssertEqual(checks.count, (15 + 9) * (7 + 3) + 4 + 5, r.stdout)
+        // tiled counts of each again on the CUDA-core kernel, 5 rounding modes and the Q8_1 sum corrections,
+        // Q4_1 and Q5_1 against Q8_1 activations (4 runs each), 5 attention shapes.
+        XCTAssertEqual(checks.count, (15 + 9) * (7 + 3) + 5 + 1 + 2 * 4 + 5, r.stdout)
     }
 
     /// The whole GPU path — runner ↔ worker protocol, upload, the forward pass's launch sequence, CUDA graph
@@ -168,6 +169,24 @@ final class GPUTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// The real model through the real kernels: SmolLM2 (Q4_1 layers, Q8_0 output, 30 layers, GQA 9/3) with
+    /// every layer and the output offloaded to the stand-in driver writes the CPU engine's greedy text for
+    /// 32 tokens. (Q4_1 needs the Q8_1 sum term: without it the text parted at the 15th token.) About a
+    /// minute: each token runs 30 layers' kernels thread by thread on the host.
+    func testStandInDriverWritesSmolLM2sGreedyText() throws {
+        _ = try requireWorker()
+        let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
+        let model = try E2E.cachedModel("SmolLM2-135M-Instruct.Q4_1.gguf")
+        let args = ["-m", model.path, "-p", "The capital of France is", "-n", "32", "--temp", "0", "--log-disable"]
+        let cpu = try E2E.run(try E2E.runner(), args)
+        XCTAssertEqual(cpu.status, 0, cpu.stderr)
+        let gpu = try E2E.run(try E2E.runner(), args + ["-ngl", "999", "--gpu", "nvidia"], timeout: 600,
+                              environment: ["LD_LIBRARY_PATH": driver.path])
+        XCTAssertEqual(gpu.status, 0, gpu.stderr)
+        XCTAssertTrue(cpu.stdout.hasPrefix("The capital of France is Paris"), cpu.stdout)
+        XCTAssertEqual(gpu.stdout, cpu.stdout)
     }
 
     /// A bundle carries the worker as a member checked against its SHA-256 manifest: intact, it is copied to
