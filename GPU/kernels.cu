@@ -415,9 +415,11 @@ DEV void round_row(const float* src, float* dst, float* corr, int cols, int mode
     }
 }
 
+// Row bidx(), columns 256·bidy() … (a slice per block: every mode's blocks, 32 or 256 values, lie inside one).
 KERNEL void round_activations(const float* x, float* out, float* corr, int cols, int mode) {
-    round_row(x + (unsigned long long)bidx() * cols, out + (unsigned long long)bidx() * cols,
-              corr + (unsigned long long)bidx() * (cols / 32), cols, mode);
+    unsigned long long at = (unsigned long long)bidx() * cols + 256 * bidy();
+    int n = cols - 256 * bidy() < 256 ? cols - 256 * bidy() : 256;
+    round_row(x + at, out + at, corr + at / 32, n, mode);
 }
 
 // ---- Elementwise pieces ----------------------------------------------------------------------------
@@ -459,17 +461,20 @@ KERNEL void rope_qk(float* q, float* k, const float* table, int heads, int kvHea
     }
 }
 
-// gate[row] = silu(gate[row]) · up[row], then rounded for the down projection. One block per row.
+// gate[row] = silu(gate[row]) · up[row], then rounded for the down projection. A block of 256 threads per
+// row bidx() and 256 columns from 256·bidy(): one block per row left a 1B model's 8192 values to a single
+// multiprocessor, 32 steps in a row, at every decode step.
 KERNEL void swiglu_round(float* gate, const float* up, float* corr, int cols, int mode) {
-    float* g = gate + (unsigned long long)bidx() * cols;
-    const float* u = up + (unsigned long long)bidx() * cols;
-    for (int i = tid(); i < cols; i += ntid()) {
-        float v = g[i];
-        g[i] = v / (1.0f + fast_exp(-v)) * u[i];
+    unsigned long long at = (unsigned long long)bidx() * cols + 256 * bidy();
+    int n = cols - 256 * bidy() < 256 ? cols - 256 * bidy() : 256;
+    int i = tid();
+    if (i < n) {
+        float v = gate[at + i];
+        gate[at + i] = v / (1.0f + fast_exp(-v)) * up[at + i];
     }
     if (mode) {
         sync_block();
-        round_row(g, g, corr + (unsigned long long)bidx() * (cols / 32), cols, mode);
+        round_row(gate + at, gate + at, corr + at / 32, n, mode);
     }
 }
 

@@ -312,7 +312,7 @@ static int project(const struct matrix* m, CUdeviceptr x, int x_mode, CUdevicept
         if (!(M.rounded_src == x && M.rounded_mode == m->act && M.rounded_rows == n)) {
             int cols = m->cols, mode = m->act;
             void* args[] = {&x, &M.xr, &M.xc, &cols, &mode};
-            int status = launch(M.round_act, (unsigned)n, 1, 256, args);
+            int status = launch(M.round_act, (unsigned)n, (unsigned)(cols + 255) / 256, 256, args);
             if (status) return status;
             M.rounded_src = x; M.rounded_mode = m->act; M.rounded_rows = n;
         }
@@ -545,7 +545,7 @@ static int run_layers(int N, int rows) {
         if ((status = project(&l->gate, M.xb, gu, M.gate, N)) || (status = project(&l->up, M.xb, gu, M.up, N))) return status;
         int down = l->down.act;
         void* glu[] = {&M.gate, &M.up, &M.xc, &ff, &down};
-        if ((status = launch(M.swiglu, N, 1, 256, glu))) return status;
+        if ((status = launch(M.swiglu, N, (unsigned)(ff + 255) / 256, 256, glu))) return status;
         M.rounded_src = 0;
         if ((status = project(&l->down, M.gate, down, M.proj, N))) return status;
     }
@@ -906,7 +906,7 @@ static int selftest_rounding(void) {
         cu.MemsetD8(dy, 0xFF, (size_t)rows * cols * 4);
         cu.CtxSynchronize();
         void* args[] = {&dx, &dy, &dc, &cols, &mode};
-        if (launch(f, rows, 1, 256, args) || cu.CtxSynchronize()) { printf("FAIL rounding mode %d: %s\n", mode, g_error); failures++; continue; }
+        if (launch(f, rows, (unsigned)(cols + 255) / 256, 256, args) || cu.CtxSynchronize()) { printf("FAIL rounding mode %d: %s\n", mode, g_error); failures++; continue; }
         cu.MemcpyDtoH(y, dy, (size_t)rows * cols * 4);
         char what[48];
         snprintf(what, sizeof what, "activation rounding mode %d", mode);
@@ -980,7 +980,7 @@ static int selftest_q8_1(const char* dir, const char* name, int type) {
         cu.MemcpyHtoD(dx, x, (size_t)n * cols * 4);
         int mode = 5;
         void* args[] = {&dx, &dxr, &M.xc, &cols, &mode};
-        if (launch(round, n, 1, 256, args) || matmul(&m, dxr, dy, n) || cu.CtxSynchronize()) {
+        if (launch(round, n, (unsigned)(cols + 255) / 256, 256, args) || matmul(&m, dxr, dy, n) || cu.CtxSynchronize()) {
             printf("FAIL %s Q8_1 n=%d: %s\n", name, n, g_error);
             failures++;
             continue;

@@ -1,90 +1,164 @@
 #!/usr/bin/env bash
 # The one script a session runs on a lent NVIDIA machine (the device tool), from the repository root.
-# Everything is built here beforehand: `bash Tools/gpu-check.sh --prepare` fills .gpucarry/ (ignored by
-# git) with the xz-compressed stripped runner, the GPU worker, the Llama 3 vocabulary, the model generator,
-# the gguf wheel and, when Tools/setup-llamacpp-cuda.sh has built it, llama.cpp's CUDA llama-bench and
-# llama-quantize. On the device:  bash Tools/gpu-check.sh   (carry .gpucarry; results under $OUT)
+# Everything is built here beforehand: `bash Tools/gpu-check.sh --prepare` fills, ignored by git,
+#   .gpucarry/        the xz-compressed stripped runner and GPU worker, the Llama 3 vocabulary, the model
+#                     generator, the goldens, the gguf wheel and, when Tools/setup-llamacpp-cuda.sh has built
+#                     them, llama.cpp's CUDA llama-bench and its CPU llama-quantize (about 35 MB);
+#   .gpucarry-smol1/, .gpucarry-smol2/   SmolLM2-135M-Instruct Q4_1 (98 MB) in two halves: one call carries
+#                     at most 64 MiB, and the machine keeps /tmp while it stays warm (30 s after a call).
+# On the device, three calls in a row (each one right after the last returns):
+#   1. carry [".gpucarry"]        bash Tools/gpu-check.sh --stage   (unpacks; starts generating the models in
+#                                                                    the background, which goes on after it)
+#   2. carry [".gpucarry-smol1"]  bash Tools/gpu-check.sh --stage
+#   3. carry [".gpucarry-smol2"]  bash Tools/gpu-check.sh           (stages the last half, runs every check)
+# A machine that went cold between calls lost /tmp: the run then says what is missing and checks the rest.
 #
 # Checks, in order: the worker's kernel self-test (every format's matrix kernels at 1…100 tokens, attention,
 # against double-precision host references); the tiny goldens' logits against llama.cpp's records with full
-# (-ngl 999) and partial (-ngl 2 of 4) offload; GPU against CPU on K-quant files; speed with --bench against
-# llama.cpp built with CUDA, on 1B-shaped models. Prints a summary table last.
+# (-ngl 999) and partial (-ngl 2 of 4) offload; GPU against CPU on K-quant files; SmolLM2's greedy text on
+# the GPU against the CPU's for 32 tokens; speed with --bench against llama.cpp built with CUDA, on 1B-shaped
+# models and SmolLM2, and the GPU memory the runner took. Prints a summary table last; results under $OUT.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-carry="$root/.gpucarry"
 testdata="${SWIFTFILE_TESTDATA:-$root/testdata}"
+smol_name=SmolLM2-135M-Instruct.Q4_1.gguf
 
 if [ "${1:-}" = "--prepare" ]; then
     set -e
-    mkdir -p "$carry"
-    grep -qx "/.gpucarry/" "$root/.git/info/exclude" 2>/dev/null || echo "/.gpucarry/" >> "$root/.git/info/exclude"
+    carry="$root/.gpucarry"
+    mkdir -p "$carry" "$root/.gpucarry-smol1" "$root/.gpucarry-smol2"
+    for d in .gpucarry .gpucarry-smol1 .gpucarry-smol2; do
+        grep -qx "/$d/" "$root/.git/info/exclude" 2>/dev/null || echo "/$d/" >> "$root/.git/info/exclude"
+    done
     strip -o "$carry/swiftfile" "$root/.build/release/swiftfile"
-    xz -T2 -6 -f "$carry/swiftfile"
-    cp "$root/.build/release/swiftfile-gpu" "$carry/"
+    cp "$root/.build/release/swiftfile-gpu" "$carry/swiftfile-gpu"
+    xz -T2 -6 -f "$carry/swiftfile" "$carry/swiftfile-gpu"
     cp "$testdata/vocab/ggml-vocab-llama-bpe.gguf" "$root/Tools/make_synthetic_llama.py" "$carry/"
     cp "$testdata/goldens/"*.json "$carry/"
     [ -f "$carry"/gguf-0.19.0-py3-none-any.whl ] || "$root/.venv/bin/pip" download -q --no-deps gguf==0.19.0 -d "$carry"
-    llama="$root/.cache/cuda/llama-build/bin"
-    if [ -x "$llama/llama-bench" ]; then
+    rm -rf "$carry/llama"
+    bench="$root/.cache/cuda/llama-build/bin/llama-bench" quantize="$root/.cache/cuda/quantize-build/bin/llama-quantize"
+    if [ -x "$bench" ] && [ -x "$quantize" ]; then
         mkdir -p "$carry/llama"
-        for b in llama-bench llama-quantize; do strip -o "$carry/llama/$b" "$llama/$b"; xz -T2 -6 -f "$carry/llama/$b"; done
+        strip -o "$carry/llama/llama-bench" "$bench"
+        strip -o "$carry/llama/llama-quantize" "$quantize"
+        xz -T2 -6 -f "$carry/llama/llama-bench" "$carry/llama/llama-quantize"
+    else
+        echo "no llama.cpp builds (bash Tools/setup-llamacpp-cuda.sh): the run will have no side-by-side numbers"
     fi
-    du -sh "$carry"
+    smol="$root/.cache/models/$smol_name"
+    if [ -f "$smol" ]; then
+        half=$(( ($(stat -c %s "$smol") + 1) / 2 ))
+        rm -f "$root"/.gpucarry-smol1/* "$root"/.gpucarry-smol2/*
+        head -c "$half" "$smol" > "$root/.gpucarry-smol1/part1"
+        tail -c +"$((half + 1))" "$smol" > "$root/.gpucarry-smol2/part2"
+        (cd "$(dirname "$smol")" && sha256sum "$smol_name") > "$carry/smol.sha256"
+    else
+        echo "no $smol (make smollm2): the run will skip SmolLM2"
+    fi
+    du -sh "$carry" "$root/.gpucarry-smol1" "$root/.gpucarry-smol2"
     exit 0
 fi
 
 out="${OUT:-/tmp/gpu-check-out}"
 work=/tmp/gpu-check
-mkdir -p "$out" "$work/models"
+bin="$work/bin" models="$work/models"
+mkdir -p "$out" "$bin" "$models" "$work/smol"
+
+# ---- Staging: whatever this call carried goes to /tmp, which outlives the call while the machine is warm.
+stage() {
+    local carried=0
+    if [ -d "$root/.gpucarry" ] && [ -f "$root/.gpucarry/swiftfile.xz" ]; then
+        rm -rf "$work/carry" && cp -r "$root/.gpucarry" "$work/carry"
+        xz -dc "$work/carry/swiftfile.xz" > "$bin/swiftfile" && chmod +x "$bin/swiftfile"
+        xz -dc "$work/carry/swiftfile-gpu.xz" > "$bin/swiftfile-gpu" && chmod +x "$bin/swiftfile-gpu"
+        if [ -d "$work/carry/llama" ]; then
+            for b in llama-bench llama-quantize; do xz -dc "$work/carry/llama/$b.xz" > "$bin/$b"; chmod +x "$bin/$b"; done
+        fi
+        python3 -m pip install -q --no-index --no-deps --no-compile --target "$work/site" "$work/carry"/gguf-*.whl >/dev/null 2>&1
+        carried=1
+        # The models, in the background (a new session, so it outlives this call): the run waits for them.
+        setsid nohup bash "$root/Tools/gpu-check.sh" --generate > "$work/generate.log" 2>&1 < /dev/null &
+        echo "staged the runner, the worker and the tools; generating models in the background"
+    fi
+    for part in 1 2; do
+        if [ -f "$root/.gpucarry-smol$part/part$part" ]; then
+            cp "$root/.gpucarry-smol$part/part$part" "$work/smol/part$part"
+            echo "staged SmolLM2 part $part"
+            carried=1
+        fi
+    done
+    [ "$carried" = 1 ] || echo "nothing carried to stage"
+}
+
+gen() {  # gen NAME ARGS...: a model from the deterministic generator (Tools/make_synthetic_llama.py)
+    local name="$1"; shift
+    [ -s "$models/$name" ] && return 0
+    PYTHONPATH="$work/site" python3 "$work/carry/make_synthetic_llama.py" --vocab "$work/carry/ggml-vocab-llama-bpe.gguf" \
+        --out "$models/$name.tmp" "$@" > "$models/$name.log" 2>&1 && mv "$models/$name.tmp" "$models/$name"
+}
+quantize() {  # quantize SOURCE TYPE NAME
+    [ -s "$models/$3" ] && return 0
+    [ -x "$bin/llama-quantize" ] || return 1
+    "$bin/llama-quantize" "$models/$1" "$models/$3.tmp" "$2" 16 > "$models/$3.log" 2>&1 && mv "$models/$3.tmp" "$models/$3"
+}
+kquants=(Q4_K_M Q2_K Q3_K_M Q5_K_M Q6_K IQ4_XS Q4_0 Q5_0)
+
+if [ "${1:-}" = "--generate" ]; then
+    gen tiny-llama3-f16-q4emb.gguf --matrices f16 --embedding q4_0 &
+    gen tiny-llama3-q8_0-q4emb.gguf --matrices q8_0 --embedding q4_0 &
+    gen synth-1b-q4_0.gguf --shape 1b --matrices q4_0 &
+    { gen tiny-llama3-f16.gguf --matrices f16 && for q in "${kquants[@]}"; do quantize tiny-llama3-f16.gguf "$q" "tiny-$q.gguf"; done; } &
+    gen synth-1b-f16.gguf --shape 1b --matrices f16 && quantize synth-1b-f16.gguf Q4_K_M synth-1b-q4_k_m.gguf
+    wait
+    touch "$work/generated"
+    exit 0
+fi
+
+stage
+[ "${1:-}" = "--stage" ] && exit 0
+
 log() { echo "== $*"; }
 summary=()
 record() { summary+=("$1"); }
+run="$bin/swiftfile"
+if [ ! -x "$run" ]; then
+    echo "FAIL: the runner was not staged (carry .gpucarry with --stage first, or the machine went cold)"
+    exit 1
+fi
+export PYTHONPATH="$work/site"
+# cuBLAS and cudart for llama-bench come from the image's CUDA 13 Python packages.
+libs=$(python3 -c "import nvidia, os; print(':'.join(r for r, d, f in os.walk(nvidia.__path__[0]) if any(x.startswith(('libcublas', 'libcudart')) for x in f)))" 2>/dev/null)
+export LD_LIBRARY_PATH="${libs}:${LD_LIBRARY_PATH:-}"
 
 log "machine"
 nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv,noheader
 lscpu | grep -E "Model name|^CPU\(s\)" | tr -s ' '
-
-xz -dc "$carry/swiftfile.xz" > "$work/swiftfile" && chmod +x "$work/swiftfile"
-cp "$carry/swiftfile-gpu" "$work/swiftfile-gpu" && chmod +x "$work/swiftfile-gpu"
-run="$work/swiftfile"
-python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$carry"/gguf-*.whl >/dev/null 2>&1
-export PYTHONPATH=/tmp/site
-if [ -d "$carry/llama" ]; then
-    for b in llama-bench llama-quantize; do xz -dc "$carry/llama/$b.xz" > "$work/$b"; chmod +x "$work/$b"; done
-    # cuBLAS/cudart come from the image's CUDA 13 Python packages.
-    libs=$(python3 -c "import nvidia, os; p=os.path.dirname(nvidia.__path__[0] if hasattr(nvidia,'__path__') else nvidia.__file__); print(':'.join(os.path.join(r) for r,d,f in os.walk(nvidia.__path__[0]) if any(x.startswith(('libcublas','libcudart')) for x in f)))" 2>/dev/null)
-    export LD_LIBRARY_PATH="${libs}:${LD_LIBRARY_PATH:-}"
-fi
-
-gen() {  # gen NAME ARGS...: a model from the deterministic generator (Tools/make_synthetic_llama.py)
-    local name="$1"; shift
-    [ -s "$work/models/$name" ] || python3 "$carry/make_synthetic_llama.py" --vocab "$carry/ggml-vocab-llama-bpe.gguf" \
-        --out "$work/models/$name" "$@" > "$work/models/$name.log" 2>&1
-}
-# Start the big ones first, in the background.
-gen synth-1b-f16.gguf --shape 1b --matrices f16 &
-gen synth-1b-q4_0.gguf --shape 1b --matrices q4_0 &
-gen tiny-llama3-f16-q4emb.gguf --matrices f16 --embedding q4_0 &
-gen tiny-llama3-q8_0-q4emb.gguf --matrices q8_0 --embedding q4_0 &
-
 log "runner and worker"
 "$run" --version
-"$work/swiftfile-gpu" --probe
+start=$(date +%s%N)
+"$bin/swiftfile-gpu" --probe
+echo "probe (the driver compiles the PTX unless its cache has it): $(( ($(date +%s%N) - start) / 1000000 )) ms"
 
 log "kernel self-test"
-if "$work/swiftfile-gpu" --selftest "$root/Tests/TensorsTests/Fixtures" > "$out/selftest.txt" 2>&1; then
+if "$bin/swiftfile-gpu" --selftest "$root/Tests/TensorsTests/Fixtures" > "$out/selftest.txt" 2>&1; then
     record "kernel self-test: $(tail -1 "$out/selftest.txt")"
 else
     record "kernel self-test: FAILED (see selftest.txt)"
 fi
 grep -E "FAIL|selftest" "$out/selftest.txt" | head -40
 
-wait %3 %4 2>/dev/null
+log "waiting for the models"
+for i in $(seq 1 300); do [ -f "$work/generated" ] && break; sleep 1; done
+[ -f "$work/generated" ] || echo "model generation not finished after 300 s; going on with what is there"
+tail -3 "$work/generate.log" 2>/dev/null
+
 log "goldens (llama.cpp's recorded logits)"
 for spec in "tiny-llama3-f16-q4emb 1e-2" "tiny-llama3-q8_0-q4emb 1e-2"; do
     set -- $spec
+    [ -s "$models/$1.gguf" ] || { record "FAIL golden $1: model not generated"; continue; }
     for ngl in 999 2; do
-        if python3 "$root/Tools/gpu_compare.py" golden "$run" "$work/models/$1.gguf" "$carry/$1.json" "$2" -ngl "$ngl" --gpu nvidia > "$out/golden-$1-ngl$ngl.txt" 2>&1; then
+        if python3 "$root/Tools/gpu_compare.py" golden "$run" "$models/$1.gguf" "$work/carry/$1.json" "$2" -ngl "$ngl" --gpu nvidia > "$out/golden-$1-ngl$ngl.txt" 2>&1; then
             record "$(tail -1 "$out/golden-$1-ngl$ngl.txt")"
         else
             record "FAIL golden $1 -ngl $ngl: $(tail -1 "$out/golden-$1-ngl$ngl.txt")"
@@ -94,59 +168,78 @@ for spec in "tiny-llama3-f16-q4emb 1e-2" "tiny-llama3-q8_0-q4emb 1e-2"; do
 done
 
 log "K-quants and I-quants: GPU against CPU"
-if [ -x "$work/llama-quantize" ]; then
-    gen tiny-llama3-f16.gguf --matrices f16
-    for q in Q4_K_M Q2_K Q3_K_M Q5_K_M Q6_K IQ4_XS Q4_0 Q5_0; do
-        m="$work/models/tiny-$q.gguf"
-        "$work/llama-quantize" "$work/models/tiny-llama3-f16.gguf" "$m" "$q" 8 > "$m.log" 2>&1 || { record "FAIL quantize $q"; continue; }
-        tol=5e-2
-        if python3 "$root/Tools/gpu_compare.py" pair "$run" "$m" "$tol" 16 "-ngl 0" "-ngl 999 --gpu nvidia" > "$out/pair-$q.txt" 2>&1; then
-            record "$(tail -1 "$out/pair-$q.txt")"
-        else
-            record "FAIL $q: $(tail -1 "$out/pair-$q.txt")"
-        fi
-    done
-else
-    record "K-quant pairs: skipped (no llama-quantize carried)"
-fi
-
-log "speed"
-wait
-models=("$work/models/synth-1b-q4_0.gguf")
-if [ -x "$work/llama-quantize" ]; then
-    "$work/llama-quantize" "$work/models/synth-1b-f16.gguf" "$work/models/synth-1b-q4_k_m.gguf" Q4_K_M 16 > /dev/null 2>&1 && models+=("$work/models/synth-1b-q4_k_m.gguf")
-fi
-models+=("$work/models/synth-1b-f16.gguf")
-for m in "${models[@]}"; do
-    name=$(basename "$m" .gguf)
-    SWIFTFILE_GPU_PROFILE=1 "$run" --bench -m "$m" -ngl 999 --gpu nvidia -p 512 -n 128 -r 3 -o json > "$out/bench-$name.json" 2> "$out/bench-$name.err"
-    python3 - "$out/bench-$name.json" "$name" <<'PY' >> "$out/speed.txt"
-import json, sys
-try:
-    rows = json.load(open(sys.argv[1]))
-except Exception as e:
-    print(f"{sys.argv[2]} swiftfile: no result ({e})"); raise SystemExit
-for r in rows if isinstance(rows, list) else rows.get("results", []):
-    print(f"{sys.argv[2]} swiftfile {r.get('test', '?')}: {r.get('avg_ts', r.get('tokens_per_second', '?'))} t/s")
-PY
-    tail -3 "$out/bench-$name.err"
-    if [ -x "$work/llama-bench" ]; then
-        "$work/llama-bench" -m "$m" -ngl 99 -p 512 -n 128 -r 3 -o json > "$out/llama-$name.json" 2> "$out/llama-$name.err"
-        python3 - "$out/llama-$name.json" "$name" <<'PY' >> "$out/speed.txt"
-import json, sys
-try:
-    rows = json.load(open(sys.argv[1]))
-except Exception as e:
-    print(f"{sys.argv[2]} llama.cpp: no result ({e})"); raise SystemExit
-for r in rows:
-    t = f"pp{r['n_prompt']}" if r.get("n_prompt") else f"tg{r['n_gen']}"
-    print(f"{sys.argv[2]} llama.cpp {t}: {r['avg_ts']:.1f} t/s")
-PY
-        tail -2 "$out/llama-$name.err"
+for q in "${kquants[@]}"; do
+    m="$models/tiny-$q.gguf"
+    [ -s "$m" ] || { record "K-quant $q: no model (llama-quantize not carried or failed)"; continue; }
+    if python3 "$root/Tools/gpu_compare.py" pair "$run" "$m" 5e-2 16 "-ngl 0" "-ngl 999 --gpu nvidia" > "$out/pair-$q.txt" 2>&1; then
+        record "$(tail -1 "$out/pair-$q.txt")"
+    else
+        record "FAIL $q: $(tail -1 "$out/pair-$q.txt")"
     fi
 done
-cat "$out/speed.txt"
+
+log "SmolLM2: greedy text on the GPU against the CPU's, 32 tokens"
+smol="$models/$smol_name"
+if [ ! -s "$smol" ] && [ -f "$work/smol/part1" ] && [ -f "$work/smol/part2" ]; then
+    cat "$work/smol/part1" "$work/smol/part2" > "$smol"
+fi
+if [ -s "$smol" ] && (cd "$models" && sha256sum -c --quiet "$work/carry/smol.sha256"); then
+    for prompt in "The capital of France is" "Once upon a time, there was a little robot who"; do
+        "$run" -m "$smol" -p "$prompt" -n 32 --temp 0 --log-disable > "$out/smol-cpu.txt" 2>&1
+        "$run" -m "$smol" -p "$prompt" -n 32 --temp 0 --log-disable -ngl 999 --gpu nvidia > "$out/smol-gpu.txt" 2>&1
+        if cmp -s "$out/smol-cpu.txt" "$out/smol-gpu.txt"; then
+            record "ok   SmolLM2 greedy text equal for 32 tokens: '${prompt:0:24}'"
+        else
+            record "FAIL SmolLM2 greedy text differs: '${prompt:0:24}' (smol-*.txt)"
+            cp "$out/smol-cpu.txt" "$out/smol-cpu-${#prompt}.txt"; cp "$out/smol-gpu.txt" "$out/smol-gpu-${#prompt}.txt"
+        fi
+    done
+    python3 "$root/Tools/gpu_compare.py" pair "$run" "$smol" 5e-2 16 "-ngl 0" "-ngl 999 --gpu nvidia" > "$out/pair-smol.txt" 2>&1
+    record "SmolLM2 logits (for the record; the model moves 0.1–0.25 between CPU batch sizes): $(tail -1 "$out/pair-smol.txt")"
+else
+    record "SmolLM2: not staged or damaged (parts: $(ls "$work/smol" 2>/dev/null | tr '\n' ' ')): carry .gpucarry-smol1 and 2"
+    smol=""
+fi
+
+log "speed (pp512 / tg128, 3 repetitions)"
+speed=()
+for name in synth-1b-q4_0 synth-1b-q4_k_m synth-1b-f16 smol; do
+    if [ "$name" = smol ]; then m="$smol"; else m="$models/$name.gguf"; fi
+    [ -n "$m" ] && [ -s "$m" ] || { speed+=("$name: no model"); continue; }
+    variants=("tensor")
+    [ "$name" = synth-1b-q4_0 ] && variants+=("simt")
+    for variant in "${variants[@]}"; do
+        env=(SWIFTFILE_GPU_PROFILE=1)
+        [ "$variant" = simt ] && env+=(SWIFTFILE_GPU_MATMUL=simt)
+        env "${env[@]}" "$run" --bench -m "$m" -ngl 999 --gpu nvidia -p 512 -n 128 -r 3 -o json > "$out/bench-$name-$variant.json" 2> "$out/bench-$name-$variant.err"
+        line=$(python3 - "$out/bench-$name-$variant.json" <<'PY'
+import json, sys
+try:
+    rows = json.load(open(sys.argv[1]))
+except Exception as e:
+    print(f"no result ({e})"); raise SystemExit
+rows = rows if isinstance(rows, list) else rows.get("results", [])
+print("  ".join(f"{r.get('test', '?')} {float(r.get('avg_ts', r.get('tokens_per_second', 0))):.1f}" for r in rows))
+PY
+)
+        speed+=("$name swiftfile ($variant matmul): $line; $(grep -m1 -o 'offloaded.*' "$out/bench-$name-$variant.err")")
+    done
+    if [ -x "$bin/llama-bench" ]; then
+        "$bin/llama-bench" -m "$m" -ngl 99 -p 512 -n 128 -r 3 -o json > "$out/llama-$name.json" 2> "$out/llama-$name.err"
+        line=$(python3 - "$out/llama-$name.json" <<'PY'
+import json, sys
+try:
+    rows = json.load(open(sys.argv[1]))
+except Exception as e:
+    print(f"no result ({e})"); raise SystemExit
+print("  ".join((f"pp{r['n_prompt']}" if r.get("n_prompt") else f"tg{r['n_gen']}") + f" {r['avg_ts']:.1f}" for r in rows))
+PY
+)
+        speed+=("$name llama.cpp CUDA: $line")
+    fi
+done
+printf '%s\n' "${speed[@]}" | tee "$out/speed.txt"
 nvidia-smi --query-gpu=memory.used --format=csv,noheader
 
 log "summary"
-printf '%s\n' "${summary[@]}"
+printf '%s\n' "${summary[@]}" "${speed[@]}" | tee "$out/summary.txt"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds llama.cpp with CUDA for sm_90 (H100/H200) on this machine, for Tools/gpu-check.sh's side-by-side
-# speed table: llama-bench and llama-quantize under .cache/cuda/llama-build/bin. Everything from PyPI:
+# speed table: llama-bench under .cache/cuda/llama-build/bin, and a CPU-only llama-quantize (a tenth of the
+# size, it needs no GPU) under .cache/cuda/quantize-build/bin. Both need only glibc, libstdc++ and (bench)
+# CUDA 13's libcudart and libcublas: no OpenMP, no OpenSSL. Everything from PyPI:
 # nvcc, the CUDA runtime and cuBLAS (CUDA 13 wheels, to link against; the GPU machine's image provides the
 # same libraries at run time) and llama.cpp's sources from the llama-cpp-python sdist. No GPU is needed to
 # build. Slow on 2 cores (about 90 minutes, most of it the CUDA template instances); idempotent.
@@ -24,6 +26,11 @@ export PATH="$venv/bin:$PATH"
 cmake -S "$src/vendor/llama.cpp" -B "$base/llama-build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90-real -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc" -DCUDAToolkit_ROOT="$cuda" \
     -DGGML_CUDA_NO_VMM=ON -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAMA_CURL=OFF \
+    -DLLAMA_OPENSSL=OFF -DGGML_OPENMP=OFF \
     -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_EXAMPLES=OFF >/dev/null
-nice -n 15 ninja -C "$base/llama-build" llama-bench llama-quantize
-ls -l "$base/llama-build/bin/llama-bench" "$base/llama-build/bin/llama-quantize"
+nice -n 15 ninja -C "$base/llama-build" llama-bench
+cmake -S "$src/vendor/llama.cpp" -B "$base/quantize-build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=OFF \
+    -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DGGML_OPENMP=OFF \
+    -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_EXAMPLES=OFF >/dev/null
+nice -n 15 ninja -C "$base/quantize-build" llama-quantize
+ls -l "$base/llama-build/bin/llama-bench" "$base/quantize-build/bin/llama-quantize"
