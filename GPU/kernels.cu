@@ -85,7 +85,12 @@ DEV float block_max(float v, float* scratch) {
 // ---- Matrix × few tokens (decode, small batches): one warp per weight row, weights read once. -------
 // y[t·rows + r] = Σ_c W[r, c] · x[t·cols + c] for t < NT. Block: 4 warps, 4 rows. Each lane takes 4
 // consecutive weights (8 lanes per 32-weight chunk, 4 chunks per step), so the warp's activation loads are
-// one contiguous 512-byte run and its weight loads stay within a few neighbouring blocks.
+// one contiguous 512-byte run and its weight loads stay within a few neighbouring blocks. One token (mv_*)
+// and 2–8 (mb_*) are separate kernels: a kernel's register count is its widest path's, and the 8-token
+// path's 250 registers would leave a single-token decode two blocks per multiprocessor.
+// 256-weight super-blocks (K-quants, IQ4_XS): their decoding needs more registers.
+#define SUPER_BLOCKS(TYPE) ((TYPE) == T_Q2_K || (TYPE) == T_Q3_K || (TYPE) == T_Q4_K || (TYPE) == T_Q5_K || \
+                            (TYPE) == T_Q6_K || (TYPE) == T_IQ4_XS)
 template <int TYPE, int NT>
 DEV void matvec_chunk(const u8* row, const float* x, const float* corr, int cols, int c, int part, float* acc) {
     float w[4];
@@ -112,11 +117,16 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const 
     for (int t = 0; t < NT; t++) acc[t] = 0;
     int chunks = cols / 32;
     int part = lane & 7;
-    if (NT <= 2) {
-        // With one or two tokens a step has little to load: unrolled, four chunks' weight loads are in
-        // flight at once instead of one memory latency per step. (More tokens load more per step already,
-        // and unrolling every variant would double the PTX the driver compiles at start-up.)
+    // With one or two tokens a step has little to load: unrolled, four chunks' weight loads (two for the
+    // super-block formats, whose scale decoding takes many registers) are in flight at once instead of one
+    // memory latency per step, with no register spills within the launch bounds below (ptxas -v, sm_90).
+    // More tokens load more per step already, and unrolling every variant would double the PTX the driver
+    // compiles at start-up.
+    if (NT <= 2 && !SUPER_BLOCKS(TYPE)) {
         _Pragma("unroll 4")
+        for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, corr, cols, c, part, acc);
+    } else if (NT <= 2) {
+        _Pragma("unroll 2")
         for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, corr, cols, c, part, acc);
     } else {
         for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, corr, cols, c, part, acc);
@@ -318,10 +328,14 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const 
 }
 
 #define MATRIX_KERNELS(name, TYPE)                                                                          \
-    KERNEL void mv_##name(const u8* W, unsigned long long rowBytes, const float* x, const float* corr,      \
-                          float* y, int rows, int cols, int ntok) {                                       \
+    KERNEL LAUNCH_BOUNDS(128, SUPER_BLOCKS(TYPE) ? 5 : 8) void mv_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
+                                                const float* corr, float* y, int rows, int cols, int ntok) { \
+        (void)ntok;                                                                                       \
+        matvec<TYPE, 1>(W, rowBytes, x, corr, y, rows, cols);                                             \
+    }                                                                                                     \
+    KERNEL LAUNCH_BOUNDS(128, 4) void mb_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
+                                                const float* corr, float* y, int rows, int cols, int ntok) { \
         switch (ntok) {                                                                                   \
-        case 1: matvec<TYPE, 1>(W, rowBytes, x, corr, y, rows, cols); break;                              \
         case 2: matvec<TYPE, 2>(W, rowBytes, x, corr, y, rows, cols); break;                              \
         case 3: matvec<TYPE, 3>(W, rowBytes, x, corr, y, rows, cols); break;                              \
         case 4: matvec<TYPE, 4>(W, rowBytes, x, corr, y, rows, cols); break;                              \
@@ -331,7 +345,7 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const 
         default: matvec<TYPE, 8>(W, rowBytes, x, corr, y, rows, cols); break;                             \
         }                                                                                                 \
     }                                                                                                     \
-    KERNEL LAUNCH_BOUNDS(128, 4) void mm_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
+    KERNEL LAUNCH_BOUNDS(128, 3) void mm_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
         matmul<TYPE>(W, rowBytes, x, corr, y, rows, cols, ntok);                                          \
     }                                                                                                     \
@@ -626,7 +640,7 @@ KERNEL void attention_f32(const float* q, const float* kc, const float* vc, floa
 
 #ifndef __CUDA_ARCH__
 // The stand-in driver finds the host build of each kernel by name, with its argument count.
-#define EMULATED_MATRIX(name, TYPE) EMULATED(mv_##name), EMULATED(mm_##name), EMULATED(ms_##name),
+#define EMULATED_MATRIX(name, TYPE) EMULATED(mv_##name), EMULATED(mb_##name), EMULATED(mm_##name), EMULATED(ms_##name),
 extern "C" const struct emulated_kernel emulated_kernels[] = {
     WEIGHT_FORMATS(EMULATED_MATRIX)
     EMULATED(round_activations), EMULATED(add_norm_round), EMULATED(rope_qk), EMULATED(swiglu_round),

@@ -199,7 +199,7 @@ struct matrix {
     CUdeviceptr data;
     int type, rows, cols;
     unsigned long long row_bytes;
-    CUfunction mv, mm;
+    CUfunction mv, mb, mm;  // one token, 2–8 tokens, more
     int act;  // activation rounding mode (kernels.cu round_activations), from the weight format
 };
 
@@ -301,7 +301,7 @@ static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
         return launch(m->mm, (unsigned)(rows + 63) / 64, (unsigned)(n + 63) / 64, 128, args);
     }
     void* args[] = {(void*)&m->data, &rb, &x, &corr, &y, &rows, &cols, &n};
-    return launch(m->mv, (unsigned)(rows + 3) / 4, 1, 128, args);
+    return launch(n == 1 ? m->mv : m->mb, (unsigned)(rows + 3) / 4, 1, 128, args);
 }
 
 // y = x · Wᵀ, with x holding the values the CPU engine would multiply for W's format: `x_mode` says how x
@@ -435,6 +435,8 @@ static int handle_load(uint64_t length) {
         char name_[32];                                                                                   \
         snprintf(name_, sizeof name_, "mv_%s", sfx);                                                      \
         if (function(&(dst).mv, name_)) return SFG_FAILED;                                                \
+        snprintf(name_, sizeof name_, "mb_%s", sfx);                                                      \
+        if (function(&(dst).mb, name_)) return SFG_FAILED;                                                \
         snprintf(name_, sizeof name_, "%s_%s", tiled_prefix(), sfx);                                      \
         if (function(&(dst).mm, name_)) return SFG_FAILED;                                                \
     } while (0)
@@ -719,10 +721,12 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
     float* deq = malloc((size_t)rows * cols * 4);
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols / 32; c++) fmt_chunk(type, w + r * row_bytes, c, deq + (size_t)r * cols + c * 32);
-    struct matrix m = {dw, type, rows, cols, row_bytes, 0, 0, 0};
+    struct matrix m = {.data = dw, .type = type, .rows = rows, .cols = cols, .row_bytes = row_bytes};
     char fn[32];
     snprintf(fn, sizeof fn, "mv_%s", kernel_suffix(type));
     if (function(&m.mv, fn)) { printf("FAIL %s: %s\n", fn, g_error); return 1; }
+    snprintf(fn, sizeof fn, "mb_%s", kernel_suffix(type));
+    if (function(&m.mb, fn)) { printf("FAIL %s: %s\n", fn, g_error); return 1; }
     snprintf(fn, sizeof fn, "mm_%s", kernel_suffix(type));
     if (function(&m.mm, fn)) { printf("FAIL %s: %s\n", fn, g_error); return 1; }
     for (size_t run = 0; run < sizeof counts / sizeof counts[0] + 3; run++) {
@@ -954,10 +958,12 @@ static int selftest_q8_1(const char* dir, const char* name, int type) {
         return 1;
     }
     cu.MemcpyHtoD(dw, w, total);
-    struct matrix m = {dw, type, rows, cols, row_bytes, 0, 0, 5};
+    struct matrix m = {.data = dw, .type = type, .rows = rows, .cols = cols, .row_bytes = row_bytes, .act = 5};
     char fn[32];
     snprintf(fn, sizeof fn, "mv_%s", kernel_suffix(type));
     if (function(&m.mv, fn)) { printf("FAIL %s: %s\n", fn, g_error); return 1; }
+    snprintf(fn, sizeof fn, "mb_%s", kernel_suffix(type));
+    if (function(&m.mb, fn)) { printf("FAIL %s: %s\n", fn, g_error); return 1; }
     int counts[] = {1, 5, 33, 33};
     for (int run = 0; run < 4; run++) {
         int n = counts[run];
