@@ -5,7 +5,7 @@
 //
 // The C part is the interface between the driver (which schedules the fibers) and the host build of the
 // kernels; the C++ part gives kernels.cu the device primitives it uses, computed as the PTX instructions
-// compute them (round-to-nearest-even conversions, IEEE square root; ex2.approx is exact here).
+// compute them (round-to-nearest-even conversions, IEEE square root).
 #pragma once
 
 #include <stdint.h>
@@ -65,7 +65,6 @@ DEV half_t to_half(float f) {
 }
 DEV float from_half(half_t h) { return fmt_half((const u8*)&h); }
 DEV float round_nearest_even(float v) { return nearbyintf(v); }
-DEV float exp2_approx(float x) { return exp2f(x); }
 DEV float sqrt_rn(float x) { return sqrtf(x); }
 DEV int tid() { return emulated_thread(); }
 DEV int ntid() { return emulated_block_size(); }

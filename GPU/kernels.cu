@@ -20,7 +20,6 @@ typedef unsigned short half_t;  // F16 bits (clang 14 has no arithmetic F16 type
 DEV half_t to_half(float f) { unsigned short h; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f)); return h; }
 DEV float from_half(half_t h) { float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h)); return f; }
 DEV float round_nearest_even(float v) { float r; asm("cvt.rni.f32.f32 %0, %1;" : "=f"(r) : "f"(v)); return r; }
-DEV float exp2_approx(float x) { return __nvvm_ex2_approx_f(x); }
 DEV float sqrt_rn(float x) { return __nvvm_sqrt_rn_f(x); }
 DEV int tid() { return __nvvm_read_ptx_sreg_tid_x(); }
 DEV int ntid() { return __nvvm_read_ptx_sreg_ntid_x(); }
@@ -58,7 +57,33 @@ DEV float warp_max(float v) {
     for (int o = 16; o > 0; o >>= 1) v = __builtin_fmaxf(v, shfl_xor(v, o));
     return v;
 }
-DEV float fast_exp(float x) { return exp2_approx(x * 1.4426950408889634f); }
+// e^x as the CPU engine computes it (Sources/Tensors/Activations.swift, llama.cpp's AVX-512 construction):
+// a range-reduced polynomial with these fused multiply-adds, p · 2^n rounded once. The same operations
+// give the same bits here, so SiLU and the softmax see the CPU's values (the kernels are compiled with
+// -ffp-contract=off: every fused multiply-add is one written as such).
+DEV float scale_by_power_of_two(float p, int k) {  // p · 2^k for |k| ≤ 126, exactly (one rounding)
+    union { unsigned u; float f; } two;
+    two.u = (unsigned)(k + 127) << 23;
+    return p * two.f;
+}
+DEV float fast_exp(float x) {
+    const float shifter = 0x1.8p23f;
+    float z = __builtin_fmaf(x, 0x1.715476p+0f, shifter);
+    float n = z - shifter;
+    float b = __builtin_fmaf(-n, 0x1.62e4p-1f, x);
+    b = __builtin_fmaf(-n, 0x1.7f7d1cp-20f, b);
+    float u = b * b;
+    float high = __builtin_fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f);
+    float low = __builtin_fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f);
+    float p = __builtin_fmaf(0x1.ffffecp-1f, b, 1.0f);
+    p = __builtin_fmaf(__builtin_fmaf(high, u, low), u, p);
+    if (n != n) return n;
+    if (__builtin_fabsf(n) > 192.0f) return n <= 0.0f ? 0.0f : __builtin_inff();
+    int k = (int)n;
+    if (k >= -126 && k <= 126) return scale_by_power_of_two(p, k);
+    int adjust = k < 0 ? 100 : -100;
+    return scale_by_power_of_two(scale_by_power_of_two(p, k + adjust), -adjust);
+}
 
 // Sum over the block (blockDim a multiple of 32, at most 1024); every thread gets the result.
 DEV float block_sum(float v, float* scratch) {
@@ -200,7 +225,7 @@ DEV void matmul_simt(const u8* W, unsigned long long rowBytes, const float* x, c
             _Pragma("unroll")
             for (int i = 0; i < 8; i++)
                 _Pragma("unroll")
-                for (int j = 0; j < 4; j++) acc[i][j] += av[i] * bv[j];
+                for (int j = 0; j < 4; j++) acc[i][j] = __builtin_fmaf(av[i], bv[j], acc[i][j]);
         }
         sync_block();
     }

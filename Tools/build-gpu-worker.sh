@@ -9,8 +9,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:-$root/.build/release}"
 mkdir -p "$out"
 # PTX ISA 6.4 (CUDA 10.1) for sm_70: any driver from 418 on can JIT it, for every GPU from Volta on.
+# No implicit contraction: a fused multiply-add is one the source writes (the CPU engine's exp and sums are
+# reproduced operation by operation), and the host build of the same source computes the same bits.
 ptx_flags=(-x cuda --cuda-device-only -nocudalib -nocudainc --cuda-gpu-arch=sm_70
-           -Xclang -target-feature -Xclang +ptx64 -O3 -std=c++17 -Wall -S)
+           -Xclang -target-feature -Xclang +ptx64 -O3 -std=c++17 -ffp-contract=off -Wall -S)
 find_clang() {
     for candidate in "${GPU_CLANG:-}" clang-14 clang-15 clang-16 clang; do
         [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1 || continue
@@ -38,7 +40,7 @@ cc -O2 -std=gnu11 -Wall -Wextra -s -DGPU_PTX_PATH="$out/swiftfile-gpu.ptx" -o "$
 # The stand-in driver the tests run the worker on where there is no GPU (never shipped): the same kernels
 # compiled for the host, run by GPU/stand_in_driver.c one CUDA thread per fiber.
 mkdir -p "$out/stand-in-driver"
-"$clang" -x c++ -std=c++17 -O2 -Wall -fPIC -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-strict-aliasing \
+"$clang" -x c++ -std=c++17 -O2 -ffp-contract=off -Wall -fPIC -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-strict-aliasing \
     -c -o "$out/stand-in-driver/kernels.o" "$root/GPU/kernels.cu"
 cc -O2 -std=gnu11 -Wall -Wextra -shared -fPIC -o "$out/stand-in-driver/libcuda.so.1" "$root/GPU/stand_in_driver.c" \
     "$out/stand-in-driver/kernels.o" -lm
