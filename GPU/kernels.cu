@@ -49,7 +49,15 @@ DEV float kv_get(const float* p) { return *p; }
 struct __attribute__((aligned(16))) float4 { float x, y, z, w; };
 struct __attribute__((aligned(16))) uint4 { unsigned x, y, z, w; };
 
-DEV float warp_sum(float v) {
+DEV double shfl_xor(double v, int lanes) {
+    union { double d; int i[2]; } u;
+    u.d = v;
+    u.i[0] = shfl_xor(u.i[0], lanes);
+    u.i[1] = shfl_xor(u.i[1], lanes);
+    return u.d;
+}
+template <typename T>
+DEV T warp_sum(T v) {
     for (int o = 16; o > 0; o >>= 1) v += shfl_xor(v, o);
     return v;
 }
@@ -86,13 +94,14 @@ DEV float fast_exp(float x) {
 }
 
 // Sum over the block (blockDim a multiple of 32, at most 1024); every thread gets the result.
-DEV float block_sum(float v, float* scratch) {
+template <typename T>
+DEV T block_sum(T v, T* scratch) {
     v = warp_sum(v);
     int lane = tid() & 31, warp = tid() >> 5, warps = ntid() >> 5;
     sync_block();
     if (lane == 0) scratch[warp] = v;
     sync_block();
-    float total = 0;
+    T total = 0;
     for (int i = 0; i < warps; i++) total += scratch[i];
     return total;
 }
@@ -131,6 +140,56 @@ DEV void matvec_chunk(const u8* row, const float* x, const float* corr, int cols
         for (int t = 0; t < NT; t++) acc[t] += m * corr[(unsigned long long)t * (cols / 32) + c];
     }
 }
+// Q8_0 weights against Q8_0-rounded activations (round_row, mode 3) in the CPU engine's (and llama.cpp's)
+// order, because every layer's output is quantized again and one different last bit can flip a rounding:
+// per token, 8 chains — chain g takes columns 4g…4g+3 of each block as an exact integer sum s and adds
+// d_w·d_x·s with one fused multiply-add, block after block — then ((g0+g4)+(g2+g6))+((g1+g5)+(g3+g7)).
+// Lane p of each 8-lane group is chain p; group k of the warp takes tokens k, k+4. The activations' integers
+// and scale come back exactly from their values: d_x = max|v|/127 (the block's largest value is ±127·d_x)
+// and q = v/d_x.
+template <int NT>
+DEV void matvec_q8_0(const u8* row, const float* x, float* y, int rows, int cols, int r, int lane) {
+    enum { PER_GROUP = (NT + 3) / 4 };
+    int group = lane >> 3, part = lane & 7, chunks = cols / 32;
+    float chain[PER_GROUP];
+    _Pragma("unroll")
+    for (int k = 0; k < PER_GROUP; k++) chain[k] = 0;
+    for (int c = 0; c < chunks; c++) {
+        const u8* b = row + (unsigned long long)c * 34;
+        float dw = fmt_half(b);
+        int w[4];
+        _Pragma("unroll")
+        for (int i = 0; i < 4; i++) w[i] = (int)(signed char)b[2 + 4 * part + i];
+        _Pragma("unroll")
+        for (int k = 0; k < PER_GROUP; k++) {
+            int t = group + 4 * k;
+            const float* v = x + (unsigned long long)(t < NT ? t : 0) * cols + c * 32 + 4 * part;
+            float m = 0;
+            _Pragma("unroll")
+            for (int i = 0; i < 4; i++) m = __builtin_fmaxf(m, __builtin_fabsf(v[i]));
+            m = __builtin_fmaxf(m, shfl_xor(m, 1));
+            m = __builtin_fmaxf(m, shfl_xor(m, 2));
+            m = __builtin_fmaxf(m, shfl_xor(m, 4));
+            float dx = m / 127.0f;
+            int sum = 0;
+            if (dx != 0.0f) {
+                _Pragma("unroll")
+                for (int i = 0; i < 4; i++) sum += w[i] * (int)round_nearest_even(v[i] / dx);
+            }
+            chain[k] = __builtin_fmaf(dw * dx, (float)sum, chain[k]);
+        }
+    }
+    _Pragma("unroll")
+    for (int k = 0; k < PER_GROUP; k++) {
+        float s = chain[k];
+        s += shfl_xor(s, 4);
+        s += shfl_xor(s, 2);
+        s += shfl_xor(s, 1);
+        int t = group + 4 * k;
+        if (part == 0 && t < NT) y[(unsigned long long)t * rows + r] = s;
+    }
+}
+
 template <int TYPE, int NT>
 DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const float* corr, float* y, int rows, int cols) {
     int lane = tid() & 31;
@@ -142,6 +201,10 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const 
     for (int t = 0; t < NT; t++) acc[t] = 0;
     int chunks = cols / 32;
     int part = lane & 7;
+    if (TYPE == T_Q8_0) {
+        matvec_q8_0<NT>(row, x, y, rows, cols, r, lane);
+        return;
+    }
     // With one or two tokens a step has little to load: unrolled, four chunks' weight loads (two for the
     // super-block formats, whose scale decoding takes many registers) are in flight at once instead of one
     // memory latency per step, with no register spills within the launch bounds below (ptxas -v, sm_90).
@@ -160,6 +223,47 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const 
     for (int t = 0; t < NT; t++) {
         float s = warp_sum(acc[t]);
         if (lane == 0) y[(unsigned long long)t * rows + r] = s;
+    }
+}
+
+// One K step of the tiled kernels (blocks of 128 threads, 64 rows from r0, 64 tokens from t0): threads
+// 0–63 decode the 32 weights of chunk c of row r0 + t (zeros past the last row; two halves of 16 keep the
+// decoder's live values down) and hand each to put_weight(row, k, w); threads 64–127 hand the 32
+// activations of token t0 + t − 64 (zeros past the last) to put_activation(token, k, v). Q4_1/Q5_1 also
+// hand over the row's block minimum, put_min(row, m), and the token's Q8_1 sum correction, put_sum(token, s).
+template <int TYPE, typename PutWeight, typename PutActivation, typename PutMin, typename PutSum>
+DEV void stage_chunk(const u8* W, unsigned long long rowBytes, const float* x, const float* corr, int rows, int cols,
+                     int ntok, int r0, int t0, int c, PutWeight put_weight, PutActivation put_activation,
+                     PutMin put_min, PutSum put_sum) {
+    int t = tid();
+    if (t < 64) {
+        int r = r0 + t;
+        _Pragma("unroll")
+        for (int h = 0; h < 2; h++) {
+            float w[16];
+            if (r < rows) {
+                fmt_weights(TYPE, W + (unsigned long long)r * rowBytes, c, 16 * h, 16, w);
+            } else {
+                _Pragma("unroll")
+                for (int i = 0; i < 16; i++) w[i] = 0;
+            }
+            _Pragma("unroll")
+            for (int i = 0; i < 16; i++) put_weight(t, 16 * h + i, w[i]);
+        }
+        if (FMT_HAS_MIN(TYPE)) put_min(t, r < rows && corr ? fmt_block_min(TYPE, W + (unsigned long long)r * rowBytes, c) : 0.0f);
+    } else {
+        int tok = t - 64;
+        bool live = t0 + tok < ntok;
+        const float4* src = (const float4*)(x + (unsigned long long)(t0 + tok) * cols + c * 32);
+        _Pragma("unroll")
+        for (int i = 0; i < 8; i++) {
+            float4 v = live ? src[i] : float4{0, 0, 0, 0};
+            put_activation(tok, 4 * i, v.x);
+            put_activation(tok, 4 * i + 1, v.y);
+            put_activation(tok, 4 * i + 2, v.z);
+            put_activation(tok, 4 * i + 3, v.w);
+        }
+        if (FMT_HAS_MIN(TYPE)) put_sum(tok, live && corr ? corr[(unsigned long long)(t0 + tok) * (cols / 32) + c] : 0.0f);
     }
 }
 
@@ -185,36 +289,10 @@ DEV void matmul_simt(const u8* W, unsigned long long rowBytes, const float* x, c
         for (int j = 0; j < 4; j++) acc[i][j] = 0;
     int chunks = cols / 32;
     for (int c = 0; c < chunks; c++) {
-        if (t < 64) {
-            int r = r0 + t;
-            // Two halves of 16 keep the decoder's live values (and registers) down.
-            _Pragma("unroll")
-            for (int h = 0; h < 2; h++) {
-                float w[16];
-                if (r < rows) {
-                    fmt_weights(TYPE, W + (unsigned long long)r * rowBytes, c, 16 * h, 16, w);
-                } else {
-                    _Pragma("unroll")
-                    for (int i = 0; i < 16; i++) w[i] = 0;
-                }
-                _Pragma("unroll")
-                for (int i = 0; i < 16; i++) ws[16 * h + i][t] = w[i];
-            }
-            if (K == 33) ws[32][t] = r < rows && corr ? fmt_block_min(TYPE, W + (unsigned long long)r * rowBytes, c) : 0.0f;
-        } else {
-            int tok = t - 64;
-            bool live = t0 + tok < ntok;
-            const float4* src = (const float4*)(x + (unsigned long long)(t0 + tok) * cols + c * 32);
-            _Pragma("unroll")
-            for (int i = 0; i < 8; i++) {
-                float4 v = live ? src[i] : float4{0, 0, 0, 0};
-                xs[4 * i][tok] = v.x;
-                xs[4 * i + 1][tok] = v.y;
-                xs[4 * i + 2][tok] = v.z;
-                xs[4 * i + 3][tok] = v.w;
-            }
-            if (K == 33) xs[32][tok] = live && corr ? corr[(unsigned long long)(t0 + tok) * chunks + c] : 0.0f;
-        }
+        stage_chunk<TYPE>(
+            W, rowBytes, x, corr, rows, cols, ntok, r0, t0, c, [&](int row, int k, float w) { ws[k][row] = w; },
+            [&](int tok, int k, float v) { xs[k][tok] = v; }, [&](int row, float m) { ws[32][row] = m; },
+            [&](int tok, float v) { xs[32][tok] = v; });
         sync_block();
         _Pragma("unroll 8")
         for (int k = 0; k < K; k++) {
@@ -273,42 +351,19 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const 
             for (int e = 0; e < 8; e++) acc[i][j].v[e] = 0;
     int chunks = cols / 32;
     for (int c = 0; c < chunks; c++) {
-        if (t < 64) {
-            int r = r0 + t;
-            _Pragma("unroll")
-            for (int h = 0; h < 2; h++) {
-                float w[16];
-                if (r < rows) {
-                    fmt_weights(TYPE, W + (unsigned long long)r * rowBytes, c, 16 * h, 16, w);
-                } else {
-                    _Pragma("unroll")
-                    for (int i = 0; i < 16; i++) w[i] = 0;
-                }
-                _Pragma("unroll")
-                for (int i = 0; i < 16; i++) {
-                    half_t hi = to_half(w[i]);
-                    wh[t * LD + 16 * h + i] = hi;
-                    wl[t * LD + 16 * h + i] = to_half(w[i] - from_half(hi));
-                }
-            }
-            if (FMT_HAS_MIN(TYPE)) mins[t] = r < rows && corr ? fmt_block_min(TYPE, W + (unsigned long long)r * rowBytes, c) : 0.0f;
-        } else {
-            int tok = t - 64;
-            bool live = t0 + tok < ntok;
-            const float4* src = (const float4*)(x + (unsigned long long)(t0 + tok) * cols + c * 32);
-            _Pragma("unroll")
-            for (int i = 0; i < 8; i++) {
-                float4 v = live ? src[i] : float4{0, 0, 0, 0};
-                float vs[4] = {v.x, v.y, v.z, v.w};
-                _Pragma("unroll")
-                for (int j = 0; j < 4; j++) {
-                    half_t hi = to_half(vs[j]);
-                    xh[tok * LD + 4 * i + j] = hi;
-                    xl[tok * LD + 4 * i + j] = to_half(vs[j] - from_half(hi));
-                }
-            }
-            if (FMT_HAS_MIN(TYPE)) sums[tok] = live && corr ? corr[(unsigned long long)(t0 + tok) * chunks + c] : 0.0f;
-        }
+        stage_chunk<TYPE>(
+            W, rowBytes, x, corr, rows, cols, ntok, r0, t0, c,
+            [&](int row, int k, float w) {
+                half_t hi = to_half(w);
+                wh[row * LD + k] = hi;
+                wl[row * LD + k] = to_half(w - from_half(hi));
+            },
+            [&](int tok, int k, float v) {
+                half_t hi = to_half(v);
+                xh[tok * LD + k] = hi;
+                xl[tok * LD + k] = to_half(v - from_half(hi));
+            },
+            [&](int row, float m) { mins[row] = m; }, [&](int tok, float v) { sums[tok] = v; });
         sync_block();
         if (FMT_HAS_MIN(TYPE)) {
             float s = sums[t & 63];
@@ -360,7 +415,14 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const 
     }                                                                                                     \
     KERNEL LAUNCH_BOUNDS(128, 4) void mb_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
+        /* tokens 8·bidy() … (formats multiplied in the CPU's order take every batch this way) */          \
+        int t0 = 8 * bidy();                                                                              \
+        x += (unsigned long long)t0 * cols;                                                               \
+        y += (unsigned long long)t0 * rows;                                                               \
+        if (corr) corr += (unsigned long long)t0 * (cols / 32);                                           \
+        ntok -= t0;                                                                                       \
         switch (ntok) {                                                                                   \
+        case 1: matvec<TYPE, 1>(W, rowBytes, x, corr, y, rows, cols); break;                              \
         case 2: matvec<TYPE, 2>(W, rowBytes, x, corr, y, rows, cols); break;                              \
         case 3: matvec<TYPE, 3>(W, rowBytes, x, corr, y, rows, cols); break;                              \
         case 4: matvec<TYPE, 4>(W, rowBytes, x, corr, y, rows, cols); break;                              \
@@ -467,17 +529,20 @@ KERNEL void round_activations(const float* x, float* out, float* corr, int cols,
 // rounded for the next products (mode as round_activations; 0: not). One block (256 threads) per row.
 KERNEL void add_norm_round(float* x, const float* add, const float* weight, float* out, float* corr, int cols, float eps,
                            int mode) {
-    SHARED float scratch[32];
+    SHARED double scratch[32];
     float* src = x + (unsigned long long)bidx() * cols;
     float* dst = out + (unsigned long long)bidx() * cols;
-    float s = 0;
+    // As the CPU engine (and llama.cpp): the float squares summed in double, so the mean, rounded to float,
+    // comes out the same whatever the order; one ulp in the scale would move every value of the row and
+    // flip the 8-bit rounding of some.
+    double s = 0;
     for (int i = tid(); i < cols; i += ntid()) {
         float v = src[i];
         if (add) { v += add[(unsigned long long)bidx() * cols + i]; src[i] = v; }
-        s += v * v;
+        s += (double)(v * v);
     }
     s = block_sum(s, scratch);
-    float scale = 1.0f / sqrt_rn(s / (float)cols + eps);
+    float scale = 1.0f / sqrt_rn((float)(s / (double)cols) + eps);
     for (int i = tid(); i < cols; i += ntid()) dst[i] = src[i] * scale * weight[i];
     if (mode) {
         sync_block();

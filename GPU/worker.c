@@ -296,6 +296,12 @@ static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
     unsigned long long rb = m->row_bytes;
     int rows = m->rows, cols = m->cols;
     CUdeviceptr corr = m->act == 5 ? M.xc : 0;  // x was rounded as Q8_1 (project): its sum corrections
+    // Q8_0 follows the CPU's summation order at every batch size (kernels.cu, matvec_q8_0): its prompts
+    // take the batched matrix-vector kernel, 8 tokens per block row.
+    if (n > 8 && m->type == T_Q8_0) {
+        void* args[] = {(void*)&m->data, &rb, &x, &corr, &y, &rows, &cols, &n};
+        return launch(m->mb, (unsigned)(rows + 3) / 4, (unsigned)(n + 7) / 8, 128, args);
+    }
     if (n > 8) {
         void* args[] = {(void*)&m->data, &rb, &x, &corr, &y, &rows, &cols, &n};
         return launch(m->mm, (unsigned)(rows + 63) / 64, (unsigned)(n + 63) / 64, 128, args);
@@ -697,6 +703,8 @@ static int check(const char* what, const float* got, const double* want, const d
     return bad ? 1 : 0;
 }
 
+static float host_round(const float* row, int i, int cols, int mode);
+
 static int selftest_matrix(const char* dir, const char* name, int type, int rows, int cols) {
     char path[4096];
     long nb = 0;
@@ -738,6 +746,14 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
             if (function(&m.mm, fn)) { printf("FAIL %s: %s\n", fn, g_error); failures++; break; }
         }
         for (size_t k = 0; k < (size_t)n * cols; k++) x[k] = frand();
+        if (type == T_Q8_0) {  // its kernels take Q8_0-rounded activations, as the worker always gives them
+            float* rounded = malloc((size_t)cols * 4);
+            for (int t = 0; t < n; t++) {
+                for (int c = 0; c < cols; c++) rounded[c] = host_round(x + (size_t)t * cols, c, cols, 3);
+                memcpy(x + (size_t)t * cols, rounded, (size_t)cols * 4);
+            }
+            free(rounded);
+        }
         for (int t = 0; t < n; t++)
             for (int r = 0; r < rows; r++) {
                 double s = 0;
@@ -752,7 +768,8 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
         if (status || cu.CtxSynchronize()) { printf("FAIL %s n=%d: %s\n", name, n, g_error); failures++; continue; }
         cu.MemcpyDtoH(y, dy, (size_t)n * rows * 4);
         char what[64];
-        snprintf(what, sizeof what, "%s %dx%d n=%d (%s)", name, rows, cols, n, n <= 8 ? "matvec" : simt ? "tile, simt" : "tile");
+        const char* kind = n <= 8 || type == T_Q8_0 ? "matvec" : simt ? "tile, simt" : "tile";
+        snprintf(what, sizeof what, "%s %dx%d n=%d (%s)", name, rows, cols, n, kind);
         failures += check(what, y, ref, NULL, (size_t)n * rows, 2e-5);
     }
     cu.MemFree(dw); cu.MemFree(dx); cu.MemFree(dy);

@@ -141,15 +141,16 @@ final class GPUTests: XCTestCase {
     /// capture and replay, activation rounding per format, partial offload — on the stand-in driver, which
     /// runs the kernels' own code on the host. Its logits must match the CPU engine's step for step: a wrong
     /// buffer, layer or residual moves logits by whole units, while the two paths' legitimate difference is
-    /// rounding — up to 0.036 on the Q8_0 model, whose 8-bit activations turn 1e-7 differences into
-    /// occasional rounding flips (the same 0.04 the H200 measured).
+    /// rounding. The Q8_0 model's products follow the CPU's summation order (kernels.cu, matvec_q8_0), so its
+    /// logits are the CPU's to 1e-6 (in any other order its 8-bit activations turned 1e-7 differences into
+    /// rounding flips worth 0.036); F16 measured 0.009, Q4_K_M 0.038.
     func testStandInDriverMatchesTheCPUEngine() throws {
         let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
         _ = try requireWorker()
         XCTAssertTrue(FileManager.default.fileExists(atPath: driver.appendingPathComponent("libcuda.so.1").path))
         let env = ["LD_LIBRARY_PATH": driver.path]
         // Q4_K_M: measured 0.056 (its Q8_K activations flip the same way; see GoldenLogitTests' K-quant test).
-        for (name, tolerance) in [("tiny-llama3-f16-q4emb", 1.2e-2), ("tiny-llama3-q8_0-q4emb", 5e-2), ("tiny-llama3-q4_k_m", 8e-2)] {
+        for (name, tolerance) in [("tiny-llama3-f16-q4emb", 1.2e-2), ("tiny-llama3-q8_0-q4emb", 1e-4), ("tiny-llama3-q4_k_m", 8e-2)] {
             let model = try E2E.testdataFile("models/\(name).gguf")
             for prompt in ["The capital of France is", "Once upon a time, there was a little robot who"] {
                 let cpu = try GoldenLogitTests.topLogits(model: model, prompt: prompt, steps: 12)

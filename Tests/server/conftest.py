@@ -72,8 +72,8 @@ class Runner:
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), error.read()
 
-    def json(self, method, path, body=None, headers=None, raw=None):
-        status, headers, data = self.request(method, path, body, headers, raw)
+    def json(self, method, path, body=None, headers=None, raw=None, timeout=120):
+        status, headers, data = self.request(method, path, body, headers, raw, timeout)
         return status, headers, json.loads(data) if data else None
 
     def metrics(self):
