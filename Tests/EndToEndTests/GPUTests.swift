@@ -174,8 +174,8 @@ final class GPUTests: XCTestCase {
 
     /// The real model through the real kernels: SmolLM2 (Q4_1 layers, Q8_0 output, 30 layers, GQA 9/3) with
     /// every layer and the output offloaded to the stand-in driver writes the CPU engine's greedy text for
-    /// 32 tokens. (Q4_1 needs the Q8_1 sum term: without it the text parted at the 15th token.) About a
-    /// minute: each token runs 30 layers' kernels thread by thread on the host.
+    /// 32 tokens. (Q4_1 needs the Q8_1 sum term: without it the text parted at the 15th token.) About three
+    /// minutes: each token runs 30 layers' kernels thread by thread on the host.
     func testStandInDriverWritesSmolLM2sGreedyText() throws {
         _ = try requireWorker()
         let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
