@@ -296,17 +296,11 @@ static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
     unsigned long long rb = m->row_bytes;
     int rows = m->rows, cols = m->cols;
     CUdeviceptr corr = m->act == 5 ? M.xc : 0;  // x was rounded as Q8_1 (project): its sum corrections
+    void* args[] = {(void*)&m->data, &rb, &x, &corr, &y, &rows, &cols, &n};
     // Q8_0 follows the CPU's summation order at every batch size (kernels.cu, matvec_q8_0): its prompts
     // take the batched matrix-vector kernel, 8 tokens per block row.
-    if (n > 8 && m->type == T_Q8_0) {
-        void* args[] = {(void*)&m->data, &rb, &x, &corr, &y, &rows, &cols, &n};
-        return launch(m->mb, (unsigned)(rows + 3) / 4, (unsigned)(n + 7) / 8, 128, args);
-    }
-    if (n > 8) {
-        void* args[] = {(void*)&m->data, &rb, &x, &corr, &y, &rows, &cols, &n};
-        return launch(m->mm, (unsigned)(rows + 63) / 64, (unsigned)(n + 63) / 64, 128, args);
-    }
-    void* args[] = {(void*)&m->data, &rb, &x, &corr, &y, &rows, &cols, &n};
+    if (n > 8 && m->type == T_Q8_0) return launch(m->mb, (unsigned)(rows + 3) / 4, (unsigned)(n + 7) / 8, 128, args);
+    if (n > 8) return launch(m->mm, (unsigned)(rows + 63) / 64, (unsigned)(n + 63) / 64, 128, args);
     return launch(n == 1 ? m->mv : m->mb, (unsigned)(rows + 3) / 4, 1, 128, args);
 }
 
