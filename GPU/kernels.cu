@@ -144,9 +144,34 @@ DEV void matvec_chunk(const u8* row, const float* x, const float* corr, int cols
 // order, because every layer's output is quantized again and one different last bit can flip a rounding:
 // per token, 8 chains — chain g takes columns 4g…4g+3 of each block as an exact integer sum s and adds
 // d_w·d_x·s with one fused multiply-add, block after block — then ((g0+g4)+(g2+g6))+((g1+g5)+(g3+g7)).
-// Lane p of each 8-lane group is chain p; group k of the warp takes tokens k, k+4. The activations' integers
-// and scale come back exactly from their values: d_x = max|v|/127 (the block's largest value is ±127·d_x)
-// and q = v/d_x.
+// Lane p of an 8-lane group is chain p. The activations' integers and scale come back exactly from their
+// values: d_x = max|v|/127 (the block's largest value is ±127·d_x) and q = v/d_x.
+DEV float q8_0_chain_step(const u8* b, const int* w, const float* v, float chain) {
+    float dw = fmt_half(b);
+    float m = 0;
+    _Pragma("unroll")
+    for (int i = 0; i < 4; i++) m = __builtin_fmaxf(m, __builtin_fabsf(v[i]));
+    m = __builtin_fmaxf(m, shfl_xor(m, 1));  // the 8 lanes of this group: the block's largest magnitude
+    m = __builtin_fmaxf(m, shfl_xor(m, 2));
+    m = __builtin_fmaxf(m, shfl_xor(m, 4));
+    float dx = m / 127.0f;
+    int sum = 0;
+    if (dx != 0.0f) {
+        _Pragma("unroll")
+        for (int i = 0; i < 4; i++) sum += w[i] * (int)round_nearest_even(v[i] / dx);
+    }
+    return __builtin_fmaf(dw * dx, (float)sum, chain);
+}
+DEV float q8_0_fold(float chain) {  // every lane of the group gets ((g0+g4)+(g2+g6))+((g1+g5)+(g3+g7))
+    chain += shfl_xor(chain, 4);
+    chain += shfl_xor(chain, 2);
+    return chain + shfl_xor(chain, 1);
+}
+DEV void q8_0_weights(const u8* b, int part, int* w) {
+    _Pragma("unroll")
+    for (int i = 0; i < 4; i++) w[i] = (int)(signed char)b[2 + 4 * part + i];
+}
+// Several tokens: group k of the warp takes tokens k, k+4 of row r.
 template <int NT>
 DEV void matvec_q8_0(const u8* row, const float* x, float* y, int rows, int cols, int r, int lane) {
     enum { PER_GROUP = (NT + 3) / 4 };
@@ -156,38 +181,58 @@ DEV void matvec_q8_0(const u8* row, const float* x, float* y, int rows, int cols
     for (int k = 0; k < PER_GROUP; k++) chain[k] = 0;
     for (int c = 0; c < chunks; c++) {
         const u8* b = row + (unsigned long long)c * 34;
-        float dw = fmt_half(b);
         int w[4];
-        _Pragma("unroll")
-        for (int i = 0; i < 4; i++) w[i] = (int)(signed char)b[2 + 4 * part + i];
+        q8_0_weights(b, part, w);
         _Pragma("unroll")
         for (int k = 0; k < PER_GROUP; k++) {
             int t = group + 4 * k;
             const float* v = x + (unsigned long long)(t < NT ? t : 0) * cols + c * 32 + 4 * part;
-            float m = 0;
-            _Pragma("unroll")
-            for (int i = 0; i < 4; i++) m = __builtin_fmaxf(m, __builtin_fabsf(v[i]));
-            m = __builtin_fmaxf(m, shfl_xor(m, 1));
-            m = __builtin_fmaxf(m, shfl_xor(m, 2));
-            m = __builtin_fmaxf(m, shfl_xor(m, 4));
-            float dx = m / 127.0f;
-            int sum = 0;
-            if (dx != 0.0f) {
-                _Pragma("unroll")
-                for (int i = 0; i < 4; i++) sum += w[i] * (int)round_nearest_even(v[i] / dx);
-            }
-            chain[k] = __builtin_fmaf(dw * dx, (float)sum, chain[k]);
+            chain[k] = q8_0_chain_step(b, w, v, chain[k]);
         }
     }
     _Pragma("unroll")
     for (int k = 0; k < PER_GROUP; k++) {
-        float s = chain[k];
-        s += shfl_xor(s, 4);
-        s += shfl_xor(s, 2);
-        s += shfl_xor(s, 1);
+        float s = q8_0_fold(chain[k]);
         int t = group + 4 * k;
         if (part == 0 && t < NT) y[(unsigned long long)t * rows + r] = s;
     }
+}
+// One token: each 8-lane group takes its own row, 16 rows per block of 4 warps (the several-token layout
+// would leave three groups of four idle). Groups past the last row compute the last row again without
+// storing it, so every lane of the warp reaches every shuffle.
+DEV void matvec_q8_0_rows(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows, int cols) {
+    int lane = tid() & 31, part = lane & 7;
+    int r = bidx() * 16 + (tid() >> 5) * 4 + (lane >> 3);
+    int rr = r < rows ? r : rows - 1;
+    const u8* row = W + (unsigned long long)rr * rowBytes;
+    float chain = 0;
+    int chunks = cols / 32, c = 0;
+    // Four blocks' loads in flight before their steps (by hand: the steps' shuffles keep the compiler from
+    // unrolling a loop of unknown length).
+    for (; c + 4 <= chunks; c += 4) {
+        int w[4][4];
+        float4 v[4];
+        _Pragma("unroll")
+        for (int u = 0; u < 4; u++) {
+            q8_0_weights(row + (unsigned long long)(c + u) * 34, part, w[u]);
+            v[u] = *(const float4*)(x + (c + u) * 32 + 4 * part);
+        }
+        _Pragma("unroll")
+        for (int u = 0; u < 4; u++) {
+            float vs[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
+            chain = q8_0_chain_step(row + (unsigned long long)(c + u) * 34, w[u], vs, chain);
+        }
+    }
+    for (; c < chunks; c++) {
+        const u8* b = row + (unsigned long long)c * 34;
+        int w[4];
+        q8_0_weights(b, part, w);
+        float4 v = *(const float4*)(x + c * 32 + 4 * part);
+        float vs[4] = {v.x, v.y, v.z, v.w};
+        chain = q8_0_chain_step(b, w, vs, chain);
+    }
+    float s = q8_0_fold(chain);
+    if (part == 0 && r < rows) y[r] = s;
 }
 
 template <int TYPE, int NT>
@@ -411,7 +456,8 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const 
     KERNEL LAUNCH_BOUNDS(128, SUPER_BLOCKS(TYPE) ? 5 : 8) void mv_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
         (void)ntok;                                                                                       \
-        matvec<TYPE, 1>(W, rowBytes, x, corr, y, rows, cols);                                             \
+        if (TYPE == T_Q8_0) matvec_q8_0_rows(W, rowBytes, x, y, rows, cols); /* 16 rows per block */       \
+        else matvec<TYPE, 1>(W, rowBytes, x, corr, y, rows, cols);                                        \
     }                                                                                                     \
     KERNEL LAUNCH_BOUNDS(128, 4) void mb_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
@@ -550,21 +596,6 @@ KERNEL void add_norm_round(float* x, const float* add, const float* weight, floa
     }
 }
 
-// Rotates adjacent pairs of the first ropeDim elements of every head of token bidx(): heads of q for
-// bidy() < heads, then those of k; the host's cos/sin table holds ropeDim values per token.
-KERNEL void rope_qk(float* q, float* k, const float* table, int heads, int kvHeads, int headDim, int ropeDim) {
-    int token = bidx(), head = bidy();
-    float* v = head < heads ? q + ((unsigned long long)token * heads + head) * headDim
-                            : k + ((unsigned long long)token * kvHeads + (head - heads)) * headDim;
-    const float* cs = table + (unsigned long long)token * ropeDim;
-    for (int p = tid(); p < ropeDim / 2; p += ntid()) {
-        float c = cs[2 * p], s = cs[2 * p + 1];
-        float a = v[2 * p], b = v[2 * p + 1];
-        v[2 * p] = a * c - b * s;
-        v[2 * p + 1] = a * s + b * c;
-    }
-}
-
 // gate[row] = silu(gate[row]) · up[row], then rounded for the down projection. A block of 256 threads per
 // row bidx() and 256 columns from 256·bidy(): one block per row left a 1B model's 8192 values to a single
 // multiprocessor, 32 steps in a row, at every decode step.
@@ -598,24 +629,52 @@ KERNEL void gather_rows(float* dst, const float* src, const int* index, int cols
 // ---- KV cache and attention ----------------------------------------------------------------------
 // info[2·i] = position, info[2·i+1] = sequence of token i.
 
+// Token bidx(): heads of q for bidy() < heads are rotated in place; for bidy() = heads + h, kv head h of k is
+// rotated and stored in the cache with v's (k itself is not kept: attention reads the cache). Rotation
+// turns adjacent pairs of a head's first ropeDim elements by the host's cos/sin table, ropeDim values per
+// token (0: no rotation).
 template <typename KV>
-DEV void kv_store(const float* k, const float* v, KV* kc, KV* vc, const int* info, int kvDim, int ctx,
-                  int sequences, int layer) {
-    int i = bidx();
-    int pos = info[2 * i], seq = info[2 * i + 1];
-    unsigned long long base = (((unsigned long long)layer * sequences + seq) * ctx + pos) * kvDim;
-    for (int d = tid(); d < kvDim; d += ntid()) {
-        kv_put(kc + base + d, k[(unsigned long long)i * kvDim + d]);
-        kv_put(vc + base + d, v[(unsigned long long)i * kvDim + d]);
+DEV void rope_store(float* q, const float* k, const float* v, const float* table, KV* kc, KV* vc, const int* info,
+                    int heads, int kvHeads, int headDim, int ropeDim, int ctx, int sequences, int layer) {
+    int token = bidx(), head = bidy();
+    const float* cs = table + (unsigned long long)token * ropeDim;
+    if (head < heads) {
+        float* x = q + ((unsigned long long)token * heads + head) * headDim;
+        for (int p = tid(); p < ropeDim / 2; p += ntid()) {
+            float c = cs[2 * p], s = cs[2 * p + 1];
+            float a = x[2 * p], b = x[2 * p + 1];
+            x[2 * p] = a * c - b * s;
+            x[2 * p + 1] = a * s + b * c;
+        }
+        return;
+    }
+    int h = head - heads, kvDim = kvHeads * headDim;
+    int pos = info[2 * token], seq = info[2 * token + 1];
+    unsigned long long from = (unsigned long long)token * kvDim + (unsigned long long)h * headDim;
+    unsigned long long to = (((unsigned long long)layer * sequences + seq) * ctx + pos) * kvDim + (unsigned long long)h * headDim;
+    for (int p = tid(); p < headDim / 2; p += ntid()) {
+        float a = k[from + 2 * p], b = k[from + 2 * p + 1];
+        if (2 * p < ropeDim) {
+            float c = cs[2 * p], s = cs[2 * p + 1];
+            float ra = a * c - b * s, rb = a * s + b * c;
+            a = ra;
+            b = rb;
+        }
+        kv_put(kc + to + 2 * p, a);
+        kv_put(kc + to + 2 * p + 1, b);
+        kv_put(vc + to + 2 * p, v[from + 2 * p]);
+        kv_put(vc + to + 2 * p + 1, v[from + 2 * p + 1]);
     }
 }
-KERNEL void kv_store_f16(const float* k, const float* v, half_t* kc, half_t* vc, const int* info, int kvDim,
-                         int ctx, int sequences, int layer) {
-    kv_store<half_t>(k, v, kc, vc, info, kvDim, ctx, sequences, layer);
+KERNEL void rope_store_f16(float* q, const float* k, const float* v, const float* table, half_t* kc, half_t* vc,
+                           const int* info, int heads, int kvHeads, int headDim, int ropeDim, int ctx, int sequences,
+                           int layer) {
+    rope_store<half_t>(q, k, v, table, kc, vc, info, heads, kvHeads, headDim, ropeDim, ctx, sequences, layer);
 }
-KERNEL void kv_store_f32(const float* k, const float* v, float* kc, float* vc, const int* info, int kvDim,
-                         int ctx, int sequences, int layer) {
-    kv_store<float>(k, v, kc, vc, info, kvDim, ctx, sequences, layer);
+KERNEL void rope_store_f32(float* q, const float* k, const float* v, const float* table, float* kc, float* vc,
+                           const int* info, int heads, int kvHeads, int headDim, int ropeDim, int ctx, int sequences,
+                           int layer) {
+    rope_store<float>(q, k, v, table, kc, vc, info, heads, kvHeads, headDim, ropeDim, ctx, sequences, layer);
 }
 
 // q·k over a head, 8 elements per 16-byte load (headDim % 8 == 0): the loads of a row are independent,
@@ -656,10 +715,12 @@ DEV float score(const float* qs, const float* kr, int headDim) {
 // maximum and sum, the second weights the values — with each weight rounded to F16 before it meets an F16
 // cache, as the CPU engine and llama.cpp do. AT threads: each scores one position of a tile; for the
 // weighted sum they split into groups that each take every G-th position, one head dimension per thread.
+// The head's output is then rounded for the output projection (round_activations' mode; 0: not), which the
+// worker asks for only when the mode's blocks lie within a head.
 #define AT 256
 template <typename KV>
-DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, const int* info, int heads,
-                   int kvHeads, int headDim, int ctx, int sequences, int layer, float scale) {
+DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, float* corr, const int* info, int heads,
+                   int kvHeads, int headDim, int ctx, int sequences, int layer, float scale, int mode) {
     SHARED float qs[AT];
     SHARED float p[AT];
     SHARED float scratch[32];
@@ -713,19 +774,24 @@ DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, const
     }
     partial[t] = acc;
     sync_block();
+    unsigned long long at = ((unsigned long long)token * heads + head) * headDim;
     if (t < headDim) {
         float s = 0;
         for (int g = 0; g < groups; g++) s += partial[g * headDim + t];
-        out[((unsigned long long)token * heads + head) * headDim + t] = s;
+        out[at + t] = s;
+    }
+    if (mode) {
+        sync_block();
+        round_row(out + at, out + at, corr + at / 32, headDim, mode);
     }
 }
-KERNEL void attention_f16(const float* q, const half_t* kc, const half_t* vc, float* out, const int* info,
-                          int heads, int kvHeads, int headDim, int ctx, int sequences, int layer, float scale) {
-    attention<half_t>(q, kc, vc, out, info, heads, kvHeads, headDim, ctx, sequences, layer, scale);
+KERNEL void attention_f16(const float* q, const half_t* kc, const half_t* vc, float* out, float* corr, const int* info,
+                          int heads, int kvHeads, int headDim, int ctx, int sequences, int layer, float scale, int mode) {
+    attention<half_t>(q, kc, vc, out, corr, info, heads, kvHeads, headDim, ctx, sequences, layer, scale, mode);
 }
-KERNEL void attention_f32(const float* q, const float* kc, const float* vc, float* out, const int* info,
-                          int heads, int kvHeads, int headDim, int ctx, int sequences, int layer, float scale) {
-    attention<float>(q, kc, vc, out, info, heads, kvHeads, headDim, ctx, sequences, layer, scale);
+KERNEL void attention_f32(const float* q, const float* kc, const float* vc, float* out, float* corr, const int* info,
+                          int heads, int kvHeads, int headDim, int ctx, int sequences, int layer, float scale, int mode) {
+    attention<float>(q, kc, vc, out, corr, info, heads, kvHeads, headDim, ctx, sequences, layer, scale, mode);
 }
 
 #ifndef __CUDA_ARCH__
@@ -733,8 +799,8 @@ KERNEL void attention_f32(const float* q, const float* kc, const float* vc, floa
 #define EMULATED_MATRIX(name, TYPE) EMULATED(mv_##name), EMULATED(mb_##name), EMULATED(mm_##name), EMULATED(ms_##name),
 extern "C" const struct emulated_kernel emulated_kernels[] = {
     WEIGHT_FORMATS(EMULATED_MATRIX)
-    EMULATED(round_activations), EMULATED(add_norm_round), EMULATED(rope_qk), EMULATED(swiglu_round),
-    EMULATED(add_inplace), EMULATED(gather_rows), EMULATED(kv_store_f16), EMULATED(kv_store_f32),
+    EMULATED(round_activations), EMULATED(add_norm_round), EMULATED(swiglu_round), EMULATED(add_inplace),
+    EMULATED(gather_rows), EMULATED(rope_store_f16), EMULATED(rope_store_f32),
     EMULATED(attention_f16), EMULATED(attention_f32), {nullptr, nullptr, 0},
 };
 #endif

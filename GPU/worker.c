@@ -218,6 +218,9 @@ static int activation_mode(int type) {
 struct layer {
     CUdeviceptr attn_norm, ffn_norm;
     struct matrix wq, wk, wv, wo, gate, up, down;
+    // q, k and v (gate and up) as one matrix when they share a format and lie back to back on the device
+    // (rows 0 when not): a decode step multiplies them in one launch.
+    struct matrix qkv, gate_up;
 };
 
 static struct {
@@ -232,7 +235,7 @@ static struct {
     CUdeviceptr x, xb, q, k, v, att, proj, gate, up, rope, info, wanted, logits;
     struct sfg_layout layout;
     int loaded, broken;
-    CUfunction add_norm, rope_qk, swiglu, add, gather, kv_store, attention, round_act;
+    CUfunction add_norm, rope_store, swiglu, add, gather, attention, round_act;
     CUdeviceptr xr;  // rounded activations
     CUdeviceptr xc;  // per 32-block Q8_1 sum corrections of the last rows rounded with mode 5
     CUdeviceptr rounded_src;  // what xr holds: (source, mode, rows), 0 when stale
@@ -301,7 +304,10 @@ static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
     // take the batched matrix-vector kernel, 8 tokens per block row.
     if (n > 8 && m->type == T_Q8_0) return launch(m->mb, (unsigned)(rows + 3) / 4, (unsigned)(n + 7) / 8, 128, args);
     if (n > 8) return launch(m->mm, (unsigned)(rows + 63) / 64, (unsigned)(n + 63) / 64, 128, args);
-    return launch(n == 1 ? m->mv : m->mb, (unsigned)(rows + 3) / 4, 1, 128, args);
+    // One token: the Q8_0 kernel gives each 8-lane group a row (16 per block), the others a warp (4).
+    unsigned per_block = m->type == T_Q8_0 ? 16 : 4;
+    if (n == 1) return launch(m->mv, ((unsigned)rows + per_block - 1) / per_block, 1, 128, args);
+    return launch(m->mb, (unsigned)(rows + 3) / 4, 1, 128, args);
 }
 
 // y = x · Wᵀ, with x holding the values the CPU engine would multiply for W's format: `x_mode` says how x
@@ -325,6 +331,52 @@ static const struct sfg_tensor* find_tensor(const struct sfg_tensor* t, uint32_t
     for (uint32_t i = 0; i < count; i++)
         if (t[i].layer == layer && t[i].role == role) return &t[i];
     return NULL;
+}
+
+// Device offsets of the tensors: each 256-aligned, except that a layer's q, k, v (and gate, up) go back to
+// back when they share a format and a width, so that they read as one matrix (stacked); returns the total.
+static uint64_t place_weights(const struct sfg_tensor* tensors, uint32_t count, uint64_t* offset) {
+    const uint64_t unplaced = ~0ull;
+    for (uint32_t i = 0; i < count; i++) offset[i] = unplaced;
+    uint64_t at = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        const struct sfg_tensor* t = &tensors[i];
+        if (t->role != R_WQ && t->role != R_GATE) continue;
+        const struct sfg_tensor* group[3] = {t, find_tensor(tensors, count, t->layer, t->role == R_WQ ? R_WK : R_UP),
+                                             t->role == R_WQ ? find_tensor(tensors, count, t->layer, R_WV) : NULL};
+        int members = t->role == R_WQ ? 3 : 2, same = find_tensor(tensors, count, t->layer, t->role) == t;
+        for (int g = 1; g < members; g++)
+            same = same && group[g] && group[g]->type == t->type && group[g]->cols == t->cols && offset[group[g] - tensors] == unplaced;
+        if (!same) continue;
+        for (int g = 0; g < members; g++) {
+            offset[group[g] - tensors] = at;
+            at += group[g]->bytes;
+        }
+        at = (at + 255) & ~255ull;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        if (offset[i] != unplaced) continue;
+        offset[i] = at;
+        at += (tensors[i].bytes + 255) & ~255ull;
+    }
+    return at;
+}
+
+// a, b (and c) as one matrix of their rows together, when they share a format and lie back to back;
+// rows 0 otherwise.
+static struct matrix stacked(const struct matrix* a, const struct matrix* b, const struct matrix* c) {
+    struct matrix m = *a;
+    const struct matrix* next[2] = {b, c};
+    for (int i = 0; i < 2 && next[i]; i++) {
+        const struct matrix* n = next[i];
+        if (n->type != m.type || n->cols != m.cols || n->row_bytes != m.row_bytes ||
+            n->data != m.data + (CUdeviceptr)m.rows * m.row_bytes) {
+            m.rows = 0;
+            return m;
+        }
+        m.rows += n->rows;
+    }
+    return m;
 }
 
 static int handle_load(uint64_t length) {
@@ -358,19 +410,21 @@ static int handle_load(uint64_t length) {
     M.layout = sfg_layout_of(embd, ropeDim, vocab, mb);
     if (M.layout.total > g_shared_bytes) { set_error("shared memory too small"); return SFG_BAD_REQUEST; }
 
-    // Sizes: weights (each 256-aligned), KV cache, activations.
-    uint64_t weight_bytes = 0;
+    // Sizes: weights, KV cache, activations.
     for (uint32_t i = 0; i < count; i++) {
         const struct sfg_tensor* t = &tensors[i];
         if (t->source == SFG_SOURCE_INLINE && (t->offset > length || t->bytes > length - t->offset)) { set_error("inline tensor out of range"); return SFG_BAD_REQUEST; }
         if (t->bytes > (1ull << 40)) { set_error("tensor too large"); return SFG_BAD_REQUEST; }
-        weight_bytes += (t->bytes + 255) & ~255ull;
     }
+    uint64_t* offset = calloc(count ? count : 1, sizeof *offset);
+    if (!offset) { set_error("out of host memory"); return SFG_FAILED; }
+    uint64_t weight_bytes = place_weights(tensors, count, offset);
     uint64_t kv_elem = h[H_KV_TYPE] == 1 ? 4 : 2;
     uint64_t kv_bytes = (uint64_t)M.count * seqs * ctx * kvh * hd * kv_elem;
     uint64_t qdim = heads * hd, widest = ff > qdim ? ff : qdim;
     if (embd > widest) widest = embd;
-    uint64_t act_bytes = mb * 4 * (3 * embd + 2 * qdim + 2 * kvh * hd + 2 * ff + widest + widest / 32 + ropeDim + 3) + (M.output ? mb * vocab * 4 : 0);
+    uint64_t act_bytes = mb * 4 * (3 * embd + 2 * qdim + 2 * kvh * hd + 2 * ff + widest + widest / 32 + ropeDim + 3) +
+                         4 * (2 * kvh * hd + ff) + (M.output ? mb * vocab * 4 : 0);
     uint64_t need = weight_bytes + 2 * kv_bytes + act_bytes;
     size_t free_b = 0, total_b = 0;
     CU(cu.MemGetInfo(&free_b, &total_b));
@@ -391,10 +445,9 @@ static int handle_load(uint64_t length) {
     size_t stage_bytes = 64u << 20;
     unsigned char* stage = malloc(stage_bytes);
     if (!place || !stage) { close(fd); set_error("out of host memory"); return SFG_FAILED; }
-    uint64_t at = 0;
     for (uint32_t i = 0; i < count; i++) {
         const struct sfg_tensor* t = &tensors[i];
-        place[i] = M.weights + at;
+        place[i] = M.weights + offset[i];
         for (uint64_t done = 0; done < t->bytes;) {
             size_t piece = t->bytes - done < stage_bytes ? (size_t)(t->bytes - done) : stage_bytes;
             if (t->source == SFG_SOURCE_INLINE) {
@@ -406,10 +459,10 @@ static int handle_load(uint64_t length) {
             CU(cu.MemcpyHtoD(place[i] + done, stage, piece));
             done += piece;
         }
-        at += (t->bytes + 255) & ~255ull;
     }
     close(fd);
     free(stage);
+    free(offset);
 
     // Bind tensors to roles.
     M.layers = calloc(M.count ? M.count : 1, sizeof *M.layers);
@@ -458,6 +511,8 @@ static int handle_load(uint64_t length) {
         BIND_MATRIX(l->gate, L, R_GATE, ff, embd);
         BIND_MATRIX(l->up, L, R_UP, ff, embd);
         BIND_MATRIX(l->down, L, R_DOWN, embd, ff);
+        l->qkv = stacked(&l->wq, &l->wk, &l->wv);
+        l->gate_up = stacked(&l->gate, &l->up, NULL);
     }
     if (M.output) {
         BIND_VECTOR(M.output_norm, SFG_GLOBAL_LAYER, R_OUTPUT_NORM, embd);
@@ -467,11 +522,11 @@ static int handle_load(uint64_t length) {
 
     const char* kv_suffix = kv_elem == 2 ? "f16" : "f32";
     char name[32];
-    if (function(&M.add_norm, "add_norm_round") || function(&M.rope_qk, "rope_qk") || function(&M.swiglu, "swiglu_round") ||
-        function(&M.add, "add_inplace") || function(&M.gather, "gather_rows") || function(&M.round_act, "round_activations"))
+    if (function(&M.add_norm, "add_norm_round") || function(&M.swiglu, "swiglu_round") || function(&M.add, "add_inplace") ||
+        function(&M.gather, "gather_rows") || function(&M.round_act, "round_activations"))
         return SFG_FAILED;
-    snprintf(name, sizeof name, "kv_store_%s", kv_suffix);
-    if (function(&M.kv_store, name)) return SFG_FAILED;
+    snprintf(name, sizeof name, "rope_store_%s", kv_suffix);
+    if (function(&M.rope_store, name)) return SFG_FAILED;
     snprintf(name, sizeof name, "attention_%s", kv_suffix);
     if (function(&M.attention, name)) return SFG_FAILED;
 
@@ -480,11 +535,12 @@ static int handle_load(uint64_t length) {
     CU(cu.MemAlloc(&M.x, mb * embd * 4));
     CU(cu.MemAlloc(&M.xb, mb * embd * 4));
     CU(cu.MemAlloc(&M.proj, mb * embd * 4));
-    CU(cu.MemAlloc(&M.q, mb * qdim * 4));
+    // A decode step's q, k, v (gate, up) come out of one stacked matrix into one row of q (gate).
+    CU(cu.MemAlloc(&M.q, (mb * qdim > qdim + 2 * kvh * hd ? mb * qdim : qdim + 2 * kvh * hd) * 4));
     CU(cu.MemAlloc(&M.att, mb * qdim * 4));
     CU(cu.MemAlloc(&M.k, mb * kvh * hd * 4));
     CU(cu.MemAlloc(&M.v, mb * kvh * hd * 4));
-    CU(cu.MemAlloc(&M.gate, mb * ff * 4));
+    CU(cu.MemAlloc(&M.gate, (mb > 2 ? mb : 2) * ff * 4));
     CU(cu.MemAlloc(&M.xr, mb * widest * 4));
     CU(cu.MemAlloc(&M.xc, mb * (widest / 32) * 4));
     CU(cu.MemAlloc(&M.up, mb * ff * 4));
@@ -527,26 +583,36 @@ static int run_layers(int N, int rows) {
         void* norm1[] = {&M.x, li ? &M.proj : &none, &l->attn_norm, &M.xb, &M.xc, &embd, &eps, &qkv};
         if ((status = launch(M.add_norm, N, 1, 256, norm1))) return status;
         M.rounded_src = 0;
-        if ((status = project(&l->wq, M.xb, qkv, M.q, N)) || (status = project(&l->wk, M.xb, qkv, M.k, N)) ||
-            (status = project(&l->wv, M.xb, qkv, M.v, N)))
+        CUdeviceptr q = M.q, k = M.k, v = M.v;
+        if (N == 1 && l->qkv.rows) {  // one row: [q | k | v]
+            k = q + (CUdeviceptr)heads * hd * 4;
+            v = k + (CUdeviceptr)kvDim * 4;
+            if ((status = project(&l->qkv, M.xb, qkv, q, N))) return status;
+        } else if ((status = project(&l->wq, M.xb, qkv, q, N)) || (status = project(&l->wk, M.xb, qkv, k, N)) ||
+                   (status = project(&l->wv, M.xb, qkv, v, N))) {
             return status;
-        if (ropeDim) {
-            void* rope[] = {&M.q, &M.k, &M.rope, &heads, &kvh, &hd, &ropeDim};
-            if ((status = launch(M.rope_qk, N, allHeads, 64, rope))) return status;
         }
-        void* store[] = {&M.k, &M.v, &M.kc, &M.vc, &M.info, &kvDim, &ctx, &seqs, &li};
-        if ((status = launch(M.kv_store, N, 1, 128, store))) return status;
-        void* attn[] = {&M.q, &M.kc, &M.vc, &M.att, &M.info, &heads, &kvh, &hd, &ctx, &seqs, &li, &scale};
+        void* rope[] = {&q, &k, &v, &M.rope, &M.kc, &M.vc, &M.info, &heads, &kvh, &hd, &ropeDim, &ctx, &seqs, &li};
+        if ((status = launch(M.rope_store, N, allHeads, 64, rope))) return status;
+        // The attention output comes rounded for wo when the rounding's blocks lie within a head.
+        int wo = l->wo.act, in_head = wo == 1 || wo == 2 || ((wo == 3 || wo == 5) && hd % 32 == 0) ? wo : 0;
+        void* attn[] = {&q, &M.kc, &M.vc, &M.att, &M.xc, &M.info, &heads, &kvh, &hd, &ctx, &seqs, &li, &scale, &in_head};
         if ((status = launch(M.attention, N, heads, 256, attn))) return status;
         M.rounded_src = 0;
-        if ((status = project(&l->wo, M.att, 0, M.proj, N))) return status;
+        if ((status = project(&l->wo, M.att, in_head, M.proj, N))) return status;
         int gu = l->gate.act == l->up.act ? l->gate.act : 0;
         void* norm2[] = {&M.x, &M.proj, &l->ffn_norm, &M.xb, &M.xc, &embd, &eps, &gu};
         if ((status = launch(M.add_norm, N, 1, 256, norm2))) return status;
         M.rounded_src = 0;
-        if ((status = project(&l->gate, M.xb, gu, M.gate, N)) || (status = project(&l->up, M.xb, gu, M.up, N))) return status;
+        CUdeviceptr gate = M.gate, up = M.up;
+        if (N == 1 && l->gate_up.rows) {  // one row: [gate | up]
+            up = gate + (CUdeviceptr)ff * 4;
+            if ((status = project(&l->gate_up, M.xb, gu, gate, N))) return status;
+        } else if ((status = project(&l->gate, M.xb, gu, gate, N)) || (status = project(&l->up, M.xb, gu, up, N))) {
+            return status;
+        }
         int down = l->down.act;
-        void* glu[] = {&M.gate, &M.up, &M.xc, &ff, &down};
+        void* glu[] = {&gate, &up, &M.xc, &ff, &down};
         if ((status = launch(M.swiglu, N, (unsigned)(ff + 255) / 256, 256, glu))) return status;
         M.rounded_src = 0;
         if ((status = project(&l->down, M.gate, down, M.proj, N))) return status;
@@ -856,15 +922,33 @@ static int selftest_attention(int heads, int kvHeads, int hd, int ctx, int n, in
     CUfunction f;
     int failures = 0;
     if (function(&f, "attention_f16")) { printf("FAIL attention: %s\n", g_error); return 1; }
-    void* args[] = {&dq, &dk, &dv, &dout, &dinfo, &heads, &kvHeads, &hd, &ctx, &seqs, &layer, &scale};
-    if (launch(f, n, heads, 256, args) || cu.CtxSynchronize()) { printf("FAIL attention: %s\n", g_error); failures++; }
-    float* out = malloc((size_t)n * heads * hd * 4);
-    cu.MemcpyDtoH(out, dout, (size_t)n * heads * hd * 4);
-    char what[80];
-    snprintf(what, sizeof what, "attention hd=%d heads=%d/%d pos %d..%d", hd, heads, kvHeads, first_pos, first_pos + n - 1);
-    failures += check(what, out, ref, slack, (size_t)n * heads * hd, 1e-4);
+    size_t values = (size_t)n * heads * hd;
+    float* out = malloc(values * 4);
+    float* rounded = malloc(values * 4);
+    char what[96];
+    // Plain, then rounded as Q8_0 for the output projection (hd % 32 == 0): each head's rounded output must
+    // be the plain one rounded, exactly.
+    for (int mode = 0; mode <= (hd % 32 == 0 ? 3 : 0); mode += 3) {
+        CUdeviceptr dcorr = 0;
+        void* args[] = {&dq, &dk, &dv, &dout, &dcorr, &dinfo, &heads, &kvHeads, &hd, &ctx, &seqs, &layer, &scale, &mode};
+        if (launch(f, n, heads, 256, args) || cu.CtxSynchronize()) { printf("FAIL attention: %s\n", g_error); failures++; break; }
+        if (mode == 0) {
+            cu.MemcpyDtoH(out, dout, values * 4);
+            snprintf(what, sizeof what, "attention hd=%d heads=%d/%d pos %d..%d", hd, heads, kvHeads, first_pos, first_pos + n - 1);
+            failures += check(what, out, ref, slack, values, 1e-4);
+            continue;
+        }
+        cu.MemcpyDtoH(rounded, dout, values * 4);
+        size_t wrong = 0;
+        for (size_t i = 0; i < values; i++)
+            if (rounded[i] != host_round(out + i / hd * hd, (int)(i % hd), hd, mode)) wrong++;
+        snprintf(what, sizeof what, "attention hd=%d heads=%d/%d pos %d..%d, Q8_0-rounded output", hd, heads, kvHeads,
+                 first_pos, first_pos + n - 1);
+        if (wrong) { printf("FAIL %s: %zu of %zu values differ\n", what, wrong, values); failures++; }
+        else printf("ok   %s: exact\n", what);
+    }
     cu.MemFree(dk); cu.MemFree(dv); cu.MemFree(dq); cu.MemFree(dout); cu.MemFree(dinfo);
-    free(kc); free(vc); free(kf); free(vf); free(q); free(info); free(ref); free(slack); free(p); free(out);
+    free(kc); free(vc); free(kf); free(vf); free(q); free(info); free(ref); free(slack); free(p); free(out); free(rounded);
     return failures;
 }
 
