@@ -75,6 +75,9 @@ static struct {
     CUresult (*GraphInstantiateWithFlags)(void**, void*, unsigned long long);
     CUresult (*GraphLaunch)(void*, CUstream);
     CUresult (*GraphDestroy)(void*);
+    CUresult (*EventCreate)(void**, unsigned);  // for SWIFTFILE_GPU_PROFILE=kernels
+    CUresult (*EventRecord)(void*, CUstream);
+    CUresult (*EventElapsedTime)(float*, void*, void*);
 } cu;
 
 enum { ATTR_SM_COUNT = 16, ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76 };
@@ -143,6 +146,9 @@ static int open_driver(void) {
     *(void**)&cu.GraphInstantiateWithFlags = dlsym(lib, "cuGraphInstantiateWithFlags");
     *(void**)&cu.GraphLaunch = dlsym(lib, "cuGraphLaunch");
     *(void**)&cu.GraphDestroy = dlsym(lib, "cuGraphDestroy");
+    *(void**)&cu.EventCreate = dlsym(lib, "cuEventCreate");
+    *(void**)&cu.EventRecord = dlsym(lib, "cuEventRecord");
+    *(void**)&cu.EventElapsedTime = dlsym(lib, "cuEventElapsedTime");
     return SFG_OK;
 }
 
@@ -247,7 +253,13 @@ static struct {
 
 static unsigned char* g_shared;
 // SWIFTFILE_GPU_PROFILE=1: time spent per request kind, printed to stderr when the runner lets go.
-static struct { int on; long forwards, tokens; double forward_ms, wait_ms; } g_profile;
+// SWIFTFILE_GPU_PROFILE=kernels also times every launch on the GPU (events around each; graphs off) and
+// prints the time per kernel and batch kind (one token, 2–8, more), the largest first.
+static struct { int on, kernels; long forwards, tokens; double forward_ms, wait_ms; } g_profile;
+enum { KIND_DECODE, KIND_BATCH, KIND_PROMPT, KINDS, PROFILE_KERNELS = 160, PROFILE_EVENTS = 8192 };
+static struct kernel_time { CUfunction f; char name[24]; long launches[KINDS]; double ms[KINDS]; } g_kernel_times[PROFILE_KERNELS];
+static int g_kernel_count;
+static struct { void* start[PROFILE_EVENTS]; void* end[PROFILE_EVENTS]; int kernel[PROFILE_EVENTS]; int used, kind, failed; } g_events;
 
 static double now_ms(void) {
     struct timespec ts;
@@ -279,7 +291,64 @@ static const char* kernel_suffix(int type) {
 
 static int function(CUfunction* f, const char* name) {
     CU(cu.ModuleGetFunction(f, g_module, name));
+    if (g_profile.kernels && g_kernel_count < PROFILE_KERNELS) {
+        for (int i = 0; i < g_kernel_count; i++)
+            if (g_kernel_times[i].f == *f) return SFG_OK;
+        g_kernel_times[g_kernel_count].f = *f;
+        snprintf(g_kernel_times[g_kernel_count++].name, sizeof g_kernel_times[0].name, "%s", name);
+    }
     return SFG_OK;
+}
+
+// The launch's events (created once, reused every forward); 0 when this launch goes untimed.
+static int profile_slot(CUfunction f) {
+    if (!g_profile.kernels || g_events.failed || g_events.used == PROFILE_EVENTS || !g_stream || !cu.EventCreate ||
+        !cu.EventRecord || !cu.EventElapsedTime)
+        return -1;
+    int k = 0;
+    while (k < g_kernel_count && g_kernel_times[k].f != f) k++;
+    if (k == g_kernel_count) return -1;
+    int i = g_events.used;
+    if (!g_events.start[i] && (cu.EventCreate(&g_events.start[i], 0) || cu.EventCreate(&g_events.end[i], 0))) {
+        g_events.failed = 1;
+        return -1;
+    }
+    g_events.kernel[i] = k;
+    g_events.used++;
+    return i;
+}
+
+// After the stream has finished: each timed launch's GPU time into its kernel's total.
+static void profile_collect(void) {
+    for (int i = 0; i < g_events.used; i++) {
+        float ms = 0;
+        if (cu.EventElapsedTime(&ms, g_events.start[i], g_events.end[i]) == 0) {
+            g_kernel_times[g_events.kernel[i]].ms[g_events.kind] += ms;
+            g_kernel_times[g_events.kernel[i]].launches[g_events.kind]++;
+        }
+    }
+    g_events.used = 0;
+}
+
+static void profile_print(void) {
+    static const char* kinds[KINDS] = {"1 token", "2-8 tokens", "prompt"};
+    double total[KINDS] = {0};
+    for (int k = 0; k < g_kernel_count; k++)
+        for (int j = 0; j < KINDS; j++) total[j] += g_kernel_times[k].ms[j];
+    for (int j = 0; j < KINDS; j++) {
+        if (total[j] <= 0) continue;
+        fprintf(stderr, "swiftfile-gpu: kernel time, %s batches: %.2f ms in all\n", kinds[j], total[j]);
+        for (;;) {  // largest first
+            int best = -1;
+            for (int k = 0; k < g_kernel_count; k++)
+                if (g_kernel_times[k].ms[j] > 0 && (best < 0 || g_kernel_times[k].ms[j] > g_kernel_times[best].ms[j])) best = k;
+            if (best < 0) break;
+            struct kernel_time* t = &g_kernel_times[best];
+            fprintf(stderr, "  %-20s %8ld launches %10.3f ms %5.1f %% %9.2f us each\n", t->name, t->launches[j], t->ms[j],
+                    100 * t->ms[j] / total[j], 1000 * t->ms[j] / (double)t->launches[j]);
+            t->ms[j] = -t->ms[j];  // printed
+        }
+    }
 }
 
 // Prompt batches run on the tensor cores (mm_*); SWIFTFILE_GPU_MATMUL=simt picks the CUDA-core kernels
@@ -290,7 +359,10 @@ static const char* tiled_prefix(void) {
 }
 
 static int launch(CUfunction f, unsigned gx, unsigned gy, unsigned block, void** args) {
+    int slot = profile_slot(f);
+    if (slot >= 0) CU(cu.EventRecord(g_events.start[slot], g_stream));
     CU(cu.LaunchKernel(f, gx, gy, 1, block, 1, 1, 0, g_stream, args, NULL));
+    if (slot >= 0) CU(cu.EventRecord(g_events.end[slot], g_stream));
     return SFG_OK;
 }
 
@@ -555,7 +627,7 @@ static int handle_load(uint64_t length) {
         (void)cu.MemHostRegister(g_shared, (pinned + 4095) & ~(uint64_t)4095, 0);
     }
     if (!g_stream || !cu.StreamBeginCapture || !cu.StreamEndCapture || !cu.GraphInstantiateWithFlags || !cu.GraphLaunch ||
-        getenv("SWIFTFILE_GPU_NO_GRAPHS"))
+        getenv("SWIFTFILE_GPU_NO_GRAPHS") || g_profile.kernels)
         M.graphs_off = 1;
     M.loaded = 1;
     set_error("%d layers%s: %llu MiB weights, %llu MiB KV cache, %llu MiB buffers", M.count,
@@ -655,6 +727,8 @@ static int handle_forward(uint32_t n, uint64_t wanted) {
     for (uint64_t i = 0; i < wanted; i++)
         if (want[i] < 0 || (uint32_t)want[i] >= n) { set_error("wanted row out of range"); return SFG_BAD_REQUEST; }
     int N = (int)n;
+    g_events.used = 0;
+    g_events.kind = N == 1 ? KIND_DECODE : N <= 8 ? KIND_BATCH : KIND_PROMPT;
     CU(copy_in(M.x, g_shared + M.layout.x, (size_t)N * embd * 4));
     if (ropeDim) CU(copy_in(M.rope, g_shared + M.layout.rope, (size_t)N * ropeDim * 4));
     CU(copy_in(M.info, info, (size_t)N * 8));
@@ -698,6 +772,7 @@ static int handle_forward(uint32_t n, uint64_t wanted) {
     double wait_start = g_profile.on ? now_ms() : 0;
     if (g_stream) CU(cu.StreamSynchronize(g_stream));
     if (g_profile.on) g_profile.wait_ms += now_ms() - wait_start;
+    if (g_profile.kernels) profile_collect();
     return SFG_OK;
 }
 
@@ -1139,13 +1214,16 @@ int main(int argc, char** argv) {
     g_shared = mmap(NULL, g_shared_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, 3, 0);
     if (g_shared == MAP_FAILED) { fprintf(stderr, "swiftfile-gpu: cannot map shared memory\n"); return 2; }
     int device_status = -1;
-    g_profile.on = getenv("SWIFTFILE_GPU_PROFILE") != NULL;
+    const char* profile = getenv("SWIFTFILE_GPU_PROFILE");
+    g_profile.on = profile != NULL;
+    g_profile.kernels = profile && strcmp(profile, "kernels") == 0;
     for (;;) {
         struct sfg_request rq;
         if (read_all(4, &rq, sizeof rq) || rq.op == SFG_QUIT) {  // done, or the runner went away
             if (g_profile.on)
                 fprintf(stderr, "swiftfile-gpu: %ld forwards (%ld tokens): %.1f ms in the worker, %.1f ms of it waiting for the GPU; graphs %s\n",
                         g_profile.forwards, g_profile.tokens, g_profile.forward_ms, g_profile.wait_ms, M.graphs_off ? "off" : "on");
+            if (g_profile.kernels) profile_print();
             return 0;
         }
         struct sfg_reply rp;

@@ -241,5 +241,15 @@ done
 printf '%s\n' "${speed[@]}" | tee "$out/speed.txt"
 nvidia-smi --query-gpu=memory.used --format=csv,noheader
 
+log "where the GPU time goes (SWIFTFILE_GPU_PROFILE=kernels: every launch timed, graphs off)"
+for name in synth-1b-q4_0 synth-1b-q4_k_m; do
+    m="$models/$name.gguf"
+    [ -s "$m" ] || continue
+    SWIFTFILE_GPU_PROFILE=kernels "$run" --bench -m "$m" -ngl 999 --gpu nvidia -p 512 -n 128 -r 1 > /dev/null 2> "$out/kernels-$name.txt"
+    # each batch kind's total and its five largest kernels
+    speed+=("kernel profile $name:")
+    while IFS= read -r line; do speed+=("$line"); done < <(awk '/kernel time/ { n = 0; print; next } /^  / && n < 5 { n++; print }' "$out/kernels-$name.txt")
+done
+
 log "summary"
 printf '%s\n' "${summary[@]}" "${speed[@]}" | tee "$out/summary.txt"

@@ -191,6 +191,36 @@ final class GPUTests: XCTestCase {
         XCTAssertEqual(gpu.stdout, cpu.stdout)
     }
 
+    /// SWIFTFILE_GPU_PROFILE=kernels times every launch (what Tools/gpu-check.sh reports from a GPU) and runs
+    /// without graphs; the text stays the CPU's. A decode step multiplies each layer's q/k/v and gate/up as one
+    /// stacked matrix: 4 Q8_0 launches per layer and step (qkv, wo, gate_up, down), not 7.
+    func testWorkerProfilesEveryKernelLaunch() throws {
+        _ = try requireWorker()
+        let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
+        let model = try E2E.testdataFile(Self.model)
+        let args = ["-m", model.path, "-p", "The capital of France is", "-n", "3", "--temp", "0", "--log-disable"]
+        let cpu = try E2E.run(try E2E.runner(), args)
+        let gpu = try E2E.run(try E2E.runner(), args + ["-ngl", "999", "--gpu", "nvidia"], timeout: 600,
+                              environment: ["LD_LIBRARY_PATH": driver.path, "SWIFTFILE_GPU_PROFILE": "kernels"])
+        XCTAssertEqual(gpu.status, 0, gpu.stderr)
+        XCTAssertEqual(gpu.stdout, cpu.stdout)
+        XCTAssertTrue(gpu.stderr.contains("graphs off"), gpu.stderr)
+        let lines = gpu.stderr.split(separator: "\n")
+        guard let decode = lines.firstIndex(where: { $0.contains("kernel time, 1 token batches") }) else {
+            return XCTFail("no decode profile: \(gpu.stderr)")
+        }
+        let table = lines[(decode + 1)...].prefix { $0.hasPrefix("  ") }
+        func launches(_ kernel: String) -> Int? {
+            table.first { $0.split(separator: " ").first.map(String.init) == kernel }
+                .flatMap { Int($0.split(separator: " ")[1]) }
+        }
+        // 2 decode steps (the third token needs no forward pass) × 4 layers
+        XCTAssertEqual(launches("mv_q8_0"), 2 * 4 * 4, String(table.joined(separator: "\n")))
+        XCTAssertEqual(launches("rope_store_f16"), 2 * 4)
+        XCTAssertEqual(launches("attention_f16"), 2 * 4)
+        XCTAssertEqual(launches("round_activations"), nil, "every rounding is fused into the kernel before it")
+    }
+
     /// A bundle carries the worker as a member checked against its SHA-256 manifest: intact, it is copied to
     /// the user's cache and run from there; with one byte changed it is refused (and nothing is run).
     func testBundledWorkerIsVerifiedBeforeItRuns() throws {
