@@ -502,14 +502,14 @@ WEIGHT_FORMATS(MATRIX_KERNELS)
 // q = round-half-even(x·127/amax)), 4 Q8_K (256-blocks: scale −127/x_max, x_max the first element of
 // largest magnitude, q clamped at 127, d = 1/scale in f32), 5 Q8_1 (as Q8_0, and per block the correction
 // s − Σ values into `corr`, where s = f16(Σq · amax/127) is the sum the CPU's Q4_1/Q5_1 dot multiplies by
-// the weights' minimum: the matrix kernels add m · corr). One block of 256 threads per row.
-// One row, by a block of 256 threads; src may equal dst (each thread reads only its own elements before
-// the block's reductions and writes them after).
+// the weights' minimum: the matrix kernels add m · corr).
+// One row, by a block of a multiple of 256 threads (at most 1024), ntid() values at a time; src may equal
+// dst (each thread reads only its own elements before the block's reductions and writes them after).
 DEV void round_row(const float* src, float* dst, float* corr, int cols, int mode) {
-    SHARED float wmag[8], wval[8];
-    SHARED int widx[8];
+    SHARED float wmag[32], wval[32];
+    SHARED int widx[32];
     int t = tid(), lane = t & 31, warp = t >> 5;
-    for (int base = 0; base < cols; base += 256) {
+    for (int base = 0; base < cols; base += ntid()) {
         int i = base + t;
         bool live = i < cols;
         float v = live ? src[i] : 0.0f;
@@ -544,9 +544,10 @@ DEV void round_row(const float* src, float* dst, float* corr, int cols, int mode
             }
             if (lane == 0) { wmag[warp] = a; widx[warp] = idx; wval[warp] = value; }
             sync_block();
-            float best = wmag[0], extreme = wval[0];
-            int bi = widx[0];
-            for (int w = 1; w < 8; w++)
+            int first = warp & ~7;  // the 8 warps of this 256-block
+            float best = wmag[first], extreme = wval[first];
+            int bi = widx[first];
+            for (int w = first + 1; w < first + 8; w++)
                 if (wmag[w] > best || (wmag[w] == best && widx[w] < bi)) { best = wmag[w]; bi = widx[w]; extreme = wval[w]; }
             sync_block();
             if (best <= 0.0f) {
@@ -572,8 +573,10 @@ KERNEL void round_activations(const float* x, float* out, float* corr, int cols,
 // ---- Elementwise pieces ----------------------------------------------------------------------------
 
 // x[row] += add[row] (when add is given); out[row] = x[row] · rsqrt(mean(x[row]²) + eps) · weight, then
-// rounded for the next products (mode as round_activations; 0: not). One block (256 threads) per row.
-KERNEL void add_norm_round(float* x, const float* add, const float* weight, float* out, float* corr, int cols, float eps,
+// rounded for the next products (mode as round_activations; 0: not). One block per row, up to 1024
+// threads: a single token's norm is one block, and its chain of dependent steps is what a decode step
+// waits for.
+KERNEL LAUNCH_BOUNDS(1024, 1) void add_norm_round(float* x, const float* add, const float* weight, float* out, float* corr, int cols, float eps,
                            int mode) {
     SHARED double scratch[32];
     float* src = x + (unsigned long long)bidx() * cols;

@@ -646,6 +646,9 @@ static int run_layers(int N, int rows) {
     float eps = M.eps, scale = 1.0f / sqrtf((float)hd);
     int total = N * embd, status;
     CUdeviceptr none = 0;
+    // a norm's block: 256 threads per 256 values of the row, up to 1024
+    unsigned norm_threads = (unsigned)(embd + 255) / 256 * 256;
+    if (norm_threads > 1024) norm_threads = 1024;
     M.rounded_src = 0;
     for (int li = 0; li < M.count; li++) {
         struct layer* l = &M.layers[li];
@@ -653,7 +656,7 @@ static int run_layers(int N, int rows) {
         // when they share an activation format.
         int qkv = l->wq.act == l->wk.act && l->wk.act == l->wv.act ? l->wq.act : 0;
         void* norm1[] = {&M.x, li ? &M.proj : &none, &l->attn_norm, &M.xb, &M.xc, &embd, &eps, &qkv};
-        if ((status = launch(M.add_norm, N, 1, 256, norm1))) return status;
+        if ((status = launch(M.add_norm, N, 1, norm_threads, norm1))) return status;
         M.rounded_src = 0;
         CUdeviceptr q = M.q, k = M.k, v = M.v;
         if (N == 1 && l->qkv.rows) {  // one row: [q | k | v]
@@ -674,7 +677,7 @@ static int run_layers(int N, int rows) {
         if ((status = project(&l->wo, M.att, in_head, M.proj, N))) return status;
         int gu = l->gate.act == l->up.act ? l->gate.act : 0;
         void* norm2[] = {&M.x, &M.proj, &l->ffn_norm, &M.xb, &M.xc, &embd, &eps, &gu};
-        if ((status = launch(M.add_norm, N, 1, 256, norm2))) return status;
+        if ((status = launch(M.add_norm, N, 1, norm_threads, norm2))) return status;
         M.rounded_src = 0;
         CUdeviceptr gate = M.gate, up = M.up;
         if (N == 1 && l->gate_up.rows) {  // one row: [gate | up]
@@ -698,7 +701,7 @@ static int run_layers(int N, int rows) {
         if ((status = launch(M.gather, rows, 1, 256, g))) return status;
         int mode = M.out.act;
         void* norm[] = {&M.proj, &none, &M.output_norm, &M.xb, &M.xc, &embd, &eps, &mode};
-        if ((status = launch(M.add_norm, rows, 1, 256, norm))) return status;
+        if ((status = launch(M.add_norm, rows, 1, norm_threads, norm))) return status;
         M.rounded_src = 0;
         if ((status = project(&M.out, M.xb, mode, M.logits, rows))) return status;
     }
@@ -1102,6 +1105,54 @@ static int selftest_rounding(void) {
     return failures;
 }
 
+// add_norm_round on rows of 2048 (a block of 1024 threads, two passes of rounding, four Q8_K blocks at
+// once): x += add, then the norm in float with the squares summed in double (any order gives the same
+// float), then each mode's rounding, which must come out exactly.
+static int selftest_norm(void) {
+    int rows = 3, cols = 2048, failures = 0;
+    float eps = 1e-5f;
+    size_t n = (size_t)rows * cols;
+    float* x = malloc(n * 4), *add = malloc(n * 4), *w = malloc((size_t)cols * 4), *y = malloc(n * 4), *normed = malloc(n * 4);
+    float* corr = malloc(n / 32 * 4);
+    double* ref = malloc(n * sizeof(double)), *corr_ref = malloc(n / 32 * sizeof(double));
+    CUdeviceptr dx, da, dw, dy, dc;
+    CUfunction f;
+    if (function(&f, "add_norm_round") || cu.MemAlloc(&dx, n * 4) || cu.MemAlloc(&da, n * 4) || cu.MemAlloc(&dw, (size_t)cols * 4) ||
+        cu.MemAlloc(&dy, n * 4) || cu.MemAlloc(&dc, n / 32 * 4)) { printf("FAIL norm setup: %s\n", g_error); return 1; }
+    for (int mode = 0; mode <= 5; mode++) {
+        for (size_t i = 0; i < n; i++) { x[i] = frand() * (i % 89 == 0 ? 30.0f : 2.0f); add[i] = frand(); }
+        for (int i = 0; i < cols; i++) w[i] = 0.5f + frand();
+        for (int r = 0; r < rows; r++) {
+            float* v = normed + (size_t)r * cols;
+            double sum = 0;
+            for (int i = 0; i < cols; i++) {
+                v[i] = x[(size_t)r * cols + i] + add[(size_t)r * cols + i];
+                sum += (double)(v[i] * v[i]);
+            }
+            float scale = 1.0f / sqrtf((float)(sum / (double)cols) + eps);
+            for (int i = 0; i < cols; i++) v[i] = v[i] * scale * w[i];
+            for (int i = 0; i < cols; i++) ref[(size_t)r * cols + i] = mode ? host_round(v, i, cols, mode) : v[i];
+            for (int b = 0; b < cols / 32; b++) corr_ref[(size_t)r * (cols / 32) + b] = host_q8_1_correction(v, b);
+        }
+        cu.MemcpyHtoD(dx, x, n * 4); cu.MemcpyHtoD(da, add, n * 4); cu.MemcpyHtoD(dw, w, (size_t)cols * 4);
+        cu.MemsetD8(dy, 0xFF, n * 4);
+        cu.CtxSynchronize();
+        void* args[] = {&dx, &da, &dw, &dy, &dc, &cols, &eps, &mode};
+        if (launch(f, rows, 1, 1024, args) || cu.CtxSynchronize()) { printf("FAIL norm mode %d: %s\n", mode, g_error); failures++; continue; }
+        cu.MemcpyDtoH(y, dy, n * 4);
+        char what[48];
+        snprintf(what, sizeof what, "norm of 2048, rounding mode %d", mode);
+        failures += check(what, y, ref, NULL, n, 1e-7);
+        if (mode == 5) {
+            cu.MemcpyDtoH(corr, dc, n / 32 * 4);
+            failures += check("norm, Q8_1 sum corrections", corr, corr_ref, NULL, n / 32, 1e-7);
+        }
+    }
+    cu.MemFree(dx); cu.MemFree(da); cu.MemFree(dw); cu.MemFree(dy); cu.MemFree(dc);
+    free(x); free(add); free(w); free(y); free(normed); free(corr); free(ref); free(corr_ref);
+    return failures;
+}
+
 // Q4_1/Q5_1 weights with Q8_1 activations as the CPU multiplies them: per block d_w·q_w·v + m_w·s, where
 // v are the rounded values and s the block's stored f16 sum (round_activations mode 5 gives the values
 // and s − Σv; the matrix kernels add m_w times that).
@@ -1186,6 +1237,7 @@ static int selftest(const char* dir) {
         if (fmt_block_weights(types[t].type) == 32) failures += selftest_matrix(dir, types[t].name, types[t].type, 70, 96);
     }
     failures += selftest_rounding();
+    failures += selftest_norm();
     failures += selftest_q8_1(dir, "Q4_1", T_Q4_1);
     failures += selftest_q8_1(dir, "Q5_1", T_Q5_1);
     failures += selftest_attention(8, 4, 32, 300, 1, 299);

@@ -133,9 +133,9 @@ final class GPUTests: XCTestCase {
         let checks = r.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }
         // 15 formats × 7 token counts, the 9 formats of 32-weight blocks again on a 70 × 96 matrix, the 3
         // tiled counts of each again on the CUDA-core kernel, 5 rounding modes and the Q8_1 sum corrections,
-        // Q4_1 and Q5_1 against Q8_1 activations (4 runs each), 5 attention shapes, each plain and with its
-        // output rounded as Q8_0.
-        XCTAssertEqual(checks.count, (15 + 9) * (7 + 3) + 5 + 1 + 2 * 4 + 5 * 2, r.stdout)
+        // the norm of a 2048-wide row in 6 modes and its corrections, Q4_1 and Q5_1 against Q8_1 activations
+        // (4 runs each), 5 attention shapes, each plain and with its output rounded as Q8_0.
+        XCTAssertEqual(checks.count, (15 + 9) * (7 + 3) + 5 + 1 + 6 + 1 + 2 * 4 + 5 * 2, r.stdout)
     }
 
     /// The whole GPU path — runner ↔ worker protocol, upload, the forward pass's launch sequence, CUDA graph
