@@ -713,88 +713,186 @@ DEV float score(const float* qs, const float* kr, int headDim) {
     return dot;
 }
 
-// Causal attention of token bidx(), head bidy() over positions 0…position of its sequence, in two passes
-// over tiles of AT positions (any context length, fixed shared memory): the first finds the softmax's
-// maximum and sum, the second weights the values — with each weight rounded to F16 before it meets an F16
-// cache, as the CPU engine and llama.cpp do. AT threads: each scores one position of a tile; for the
-// weighted sum they split into groups that each take every G-th position, one head dimension per thread.
-// The head's output is then rounded for the output projection (round_activations' mode; 0: not), which the
-// worker asks for only when the mode's blocks lie within a head.
+// Causal attention of one token and head over positions 0…position of its sequence, in two passes over
+// tiles of AT positions (any context length, fixed shared memory): the first finds the softmax's maximum and
+// sum, the second weights the values — with each weight rounded to F16 before it meets an F16 cache, as the
+// CPU engine and llama.cpp do. A block of AT threads: each scores one position of a tile; for the weighted
+// sum they split into groups that each take every G-th position, one head dimension per thread.
+// Short contexts take one block per token and head (attention_*). Long ones, when those blocks are too few
+// to fill the GPU, split the positions into S ranges (attention_split_*): per range the maximum and sum,
+// then per range the weighted values with the combined maximum and sum (the same weights), then their sum.
 #define AT 256
 template <typename KV>
-DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, float* corr, const int* info, int heads,
-                   int kvHeads, int headDim, int ctx, int sequences, int layer, float scale, int mode) {
-    SHARED float qs[AT];
-    SHARED float p[AT];
-    SHARED float scratch[32];
-    SHARED float partial[AT];
-    int token = bidx(), head = bidy(), t = tid();
+struct attention_head {
+    const KV* kc;
+    const KV* vc;
+    unsigned long long base;  // this token's sequence and kv head in the layer's cache
+    int length, kvDim, headDim;
+    float scale;
+};
+// Loads the query (rounded to F16 when it meets an F16 cache) into qs and describes the head's cache.
+template <typename KV>
+DEV attention_head<KV> open_head(float* qs, const float* q, const KV* kc, const KV* vc, const int* info, int token,
+                                 int head, int heads, int kvHeads, int headDim, int ctx, int sequences, int layer,
+                                 float scale) {
+    int t = tid();
     int pos = info[2 * token], seq = info[2 * token + 1];
-    int kvHead = head / (heads / kvHeads);
-    int kvDim = kvHeads * headDim;
+    int kvHead = head / (heads / kvHeads), kvDim = kvHeads * headDim;
     const float* qv = q + ((unsigned long long)token * heads + head) * headDim;
-    // Queries meet an F16 cache rounded to F16.
     if (t < headDim) qs[t] = sizeof(KV) == 2 ? from_half(to_half(qv[t])) : qv[t];
-    unsigned long long base = (((unsigned long long)layer * sequences + seq) * ctx) * kvDim + kvHead * headDim;
     sync_block();
-    int length = pos + 1;
-    float m = -3.0e38f, l = 0;
-    for (int start = 0; start < length; start += AT) {
+    attention_head<KV> h = {kc, vc, (((unsigned long long)layer * sequences + seq) * ctx) * kvDim + kvHead * headDim,
+                            pos + 1, kvDim, headDim, scale};
+    return h;
+}
+// Maximum m and sum l of the scores' exponentials over positions lo…hi−1 (m = −3e38, l = 0 when empty).
+struct softmax_stats_t { float m, l; };
+// (The helpers of the attention kernels are inlined: as calls they pass their arguments through local memory.)
+template <typename KV>
+__attribute__((always_inline)) DEV softmax_stats_t softmax_stats(attention_head<KV> h, const float* qs, int lo, int hi, float* scratch) {
+    int t = tid();
+    float mx = -3.0e38f, sum = 0;
+    for (int start = lo; start < hi; start += AT) {
         int j = start + t;
-        float s = j < length ? score(qs, kc + base + (unsigned long long)j * kvDim, headDim) * scale : -3.0e38f;
-        float newMax = __builtin_fmaxf(m, block_max(s, scratch));
-        float e = j < length ? fast_exp(s - newMax) : 0.0f;
-        l = l * fast_exp(m - newMax) + block_sum(e, scratch);
-        m = newMax;
+        float s = j < hi ? score(qs, h.kc + h.base + (unsigned long long)j * h.kvDim, h.headDim) * h.scale : -3.0e38f;
+        float newMax = __builtin_fmaxf(mx, block_max(s, scratch));
+        float e = j < hi ? fast_exp(s - newMax) : 0.0f;
+        sum = sum * fast_exp(mx - newMax) + block_sum(e, scratch);
+        mx = newMax;
     }
-    float inverse = 1.0f / l;
+    return {mx, sum};
+}
+// Σ w_j·v_j over positions lo…hi−1 with w_j = exp(score_j − m)/l (F16-rounded for an F16 cache): thread
+// t < headDim gets dimension t of the sum (every thread must call it).
+template <typename KV>
+__attribute__((always_inline)) DEV float weighted_values(attention_head<KV> h, const float* qs, int lo, int hi, float m, float inverse, float* p,
+                          float* partial) {
+    int t = tid(), headDim = h.headDim;
     int groups = AT / headDim, group = t / headDim, dim = t % headDim;
     float acc = 0;
-    for (int start = 0; start < length; start += AT) {
+    for (int start = lo; start < hi; start += AT) {
         int j = start + t;
         float w = 0;
-        if (j < length) {
-            w = fast_exp(score(qs, kc + base + (unsigned long long)j * kvDim, headDim) * scale - m) * inverse;
+        if (j < hi) {
+            w = fast_exp(score(qs, h.kc + h.base + (unsigned long long)j * h.kvDim, headDim) * h.scale - m) * inverse;
             if (sizeof(KV) == 2) w = from_half(to_half(w));
         }
         p[t] = w;
         sync_block();
-        int tileLength = length - start < AT ? length - start : AT;
+        int tileLength = hi - start < AT ? hi - start : AT;
         if (group < groups) {
             // eight positions' value loads in flight at once instead of one latency per position
-            const KV* column = vc + base + (unsigned long long)start * kvDim + dim;
+            const KV* column = h.vc + h.base + (unsigned long long)start * h.kvDim + dim;
             int count = (tileLength - group + groups - 1) / groups, n = 0;
             for (; n + 8 <= count; n += 8) {
                 float values[8];
                 _Pragma("unroll")
-                for (int u = 0; u < 8; u++) values[u] = kv_get(column + (unsigned long long)(group + (n + u) * groups) * kvDim);
+                for (int u = 0; u < 8; u++) values[u] = kv_get(column + (unsigned long long)(group + (n + u) * groups) * h.kvDim);
                 _Pragma("unroll")
                 for (int u = 0; u < 8; u++) acc += p[group + (n + u) * groups] * values[u];
             }
-            for (; n < count; n++) acc += p[group + n * groups] * kv_get(column + (unsigned long long)(group + n * groups) * kvDim);
+            for (; n < count; n++) acc += p[group + n * groups] * kv_get(column + (unsigned long long)(group + n * groups) * h.kvDim);
         }
         sync_block();
     }
     partial[t] = acc;
     sync_block();
-    unsigned long long at = ((unsigned long long)token * heads + head) * headDim;
-    if (t < headDim) {
-        float s = 0;
+    float s = 0;
+    if (t < headDim)
         for (int g = 0; g < groups; g++) s += partial[g * headDim + t];
-        out[at + t] = s;
-    }
+    return s;
+}
+// The output of token bidx()'s heads is rounded for the output projection (round_activations' mode; 0: not),
+// which the worker asks for only when the mode's blocks lie within a head.
+DEV void finish_head(float* out, float* corr, unsigned long long at, int headDim, float value, int mode) {
+    if (tid() < headDim) out[at + tid()] = value;
     if (mode) {
         sync_block();
         round_row(out + at, out + at, corr + at / 32, headDim, mode);
     }
 }
-KERNEL void attention_f16(const float* q, const half_t* kc, const half_t* vc, float* out, float* corr, const int* info,
-                          int heads, int kvHeads, int headDim, int ctx, int sequences, int layer, float scale, int mode) {
-    attention<half_t>(q, kc, vc, out, corr, info, heads, kvHeads, headDim, ctx, sequences, layer, scale, mode);
+
+// Token bidx(), head bidy().
+template <typename KV>
+DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, float* corr, const int* info, int heads,
+                   int kvHeads, int headDim, int ctx, int sequences, int layer, float scale, int mode) {
+    SHARED float qs[AT], p[AT], partial[AT], scratch[32];
+    int token = bidx(), head = bidy();
+    attention_head<KV> h = open_head(qs, q, kc, vc, info, token, head, heads, kvHeads, headDim, ctx, sequences, layer, scale);
+    softmax_stats_t st = softmax_stats(h, qs, 0, h.length, scratch);
+    float value = weighted_values(h, qs, 0, h.length, st.m, 1.0f / st.l, p, partial);
+    finish_head(out, corr, ((unsigned long long)token * heads + head) * headDim, headDim, value, mode);
 }
-KERNEL void attention_f32(const float* q, const float* kc, const float* vc, float* out, float* corr, const int* info,
-                          int heads, int kvHeads, int headDim, int ctx, int sequences, int layer, float scale, int mode) {
-    attention<float>(q, kc, vc, out, corr, info, heads, kvHeads, headDim, ctx, sequences, layer, scale, mode);
+
+// Split: token bidx(), head bidy() / S, range bidy() % S of S equal ranges (rounded up to whole tiles).
+DEV void split_range(int length, int splits, int* lo, int* hi) {
+    int per = (length + splits - 1) / splits;
+    per = (per + AT - 1) / AT * AT;
+    int r = bidy() % splits;
+    *lo = r * per < length ? r * per : length;
+    *hi = *lo + per < length ? *lo + per : length;
+}
+// stats[(token · heads + head) · S + range] = (maximum, sum) over the range.
+template <typename KV>
+DEV void attention_split_stats(const float* q, const KV* kc, const KV* vc, float* stats, const int* info, int heads,
+                               int kvHeads, int headDim, int ctx, int sequences, int layer, float scale, int splits) {
+    SHARED float qs[AT], scratch[32];
+    int token = bidx(), head = bidy() / splits, lo, hi;
+    attention_head<KV> h = open_head(qs, q, kc, vc, info, token, head, heads, kvHeads, headDim, ctx, sequences, layer, scale);
+    split_range(h.length, splits, &lo, &hi);
+    softmax_stats_t st = softmax_stats(h, qs, lo, hi, scratch);
+    float* at = stats + 2 * (((unsigned long long)token * heads + head) * splits + bidy() % splits);
+    if (tid() == 0) { at[0] = st.m; at[1] = st.l; }
+}
+// values[((token · heads + head) · S + range) · headDim + d]: the range's weighted values, with the maximum
+// and sum of all ranges combined in range order (every range's block combines them alike).
+template <typename KV>
+DEV void attention_split_values(const float* q, const KV* kc, const KV* vc, const float* stats, float* values,
+                                const int* info, int heads, int kvHeads, int headDim, int ctx, int sequences, int layer,
+                                float scale, int splits) {
+    SHARED float qs[AT], p[AT], partial[AT];
+    int token = bidx(), head = bidy() / splits, lo, hi;
+    attention_head<KV> h = open_head(qs, q, kc, vc, info, token, head, heads, kvHeads, headDim, ctx, sequences, layer, scale);
+    split_range(h.length, splits, &lo, &hi);
+    const float* st = stats + 2 * ((unsigned long long)token * heads + head) * splits;
+    float m = -3.0e38f, l = 0;
+    for (int r = 0; r < splits; r++) m = __builtin_fmaxf(m, st[2 * r]);
+    for (int r = 0; r < splits; r++) l += st[2 * r + 1] * fast_exp(st[2 * r] - m);
+    float value = weighted_values(h, qs, lo, hi, m, 1.0f / l, p, partial);
+    unsigned long long at = (((unsigned long long)token * heads + head) * splits + bidy() % splits) * headDim;
+    if (tid() < headDim) values[at + tid()] = value;
+}
+// out = the ranges' values summed in range order, then rounded as finish_head. Token bidx(), head bidy().
+DEV void split_sum(const float* values, float* out, float* corr, int heads, int headDim, int splits, int mode) {
+    int token = bidx(), head = bidy();
+    unsigned long long at = ((unsigned long long)token * heads + head) * headDim;
+    float s = 0;
+    if (tid() < headDim)
+        for (int r = 0; r < splits; r++) s += values[(at * splits) + (unsigned long long)r * headDim + tid()];
+    finish_head(out, corr, at, headDim, s, mode);
+}
+
+#define ATTENTION_KERNELS(name, KV)                                                                           \
+    KERNEL void attention_##name(const float* q, const KV* kc, const KV* vc, float* out, float* corr, const int* info, \
+                                 int heads, int kvHeads, int headDim, int ctx, int sequences, int layer, float scale, \
+                                 int mode) {                                                                  \
+        attention<KV>(q, kc, vc, out, corr, info, heads, kvHeads, headDim, ctx, sequences, layer, scale, mode); \
+    }                                                                                                         \
+    KERNEL void attention_split_stats_##name(const float* q, const KV* kc, const KV* vc, float* stats, const int* info, \
+                                             int heads, int kvHeads, int headDim, int ctx, int sequences, int layer, \
+                                             float scale, int splits) {                                       \
+        attention_split_stats<KV>(q, kc, vc, stats, info, heads, kvHeads, headDim, ctx, sequences, layer, scale, splits); \
+    }                                                                                                         \
+    KERNEL void attention_split_values_##name(const float* q, const KV* kc, const KV* vc, const float* stats,   \
+                                              float* values, const int* info, int heads, int kvHeads, int headDim, \
+                                              int ctx, int sequences, int layer, float scale, int splits) {   \
+        attention_split_values<KV>(q, kc, vc, stats, values, info, heads, kvHeads, headDim, ctx, sequences, layer, \
+                                   scale, splits);                                                            \
+    }
+ATTENTION_KERNELS(f16, half_t)
+ATTENTION_KERNELS(f32, float)
+KERNEL void attention_split_sum(const float* values, float* out, float* corr, int heads, int headDim, int splits, int mode) {
+    split_sum(values, out, corr, heads, headDim, splits, mode);
 }
 
 #ifndef __CUDA_ARCH__
@@ -804,6 +902,7 @@ extern "C" const struct emulated_kernel emulated_kernels[] = {
     WEIGHT_FORMATS(EMULATED_MATRIX)
     EMULATED(round_activations), EMULATED(add_norm_round), EMULATED(swiglu_round), EMULATED(add_inplace),
     EMULATED(gather_rows), EMULATED(rope_store_f16), EMULATED(rope_store_f32),
-    EMULATED(attention_f16), EMULATED(attention_f32), {nullptr, nullptr, 0},
+    EMULATED(attention_f16), EMULATED(attention_f32), EMULATED(attention_split_stats_f16), EMULATED(attention_split_stats_f32),
+    EMULATED(attention_split_values_f16), EMULATED(attention_split_values_f32), EMULATED(attention_split_sum), {nullptr, nullptr, 0},
 };
 #endif

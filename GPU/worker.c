@@ -109,6 +109,7 @@ static const char* cu_message(CUresult r) {
 
 // ---- Device discovery ------------------------------------------------------------------------------
 static CUdevice g_device;
+static int g_multiprocessors;
 // All work goes to one stream (a graph can only be captured from a stream other than the legacy one).
 static CUstream g_stream;
 static CUcontext g_context;
@@ -176,6 +177,7 @@ static int open_device(void) {
     CU(cu.DeviceGetAttribute(&major, ATTR_CC_MAJOR, g_device));
     CU(cu.DeviceGetAttribute(&minor, ATTR_CC_MINOR, g_device));
     CU(cu.DeviceGetAttribute(&sms, ATTR_SM_COUNT, g_device));
+    g_multiprocessors = sms;
     snprintf(g_device_text, sizeof g_device_text, "%s, %zu MiB, compute %d.%d, %d SMs, driver %d.%d", name,
              total >> 20, major, minor, sms, driver / 1000, driver % 1000 / 10);
     if (major < 7) {
@@ -221,6 +223,10 @@ static int activation_mode(int type) {
     }
 }
 
+// Long-context attention splits (attention_splits below): at most this many ranges, from this length on,
+// for batches of at most this many tokens.
+enum { ATTENTION_SPLITS = 32, SPLIT_FROM_LENGTH = 1024, SPLIT_BATCH = 8 };
+
 struct layer {
     CUdeviceptr attn_norm, ffn_norm;
     struct matrix wq, wk, wv, wo, gate, up, down;
@@ -242,12 +248,14 @@ static struct {
     struct sfg_layout layout;
     int loaded, broken;
     CUfunction add_norm, rope_store, swiglu, add, gather, attention, round_act;
+    CUfunction split_stats, split_values, split_sum;  // attention over long contexts (kernels.cu)
+    CUdeviceptr split_scratch;  // their maxima and sums, then weighted values, per token, head and range
     CUdeviceptr xr;  // rounded activations
     CUdeviceptr xc;  // per 32-block Q8_1 sum corrections of the last rows rounded with mode 5
     CUdeviceptr rounded_src;  // what xr holds: (source, mode, rows), 0 when stale
     int rounded_mode, rounded_rows;
     // Decode steps replay one captured graph per (tokens, wanted rows): ~16 launches per layer become one.
-    struct { int n, wanted; void* exec; } graphs[16];
+    struct { int n, wanted, splits; void* exec; } graphs[16];
     int graph_count, graphs_off;
 } M;
 
@@ -257,7 +265,7 @@ static unsigned char* g_shared;
 // prints the time per kernel and batch kind (one token, 2–8, more), the largest first.
 static struct { int on, kernels; long forwards, tokens; double forward_ms, wait_ms; } g_profile;
 enum { KIND_DECODE, KIND_BATCH, KIND_PROMPT, KINDS, PROFILE_KERNELS = 160, PROFILE_EVENTS = 8192 };
-static struct kernel_time { CUfunction f; char name[24]; long launches[KINDS]; double ms[KINDS]; } g_kernel_times[PROFILE_KERNELS];
+static struct kernel_time { CUfunction f; char name[32]; long launches[KINDS]; double ms[KINDS]; } g_kernel_times[PROFILE_KERNELS];
 static int g_kernel_count;
 static struct { void* start[PROFILE_EVENTS]; void* end[PROFILE_EVENTS]; int kernel[PROFILE_EVENTS]; int used, kind, failed; } g_events;
 
@@ -344,7 +352,7 @@ static void profile_print(void) {
                 if (g_kernel_times[k].ms[j] > 0 && (best < 0 || g_kernel_times[k].ms[j] > g_kernel_times[best].ms[j])) best = k;
             if (best < 0) break;
             struct kernel_time* t = &g_kernel_times[best];
-            fprintf(stderr, "  %-20s %8ld launches %10.3f ms %5.1f %% %9.2f us each\n", t->name, t->launches[j], t->ms[j],
+            fprintf(stderr, "  %-28s %8ld launches %10.3f ms %5.1f %% %9.2f us each\n", t->name, t->launches[j], t->ms[j],
                     100 * t->ms[j] / total[j], 1000 * t->ms[j] / (double)t->launches[j]);
             t->ms[j] = -t->ms[j];  // printed
         }
@@ -496,7 +504,8 @@ static int handle_load(uint64_t length) {
     uint64_t qdim = heads * hd, widest = ff > qdim ? ff : qdim;
     if (embd > widest) widest = embd;
     uint64_t act_bytes = mb * 4 * (3 * embd + 2 * qdim + 2 * kvh * hd + 2 * ff + widest + widest / 32 + ropeDim + 3) +
-                         4 * (2 * kvh * hd + ff) + (M.output ? mb * vocab * 4 : 0);
+                         4 * (2 * kvh * hd + ff) + 4 * SPLIT_BATCH * heads * ATTENTION_SPLITS * (2 + hd) +
+                         (M.output ? mb * vocab * 4 : 0);
     uint64_t need = weight_bytes + 2 * kv_bytes + act_bytes;
     size_t free_b = 0, total_b = 0;
     CU(cu.MemGetInfo(&free_b, &total_b));
@@ -601,6 +610,11 @@ static int handle_load(uint64_t length) {
     if (function(&M.rope_store, name)) return SFG_FAILED;
     snprintf(name, sizeof name, "attention_%s", kv_suffix);
     if (function(&M.attention, name)) return SFG_FAILED;
+    snprintf(name, sizeof name, "attention_split_stats_%s", kv_suffix);
+    if (function(&M.split_stats, name)) return SFG_FAILED;
+    snprintf(name, sizeof name, "attention_split_values_%s", kv_suffix);
+    if (function(&M.split_values, name) || function(&M.split_sum, "attention_split_sum")) return SFG_FAILED;
+    CU(cu.MemAlloc(&M.split_scratch, (size_t)SPLIT_BATCH * heads * ATTENTION_SPLITS * (2 + hd) * 4));
 
     CU(cu.MemAlloc(&M.kc, kv_bytes ? kv_bytes : 256));
     CU(cu.MemAlloc(&M.vc, kv_bytes ? kv_bytes : 256));
@@ -636,14 +650,50 @@ static int handle_load(uint64_t length) {
     return SFG_OK;
 }
 
+// How many ranges each token's attention splits its positions into: 1 (one block per token and head) unless
+// the context is long and those blocks too few to fill the GPU; then enough for about two blocks per
+// multiprocessor, a power of two (each count is its own CUDA graph), at most ATTENTION_SPLITS.
+// SWIFTFILE_GPU_ATTENTION_SPLITS=S forces S for batches of up to 8 tokens at any length (tests).
+static int attention_splits(int N, int longest) {
+    if (N > SPLIT_BATCH) return 1;
+    const char* forced = getenv("SWIFTFILE_GPU_ATTENTION_SPLITS");
+    if (forced) {
+        int s = atoi(forced);
+        return s < 1 ? 1 : s > ATTENTION_SPLITS ? ATTENTION_SPLITS : s;
+    }
+    if (longest < SPLIT_FROM_LENGTH) return 1;
+    int want = (2 * g_multiprocessors + N * (int)M.h[H_HEADS] - 1) / (N * (int)M.h[H_HEADS]), s = 1;
+    while (2 * s <= want && 2 * s <= ATTENTION_SPLITS) s *= 2;
+    return s;
+}
+
+// out = attention of the N tokens' queries q over the layer's cache, rounded for wo (mode; kernels.cu).
+static int attend(CUdeviceptr q, CUdeviceptr kc, CUdeviceptr vc, CUdeviceptr out, CUdeviceptr corr, CUdeviceptr info, int N,
+                  int heads, int kvh, int hd, int ctx, int seqs, int layer, int mode, int splits) {
+    float scale = 1.0f / sqrtf((float)hd);
+    if (splits <= 1) {
+        void* args[] = {&q, &kc, &vc, &out, &corr, &info, &heads, &kvh, &hd, &ctx, &seqs, &layer, &scale, &mode};
+        return launch(M.attention, (unsigned)N, (unsigned)heads, 256, args);
+    }
+    CUdeviceptr stats = M.split_scratch;
+    CUdeviceptr values = stats + (CUdeviceptr)SPLIT_BATCH * heads * ATTENTION_SPLITS * 2 * 4;
+    void* a[] = {&q, &kc, &vc, &stats, &info, &heads, &kvh, &hd, &ctx, &seqs, &layer, &scale, &splits};
+    void* b[] = {&q, &kc, &vc, &stats, &values, &info, &heads, &kvh, &hd, &ctx, &seqs, &layer, &scale, &splits};
+    void* c[] = {&values, &out, &corr, &heads, &hd, &splits, &mode};
+    int status = launch(M.split_stats, (unsigned)N, (unsigned)(heads * splits), 256, a);
+    if (!status) status = launch(M.split_values, (unsigned)N, (unsigned)(heads * splits), 256, b);
+    if (!status) status = launch(M.split_sum, (unsigned)N, (unsigned)heads, 256, c);
+    return status;
+}
+
 // The offloaded layers (and the output) over the N tokens already on the device; every launch goes to
 // g_stream, so the same sequence can be captured as a graph.
-static int run_layers(int N, int rows) {
+static int run_layers(int N, int rows, int splits) {
     uint32_t* h = M.h;
     int embd = (int)h[H_EMBD], heads = (int)h[H_HEADS], kvh = (int)h[H_KV_HEADS], hd = (int)h[H_HEAD_DIM];
     int ff = (int)h[H_FF], ropeDim = (int)h[H_ROPE_DIM], ctx = (int)h[H_CTX], seqs = (int)h[H_SEQUENCES];
     int kvDim = kvh * hd, allHeads = heads + kvh;
-    float eps = M.eps, scale = 1.0f / sqrtf((float)hd);
+    float eps = M.eps;
     int total = N * embd, status;
     CUdeviceptr none = 0;
     // a norm's block: 256 threads per 256 values of the row, up to 1024
@@ -671,8 +721,7 @@ static int run_layers(int N, int rows) {
         if ((status = launch(M.rope_store, N, allHeads, 64, rope))) return status;
         // The attention output comes rounded for wo when the rounding's blocks lie within a head.
         int wo = l->wo.act, in_head = wo == 1 || wo == 2 || ((wo == 3 || wo == 5) && hd % 32 == 0) ? wo : 0;
-        void* attn[] = {&q, &M.kc, &M.vc, &M.att, &M.xc, &M.info, &heads, &kvh, &hd, &ctx, &seqs, &li, &scale, &in_head};
-        if ((status = launch(M.attention, N, heads, 256, attn))) return status;
+        if ((status = attend(q, M.kc, M.vc, M.att, M.xc, M.info, N, heads, kvh, hd, ctx, seqs, li, in_head, splits))) return status;
         M.rounded_src = 0;
         if ((status = project(&l->wo, M.att, in_head, M.proj, N))) return status;
         int gu = l->gate.act == l->up.act ? l->gate.act : 0;
@@ -737,19 +786,23 @@ static int handle_forward(uint32_t n, uint64_t wanted) {
     CU(copy_in(M.info, info, (size_t)N * 8));
     if (wanted) CU(copy_in(M.wanted, want, wanted * 4));
     int rows = M.output ? (int)wanted : 0;
+    int longest = 0;
+    for (int i = 0; i < N; i++) longest = info[2 * i] + 1 > longest ? info[2 * i] + 1 : longest;
+    int splits = attention_splits(N, longest);
     int status = SFG_OK;
     void* exec = NULL;
     if (!M.graphs_off && N <= 8) {
         for (int i = 0; i < M.graph_count; i++)
-            if (M.graphs[i].n == N && M.graphs[i].wanted == rows) exec = M.graphs[i].exec;
+            if (M.graphs[i].n == N && M.graphs[i].wanted == rows && M.graphs[i].splits == splits) exec = M.graphs[i].exec;
         if (!exec && M.graph_count < 16) {
             void* graph = NULL;
             if (cu.StreamBeginCapture(g_stream, 1 /* thread-local */) == 0) {
-                status = run_layers(N, rows);
+                status = run_layers(N, rows, splits);
                 CUresult end = cu.StreamEndCapture(g_stream, &graph);
                 if (status == SFG_OK && end == 0 && graph && cu.GraphInstantiateWithFlags(&exec, graph, 0) == 0) {
                     M.graphs[M.graph_count].n = N;
                     M.graphs[M.graph_count].wanted = rows;
+                    M.graphs[M.graph_count].splits = splits;
                     M.graphs[M.graph_count++].exec = exec;
                 } else {
                     exec = NULL;
@@ -764,7 +817,7 @@ static int handle_forward(uint32_t n, uint64_t wanted) {
     }
     if (exec) {
         CU(cu.GraphLaunch(exec, g_stream));
-    } else if ((status = run_layers(N, rows))) {
+    } else if ((status = run_layers(N, rows, splits))) {
         return status;
     }
     if (M.output) {
@@ -999,7 +1052,13 @@ static int selftest_attention(int heads, int kvHeads, int hd, int ctx, int n, in
     cu.CtxSynchronize();
     CUfunction f;
     int failures = 0;
-    if (function(&f, "attention_f16")) { printf("FAIL attention: %s\n", g_error); return 1; }
+    if (function(&f, "attention_f16") || function(&M.attention, "attention_f16") ||
+        function(&M.split_stats, "attention_split_stats_f16") || function(&M.split_values, "attention_split_values_f16") ||
+        function(&M.split_sum, "attention_split_sum") ||
+        cu.MemAlloc(&M.split_scratch, (size_t)SPLIT_BATCH * heads * ATTENTION_SPLITS * (2 + hd) * 4)) {
+        printf("FAIL attention: %s\n", g_error);
+        return 1;
+    }
     size_t values = (size_t)n * heads * hd;
     float* out = malloc(values * 4);
     float* rounded = malloc(values * 4);
@@ -1025,6 +1084,20 @@ static int selftest_attention(int heads, int kvHeads, int hd, int ctx, int n, in
         if (wrong) { printf("FAIL %s: %zu of %zu values differ\n", what, wrong, values); failures++; }
         else printf("ok   %s: exact\n", what);
     }
+    // The long-context path: positions split into 3 (uneven, one range empty) and 8 ranges.
+    for (int splits = 3; n <= SPLIT_BATCH && splits <= 8; splits += 5) {
+        cu.MemsetD8(dout, 0xFF, values * 4);
+        if (attend(dq, dk, dv, dout, 0, dinfo, n, heads, kvHeads, hd, ctx, seqs, layer, 0, splits) || cu.CtxSynchronize()) {
+            printf("FAIL split attention: %s\n", g_error);
+            failures++;
+            break;
+        }
+        cu.MemcpyDtoH(out, dout, values * 4);
+        snprintf(what, sizeof what, "attention hd=%d heads=%d/%d pos %d..%d, %d ranges", hd, heads, kvHeads, first_pos,
+                 first_pos + n - 1, splits);
+        failures += check(what, out, ref, slack, values, 1e-4);
+    }
+    cu.MemFree(M.split_scratch);
     cu.MemFree(dk); cu.MemFree(dv); cu.MemFree(dq); cu.MemFree(dout); cu.MemFree(dinfo);
     free(kc); free(vc); free(kf); free(vf); free(q); free(info); free(ref); free(slack); free(p); free(out); free(rounded);
     return failures;
