@@ -17,7 +17,8 @@
 # against double-precision host references); the tiny goldens' logits against llama.cpp's records with full
 # (-ngl 999) and partial (-ngl 2 of 4) offload; GPU against CPU on K-quant files; SmolLM2's greedy text on
 # the GPU against the CPU's for 32 tokens; speed with --bench against llama.cpp built with CUDA, on 1B-shaped
-# models and SmolLM2, and the GPU memory the runner took. Prints a summary table last; results under $OUT.
+# models and SmolLM2, and on 1B Q4_0 after 8192 positions (-d); the GPU memory the runner took; where the GPU
+# time goes, kernel by kernel (SWIFTFILE_GPU_PROFILE=kernels). Prints a summary table last; results under $OUT.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 testdata="${SWIFTFILE_TESTDATA:-$root/testdata}"
@@ -238,6 +239,30 @@ PY
         speed+=("$name llama.cpp CUDA: $line")
     fi
 done
+# Long context: generation after 8192 positions (attention split into ranges, and without for comparison).
+m="$models/synth-1b-q4_0.gguf"
+if [ -s "$m" ]; then
+    for variant in split single; do
+        env=(SWIFTFILE_GPU_PROFILE=1)
+        [ "$variant" = single ] && env+=(SWIFTFILE_GPU_ATTENTION_SPLITS=1)
+        env "${env[@]}" "$run" --bench -m "$m" -ngl 999 --gpu nvidia -d 8192 -p 512 -n 128 -r 3 -o json > "$out/bench-depth-$variant.json" 2> "$out/bench-depth-$variant.err"
+        speed+=("synth-1b-q4_0 @ d8192 swiftfile ($variant attention): $(python3 -c "
+import json, sys
+try:
+    print('  '.join(f\"{r.get('test', '?')} {float(r.get('avg_ts', 0)):.1f}\" for r in json.load(open(sys.argv[1]))))
+except Exception as e:
+    print(f'no result ({e})')" "$out/bench-depth-$variant.json")")
+    done
+    if [ -x "$bin/llama-bench" ]; then
+        "$bin/llama-bench" -m "$m" -ngl 99 -d 8192 -p 512 -n 128 -r 3 -o json > "$out/llama-depth.json" 2> "$out/llama-depth.err"
+        speed+=("synth-1b-q4_0 @ d8192 llama.cpp CUDA: $(python3 -c "
+import json, sys
+try:
+    print('  '.join((f\"pp{r['n_prompt']}\" if r.get('n_prompt') else f\"tg{r['n_gen']}\") + f\" {r['avg_ts']:.1f}\" for r in json.load(open(sys.argv[1]))))
+except Exception as e:
+    print(f'no result ({e})')" "$out/llama-depth.json")")
+    fi
+fi
 printf '%s\n' "${speed[@]}" | tee "$out/speed.txt"
 nvidia-smi --query-gpu=memory.used --format=csv,noheader
 
