@@ -265,9 +265,18 @@ static unsigned char* g_shared;
 // prints the time per kernel and batch kind (one token, 2–8, more), the largest first.
 static struct { int on, kernels; long forwards, tokens; double forward_ms, wait_ms; } g_profile;
 enum { KIND_DECODE, KIND_BATCH, KIND_PROMPT, KINDS, PROFILE_KERNELS = 160, PROFILE_EVENTS = 8192 };
-static struct kernel_time { CUfunction f; char name[32]; long launches[KINDS]; double ms[KINDS]; } g_kernel_times[PROFILE_KERNELS];
+// Matrix launches also count their weight bytes (weights read once per launch: the rate against the GPU's
+// memory bandwidth says how far a matrix-vector kernel is from its bound).
+static struct kernel_time { CUfunction f; char name[32]; long launches[KINDS]; double ms[KINDS], bytes[KINDS]; } g_kernel_times[PROFILE_KERNELS];
 static int g_kernel_count;
-static struct { void* start[PROFILE_EVENTS]; void* end[PROFILE_EVENTS]; int kernel[PROFILE_EVENTS]; int used, kind, failed; } g_events;
+static struct {
+    void* start[PROFILE_EVENTS];
+    void* end[PROFILE_EVENTS];
+    int kernel[PROFILE_EVENTS];
+    double bytes[PROFILE_EVENTS];
+    int used, kind, failed;
+    double next_bytes;  // the weight bytes of the launch about to be made (matmul)
+} g_events;
 
 static double now_ms(void) {
     struct timespec ts;
@@ -322,6 +331,7 @@ static int profile_slot(CUfunction f) {
         return -1;
     }
     g_events.kernel[i] = k;
+    g_events.bytes[i] = g_events.next_bytes;
     g_events.used++;
     return i;
 }
@@ -333,6 +343,7 @@ static void profile_collect(void) {
         if (cu.EventElapsedTime(&ms, g_events.start[i], g_events.end[i]) == 0) {
             g_kernel_times[g_events.kernel[i]].ms[g_events.kind] += ms;
             g_kernel_times[g_events.kernel[i]].launches[g_events.kind]++;
+            g_kernel_times[g_events.kernel[i]].bytes[g_events.kind] += g_events.bytes[i];
         }
     }
     g_events.used = 0;
@@ -352,8 +363,10 @@ static void profile_print(void) {
                 if (g_kernel_times[k].ms[j] > 0 && (best < 0 || g_kernel_times[k].ms[j] > g_kernel_times[best].ms[j])) best = k;
             if (best < 0) break;
             struct kernel_time* t = &g_kernel_times[best];
-            fprintf(stderr, "  %-28s %8ld launches %10.3f ms %5.1f %% %9.2f us each\n", t->name, t->launches[j], t->ms[j],
+            fprintf(stderr, "  %-28s %8ld launches %10.3f ms %5.1f %% %9.2f us each", t->name, t->launches[j], t->ms[j],
                     100 * t->ms[j] / total[j], 1000 * t->ms[j] / (double)t->launches[j]);
+            if (t->bytes[j] > 0) fprintf(stderr, " %8.1f GB/s of weights", t->bytes[j] / t->ms[j] / 1e6);
+            fprintf(stderr, "\n");
             t->ms[j] = -t->ms[j];  // printed
         }
     }
@@ -368,6 +381,7 @@ static const char* tiled_prefix(void) {
 
 static int launch(CUfunction f, unsigned gx, unsigned gy, unsigned block, void** args) {
     int slot = profile_slot(f);
+    g_events.next_bytes = 0;
     if (slot >= 0) CU(cu.EventRecord(g_events.start[slot], g_stream));
     CU(cu.LaunchKernel(f, gx, gy, 1, block, 1, 1, 0, g_stream, args, NULL));
     if (slot >= 0) CU(cu.EventRecord(g_events.end[slot], g_stream));
@@ -380,6 +394,7 @@ static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
     int rows = m->rows, cols = m->cols;
     CUdeviceptr corr = m->act == 5 ? M.xc : 0;  // x was rounded as Q8_1 (project): its sum corrections
     void* args[] = {(void*)&m->data, &rb, &x, &corr, &y, &rows, &cols, &n};
+    g_events.next_bytes = (double)rows * (double)rb;
     // Q8_0 follows the CPU's summation order at every batch size (kernels.cu, matvec_q8_0): its prompts
     // take the batched matrix-vector kernel, 8 tokens per block row.
     if (n > 8 && m->type == T_Q8_0) return launch(m->mb, (unsigned)(rows + 3) / 4, (unsigned)(n + 7) / 8, 128, args);
