@@ -235,7 +235,7 @@ DEV void matvec_q8_0_rows(const u8* W, unsigned long long rowBytes, const float*
     if (part == 0 && r < rows) y[r] = s;
 }
 
-template <int TYPE, int NT>
+template <int TYPE, int NT, bool DEEP = false>
 DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const float* corr, float* y, int rows, int cols) {
     int lane = tid() & 31;
     int r = bidx() * 4 + (tid() >> 5);
@@ -254,8 +254,14 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const 
     // super-block formats, whose scale decoding takes many registers) are in flight at once instead of one
     // memory latency per step, with no register spills within the launch bounds below (ptxas -v, sm_90).
     // More tokens load more per step already, and unrolling every variant would double the PTX the driver
-    // compiles at start-up.
-    if (NT <= 2 && !SUPER_BLOCKS(TYPE)) {
+    // compiles at start-up. DEEP (md_*): twice the loads in flight, in twice the registers.
+    if (DEEP && !SUPER_BLOCKS(TYPE)) {
+        _Pragma("unroll 8")
+        for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, corr, cols, c, part, acc);
+    } else if (DEEP) {
+        _Pragma("unroll 4")
+        for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, corr, cols, c, part, acc);
+    } else if (NT <= 2 && !SUPER_BLOCKS(TYPE)) {
         _Pragma("unroll 4")
         for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, corr, cols, c, part, acc);
     } else if (NT <= 2) {
@@ -494,6 +500,17 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const 
     X(q6_k, T_Q6_K) X(iq4_nl, T_IQ4_NL) X(iq4_xs, T_IQ4_XS)
 
 WEIGHT_FORMATS(MATRIX_KERNELS)
+
+// One token with deeper unrolling (SWIFTFILE_GPU_MATVEC=deep), for the formats of the speed table only:
+// which of mv_ and md_ is faster is a question for a GPU (Tools/gpu-check.sh runs both).
+#define DEEP_MATVEC_FORMATS(X) X(f16, T_F16) X(q4_0, T_Q4_0) X(q4_1, T_Q4_1) X(q4_k, T_Q4_K) X(q6_k, T_Q6_K)
+#define DEEP_MATVEC_KERNEL(name, TYPE)                                                                     \
+    KERNEL LAUNCH_BOUNDS(128, 4) void md_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
+                                                const float* corr, float* y, int rows, int cols, int ntok) { \
+        (void)ntok;                                                                                       \
+        matvec<TYPE, 1, true>(W, rowBytes, x, corr, y, rows, cols);                                       \
+    }
+DEEP_MATVEC_FORMATS(DEEP_MATVEC_KERNEL)
 
 // ---- Activations as the CPU engine (and llama.cpp's CPU backend) feed them to each weight format ----
 // The CPU multiplies quantized weights by quantized activations (Q8_0, Q8_K; F16 for F16 weights); the
@@ -898,8 +915,10 @@ KERNEL void attention_split_sum(const float* values, float* out, float* corr, in
 #ifndef __CUDA_ARCH__
 // The stand-in driver finds the host build of each kernel by name, with its argument count.
 #define EMULATED_MATRIX(name, TYPE) EMULATED(mv_##name), EMULATED(mb_##name), EMULATED(mm_##name), EMULATED(ms_##name),
+#define EMULATED_DEEP(name, TYPE) EMULATED(md_##name),
 extern "C" const struct emulated_kernel emulated_kernels[] = {
     WEIGHT_FORMATS(EMULATED_MATRIX)
+    DEEP_MATVEC_FORMATS(EMULATED_DEEP)
     EMULATED(round_activations), EMULATED(add_norm_round), EMULATED(swiglu_round), EMULATED(add_inplace),
     EMULATED(gather_rows), EMULATED(rope_store_f16), EMULATED(rope_store_f32),
     EMULATED(attention_f16), EMULATED(attention_f32), EMULATED(attention_split_stats_f16), EMULATED(attention_split_stats_f32),

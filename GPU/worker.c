@@ -379,6 +379,13 @@ static const char* tiled_prefix(void) {
     return choice && strcmp(choice, "simt") == 0 ? "ms" : "mm";
 }
 
+// One-token products: SWIFTFILE_GPU_MATVEC=deep picks the kernels with deeper unrolling (md_*) where a
+// format has them, to compare on a GPU (Tools/gpu-check.sh).
+static const char* matvec_prefix(void) {
+    const char* choice = getenv("SWIFTFILE_GPU_MATVEC");
+    return choice && strcmp(choice, "deep") == 0 ? "md" : "mv";
+}
+
 static int launch(CUfunction f, unsigned gx, unsigned gy, unsigned block, void** args) {
     int slot = profile_slot(f);
     g_events.next_bytes = 0;
@@ -582,7 +589,9 @@ static int handle_load(uint64_t length) {
         (dst).row_bytes = t_->bytes / t_->rows;                                                           \
         (dst).act = activation_mode((int)t_->type);                                                       \
         char name_[32];                                                                                   \
-        snprintf(name_, sizeof name_, "mv_%s", sfx);                                                      \
+        snprintf(name_, sizeof name_, "%s_%s", matvec_prefix(), sfx);                                     \
+        CUfunction deep_;                                                                                 \
+        if (cu.ModuleGetFunction(&deep_, g_module, name_)) snprintf(name_, sizeof name_, "mv_%s", sfx);    \
         if (function(&(dst).mv, name_)) return SFG_FAILED;                                                \
         snprintf(name_, sizeof name_, "mb_%s", sfx);                                                      \
         if (function(&(dst).mb, name_)) return SFG_FAILED;                                                \
@@ -943,10 +952,16 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
     if (function(&m.mb, fn)) { printf("FAIL %s: %s\n", fn, g_error); return 1; }
     snprintf(fn, sizeof fn, "mm_%s", kernel_suffix(type));
     if (function(&m.mm, fn)) { printf("FAIL %s: %s\n", fn, g_error); return 1; }
-    for (size_t run = 0; run < sizeof counts / sizeof counts[0] + 3; run++) {
-        // every count with the tensor-core tiles, then the tiled counts again on the CUDA-core kernel
-        int simt = run >= sizeof counts / sizeof counts[0];
-        int n = simt ? counts[run - sizeof counts / sizeof counts[0] + 4] : counts[run];
+    snprintf(fn, sizeof fn, "md_%s", kernel_suffix(type));
+    CUfunction deep = NULL;
+    int runs = (int)(sizeof counts / sizeof counts[0]) + 3 + (cu.ModuleGetFunction(&deep, g_module, fn) == 0);
+    for (int run = 0; run < runs; run++) {
+        // every count with the tensor-core tiles, then the tiled counts again on the CUDA-core kernel, then
+        // one token on the deeper one-token kernel where the format has one
+        int counted = (int)(sizeof counts / sizeof counts[0]);
+        int simt = run >= counted && run < counted + 3;
+        int n = run >= counted + 3 ? 1 : simt ? counts[run - counted + 4] : counts[run];
+        if (run == counted + 3) m.mv = deep;
         if (simt) {
             snprintf(fn, sizeof fn, "ms_%s", kernel_suffix(type));
             if (function(&m.mm, fn)) { printf("FAIL %s: %s\n", fn, g_error); failures++; break; }
@@ -974,7 +989,7 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
         if (status || cu.CtxSynchronize()) { printf("FAIL %s n=%d: %s\n", name, n, g_error); failures++; continue; }
         cu.MemcpyDtoH(y, dy, (size_t)n * rows * 4);
         char what[64];
-        const char* kind = n <= 8 || type == T_Q8_0 ? "matvec" : simt ? "tile, simt" : "tile";
+        const char* kind = run == counted + 3 ? "matvec, deep" : n <= 8 || type == T_Q8_0 ? "matvec" : simt ? "tile, simt" : "tile";
         snprintf(what, sizeof what, "%s %dx%d n=%d (%s)", name, rows, cols, n, kind);
         failures += check(what, y, ref, NULL, (size_t)n * rows, 2e-5);
     }

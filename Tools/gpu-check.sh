@@ -207,11 +207,14 @@ speed=()
 for name in synth-1b-q4_0 synth-1b-q4_k_m synth-1b-f16 smol; do
     if [ "$name" = smol ]; then m="$smol"; else m="$models/$name.gguf"; fi
     [ -n "$m" ] && [ -s "$m" ] || { speed+=("$name: no model"); continue; }
-    variants=("tensor")
+    # tensor: the defaults; deep: one-token kernels unrolled twice as deep (md_*); simt: prompt tiles on the
+    # CUDA cores
+    variants=("tensor" "deep")
     [ "$name" = synth-1b-q4_0 ] && variants+=("simt")
     for variant in "${variants[@]}"; do
         env=(SWIFTFILE_GPU_PROFILE=1)
         [ "$variant" = simt ] && env+=(SWIFTFILE_GPU_MATMUL=simt)
+        [ "$variant" = deep ] && env+=(SWIFTFILE_GPU_MATVEC=deep)
         env "${env[@]}" "$run" --bench -m "$m" -ngl 999 --gpu nvidia -p 512 -n 128 -r 3 -o json > "$out/bench-$name-$variant.json" 2> "$out/bench-$name-$variant.err"
         line=$(python3 - "$out/bench-$name-$variant.json" <<'PY'
 import json, sys
@@ -223,7 +226,7 @@ rows = rows if isinstance(rows, list) else rows.get("results", [])
 print("  ".join(f"{r.get('test', '?')} {float(r.get('avg_ts', r.get('tokens_per_second', 0))):.1f}" for r in rows))
 PY
 )
-        speed+=("$name swiftfile ($variant matmul): $line; $(grep -m1 -o 'offloaded.*' "$out/bench-$name-$variant.err")")
+        speed+=("$name swiftfile ($variant): $line; $(grep -m1 -o 'offloaded.*' "$out/bench-$name-$variant.err")")
     done
     if [ -x "$bin/llama-bench" ]; then
         "$bin/llama-bench" -m "$m" -ngl 99 -p 512 -n 128 -r 3 -o json > "$out/llama-$name.json" 2> "$out/llama-$name.err"
