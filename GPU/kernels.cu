@@ -140,40 +140,28 @@ DEV void matvec_chunk(const u8* row, const float* x, const float* corr, int cols
         for (int t = 0; t < NT; t++) acc[t] += m * corr[(unsigned long long)t * (cols / 32) + c];
     }
 }
-// Q8_0 weights against Q8_0-rounded activations (round_row, mode 3) in the CPU engine's (and llama.cpp's)
-// order, because every layer's output is quantized again and one different last bit can flip a rounding:
-// per token, 8 chains — chain g takes columns 4g…4g+3 of each block as an exact integer sum s and adds
-// d_w·d_x·s with one fused multiply-add, block after block — then ((g0+g4)+(g2+g6))+((g1+g5)+(g3+g7)).
-// Lane p of an 8-lane group is chain p. The activations' integers and scale come back exactly from their
-// values: d_x = max|v|/127 (the block's largest value is ±127·d_x) and q = v/d_x.
-DEV float q8_0_chain_step(const u8* b, const int* w, const float* v, float chain) {
-    float dw = fmt_half(b);
-    float m = 0;
-    _Pragma("unroll")
-    for (int i = 0; i < 4; i++) m = __builtin_fmaxf(m, __builtin_fabsf(v[i]));
-    m = __builtin_fmaxf(m, shfl_xor(m, 1));  // the 8 lanes of this group: the block's largest magnitude
-    m = __builtin_fmaxf(m, shfl_xor(m, 2));
-    m = __builtin_fmaxf(m, shfl_xor(m, 4));
-    float dx = m / 127.0f;
+// Q8_0 weights against Q8_0 activations in the CPU engine's (and llama.cpp's) order, because every layer's
+// output is quantized again and one different last bit can flip a rounding: per token, 8 chains — chain g
+// takes columns 4g…4g+3 of each block as an exact integer sum s and adds d_w·d_x·s with one fused
+// multiply-add, block after block — then ((g0+g4)+(g2+g6))+((g1+g5)+(g3+g7)). Lane p of an 8-lane group is
+// chain p. The activations come as the rounding left them (round_row, mode 3): int8 values xq, cols per
+// token, and one f16-valued scale xd per 32-block.
+DEV float q8_0_chain_step(const u8* b, int part, int xq4, float dx, float chain) {
     int sum = 0;
-    if (dx != 0.0f) {
-        _Pragma("unroll")
-        for (int i = 0; i < 4; i++) sum += w[i] * (int)round_nearest_even(v[i] / dx);
-    }
-    return __builtin_fmaf(dw * dx, (float)sum, chain);
+    _Pragma("unroll")
+    for (int i = 0; i < 4; i++) sum += (int)(signed char)b[2 + 4 * part + i] * (int)(signed char)(xq4 >> (8 * i));
+    return __builtin_fmaf(fmt_half(b) * dx, (float)sum, chain);
 }
 DEV float q8_0_fold(float chain) {  // every lane of the group gets ((g0+g4)+(g2+g6))+((g1+g5)+(g3+g7))
     chain += shfl_xor(chain, 4);
     chain += shfl_xor(chain, 2);
     return chain + shfl_xor(chain, 1);
 }
-DEV void q8_0_weights(const u8* b, int part, int* w) {
-    _Pragma("unroll")
-    for (int i = 0; i < 4; i++) w[i] = (int)(signed char)b[2 + 4 * part + i];
-}
+// The 4 int8 activations of lane `part` in block c of a token's row (one 4-byte load: rows are whole blocks).
+DEV int q8_0_activations(const signed char* xq, int c, int part) { return *(const int*)(xq + c * 32 + 4 * part); }
 // Several tokens: group k of the warp takes tokens k, k+4 of row r.
 template <int NT>
-DEV void matvec_q8_0(const u8* row, const float* x, float* y, int rows, int cols, int r, int lane) {
+DEV void matvec_q8_0(const u8* row, const signed char* xq, const float* xd, float* y, int rows, int cols, int r, int lane) {
     enum { PER_GROUP = (NT + 3) / 4 };
     int group = lane >> 3, part = lane & 7, chunks = cols / 32;
     float chain[PER_GROUP];
@@ -181,13 +169,11 @@ DEV void matvec_q8_0(const u8* row, const float* x, float* y, int rows, int cols
     for (int k = 0; k < PER_GROUP; k++) chain[k] = 0;
     for (int c = 0; c < chunks; c++) {
         const u8* b = row + (unsigned long long)c * 34;
-        int w[4];
-        q8_0_weights(b, part, w);
         _Pragma("unroll")
         for (int k = 0; k < PER_GROUP; k++) {
-            int t = group + 4 * k;
-            const float* v = x + (unsigned long long)(t < NT ? t : 0) * cols + c * 32 + 4 * part;
-            chain[k] = q8_0_chain_step(b, w, v, chain[k]);
+            int t = group + 4 * k < NT ? group + 4 * k : 0;
+            chain[k] = q8_0_chain_step(b, part, q8_0_activations(xq + (unsigned long long)t * cols, c, part),
+                                       xd[(unsigned long long)t * chunks + c], chain[k]);
         }
     }
     _Pragma("unroll")
@@ -199,38 +185,17 @@ DEV void matvec_q8_0(const u8* row, const float* x, float* y, int rows, int cols
 }
 // One token: each 8-lane group takes its own row, 16 rows per block of 4 warps (the several-token layout
 // would leave three groups of four idle). Groups past the last row compute the last row again without
-// storing it, so every lane of the warp reaches every shuffle.
-DEV void matvec_q8_0_rows(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows, int cols) {
+// storing it, so every lane of the warp reaches the fold's shuffles.
+DEV void matvec_q8_0_rows(const u8* W, unsigned long long rowBytes, const signed char* xq, const float* xd, float* y,
+                          int rows, int cols) {
     int lane = tid() & 31, part = lane & 7;
     int r = bidx() * 16 + (tid() >> 5) * 4 + (lane >> 3);
     int rr = r < rows ? r : rows - 1;
     const u8* row = W + (unsigned long long)rr * rowBytes;
     float chain = 0;
-    int chunks = cols / 32, c = 0;
-    // Four blocks' loads in flight before their steps (by hand: the steps' shuffles keep the compiler from
-    // unrolling a loop of unknown length).
-    for (; c + 4 <= chunks; c += 4) {
-        int w[4][4];
-        float4 v[4];
-        _Pragma("unroll")
-        for (int u = 0; u < 4; u++) {
-            q8_0_weights(row + (unsigned long long)(c + u) * 34, part, w[u]);
-            v[u] = *(const float4*)(x + (c + u) * 32 + 4 * part);
-        }
-        _Pragma("unroll")
-        for (int u = 0; u < 4; u++) {
-            float vs[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
-            chain = q8_0_chain_step(row + (unsigned long long)(c + u) * 34, w[u], vs, chain);
-        }
-    }
-    for (; c < chunks; c++) {
-        const u8* b = row + (unsigned long long)c * 34;
-        int w[4];
-        q8_0_weights(b, part, w);
-        float4 v = *(const float4*)(x + c * 32 + 4 * part);
-        float vs[4] = {v.x, v.y, v.z, v.w};
-        chain = q8_0_chain_step(b, w, vs, chain);
-    }
+    _Pragma("unroll 4")
+    for (int c = 0; c < cols / 32; c++)
+        chain = q8_0_chain_step(row + (unsigned long long)c * 34, part, q8_0_activations(xq, c, part), xd[c], chain);
     float s = q8_0_fold(chain);
     if (part == 0 && r < rows) y[r] = s;
 }
@@ -246,8 +211,8 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const 
     for (int t = 0; t < NT; t++) acc[t] = 0;
     int chunks = cols / 32;
     int part = lane & 7;
-    if (TYPE == T_Q8_0) {
-        matvec_q8_0<NT>(row, x, y, rows, cols, r, lane);
+    if (TYPE == T_Q8_0) {  // x: the int8 activations, corr: their scales (matvec_q8_0)
+        matvec_q8_0<NT>(row, (const signed char*)x, corr, y, rows, cols, r, lane);
         return;
     }
     // With one or two tokens a step has little to load: unrolled, four chunks' weight loads (two for the
@@ -462,14 +427,16 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const 
     KERNEL LAUNCH_BOUNDS(128, SUPER_BLOCKS(TYPE) ? 5 : 8) void mv_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
         (void)ntok;                                                                                       \
-        if (TYPE == T_Q8_0) matvec_q8_0_rows(W, rowBytes, x, y, rows, cols); /* 16 rows per block */       \
+        if (TYPE == T_Q8_0) /* int8 activations and scales; 16 rows per block */                          \
+            matvec_q8_0_rows(W, rowBytes, (const signed char*)x, corr, y, rows, cols);                    \
         else matvec<TYPE, 1>(W, rowBytes, x, corr, y, rows, cols);                                        \
     }                                                                                                     \
     KERNEL LAUNCH_BOUNDS(128, 4) void mb_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
         /* tokens 8·bidy() … (formats multiplied in the CPU's order take every batch this way) */          \
         int t0 = 8 * bidy();                                                                              \
-        x += (unsigned long long)t0 * cols;                                                               \
+        if (TYPE == T_Q8_0) x = (const float*)((const signed char*)x + (unsigned long long)t0 * cols);    \
+        else x += (unsigned long long)t0 * cols;                                                          \
         y += (unsigned long long)t0 * rows;                                                               \
         if (corr) corr += (unsigned long long)t0 * (cols / 32);                                           \
         ntok -= t0;                                                                                       \
@@ -522,7 +489,7 @@ DEEP_MATVEC_FORMATS(DEEP_MATVEC_KERNEL)
 // the weights' minimum: the matrix kernels add m · corr).
 // One row, by a block of a multiple of 256 threads (at most 1024), ntid() values at a time; src may equal
 // dst (each thread reads only its own elements before the block's reductions and writes them after).
-DEV void round_row(const float* src, float* dst, float* corr, int cols, int mode) {
+DEV void round_row(const float* src, float* dst, float* corr, signed char* qint, int cols, int mode) {
     SHARED float wmag[32], wval[32];
     SHARED int widx[32];
     int t = tid(), lane = t & 31, warp = t >> 5;
@@ -545,6 +512,10 @@ DEV void round_row(const float* src, float* dst, float* corr, int cols, int mode
             float q = round_nearest_even(v * inv);
             q = q > 127.0f ? 127.0f : (q < -128.0f ? -128.0f : q);
             r = d * q;
+            if (mode == 3 && qint) {  // the integers and scale too, for Q8_0 weights (matvec_q8_0)
+                if (live) qint[i] = (signed char)q;
+                if (lane == 0 && live) corr[i / 32] = d;
+            }
             if (mode == 5) {
                 float qsum = warp_sum(q);  // integers: exact
                 if (lane == 0 && live) corr[i / 32] = from_half(to_half(qsum * (amax / 127.0f))) - d * qsum;
@@ -580,11 +551,14 @@ DEV void round_row(const float* src, float* dst, float* corr, int cols, int mode
     }
 }
 
+DEV signed char* at_or_null(signed char* p, unsigned long long at) { return p ? p + at : p; }
+
 // Row bidx(), columns 256·bidy() … (a slice per block: every mode's blocks, 32 or 256 values, lie inside one).
-KERNEL void round_activations(const float* x, float* out, float* corr, int cols, int mode) {
+// corr and qint as round_row (qint may be null), with the rows' layout of x.
+KERNEL void round_activations(const float* x, float* out, float* corr, signed char* qint, int cols, int mode) {
     unsigned long long at = (unsigned long long)bidx() * cols + 256 * bidy();
     int n = cols - 256 * bidy() < 256 ? cols - 256 * bidy() : 256;
-    round_row(x + at, out + at, corr + at / 32, n, mode);
+    round_row(x + at, out + at, corr + at / 32, at_or_null(qint, at), n, mode);
 }
 
 // ---- Elementwise pieces ----------------------------------------------------------------------------
@@ -593,8 +567,8 @@ KERNEL void round_activations(const float* x, float* out, float* corr, int cols,
 // rounded for the next products (mode as round_activations; 0: not). One block per row, up to 1024
 // threads: a single token's norm is one block, and its chain of dependent steps is what a decode step
 // waits for.
-KERNEL LAUNCH_BOUNDS(1024, 1) void add_norm_round(float* x, const float* add, const float* weight, float* out, float* corr, int cols, float eps,
-                           int mode) {
+KERNEL LAUNCH_BOUNDS(1024, 1) void add_norm_round(float* x, const float* add, const float* weight, float* out, float* corr,
+                                                  signed char* qint, int cols, float eps, int mode) {
     SHARED double scratch[32];
     float* src = x + (unsigned long long)bidx() * cols;
     float* dst = out + (unsigned long long)bidx() * cols;
@@ -612,14 +586,15 @@ KERNEL LAUNCH_BOUNDS(1024, 1) void add_norm_round(float* x, const float* add, co
     for (int i = tid(); i < cols; i += ntid()) dst[i] = src[i] * scale * weight[i];
     if (mode) {
         sync_block();
-        round_row(dst, dst, corr + (unsigned long long)bidx() * (cols / 32), cols, mode);
+        round_row(dst, dst, corr + (unsigned long long)bidx() * (cols / 32), at_or_null(qint, (unsigned long long)bidx() * cols),
+                  cols, mode);
     }
 }
 
 // gate[row] = silu(gate[row]) · up[row], then rounded for the down projection. A block of 256 threads per
 // row bidx() and 256 columns from 256·bidy(): one block per row left a 1B model's 8192 values to a single
 // multiprocessor, 32 steps in a row, at every decode step.
-KERNEL void swiglu_round(float* gate, const float* up, float* corr, int cols, int mode) {
+KERNEL void swiglu_round(float* gate, const float* up, float* corr, signed char* qint, int cols, int mode) {
     unsigned long long at = (unsigned long long)bidx() * cols + 256 * bidy();
     int n = cols - 256 * bidy() < 256 ? cols - 256 * bidy() : 256;
     int i = tid();
@@ -629,7 +604,7 @@ KERNEL void swiglu_round(float* gate, const float* up, float* corr, int cols, in
     }
     if (mode) {
         sync_block();
-        round_row(gate + at, gate + at, corr + at / 32, n, mode);
+        round_row(gate + at, gate + at, corr + at / 32, at_or_null(qint, at), n, mode);
     }
 }
 
@@ -821,24 +796,24 @@ __attribute__((always_inline)) DEV float weighted_values(attention_head<KV> h, c
 }
 // The output of token bidx()'s heads is rounded for the output projection (round_activations' mode; 0: not),
 // which the worker asks for only when the mode's blocks lie within a head.
-DEV void finish_head(float* out, float* corr, unsigned long long at, int headDim, float value, int mode) {
+DEV void finish_head(float* out, float* corr, signed char* qint, unsigned long long at, int headDim, float value, int mode) {
     if (tid() < headDim) out[at + tid()] = value;
     if (mode) {
         sync_block();
-        round_row(out + at, out + at, corr + at / 32, headDim, mode);
+        round_row(out + at, out + at, corr + at / 32, at_or_null(qint, at), headDim, mode);
     }
 }
 
 // Token bidx(), head bidy().
 template <typename KV>
-DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, float* corr, const int* info, int heads,
+DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, float* corr, signed char* qint, const int* info, int heads,
                    int kvHeads, int headDim, int ctx, int sequences, int layer, float scale, int mode) {
     SHARED float qs[AT], p[AT], partial[AT], scratch[32];
     int token = bidx(), head = bidy();
     attention_head<KV> h = open_head(qs, q, kc, vc, info, token, head, heads, kvHeads, headDim, ctx, sequences, layer, scale);
     softmax_stats_t st = softmax_stats(h, qs, 0, h.length, scratch);
     float value = weighted_values(h, qs, 0, h.length, st.m, 1.0f / st.l, p, partial);
-    finish_head(out, corr, ((unsigned long long)token * heads + head) * headDim, headDim, value, mode);
+    finish_head(out, corr, qint, ((unsigned long long)token * heads + head) * headDim, headDim, value, mode);
 }
 
 // Split: token bidx(), head bidy() / S, range bidy() % S of S equal ranges (rounded up to whole tiles).
@@ -880,20 +855,20 @@ DEV void attention_split_values(const float* q, const KV* kc, const KV* vc, cons
     if (tid() < headDim) values[at + tid()] = value;
 }
 // out = the ranges' values summed in range order, then rounded as finish_head. Token bidx(), head bidy().
-DEV void split_sum(const float* values, float* out, float* corr, int heads, int headDim, int splits, int mode) {
+DEV void split_sum(const float* values, float* out, float* corr, signed char* qint, int heads, int headDim, int splits, int mode) {
     int token = bidx(), head = bidy();
     unsigned long long at = ((unsigned long long)token * heads + head) * headDim;
     float s = 0;
     if (tid() < headDim)
         for (int r = 0; r < splits; r++) s += values[(at * splits) + (unsigned long long)r * headDim + tid()];
-    finish_head(out, corr, at, headDim, s, mode);
+    finish_head(out, corr, qint, at, headDim, s, mode);
 }
 
 #define ATTENTION_KERNELS(name, KV)                                                                           \
-    KERNEL void attention_##name(const float* q, const KV* kc, const KV* vc, float* out, float* corr, const int* info, \
+    KERNEL void attention_##name(const float* q, const KV* kc, const KV* vc, float* out, float* corr, signed char* qint, const int* info, \
                                  int heads, int kvHeads, int headDim, int ctx, int sequences, int layer, float scale, \
                                  int mode) {                                                                  \
-        attention<KV>(q, kc, vc, out, corr, info, heads, kvHeads, headDim, ctx, sequences, layer, scale, mode); \
+        attention<KV>(q, kc, vc, out, corr, qint, info, heads, kvHeads, headDim, ctx, sequences, layer, scale, mode); \
     }                                                                                                         \
     KERNEL void attention_split_stats_##name(const float* q, const KV* kc, const KV* vc, float* stats, const int* info, \
                                              int heads, int kvHeads, int headDim, int ctx, int sequences, int layer, \
@@ -908,8 +883,9 @@ DEV void split_sum(const float* values, float* out, float* corr, int heads, int 
     }
 ATTENTION_KERNELS(f16, half_t)
 ATTENTION_KERNELS(f32, float)
-KERNEL void attention_split_sum(const float* values, float* out, float* corr, int heads, int headDim, int splits, int mode) {
-    split_sum(values, out, corr, heads, headDim, splits, mode);
+KERNEL void attention_split_sum(const float* values, float* out, float* corr, signed char* qint, int heads, int headDim,
+                                int splits, int mode) {
+    split_sum(values, out, corr, qint, heads, headDim, splits, mode);
 }
 
 #ifndef __CUDA_ARCH__

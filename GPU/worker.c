@@ -251,7 +251,8 @@ static struct {
     CUfunction split_stats, split_values, split_sum;  // attention over long contexts (kernels.cu)
     CUdeviceptr split_scratch;  // their maxima and sums, then weighted values, per token, head and range
     CUdeviceptr xr;  // rounded activations
-    CUdeviceptr xc;  // per 32-block Q8_1 sum corrections of the last rows rounded with mode 5
+    CUdeviceptr xc;  // per 32-block Q8_1 sum corrections (mode 5) or Q8_0 scales (mode 3) of the last rounding
+    CUdeviceptr xq;  // its int8 values (mode 3): Q8_0 weights multiply these
     CUdeviceptr rounded_src;  // what xr holds: (source, mode, rows), 0 when stale
     int rounded_mode, rounded_rows;
     // Decode steps replay one captured graph per (tokens, wanted rows): ~16 launches per layer become one.
@@ -400,6 +401,10 @@ static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
     unsigned long long rb = m->row_bytes;
     int rows = m->rows, cols = m->cols;
     CUdeviceptr corr = m->act == 5 ? M.xc : 0;  // x was rounded as Q8_1 (project): its sum corrections
+    if (m->type == T_Q8_0) {  // the rounding's int8 values and scales rather than x's values (matvec_q8_0)
+        x = M.xq;
+        corr = M.xc;
+    }
     void* args[] = {(void*)&m->data, &rb, &x, &corr, &y, &rows, &cols, &n};
     g_events.next_bytes = (double)rows * (double)rb;
     // Q8_0 follows the CPU's summation order at every batch size (kernels.cu, matvec_q8_0): its prompts
@@ -419,7 +424,7 @@ static int project(const struct matrix* m, CUdeviceptr x, int x_mode, CUdevicept
         if (x_mode != 0) { set_error("activations rounded for another format"); return SFG_FAILED; }
         if (!(M.rounded_src == x && M.rounded_mode == m->act && M.rounded_rows == n)) {
             int cols = m->cols, mode = m->act;
-            void* args[] = {&x, &M.xr, &M.xc, &cols, &mode};
+            void* args[] = {&x, &M.xr, &M.xc, &M.xq, &cols, &mode};
             int status = launch(M.round_act, (unsigned)n, (unsigned)(cols + 255) / 256, 256, args);
             if (status) return status;
             M.rounded_src = x; M.rounded_mode = m->act; M.rounded_rows = n;
@@ -525,7 +530,7 @@ static int handle_load(uint64_t length) {
     uint64_t kv_bytes = (uint64_t)M.count * seqs * ctx * kvh * hd * kv_elem;
     uint64_t qdim = heads * hd, widest = ff > qdim ? ff : qdim;
     if (embd > widest) widest = embd;
-    uint64_t act_bytes = mb * 4 * (3 * embd + 2 * qdim + 2 * kvh * hd + 2 * ff + widest + widest / 32 + ropeDim + 3) +
+    uint64_t act_bytes = mb * 4 * (3 * embd + 2 * qdim + 2 * kvh * hd + 2 * ff + widest + widest / 32 + ropeDim + 3) + mb * widest +
                          4 * (2 * kvh * hd + ff) + 4 * SPLIT_BATCH * heads * ATTENTION_SPLITS * (2 + hd) +
                          (M.output ? mb * vocab * 4 : 0);
     uint64_t need = weight_bytes + 2 * kv_bytes + act_bytes;
@@ -653,6 +658,7 @@ static int handle_load(uint64_t length) {
     CU(cu.MemAlloc(&M.gate, (mb > 2 ? mb : 2) * ff * 4));
     CU(cu.MemAlloc(&M.xr, mb * widest * 4));
     CU(cu.MemAlloc(&M.xc, mb * (widest / 32) * 4));
+    CU(cu.MemAlloc(&M.xq, mb * widest));
     CU(cu.MemAlloc(&M.up, mb * ff * 4));
     CU(cu.MemAlloc(&M.rope, mb * (ropeDim ? ropeDim : 1) * 4));
     CU(cu.MemAlloc(&M.info, mb * 8));
@@ -692,18 +698,18 @@ static int attention_splits(int N, int longest) {
 }
 
 // out = attention of the N tokens' queries q over the layer's cache, rounded for wo (mode; kernels.cu).
-static int attend(CUdeviceptr q, CUdeviceptr kc, CUdeviceptr vc, CUdeviceptr out, CUdeviceptr corr, CUdeviceptr info, int N,
-                  int heads, int kvh, int hd, int ctx, int seqs, int layer, int mode, int splits) {
+static int attend(CUdeviceptr q, CUdeviceptr kc, CUdeviceptr vc, CUdeviceptr out, CUdeviceptr corr, CUdeviceptr qint,
+                  CUdeviceptr info, int N, int heads, int kvh, int hd, int ctx, int seqs, int layer, int mode, int splits) {
     float scale = 1.0f / sqrtf((float)hd);
     if (splits <= 1) {
-        void* args[] = {&q, &kc, &vc, &out, &corr, &info, &heads, &kvh, &hd, &ctx, &seqs, &layer, &scale, &mode};
+        void* args[] = {&q, &kc, &vc, &out, &corr, &qint, &info, &heads, &kvh, &hd, &ctx, &seqs, &layer, &scale, &mode};
         return launch(M.attention, (unsigned)N, (unsigned)heads, 256, args);
     }
     CUdeviceptr stats = M.split_scratch;
     CUdeviceptr values = stats + (CUdeviceptr)SPLIT_BATCH * heads * ATTENTION_SPLITS * 2 * 4;
     void* a[] = {&q, &kc, &vc, &stats, &info, &heads, &kvh, &hd, &ctx, &seqs, &layer, &scale, &splits};
     void* b[] = {&q, &kc, &vc, &stats, &values, &info, &heads, &kvh, &hd, &ctx, &seqs, &layer, &scale, &splits};
-    void* c[] = {&values, &out, &corr, &heads, &hd, &splits, &mode};
+    void* c[] = {&values, &out, &corr, &qint, &heads, &hd, &splits, &mode};
     int status = launch(M.split_stats, (unsigned)N, (unsigned)(heads * splits), 256, a);
     if (!status) status = launch(M.split_values, (unsigned)N, (unsigned)(heads * splits), 256, b);
     if (!status) status = launch(M.split_sum, (unsigned)N, (unsigned)heads, 256, c);
@@ -729,7 +735,7 @@ static int run_layers(int N, int rows, int splits) {
         // x += the previous block's output (none before the first); xb = norm(x), rounded for q/k/v
         // when they share an activation format.
         int qkv = l->wq.act == l->wk.act && l->wk.act == l->wv.act ? l->wq.act : 0;
-        void* norm1[] = {&M.x, li ? &M.proj : &none, &l->attn_norm, &M.xb, &M.xc, &embd, &eps, &qkv};
+        void* norm1[] = {&M.x, li ? &M.proj : &none, &l->attn_norm, &M.xb, &M.xc, &M.xq, &embd, &eps, &qkv};
         if ((status = launch(M.add_norm, N, 1, norm_threads, norm1))) return status;
         M.rounded_src = 0;
         CUdeviceptr q = M.q, k = M.k, v = M.v;
@@ -745,11 +751,12 @@ static int run_layers(int N, int rows, int splits) {
         if ((status = launch(M.rope_store, N, allHeads, 64, rope))) return status;
         // The attention output comes rounded for wo when the rounding's blocks lie within a head.
         int wo = l->wo.act, in_head = wo == 1 || wo == 2 || ((wo == 3 || wo == 5) && hd % 32 == 0) ? wo : 0;
-        if ((status = attend(q, M.kc, M.vc, M.att, M.xc, M.info, N, heads, kvh, hd, ctx, seqs, li, in_head, splits))) return status;
+        if ((status = attend(q, M.kc, M.vc, M.att, M.xc, M.xq, M.info, N, heads, kvh, hd, ctx, seqs, li, in_head, splits)))
+            return status;
         M.rounded_src = 0;
         if ((status = project(&l->wo, M.att, in_head, M.proj, N))) return status;
         int gu = l->gate.act == l->up.act ? l->gate.act : 0;
-        void* norm2[] = {&M.x, &M.proj, &l->ffn_norm, &M.xb, &M.xc, &embd, &eps, &gu};
+        void* norm2[] = {&M.x, &M.proj, &l->ffn_norm, &M.xb, &M.xc, &M.xq, &embd, &eps, &gu};
         if ((status = launch(M.add_norm, N, 1, norm_threads, norm2))) return status;
         M.rounded_src = 0;
         CUdeviceptr gate = M.gate, up = M.up;
@@ -760,7 +767,7 @@ static int run_layers(int N, int rows, int splits) {
             return status;
         }
         int down = l->down.act;
-        void* glu[] = {&gate, &up, &M.xc, &ff, &down};
+        void* glu[] = {&gate, &up, &M.xc, &M.xq, &ff, &down};
         if ((status = launch(M.swiglu, N, (unsigned)(ff + 255) / 256, 256, glu))) return status;
         M.rounded_src = 0;
         if ((status = project(&l->down, M.gate, down, M.proj, N))) return status;
@@ -773,7 +780,7 @@ static int run_layers(int N, int rows, int splits) {
         void* g[] = {&M.proj, &M.x, &M.wanted, &embd};
         if ((status = launch(M.gather, rows, 1, 256, g))) return status;
         int mode = M.out.act;
-        void* norm[] = {&M.proj, &none, &M.output_norm, &M.xb, &M.xc, &embd, &eps, &mode};
+        void* norm[] = {&M.proj, &none, &M.output_norm, &M.xb, &M.xc, &M.xq, &embd, &eps, &mode};
         if ((status = launch(M.add_norm, rows, 1, norm_threads, norm))) return status;
         M.rounded_src = 0;
         if ((status = project(&M.out, M.xb, mode, M.logits, rows))) return status;
@@ -967,13 +974,29 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
             if (function(&m.mm, fn)) { printf("FAIL %s: %s\n", fn, g_error); failures++; break; }
         }
         for (size_t k = 0; k < (size_t)n * cols; k++) x[k] = frand();
-        if (type == T_Q8_0) {  // its kernels take Q8_0-rounded activations, as the worker always gives them
+        if (type == T_Q8_0) {
+            // its kernels take Q8_0-rounded activations as the rounding leaves them, integers and scales
             float* rounded = malloc((size_t)cols * 4);
+            signed char* q = malloc((size_t)n * cols);
+            float* d = malloc((size_t)n * cols / 32 * 4);
             for (int t = 0; t < n; t++) {
                 for (int c = 0; c < cols; c++) rounded[c] = host_round(x + (size_t)t * cols, c, cols, 3);
                 memcpy(x + (size_t)t * cols, rounded, (size_t)cols * 4);
+                for (int b = 0; b < cols / 32; b++) {
+                    float amax = 0;
+                    for (int j = 32 * b; j < 32 * b + 32; j++) amax = fmaxf(amax, fabsf(rounded[j]));
+                    float scale = amax / 127.0f;  // the block's f16 scale: its largest value is ±127 times it
+                    d[(size_t)t * (cols / 32) + b] = scale;
+                    for (int j = 32 * b; j < 32 * b + 32; j++) q[(size_t)t * cols + j] = (signed char)(scale != 0 ? nearbyintf(rounded[j] / scale) : 0);
+                }
             }
-            free(rounded);
+            if ((!M.xq && cu.MemAlloc(&M.xq, (size_t)maxn * cols)) || (!M.xc && cu.MemAlloc(&M.xc, (size_t)maxn * cols / 32 * 4))) {
+                printf("FAIL alloc\n");
+                return 1;
+            }
+            cu.MemcpyHtoD(M.xq, q, (size_t)n * cols);
+            cu.MemcpyHtoD(M.xc, d, (size_t)n * cols / 32 * 4);
+            free(rounded); free(q); free(d);
         }
         for (int t = 0; t < n; t++)
             for (int r = 0; r < rows; r++) {
@@ -994,6 +1017,8 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
         failures += check(what, y, ref, NULL, (size_t)n * rows, 2e-5);
     }
     cu.MemFree(dw); cu.MemFree(dx); cu.MemFree(dy);
+    if (M.xq) { cu.MemFree(M.xq); M.xq = 0; }
+    if (M.xc) { cu.MemFree(M.xc); M.xc = 0; }
     free(w); free(x); free(y); free(ref); free(deq);
     return failures;
 }
@@ -1097,7 +1122,7 @@ static int selftest_attention(int heads, int kvHeads, int hd, int ctx, int n, in
     // be the plain one rounded, exactly.
     for (int mode = 0; mode <= (hd % 32 == 0 ? 3 : 0); mode += 3) {
         CUdeviceptr dcorr = 0;
-        void* args[] = {&dq, &dk, &dv, &dout, &dcorr, &dinfo, &heads, &kvHeads, &hd, &ctx, &seqs, &layer, &scale, &mode};
+        void* args[] = {&dq, &dk, &dv, &dout, &dcorr, &dcorr, &dinfo, &heads, &kvHeads, &hd, &ctx, &seqs, &layer, &scale, &mode};
         if (launch(f, n, heads, 256, args) || cu.CtxSynchronize()) { printf("FAIL attention: %s\n", g_error); failures++; break; }
         if (mode == 0) {
             cu.MemcpyDtoH(out, dout, values * 4);
@@ -1117,7 +1142,7 @@ static int selftest_attention(int heads, int kvHeads, int hd, int ctx, int n, in
     // The long-context path: positions split into 3 (uneven, one range empty) and 8 ranges.
     for (int splits = 3; n <= SPLIT_BATCH && splits <= 8; splits += 5) {
         cu.MemsetD8(dout, 0xFF, values * 4);
-        if (attend(dq, dk, dv, dout, 0, dinfo, n, heads, kvHeads, hd, ctx, seqs, layer, 0, splits) || cu.CtxSynchronize()) {
+        if (attend(dq, dk, dv, dout, 0, 0, dinfo, n, heads, kvHeads, hd, ctx, seqs, layer, 0, splits) || cu.CtxSynchronize()) {
             printf("FAIL split attention: %s\n", g_error);
             failures++;
             break;
@@ -1166,17 +1191,39 @@ static float host_q8_1_correction(const float* row, int b) {
     return half_round(sum * d) - half_round(d) * sum;
 }
 
+// Mode 3 also leaves the int8 values and per-block scales that Q8_0 weights multiply: each value must be
+// exactly its scale times its integer, the scale the f16 value amax/127 of its block.
+static int check_q8_0_parts(const char* what, const float* values, CUdeviceptr dq, CUdeviceptr dd, size_t n) {
+    signed char* q = malloc(n);
+    float* d = malloc(n / 32 * 4);
+    cu.MemcpyDtoH(q, dq, n);
+    cu.MemcpyDtoH(d, dd, n / 32 * 4);
+    size_t wrong = 0;
+    for (size_t b = 0; b < n / 32; b++) {
+        float amax = 0;
+        for (size_t i = 32 * b; i < 32 * b + 32; i++) amax = fmaxf(amax, fabsf(values[i]));
+        if (d[b] != amax / 127.0f) wrong++;
+        for (size_t i = 32 * b; i < 32 * b + 32; i++)
+            if (values[i] != d[b] * (float)q[i]) wrong++;
+    }
+    if (wrong) printf("FAIL %s: %zu of %zu integers and scales do not give the values\n", what, wrong, n + n / 32);
+    else printf("ok   %s: exact\n", what);
+    free(q);
+    free(d);
+    return wrong ? 1 : 0;
+}
+
 static int selftest_rounding(void) {
     int rows = 3, cols = 768, failures = 0;
     float* x = malloc((size_t)rows * cols * 4);
     float* y = malloc((size_t)rows * cols * 4);
     double* ref = malloc((size_t)rows * cols * sizeof(double));
-    CUdeviceptr dx, dy, dc;
+    CUdeviceptr dx, dy, dc, dq;
     CUfunction f;
     float corr[3 * 768 / 32];
     double corr_ref[3 * 768 / 32];
     if (function(&f, "round_activations") || cu.MemAlloc(&dx, (size_t)rows * cols * 4) || cu.MemAlloc(&dy, (size_t)rows * cols * 4) ||
-        cu.MemAlloc(&dc, sizeof corr)) { printf("FAIL rounding setup\n"); return 1; }
+        cu.MemAlloc(&dc, sizeof corr) || cu.MemAlloc(&dq, (size_t)rows * cols)) { printf("FAIL rounding setup\n"); return 1; }
     for (int mode = 1; mode <= 5; mode++) {
         for (int i = 0; i < rows * cols; i++) x[i] = frand() * (i % 97 == 0 ? 40.0f : 3.0f);
         for (int i = 0; i < 32; i++) x[cols + i] = 0;  // an all-zero block
@@ -1185,12 +1232,13 @@ static int selftest_rounding(void) {
         cu.MemcpyHtoD(dx, x, (size_t)rows * cols * 4);
         cu.MemsetD8(dy, 0xFF, (size_t)rows * cols * 4);
         cu.CtxSynchronize();
-        void* args[] = {&dx, &dy, &dc, &cols, &mode};
+        void* args[] = {&dx, &dy, &dc, &dq, &cols, &mode};
         if (launch(f, rows, (unsigned)(cols + 255) / 256, 256, args) || cu.CtxSynchronize()) { printf("FAIL rounding mode %d: %s\n", mode, g_error); failures++; continue; }
         cu.MemcpyDtoH(y, dy, (size_t)rows * cols * 4);
         char what[48];
         snprintf(what, sizeof what, "activation rounding mode %d", mode);
         failures += check(what, y, ref, NULL, (size_t)rows * cols, 1e-7);
+        if (mode == 3) failures += check_q8_0_parts("Q8_0 integers and scales (mode 3)", y, dq, dc, (size_t)rows * cols);
         if (mode == 5) {
             cu.MemcpyDtoH(corr, dc, sizeof corr);
             double largest = 0;
@@ -1204,7 +1252,7 @@ static int selftest_rounding(void) {
             if (largest == 0) { printf("FAIL Q8_1 sum corrections: all zero, nothing checked\n"); failures++; }
         }
     }
-    cu.MemFree(dx); cu.MemFree(dy); cu.MemFree(dc); free(x); free(y); free(ref);
+    cu.MemFree(dx); cu.MemFree(dy); cu.MemFree(dc); cu.MemFree(dq); free(x); free(y); free(ref);
     return failures;
 }
 
@@ -1218,10 +1266,10 @@ static int selftest_norm(void) {
     float* x = malloc(n * 4), *add = malloc(n * 4), *w = malloc((size_t)cols * 4), *y = malloc(n * 4), *normed = malloc(n * 4);
     float* corr = malloc(n / 32 * 4);
     double* ref = malloc(n * sizeof(double)), *corr_ref = malloc(n / 32 * sizeof(double));
-    CUdeviceptr dx, da, dw, dy, dc;
+    CUdeviceptr dx, da, dw, dy, dc, dq;
     CUfunction f;
     if (function(&f, "add_norm_round") || cu.MemAlloc(&dx, n * 4) || cu.MemAlloc(&da, n * 4) || cu.MemAlloc(&dw, (size_t)cols * 4) ||
-        cu.MemAlloc(&dy, n * 4) || cu.MemAlloc(&dc, n / 32 * 4)) { printf("FAIL norm setup: %s\n", g_error); return 1; }
+        cu.MemAlloc(&dy, n * 4) || cu.MemAlloc(&dc, n / 32 * 4) || cu.MemAlloc(&dq, n)) { printf("FAIL norm setup: %s\n", g_error); return 1; }
     for (int mode = 0; mode <= 5; mode++) {
         for (size_t i = 0; i < n; i++) { x[i] = frand() * (i % 89 == 0 ? 30.0f : 2.0f); add[i] = frand(); }
         for (int i = 0; i < cols; i++) w[i] = 0.5f + frand();
@@ -1240,18 +1288,19 @@ static int selftest_norm(void) {
         cu.MemcpyHtoD(dx, x, n * 4); cu.MemcpyHtoD(da, add, n * 4); cu.MemcpyHtoD(dw, w, (size_t)cols * 4);
         cu.MemsetD8(dy, 0xFF, n * 4);
         cu.CtxSynchronize();
-        void* args[] = {&dx, &da, &dw, &dy, &dc, &cols, &eps, &mode};
+        void* args[] = {&dx, &da, &dw, &dy, &dc, &dq, &cols, &eps, &mode};
         if (launch(f, rows, 1, 1024, args) || cu.CtxSynchronize()) { printf("FAIL norm mode %d: %s\n", mode, g_error); failures++; continue; }
         cu.MemcpyDtoH(y, dy, n * 4);
         char what[48];
         snprintf(what, sizeof what, "norm of 2048, rounding mode %d", mode);
         failures += check(what, y, ref, NULL, n, 1e-7);
+        if (mode == 3) failures += check_q8_0_parts("norm, Q8_0 integers and scales", y, dq, dc, n);
         if (mode == 5) {
             cu.MemcpyDtoH(corr, dc, n / 32 * 4);
             failures += check("norm, Q8_1 sum corrections", corr, corr_ref, NULL, n / 32, 1e-7);
         }
     }
-    cu.MemFree(dx); cu.MemFree(da); cu.MemFree(dw); cu.MemFree(dy); cu.MemFree(dc);
+    cu.MemFree(dx); cu.MemFree(da); cu.MemFree(dw); cu.MemFree(dy); cu.MemFree(dc); cu.MemFree(dq);
     free(x); free(add); free(w); free(y); free(normed); free(corr); free(ref); free(corr_ref);
     return failures;
 }
@@ -1309,7 +1358,8 @@ static int selftest_q8_1(const char* dir, const char* name, int type) {
         cu.MemsetD8(dy, 0xFF, (size_t)maxn * rows * 4);
         cu.MemcpyHtoD(dx, x, (size_t)n * cols * 4);
         int mode = 5;
-        void* args[] = {&dx, &dxr, &M.xc, &cols, &mode};
+        CUdeviceptr no_integers = 0;
+        void* args[] = {&dx, &dxr, &M.xc, &no_integers, &cols, &mode};
         if (launch(round, n, (unsigned)(cols + 255) / 256, 256, args) || matmul(&m, dxr, dy, n) || cu.CtxSynchronize()) {
             printf("FAIL %s Q8_1 n=%d: %s\n", name, n, g_error);
             failures++;

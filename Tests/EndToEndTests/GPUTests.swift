@@ -132,12 +132,12 @@ final class GPUTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("selftest: 0 failed"), r.stdout)
         let checks = r.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }
         // 15 formats × 7 token counts, the 9 formats of 32-weight blocks again on a 70 × 96 matrix, the 3
-        // tiled counts of each again on the CUDA-core kernel, 5 rounding modes and the Q8_1 sum corrections,
-        // the norm of a 2048-wide row in 6 modes and its corrections, Q4_1 and Q5_1 against Q8_1 activations
+        // tiled counts of each again on the CUDA-core kernel, 5 rounding modes, the Q8_1 sum corrections and
+        // the Q8_0 integers and scales, the norm of a 2048-wide row in 6 modes, its corrections and integers, Q4_1 and Q5_1 against Q8_1 activations
         // (4 runs each), 5 attention shapes, each plain and with its output rounded as Q8_0, and the 4 of at
         // most 8 tokens split into 3 and 8 ranges; the deeper one-token kernels of 5 formats (3 of them of
         // 32-weight blocks, on both matrices).
-        XCTAssertEqual(checks.count, (15 + 9) * (7 + 3) + 5 + 1 + 6 + 1 + 2 * 4 + 5 * 2 + 4 * 2 + 5 + 3, r.stdout)
+        XCTAssertEqual(checks.count, (15 + 9) * (7 + 3) + 5 + 2 + 6 + 2 + 2 * 4 + 5 * 2 + 4 * 2 + 5 + 3, r.stdout)
     }
 
     /// The whole GPU path — runner ↔ worker protocol, upload, the forward pass's launch sequence, CUDA graph
