@@ -71,6 +71,7 @@ DEV int ntid() { return emulated_block_size(); }
 DEV int bidx() { return emulated_block(0); }
 DEV int bidy() { return emulated_block(1); }
 DEV void sync_block() { emulated_block_barrier(); }
+DEV void fail_launch(const char* why) { emulated_fault(why); }
 DEV float shfl_xor(float v, int lanes) {
     uint32_t bits;
     memcpy(&bits, &v, 4);

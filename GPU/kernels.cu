@@ -26,6 +26,7 @@ DEV int ntid() { return __nvvm_read_ptx_sreg_ntid_x(); }
 DEV int bidx() { return __nvvm_read_ptx_sreg_ctaid_x(); }
 DEV int bidy() { return __nvvm_read_ptx_sreg_ctaid_y(); }
 DEV void sync_block() { __syncthreads(); }
+DEV void fail_launch(const char* why) { (void)why; asm volatile("trap;"); }  // the launch fails with an error
 DEV float shfl_xor(float v, int lanes) { return __nvvm_shfl_sync_bfly_f32(0xffffffffu, v, lanes, 0x1f); }
 DEV int shfl_xor(int v, int lanes) { return __nvvm_shfl_sync_bfly_i32(0xffffffffu, v, lanes, 0x1f); }
 // Tensor-core tiles (wmma, sm_70 on): 16 × 16 × 16, F16 inputs, F32 sums. A fragment's layout across the warp
@@ -423,6 +424,9 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const 
     }
 }
 
+// Q8_0 batches of any size go through mb_q8_0 (the CPU's order, from the rounding's integers): its tiled
+// kernels are empty and fail if launched.
+#define Q8_0_NOT_TILED "Q8_0 takes no tiled kernel: its batches go through mb_q8_0"
 #define MATRIX_KERNELS(name, TYPE)                                                                          \
     KERNEL LAUNCH_BOUNDS(128, SUPER_BLOCKS(TYPE) ? 5 : 8) void mv_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
@@ -453,11 +457,13 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const 
     }                                                                                                     \
     KERNEL LAUNCH_BOUNDS(128, 3) void mm_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
-        matmul<TYPE>(W, rowBytes, x, corr, y, rows, cols, ntok);                                          \
+        if (TYPE == T_Q8_0) fail_launch(Q8_0_NOT_TILED);                                                  \
+        else matmul<TYPE>(W, rowBytes, x, corr, y, rows, cols, ntok);                                     \
     }                                                                                                     \
     KERNEL LAUNCH_BOUNDS(128, 4) void ms_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
-        matmul_simt<TYPE>(W, rowBytes, x, corr, y, rows, cols, ntok);                                     \
+        if (TYPE == T_Q8_0) fail_launch(Q8_0_NOT_TILED);                                                  \
+        else matmul_simt<TYPE>(W, rowBytes, x, corr, y, rows, cols, ntok);                                \
     }
 
 // Every weight format the worker offloads: kernel name suffix, ggml type.
