@@ -442,7 +442,7 @@ static const struct sfg_tensor* find_tensor(const struct sfg_tensor* t, uint32_t
 
 // Device offsets of the tensors: each 256-aligned, except that a layer's q, k, v (and gate, up) go back to
 // back when they share a format and a width, so that they read as one matrix (stacked); returns the total.
-static uint64_t place_weights(const struct sfg_tensor* tensors, uint32_t count, uint64_t* offset) {
+static uint64_t place_weights(const struct sfg_tensor* tensors, uint32_t count, CUdeviceptr* offset) {
     const uint64_t unplaced = ~0ull;
     for (uint32_t i = 0; i < count; i++) offset[i] = unplaced;
     uint64_t at = 0;
@@ -523,9 +523,9 @@ static int handle_load(uint64_t length) {
         if (t->source == SFG_SOURCE_INLINE && (t->offset > length || t->bytes > length - t->offset)) { set_error("inline tensor out of range"); return SFG_BAD_REQUEST; }
         if (t->bytes > (1ull << 40)) { set_error("tensor too large"); return SFG_BAD_REQUEST; }
     }
-    uint64_t* offset = calloc(count ? count : 1, sizeof *offset);
-    if (!offset) { set_error("out of host memory"); return SFG_FAILED; }
-    uint64_t weight_bytes = place_weights(tensors, count, offset);
+    CUdeviceptr* place = calloc(count ? count : 1, sizeof *place);  // offsets first, then device addresses
+    if (!place) { set_error("out of host memory"); return SFG_FAILED; }
+    uint64_t weight_bytes = place_weights(tensors, count, place);
     uint64_t kv_elem = h[H_KV_TYPE] == 1 ? 4 : 2;
     uint64_t kv_bytes = (uint64_t)M.count * seqs * ctx * kvh * hd * kv_elem;
     uint64_t qdim = heads * hd, widest = ff > qdim ? ff : qdim;
@@ -549,13 +549,12 @@ static int handle_load(uint64_t length) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) { set_error("cannot open %s: %s", path, strerror(errno)); return SFG_BAD_REQUEST; }
     CU(cu.MemAlloc(&M.weights, weight_bytes ? weight_bytes : 256));
-    CUdeviceptr* place = calloc(count ? count : 1, sizeof *place);
     size_t stage_bytes = 64u << 20;
     unsigned char* stage = malloc(stage_bytes);
-    if (!place || !stage) { close(fd); set_error("out of host memory"); return SFG_FAILED; }
+    if (!stage) { close(fd); set_error("out of host memory"); return SFG_FAILED; }
     for (uint32_t i = 0; i < count; i++) {
         const struct sfg_tensor* t = &tensors[i];
-        place[i] = M.weights + offset[i];
+        place[i] += M.weights;
         for (uint64_t done = 0; done < t->bytes;) {
             size_t piece = t->bytes - done < stage_bytes ? (size_t)(t->bytes - done) : stage_bytes;
             if (t->source == SFG_SOURCE_INLINE) {
@@ -570,7 +569,6 @@ static int handle_load(uint64_t length) {
     }
     close(fd);
     free(stage);
-    free(offset);
 
     // Bind tensors to roles.
     M.layers = calloc(M.count ? M.count : 1, sizeof *M.layers);
