@@ -201,6 +201,76 @@ DEV void matvec_q8_0_rows(const u8* W, unsigned long long rowBytes, const signed
     if (part == 0 && r < rows) y[r] = s;
 }
 
+// F16 weights against F16-rounded activations in the CPU engine's (and llama.cpp's) orders — every product
+// is exact in f32, so the order alone decides the sums. One token (ggml's vec_dot): column i of the first
+// whole 64-column blocks in chain i % 64, chains l, l+32, l+16, l+48 folded as (l + l+32) + (l+16 + l+48)
+// into 16, then the tree k + k+8, 4 apart, 2 apart, 1 apart — which is warp_sum of lane l's two chains l and
+// l+32 — and the columns past the whole blocks added one by one in double.
+DEV float f16_weight(const u8* row, int i) { return from_half(*(const half_t*)(row + 2 * i)); }
+DEV void matvec_f16_single(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows, int cols) {
+    int lane = tid() & 31;
+    int r = bidx() * 4 + (tid() >> 5);
+    if (r >= rows) return;
+    const u8* row = W + (unsigned long long)r * rowBytes;
+    int whole = cols & ~63;
+    float low = 0, high = 0;  // chains lane and lane + 32
+    int b = 0;
+    for (; b + 256 <= whole; b += 256) {  // four blocks' loads in flight, then their products in order
+        float w[8], v[8];
+        _Pragma("unroll")
+        for (int u = 0; u < 8; u++) {
+            w[u] = f16_weight(row, b + 32 * u + lane);
+            v[u] = x[b + 32 * u + lane];
+        }
+        _Pragma("unroll")
+        for (int u = 0; u < 8; u += 2) {
+            low = __builtin_fmaf(w[u], v[u], low);
+            high = __builtin_fmaf(w[u + 1], v[u + 1], high);
+        }
+    }
+    for (; b < whole; b += 64) {
+        low = __builtin_fmaf(f16_weight(row, b + lane), x[b + lane], low);
+        high = __builtin_fmaf(f16_weight(row, b + lane + 32), x[b + lane + 32], high);
+    }
+    float total = warp_sum(low + high);
+    if (lane != 0) return;
+    if (whole == cols) {
+        y[r] = total;
+        return;
+    }
+    double wide = total;
+    for (int i = whole; i < cols; i++) wide += (double)(f16_weight(row, i) * x[i]);
+    y[r] = (float)wide;
+}
+// Batches (tinyBLAS): column i in chain i % 16, then the same tree over the 16 chains. Half-warp h takes
+// tokens h, h+2, …; lane l of it chain l.
+template <int NT>
+DEV void matvec_f16_batch(const u8* row, const float* x, float* y, int rows, int cols, int r, int lane) {
+    enum { PER_HALF = (NT + 1) / 2 };
+    int half = lane >> 4, l = lane & 15;
+    float chain[PER_HALF];
+    _Pragma("unroll")
+    for (int k = 0; k < PER_HALF; k++) chain[k] = 0;
+    for (int i = l; i < cols; i += 16) {
+        float w = f16_weight(row, i);
+        _Pragma("unroll")
+        for (int k = 0; k < PER_HALF; k++) {
+            int t = half + 2 * k < NT ? half + 2 * k : 0;
+            chain[k] = __builtin_fmaf(w, x[(unsigned long long)t * cols + i], chain[k]);
+        }
+    }
+    _Pragma("unroll")
+    for (int k = 0; k < PER_HALF; k++) {
+        float s = chain[k];
+        s += shfl_xor(s, 8);
+        s += shfl_xor(s, 4);
+        s += shfl_xor(s, 2);
+        s += shfl_xor(s, 1);
+        int t = half + 2 * k;
+        if (l == 0 && t < NT) y[(unsigned long long)t * rows + r] = s;
+    }
+}
+
 template <int TYPE, int NT, bool DEEP = false>
 DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const float* corr, float* y, int rows, int cols) {
     int lane = tid() & 31;
@@ -214,6 +284,10 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const 
     int part = lane & 7;
     if (TYPE == T_Q8_0) {  // x: the int8 activations, corr: their scales (matvec_q8_0)
         matvec_q8_0<NT>(row, (const signed char*)x, corr, y, rows, cols, r, lane);
+        return;
+    }
+    if (TYPE == T_F16) {  // the CPU's batch order, as part of a batch whatever NT (matvec_f16_batch)
+        matvec_f16_batch<NT>(row, x, y, rows, cols, r, lane);
         return;
     }
     // With one or two tokens a step has little to load: unrolled, four chunks' weight loads (two for the
@@ -424,15 +498,17 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const 
     }
 }
 
-// Q8_0 batches of any size go through mb_q8_0 (the CPU's order, from the rounding's integers): its tiled
-// kernels are empty and fail if launched.
-#define Q8_0_NOT_TILED "Q8_0 takes no tiled kernel: its batches go through mb_q8_0"
+// Q8_0 and F16 batches of any size go through mb_* (the CPU's orders; Q8_0 from the rounding's integers):
+// their tiled kernels are empty and fail if launched.
+#define CPU_ORDER_ONLY(TYPE) ((TYPE) == T_Q8_0 || (TYPE) == T_F16)
+#define NOT_TILED "Q8_0 and F16 take no tiled kernel: their batches go through mb_*"
 #define MATRIX_KERNELS(name, TYPE)                                                                          \
     KERNEL LAUNCH_BOUNDS(128, SUPER_BLOCKS(TYPE) ? 5 : 8) void mv_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
         (void)ntok;                                                                                       \
         if (TYPE == T_Q8_0) /* int8 activations and scales; 16 rows per block */                          \
             matvec_q8_0_rows(W, rowBytes, (const signed char*)x, corr, y, rows, cols);                    \
+        else if (TYPE == T_F16) matvec_f16_single(W, rowBytes, x, y, rows, cols);                         \
         else matvec<TYPE, 1>(W, rowBytes, x, corr, y, rows, cols);                                        \
     }                                                                                                     \
     KERNEL LAUNCH_BOUNDS(128, 4) void mb_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
@@ -457,12 +533,12 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const 
     }                                                                                                     \
     KERNEL LAUNCH_BOUNDS(128, 3) void mm_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
-        if (TYPE == T_Q8_0) fail_launch(Q8_0_NOT_TILED);                                                  \
+        if (CPU_ORDER_ONLY(TYPE)) fail_launch(NOT_TILED);                                                 \
         else matmul<TYPE>(W, rowBytes, x, corr, y, rows, cols, ntok);                                     \
     }                                                                                                     \
     KERNEL LAUNCH_BOUNDS(128, 4) void ms_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
-        if (TYPE == T_Q8_0) fail_launch(Q8_0_NOT_TILED);                                                  \
+        if (CPU_ORDER_ONLY(TYPE)) fail_launch(NOT_TILED);                                                 \
         else matmul_simt<TYPE>(W, rowBytes, x, corr, y, rows, cols, ntok);                                \
     }
 
@@ -476,7 +552,7 @@ WEIGHT_FORMATS(MATRIX_KERNELS)
 
 // One token with deeper unrolling (SWIFTFILE_GPU_MATVEC=deep), for the formats of the speed table only:
 // which of mv_ and md_ is faster is a question for a GPU (Tools/gpu-check.sh runs both).
-#define DEEP_MATVEC_FORMATS(X) X(f16, T_F16) X(q4_0, T_Q4_0) X(q4_1, T_Q4_1) X(q4_k, T_Q4_K) X(q6_k, T_Q6_K)
+#define DEEP_MATVEC_FORMATS(X) X(q4_0, T_Q4_0) X(q4_1, T_Q4_1) X(q4_k, T_Q4_K) X(q6_k, T_Q6_K)
 #define DEEP_MATVEC_KERNEL(name, TYPE)                                                                     \
     KERNEL LAUNCH_BOUNDS(128, 4) void md_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
@@ -810,6 +886,143 @@ DEV void finish_head(float* out, float* corr, signed char* qint, unsigned long l
     }
 }
 
+// ---- Attention over an F16 cache in the CPU engine's (and llama.cpp's) orders -------------------------
+// Every product is exact in f32 (F16 query times F16 key, F16 weight times F16 value), so the order alone
+// decides the sums, and the CPU's orders make the GPU's bits the CPU's. A single token (the CPU batch of one)
+// sums as ggml's vec_dot — element i of the whole 64-blocks in chain i % 64, chains folded
+// (l + l+32) + (l+16 + l+48) into 16, then the tree; the rest added one by one in double — and a batch as
+// tinyBLAS: element i in chain i % 16, then the tree (k + k+8, 4 apart, 2 apart, 1 apart).
+DEV float tree16(const float* c) {
+    float e[8], f[4];
+    _Pragma("unroll")
+    for (int k = 0; k < 8; k++) e[k] = c[k] + c[k + 8];
+    _Pragma("unroll")
+    for (int k = 0; k < 4; k++) f[k] = e[k] + e[k + 4];
+    return (f[0] + f[2]) + (f[1] + f[3]);
+}
+// Σ_i a(i)·b(i) over n elements in the single-token order (single) or the batch order.
+template <typename Product>
+__attribute__((always_inline)) DEV float cpu_order_sum(int n, bool single, Product product) {
+    float c[16];
+    if (!single) {
+        for (int l = 0; l < 16; l++) {
+            float chain = 0;
+            for (int i = l; i < n; i += 16) chain = __builtin_fmaf(product(i, 0), product(i, 1), chain);
+            c[l] = chain;
+        }
+        return tree16(c);
+    }
+    int whole = n & ~63;
+    for (int l = 0; l < 16; l++) {
+        float chain[4];
+        for (int k = 0; k < 4; k++) {
+            chain[k] = 0;
+            for (int i = l + 16 * k; i < whole; i += 64) chain[k] = __builtin_fmaf(product(i, 0), product(i, 1), chain[k]);
+        }
+        c[l] = (chain[0] + chain[2]) + (chain[1] + chain[3]);
+    }
+    float total = tree16(c);
+    if (whole == n) return total;
+    double wide = total;
+    for (int i = whole; i < n; i++) wide += (double)(product(i, 0) * product(i, 1));
+    return (float)wide;
+}
+
+// Token bidx(), head bidy(), F16 cache, in the CPU's orders (see above): three passes over the keys — the
+// scores' maximum; their exponentials summed as the CPU's softmax does (16 consecutive positions with the
+// tree k + k+8, 4, 2, 1 apart, those sums added in double in order); the F16-rounded weights against the
+// values — and the values summed per dimension in the same chains as a dot product over positions.
+#define MAX_HEAD_DIM 256
+__attribute__((always_inline)) DEV void attention_cpu_order(const float* q, const half_t* kc, const half_t* vc, float* out,
+                                                            float* corr, signed char* qint, const int* info, int heads,
+                                                            int kvHeads, int headDim, int ctx, int sequences, int layer,
+                                                            float scale, int mode, bool single) {
+    SHARED float qs[AT], p[AT], scratch[32], groupSums[AT / 16], tailWeights[64];
+    SHARED float folded[16 * MAX_HEAD_DIM];  // per dimension, the 16 folded chains
+    SHARED double total;
+    int token = bidx(), head = bidy(), t = tid();
+    attention_head<half_t> h = open_head(qs, q, kc, vc, info, token, head, heads, kvHeads, headDim, ctx, sequences, layer, scale);
+    int length = h.length;
+    auto scoreAt = [&](int j) {
+        const half_t* key = h.kc + h.base + (unsigned long long)j * h.kvDim;
+        return cpu_order_sum(headDim, single, [&](int i, int which) { return which ? from_half(key[i]) : qs[i]; }) * h.scale;
+    };
+    // 1: the maximum
+    float m = -3.0e38f;
+    for (int start = 0; start < length; start += AT) {
+        int j = start + t;
+        m = __builtin_fmaxf(m, block_max(j < length ? scoreAt(j) : -3.0e38f, scratch));
+    }
+    // 2: the sum, in the CPU's grouping
+    if (t == 0) total = 0;
+    for (int start = 0; start < length; start += AT) {
+        int j = start + t;
+        float e = j < length ? fast_exp(scoreAt(j) - m) : 0.0f;
+        e += shfl_xor(e, 8);
+        e += shfl_xor(e, 4);
+        e += shfl_xor(e, 2);
+        e += shfl_xor(e, 1);
+        sync_block();
+        if ((t & 15) == 0) groupSums[t / 16] = e;
+        sync_block();
+        if (t == 0)
+            for (int g = 0; g < AT / 16 && start + 16 * g < length; g++) total += (double)groupSums[g];
+    }
+    sync_block();
+    float inverse = (float)(1.0 / total);
+    // 3: weights against values. Single token: positions below `chained` go to chains j % 64 (the CPU sums
+    // over its cache view padded to 32 positions: chained = min(padded & ~63, length)), the rest to a tail
+    // in double; a batch: chains j % 16. Thread t takes dimension t % headDim and the chain groups
+    // l = t / headDim, l + AT / headDim, … of 16; group l holds chains l, l+16, l+32, l+48 (one for a batch).
+    int padded = (length + 31) / 32 * 32;
+    padded = padded < 32 ? 32 : padded > ctx ? ctx : padded;
+    int chained = single ? ((padded & ~63) < length ? (padded & ~63) : length) : length;
+    // (threads past groupStep · headDim idle: a head dimension that does not divide AT leaves some over)
+    int dim = t % headDim, groupStep = AT / headDim, firstGroup = t < groupStep * headDim ? t / headDim : 16;
+    float chains[16][4];  // [slot][k]: group firstGroup + slot · groupStep, chain l + 16k
+    for (int g = 0; g < 16; g++)
+        for (int k = 0; k < 4; k++) chains[g][k] = 0;
+    for (int start = 0; start < length; start += AT) {
+        int j = start + t;
+        float w = 0;
+        if (j < length) w = from_half(to_half(fast_exp(scoreAt(j) - m) * inverse));
+        p[t] = w;
+        if (j >= chained && j < length) tailWeights[j - chained] = w;
+        sync_block();
+        int end = length - start < AT ? length - start : AT;
+        const half_t* column = h.vc + h.base + (unsigned long long)start * h.kvDim + dim;
+        int stop = chained - start < end ? chained - start : end;  // positions from `stop` on: the tail
+        for (int g = firstGroup, slot = 0; g < 16; g += groupStep, slot++) {
+            if (!single) {
+                for (int i = g; i < stop; i += 16)
+                    chains[slot][0] = __builtin_fmaf(p[i], from_half(column[(unsigned long long)i * h.kvDim]), chains[slot][0]);
+                continue;
+            }
+            for (int k = 0; k < 4; k++)  // position i is in chain i % 64 = g + 16k (tiles start at multiples of 64)
+                for (int i = g + 16 * k; i < stop; i += 64)
+                    chains[slot][k] = __builtin_fmaf(p[i], from_half(column[(unsigned long long)i * h.kvDim]), chains[slot][k]);
+        }
+        sync_block();
+    }
+    for (int g = firstGroup, slot = 0; g < 16; g += groupStep, slot++)
+        folded[g * headDim + dim] = single ? (chains[slot][0] + chains[slot][2]) + (chains[slot][1] + chains[slot][3]) : chains[slot][0];
+    sync_block();
+    float value = 0;
+    if (t < headDim) {
+        float c[16];
+        _Pragma("unroll")
+        for (int l = 0; l < 16; l++) c[l] = folded[l * headDim + t];
+        value = tree16(c);
+        if (chained < length) {
+            double wide = value;
+            for (int j = chained; j < length; j++)
+                wide += (double)(tailWeights[j - chained] * from_half(h.vc[h.base + (unsigned long long)j * h.kvDim + t]));
+            value = (float)wide;
+        }
+    }
+    finish_head(out, corr, qint, ((unsigned long long)token * heads + head) * headDim, headDim, value, mode);
+}
+
 // Token bidx(), head bidy().
 template <typename KV>
 DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, float* corr, signed char* qint, const int* info, int heads,
@@ -873,8 +1086,12 @@ DEV void split_sum(const float* values, float* out, float* corr, signed char* qi
 #define ATTENTION_KERNELS(name, KV)                                                                           \
     KERNEL void attention_##name(const float* q, const KV* kc, const KV* vc, float* out, float* corr, signed char* qint, const int* info, \
                                  int heads, int kvHeads, int headDim, int ctx, int sequences, int layer, float scale, \
-                                 int mode) {                                                                  \
-        attention<KV>(q, kc, vc, out, corr, qint, info, heads, kvHeads, headDim, ctx, sequences, layer, scale, mode); \
+                                 int mode, int tokens) {                                                      \
+        if (sizeof(KV) == 2) /* F16: the CPU's orders; tokens, the batch size, picks which */                 \
+            attention_cpu_order(q, (const half_t*)kc, (const half_t*)vc, out, corr, qint, info, heads, kvHeads, headDim, ctx, \
+                                sequences, layer, scale, mode, tokens == 1);                                  \
+        else                                                                                                  \
+            attention<KV>(q, kc, vc, out, corr, qint, info, heads, kvHeads, headDim, ctx, sequences, layer, scale, mode); \
     }                                                                                                         \
     KERNEL void attention_split_stats_##name(const float* q, const KV* kc, const KV* vc, float* stats, const int* info, \
                                              int heads, int kvHeads, int headDim, int ctx, int sequences, int layer, \

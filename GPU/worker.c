@@ -407,9 +407,10 @@ static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
     }
     void* args[] = {(void*)&m->data, &rb, &x, &corr, &y, &rows, &cols, &n};
     g_events.next_bytes = (double)rows * (double)rb;
-    // Q8_0 follows the CPU's summation order at every batch size (kernels.cu, matvec_q8_0): its prompts
-    // take the batched matrix-vector kernel, 8 tokens per block row.
-    if (n > 8 && m->type == T_Q8_0) return launch(m->mb, (unsigned)(rows + 3) / 4, (unsigned)(n + 7) / 8, 128, args);
+    // Q8_0 and F16 follow the CPU's summation orders at every batch size (kernels.cu, matvec_q8_0 and
+    // matvec_f16_*): their prompts take the batched matrix-vector kernel, 8 tokens per block row.
+    if (n > 8 && (m->type == T_Q8_0 || m->type == T_F16))
+        return launch(m->mb, (unsigned)(rows + 3) / 4, (unsigned)(n + 7) / 8, 128, args);
     if (n > 8) return launch(m->mm, (unsigned)(rows + 63) / 64, (unsigned)(n + 63) / 64, 128, args);
     // One token: the Q8_0 kernel gives each 8-lane group a row (16 per block), the others a warp (4).
     unsigned per_block = m->type == T_Q8_0 ? 16 : 4;
@@ -700,7 +701,7 @@ static int attend(CUdeviceptr q, CUdeviceptr kc, CUdeviceptr vc, CUdeviceptr out
                   CUdeviceptr info, int N, int heads, int kvh, int hd, int ctx, int seqs, int layer, int mode, int splits) {
     float scale = 1.0f / sqrtf((float)hd);
     if (splits <= 1) {
-        void* args[] = {&q, &kc, &vc, &out, &corr, &qint, &info, &heads, &kvh, &hd, &ctx, &seqs, &layer, &scale, &mode};
+        void* args[] = {&q, &kc, &vc, &out, &corr, &qint, &info, &heads, &kvh, &hd, &ctx, &seqs, &layer, &scale, &mode, &N};
         return launch(M.attention, (unsigned)N, (unsigned)heads, 256, args);
     }
     CUdeviceptr stats = M.split_scratch;
@@ -1010,7 +1011,7 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
         if (status || cu.CtxSynchronize()) { printf("FAIL %s n=%d: %s\n", name, n, g_error); failures++; continue; }
         cu.MemcpyDtoH(y, dy, (size_t)n * rows * 4);
         char what[64];
-        const char* kind = run == counted + 3 ? "matvec, deep" : n <= 8 || type == T_Q8_0 ? "matvec" : simt ? "tile, simt" : "tile";
+        const char* kind = run == counted + 3 ? "matvec, deep" : n <= 8 || type == T_Q8_0 || type == T_F16 ? "matvec" : simt ? "tile, simt" : "tile";
         snprintf(what, sizeof what, "%s %dx%d n=%d (%s)", name, rows, cols, n, kind);
         failures += check(what, y, ref, NULL, (size_t)n * rows, 2e-5);
     }
@@ -1120,7 +1121,7 @@ static int selftest_attention(int heads, int kvHeads, int hd, int ctx, int n, in
     // be the plain one rounded, exactly.
     for (int mode = 0; mode <= (hd % 32 == 0 ? 3 : 0); mode += 3) {
         CUdeviceptr dcorr = 0;
-        void* args[] = {&dq, &dk, &dv, &dout, &dcorr, &dcorr, &dinfo, &heads, &kvHeads, &hd, &ctx, &seqs, &layer, &scale, &mode};
+        void* args[] = {&dq, &dk, &dv, &dout, &dcorr, &dcorr, &dinfo, &heads, &kvHeads, &hd, &ctx, &seqs, &layer, &scale, &mode, &n};
         if (launch(f, n, heads, 256, args) || cu.CtxSynchronize()) { printf("FAIL attention: %s\n", g_error); failures++; break; }
         if (mode == 0) {
             cu.MemcpyDtoH(out, dout, values * 4);
