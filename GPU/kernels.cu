@@ -122,7 +122,8 @@ DEV float block_max(float v, float* scratch) {
 // consecutive weights (8 lanes per 32-weight chunk, 4 chunks per step), so the warp's activation loads are
 // one contiguous 512-byte run and its weight loads stay within a few neighbouring blocks. One token (mv_*)
 // and 2–8 (mb_*) are separate kernels: a kernel's register count is its widest path's, and the 8-token
-// path's 250 registers would leave a single-token decode two blocks per multiprocessor.
+// path's 250 registers would leave a single-token decode two blocks per multiprocessor. (Q8_0 and F16 have
+// their own layouts below, in the CPU engine's summation orders.)
 // 256-weight super-blocks (K-quants, IQ4_XS): their decoding needs more registers.
 #define SUPER_BLOCKS(TYPE) ((TYPE) == T_Q2_K || (TYPE) == T_Q3_K || (TYPE) == T_Q4_K || (TYPE) == T_Q5_K || \
                             (TYPE) == T_Q6_K || (TYPE) == T_IQ4_XS)
@@ -568,7 +569,8 @@ DEEP_MATVEC_FORMATS(DEEP_MATVEC_KERNEL)
 // q = round-half-even(x·127/amax)), 4 Q8_K (256-blocks: scale −127/x_max, x_max the first element of
 // largest magnitude, q clamped at 127, d = 1/scale in f32), 5 Q8_1 (as Q8_0, and per block the correction
 // s − Σ values into `corr`, where s = f16(Σq · amax/127) is the sum the CPU's Q4_1/Q5_1 dot multiplies by
-// the weights' minimum: the matrix kernels add m · corr).
+// the weights' minimum: the matrix kernels add m · corr). Mode 3 also writes, when qint is given, each
+// value's integer there and each block's scale d into corr: Q8_0 weights multiply those (matvec_q8_0).
 // One row, by a block of a multiple of 256 threads (at most 1024), ntid() values at a time; src may equal
 // dst (each thread reads only its own elements before the block's reductions and writes them after).
 DEV void round_row(const float* src, float* dst, float* corr, signed char* qint, int cols, int mode) {
