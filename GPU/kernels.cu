@@ -902,31 +902,57 @@ DEV float tree16(const float* c) {
     for (int k = 0; k < 4; k++) f[k] = e[k] + e[k + 4];
     return (f[0] + f[2]) + (f[1] + f[3]);
 }
-// Σ_i a(i)·b(i) over n elements in the single-token order (single) or the batch order.
-template <typename Product>
-__attribute__((always_inline)) DEV float cpu_order_sum(int n, bool single, Product product) {
-    float c[16];
+// q·k over a head in those orders, the key read 8 halves per 16-byte load (headDim % 8 == 0) into chains
+// kept in registers (64 for a single token, 16 for a batch).
+DEV void halves8(uint4 v, float* out) {
+    unsigned words[4] = {v.x, v.y, v.z, v.w};
+    _Pragma("unroll")
+    for (int i = 0; i < 4; i++) {
+        out[2 * i] = from_half((half_t)(words[i] & 0xffff));
+        out[2 * i + 1] = from_half((half_t)(words[i] >> 16));
+    }
+}
+__attribute__((always_inline)) DEV float score_cpu_order(const float* qs, const half_t* key, int headDim, bool single) {
     if (!single) {
-        for (int l = 0; l < 16; l++) {
-            float chain = 0;
-            for (int i = l; i < n; i += 16) chain = __builtin_fmaf(product(i, 0), product(i, 1), chain);
-            c[l] = chain;
+        float c[16];
+        _Pragma("unroll")
+        for (int l = 0; l < 16; l++) c[l] = 0;
+        int o = 0;
+        for (; o + 16 <= headDim; o += 16) {
+            float k[16];
+            halves8(*(const uint4*)(key + o), k);
+            halves8(*(const uint4*)(key + o + 8), k + 8);
+            _Pragma("unroll")
+            for (int e = 0; e < 16; e++) c[e] = __builtin_fmaf(qs[o + e], k[e], c[e]);
+        }
+        if (o < headDim) {  // the last 8 (headDim % 16 == 8): chains 0–7
+            float k[8];
+            halves8(*(const uint4*)(key + o), k);
+            _Pragma("unroll")
+            for (int e = 0; e < 8; e++) c[e] = __builtin_fmaf(qs[o + e], k[e], c[e]);
         }
         return tree16(c);
     }
-    int whole = n & ~63;
-    for (int l = 0; l < 16; l++) {
-        float chain[4];
-        for (int k = 0; k < 4; k++) {
-            chain[k] = 0;
-            for (int i = l + 16 * k; i < whole; i += 64) chain[k] = __builtin_fmaf(product(i, 0), product(i, 1), chain[k]);
+    float chain[64];
+    _Pragma("unroll")
+    for (int l = 0; l < 64; l++) chain[l] = 0;
+    int whole = headDim & ~63;
+    for (int o = 0; o < whole; o += 64) {
+        _Pragma("unroll")
+        for (int u = 0; u < 8; u++) {
+            float k[8];
+            halves8(*(const uint4*)(key + o + 8 * u), k);
+            _Pragma("unroll")
+            for (int e = 0; e < 8; e++) chain[8 * u + e] = __builtin_fmaf(qs[o + 8 * u + e], k[e], chain[8 * u + e]);
         }
-        c[l] = (chain[0] + chain[2]) + (chain[1] + chain[3]);
     }
+    float c[16];
+    _Pragma("unroll")
+    for (int l = 0; l < 16; l++) c[l] = (chain[l] + chain[l + 32]) + (chain[l + 16] + chain[l + 48]);
     float total = tree16(c);
-    if (whole == n) return total;
+    if (whole == headDim) return total;
     double wide = total;
-    for (int i = whole; i < n; i++) wide += (double)(product(i, 0) * product(i, 1));
+    for (int i = whole; i < headDim; i++) wide += (double)(qs[i] * from_half(key[i]));
     return (float)wide;
 }
 
@@ -945,10 +971,7 @@ __attribute__((always_inline)) DEV void attention_cpu_order(const float* q, cons
     int token = bidx(), head = bidy(), t = tid();
     attention_head<half_t> h = open_head(qs, q, kc, vc, info, token, head, heads, kvHeads, headDim, ctx, sequences, layer, scale);
     int length = h.length;
-    auto scoreAt = [&](int j) {
-        const half_t* key = h.kc + h.base + (unsigned long long)j * h.kvDim;
-        return cpu_order_sum(headDim, single, [&](int i, int which) { return which ? from_half(key[i]) : qs[i]; }) * h.scale;
-    };
+    auto scoreAt = [&](int j) { return score_cpu_order(qs, h.kc + h.base + (unsigned long long)j * h.kvDim, headDim, single) * h.scale; };
     // 1: the maximum
     float m = -3.0e38f;
     for (int start = 0; start < length; start += AT) {
