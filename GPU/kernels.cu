@@ -1108,16 +1108,22 @@ DEV void split_sum(const float* values, float* out, float* corr, signed char* qi
     finish_head(out, corr, qint, at, headDim, s, mode);
 }
 
-#define ATTENTION_KERNELS(name, KV)                                                                           \
-    KERNEL void attention_##name(const float* q, const KV* kc, const KV* vc, float* out, float* corr, signed char* qint, const int* info, \
-                                 int heads, int kvHeads, int headDim, int ctx, int sequences, int layer, float scale, \
-                                 int mode, int tokens) {                                                      \
-        if (sizeof(KV) == 2) /* F16: the CPU's orders; tokens, the batch size, picks which */                 \
-            attention_cpu_order(q, (const half_t*)kc, (const half_t*)vc, out, corr, qint, info, heads, kvHeads, headDim, ctx, \
-                                sequences, layer, scale, mode, tokens == 1);                                  \
-        else                                                                                                  \
-            attention<KV>(q, kc, vc, out, corr, qint, info, heads, kvHeads, headDim, ctx, sequences, layer, scale, mode); \
-    }                                                                                                         \
+// One block per token and head: an F16 cache in the CPU's orders (tokens, the batch size, picks which),
+// an F32 cache in two passes.
+KERNEL void attention_f16(const float* q, const half_t* kc, const half_t* vc, float* out, float* corr, signed char* qint,
+                          const int* info, int heads, int kvHeads, int headDim, int ctx, int sequences, int layer,
+                          float scale, int mode, int tokens) {
+    attention_cpu_order(q, kc, vc, out, corr, qint, info, heads, kvHeads, headDim, ctx, sequences, layer, scale, mode,
+                        tokens == 1);
+}
+KERNEL void attention_f32(const float* q, const float* kc, const float* vc, float* out, float* corr, signed char* qint,
+                          const int* info, int heads, int kvHeads, int headDim, int ctx, int sequences, int layer,
+                          float scale, int mode, int tokens) {
+    (void)tokens;
+    attention<float>(q, kc, vc, out, corr, qint, info, heads, kvHeads, headDim, ctx, sequences, layer, scale, mode);
+}
+// Long contexts, split into ranges.
+#define SPLIT_ATTENTION_KERNELS(name, KV)                                                                           \
     KERNEL void attention_split_stats_##name(const float* q, const KV* kc, const KV* vc, float* stats, const int* info, \
                                              int heads, int kvHeads, int headDim, int ctx, int sequences, int layer, \
                                              float scale, int splits) {                                       \
@@ -1129,8 +1135,8 @@ DEV void split_sum(const float* values, float* out, float* corr, signed char* qi
         attention_split_values<KV>(q, kc, vc, stats, values, info, heads, kvHeads, headDim, ctx, sequences, layer, \
                                    scale, splits);                                                            \
     }
-ATTENTION_KERNELS(f16, half_t)
-ATTENTION_KERNELS(f32, float)
+SPLIT_ATTENTION_KERNELS(f16, half_t)
+SPLIT_ATTENTION_KERNELS(f32, float)
 KERNEL void attention_split_sum(const float* values, float* out, float* corr, signed char* qint, int heads, int headDim,
                                 int splits, int mode) {
     split_sum(values, out, corr, qint, heads, headDim, splits, mode);

@@ -203,6 +203,28 @@ else
 fi
 
 log "speed (pp512 / tg128, 3 repetitions)"
+# One line per --bench / llama-bench JSON file: each test's tokens per second.
+ours() {
+    python3 - "$1" <<'PY'
+import json, sys
+try:
+    rows = json.load(open(sys.argv[1]))
+except Exception as e:
+    print(f"no result ({e})"); raise SystemExit
+rows = rows if isinstance(rows, list) else rows.get("results", [])
+print("  ".join(f"{r.get('test', '?')} {float(r.get('avg_ts', r.get('tokens_per_second', 0))):.1f}" for r in rows))
+PY
+}
+theirs() {
+    python3 - "$1" <<'PY'
+import json, sys
+try:
+    rows = json.load(open(sys.argv[1]))
+except Exception as e:
+    print(f"no result ({e})"); raise SystemExit
+print("  ".join((f"pp{r['n_prompt']}" if r.get("n_prompt") else f"tg{r['n_gen']}") + f" {r['avg_ts']:.1f}" for r in rows))
+PY
+}
 speed=()
 for name in synth-1b-q4_0 synth-1b-q4_k_m synth-1b-f16 smol; do
     if [ "$name" = smol ]; then m="$smol"; else m="$models/$name.gguf"; fi
@@ -216,30 +238,11 @@ for name in synth-1b-q4_0 synth-1b-q4_k_m synth-1b-f16 smol; do
         [ "$variant" = simt ] && env+=(SWIFTFILE_GPU_MATMUL=simt)
         [ "$variant" = deep ] && env+=(SWIFTFILE_GPU_MATVEC=deep)
         env "${env[@]}" "$run" --bench -m "$m" -ngl 999 --gpu nvidia -p 512 -n 128 -r 3 -o json > "$out/bench-$name-$variant.json" 2> "$out/bench-$name-$variant.err"
-        line=$(python3 - "$out/bench-$name-$variant.json" <<'PY'
-import json, sys
-try:
-    rows = json.load(open(sys.argv[1]))
-except Exception as e:
-    print(f"no result ({e})"); raise SystemExit
-rows = rows if isinstance(rows, list) else rows.get("results", [])
-print("  ".join(f"{r.get('test', '?')} {float(r.get('avg_ts', r.get('tokens_per_second', 0))):.1f}" for r in rows))
-PY
-)
-        speed+=("$name swiftfile ($variant): $line; $(grep -m1 -o 'offloaded.*' "$out/bench-$name-$variant.err")")
+        speed+=("$name swiftfile ($variant): $(ours "$out/bench-$name-$variant.json"); $(grep -m1 -o 'offloaded.*' "$out/bench-$name-$variant.err")")
     done
     if [ -x "$bin/llama-bench" ]; then
         "$bin/llama-bench" -m "$m" -ngl 99 -p 512 -n 128 -r 3 -o json > "$out/llama-$name.json" 2> "$out/llama-$name.err"
-        line=$(python3 - "$out/llama-$name.json" <<'PY'
-import json, sys
-try:
-    rows = json.load(open(sys.argv[1]))
-except Exception as e:
-    print(f"no result ({e})"); raise SystemExit
-print("  ".join((f"pp{r['n_prompt']}" if r.get("n_prompt") else f"tg{r['n_gen']}") + f" {r['avg_ts']:.1f}" for r in rows))
-PY
-)
-        speed+=("$name llama.cpp CUDA: $line")
+        speed+=("$name llama.cpp CUDA: $(theirs "$out/llama-$name.json")")
     fi
 done
 # Long context: generation after 8192 positions (attention split into ranges, and without for comparison).
@@ -249,21 +252,11 @@ if [ -s "$m" ]; then
         env=(SWIFTFILE_GPU_PROFILE=1)
         [ "$variant" = single ] && env+=(SWIFTFILE_GPU_ATTENTION_SPLITS=1)
         env "${env[@]}" "$run" --bench -m "$m" -ngl 999 --gpu nvidia -d 8192 -p 512 -n 128 -r 3 -o json > "$out/bench-depth-$variant.json" 2> "$out/bench-depth-$variant.err"
-        speed+=("synth-1b-q4_0 @ d8192 swiftfile ($variant attention): $(python3 -c "
-import json, sys
-try:
-    print('  '.join(f\"{r.get('test', '?')} {float(r.get('avg_ts', 0)):.1f}\" for r in json.load(open(sys.argv[1]))))
-except Exception as e:
-    print(f'no result ({e})')" "$out/bench-depth-$variant.json")")
+        speed+=("synth-1b-q4_0 @ d8192 swiftfile ($variant attention): $(ours "$out/bench-depth-$variant.json")")
     done
     if [ -x "$bin/llama-bench" ]; then
         "$bin/llama-bench" -m "$m" -ngl 99 -d 8192 -p 512 -n 128 -r 3 -o json > "$out/llama-depth.json" 2> "$out/llama-depth.err"
-        speed+=("synth-1b-q4_0 @ d8192 llama.cpp CUDA: $(python3 -c "
-import json, sys
-try:
-    print('  '.join((f\"pp{r['n_prompt']}\" if r.get('n_prompt') else f\"tg{r['n_gen']}\") + f\" {r['avg_ts']:.1f}\" for r in json.load(open(sys.argv[1]))))
-except Exception as e:
-    print(f'no result ({e})')" "$out/llama-depth.json")")
+        speed+=("synth-1b-q4_0 @ d8192 llama.cpp CUDA: $(theirs "$out/llama-depth.json")")
     fi
 fi
 printf '%s\n' "${speed[@]}" | tee "$out/speed.txt"
