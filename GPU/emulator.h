@@ -80,6 +80,11 @@ DEV float shfl_xor(float v, int lanes) {
     return v;
 }
 DEV int shfl_xor(int v, int lanes) { return (int)emulated_shuffle_xor((uint32_t)v, lanes); }
+DEV void sync_warp() { (void)emulated_shuffle_xor(0, 0); }  // a shuffle waits for the whole warp
+DEV int dot4(int a, int b, int c) {
+    for (int i = 0; i < 4; i++) c += (int)(signed char)(a >> (8 * i)) * (int)(signed char)(b >> (8 * i));
+    return c;
+}
 
 // Tensor-core tiles, with the same contract as the device's wmma: lane l holds elements 8l…8l+7 of its
 // 16 × 16 tile (A: row-major m·16+k, B: n·16+k, accumulator: m·16+n); the multiply gathers the warp's

@@ -29,6 +29,9 @@ DEV void sync_block() { __syncthreads(); }
 DEV void fail_launch(const char* why) { (void)why; asm volatile("trap;"); }  // the launch fails with an error
 DEV float shfl_xor(float v, int lanes) { return __nvvm_shfl_sync_bfly_f32(0xffffffffu, v, lanes, 0x1f); }
 DEV int shfl_xor(int v, int lanes) { return __nvvm_shfl_sync_bfly_i32(0xffffffffu, v, lanes, 0x1f); }
+DEV void sync_warp() { __nvvm_bar_warp_sync(0xffffffffu); }
+// Σ of the four signed byte products of a and b, plus c (exact).
+DEV int dot4(int a, int b, int c) { int d; asm("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c)); return d; }
 // Tensor-core tiles (wmma, sm_70 on): 16 × 16 × 16, F16 inputs, F32 sums. A fragment's layout across the warp
 // is the hardware's business; code only loads, multiplies and stores whole tiles. Pointers 32-byte aligned,
 // ldm a multiple of 8 halves (4 floats).
@@ -202,6 +205,94 @@ DEV void matvec_q8_0_rows(const u8* W, unsigned long long rowBytes, const signed
     if (part == 0 && r < rows) y[r] = s;
 }
 
+// Q4_0 and Q4_1 weights against the rounding's int8 activations in the CPU engine's order (its interleaved
+// kernels, as llama.cpp's repacked ones): per row and token one chain over the blocks in order,
+// fma(d_w·d_x, Σ q_w·q_x, chain), the block's integer sum exact (Q4_0's nibbles less 8); Q4_1 adds a second
+// chain of m_w·s_x at the end, s_x the block's f16 sum of the activations. The rounding (round_row, mode 3
+// for Q4_0, 6 for Q4_1) leaves the integers and per block d_x (mode 6: the unrounded amax/127, from which
+// d_x and s_x are rounded as the CPU rounds them).
+// The 4-byte words of a block's 32 nibbles as signed bytes: lo[k] elements 4k…4k+3, hi[k] elements 16+4k…
+// (byte j of a block holds element j in its low nibble and j + 16 in its high one). Q4_0: f16 d, then the
+// bytes (2-byte aligned); Q4_1: f16 d, f16 m, then the bytes (4-byte aligned).
+template <int TYPE>
+DEV void nibble_words(const u8* b, int* lo, int* hi) {
+    _Pragma("unroll")
+    for (int k = 0; k < 4; k++) {
+        unsigned w = TYPE == T_Q4_1 ? *(const unsigned*)(b + 4 + 4 * k)
+                                    : (unsigned)*(const unsigned short*)(b + 2 + 4 * k) |
+                                          (unsigned)*(const unsigned short*)(b + 4 + 4 * k) << 16;
+        unsigned l = w & 0x0F0F0F0Fu, h = (w >> 4) & 0x0F0F0F0Fu;
+        if (TYPE == T_Q4_0) {  // n − 8 in each byte: n + 0x78 stays below 0x88, so no byte carries into the next
+            l = (l + 0x78787878u) ^ 0x80808080u;
+            h = (h + 0x78787878u) ^ 0x80808080u;
+        }
+        lo[k] = (int)l;
+        hi[k] = (int)h;
+    }
+}
+// Lane l of the warp takes block l of each 32-block chunk for every token and leaves d_w·d_x, the integer
+// sum (and s_x) in shared memory; lane t then carries token t's chains over the chunk. One warp per row.
+// One set of arrays for every token count (each instantiation's own would add up in mb_*): [warp][token]
+// [block], 33 apart so that lanes 0…7 read different banks.
+SHARED float nibble_scaled[4][8][33], nibble_sums[4][8][33], nibble_mins[4][33];
+SHARED int nibble_ints[4][8][33];
+template <int TYPE, int NT>
+DEV void matvec_nibbles(const u8* W, unsigned long long rowBytes, const signed char* xq, const float* xs, float* y,
+                        int rows, int cols) {
+    enum { BLOCK = TYPE == T_Q4_1 ? 20 : 18 };
+    float(*scaled)[8][33] = nibble_scaled, (*sums)[8][33] = nibble_sums, (*mins)[33] = nibble_mins;
+    int(*ints)[8][33] = nibble_ints;
+    int lane = tid() & 31, warp = tid() >> 5;
+    int r = bidx() * 4 + warp;
+    if (r >= rows) return;
+    const u8* row = W + (unsigned long long)r * rowBytes;
+    int blocks = cols / 32;
+    float chain = 0, offsets = 0;
+    for (int c0 = 0; c0 < blocks; c0 += 32) {
+        int b = c0 + lane;
+        if (b < blocks) {
+            const u8* block = row + (unsigned long long)b * BLOCK;
+            int lo[4], hi[4];
+            nibble_words<TYPE>(block, lo, hi);
+            float dw = fmt_half(block);
+            if (TYPE == T_Q4_1) mins[warp][lane] = fmt_half(block + 2);
+            _Pragma("unroll")
+            for (int t = 0; t < NT; t++) {
+                const uint4* a = (const uint4*)(xq + (unsigned long long)t * cols + 32 * b);
+                uint4 a0 = a[0], a1 = a[1];
+                int sum = dot4(lo[0], (int)a0.x, 0);
+                sum = dot4(lo[1], (int)a0.y, sum);
+                sum = dot4(lo[2], (int)a0.z, sum);
+                sum = dot4(lo[3], (int)a0.w, sum);
+                sum = dot4(hi[0], (int)a1.x, sum);
+                sum = dot4(hi[1], (int)a1.y, sum);
+                sum = dot4(hi[2], (int)a1.z, sum);
+                sum = dot4(hi[3], (int)a1.w, sum);
+                float dx = xs[(unsigned long long)t * blocks + b];
+                if (TYPE == T_Q4_1) {  // d_x and s_x = f16(Σq · amax/127), each rounded once
+                    const int ones = 0x01010101;
+                    int q = dot4(ones, (int)a0.x, dot4(ones, (int)a0.y, dot4(ones, (int)a0.z, dot4(ones, (int)a0.w, 0))));
+                    q = dot4(ones, (int)a1.x, dot4(ones, (int)a1.y, dot4(ones, (int)a1.z, dot4(ones, (int)a1.w, q))));
+                    sums[warp][t][lane] = from_half(to_half((float)q * dx));
+                    dx = from_half(to_half(dx));
+                }
+                scaled[warp][t][lane] = dw * dx;
+                ints[warp][t][lane] = sum;
+            }
+        }
+        sync_warp();
+        if (lane < NT) {
+            int n = blocks - c0 < 32 ? blocks - c0 : 32;
+            for (int j = 0; j < n; j++) {
+                chain = __builtin_fmaf(scaled[warp][lane][j], (float)ints[warp][lane][j], chain);
+                if (TYPE == T_Q4_1) offsets = __builtin_fmaf(mins[warp][j], sums[warp][lane][j], offsets);
+            }
+        }
+        sync_warp();
+    }
+    if (lane < NT) y[(unsigned long long)lane * rows + r] = TYPE == T_Q4_1 ? chain + offsets : chain;
+}
+
 // F16 weights against F16-rounded activations in the CPU engine's (and llama.cpp's) orders — every product
 // is exact in f32, so the order alone decides the sums. One token (ggml's vec_dot): column i of the first
 // whole 64-column blocks in chain i % 64, chains l, l+32, l+16, l+48 folded as (l + l+32) + (l+16 + l+48)
@@ -283,6 +374,10 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const 
     for (int t = 0; t < NT; t++) acc[t] = 0;
     int chunks = cols / 32;
     int part = lane & 7;
+    if (TYPE == T_Q4_0 || TYPE == T_Q4_1) {  // x: the int8 activations, corr: their block scales
+        matvec_nibbles<TYPE, NT>(W, rowBytes, (const signed char*)x, corr, y, rows, cols);
+        return;
+    }
     if (TYPE == T_Q8_0) {  // x: the int8 activations, corr: their scales (matvec_q8_0)
         matvec_q8_0<NT>(row, (const signed char*)x, corr, y, rows, cols, r, lane);
         return;
@@ -499,10 +594,11 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const 
     }
 }
 
-// Q8_0 and F16 batches of any size go through mb_* (the CPU's orders; Q8_0 from the rounding's integers):
-// their tiled kernels are empty and fail if launched.
-#define CPU_ORDER_ONLY(TYPE) ((TYPE) == T_Q8_0 || (TYPE) == T_F16)
-#define NOT_TILED "Q8_0 and F16 take no tiled kernel: their batches go through mb_*"
+// Q8_0, Q4_0, Q4_1 and F16 batches of any size go through mb_* (the CPU's orders; all but F16 from the
+// rounding's integers): their tiled kernels are empty and fail if launched.
+#define INTEGER_ACTIVATIONS(TYPE) ((TYPE) == T_Q8_0 || (TYPE) == T_Q4_0 || (TYPE) == T_Q4_1)
+#define CPU_ORDER_ONLY(TYPE) (INTEGER_ACTIVATIONS(TYPE) || (TYPE) == T_F16)
+#define NOT_TILED "Q8_0, Q4_0, Q4_1 and F16 take no tiled kernel: their batches go through mb_*"
 #define MATRIX_KERNELS(name, TYPE)                                                                          \
     KERNEL LAUNCH_BOUNDS(128, SUPER_BLOCKS(TYPE) ? 5 : 8) void mv_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
@@ -516,7 +612,7 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const 
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
         /* tokens 8·bidy() … (formats multiplied in the CPU's order take every batch this way) */          \
         int t0 = 8 * bidy();                                                                              \
-        if (TYPE == T_Q8_0) x = (const float*)((const signed char*)x + (unsigned long long)t0 * cols);    \
+        if (INTEGER_ACTIVATIONS(TYPE)) x = (const float*)((const signed char*)x + (unsigned long long)t0 * cols); \
         else x += (unsigned long long)t0 * cols;                                                          \
         y += (unsigned long long)t0 * rows;                                                               \
         if (corr) corr += (unsigned long long)t0 * (cols / 32);                                           \
@@ -553,7 +649,7 @@ WEIGHT_FORMATS(MATRIX_KERNELS)
 
 // One token with deeper unrolling (SWIFTFILE_GPU_MATVEC=deep), for the formats of the speed table only:
 // which of mv_ and md_ is faster is a question for a GPU (Tools/gpu-check.sh runs both).
-#define DEEP_MATVEC_FORMATS(X) X(q4_0, T_Q4_0) X(q4_1, T_Q4_1) X(q4_k, T_Q4_K) X(q6_k, T_Q6_K)
+#define DEEP_MATVEC_FORMATS(X) X(q4_k, T_Q4_K) X(q6_k, T_Q6_K)
 #define DEEP_MATVEC_KERNEL(name, TYPE)                                                                     \
     KERNEL LAUNCH_BOUNDS(128, 4) void md_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
@@ -570,7 +666,9 @@ DEEP_MATVEC_FORMATS(DEEP_MATVEC_KERNEL)
 // largest magnitude, q clamped at 127, d = 1/scale in f32), 5 Q8_1 (as Q8_0, and per block the correction
 // s − Σ values into `corr`, where s = f16(Σq · amax/127) is the sum the CPU's Q4_1/Q5_1 dot multiplies by
 // the weights' minimum: the matrix kernels add m · corr). Mode 3 also writes, when qint is given, each
-// value's integer there and each block's scale d into corr: Q8_0 weights multiply those (matvec_q8_0).
+// value's integer there and each block's scale d into corr: Q8_0 and Q4_0 weights multiply those
+// (matvec_q8_0, matvec_nibbles). Mode 6 is Q8_1 for Q4_1 weights (matvec_nibbles): the values and integers
+// as mode 3, and per block the unrounded amax/127 from which d and s are rounded.
 // One row, by a block of a multiple of 256 threads (at most 1024), ntid() values at a time; src may equal
 // dst (each thread reads only its own elements before the block's reductions and writes them after).
 DEV void round_row(const float* src, float* dst, float* corr, signed char* qint, int cols, int mode) {
@@ -589,16 +687,16 @@ DEV void round_row(const float* src, float* dst, float* corr, signed char* qint,
             if ((b.u & 0x7fffffffu) > 0x7f800000u) b.u |= 0x00400000u;
             else b.u = (b.u + (0x7fffu + ((b.u >> 16) & 1u))) & 0xffff0000u;
             r = b.f;
-        } else if (mode == 3 || mode == 5) {
+        } else if (mode == 3 || mode == 5 || mode == 6) {
             float amax = warp_max(__builtin_fabsf(v));
             float d = from_half(to_half(amax / 127.0f));
             float inv = amax != 0.0f ? 127.0f / amax : 0.0f;
             float q = round_nearest_even(v * inv);
             q = q > 127.0f ? 127.0f : (q < -128.0f ? -128.0f : q);
             r = d * q;
-            if (mode == 3 && qint) {  // the integers and scale too, for Q8_0 weights (matvec_q8_0)
+            if ((mode == 3 || mode == 6) && qint) {  // the integers and scale too (matvec_q8_0, matvec_nibbles)
                 if (live) qint[i] = (signed char)q;
-                if (lane == 0 && live) corr[i / 32] = d;
+                if (lane == 0 && live) corr[i / 32] = mode == 3 ? d : amax / 127.0f;
             }
             if (mode == 5) {
                 float qsum = warp_sum(q);  // integers: exact

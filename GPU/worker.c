@@ -217,7 +217,8 @@ static int activation_mode(int type) {
     case T_F16: return 1;
     case T_BF16: return 2;
     case T_Q4_0: case T_Q5_0: case T_Q8_0: case T_IQ4_NL: return 3;
-    case T_Q4_1: case T_Q5_1: return 5;  // Q8_1: the Q8_0 values and each block's sum correction
+    case T_Q4_1: return 6;  // Q8_1 as integers and the blocks' unrounded scales (kernels.cu, matvec_nibbles)
+    case T_Q5_1: return 5;  // Q8_1: the Q8_0 values and each block's sum correction
     case T_Q2_K: case T_Q3_K: case T_Q4_K: case T_Q5_K: case T_Q6_K: case T_IQ4_XS: return 4;
     default: return 0;
     }
@@ -401,15 +402,17 @@ static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
     unsigned long long rb = m->row_bytes;
     int rows = m->rows, cols = m->cols;
     CUdeviceptr corr = m->act == 5 ? M.xc : 0;  // x was rounded as Q8_1 (project): its sum corrections
-    if (m->type == T_Q8_0) {  // the rounding's int8 values and scales rather than x's values (matvec_q8_0)
+    int integers = m->type == T_Q8_0 || m->type == T_Q4_0 || m->type == T_Q4_1;
+    if (integers) {  // the rounding's int8 values and scales rather than x's values (matvec_q8_0, _nibbles)
         x = M.xq;
         corr = M.xc;
     }
     void* args[] = {(void*)&m->data, &rb, &x, &corr, &y, &rows, &cols, &n};
     g_events.next_bytes = (double)rows * (double)rb;
-    // Q8_0 and F16 follow the CPU's summation orders at every batch size (kernels.cu, matvec_q8_0 and
-    // matvec_f16_*): their prompts take the batched matrix-vector kernel, 8 tokens per block row.
-    if (n > 8 && (m->type == T_Q8_0 || m->type == T_F16))
+    // Q8_0, Q4_0, Q4_1 and F16 follow the CPU's summation orders at every batch size (kernels.cu,
+    // matvec_q8_0, matvec_nibbles, matvec_f16_*): their prompts take the batched matrix-vector kernel,
+    // 8 tokens per block row.
+    if (n > 8 && (integers || m->type == T_F16))
         return launch(m->mb, (unsigned)(rows + 3) / 4, (unsigned)(n + 7) / 8, 128, args);
     if (n > 8) return launch(m->mm, (unsigned)(rows + 63) / 64, (unsigned)(n + 63) / 64, 128, args);
     // One token: the Q8_0 kernel gives each 8-lane group a row (16 per block), the others a warp (4).
@@ -749,7 +752,7 @@ static int run_layers(int N, int rows, int splits) {
         void* rope[] = {&q, &k, &v, &M.rope, &M.kc, &M.vc, &M.info, &heads, &kvh, &hd, &ropeDim, &ctx, &seqs, &li};
         if ((status = launch(M.rope_store, N, allHeads, 64, rope))) return status;
         // The attention output comes rounded for wo when the rounding's blocks lie within a head.
-        int wo = l->wo.act, in_head = wo == 1 || wo == 2 || ((wo == 3 || wo == 5) && hd % 32 == 0) ? wo : 0;
+        int wo = l->wo.act, in_head = wo == 1 || wo == 2 || ((wo == 3 || wo == 5 || wo == 6) && hd % 32 == 0) ? wo : 0;
         if ((status = attend(q, M.kc, M.vc, M.att, M.xc, M.xq, M.info, N, heads, kvh, hd, ctx, seqs, li, in_head, splits)))
             return status;
         M.rounded_src = 0;
@@ -925,6 +928,8 @@ static int check(const char* what, const float* got, const double* want, const d
 }
 
 static float host_round(const float* row, int i, int cols, int mode);
+static float half_round(float v);
+static float host_q8_1_correction(const float* row, int b);
 
 static int selftest_matrix(const char* dir, const char* name, int type, int rows, int cols) {
     char path[4096];
@@ -948,6 +953,7 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
     float* y = malloc((size_t)maxn * rows * 4);
     double* ref = malloc((size_t)maxn * rows * sizeof(double));
     float* deq = malloc((size_t)rows * cols * 4);
+    float* corrections = malloc((size_t)maxn * cols / 32 * 4);
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols / 32; c++) fmt_chunk(type, w + r * row_bytes, c, deq + (size_t)r * cols + c * 32);
     struct matrix m = {.data = dw, .type = type, .rows = rows, .cols = cols, .row_bytes = row_bytes};
@@ -973,34 +979,39 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
             if (function(&m.mm, fn)) { printf("FAIL %s: %s\n", fn, g_error); failures++; break; }
         }
         for (size_t k = 0; k < (size_t)n * cols; k++) x[k] = frand();
-        if (type == T_Q8_0) {
-            // its kernels take Q8_0-rounded activations as the rounding leaves them, integers and scales
-            float* rounded = malloc((size_t)cols * 4);
+        int integers = type == T_Q8_0 || type == T_Q4_0 || type == T_Q4_1, blocks = cols / 32;
+        if (integers) {
+            // their kernels take the activations as the rounding leaves them (mode 3, Q4_1: 6): integers and
+            // per block a scale; Q4_1 also adds its minima times what the CPU's Q8_1 sum adds to the values
+            int mode = activation_mode(type);
             signed char* q = malloc((size_t)n * cols);
-            float* d = malloc((size_t)n * cols / 32 * 4);
+            float* d = malloc((size_t)n * blocks * 4);
             for (int t = 0; t < n; t++) {
-                for (int c = 0; c < cols; c++) rounded[c] = host_round(x + (size_t)t * cols, c, cols, 3);
-                memcpy(x + (size_t)t * cols, rounded, (size_t)cols * 4);
-                for (int b = 0; b < cols / 32; b++) {
+                float* xt = x + (size_t)t * cols;
+                for (int b = 0; b < blocks; b++) {
                     float amax = 0;
-                    for (int j = 32 * b; j < 32 * b + 32; j++) amax = fmaxf(amax, fabsf(rounded[j]));
-                    float scale = amax / 127.0f;  // the block's f16 scale: its largest value is ±127 times it
-                    d[(size_t)t * (cols / 32) + b] = scale;
-                    for (int j = 32 * b; j < 32 * b + 32; j++) q[(size_t)t * cols + j] = (signed char)(scale != 0 ? nearbyintf(rounded[j] / scale) : 0);
+                    for (int j = 32 * b; j < 32 * b + 32; j++) amax = fmaxf(amax, fabsf(xt[j]));
+                    float scale = amax / 127.0f, inv = amax != 0 ? 127.0f / amax : 0;
+                    d[(size_t)t * blocks + b] = mode == 3 ? half_round(scale) : scale;
+                    corrections[(size_t)t * blocks + b] = type == T_Q4_1 ? host_q8_1_correction(xt, b) : 0;
+                    for (int j = 32 * b; j < 32 * b + 32; j++) q[(size_t)t * cols + j] = (signed char)fminf(127, fmaxf(-128, nearbyintf(xt[j] * inv)));
                 }
+                for (int j = 0; j < cols; j++) xt[j] = half_round(d[(size_t)t * blocks + j / 32]) * (float)q[(size_t)t * cols + j];
             }
             if ((!M.xq && cu.MemAlloc(&M.xq, (size_t)maxn * cols)) || (!M.xc && cu.MemAlloc(&M.xc, (size_t)maxn * cols / 32 * 4))) {
                 printf("FAIL alloc\n");
                 return 1;
             }
             cu.MemcpyHtoD(M.xq, q, (size_t)n * cols);
-            cu.MemcpyHtoD(M.xc, d, (size_t)n * cols / 32 * 4);
-            free(rounded); free(q); free(d);
+            cu.MemcpyHtoD(M.xc, d, (size_t)n * blocks * 4);
+            free(q); free(d);
         }
         for (int t = 0; t < n; t++)
             for (int r = 0; r < rows; r++) {
                 double s = 0;
                 for (int c = 0; c < cols; c++) s += (double)deq[(size_t)r * cols + c] * x[(size_t)t * cols + c];
+                if (type == T_Q4_1 && integers)
+                    for (int b = 0; b < blocks; b++) s += (double)fmt_block_min(type, w + r * row_bytes, b) * corrections[(size_t)t * blocks + b];
                 ref[(size_t)t * rows + r] = s;
             }
         cu.MemsetD8(dy, 0xFF, (size_t)maxn * rows * 4);  // NaN poison: unwritten outputs fail
@@ -1011,14 +1022,14 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
         if (status || cu.CtxSynchronize()) { printf("FAIL %s n=%d: %s\n", name, n, g_error); failures++; continue; }
         cu.MemcpyDtoH(y, dy, (size_t)n * rows * 4);
         char what[64];
-        const char* kind = run == counted + 3 ? "matvec, deep" : n <= 8 || type == T_Q8_0 || type == T_F16 ? "matvec" : simt ? "tile, simt" : "tile";
+        const char* kind = run == counted + 3 ? "matvec, deep" : n <= 8 || integers || type == T_F16 ? "matvec" : simt ? "tile, simt" : "tile";
         snprintf(what, sizeof what, "%s %dx%d n=%d (%s)", name, rows, cols, n, kind);
         failures += check(what, y, ref, NULL, (size_t)n * rows, 2e-5);
     }
     cu.MemFree(dw); cu.MemFree(dx); cu.MemFree(dy);
     if (M.xq) { cu.MemFree(M.xq); M.xq = 0; }
     if (M.xc) { cu.MemFree(M.xc); M.xc = 0; }
-    free(w); free(x); free(y); free(ref); free(deq);
+    free(w); free(x); free(y); free(ref); free(deq); free(corrections);
     return failures;
 }
 
@@ -1166,7 +1177,7 @@ static float host_round(const float* row, int i, int cols, int mode) {
         u = (u + (0x7fffu + ((u >> 16) & 1u))) & 0xffff0000u;
         float r; memcpy(&r, &u, 4); return r;
     }
-    if (mode == 3 || mode == 5) {
+    if (mode == 3 || mode == 5 || mode == 6) {
         int b = i / 32 * 32; float amax = 0;
         for (int j = b; j < b + 32; j++) amax = fmaxf(amax, fabsf(row[j]));
         float d = half_round(amax / 127.0f), inv = amax != 0 ? 127.0f / amax : 0;
@@ -1190,9 +1201,11 @@ static float host_q8_1_correction(const float* row, int b) {
     return half_round(sum * d) - half_round(d) * sum;
 }
 
-// Mode 3 also leaves the int8 values and per-block scales that Q8_0 weights multiply: each value must be
-// exactly its scale times its integer, the scale the f16 value amax/127 of its block.
-static int check_q8_0_parts(const char* what, const float* values, CUdeviceptr dq, CUdeviceptr dd, size_t n) {
+// Modes 3 and 6 also leave the int8 values and per-block scales that Q8_0, Q4_0 and Q4_1 weights multiply:
+// each value must be exactly its f16 scale times its integer. The scale kept is the f16 value of amax/127
+// (mode 3) or amax/127 itself (mode 6), amax over the block of `input`, the values before rounding.
+static int check_q8_0_parts(const char* what, const float* input, const float* values, CUdeviceptr dq, CUdeviceptr dd,
+                            size_t n, int mode) {
     signed char* q = malloc(n);
     float* d = malloc(n / 32 * 4);
     cu.MemcpyDtoH(q, dq, n);
@@ -1200,10 +1213,11 @@ static int check_q8_0_parts(const char* what, const float* values, CUdeviceptr d
     size_t wrong = 0;
     for (size_t b = 0; b < n / 32; b++) {
         float amax = 0;
-        for (size_t i = 32 * b; i < 32 * b + 32; i++) amax = fmaxf(amax, fabsf(values[i]));
-        if (d[b] != amax / 127.0f) wrong++;
+        for (size_t i = 32 * b; i < 32 * b + 32; i++) amax = fmaxf(amax, fabsf(input[i]));
+        float scale = amax / 127.0f, kept = mode == 3 ? half_round(scale) : scale;
+        if (d[b] != kept) wrong++;
         for (size_t i = 32 * b; i < 32 * b + 32; i++)
-            if (values[i] != d[b] * (float)q[i]) wrong++;
+            if (values[i] != half_round(d[b]) * (float)q[i]) wrong++;
     }
     if (wrong) printf("FAIL %s: %zu of %zu integers and scales do not give the values\n", what, wrong, n + n / 32);
     else printf("ok   %s: exact\n", what);
@@ -1223,7 +1237,7 @@ static int selftest_rounding(void) {
     double corr_ref[3 * 768 / 32];
     if (function(&f, "round_activations") || cu.MemAlloc(&dx, (size_t)rows * cols * 4) || cu.MemAlloc(&dy, (size_t)rows * cols * 4) ||
         cu.MemAlloc(&dc, sizeof corr) || cu.MemAlloc(&dq, (size_t)rows * cols)) { printf("FAIL rounding setup\n"); return 1; }
-    for (int mode = 1; mode <= 5; mode++) {
+    for (int mode = 1; mode <= 6; mode++) {
         for (int i = 0; i < rows * cols; i++) x[i] = frand() * (i % 97 == 0 ? 40.0f : 3.0f);
         for (int i = 0; i < 32; i++) x[cols + i] = 0;  // an all-zero block
         for (int r = 0; r < rows; r++)
@@ -1237,7 +1251,8 @@ static int selftest_rounding(void) {
         char what[48];
         snprintf(what, sizeof what, "activation rounding mode %d", mode);
         failures += check(what, y, ref, NULL, (size_t)rows * cols, 1e-7);
-        if (mode == 3) failures += check_q8_0_parts("Q8_0 integers and scales (mode 3)", y, dq, dc, (size_t)rows * cols);
+        if (mode == 3) failures += check_q8_0_parts("Q8_0 integers and scales (mode 3)", x, y, dq, dc, (size_t)rows * cols, 3);
+        if (mode == 6) failures += check_q8_0_parts("Q8_1 integers and scales (mode 6)", x, y, dq, dc, (size_t)rows * cols, 6);
         if (mode == 5) {
             cu.MemcpyDtoH(corr, dc, sizeof corr);
             double largest = 0;
@@ -1269,7 +1284,7 @@ static int selftest_norm(void) {
     CUfunction f;
     if (function(&f, "add_norm_round") || cu.MemAlloc(&dx, n * 4) || cu.MemAlloc(&da, n * 4) || cu.MemAlloc(&dw, (size_t)cols * 4) ||
         cu.MemAlloc(&dy, n * 4) || cu.MemAlloc(&dc, n / 32 * 4) || cu.MemAlloc(&dq, n)) { printf("FAIL norm setup: %s\n", g_error); return 1; }
-    for (int mode = 0; mode <= 5; mode++) {
+    for (int mode = 0; mode <= 6; mode++) {
         for (size_t i = 0; i < n; i++) { x[i] = frand() * (i % 89 == 0 ? 30.0f : 2.0f); add[i] = frand(); }
         for (int i = 0; i < cols; i++) w[i] = 0.5f + frand();
         for (int r = 0; r < rows; r++) {
@@ -1293,7 +1308,8 @@ static int selftest_norm(void) {
         char what[48];
         snprintf(what, sizeof what, "norm of 2048, rounding mode %d", mode);
         failures += check(what, y, ref, NULL, n, 1e-7);
-        if (mode == 3) failures += check_q8_0_parts("norm, Q8_0 integers and scales", y, dq, dc, n);
+        if (mode == 3) failures += check_q8_0_parts("norm, Q8_0 integers and scales", normed, y, dq, dc, n, 3);
+        if (mode == 6) failures += check_q8_0_parts("norm, Q8_1 integers and scales", normed, y, dq, dc, n, 6);
         if (mode == 5) {
             cu.MemcpyDtoH(corr, dc, n / 32 * 4);
             failures += check("norm, Q8_1 sum corrections", corr, corr_ref, NULL, n / 32, 1e-7);
@@ -1305,8 +1321,9 @@ static int selftest_norm(void) {
 }
 
 // Q4_1/Q5_1 weights with Q8_1 activations as the CPU multiplies them: per block d_w·q_w·v + m_w·s, where
-// v are the rounded values and s the block's stored f16 sum (round_activations mode 5 gives the values
-// and s − Σv; the matrix kernels add m_w times that).
+// v are the rounded values and s the block's stored f16 sum, the activations rounded on the device (Q5_1:
+// round_activations mode 5 gives the values and s − Σv, the matrix kernels add m_w times that; Q4_1: mode 6
+// gives the integers and scales, from which its kernels form s).
 static int selftest_q8_1(const char* dir, const char* name, int type) {
     int rows = 80, cols = 512, failures = 0, maxn = 33;
     char path[4096];
@@ -1325,12 +1342,13 @@ static int selftest_q8_1(const char* dir, const char* name, int type) {
     CUdeviceptr dw, dx, dxr, dy;
     CUfunction round;
     if (cu.MemAlloc(&dw, total) || cu.MemAlloc(&dx, (size_t)maxn * cols * 4) || cu.MemAlloc(&dxr, (size_t)maxn * cols * 4) ||
-        cu.MemAlloc(&dy, (size_t)maxn * rows * 4) || cu.MemAlloc(&M.xc, (size_t)maxn * cols / 32 * 4) || function(&round, "round_activations")) {
+        cu.MemAlloc(&dy, (size_t)maxn * rows * 4) || cu.MemAlloc(&M.xc, (size_t)maxn * cols / 32 * 4) ||
+        cu.MemAlloc(&M.xq, (size_t)maxn * cols) || function(&round, "round_activations")) {
         printf("FAIL %s Q8_1 setup: %s\n", name, g_error);
         return 1;
     }
     cu.MemcpyHtoD(dw, w, total);
-    struct matrix m = {.data = dw, .type = type, .rows = rows, .cols = cols, .row_bytes = row_bytes, .act = 5};
+    struct matrix m = {.data = dw, .type = type, .rows = rows, .cols = cols, .row_bytes = row_bytes, .act = activation_mode(type)};
     char fn[32];
     snprintf(fn, sizeof fn, "mv_%s", kernel_suffix(type));
     if (function(&m.mv, fn)) { printf("FAIL %s: %s\n", fn, g_error); return 1; }
@@ -1356,9 +1374,8 @@ static int selftest_q8_1(const char* dir, const char* name, int type) {
             }
         cu.MemsetD8(dy, 0xFF, (size_t)maxn * rows * 4);
         cu.MemcpyHtoD(dx, x, (size_t)n * cols * 4);
-        int mode = 5;
-        CUdeviceptr no_integers = 0;
-        void* args[] = {&dx, &dxr, &M.xc, &no_integers, &cols, &mode};
+        int mode = m.act;
+        void* args[] = {&dx, &dxr, &M.xc, &M.xq, &cols, &mode};
         if (launch(round, n, (unsigned)(cols + 255) / 256, 256, args) || matmul(&m, dxr, dy, n) || cu.CtxSynchronize()) {
             printf("FAIL %s Q8_1 n=%d: %s\n", name, n, g_error);
             failures++;
@@ -1366,11 +1383,12 @@ static int selftest_q8_1(const char* dir, const char* name, int type) {
         }
         cu.MemcpyDtoH(y, dy, (size_t)n * rows * 4);
         char what[64];
-        snprintf(what, sizeof what, "%s x Q8_1 n=%d (%s)", name, n, n <= 8 ? "matvec" : run == 3 ? "tile, simt" : "tile");
+        snprintf(what, sizeof what, "%s x Q8_1 n=%d (%s)", name, n, n <= 8 || type == T_Q4_1 ? "matvec" : run == 3 ? "tile, simt" : "tile");
         failures += check(what, y, ref, NULL, (size_t)n * rows, 2e-6);
     }
-    cu.MemFree(dw); cu.MemFree(dx); cu.MemFree(dxr); cu.MemFree(dy); cu.MemFree(M.xc);
+    cu.MemFree(dw); cu.MemFree(dx); cu.MemFree(dxr); cu.MemFree(dy); cu.MemFree(M.xc); cu.MemFree(M.xq);
     M.xc = 0;
+    M.xq = 0;
     free(w); free(x); free(y); free(ref);
     return failures;
 }

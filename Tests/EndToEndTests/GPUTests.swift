@@ -132,29 +132,29 @@ final class GPUTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("selftest: 0 failed"), r.stdout)
         let checks = r.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }
         // 15 formats × 7 token counts, the 9 formats of 32-weight blocks again on a 70 × 96 matrix, the 3
-        // tiled counts of each again on the CUDA-core kernel, 5 rounding modes, the Q8_1 sum corrections and
-        // the Q8_0 integers and scales, the norm of a 2048-wide row in 6 modes, its corrections and integers, Q4_1 and Q5_1 against Q8_1 activations
-        // (4 runs each), 5 attention shapes, each plain and with its output rounded as Q8_0, and the 4 of at
-        // most 8 tokens split into 3 and 8 ranges; the deeper one-token kernels of 4 formats (2 of them of
-        // 32-weight blocks, on both matrices).
-        XCTAssertEqual(checks.count, (15 + 9) * (7 + 3) + 5 + 2 + 6 + 2 + 2 * 4 + 5 * 2 + 4 * 2 + 4 + 2, r.stdout)
+        // tiled counts of each again on the CUDA-core kernel; 6 rounding modes, the Q8_1 sum corrections and
+        // the integers and scales of modes 3 and 6; the norm of a 2048-wide row in 7 modes (0…6), its
+        // corrections and the integers of modes 3 and 6; Q4_1 and Q5_1 against Q8_1 activations (4 runs
+        // each); 5 attention shapes, each plain and with its output rounded as Q8_0, and the 4 of at most 8
+        // tokens split into 3 and 8 ranges; the deeper one-token kernels of Q4_K and Q6_K.
+        XCTAssertEqual(checks.count, (15 + 9) * (7 + 3) + 6 + 1 + 2 + 7 + 1 + 2 + 2 * 4 + 5 * 2 + 4 * 2 + 2, r.stdout)
     }
 
     /// The whole GPU path — runner ↔ worker protocol, upload, the forward pass's launch sequence, CUDA graph
     /// capture and replay, activation rounding per format, partial offload — on the stand-in driver, which
     /// runs the kernels' own code on the host. Its logits must match the CPU engine's step for step: a wrong
     /// buffer, layer or residual moves logits by whole units, while the two paths' legitimate difference is
-    /// rounding. The Q8_0 and F16 models' products and attention follow the CPU's summation orders
-    /// (kernels.cu, matvec_q8_0, matvec_f16_*, attention_cpu_order), so their logits are the CPU's to 1e-6
-    /// (the Q4_0 output matrix's order; in other orders 1e-7 differences became rounding flips worth 0.036
-    /// for Q8_0 and 0.015 for F16); Q4_K_M measured 0.038.
+    /// rounding. The Q8_0, F16 and Q4_0 (output) products and the attention follow the CPU's summation
+    /// orders (kernels.cu, matvec_q8_0, matvec_f16_*, matvec_nibbles, attention_cpu_order), so those two
+    /// models' logits are the CPU's bit for bit (in other orders 1e-7 differences became rounding flips worth
+    /// 0.036 for Q8_0 and 0.015 for F16); Q4_K_M measured 0.038.
     func testStandInDriverMatchesTheCPUEngine() throws {
         let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
         _ = try requireWorker()
         XCTAssertTrue(FileManager.default.fileExists(atPath: driver.appendingPathComponent("libcuda.so.1").path))
         let env = ["LD_LIBRARY_PATH": driver.path]
         // Q4_K_M: measured 0.056 (its Q8_K activations flip the same way; see GoldenLogitTests' K-quant test).
-        for (name, tolerance) in [("tiny-llama3-f16-q4emb", 1e-4), ("tiny-llama3-q8_0-q4emb", 1e-4), ("tiny-llama3-q4_k_m", 8e-2)] {
+        for (name, tolerance) in [("tiny-llama3-f16-q4emb", 0), ("tiny-llama3-q8_0-q4emb", 0), ("tiny-llama3-q4_k_m", 8e-2)] {
             let model = try E2E.testdataFile("models/\(name).gguf")
             for prompt in ["The capital of France is", "Once upon a time, there was a little robot who"] {
                 let cpu = try GoldenLogitTests.topLogits(model: model, prompt: prompt, steps: 12)
@@ -178,20 +178,33 @@ final class GPUTests: XCTestCase {
 
     /// The real model through the real kernels: SmolLM2 (Q4_1 layers, Q8_0 output, 30 layers, GQA 9/3) with
     /// every layer and the output offloaded to the stand-in driver writes the CPU engine's greedy text for
-    /// 32 tokens. (Q4_1 needs the Q8_1 sum term: without it the text parted at the 15th token.) About three
-    /// minutes: each token runs 30 layers' kernels thread by thread on the host.
+    /// 32 tokens, and its logits are the CPU's bit for bit: Q4_1 is multiplied in the CPU's order from the
+    /// Q8_1 integers (kernels.cu, matvec_nibbles). In the kernels' own order the second prompt's text parted
+    /// from the CPU's within the 32 tokens.
     func testStandInDriverWritesSmolLM2sGreedyText() throws {
         _ = try requireWorker()
         let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
+        let env = ["LD_LIBRARY_PATH": driver.path]
         let model = try E2E.cachedModel("SmolLM2-135M-Instruct.Q4_1.gguf")
-        let args = ["-m", model.path, "-p", "The capital of France is", "-n", "32", "--temp", "0", "--log-disable"]
-        let cpu = try E2E.run(try E2E.runner(), args)
-        XCTAssertEqual(cpu.status, 0, cpu.stderr)
-        let gpu = try E2E.run(try E2E.runner(), args + ["-ngl", "999", "--gpu", "nvidia"], timeout: 600,
-                              environment: ["LD_LIBRARY_PATH": driver.path])
-        XCTAssertEqual(gpu.status, 0, gpu.stderr)
-        XCTAssertTrue(cpu.stdout.hasPrefix("The capital of France is Paris"), cpu.stdout)
-        XCTAssertEqual(gpu.stdout, cpu.stdout)
+        for prompt in ["The capital of France is", "Once upon a time, there was a little robot who"] {
+            let args = ["-m", model.path, "-p", prompt, "-n", "32", "--temp", "0", "--log-disable"]
+            let cpu = try E2E.run(try E2E.runner(), args)
+            XCTAssertEqual(cpu.status, 0, cpu.stderr)
+            let gpu = try E2E.run(try E2E.runner(), args + ["-ngl", "999", "--gpu", "nvidia"], timeout: 600, environment: env)
+            XCTAssertEqual(gpu.status, 0, gpu.stderr)
+            XCTAssertTrue(cpu.stdout.hasPrefix(prompt + " "), cpu.stdout)
+            XCTAssertEqual(gpu.stdout, cpu.stdout)
+        }
+        let prompt = "Once upon a time, there was a little robot who"
+        let cpu = try GoldenLogitTests.topLogits(model: model, prompt: prompt, steps: 6)
+        for layers in ["999", "12"] {
+            let gpu = try GoldenLogitTests.topLogits(model: model, prompt: prompt, steps: 6,
+                                                     extra: ["-ngl", layers, "--gpu", "nvidia"], environment: env)
+            XCTAssertEqual(gpu.prompt, cpu.prompt)
+            XCTAssertEqual(gpu.steps.map(\.id), cpu.steps.map(\.id))
+            let worst = zip(cpu.steps, gpu.steps).map { GoldenLogitTests.maxDelta($0, Array($1.top.prefix(5))) }.max() ?? 1
+            XCTAssertEqual(worst, 0, "SmolLM2 -ngl \(layers): max |Δlogit| \(worst)")
+        }
     }
 
     /// Long contexts split each head's positions into ranges (maxima and sums per range, combined, then the
