@@ -594,11 +594,105 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const 
     }
 }
 
-// Q8_0, Q4_0, Q4_1 and F16 batches of any size go through mb_* (the CPU's orders; all but F16 from the
-// rounding's integers): their tiled kernels are empty and fail if launched.
-#define INTEGER_ACTIVATIONS(TYPE) ((TYPE) == T_Q8_0 || (TYPE) == T_Q4_0 || (TYPE) == T_Q4_1)
-#define CPU_ORDER_ONLY(TYPE) (INTEGER_ACTIVATIONS(TYPE) || (TYPE) == T_F16)
-#define NOT_TILED "Q8_0, Q4_0, Q4_1 and F16 take no tiled kernel: their batches go through mb_*"
+// Prompt batches of Q4_0 and Q4_1 in the CPU engine's order, as matvec_nibbles: a block of 128 threads takes
+// 64 rows × 64 tokens, each thread 4 rows (ty + 16k) × 8 tokens (tx + 8l) and their chains. Four blocks
+// (128 columns) of weights and activations at a time are staged in shared memory as words of signed bytes
+// (the nibbles unpacked once per tile, not once per token), 48 bytes apart so that a warp's 16-byte loads
+// of 4 rows or 8 tokens fall in different banks; each block's integer sums by dp4a, then the chains in
+// block order.
+template <int TYPE>
+DEV void matmul_nibbles(const u8* W, unsigned long long rowBytes, const signed char* xq, const float* xs, float* y,
+                        int rows, int cols, int ntok) {
+    enum { KB = 4, STRIDE = 12, BLOCK = TYPE == T_Q4_1 ? 20 : 18 };
+    SHARED __attribute__((aligned(16))) int sw[KB][64][STRIDE], sa[KB][64][STRIDE];
+    SHARED float sdw[KB][64], smw[KB][64], sdx[KB][64], ssx[KB][64];
+    int t = tid(), ty = t >> 3, tx = t & 7;
+    int r0 = bidx() * 64, t0 = bidy() * 64, blocks = cols / 32;
+    float acc[4][8], off[4][8];
+    _Pragma("unroll")
+    for (int k = 0; k < 4; k++) {
+        _Pragma("unroll")
+        for (int l = 0; l < 8; l++) acc[k][l] = off[k][l] = 0;
+    }
+    for (int c0 = 0; c0 < blocks; c0 += KB) {
+        int nb = blocks - c0 < KB ? blocks - c0 : KB;
+        sync_block();  // the previous stage is read
+        // Thread t stages block t % 4 of row and token t / 4, then of row and token 32 + t / 4 (rows and
+        // tokens past the last repeat the last one; their results are not stored).
+        for (int p = t; p < 64 * KB; p += 128) {
+            int i = p / KB, b = p % KB;
+            if (b >= nb) continue;
+            int r = r0 + i < rows ? r0 + i : rows - 1, tok = t0 + i < ntok ? t0 + i : ntok - 1;
+            const u8* block = W + (unsigned long long)r * rowBytes + (unsigned long long)(c0 + b) * BLOCK;
+            int lo[4], hi[4];
+            nibble_words<TYPE>(block, lo, hi);
+            _Pragma("unroll")
+            for (int k = 0; k < 4; k++) { sw[b][i][k] = lo[k]; sw[b][i][4 + k] = hi[k]; }
+            sdw[b][i] = fmt_half(block);
+            if (TYPE == T_Q4_1) smw[b][i] = fmt_half(block + 2);
+            const uint4* a = (const uint4*)(xq + (unsigned long long)tok * cols + 32 * (c0 + b));
+            uint4 a0 = a[0], a1 = a[1];
+            *(uint4*)&sa[b][i][0] = a0;
+            *(uint4*)&sa[b][i][4] = a1;
+            float dx = xs[(unsigned long long)tok * blocks + c0 + b];
+            if (TYPE == T_Q4_1) {  // as matvec_nibbles: d_x and s_x rounded from the unrounded amax/127
+                const int ones = 0x01010101;
+                int q = dot4(ones, (int)a0.x, dot4(ones, (int)a0.y, dot4(ones, (int)a0.z, dot4(ones, (int)a0.w, 0))));
+                q = dot4(ones, (int)a1.x, dot4(ones, (int)a1.y, dot4(ones, (int)a1.z, dot4(ones, (int)a1.w, q))));
+                ssx[b][i] = from_half(to_half((float)q * dx));
+                dx = from_half(to_half(dx));
+            }
+            sdx[b][i] = dx;
+        }
+        sync_block();
+        for (int b = 0; b < nb; b++) {
+            uint4 w[4][2];
+            float dw[4], mw[4];
+            _Pragma("unroll")
+            for (int k = 0; k < 4; k++) {
+                w[k][0] = *(const uint4*)&sw[b][ty + 16 * k][0];
+                w[k][1] = *(const uint4*)&sw[b][ty + 16 * k][4];
+                dw[k] = sdw[b][ty + 16 * k];
+                mw[k] = TYPE == T_Q4_1 ? smw[b][ty + 16 * k] : 0.0f;
+            }
+            _Pragma("unroll")
+            for (int l = 0; l < 8; l++) {
+                int j = tx + 8 * l;
+                uint4 a0 = *(const uint4*)&sa[b][j][0], a1 = *(const uint4*)&sa[b][j][4];
+                float dx = sdx[b][j], sx = TYPE == T_Q4_1 ? ssx[b][j] : 0.0f;
+                _Pragma("unroll")
+                for (int k = 0; k < 4; k++) {
+                    int sum = dot4((int)w[k][0].x, (int)a0.x, 0);
+                    sum = dot4((int)w[k][0].y, (int)a0.y, sum);
+                    sum = dot4((int)w[k][0].z, (int)a0.z, sum);
+                    sum = dot4((int)w[k][0].w, (int)a0.w, sum);
+                    sum = dot4((int)w[k][1].x, (int)a1.x, sum);
+                    sum = dot4((int)w[k][1].y, (int)a1.y, sum);
+                    sum = dot4((int)w[k][1].z, (int)a1.z, sum);
+                    sum = dot4((int)w[k][1].w, (int)a1.w, sum);
+                    acc[k][l] = __builtin_fmaf(dw[k] * dx, (float)sum, acc[k][l]);
+                    if (TYPE == T_Q4_1) off[k][l] = __builtin_fmaf(mw[k], sx, off[k][l]);
+                }
+            }
+        }
+    }
+    _Pragma("unroll")
+    for (int k = 0; k < 4; k++) {
+        _Pragma("unroll")
+        for (int l = 0; l < 8; l++) {
+            int r = r0 + ty + 16 * k, tok = t0 + tx + 8 * l;
+            if (r < rows && tok < ntok) y[(unsigned long long)tok * rows + r] = TYPE == T_Q4_1 ? acc[k][l] + off[k][l] : acc[k][l];
+        }
+    }
+}
+
+// Q8_0 and F16 batches of any size go through mb_* (the CPU's orders; Q8_0 from the rounding's integers):
+// their tiled kernels are empty and fail if launched. Q4_0 and Q4_1 (also from the integers) have one tiled
+// kernel in the CPU's order, on the CUDA cores: mm_ and ms_ are both matmul_nibbles.
+#define NIBBLES(TYPE) ((TYPE) == T_Q4_0 || (TYPE) == T_Q4_1)
+#define INTEGER_ACTIVATIONS(TYPE) ((TYPE) == T_Q8_0 || NIBBLES(TYPE))
+#define CPU_ORDER_ONLY(TYPE) ((TYPE) == T_Q8_0 || (TYPE) == T_F16)
+#define NOT_TILED "Q8_0 and F16 take no tiled kernel: their batches go through mb_*"
 #define MATRIX_KERNELS(name, TYPE)                                                                          \
     KERNEL LAUNCH_BOUNDS(128, SUPER_BLOCKS(TYPE) ? 5 : 8) void mv_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
@@ -631,11 +725,13 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const 
     KERNEL LAUNCH_BOUNDS(128, 3) void mm_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
         if (CPU_ORDER_ONLY(TYPE)) fail_launch(NOT_TILED);                                                 \
+        else if (NIBBLES(TYPE)) matmul_nibbles<TYPE>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
         else matmul<TYPE>(W, rowBytes, x, corr, y, rows, cols, ntok);                                     \
     }                                                                                                     \
     KERNEL LAUNCH_BOUNDS(128, 4) void ms_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
         if (CPU_ORDER_ONLY(TYPE)) fail_launch(NOT_TILED);                                                 \
+        else if (NIBBLES(TYPE)) matmul_nibbles<TYPE>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
         else matmul_simt<TYPE>(W, rowBytes, x, corr, y, rows, cols, ntok);                                \
     }
 

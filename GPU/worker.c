@@ -381,6 +381,13 @@ static const char* tiled_prefix(void) {
     return choice && strcmp(choice, "simt") == 0 ? "ms" : "mm";
 }
 
+// SWIFTFILE_GPU_MATMUL=matvec: Q4_0 and Q4_1 prompts through the batched matrix-vector kernel instead of
+// their tiled one (both in the CPU's order), to compare the two on a GPU.
+static int prompts_by_matvec(void) {
+    const char* choice = getenv("SWIFTFILE_GPU_MATMUL");
+    return choice && strcmp(choice, "matvec") == 0;
+}
+
 // One-token products: SWIFTFILE_GPU_MATVEC=deep picks the kernels with deeper unrolling (md_*) where a
 // format has them, to compare on a GPU (Tools/gpu-check.sh).
 static const char* matvec_prefix(void) {
@@ -409,10 +416,11 @@ static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
     }
     void* args[] = {(void*)&m->data, &rb, &x, &corr, &y, &rows, &cols, &n};
     g_events.next_bytes = (double)rows * (double)rb;
-    // Q8_0, Q4_0, Q4_1 and F16 follow the CPU's summation orders at every batch size (kernels.cu,
-    // matvec_q8_0, matvec_nibbles, matvec_f16_*): their prompts take the batched matrix-vector kernel,
-    // 8 tokens per block row.
-    if (n > 8 && (integers || m->type == T_F16))
+    // Q8_0 and F16 follow the CPU's summation orders at every batch size (kernels.cu, matvec_q8_0,
+    // matvec_f16_*): their prompts take the batched matrix-vector kernel, 8 tokens per block row. So do
+    // Q4_0 and Q4_1 (matvec_nibbles) with SWIFTFILE_GPU_MATMUL=matvec; otherwise their tiled kernel
+    // (matmul_nibbles), in the same order.
+    if (n > 8 && (m->type == T_Q8_0 || m->type == T_F16 || (integers && prompts_by_matvec())))
         return launch(m->mb, (unsigned)(rows + 3) / 4, (unsigned)(n + 7) / 8, 128, args);
     if (n > 8) return launch(m->mm, (unsigned)(rows + 63) / 64, (unsigned)(n + 63) / 64, 128, args);
     // One token: the Q8_0 kernel gives each 8-lane group a row (16 per block), the others a warp (4).
@@ -1022,9 +1030,28 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
         if (status || cu.CtxSynchronize()) { printf("FAIL %s n=%d: %s\n", name, n, g_error); failures++; continue; }
         cu.MemcpyDtoH(y, dy, (size_t)n * rows * 4);
         char what[64];
-        const char* kind = run == counted + 3 ? "matvec, deep" : n <= 8 || integers || type == T_F16 ? "matvec" : simt ? "tile, simt" : "tile";
+        const char* kind = run == counted + 3 ? "matvec, deep" : n <= 8 || type == T_Q8_0 || type == T_F16 ? "matvec" : simt ? "tile, simt" : "tile";
         snprintf(what, sizeof what, "%s %dx%d n=%d (%s)", name, rows, cols, n, kind);
         failures += check(what, y, ref, NULL, (size_t)n * rows, 2e-5);
+        if ((type == T_Q4_0 || type == T_Q4_1) && n > 8 && !simt) {
+            // the tile and the batched matrix-vector kernel sum in the same order: the same bits
+            float* again = malloc((size_t)n * rows * 4);
+            int ntok = n;
+            unsigned long long rb = row_bytes;
+            void* args[] = {&dw, &rb, &M.xq, &M.xc, &dy, &rows, &cols, &ntok};
+            cu.MemsetD8(dy, 0xFF, (size_t)maxn * rows * 4);
+            if (launch(m.mb, (unsigned)(rows + 3) / 4, (unsigned)(n + 7) / 8, 128, args) || cu.CtxSynchronize()) {
+                printf("FAIL %s n=%d batched matrix-vector: %s\n", name, n, g_error);
+                failures++;
+            } else {
+                cu.MemcpyDtoH(again, dy, (size_t)n * rows * 4);
+                int same = memcmp(again, y, (size_t)n * rows * 4) == 0;
+                printf("%s %s %dx%d n=%d: tile and batched matrix-vector %s\n", same ? "ok  " : "FAIL", name, rows, cols, n,
+                       same ? "bit for bit" : "differ");
+                failures += !same;
+            }
+            free(again);
+        }
     }
     cu.MemFree(dw); cu.MemFree(dx); cu.MemFree(dy);
     if (M.xq) { cu.MemFree(M.xq); M.xq = 0; }
@@ -1383,7 +1410,7 @@ static int selftest_q8_1(const char* dir, const char* name, int type) {
         }
         cu.MemcpyDtoH(y, dy, (size_t)n * rows * 4);
         char what[64];
-        snprintf(what, sizeof what, "%s x Q8_1 n=%d (%s)", name, n, n <= 8 || type == T_Q4_1 ? "matvec" : run == 3 ? "tile, simt" : "tile");
+        snprintf(what, sizeof what, "%s x Q8_1 n=%d (%s)", name, n, n <= 8 ? "matvec" : run == 3 ? "tile, simt" : "tile");
         failures += check(what, y, ref, NULL, (size_t)n * rows, 2e-6);
     }
     cu.MemFree(dw); cu.MemFree(dx); cu.MemFree(dxr); cu.MemFree(dy); cu.MemFree(M.xc); cu.MemFree(M.xq);

@@ -195,8 +195,12 @@ if [ -s "$smol" ] && (cd "$models" && sha256sum -c --quiet "$work/carry/smol.sha
             cp "$out/smol-cpu.txt" "$out/smol-cpu-${#prompt}.txt"; cp "$out/smol-gpu.txt" "$out/smol-gpu-${#prompt}.txt"
         fi
     done
-    python3 "$root/Tools/gpu_compare.py" pair "$run" "$smol" 5e-2 16 "-ngl 0" "-ngl 999 --gpu nvidia" > "$out/pair-smol.txt" 2>&1
-    record "SmolLM2 logits (for the record; the model moves 0.1–0.25 between CPU batch sizes): $(tail -1 "$out/pair-smol.txt")"
+    # Q4_1 and Q8_0 products, F16-cache attention, norms and SwiGLU all follow the CPU's orders: the same bits
+    if python3 "$root/Tools/gpu_compare.py" pair "$run" "$smol" 0 16 "-ngl 0" "-ngl 999 --gpu nvidia" > "$out/pair-smol.txt" 2>&1; then
+        record "SmolLM2 logits: $(tail -1 "$out/pair-smol.txt")"
+    else
+        record "FAIL SmolLM2 logits not the CPU's bit for bit: $(tail -1 "$out/pair-smol.txt")"
+    fi
 else
     record "SmolLM2: not staged or damaged (parts: $(ls "$work/smol" 2>/dev/null | tr '\n' ' ')): carry .gpucarry-smol1 and 2"
     smol=""
@@ -229,13 +233,18 @@ speed=()
 for name in synth-1b-q4_0 synth-1b-q4_k_m synth-1b-f16 smol; do
     if [ "$name" = smol ]; then m="$smol"; else m="$models/$name.gguf"; fi
     [ -n "$m" ] && [ -s "$m" ] || { speed+=("$name: no model"); continue; }
-    # tensor: the defaults; deep: one-token kernels unrolled twice as deep (md_*); simt: prompt tiles on the
-    # CUDA cores
-    variants=("tensor" "deep")
-    [ "$name" = synth-1b-q4_0 ] && variants+=("simt")
+    # default; deep: one-token kernels unrolled twice as deep (md_*, K-quants); simt: K-quant prompt tiles on
+    # the CUDA cores instead of the tensor cores; matvec: Q4_0/Q4_1 prompts through the batched
+    # matrix-vector kernel instead of their integer tile (both in the CPU's order)
+    case "$name" in
+        synth-1b-q4_k_m) variants=("default" "deep" "simt") ;;
+        synth-1b-q4_0|smol) variants=("default" "matvec") ;;
+        *) variants=("default") ;;
+    esac
     for variant in "${variants[@]}"; do
         env=(SWIFTFILE_GPU_PROFILE=1)
         [ "$variant" = simt ] && env+=(SWIFTFILE_GPU_MATMUL=simt)
+        [ "$variant" = matvec ] && env+=(SWIFTFILE_GPU_MATMUL=matvec)
         [ "$variant" = deep ] && env+=(SWIFTFILE_GPU_MATVEC=deep)
         env "${env[@]}" "$run" --bench -m "$m" -ngl 999 --gpu nvidia -p 512 -n 128 -r 3 -o json > "$out/bench-$name-$variant.json" 2> "$out/bench-$name-$variant.err"
         speed+=("$name swiftfile ($variant): $(ours "$out/bench-$name-$variant.json"); $(grep -m1 -o 'offloaded.*' "$out/bench-$name-$variant.err")")
