@@ -32,6 +32,29 @@ DEV int shfl_xor(int v, int lanes) { return __nvvm_shfl_sync_bfly_i32(0xffffffff
 DEV void sync_warp() { __nvvm_bar_warp_sync(0xffffffffu); }
 // Σ of the four signed byte products of a and b, plus c (exact).
 DEV int dot4(int a, int b, int c) { int d; asm("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c)); return d; }
+// The int8 tensor cores (sm_75 on, PTX ISA 6.5: the module built with INT8_MMA): C (8 × 8, int32) += A (8 × 16,
+// int8, row-major) · B (16 × 8, int8, column-major) by the whole warp, exactly. Lane l holds A's row l/4,
+// columns 4(l%4) … +3; B's column l/4, rows 4(l%4) … +3; C's row l/4, columns 2(l%4) and 2(l%4) + 1.
+// mma_block: the 32 columns of a row piece (a0: columns 0–15, a1: 16–31) against two token pieces (b[t][0],
+// b[t][1] alike): c[t] = the 8 × 8 block sums, from zero.
+#ifdef INT8_MMA
+DEV void mma_s8(int& c0, int& c1, int a, int b) {
+    asm volatile("mma.sync.aligned.m8n8k16.row.col.s32.s8.s8.s32 {%0, %1}, {%2}, {%3}, {%0, %1};"
+                 : "+r"(c0), "+r"(c1) : "r"(a), "r"(b));
+}
+DEV void mma_block(int (*c)[2], int a0, int a1, const int (*b)[2]) {
+    for (int t = 0; t < 2; t++) {
+        c[t][0] = c[t][1] = 0;
+        mma_s8(c[t][0], c[t][1], a0, b[t][0]);
+        mma_s8(c[t][0], c[t][1], a1, b[t][1]);
+    }
+}
+#else
+__attribute__((unused)) DEV void mma_block(int (*c)[2], int a0, int a1, const int (*b)[2]) {
+    (void)c; (void)a0; (void)a1; (void)b;
+    fail_launch("no int8 tensor cores in this module");
+}
+#endif
 // Tensor-core tiles (wmma, sm_70 on): 16 × 16 × 16, F16 inputs, F32 sums. A fragment's layout across the warp
 // is the hardware's business; code only loads, multiplies and stores whole tiles. Pointers 32-byte aligned,
 // ldm a multiple of 8 halves (4 floats).
@@ -594,19 +617,65 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const 
     }
 }
 
-// Prompt batches of Q4_0 and Q4_1 in the CPU engine's order, as matvec_nibbles: a block of 128 threads takes
-// 64 rows × 64 tokens, each thread 4 rows (ty + 16k) × 8 tokens (tx + 8l) and their chains. Four blocks
-// (128 columns) of weights and activations at a time are staged in shared memory as words of signed bytes
-// (the nibbles unpacked once per tile, not once per token), 48 bytes apart so that a warp's 16-byte loads
-// of 4 rows or 8 tokens fall in different banks; each block's integer sums by dp4a, then the chains in
-// block order.
+// Which of the tile's 64 rows and 64 tokens chain (k, l) of this thread is. CUDA cores: rows ty + 16k, tokens
+// tx + 8l. Tensor cores (mma_stage): the warp takes tokens 16·warp … +15, all 64 rows; chain (k, l) is C
+// element l % 2 of 8-row tile k · 2 + l / 4 and 8-token tile (l / 2) % 2 — row 8·tile + lane/4, token
+// 8·tile + 2(lane%4) + l % 2.
+template <bool TENSOR>
+DEV int tile_row(int k, int l) { return TENSOR ? 8 * (2 * k + l / 4) + ((tid() & 31) >> 2) : (tid() >> 3) + 16 * k; }
+template <bool TENSOR>
+DEV int tile_token(int k, int l) {
+    return TENSOR ? 16 * (tid() >> 5) + 8 * ((l / 2) % 2) + 2 * (tid() & 3) + l % 2 : (tid() & 7) + 8 * l;
+}
+// One staged block on the tensor cores: each 8 × 8 piece of the warp's 64 rows × 16 tokens is two mma.sync
+// (columns 0–15, 16–31 of the block: words q and 4 + q of a row or token), whose int32 results are the
+// block's exact integer sums; then each chain takes them in block order as matmul_nibbles' CUDA-core path.
 template <int TYPE>
+DEV void mma_stage(const int (*sw)[12], const int (*sa)[12], const float* sdw, const float* smw, const float* sdx,
+                   const float* ssx, float (*acc)[8], float (*off)[8]) {
+    int lane = tid() & 31, g = lane >> 2, q = lane & 3, t16 = 16 * (tid() >> 5);
+    int bt[2][2];
+    _Pragma("unroll")
+    for (int tt = 0; tt < 2; tt++) {
+        bt[tt][0] = sa[t16 + 8 * tt + g][q];
+        bt[tt][1] = sa[t16 + 8 * tt + g][4 + q];
+    }
+    _Pragma("unroll")
+    for (int rt = 0; rt < 8; rt++) {
+        int row = 8 * rt + g;
+        int a0 = sw[row][q], a1 = sw[row][4 + q];
+        float dw = sdw[row], mw = TYPE == T_Q4_1 ? smw[row] : 0.0f;
+        int c[2][2];
+        mma_block(c, a0, a1, bt);
+        _Pragma("unroll")
+        for (int tt = 0; tt < 2; tt++) {
+            _Pragma("unroll")
+            for (int i = 0; i < 2; i++) {
+                int k = rt / 2, l = 4 * (rt % 2) + 2 * tt + i, tok = t16 + 8 * tt + 2 * q + i;
+                acc[k][l] = __builtin_fmaf(dw * sdx[tok], (float)c[tt][i], acc[k][l]);
+                if (TYPE == T_Q4_1) off[k][l] = __builtin_fmaf(mw, ssx[tok], off[k][l]);
+            }
+        }
+    }
+}
+// Prompt batches of Q4_0 and Q4_1 in the CPU engine's order, as matvec_nibbles: a block of 128 threads takes
+// 64 rows × 64 tokens, each thread 32 of their chains (tile_row, tile_token). Four blocks
+// (128 columns) of weights and activations at a time are staged in shared memory as words of signed bytes
+// (the nibbles unpacked once per tile, not once per token), 48 bytes apart so that a warp's loads of 4 or 8
+// rows or tokens fall in different banks; each block's integer sums by the int8 tensor cores (mma_stage)
+// where the module has them, else by dp4a, then the chains in block order.
+#ifdef INT8_MMA
+#define HAVE_INT8_MMA true
+#else
+#define HAVE_INT8_MMA false
+#endif
+template <int TYPE, bool TENSOR>
 DEV void matmul_nibbles(const u8* W, unsigned long long rowBytes, const signed char* xq, const float* xs, float* y,
                         int rows, int cols, int ntok) {
     enum { KB = 4, STRIDE = 12, BLOCK = TYPE == T_Q4_1 ? 20 : 18 };
     SHARED __attribute__((aligned(16))) int sw[KB][64][STRIDE], sa[KB][64][STRIDE];
     SHARED float sdw[KB][64], smw[KB][64], sdx[KB][64], ssx[KB][64];
-    int t = tid(), ty = t >> 3, tx = t & 7;
+    int t = tid();
     int r0 = bidx() * 64, t0 = bidy() * 64, blocks = cols / 32;
     float acc[4][8], off[4][8];
     _Pragma("unroll")
@@ -645,6 +714,11 @@ DEV void matmul_nibbles(const u8* W, unsigned long long rowBytes, const signed c
             sdx[b][i] = dx;
         }
         sync_block();
+        if constexpr (TENSOR) {
+            for (int b = 0; b < nb; b++) mma_stage<TYPE>(sw[b], sa[b], sdw[b], smw[b], sdx[b], ssx[b], acc, off);
+            continue;
+        }
+        int ty = t >> 3, tx = t & 7;
         for (int b = 0; b < nb; b++) {
             uint4 w[4][2];
             float dw[4], mw[4];
@@ -680,15 +754,16 @@ DEV void matmul_nibbles(const u8* W, unsigned long long rowBytes, const signed c
     for (int k = 0; k < 4; k++) {
         _Pragma("unroll")
         for (int l = 0; l < 8; l++) {
-            int r = r0 + ty + 16 * k, tok = t0 + tx + 8 * l;
+            int r = r0 + tile_row<TENSOR>(k, l), tok = t0 + tile_token<TENSOR>(k, l);
             if (r < rows && tok < ntok) y[(unsigned long long)tok * rows + r] = TYPE == T_Q4_1 ? acc[k][l] + off[k][l] : acc[k][l];
         }
     }
 }
 
 // Q8_0 and F16 batches of any size go through mb_* (the CPU's orders; Q8_0 from the rounding's integers):
-// their tiled kernels are empty and fail if launched. Q4_0 and Q4_1 (also from the integers) have one tiled
-// kernel in the CPU's order, on the CUDA cores: mm_ and ms_ are both matmul_nibbles.
+// their tiled kernels are empty and fail if launched. Q4_0 and Q4_1 (also from the integers) have a tiled
+// kernel in the CPU's order, matmul_nibbles: mm_ sums each block on the int8 tensor cores where the module
+// has them (INT8_MMA), ms_ on the CUDA cores.
 #define NIBBLES(TYPE) ((TYPE) == T_Q4_0 || (TYPE) == T_Q4_1)
 #define INTEGER_ACTIVATIONS(TYPE) ((TYPE) == T_Q8_0 || NIBBLES(TYPE))
 #define CPU_ORDER_ONLY(TYPE) ((TYPE) == T_Q8_0 || (TYPE) == T_F16)
@@ -725,13 +800,13 @@ DEV void matmul_nibbles(const u8* W, unsigned long long rowBytes, const signed c
     KERNEL LAUNCH_BOUNDS(128, 3) void mm_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
         if (CPU_ORDER_ONLY(TYPE)) fail_launch(NOT_TILED);                                                 \
-        else if (NIBBLES(TYPE)) matmul_nibbles<TYPE>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
+        else if (NIBBLES(TYPE)) matmul_nibbles<TYPE, HAVE_INT8_MMA>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
         else matmul<TYPE>(W, rowBytes, x, corr, y, rows, cols, ntok);                                     \
     }                                                                                                     \
     KERNEL LAUNCH_BOUNDS(128, 4) void ms_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
         if (CPU_ORDER_ONLY(TYPE)) fail_launch(NOT_TILED);                                                 \
-        else if (NIBBLES(TYPE)) matmul_nibbles<TYPE>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
+        else if (NIBBLES(TYPE)) matmul_nibbles<TYPE, false>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
         else matmul_simt<TYPE>(W, rowBytes, x, corr, y, rows, cols, ntok);                                \
     }
 

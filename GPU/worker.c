@@ -32,6 +32,15 @@ __asm__(".section .rodata\n.global sfg_ptx\n.type sfg_ptx, @object\n.balign 16\n
         "\"\n.byte 0\n.global sfg_ptx_end\nsfg_ptx_end:\n.previous\n");
 extern const char sfg_ptx[];
 extern const char sfg_ptx_end[];
+// The module for sm_75 and later (int8 tensor cores; GPU_PTX_MMA_PATH, when the build made it).
+#ifdef GPU_PTX_MMA_PATH
+__asm__(".section .rodata\n.global sfg_ptx_mma\n.type sfg_ptx_mma, @object\n.balign 16\nsfg_ptx_mma:\n.incbin \"" STR(GPU_PTX_MMA_PATH)
+        "\"\n.byte 0\n.previous\n");
+extern const char sfg_ptx_mma[];
+static const char* const g_ptx_mma = sfg_ptx_mma;
+#else
+static const char* const g_ptx_mma = NULL;
+#endif
 
 // ---- The driver API, declared here (documented C ABI of libcuda.so.1) -------------------------------
 typedef int CUresult;
@@ -189,7 +198,20 @@ static int open_device(void) {
     char log[4096] = {0};
     int options[2] = {JIT_ERROR_LOG, JIT_ERROR_LOG_SIZE};
     void* values[2] = {log, (void*)(uintptr_t)sizeof log};
-    r = cu.ModuleLoadDataEx(&g_module, sfg_ptx, 2, options, values);
+    // Turing and later take the module with the int8 tensor cores; a driver too old for its PTX (before 440)
+    // gets the sm_70 one.
+    const char* kernels = "PTX ISA 6.4";
+    r = 500;  // CUDA_ERROR_NOT_FOUND until a module loads
+    if (g_ptx_mma && major * 10 + minor >= 75) {
+        r = cu.ModuleLoadDataEx(&g_module, g_ptx_mma, 2, options, values);
+        if (!r) kernels = "PTX ISA 6.5, int8 tensor cores";
+    }
+    if (r) {
+        log[0] = 0;
+        r = cu.ModuleLoadDataEx(&g_module, sfg_ptx, 2, options, values);
+    }
+    size_t used = strlen(g_device_text);
+    snprintf(g_device_text + used, sizeof g_device_text - used, ", kernels: %s", kernels);
     if (r) {
         char* nl = strchr(log, '\n');
         if (nl) *nl = 0;

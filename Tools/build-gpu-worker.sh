@@ -13,6 +13,10 @@ mkdir -p "$out"
 # reproduced operation by operation), and the host build of the same source computes the same bits.
 ptx_flags=(-x cuda --cuda-device-only -nocudalib -nocudainc --cuda-gpu-arch=sm_70
            -Xclang -target-feature -Xclang +ptx64 -O3 -std=c++17 -ffp-contract=off -Wall -S)
+# A second module for Turing and later (sm_75, PTX ISA 6.5: drivers from 440 on) sums Q4_0/Q4_1 prompt blocks on
+# the int8 tensor cores (INT8_MMA, kernels.cu); the worker loads it where the GPU and driver take it.
+mma_flags=(-x cuda --cuda-device-only -nocudalib -nocudainc --cuda-gpu-arch=sm_75
+           -Xclang -target-feature -Xclang +ptx65 -DINT8_MMA -O3 -std=c++17 -ffp-contract=off -Wall -S)
 find_clang() {
     for candidate in "${GPU_CLANG:-}" clang-14 clang-15 clang-16 clang; do
         [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1 || continue
@@ -35,13 +39,20 @@ if ! "$clang" "${ptx_flags[@]}" -o "$out/swiftfile-gpu.ptx" "$root/GPU/kernels.c
     echo "swiftfile-gpu: not built ($clang could not compile GPU/kernels.cu): the runner is CPU-only" >&2
     exit 0
 fi
-cc -O2 -std=gnu11 -Wall -Wextra -s -DGPU_PTX_PATH="$out/swiftfile-gpu.ptx" -o "$out/swiftfile-gpu" \
+mma_define=()
+if "$clang" "${mma_flags[@]}" -o "$out/swiftfile-gpu-mma.ptx" "$root/GPU/kernels.cu"; then
+    mma_define=(-DGPU_PTX_MMA_PATH="$out/swiftfile-gpu-mma.ptx")
+else
+    rm -f "$out/swiftfile-gpu-mma.ptx"
+    echo "swiftfile-gpu: no sm_75 module ($clang could not compile it): prompts on the CUDA cores everywhere" >&2
+fi
+cc -O2 -std=gnu11 -Wall -Wextra -s -DGPU_PTX_PATH="$out/swiftfile-gpu.ptx" "${mma_define[@]}" -o "$out/swiftfile-gpu" \
     "$root/GPU/worker.c" -ldl -lm
 # The stand-in driver the tests run the worker on where there is no GPU (never shipped): the same kernels
 # compiled for the host, run by GPU/stand_in_driver.c one CUDA thread per fiber.
 mkdir -p "$out/stand-in-driver"
 "$clang" -x c++ -std=c++17 -O2 -ffp-contract=off -Wall -fPIC -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-strict-aliasing \
-    -c -o "$out/stand-in-driver/kernels.o" "$root/GPU/kernels.cu"
+    -DINT8_MMA -c -o "$out/stand-in-driver/kernels.o" "$root/GPU/kernels.cu"
 cc -O2 -std=gnu11 -Wall -Wextra -shared -fPIC -o "$out/stand-in-driver/libcuda.so.1" "$root/GPU/stand_in_driver.c" \
     "$out/stand-in-driver/kernels.o" -lm
-ls -l "$out/swiftfile-gpu" | awk '{print "swiftfile-gpu: " $5 " bytes (PTX ISA 6.4 for sm_70+, drivers ≥ 418)"}'
+ls -l "$out/swiftfile-gpu" | awk -v mma="${#mma_define[@]}" '{print "swiftfile-gpu: " $5 " bytes (PTX ISA 6.4 for sm_70+, drivers ≥ 418" (mma ? "; int8 tensor cores: PTX ISA 6.5 for sm_75+, drivers ≥ 440" : "") ")"}'

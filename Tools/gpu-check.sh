@@ -233,12 +233,12 @@ speed=()
 for name in synth-1b-q4_0 synth-1b-q4_k_m synth-1b-f16 smol; do
     if [ "$name" = smol ]; then m="$smol"; else m="$models/$name.gguf"; fi
     [ -n "$m" ] && [ -s "$m" ] || { speed+=("$name: no model"); continue; }
-    # default; deep: one-token kernels unrolled twice as deep (md_*, K-quants); simt: K-quant prompt tiles on
-    # the CUDA cores instead of the tensor cores; matvec: Q4_0/Q4_1 prompts through the batched
-    # matrix-vector kernel instead of their integer tile (both in the CPU's order)
+    # default; deep: one-token kernels unrolled twice as deep (md_*, K-quants); simt: prompt tiles on the
+    # CUDA cores instead of the tensor cores (F16 pairs for K-quants, int8 for Q4_0/Q4_1); matvec: Q4_0/Q4_1
+    # prompts through the batched matrix-vector kernel instead of their tile (all in the CPU's order)
     case "$name" in
         synth-1b-q4_k_m) variants=("default" "deep" "simt") ;;
-        synth-1b-q4_0|smol) variants=("default" "matvec") ;;
+        synth-1b-q4_0|smol) variants=("default" "simt" "matvec") ;;
         *) variants=("default") ;;
     esac
     for variant in "${variants[@]}"; do

@@ -3,13 +3,15 @@
 # without a GPU: ptxas from PyPI's nvidia-cuda-nvcc (Tools/setup-llamacpp-cuda.sh installs it under
 # .cache/cuda/venv) on the worker's PTX. A spill, or a kernel whose widest path sets a register count that
 # starves its common path of occupancy, shows here before any device time is spent.
-#   Tools/ptxas-report.sh [ARCH]   (default sm_90; the PTX is .build/release/swiftfile-gpu.ptx)
+#   Tools/ptxas-report.sh [ARCH] [PTX]   (default sm_90 and .build/release/swiftfile-gpu.ptx; the module with the
+#                                         int8 tensor cores is .build/release/swiftfile-gpu-mma.ptx)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 arch="${1:-sm_90}"
+ptx="${2:-$root/.build/release/swiftfile-gpu.ptx}"
 ptxas="$(find "$root/.cache/cuda/venv" -name ptxas -type f 2>/dev/null | head -1)"
 [ -n "$ptxas" ] || { echo "no ptxas: bash Tools/setup-llamacpp-cuda.sh installs nvidia-cuda-nvcc under .cache/cuda/venv"; exit 1; }
-"$ptxas" -arch="$arch" -v -O3 "$root/.build/release/swiftfile-gpu.ptx" -o /dev/null 2>&1 |
+"$ptxas" -arch="$arch" -v -O3 "$ptx" -o /dev/null 2>&1 |
     awk -v arch="$arch" '
         /Compiling entry function/ { match($0, /'"'"'[^'"'"']+'"'"'/); name = substr($0, RSTART + 1, RLENGTH - 2) }
         /bytes spill stores/ { split($0, a, ","); spill = a[2] + 0; sub(/^[^0-9]*/, "", a[2]); spill = a[2] + 0 }

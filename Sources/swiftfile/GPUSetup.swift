@@ -130,7 +130,9 @@ enum GPUSetup {
             let worker = try GPUWorkerProcess(executable: located.path, executableFD: located.fd, sharedBytes: 4096)
             if let fd = located.fd { close(fd) }
             let device = try GPUOffload.probe(worker)
-            return "GPU: \(device.description), \(device.freeBytes >> 20) MiB free (kernels: PTX ISA 6.4, drivers ≥ 418)"
+            // the description ends with the module the driver took (PTX ISA 6.4: drivers from 418 on; 6.5 with
+            // the int8 tensor cores: from 440 on, Turing and later)
+            return "GPU: \(device.description), \(device.freeBytes >> 20) MiB free"
         } catch {
             return "GPU: none (\(error))"
         }

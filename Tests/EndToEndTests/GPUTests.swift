@@ -67,7 +67,8 @@ final class GPUTests: XCTestCase {
     }
 
     /// The build makes the worker whenever a clang with the NVPTX target is there (make setup installs
-    /// Debian's clang-14), with the PTX inside it; --version says what it found.
+    /// Debian's clang-14), with both modules inside it (sm_70; sm_75 with the int8 tensor cores); --version
+    /// says what it found, and on a device of compute 9.0 (the stand-in) names the module it loaded.
     func testWorkerCarriesThePTXWhenTheCompilerWasThere() throws {
         let clang = try E2E.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "clang-14 -print-targets 2>/dev/null | grep -q nvptx64"])
         let version = try E2E.run(try E2E.runner(), ["--version"])
@@ -80,10 +81,14 @@ final class GPUTests: XCTestCase {
             return
         }
         let bytes = try Data(contentsOf: worker)
-        for marker in [".version 6.4", ".target sm_70", ".entry mv_q4_k(", ".entry mm_q6_k(", ".entry ms_q6_k(", "wmma.mma.sync.aligned.row.col.m16n16k16.f32.f32", ".entry attention_f16(", ".entry round_activations("] {
+        for marker in [".version 6.4", ".target sm_70", ".entry mv_q4_k(", ".entry mm_q6_k(", ".entry ms_q6_k(", "wmma.mma.sync.aligned.row.col.m16n16k16.f32.f32", ".entry attention_f16(", ".entry round_activations(",
+                       ".version 6.5", ".target sm_75", "mma.sync.aligned.m8n8k16.row.col.s32.s8.s8.s32"] {
             XCTAssertNotNil(bytes.range(of: Data(marker.utf8)), "worker lacks \(marker)")
         }
         XCTAssertFalse(gpuLine?.contains("built without GPU kernels") ?? true, version.stdout)
+        let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
+        let standIn = try E2E.run(try E2E.runner(), ["--version"], environment: ["LD_LIBRARY_PATH": driver.path])
+        XCTAssertTrue(standIn.stdout.contains("compute 9.0, 1 SMs, driver 12.0, kernels: PTX ISA 6.5, int8 tensor cores"), standIn.stdout)
     }
 
     /// The kernels' weight decoding (GPU/formats.h, compiled for the host) equals the gguf package's
