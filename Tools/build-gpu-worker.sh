@@ -46,7 +46,7 @@ else
     rm -f "$out/swiftfile-gpu-mma.ptx"
     echo "swiftfile-gpu: no sm_75 module ($clang could not compile it): prompts on the CUDA cores everywhere" >&2
 fi
-cc -O2 -std=gnu11 -Wall -Wextra -s -DGPU_PTX_PATH="$out/swiftfile-gpu.ptx" "${mma_define[@]}" -o "$out/swiftfile-gpu" \
+cc -O2 -std=gnu11 -Wall -Wextra -s -DGPU_PTX_PATH="$out/swiftfile-gpu.ptx" ${mma_define[@]+"${mma_define[@]}"} -o "$out/swiftfile-gpu" \
     "$root/GPU/worker.c" -ldl -lm
 # The stand-in driver the tests run the worker on where there is no GPU (never shipped): the same kernels
 # compiled for the host, run by GPU/stand_in_driver.c one CUDA thread per fiber.
