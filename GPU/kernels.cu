@@ -148,8 +148,8 @@ DEV float block_max(float v, float* scratch) {
 // consecutive weights (8 lanes per 32-weight chunk, 4 chunks per step), so the warp's activation loads are
 // one contiguous 512-byte run and its weight loads stay within a few neighbouring blocks. One token (mv_*)
 // and 2–8 (mb_*) are separate kernels: a kernel's register count is its widest path's, and the 8-token
-// path's 250 registers would leave a single-token decode two blocks per multiprocessor. (Q8_0 and F16 have
-// their own layouts below, in the CPU engine's summation orders.)
+// path's 250 registers would leave a single-token decode two blocks per multiprocessor. (Q8_0, F16, Q4_0,
+// Q4_1 and the super-block formats have their own layouts below, in the CPU engine's summation orders.)
 // 256-weight super-blocks (K-quants, IQ4_XS): their decoding needs more registers.
 #define SUPER_BLOCKS(TYPE) ((TYPE) == T_Q2_K || (TYPE) == T_Q3_K || (TYPE) == T_Q4_K || (TYPE) == T_Q5_K || \
                             (TYPE) == T_Q6_K || (TYPE) == T_IQ4_XS)
@@ -316,6 +316,170 @@ DEV void matvec_nibbles(const u8* W, unsigned long long rowBytes, const signed c
     if (lane < NT) y[(unsigned long long)lane * rows + r] = TYPE == T_Q4_1 ? chain + offsets : chain;
 }
 
+// The super-block formats (Q2_K … Q6_K, IQ4_XS) against the rounding's int8 activations (round_row, mode 4
+// with integers: Q8_K's values, and its super-block scale d_x once per 32 columns) in the CPU engine's
+// orders, each super-block's integer sums exact (their own order does not matter). Lane p of an 8-lane group
+// holds, per super-block and token, the integer L_p of columns 32g + 4p … +3 of each 32-column group g:
+// Σ_g s·Σ q·a with the stored values q (Q6_K 0…63, Q3_K 0…7 with its high bit, Q2_K 0…3, Q4_K/Q5_K 0…15/31,
+// IQ4_XS its levels) and the scale of those columns (one per 16 or per 32); Q6_K and Q3_K less 32 and 4 times
+// (s_{2p}·Σa over columns 32p…+15 + s_{2p+1}·Σa over 32p+16…+31); and the minimum term n_p: Q2_K
+// m_{2p}·Σa + m_{2p+1}·Σa over the same, Q4_K/Q5_K m_p·Σa over sub-block p (32p…+31). Then, as the CPU:
+// - its row kernels (batches of up to 3 tokens, one token at a time; not Q4_K, whose rows are interleaved):
+//   8 chains, chain p adding fma(d_x·d_w, L_p, chain) per super-block, folded ((c0+c4)+(c2+c6))+
+//   ((c1+c5)+(c3+c7)); minus Q2_K's 8 chains of dmin terms folded the same way, or Q5_K's 4 chains k of
+//   fma(d_x·dmin, n_2k + n_2k+1, chain) folded (c0+c2)+(c1+c3);
+// - its interleaved tiles and prompt panels (Q4_K always, the others from 4 tokens): one chain,
+//   fma(d_w·d_x, Σ_p L_p, chain), then for formats with minima fma(−(dmin·d_x), Σ_p n_p, chain).
+#define KQUANT_CPU_ORDER(TYPE) ((TYPE) == T_Q2_K || (TYPE) == T_Q3_K || (TYPE) == T_Q4_K || (TYPE) == T_Q5_K || \
+                                (TYPE) == T_Q6_K || (TYPE) == T_IQ4_XS)
+// The 4 bytes at `at` as one word (two 2-byte loads: Q6_K's and Q3_K's blocks are only 2-byte aligned).
+DEV unsigned kq_word(const u8* at) { return (unsigned)*(const unsigned short*)at | (unsigned)*(const unsigned short*)(at + 2) << 16; }
+DEV int byte_sum(unsigned a) { return dot4(0x01010101, (int)a, 0); }
+DEV int q3_k_scale(const u8* s, int j) {  // the 6-bit scale j of Q3_K's packed 12 bytes, less 32
+    int low = j < 8 ? (s[j] & 0xF) : (s[j - 8] >> 4);
+    return (low | ((s[8 + (j % 4)] >> (2 * (j / 4))) & 3) << 4) - 32;
+}
+// Lane p's part of one super-block: values w[g] (columns 32g + 4p …), their scales sl[g], the scales of its
+// offset or minimum terms (o0, o1).
+template <int TYPE>
+DEV void kq_lane(const u8* blk, int p, int* w, int* sl, int& o0, int& o1) {
+    const unsigned nib = 0x0F0F0F0Fu, two = 0x03030303u, one = 0x01010101u;
+    if (TYPE == T_Q4_K || TYPE == T_Q5_K) {
+        int m;
+        _Pragma("unroll")
+        for (int g = 0; g < 8; g++) {
+            unsigned v = (kq_word(blk + (TYPE == T_Q5_K ? 48 : 16) + 32 * (g >> 1) + 4 * p) >> (4 * (g & 1))) & nib;
+            if (TYPE == T_Q5_K) v |= ((kq_word(blk + 16 + 4 * p) >> g) & one) << 4;
+            w[g] = (int)v;
+            fmt_scale_min_k4(g, blk + 4, &sl[g], &m);
+        }
+        fmt_scale_min_k4(p, blk + 4, &m, &o0);
+        o1 = 0;
+    } else if (TYPE == T_Q6_K) {
+        const signed char* sc = (const signed char*)(blk + 192);
+        _Pragma("unroll")
+        for (int g = 0; g < 8; g++) {
+            int half = g >> 2, quarter = g & 3;
+            unsigned lo = (kq_word(blk + 64 * half + 32 * (quarter & 1) + 4 * p) >> (quarter >= 2 ? 4 : 0)) & nib;
+            unsigned hi = (kq_word(blk + 128 + 32 * half + 4 * p) >> (2 * quarter)) & two;
+            w[g] = (int)(lo | hi << 4);
+            sl[g] = sc[2 * g + (p >> 2)];
+        }
+        o0 = sc[2 * p];
+        o1 = sc[2 * p + 1];
+    } else if (TYPE == T_Q3_K) {
+        _Pragma("unroll")
+        for (int g = 0; g < 8; g++) {
+            unsigned lo = (kq_word(blk + 32 + 32 * (g >> 2) + 4 * p) >> (2 * (g & 3))) & two;
+            unsigned hi = (kq_word(blk + 4 * p) >> g) & one;
+            w[g] = (int)(lo | hi << 2);
+            sl[g] = q3_k_scale(blk + 96, 2 * g + (p >> 2));
+        }
+        o0 = q3_k_scale(blk + 96, 2 * p);
+        o1 = q3_k_scale(blk + 96, 2 * p + 1);
+    } else if (TYPE == T_Q2_K) {
+        _Pragma("unroll")
+        for (int g = 0; g < 8; g++) {
+            w[g] = (int)((kq_word(blk + 16 + 32 * (g >> 2) + 4 * p) >> (2 * (g & 3))) & two);
+            sl[g] = blk[2 * g + (p >> 2)] & 0xF;
+        }
+        o0 = blk[2 * p] >> 4;
+        o1 = blk[2 * p + 1] >> 4;
+    } else {  // IQ4_XS: the nibbles of columns 4p … are bytes 4(p % 4) …, low nibbles for p < 4
+        unsigned sh = (unsigned)blk[2] | (unsigned)blk[3] << 8;
+        _Pragma("unroll")
+        for (int g = 0; g < 8; g++) {
+            unsigned n = (kq_word(blk + 8 + 16 * g + 4 * (p & 3)) >> (4 * (p >> 2))) & nib;
+            unsigned v = 0;
+            _Pragma("unroll")
+            for (int k = 0; k < 4; k++) v |= ((unsigned)fmt_iq4_value((int)((n >> (8 * k)) & 0xF)) & 0xFFu) << (8 * k);
+            w[g] = (int)v;
+            sl[g] = (((blk[4 + g / 2] >> (4 * (g % 2))) & 0xF) | ((sh >> (2 * g)) & 3) << 4) - 32;
+        }
+        o0 = o1 = 0;
+    }
+}
+// d (or dmin) of super-block b of a row: each lane reads them for every super-block it chains.
+template <int TYPE>
+DEV float kq_scale(const u8* row, int b, bool minimum) {
+    const u8* blk = row + (unsigned long long)b * fmt_block_bytes(TYPE);
+    if (TYPE == T_Q6_K) return fmt_half(blk + 208);
+    if (TYPE == T_Q3_K) return fmt_half(blk + 108);
+    if (TYPE == T_Q2_K) return fmt_half(blk + (minimum ? 82 : 80));
+    return fmt_half(blk + (minimum ? 2 : 0));
+}
+// A warp per row; its 8-lane group G takes super-blocks G, G + 4, …, and after each step of 4 the chains take
+// the groups' integers in super-block order (lane p of every group holds chain p). `batch`: the tokens of
+// the whole batch (the CPU's order depends on it, not on this launch's NT).
+template <int TYPE, int NT>
+DEV void matvec_kquant(const u8* W, unsigned long long rowBytes, const signed char* xq, const float* xd, float* y,
+                       int rows, int cols, int batch) {
+    enum { MINIMA = TYPE == T_Q2_K || TYPE == T_Q4_K || TYPE == T_Q5_K };
+    int lane = tid() & 31, p = lane & 7, group = lane >> 3;
+    int r = bidx() * 4 + (tid() >> 5);
+    if (r >= rows) return;
+    const u8* row = W + (unsigned long long)r * rowBytes;
+    int supers = cols / 256, blocks = cols / 32;
+    bool one_chain = TYPE == T_Q4_K || batch >= 4;
+    float chain[NT], minima[NT];
+    _Pragma("unroll")
+    for (int t = 0; t < NT; t++) chain[t] = minima[t] = 0;
+    for (int b0 = 0; b0 < supers; b0 += 4) {
+        int b = b0 + group, step = supers - b0 < 4 ? supers - b0 : 4;
+        bool live = b < supers;
+        int w[8], sl[8], o0, o1;
+        kq_lane<TYPE>(row + (unsigned long long)(live ? b : b0) * fmt_block_bytes(TYPE), p, w, sl, o0, o1);
+        _Pragma("unroll")
+        for (int t = 0; t < NT; t++) {
+            const signed char* a = xq + (unsigned long long)t * cols + 256 * (live ? b : b0);
+            int L = 0;
+            _Pragma("unroll")
+            for (int g = 0; g < 8; g++) L += sl[g] * dot4(w[g], *(const int*)(a + 32 * g + 4 * p), 0);
+            uint4 a0 = *(const uint4*)(a + 32 * p), a1 = *(const uint4*)(a + 32 * p + 16);
+            int s0 = byte_sum(a0.x) + byte_sum(a0.y) + byte_sum(a0.z) + byte_sum(a0.w);
+            int s1 = byte_sum(a1.x) + byte_sum(a1.y) + byte_sum(a1.z) + byte_sum(a1.w);
+            int n = 0;
+            if (TYPE == T_Q6_K) L -= 32 * (o0 * s0 + o1 * s1);
+            if (TYPE == T_Q3_K) L -= 4 * (o0 * s0 + o1 * s1);
+            if (TYPE == T_Q2_K) n = o0 * s0 + o1 * s1;
+            if (TYPE == T_Q4_K || TYPE == T_Q5_K) n = o0 * (s0 + s1);
+            if (one_chain) {  // each group's sums over its super-block
+                L += shfl_xor(L, 4); L += shfl_xor(L, 2); L += shfl_xor(L, 1);
+                if (MINIMA) { n += shfl_xor(n, 4); n += shfl_xor(n, 2); n += shfl_xor(n, 1); }
+            } else if (TYPE == T_Q5_K) {
+                n += shfl_xor(n, 1);  // lane 2k: m_2k·Σa_2k + m_2k+1·Σa_2k+1
+            }
+            // super-blocks b0 … b0 + 3 in order: group k's values reach group 0's lanes by xor 8k
+            int Lk[4] = {L, shfl_xor(L, 8), shfl_xor(L, 16), shfl_xor(L, 24)};
+            int nk[4] = {n, MINIMA ? shfl_xor(n, 8) : 0, MINIMA ? shfl_xor(n, 16) : 0, MINIMA ? shfl_xor(n, 24) : 0};
+            for (int k = 0; k < step; k++) {
+                float dx = xd[(unsigned long long)t * blocks + 8 * (b0 + k)];
+                float d = kq_scale<TYPE>(row, b0 + k, false), dm = MINIMA ? kq_scale<TYPE>(row, b0 + k, true) : 0;
+                if (one_chain) {
+                    chain[t] = __builtin_fmaf(d * dx, (float)Lk[k], chain[t]);
+                    if (MINIMA) chain[t] = __builtin_fmaf(-(dm * dx), (float)nk[k], chain[t]);
+                } else {
+                    chain[t] = __builtin_fmaf(dx * d, (float)Lk[k], chain[t]);
+                    if (MINIMA) minima[t] = __builtin_fmaf(dx * dm, (float)nk[k], minima[t]);
+                }
+            }
+        }
+    }
+    _Pragma("unroll")
+    for (int t = 0; t < NT; t++) {
+        float s = chain[t];
+        if (!one_chain) {
+            s = q8_0_fold(s);
+            if (TYPE == T_Q2_K) s -= q8_0_fold(minima[t]);
+            if (TYPE == T_Q5_K) {  // chains k in lanes 2k: (c0 + c2) + (c1 + c3)
+                float m = minima[t] + shfl_xor(minima[t], 4);
+                s -= m + shfl_xor(m, 2);
+            }
+        }
+        if (lane == 0) y[(unsigned long long)t * rows + r] = s;
+    }
+}
+
 // F16 weights against F16-rounded activations in the CPU engine's (and llama.cpp's) orders — every product
 // is exact in f32, so the order alone decides the sums. One token (ggml's vec_dot): column i of the first
 // whole 64-column blocks in chain i % 64, chains l, l+32, l+16, l+48 folded as (l + l+32) + (l+16 + l+48)
@@ -386,8 +550,14 @@ DEV void matvec_f16_batch(const u8* row, const float* x, float* y, int rows, int
     }
 }
 
-template <int TYPE, int NT, bool DEEP = false>
-DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const float* corr, float* y, int rows, int cols) {
+// `batch`: the tokens of the whole batch, of which this launch takes NT.
+template <int TYPE, int NT>
+DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const float* corr, float* y, int rows, int cols,
+                int batch = NT) {
+    if (KQUANT_CPU_ORDER(TYPE)) {  // x: the int8 activations, corr: their scales
+        matvec_kquant<TYPE, NT>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, batch);
+        return;
+    }
     int lane = tid() & 31;
     int r = bidx() * 4 + (tid() >> 5);
     if (r >= rows) return;
@@ -413,14 +583,8 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const 
     // super-block formats, whose scale decoding takes many registers) are in flight at once instead of one
     // memory latency per step, with no register spills within the launch bounds below (ptxas -v, sm_90).
     // More tokens load more per step already, and unrolling every variant would double the PTX the driver
-    // compiles at start-up. DEEP (md_*): twice the loads in flight, in twice the registers.
-    if (DEEP && !SUPER_BLOCKS(TYPE)) {
-        _Pragma("unroll 8")
-        for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, corr, cols, c, part, acc);
-    } else if (DEEP) {
-        _Pragma("unroll 4")
-        for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, corr, cols, c, part, acc);
-    } else if (NT <= 2 && !SUPER_BLOCKS(TYPE)) {
+    // compiles at start-up.
+    if (NT <= 2 && !SUPER_BLOCKS(TYPE)) {
         _Pragma("unroll 4")
         for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, corr, cols, c, part, acc);
     } else if (NT <= 2) {
@@ -763,9 +927,11 @@ DEV void matmul_nibbles(const u8* W, unsigned long long rowBytes, const signed c
 // Q8_0 and F16 batches of any size go through mb_* (the CPU's orders; Q8_0 from the rounding's integers):
 // their tiled kernels are empty and fail if launched. Q4_0 and Q4_1 (also from the integers) have a tiled
 // kernel in the CPU's order, matmul_nibbles: mm_ sums each block on the int8 tensor cores where the module
-// has them (INT8_MMA), ms_ on the CUDA cores.
+// has them (INT8_MMA), ms_ on the CUDA cores. The super-block formats' batches go through mb_* too, from the
+// integers (matvec_kquant); their tiles (mm_, ms_: F16 values, their own order) remain for comparison
+// (worker.c, prompt_route).
 #define NIBBLES(TYPE) ((TYPE) == T_Q4_0 || (TYPE) == T_Q4_1)
-#define INTEGER_ACTIVATIONS(TYPE) ((TYPE) == T_Q8_0 || NIBBLES(TYPE))
+#define INTEGER_ACTIVATIONS(TYPE) ((TYPE) == T_Q8_0 || NIBBLES(TYPE) || KQUANT_CPU_ORDER(TYPE))
 #define CPU_ORDER_ONLY(TYPE) ((TYPE) == T_Q8_0 || (TYPE) == T_F16)
 #define NOT_TILED "Q8_0 and F16 take no tiled kernel: their batches go through mb_*"
 #define MATRIX_KERNELS(name, TYPE)                                                                          \
@@ -780,21 +946,21 @@ DEV void matmul_nibbles(const u8* W, unsigned long long rowBytes, const signed c
     KERNEL LAUNCH_BOUNDS(128, 4) void mb_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
         /* tokens 8·bidy() … (formats multiplied in the CPU's order take every batch this way) */          \
-        int t0 = 8 * bidy();                                                                              \
+        int t0 = 8 * bidy(), batch = ntok;                                                                \
         if (INTEGER_ACTIVATIONS(TYPE)) x = (const float*)((const signed char*)x + (unsigned long long)t0 * cols); \
         else x += (unsigned long long)t0 * cols;                                                          \
         y += (unsigned long long)t0 * rows;                                                               \
         if (corr) corr += (unsigned long long)t0 * (cols / 32);                                           \
         ntok -= t0;                                                                                       \
         switch (ntok) {                                                                                   \
-        case 1: matvec<TYPE, 1>(W, rowBytes, x, corr, y, rows, cols); break;                              \
-        case 2: matvec<TYPE, 2>(W, rowBytes, x, corr, y, rows, cols); break;                              \
-        case 3: matvec<TYPE, 3>(W, rowBytes, x, corr, y, rows, cols); break;                              \
-        case 4: matvec<TYPE, 4>(W, rowBytes, x, corr, y, rows, cols); break;                              \
-        case 5: matvec<TYPE, 5>(W, rowBytes, x, corr, y, rows, cols); break;                              \
-        case 6: matvec<TYPE, 6>(W, rowBytes, x, corr, y, rows, cols); break;                              \
-        case 7: matvec<TYPE, 7>(W, rowBytes, x, corr, y, rows, cols); break;                              \
-        default: matvec<TYPE, 8>(W, rowBytes, x, corr, y, rows, cols); break;                             \
+        case 1: matvec<TYPE, 1>(W, rowBytes, x, corr, y, rows, cols, batch); break;                       \
+        case 2: matvec<TYPE, 2>(W, rowBytes, x, corr, y, rows, cols, batch); break;                       \
+        case 3: matvec<TYPE, 3>(W, rowBytes, x, corr, y, rows, cols, batch); break;                       \
+        case 4: matvec<TYPE, 4>(W, rowBytes, x, corr, y, rows, cols, batch); break;                       \
+        case 5: matvec<TYPE, 5>(W, rowBytes, x, corr, y, rows, cols, batch); break;                       \
+        case 6: matvec<TYPE, 6>(W, rowBytes, x, corr, y, rows, cols, batch); break;                       \
+        case 7: matvec<TYPE, 7>(W, rowBytes, x, corr, y, rows, cols, batch); break;                       \
+        default: matvec<TYPE, 8>(W, rowBytes, x, corr, y, rows, cols, batch); break;                      \
         }                                                                                                 \
     }                                                                                                     \
     KERNEL LAUNCH_BOUNDS(128, 3) void mm_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
@@ -818,17 +984,6 @@ DEV void matmul_nibbles(const u8* W, unsigned long long rowBytes, const signed c
 
 WEIGHT_FORMATS(MATRIX_KERNELS)
 
-// One token with deeper unrolling (SWIFTFILE_GPU_MATVEC=deep), for the formats of the speed table only:
-// which of mv_ and md_ is faster is a question for a GPU (Tools/gpu-check.sh runs both).
-#define DEEP_MATVEC_FORMATS(X) X(q4_k, T_Q4_K) X(q6_k, T_Q6_K)
-#define DEEP_MATVEC_KERNEL(name, TYPE)                                                                     \
-    KERNEL LAUNCH_BOUNDS(128, 4) void md_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
-                                                const float* corr, float* y, int rows, int cols, int ntok) { \
-        (void)ntok;                                                                                       \
-        matvec<TYPE, 1, true>(W, rowBytes, x, corr, y, rows, cols);                                       \
-    }
-DEEP_MATVEC_FORMATS(DEEP_MATVEC_KERNEL)
-
 // ---- Activations as the CPU engine (and llama.cpp's CPU backend) feed them to each weight format ----
 // The CPU multiplies quantized weights by quantized activations (Q8_0, Q8_K; F16 for F16 weights); the
 // GPU multiplies in f32, so for the same logits it first replaces each activation by the value its
@@ -839,7 +994,8 @@ DEEP_MATVEC_FORMATS(DEEP_MATVEC_KERNEL)
 // the weights' minimum: the matrix kernels add m · corr). Mode 3 also writes, when qint is given, each
 // value's integer there and each block's scale d into corr: Q8_0 and Q4_0 weights multiply those
 // (matvec_q8_0, matvec_nibbles). Mode 6 is Q8_1 for Q4_1 weights (matvec_nibbles): the values and integers
-// as mode 3, and per block the unrounded amax/127 from which d and s are rounded.
+// as mode 3, and per block the unrounded amax/127 from which d and s are rounded. Mode 4 with qint writes
+// the integers and the super-block's d once per 32 columns (Q4_K, Q6_K: matvec_kquant).
 // One row, by a block of a multiple of 256 threads (at most 1024), ntid() values at a time; src may equal
 // dst (each thread reads only its own elements before the block's reductions and writes them after).
 DEV void round_row(const float* src, float* dst, float* corr, signed char* qint, int cols, int mode) {
@@ -891,13 +1047,17 @@ DEV void round_row(const float* src, float* dst, float* corr, signed char* qint,
             for (int w = first + 1; w < first + 8; w++)
                 if (wmag[w] > best || (wmag[w] == best && widx[w] < bi)) { best = wmag[w]; bi = widx[w]; extreme = wval[w]; }
             sync_block();
-            if (best <= 0.0f) {
-                r = 0.0f;
-            } else {
+            float q = 0.0f, d = 0.0f;
+            if (best > 0.0f) {
                 float scale = -127.0f / extreme;
-                float q = round_nearest_even(scale * v);
+                q = round_nearest_even(scale * v);
                 q = q > 127.0f ? 127.0f : q;
-                r = q * (1.0f / scale);
+                d = 1.0f / scale;
+            }
+            r = q * d;
+            if (qint) {  // the integers and d once per 32 columns (matvec_kquant)
+                if (live) qint[i] = (signed char)q;
+                if (lane == 0 && live) corr[i / 32] = d;
             }
         }
         if (live) dst[i] = r;
@@ -1414,10 +1574,8 @@ KERNEL void attention_split_sum(const float* values, float* out, float* corr, si
 #ifndef __CUDA_ARCH__
 // The stand-in driver finds the host build of each kernel by name, with its argument count.
 #define EMULATED_MATRIX(name, TYPE) EMULATED(mv_##name), EMULATED(mb_##name), EMULATED(mm_##name), EMULATED(ms_##name),
-#define EMULATED_DEEP(name, TYPE) EMULATED(md_##name),
 extern "C" const struct emulated_kernel emulated_kernels[] = {
     WEIGHT_FORMATS(EMULATED_MATRIX)
-    DEEP_MATVEC_FORMATS(EMULATED_DEEP)
     EMULATED(round_activations), EMULATED(add_norm_round), EMULATED(swiglu_round), EMULATED(add_inplace),
     EMULATED(gather_rows), EMULATED(rope_store_f16), EMULATED(rope_store_f32),
     EMULATED(attention_f16), EMULATED(attention_f32), EMULATED(attention_split_stats_f16), EMULATED(attention_split_stats_f32),

@@ -397,25 +397,32 @@ static void profile_print(void) {
     }
 }
 
-// Prompt batches run on the tensor cores (mm_*); SWIFTFILE_GPU_MATMUL=simt picks the CUDA-core kernels
-// (ms_*) instead, to compare the two or to rule one out.
-static const char* tiled_prefix(void) {
-    const char* choice = getenv("SWIFTFILE_GPU_MATMUL");
-    return choice && strcmp(choice, "simt") == 0 ? "ms" : "mm";
+// Prompt routes (SWIFTFILE_GPU_MATMUL), to compare on a GPU. Unset: Q4_0 and Q4_1 on their int8 tiles; the
+// super-block formats (Q2_K … Q6_K, IQ4_XS), Q8_0 and F16 through the batched matrix-vector kernel — all in
+// the CPU engine's orders — and the other formats on the tensor-core tiles (F16 pairs, mm_*). simt: every
+// tile on the CUDA cores (ms_*); matvec: Q4_0 and Q4_1 through the batched kernel too; tile: the
+// super-block formats on the tiles of the other formats (their own summation order, not the CPU's bits).
+enum { ROUTE_DEFAULT, ROUTE_SIMT, ROUTE_MATVEC, ROUTE_TILE };
+static int g_route = -1;  // read once; the self-test sets it per run
+static int prompt_route(void) {
+    if (g_route < 0) {
+        const char* choice = getenv("SWIFTFILE_GPU_MATMUL");
+        g_route = !choice ? ROUTE_DEFAULT : strcmp(choice, "simt") == 0 ? ROUTE_SIMT
+                : strcmp(choice, "matvec") == 0 ? ROUTE_MATVEC : strcmp(choice, "tile") == 0 ? ROUTE_TILE : ROUTE_DEFAULT;
+    }
+    return g_route;
 }
+static const char* tiled_prefix(void) { return prompt_route() == ROUTE_SIMT ? "ms" : "mm"; }
 
-// SWIFTFILE_GPU_MATMUL=matvec: Q4_0 and Q4_1 prompts through the batched matrix-vector kernel instead of
-// their tiled one (both in the CPU's order), to compare the two on a GPU.
-static int prompts_by_matvec(void) {
-    const char* choice = getenv("SWIFTFILE_GPU_MATMUL");
-    return choice && strcmp(choice, "matvec") == 0;
+// The formats whose products follow the CPU engine's order from the rounding's integers (kernels.cu:
+// matvec_q8_0, matvec_nibbles, matvec_kquant); for the super-block formats not on the tiles of the tile and
+// simt routes.
+static int kquant_cpu_order(int type) {
+    return type == T_Q2_K || type == T_Q3_K || type == T_Q4_K || type == T_Q5_K || type == T_Q6_K || type == T_IQ4_XS;
 }
-
-// One-token products: SWIFTFILE_GPU_MATVEC=deep picks the kernels with deeper unrolling (md_*) where a
-// format has them, to compare on a GPU (Tools/gpu-check.sh).
-static const char* matvec_prefix(void) {
-    const char* choice = getenv("SWIFTFILE_GPU_MATVEC");
-    return choice && strcmp(choice, "deep") == 0 ? "md" : "mv";
+static int takes_integers(int type, int n) {
+    if (kquant_cpu_order(type)) return n <= 8 || !(prompt_route() == ROUTE_TILE || prompt_route() == ROUTE_SIMT);
+    return type == T_Q8_0 || type == T_Q4_0 || type == T_Q4_1;
 }
 
 static int launch(CUfunction f, unsigned gx, unsigned gy, unsigned block, void** args) {
@@ -432,24 +439,24 @@ static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
     unsigned long long rb = m->row_bytes;
     int rows = m->rows, cols = m->cols;
     CUdeviceptr corr = m->act == 5 ? M.xc : 0;  // x was rounded as Q8_1 (project): its sum corrections
-    int integers = m->type == T_Q8_0 || m->type == T_Q4_0 || m->type == T_Q4_1;
-    if (integers) {  // the rounding's int8 values and scales rather than x's values (matvec_q8_0, _nibbles)
+    int integers = takes_integers(m->type, n);
+    if (integers) {  // the rounding's int8 values and scales rather than x's values
         x = M.xq;
         corr = M.xc;
     }
     void* args[] = {(void*)&m->data, &rb, &x, &corr, &y, &rows, &cols, &n};
     g_events.next_bytes = (double)rows * (double)rb;
-    // Q8_0 and F16 follow the CPU's summation orders at every batch size (kernels.cu, matvec_q8_0,
-    // matvec_f16_*): their prompts take the batched matrix-vector kernel, 8 tokens per block row. So do
-    // Q4_0 and Q4_1 (matvec_nibbles) with SWIFTFILE_GPU_MATMUL=matvec; otherwise their tiled kernel
-    // (matmul_nibbles), in the same order.
-    if (n > 8 && (m->type == T_Q8_0 || m->type == T_F16 || (integers && prompts_by_matvec())))
-        return launch(m->mb, (unsigned)(rows + 3) / 4, (unsigned)(n + 7) / 8, 128, args);
+    // Formats in the CPU's order without a tile in that order take the batched matrix-vector kernel for
+    // prompts too, 8 tokens per block row (prompt_route).
+    int route = prompt_route();
+    int by_matvec = m->type == T_Q8_0 || m->type == T_F16 || (kquant_cpu_order(m->type) && integers) ||
+                    ((m->type == T_Q4_0 || m->type == T_Q4_1) && route == ROUTE_MATVEC);
+    // Q8_0's one-token kernel gives each 8-lane group a row (16 per block), the others a warp (4).
+    unsigned per_block = m->type == T_Q8_0 && n == 1 ? 16 : 4;
+    if (n > 8 && by_matvec) return launch(m->mb, ((unsigned)rows + per_block - 1) / per_block, (unsigned)(n + 7) / 8, 128, args);
     if (n > 8) return launch(m->mm, (unsigned)(rows + 63) / 64, (unsigned)(n + 63) / 64, 128, args);
-    // One token: the Q8_0 kernel gives each 8-lane group a row (16 per block), the others a warp (4).
-    unsigned per_block = m->type == T_Q8_0 ? 16 : 4;
     if (n == 1) return launch(m->mv, ((unsigned)rows + per_block - 1) / per_block, 1, 128, args);
-    return launch(m->mb, (unsigned)(rows + 3) / 4, 1, 128, args);
+    return launch(m->mb, ((unsigned)rows + per_block - 1) / per_block, 1, 128, args);
 }
 
 // y = x · Wᵀ, with x holding the values the CPU engine would multiply for W's format: `x_mode` says how x
@@ -627,9 +634,7 @@ static int handle_load(uint64_t length) {
         (dst).row_bytes = t_->bytes / t_->rows;                                                           \
         (dst).act = activation_mode((int)t_->type);                                                       \
         char name_[32];                                                                                   \
-        snprintf(name_, sizeof name_, "%s_%s", matvec_prefix(), sfx);                                     \
-        CUfunction deep_;                                                                                 \
-        if (cu.ModuleGetFunction(&deep_, g_module, name_)) snprintf(name_, sizeof name_, "mv_%s", sfx);    \
+        snprintf(name_, sizeof name_, "mv_%s", sfx);                                                      \
         if (function(&(dst).mv, name_)) return SFG_FAILED;                                                \
         snprintf(name_, sizeof name_, "mb_%s", sfx);                                                      \
         if (function(&(dst).mb, name_)) return SFG_FAILED;                                                \
@@ -962,6 +967,91 @@ static float host_round(const float* row, int i, int cols, int mode);
 static float half_round(float v);
 static float host_q8_1_correction(const float* row, int b);
 
+// Q8_K as the CPU engine rounds a 256-block: the first element of largest magnitude x_max maps to −127,
+// q = round-half-even(x · (−127/x_max)) at most 127, d = 1/scale; d into the 8 per-32 slots.
+static void host_q8_k(const float* x, signed char* q, float* d) {
+    int at = 0;
+    for (int j = 1; j < 256; j++)
+        if (fabsf(x[j]) > fabsf(x[at])) at = j;
+    float scale = x[at] != 0 ? -127.0f / x[at] : 0;
+    for (int j = 0; j < 256; j++) q[j] = (signed char)(scale != 0 ? fminf(127, nearbyintf(scale * x[j])) : 0);
+    for (int b = 0; b < 8; b++) d[b] = scale != 0 ? 1.0f / scale : 0;
+}
+
+// The stored value of element e of a super-block (as the CPU's kernels multiply it: Q6_K 0…63, Q3_K 0…7,
+// IQ4_XS its level), the scale of its 16 or 32 columns, and for Q2_K/Q3_K/Q6_K the 16-column scale or
+// minimum `o` of element e's 16 columns; Q4_K/Q5_K: the minimum of its 32.
+static int host_kq_value(int type, const unsigned char* b, int e, int* scale, int* o) {
+    int g = e / 32, l = e % 32, j = e / 16, m;
+    switch (type) {
+    case T_Q4_K: case T_Q5_K:
+        fmt_scale_min_k4(g, b + 4, scale, o);
+        m = (b[(type == T_Q5_K ? 48 : 16) + 32 * (g / 2) + l] >> (4 * (g & 1))) & 15;
+        return type == T_Q5_K ? m | ((b[16 + l] >> g) & 1) << 4 : m;
+    case T_Q6_K:
+        *scale = *o = (signed char)b[192 + j];
+        return ((b[64 * (g / 4) + 32 * (g & 1) + l] >> ((g & 3) >= 2 ? 4 : 0)) & 15) | ((b[128 + 32 * (g / 4) + l] >> (2 * (g & 3))) & 3) << 4;
+    case T_Q3_K: {
+        const unsigned char* sc = b + 96;
+        int low = j < 8 ? (sc[j] & 0xF) : (sc[j - 8] >> 4);
+        *scale = *o = (low | ((sc[8 + j % 4] >> (2 * (j / 4))) & 3) << 4) - 32;
+        return ((b[32 + 32 * (g / 4) + l] >> (2 * (g & 3))) & 3) | ((b[l] >> g) & 1) << 2;
+    }
+    case T_Q2_K:
+        *scale = b[j] & 0xF;
+        *o = b[j] >> 4;
+        return (b[16 + 32 * (g / 4) + l] >> (2 * (g & 3))) & 3;
+    default: {  // IQ4_XS
+        unsigned sh = (unsigned)b[2] | (unsigned)b[3] << 8;
+        *scale = (((b[4 + g / 2] >> (4 * (g % 2))) & 0xF) | ((sh >> (2 * g)) & 3) << 4) - 32;
+        *o = 0;
+        return fmt_iq4_value((b[8 + 16 * g + (l & 15)] >> (4 * (l >> 4))) & 15);
+    }
+    }
+}
+
+// A super-block row against Q8_K integers in the CPU engine's order (kernels.cu, matvec_kquant; Sources/
+// Tensors/AVX2: AVX2Dot's row kernels, interleavedQ4K, superBlockPanel), `n` the batch's token count —
+// element by element, not as the kernel computes it.
+static float host_kquant_dot(int type, int n, const unsigned char* row, const signed char* q, const float* d, int cols) {
+    int bytes = fmt_block_bytes(type), minima = type == T_Q2_K || type == T_Q4_K || type == T_Q5_K;
+    int one_chain = type == T_Q4_K || n >= 4;
+    float chain = 0, lanes[8] = {0}, mins[8] = {0};
+    for (int b = 0; b < cols / 256; b++) {
+        const unsigned char* blk = row + (size_t)bytes * b;
+        const signed char* a = q + 256 * b;
+        float dx = d[8 * b], dw = fmt_half(blk + (type == T_Q6_K ? 208 : type == T_Q3_K ? 108 : type == T_Q2_K ? 80 : 0));
+        float mw = type == T_Q2_K ? fmt_half(blk + 82) : minima ? fmt_half(blk + 2) : 0;
+        int L[8] = {0}, N[8] = {0};
+        for (int e = 0; e < 256; e++) {
+            int scale, o, v = host_kq_value(type, blk, e, &scale, &o);
+            L[e % 32 / 4] += scale * v * a[e];
+            // lane p's offsets and minima: columns 32p … 32p + 31 (by 16 columns; Q4_K/Q5_K by 32)
+            int lane = e / 32;
+            if (type == T_Q6_K) L[lane] -= 32 * o * a[e];
+            if (type == T_Q3_K) L[lane] -= 4 * o * a[e];
+            if (minima) N[lane] += o * a[e];
+        }
+        if (one_chain) {
+            int S = 0, M = 0;
+            for (int p = 0; p < 8; p++) { S += L[p]; M += N[p]; }
+            chain = fmaf(dw * dx, (float)S, chain);
+            if (minima) chain = fmaf(-(mw * dx), (float)M, chain);
+            continue;
+        }
+        for (int p = 0; p < 8; p++) lanes[p] = fmaf(dx * dw, (float)L[p], lanes[p]);
+        if (type == T_Q2_K)
+            for (int p = 0; p < 8; p++) mins[p] = fmaf(dx * mw, (float)N[p], mins[p]);
+        if (type == T_Q5_K)
+            for (int k = 0; k < 4; k++) mins[k] = fmaf(dx * mw, (float)(N[2 * k] + N[2 * k + 1]), mins[k]);
+    }
+    if (one_chain) return chain;
+    float s = ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+    if (type == T_Q2_K) s -= ((mins[0] + mins[4]) + (mins[2] + mins[6])) + ((mins[1] + mins[5]) + (mins[3] + mins[7]));
+    if (type == T_Q5_K) s -= (mins[0] + mins[2]) + (mins[1] + mins[3]);
+    return s;
+}
+
 static int selftest_matrix(const char* dir, const char* name, int type, int rows, int cols) {
     char path[4096];
     long nb = 0;
@@ -995,30 +1085,34 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
     if (function(&m.mb, fn)) { printf("FAIL %s: %s\n", fn, g_error); return 1; }
     snprintf(fn, sizeof fn, "mm_%s", kernel_suffix(type));
     if (function(&m.mm, fn)) { printf("FAIL %s: %s\n", fn, g_error); return 1; }
-    snprintf(fn, sizeof fn, "md_%s", kernel_suffix(type));
-    CUfunction deep = NULL;
-    int runs = (int)(sizeof counts / sizeof counts[0]) + 3 + (cu.ModuleGetFunction(&deep, g_module, fn) == 0);
+    // every count on the default routes, then the tiled counts again on the CUDA-core tiles, and for Q4_K and
+    // Q6_K (whose default prompt route is the batched matrix-vector kernel) on the tensor-core tiles too
+    int counted = (int)(sizeof counts / sizeof counts[0]);
+    int runs = counted + 3 + (kquant_cpu_order(type) ? 3 : 0);
     for (int run = 0; run < runs; run++) {
-        // every count with the tensor-core tiles, then the tiled counts again on the CUDA-core kernel, then
-        // one token on the deeper one-token kernel where the format has one
-        int counted = (int)(sizeof counts / sizeof counts[0]);
-        int simt = run >= counted && run < counted + 3;
-        int n = run >= counted + 3 ? 1 : simt ? counts[run - counted + 4] : counts[run];
-        if (run == counted + 3) m.mv = deep;
-        if (simt) {
-            snprintf(fn, sizeof fn, "ms_%s", kernel_suffix(type));
-            if (function(&m.mm, fn)) { printf("FAIL %s: %s\n", fn, g_error); failures++; break; }
-        }
+        int simt = run >= counted && run < counted + 3, tile = run >= counted + 3;
+        int n = run < counted ? counts[run] : counts[4 + (run - counted) % 3];
+        g_route = simt ? ROUTE_SIMT : tile ? ROUTE_TILE : ROUTE_DEFAULT;
+        snprintf(fn, sizeof fn, "%s_%s", simt ? "ms" : "mm", kernel_suffix(type));
+        if (function(&m.mm, fn)) { printf("FAIL %s: %s\n", fn, g_error); failures++; break; }
         for (size_t k = 0; k < (size_t)n * cols; k++) x[k] = frand();
-        int integers = type == T_Q8_0 || type == T_Q4_0 || type == T_Q4_1, blocks = cols / 32;
+        int integers = takes_integers(type, n), blocks = cols / 32;
+        signed char* q = NULL;
+        float* d = NULL;
         if (integers) {
-            // their kernels take the activations as the rounding leaves them (mode 3, Q4_1: 6): integers and
-            // per block a scale; Q4_1 also adds its minima times what the CPU's Q8_1 sum adds to the values
+            // their kernels take the activations as the rounding leaves them (mode 3, Q4_1: 6, K-quants: 4):
+            // integers and per block a scale; Q4_1 also adds its minima times what the CPU's Q8_1 sum adds to
+            // the values
             int mode = activation_mode(type);
-            signed char* q = malloc((size_t)n * cols);
-            float* d = malloc((size_t)n * blocks * 4);
+            q = malloc((size_t)n * cols);
+            d = malloc((size_t)n * blocks * 4);
             for (int t = 0; t < n; t++) {
                 float* xt = x + (size_t)t * cols;
+                if (mode == 4) {
+                    for (int b = 0; b < blocks; b += 8) host_q8_k(xt + 32 * b, q + (size_t)t * cols + 32 * b, d + (size_t)t * blocks + b);
+                    for (int j = 0; j < cols; j++) xt[j] = (float)q[(size_t)t * cols + j] * d[(size_t)t * blocks + j / 32];
+                    continue;
+                }
                 for (int b = 0; b < blocks; b++) {
                     float amax = 0;
                     for (int j = 32 * b; j < 32 * b + 32; j++) amax = fmaxf(amax, fabsf(xt[j]));
@@ -1035,7 +1129,6 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
             }
             cu.MemcpyHtoD(M.xq, q, (size_t)n * cols);
             cu.MemcpyHtoD(M.xc, d, (size_t)n * blocks * 4);
-            free(q); free(d);
         }
         for (int t = 0; t < n; t++)
             for (int r = 0; r < rows; r++) {
@@ -1050,12 +1143,21 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
         cu.MemcpyHtoD(dx, x, (size_t)n * cols * 4);
         int status = 0;
         for (int t0 = 0; t0 < n && !status; t0 += (n > 8 ? n : 8)) status = matmul(&m, dx, dy, n);
-        if (status || cu.CtxSynchronize()) { printf("FAIL %s n=%d: %s\n", name, n, g_error); failures++; continue; }
+        if (status || cu.CtxSynchronize()) { printf("FAIL %s n=%d: %s\n", name, n, g_error); failures++; free(q); free(d); continue; }
         cu.MemcpyDtoH(y, dy, (size_t)n * rows * 4);
         char what[64];
-        const char* kind = run == counted + 3 ? "matvec, deep" : n <= 8 || type == T_Q8_0 || type == T_F16 ? "matvec" : simt ? "tile, simt" : "tile";
+        const char* kind = n <= 8 || type == T_Q8_0 || type == T_F16 || (kquant_cpu_order(type) && integers) ? "matvec" : simt ? "tile, simt" : "tile";
         snprintf(what, sizeof what, "%s %dx%d n=%d (%s)", name, rows, cols, n, kind);
         failures += check(what, y, ref, NULL, (size_t)n * rows, 2e-5);
+        if (kquant_cpu_order(type) && integers) {
+            // the CPU engine's order, computed here the way its kernels compute it: the same bits
+            int same = 1;
+            for (int t = 0; t < n && same; t++)
+                for (int r = 0; r < rows && same; r++)
+                    same = host_kquant_dot(type, n, w + r * row_bytes, q + (size_t)t * cols, d + (size_t)t * blocks, cols) == y[(size_t)t * rows + r];
+            printf("%s %s %dx%d n=%d: the CPU engine's order %s\n", same ? "ok  " : "FAIL", name, rows, cols, n, same ? "bit for bit" : "differs");
+            failures += !same;
+        }
         if ((type == T_Q4_0 || type == T_Q4_1) && n > 8) {
             // both tiles and the batched matrix-vector kernel sum in the same order: the same bits
             float* again = malloc((size_t)n * rows * 4);
@@ -1075,7 +1177,9 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
             }
             free(again);
         }
+        free(q); free(d);
     }
+    g_route = -1;
     cu.MemFree(dw); cu.MemFree(dx); cu.MemFree(dy);
     if (M.xq) { cu.MemFree(M.xq); M.xq = 0; }
     if (M.xc) { cu.MemFree(M.xc); M.xc = 0; }
@@ -1457,6 +1561,8 @@ static int selftest(const char* dir) {
         if (fmt_block_weights(types[t].type) == 32) failures += selftest_matrix(dir, types[t].name, types[t].type, 70, 96);
         // Q4_0/Q4_1 rows of more than one 32-block chunk (matvec_nibbles), the last one partial
         if (types[t].type == T_Q4_0 || types[t].type == T_Q4_1) failures += selftest_matrix(dir, types[t].name, types[t].type, 40, 1120);
+        // the super-block formats: 5 super-blocks per row, one step of the warp's 4 groups and a partial one
+        if (kquant_cpu_order(types[t].type)) failures += selftest_matrix(dir, types[t].name, types[t].type, 40, 1280);
     }
     failures += selftest_rounding();
     failures += selftest_norm();

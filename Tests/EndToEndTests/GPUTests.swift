@@ -139,29 +139,32 @@ final class GPUTests: XCTestCase {
         // 15 formats × 7 token counts, the 9 formats of 32-weight blocks again on a 70 × 96 matrix, the 3
         // tiled counts of each again on the CUDA-core kernel, Q4_0's and Q4_1's two tiles against their
         // batched matrix-vector kernel bit for bit (2 formats × 2 matrices × 3 counts × 2 tiles), the same 16
-        // checks again for both on a 40 × 1120 matrix (two 32-block chunks per row); 6 rounding modes, the Q8_1 sum corrections and
+        // checks again for both on a 40 × 1120 matrix (two 32-block chunks per row); the 6 super-block formats
+        // (Q2_K … Q6_K, IQ4_XS) each with the 3 tiled counts on the tensor-core tiles too, the 7 counts of
+        // their default route against the CPU engine's order computed on the host bit for bit, and all of
+        // that again on a 40 × 1280 matrix (10 + 3 + 7); 6 rounding modes, the Q8_1 sum corrections and
         // the integers and scales of modes 3 and 6; the norm of a 2048-wide row in 7 modes (0…6), its
         // corrections and the integers of modes 3 and 6; Q4_1 and Q5_1 against Q8_1 activations (4 runs
         // each); 5 attention shapes, each plain and with its output rounded as Q8_0, and the 4 of at most 8
-        // tokens split into 3 and 8 ranges; the deeper one-token kernels of Q4_K and Q6_K.
-        XCTAssertEqual(checks.count, (15 + 9) * (7 + 3) + 2 * 2 * 3 * 2 + 2 * 16 + 6 + 1 + 2 + 7 + 1 + 2 + 2 * 4 + 5 * 2 + 4 * 2 + 2, r.stdout)
+        // tokens split into 3 and 8 ranges.
+        XCTAssertEqual(checks.count, (15 + 9) * (7 + 3) + 2 * 2 * 3 * 2 + 2 * 16 + 6 * (3 + 7 + 20) + 6 + 1 + 2 + 7 + 1 + 2 + 2 * 4 + 5 * 2 + 4 * 2, r.stdout)
     }
 
     /// The whole GPU path — runner ↔ worker protocol, upload, the forward pass's launch sequence, CUDA graph
     /// capture and replay, activation rounding per format, partial offload — on the stand-in driver, which
     /// runs the kernels' own code on the host. Its logits must match the CPU engine's step for step: a wrong
     /// buffer, layer or residual moves logits by whole units, while the two paths' legitimate difference is
-    /// rounding. The Q8_0, F16 and Q4_0 (output) products and the attention follow the CPU's summation
-    /// orders (kernels.cu, matvec_q8_0, matvec_f16_*, matvec_nibbles, attention_cpu_order), so those two
-    /// models' logits are the CPU's bit for bit (in other orders 1e-7 differences became rounding flips worth
-    /// 0.036 for Q8_0 and 0.015 for F16); Q4_K_M measured 0.038.
+    /// rounding. The Q8_0, F16, Q4_0 (output), Q4_K and Q6_K products (and Q2_K, Q3_K, Q5_K, IQ4_XS) and the
+    /// attention follow the CPU's summation orders (kernels.cu, matvec_q8_0, matvec_f16_*, matvec_nibbles, matvec_kquant,
+    /// attention_cpu_order), so all three models' logits are the CPU's bit for bit (in other orders 1e-7
+    /// differences became rounding flips worth 0.036 for Q8_0, 0.015 for F16 and 0.038 for Q4_K_M).
     func testStandInDriverMatchesTheCPUEngine() throws {
         let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
         _ = try requireWorker()
         XCTAssertTrue(FileManager.default.fileExists(atPath: driver.appendingPathComponent("libcuda.so.1").path))
         let env = ["LD_LIBRARY_PATH": driver.path]
-        // Q4_K_M: measured 0.056 (its Q8_K activations flip the same way; see GoldenLogitTests' K-quant test).
-        for (name, tolerance) in [("tiny-llama3-f16-q4emb", 0), ("tiny-llama3-q8_0-q4emb", 0), ("tiny-llama3-q4_k_m", 8e-2)] {
+        for name in ["tiny-llama3-f16-q4emb", "tiny-llama3-q8_0-q4emb", "tiny-llama3-q4_k_m"] {
+            let tolerance = 0.0
             let model = try E2E.testdataFile("models/\(name).gguf")
             for prompt in ["The capital of France is", "Once upon a time, there was a little robot who"] {
                 let cpu = try GoldenLogitTests.topLogits(model: model, prompt: prompt, steps: 12)
