@@ -81,22 +81,29 @@ DEV float shfl_xor(float v, int lanes) {
 }
 DEV int shfl_xor(int v, int lanes) { return (int)emulated_shuffle_xor((uint32_t)v, lanes); }
 DEV void sync_warp() { (void)emulated_shuffle_xor(0, 0); }  // a shuffle waits for the whole warp
-// kernels.cu's mma_block, two mma.sync m8n8k16 s8 per token piece: the warp's A and B registers gathered
-// once, then this lane's elements of C as the instruction lays them out (row lane/4, columns 2(lane%4) + i;
-// A's row r, columns 4j…4j+3 in lane 4r + j; B's column n, rows 4j…4j+3 in lane 4n + j).
-DEV void mma_block(int (*c)[2], int a0, int a1, const int (*b)[2]) {
+// kernels.cu's mma_halves, one mma.sync m8n8k16 s8 per token piece and 16-column half: the warp's A and B
+// registers gathered once, then this lane's elements of C as the instruction lays them out (row lane/4,
+// columns 2(lane%4) + i; A's row r, columns 4j…4j+3 in lane 4r + j; B's column n, rows 4j…4j+3 in lane
+// 4n + j). mma_block: the two halves' sums added.
+DEV void mma_halves(int (*c)[2][2], int a0, int a1, const int (*b)[2]) {
     int mine[6] = {a0, a1, b[0][0], b[0][1], b[1][0], b[1][1]}, all[32][6];
     emulated_warp_gather(mine, all, sizeof mine);
     int lane = emulated_thread() & 31, row = lane >> 2;
     for (int t = 0; t < 2; t++)
-        for (int i = 0; i < 2; i++) {
-            int n = 2 * (lane & 3) + i, s = 0;
-            for (int h = 0; h < 2; h++)
+        for (int h = 0; h < 2; h++)
+            for (int i = 0; i < 2; i++) {
+                int n = 2 * (lane & 3) + i, s = 0;
                 for (int k = 0; k < 16; k++)
                     s += (int)(signed char)(all[4 * row + k / 4][h] >> (8 * (k % 4))) *
                          (int)(signed char)(all[4 * n + k / 4][2 + 2 * t + h] >> (8 * (k % 4)));
-            c[t][i] = s;
-        }
+                c[t][h][i] = s;
+            }
+}
+DEV void mma_block(int (*c)[2], int a0, int a1, const int (*b)[2]) {
+    int halves[2][2][2];
+    mma_halves(halves, a0, a1, b);
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < 2; i++) c[t][i] = halves[t][0][i] + halves[t][1][i];
 }
 DEV int dot4(int a, int b, int c) {
     for (int i = 0; i < 4; i++) c += (int)(signed char)(a >> (8 * i)) * (int)(signed char)(b >> (8 * i));

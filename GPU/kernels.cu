@@ -49,8 +49,21 @@ DEV void mma_block(int (*c)[2], int a0, int a1, const int (*b)[2]) {
         mma_s8(c[t][0], c[t][1], a1, b[t][1]);
     }
 }
+// mma_halves: as mma_block, the two 16-column halves' sums apart: c[t][h] (h = 0: columns 0–15).
+DEV void mma_halves(int (*c)[2][2], int a0, int a1, const int (*b)[2]) {
+    for (int t = 0; t < 2; t++) {
+        for (int h = 0; h < 2; h++) {
+            c[t][h][0] = c[t][h][1] = 0;
+            mma_s8(c[t][h][0], c[t][h][1], h ? a1 : a0, b[t][h]);
+        }
+    }
+}
 #else
 __attribute__((unused)) DEV void mma_block(int (*c)[2], int a0, int a1, const int (*b)[2]) {
+    (void)c; (void)a0; (void)a1; (void)b;
+    fail_launch("no int8 tensor cores in this module");
+}
+__attribute__((unused)) DEV void mma_halves(int (*c)[2][2], int a0, int a1, const int (*b)[2]) {
     (void)c; (void)a0; (void)a1; (void)b;
     fail_launch("no int8 tensor cores in this module");
 }
@@ -339,65 +352,62 @@ DEV int q3_k_scale(const u8* s, int j) {  // the 6-bit scale j of Q3_K's packed 
     int low = j < 8 ? (s[j] & 0xF) : (s[j - 8] >> 4);
     return (low | ((s[8 + (j % 4)] >> (2 * (j / 4))) & 3) << 4) - 32;
 }
-// Lane p's part of one super-block: values w[g] (columns 32g + 4p …), their scales sl[g], the scales of its
-// offset or minimum terms (o0, o1).
+// The stored values of columns 32g + 4p … +3 of a super-block as a word of bytes (Q6_K 0…63, Q3_K 0…7 with its
+// high bit, Q2_K 0…3, Q4_K/Q5_K 0…15/31, IQ4_XS its signed levels).
 template <int TYPE>
-DEV void kq_lane(const u8* blk, int p, int* w, int* sl, int& o0, int& o1) {
+DEV int kq_values(const u8* blk, int g, int p) {
     const unsigned nib = 0x0F0F0F0Fu, two = 0x03030303u, one = 0x01010101u;
     if (TYPE == T_Q4_K || TYPE == T_Q5_K) {
-        int m;
-        _Pragma("unroll")
-        for (int g = 0; g < 8; g++) {
-            unsigned v = (kq_word(blk + (TYPE == T_Q5_K ? 48 : 16) + 32 * (g >> 1) + 4 * p) >> (4 * (g & 1))) & nib;
-            if (TYPE == T_Q5_K) v |= ((kq_word(blk + 16 + 4 * p) >> g) & one) << 4;
-            w[g] = (int)v;
-            fmt_scale_min_k4(g, blk + 4, &sl[g], &m);
-        }
-        fmt_scale_min_k4(p, blk + 4, &m, &o0);
-        o1 = 0;
-    } else if (TYPE == T_Q6_K) {
-        const signed char* sc = (const signed char*)(blk + 192);
-        _Pragma("unroll")
-        for (int g = 0; g < 8; g++) {
-            int half = g >> 2, quarter = g & 3;
-            unsigned lo = (kq_word(blk + 64 * half + 32 * (quarter & 1) + 4 * p) >> (quarter >= 2 ? 4 : 0)) & nib;
-            unsigned hi = (kq_word(blk + 128 + 32 * half + 4 * p) >> (2 * quarter)) & two;
-            w[g] = (int)(lo | hi << 4);
-            sl[g] = sc[2 * g + (p >> 2)];
-        }
-        o0 = sc[2 * p];
-        o1 = sc[2 * p + 1];
-    } else if (TYPE == T_Q3_K) {
-        _Pragma("unroll")
-        for (int g = 0; g < 8; g++) {
-            unsigned lo = (kq_word(blk + 32 + 32 * (g >> 2) + 4 * p) >> (2 * (g & 3))) & two;
-            unsigned hi = (kq_word(blk + 4 * p) >> g) & one;
-            w[g] = (int)(lo | hi << 2);
-            sl[g] = q3_k_scale(blk + 96, 2 * g + (p >> 2));
-        }
-        o0 = q3_k_scale(blk + 96, 2 * p);
-        o1 = q3_k_scale(blk + 96, 2 * p + 1);
-    } else if (TYPE == T_Q2_K) {
-        _Pragma("unroll")
-        for (int g = 0; g < 8; g++) {
-            w[g] = (int)((kq_word(blk + 16 + 32 * (g >> 2) + 4 * p) >> (2 * (g & 3))) & two);
-            sl[g] = blk[2 * g + (p >> 2)] & 0xF;
-        }
-        o0 = blk[2 * p] >> 4;
-        o1 = blk[2 * p + 1] >> 4;
-    } else {  // IQ4_XS: the nibbles of columns 4p … are bytes 4(p % 4) …, low nibbles for p < 4
-        unsigned sh = (unsigned)blk[2] | (unsigned)blk[3] << 8;
-        _Pragma("unroll")
-        for (int g = 0; g < 8; g++) {
-            unsigned n = (kq_word(blk + 8 + 16 * g + 4 * (p & 3)) >> (4 * (p >> 2))) & nib;
-            unsigned v = 0;
-            _Pragma("unroll")
-            for (int k = 0; k < 4; k++) v |= ((unsigned)fmt_iq4_value((int)((n >> (8 * k)) & 0xF)) & 0xFFu) << (8 * k);
-            w[g] = (int)v;
-            sl[g] = (((blk[4 + g / 2] >> (4 * (g % 2))) & 0xF) | ((sh >> (2 * g)) & 3) << 4) - 32;
-        }
-        o0 = o1 = 0;
+        unsigned v = (kq_word(blk + (TYPE == T_Q5_K ? 48 : 16) + 32 * (g >> 1) + 4 * p) >> (4 * (g & 1))) & nib;
+        if (TYPE == T_Q5_K) v |= ((kq_word(blk + 16 + 4 * p) >> g) & one) << 4;
+        return (int)v;
     }
+    if (TYPE == T_Q6_K) {
+        int half = g >> 2, quarter = g & 3;
+        unsigned lo = (kq_word(blk + 64 * half + 32 * (quarter & 1) + 4 * p) >> (quarter >= 2 ? 4 : 0)) & nib;
+        return (int)(lo | ((kq_word(blk + 128 + 32 * half + 4 * p) >> (2 * quarter)) & two) << 4);
+    }
+    if (TYPE == T_Q3_K)
+        return (int)(((kq_word(blk + 32 + 32 * (g >> 2) + 4 * p) >> (2 * (g & 3))) & two) | ((kq_word(blk + 4 * p) >> g) & one) << 2);
+    if (TYPE == T_Q2_K) return (int)((kq_word(blk + 16 + 32 * (g >> 2) + 4 * p) >> (2 * (g & 3))) & two);
+    // IQ4_XS: the nibbles of columns 4p … are bytes 4(p % 4) … of group g, low nibbles for p < 4
+    unsigned n = (kq_word(blk + 8 + 16 * g + 4 * (p & 3)) >> (4 * (p >> 2))) & nib, v = 0;
+    _Pragma("unroll")
+    for (int k = 0; k < 4; k++) v |= ((unsigned)fmt_iq4_value((int)((n >> (8 * k)) & 0xF)) & 0xFFu) << (8 * k);
+    return (int)v;
+}
+// The scale of 16-column group j (formats with one per 32 columns: that one) and its minimum (Q2_K per 16,
+// Q4_K/Q5_K per 32; 0 for the others).
+template <int TYPE>
+DEV int kq_scale16(const u8* blk, int j) {
+    int sc, m;
+    if (TYPE == T_Q4_K || TYPE == T_Q5_K) { fmt_scale_min_k4(j >> 1, blk + 4, &sc, &m); return sc; }
+    if (TYPE == T_Q6_K) return ((const signed char*)blk)[192 + j];
+    if (TYPE == T_Q3_K) return q3_k_scale(blk + 96, j);
+    if (TYPE == T_Q2_K) return blk[j] & 0xF;
+    unsigned sh = (unsigned)blk[2] | (unsigned)blk[3] << 8;  // IQ4_XS
+    int g = j >> 1;
+    return (((blk[4 + g / 2] >> (4 * (g % 2))) & 0xF) | ((sh >> (2 * g)) & 3) << 4) - 32;
+}
+template <int TYPE>
+DEV int kq_minimum16(const u8* blk, int j) {
+    int sc, m;
+    if (TYPE == T_Q4_K || TYPE == T_Q5_K) { fmt_scale_min_k4(j >> 1, blk + 4, &sc, &m); return m; }
+    return TYPE == T_Q2_K ? blk[j] >> 4 : 0;
+}
+// Lane p's part of one super-block: values w[g] (columns 32g + 4p …), their scales sl[g], and the scales of
+// its offset or minimum terms o0, o1 (Q6_K/Q3_K: scales 2p, 2p + 1; Q2_K: minima 2p, 2p + 1; Q4_K/Q5_K:
+// minimum p).
+template <int TYPE>
+DEV void kq_lane(const u8* blk, int p, int* w, int* sl, int& o0, int& o1) {
+    _Pragma("unroll")
+    for (int g = 0; g < 8; g++) {
+        w[g] = kq_values<TYPE>(blk, g, p);
+        sl[g] = kq_scale16<TYPE>(blk, 2 * g + (p >> 2));
+    }
+    bool offsets = TYPE == T_Q6_K || TYPE == T_Q3_K;
+    o0 = offsets ? kq_scale16<TYPE>(blk, 2 * p) : kq_minimum16<TYPE>(blk, 2 * p);
+    o1 = offsets ? kq_scale16<TYPE>(blk, 2 * p + 1) : TYPE == T_Q2_K ? kq_minimum16<TYPE>(blk, 2 * p + 1) : 0;
 }
 // d (or dmin) of super-block b of a row: each lane reads them for every super-block it chains.
 template <int TYPE>
@@ -924,12 +934,145 @@ DEV void matmul_nibbles(const u8* W, unsigned long long rowBytes, const signed c
     }
 }
 
+// Prompt batches of the super-block formats in the order of the CPU engine's prompt panels (matvec_kquant's
+// one chain per row and token): as matmul_nibbles, a block of 128 threads takes 64 rows × 64 tokens, 32 chains
+// per thread (tile_row, tile_token). Half a super-block (4 sub-blocks of 32 columns) at a time is staged in
+// shared memory, the weights as signed bytes — Q6_K's and Q3_K's with their offsets taken off (q − 32,
+// v − 4: Σ s·(q − 32)·a is the integer the CPU forms) — with the scale of each 16 columns; each 16 columns'
+// integer sum comes from the int8 tensor cores (the sm_75 module) or dp4a and is scaled into the chain's S.
+// The minima's Σ m·Σa (per 16 or 32 columns) is formed at the end of each super-block from the rows' minima
+// and the tokens' sums of 16 columns, kept in shared memory for the whole super-block.
+template <int TYPE, bool TENSOR>
+DEV void matmul_superblocks(const u8* W, unsigned long long rowBytes, const signed char* xq, const float* xs, float* y,
+                            int rows, int cols, int ntok) {
+    enum { KB = 4, STRIDE = 12, MINIMA = TYPE == T_Q2_K || TYPE == T_Q4_K || TYPE == T_Q5_K };
+    SHARED __attribute__((aligned(16))) int kw[KB][64][STRIDE], ka[KB][64][STRIDE];
+    SHARED int kscale[KB][64][2], kmin[16][64], ksum[16][64];
+    SHARED float kd[64], kdm[64], kdx[64];
+    int t = tid();
+    int r0 = bidx() * 64, t0 = bidy() * 64, blocks = cols / 32, bytes = fmt_block_bytes(TYPE);
+    float acc[4][8];
+    int S[4][8];
+    _Pragma("unroll")
+    for (int k = 0; k < 4; k++) {
+        _Pragma("unroll")
+        for (int l = 0; l < 8; l++) { acc[k][l] = 0; S[k][l] = 0; }
+    }
+    for (int c0 = 0; c0 < blocks; c0 += KB) {  // rows are whole super-blocks: every stage has 4 sub-blocks
+        int super = c0 / 8;
+        sync_block();  // the previous stage is read
+        // Thread t stages sub-block t % 4 of row and token t / 4, then of row and token 32 + t / 4 (rows and
+        // tokens past the last repeat the last one; their results are not stored).
+        for (int p = t; p < 64 * KB; p += 128) {
+            int i = p / KB, b = p % KB, j = c0 % 8 + b;  // j: the sub-block within the super-block
+            int r = r0 + i < rows ? r0 + i : rows - 1, tok = t0 + i < ntok ? t0 + i : ntok - 1;
+            const u8* blk = W + (unsigned long long)r * rowBytes + (unsigned long long)super * bytes;
+            _Pragma("unroll")
+            for (int k = 0; k < 8; k++) {
+                unsigned v = (unsigned)kq_values<TYPE>(blk, j, k);
+                if (TYPE == T_Q6_K) v = (v + 0x60606060u) ^ 0x80808080u;  // q − 32 in each byte, no carries
+                if (TYPE == T_Q3_K) v = (v + 0x7C7C7C7Cu) ^ 0x80808080u;  // v − 4
+                kw[b][i][k] = (int)v;
+            }
+            kscale[b][i][0] = kq_scale16<TYPE>(blk, 2 * j);
+            kscale[b][i][1] = kq_scale16<TYPE>(blk, 2 * j + 1);
+            const uint4* a = (const uint4*)(xq + (unsigned long long)tok * cols + 32 * (c0 + b));
+            uint4 a0 = a[0], a1 = a[1];
+            *(uint4*)&ka[b][i][0] = a0;
+            *(uint4*)&ka[b][i][4] = a1;
+            if (MINIMA) {
+                kmin[2 * j][i] = kq_minimum16<TYPE>(blk, 2 * j);
+                kmin[2 * j + 1][i] = kq_minimum16<TYPE>(blk, 2 * j + 1);
+                ksum[2 * j][i] = byte_sum(a0.x) + byte_sum(a0.y) + byte_sum(a0.z) + byte_sum(a0.w);
+                ksum[2 * j + 1][i] = byte_sum(a1.x) + byte_sum(a1.y) + byte_sum(a1.z) + byte_sum(a1.w);
+            }
+            if (j == 0) {
+                kd[i] = kq_scale<TYPE>(W + (unsigned long long)r * rowBytes, super, false);
+                if (MINIMA) kdm[i] = kq_scale<TYPE>(W + (unsigned long long)r * rowBytes, super, true);
+                kdx[i] = xs[(unsigned long long)tok * blocks + 8 * super];
+            }
+        }
+        sync_block();
+        if constexpr (TENSOR) {
+            int lane = t & 31, g = lane >> 2, q = lane & 3, t16 = 16 * (t >> 5);
+            for (int b = 0; b < KB; b++) {
+                int bt[2][2];
+                _Pragma("unroll")
+                for (int tt = 0; tt < 2; tt++) {
+                    bt[tt][0] = ka[b][t16 + 8 * tt + g][q];
+                    bt[tt][1] = ka[b][t16 + 8 * tt + g][4 + q];
+                }
+                _Pragma("unroll")
+                for (int rt = 0; rt < 8; rt++) {
+                    int row = 8 * rt + g, c[2][2][2];
+                    int s0 = kscale[b][row][0], s1 = kscale[b][row][1];
+                    mma_halves(c, kw[b][row][q], kw[b][row][4 + q], bt);
+                    _Pragma("unroll")
+                    for (int tt = 0; tt < 2; tt++) {
+                        _Pragma("unroll")
+                        for (int i = 0; i < 2; i++) S[rt / 2][4 * (rt % 2) + 2 * tt + i] += s0 * c[tt][0][i] + s1 * c[tt][1][i];
+                    }
+                }
+            }
+        } else {
+            int ty = t >> 3, tx = t & 7;
+            for (int b = 0; b < KB; b++) {
+                uint4 w[4][2];
+                int s0[4], s1[4];
+                _Pragma("unroll")
+                for (int k = 0; k < 4; k++) {
+                    w[k][0] = *(const uint4*)&kw[b][ty + 16 * k][0];
+                    w[k][1] = *(const uint4*)&kw[b][ty + 16 * k][4];
+                    s0[k] = kscale[b][ty + 16 * k][0];
+                    s1[k] = kscale[b][ty + 16 * k][1];
+                }
+                _Pragma("unroll")
+                for (int l = 0; l < 8; l++) {
+                    int j = tx + 8 * l;
+                    uint4 a0 = *(const uint4*)&ka[b][j][0], a1 = *(const uint4*)&ka[b][j][4];
+                    _Pragma("unroll")
+                    for (int k = 0; k < 4; k++) {
+                        int lo = dot4((int)w[k][0].x, (int)a0.x, dot4((int)w[k][0].y, (int)a0.y,
+                                 dot4((int)w[k][0].z, (int)a0.z, dot4((int)w[k][0].w, (int)a0.w, 0))));
+                        int hi = dot4((int)w[k][1].x, (int)a1.x, dot4((int)w[k][1].y, (int)a1.y,
+                                 dot4((int)w[k][1].z, (int)a1.z, dot4((int)w[k][1].w, (int)a1.w, 0))));
+                        S[k][l] += s0[k] * lo + s1[k] * hi;
+                    }
+                }
+            }
+        }
+        if (c0 % 8 == KB) {  // the super-block's last stage: its chain steps
+            _Pragma("unroll")
+            for (int k = 0; k < 4; k++) {
+                _Pragma("unroll")
+                for (int l = 0; l < 8; l++) {
+                    int row = tile_row<TENSOR>(k, l), tok = tile_token<TENSOR>(k, l);
+                    float dx = kdx[tok];
+                    acc[k][l] = __builtin_fmaf(kd[row] * dx, (float)S[k][l], acc[k][l]);
+                    S[k][l] = 0;
+                    if (MINIMA) {
+                        int M = 0;
+                        for (int jj = 0; jj < 16; jj++) M += kmin[jj][row] * ksum[jj][tok];
+                        acc[k][l] = __builtin_fmaf(-(kdm[row] * dx), (float)M, acc[k][l]);
+                    }
+                }
+            }
+        }
+    }
+    _Pragma("unroll")
+    for (int k = 0; k < 4; k++) {
+        _Pragma("unroll")
+        for (int l = 0; l < 8; l++) {
+            int r = r0 + tile_row<TENSOR>(k, l), tok = t0 + tile_token<TENSOR>(k, l);
+            if (r < rows && tok < ntok) y[(unsigned long long)tok * rows + r] = acc[k][l];
+        }
+    }
+}
+
 // Q8_0 and F16 batches of any size go through mb_* (the CPU's orders; Q8_0 from the rounding's integers):
 // their tiled kernels are empty and fail if launched. Q4_0 and Q4_1 (also from the integers) have a tiled
 // kernel in the CPU's order, matmul_nibbles: mm_ sums each block on the int8 tensor cores where the module
-// has them (INT8_MMA), ms_ on the CUDA cores. The super-block formats' batches go through mb_* too, from the
-// integers (matvec_kquant); their tiles (mm_, ms_: F16 values, their own order) remain for comparison
-// (worker.c, prompt_route).
+// has them (INT8_MMA), ms_ on the CUDA cores; so have the super-block formats (matmul_superblocks).
 #define NIBBLES(TYPE) ((TYPE) == T_Q4_0 || (TYPE) == T_Q4_1)
 #define INTEGER_ACTIVATIONS(TYPE) ((TYPE) == T_Q8_0 || NIBBLES(TYPE) || KQUANT_CPU_ORDER(TYPE))
 #define CPU_ORDER_ONLY(TYPE) ((TYPE) == T_Q8_0 || (TYPE) == T_F16)
@@ -965,14 +1108,16 @@ DEV void matmul_nibbles(const u8* W, unsigned long long rowBytes, const signed c
     }                                                                                                     \
     KERNEL LAUNCH_BOUNDS(128, 3) void mm_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
-        if (CPU_ORDER_ONLY(TYPE)) fail_launch(NOT_TILED);                                                 \
-        else if (NIBBLES(TYPE)) matmul_nibbles<TYPE, HAVE_INT8_MMA>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
+        if constexpr (CPU_ORDER_ONLY(TYPE)) fail_launch(NOT_TILED);                                       \
+        else if constexpr (NIBBLES(TYPE)) matmul_nibbles<TYPE, HAVE_INT8_MMA>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
+        else if constexpr (KQUANT_CPU_ORDER(TYPE)) matmul_superblocks<TYPE, HAVE_INT8_MMA>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
         else matmul<TYPE>(W, rowBytes, x, corr, y, rows, cols, ntok);                                     \
     }                                                                                                     \
     KERNEL LAUNCH_BOUNDS(128, 4) void ms_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
-        if (CPU_ORDER_ONLY(TYPE)) fail_launch(NOT_TILED);                                                 \
-        else if (NIBBLES(TYPE)) matmul_nibbles<TYPE, false>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
+        if constexpr (CPU_ORDER_ONLY(TYPE)) fail_launch(NOT_TILED);                                       \
+        else if constexpr (NIBBLES(TYPE)) matmul_nibbles<TYPE, false>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
+        else if constexpr (KQUANT_CPU_ORDER(TYPE)) matmul_superblocks<TYPE, false>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
         else matmul_simt<TYPE>(W, rowBytes, x, corr, y, rows, cols, ntok);                                \
     }
 

@@ -397,33 +397,28 @@ static void profile_print(void) {
     }
 }
 
-// Prompt routes (SWIFTFILE_GPU_MATMUL), to compare on a GPU. Unset: Q4_0 and Q4_1 on their int8 tiles; the
-// super-block formats (Q2_K … Q6_K, IQ4_XS), Q8_0 and F16 through the batched matrix-vector kernel — all in
-// the CPU engine's orders — and the other formats on the tensor-core tiles (F16 pairs, mm_*). simt: every
-// tile on the CUDA cores (ms_*); matvec: Q4_0 and Q4_1 through the batched kernel too; tile: the
-// super-block formats on the tiles of the other formats (their own summation order, not the CPU's bits).
-enum { ROUTE_DEFAULT, ROUTE_SIMT, ROUTE_MATVEC, ROUTE_TILE };
+// Prompt routes (SWIFTFILE_GPU_MATMUL), to compare on a GPU. Unset: Q4_0, Q4_1 and the super-block formats
+// (Q2_K … Q6_K, IQ4_XS) on their integer tiles, Q8_0 and F16 through the batched matrix-vector kernel — all
+// in the CPU engine's orders — and the other formats on the tensor-core tiles (F16 pairs, mm_*). simt: every
+// tile on the CUDA cores (ms_*); matvec: the integer tiles' formats through the batched kernel too.
+enum { ROUTE_DEFAULT, ROUTE_SIMT, ROUTE_MATVEC };
 static int g_route = -1;  // read once; the self-test sets it per run
 static int prompt_route(void) {
     if (g_route < 0) {
         const char* choice = getenv("SWIFTFILE_GPU_MATMUL");
         g_route = !choice ? ROUTE_DEFAULT : strcmp(choice, "simt") == 0 ? ROUTE_SIMT
-                : strcmp(choice, "matvec") == 0 ? ROUTE_MATVEC : strcmp(choice, "tile") == 0 ? ROUTE_TILE : ROUTE_DEFAULT;
+                : strcmp(choice, "matvec") == 0 ? ROUTE_MATVEC : ROUTE_DEFAULT;
     }
     return g_route;
 }
 static const char* tiled_prefix(void) { return prompt_route() == ROUTE_SIMT ? "ms" : "mm"; }
 
 // The formats whose products follow the CPU engine's order from the rounding's integers (kernels.cu:
-// matvec_q8_0, matvec_nibbles, matvec_kquant); for the super-block formats not on the tiles of the tile and
-// simt routes.
+// matvec_q8_0, matvec_nibbles, matvec_kquant, matmul_nibbles, matmul_superblocks).
 static int kquant_cpu_order(int type) {
     return type == T_Q2_K || type == T_Q3_K || type == T_Q4_K || type == T_Q5_K || type == T_Q6_K || type == T_IQ4_XS;
 }
-static int takes_integers(int type, int n) {
-    if (kquant_cpu_order(type)) return n <= 8 || !(prompt_route() == ROUTE_TILE || prompt_route() == ROUTE_SIMT);
-    return type == T_Q8_0 || type == T_Q4_0 || type == T_Q4_1;
-}
+static int takes_integers(int type) { return type == T_Q8_0 || type == T_Q4_0 || type == T_Q4_1 || kquant_cpu_order(type); }
 
 static int launch(CUfunction f, unsigned gx, unsigned gy, unsigned block, void** args) {
     int slot = profile_slot(f);
@@ -439,7 +434,7 @@ static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
     unsigned long long rb = m->row_bytes;
     int rows = m->rows, cols = m->cols;
     CUdeviceptr corr = m->act == 5 ? M.xc : 0;  // x was rounded as Q8_1 (project): its sum corrections
-    int integers = takes_integers(m->type, n);
+    int integers = takes_integers(m->type);
     if (integers) {  // the rounding's int8 values and scales rather than x's values
         x = M.xq;
         corr = M.xc;
@@ -448,9 +443,7 @@ static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
     g_events.next_bytes = (double)rows * (double)rb;
     // Formats in the CPU's order without a tile in that order take the batched matrix-vector kernel for
     // prompts too, 8 tokens per block row (prompt_route).
-    int route = prompt_route();
-    int by_matvec = m->type == T_Q8_0 || m->type == T_F16 || (kquant_cpu_order(m->type) && integers) ||
-                    ((m->type == T_Q4_0 || m->type == T_Q4_1) && route == ROUTE_MATVEC);
+    int by_matvec = m->type == T_Q8_0 || m->type == T_F16 || (integers && prompt_route() == ROUTE_MATVEC);
     // Q8_0's one-token kernel gives each 8-lane group a row (16 per block), the others a warp (4).
     unsigned per_block = m->type == T_Q8_0 && n == 1 ? 16 : 4;
     if (n > 8 && by_matvec) return launch(m->mb, ((unsigned)rows + per_block - 1) / per_block, (unsigned)(n + 7) / 8, 128, args);
@@ -1085,18 +1078,16 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
     if (function(&m.mb, fn)) { printf("FAIL %s: %s\n", fn, g_error); return 1; }
     snprintf(fn, sizeof fn, "mm_%s", kernel_suffix(type));
     if (function(&m.mm, fn)) { printf("FAIL %s: %s\n", fn, g_error); return 1; }
-    // every count on the default routes, then the tiled counts again on the CUDA-core tiles, and for Q4_K and
-    // Q6_K (whose default prompt route is the batched matrix-vector kernel) on the tensor-core tiles too
+    // every count on the default routes, then the tiled counts again on the CUDA-core tiles
     int counted = (int)(sizeof counts / sizeof counts[0]);
-    int runs = counted + 3 + (kquant_cpu_order(type) ? 3 : 0);
-    for (int run = 0; run < runs; run++) {
-        int simt = run >= counted && run < counted + 3, tile = run >= counted + 3;
-        int n = run < counted ? counts[run] : counts[4 + (run - counted) % 3];
-        g_route = simt ? ROUTE_SIMT : tile ? ROUTE_TILE : ROUTE_DEFAULT;
+    for (int run = 0; run < counted + 3; run++) {
+        int simt = run >= counted;
+        int n = simt ? counts[4 + run - counted] : counts[run];
+        g_route = simt ? ROUTE_SIMT : ROUTE_DEFAULT;
         snprintf(fn, sizeof fn, "%s_%s", simt ? "ms" : "mm", kernel_suffix(type));
         if (function(&m.mm, fn)) { printf("FAIL %s: %s\n", fn, g_error); failures++; break; }
         for (size_t k = 0; k < (size_t)n * cols; k++) x[k] = frand();
-        int integers = takes_integers(type, n), blocks = cols / 32;
+        int integers = takes_integers(type), blocks = cols / 32;
         signed char* q = NULL;
         float* d = NULL;
         if (integers) {
@@ -1146,10 +1137,10 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
         if (status || cu.CtxSynchronize()) { printf("FAIL %s n=%d: %s\n", name, n, g_error); failures++; free(q); free(d); continue; }
         cu.MemcpyDtoH(y, dy, (size_t)n * rows * 4);
         char what[64];
-        const char* kind = n <= 8 || type == T_Q8_0 || type == T_F16 || (kquant_cpu_order(type) && integers) ? "matvec" : simt ? "tile, simt" : "tile";
+        const char* kind = n <= 8 || type == T_Q8_0 || type == T_F16 ? "matvec" : simt ? "tile, simt" : "tile";
         snprintf(what, sizeof what, "%s %dx%d n=%d (%s)", name, rows, cols, n, kind);
         failures += check(what, y, ref, NULL, (size_t)n * rows, 2e-5);
-        if (kquant_cpu_order(type) && integers) {
+        if (kquant_cpu_order(type)) {
             // the CPU engine's order, computed here the way its kernels compute it: the same bits
             int same = 1;
             for (int t = 0; t < n && same; t++)

@@ -235,20 +235,17 @@ speed=()
 for name in synth-1b-q4_0 synth-1b-q4_k_m synth-1b-f16 smol; do
     if [ "$name" = smol ]; then m="$smol"; else m="$models/$name.gguf"; fi
     [ -n "$m" ] && [ -s "$m" ] || { speed+=("$name: no model"); continue; }
-    # default; simt: prompt tiles on the CUDA cores instead of the tensor cores (int8 for Q4_0/Q4_1; for
-    # Q4_K/Q6_K, whose default is the batched matrix-vector kernel, F16 values in their own order); tile:
-    # Q4_K/Q6_K prompts on the F16-pair tensor-core tiles (their own order); matvec: Q4_0/Q4_1 prompts
-    # through the batched matrix-vector kernel instead of their tile (in the CPU's order)
+    # default; simt: the integer prompt tiles (Q4_0/Q4_1, the K-quants) on the CUDA cores (dp4a) instead of
+    # the int8 tensor cores; matvec: those prompts through the batched matrix-vector kernel (all three in the
+    # CPU's order)
     case "$name" in
-        synth-1b-q4_k_m) variants=("default" "tile" "simt") ;;
-        synth-1b-q4_0|smol) variants=("default" "simt" "matvec") ;;
+        synth-1b-q4_0|synth-1b-q4_k_m|smol) variants=("default" "simt" "matvec") ;;
         *) variants=("default") ;;
     esac
     for variant in "${variants[@]}"; do
         env=(SWIFTFILE_GPU_PROFILE=1)
         [ "$variant" = simt ] && env+=(SWIFTFILE_GPU_MATMUL=simt)
         [ "$variant" = matvec ] && env+=(SWIFTFILE_GPU_MATMUL=matvec)
-        [ "$variant" = tile ] && env+=(SWIFTFILE_GPU_MATMUL=tile)
         env "${env[@]}" "$run" --bench -m "$m" -ngl 999 --gpu nvidia -p 512 -n 128 -r 3 -o json > "$out/bench-$name-$variant.json" 2> "$out/bench-$name-$variant.err"
         speed+=("$name swiftfile ($variant): $(ours "$out/bench-$name-$variant.json"); $(grep -m1 -o 'offloaded.*' "$out/bench-$name-$variant.err")")
     done

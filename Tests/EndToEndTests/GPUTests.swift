@@ -140,14 +140,14 @@ final class GPUTests: XCTestCase {
         // tiled counts of each again on the CUDA-core kernel, Q4_0's and Q4_1's two tiles against their
         // batched matrix-vector kernel bit for bit (2 formats × 2 matrices × 3 counts × 2 tiles), the same 16
         // checks again for both on a 40 × 1120 matrix (two 32-block chunks per row); the 6 super-block formats
-        // (Q2_K … Q6_K, IQ4_XS) each with the 3 tiled counts on the tensor-core tiles too, the 7 counts of
-        // their default route against the CPU engine's order computed on the host bit for bit, and all of
-        // that again on a 40 × 1280 matrix (10 + 3 + 7); 6 rounding modes, the Q8_1 sum corrections and
+        // (Q2_K … Q6_K, IQ4_XS) each with its 10 runs (both tiles too) against the CPU engine's order computed
+        // on the host bit for bit, and all of that again on a 40 × 1280 matrix (10 + 10); 6 rounding modes,
+        // the Q8_1 sum corrections and
         // the integers and scales of modes 3 and 6; the norm of a 2048-wide row in 7 modes (0…6), its
         // corrections and the integers of modes 3 and 6; Q4_1 and Q5_1 against Q8_1 activations (4 runs
         // each); 5 attention shapes, each plain and with its output rounded as Q8_0, and the 4 of at most 8
         // tokens split into 3 and 8 ranges.
-        XCTAssertEqual(checks.count, (15 + 9) * (7 + 3) + 2 * 2 * 3 * 2 + 2 * 16 + 6 * (3 + 7 + 20) + 6 + 1 + 2 + 7 + 1 + 2 + 2 * 4 + 5 * 2 + 4 * 2, r.stdout)
+        XCTAssertEqual(checks.count, (15 + 9) * (7 + 3) + 2 * 2 * 3 * 2 + 2 * 16 + 6 * (10 + 20) + 6 + 1 + 2 + 7 + 1 + 2 + 2 * 4 + 5 * 2 + 4 * 2, r.stdout)
     }
 
     /// The whole GPU path — runner ↔ worker protocol, upload, the forward pass's launch sequence, CUDA graph
