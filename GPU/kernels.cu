@@ -163,9 +163,6 @@ DEV float block_max(float v, float* scratch) {
 // and 2–8 (mb_*) are separate kernels: a kernel's register count is its widest path's, and the 8-token
 // path's 250 registers would leave a single-token decode two blocks per multiprocessor. (Q8_0, F16, Q4_0,
 // Q4_1 and the super-block formats have their own layouts below, in the CPU engine's summation orders.)
-// 256-weight super-blocks (K-quants, IQ4_XS): their decoding needs more registers.
-#define SUPER_BLOCKS(TYPE) ((TYPE) == T_Q2_K || (TYPE) == T_Q3_K || (TYPE) == T_Q4_K || (TYPE) == T_Q5_K || \
-                            (TYPE) == T_Q6_K || (TYPE) == T_IQ4_XS)
 template <int TYPE, int NT>
 DEV void matvec_chunk(const u8* row, const float* x, const float* corr, int cols, int c, int part, float* acc) {
     float w[4];
@@ -589,16 +586,12 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const 
         matvec_f16_batch<NT>(row, x, y, rows, cols, r, lane);
         return;
     }
-    // With one or two tokens a step has little to load: unrolled, four chunks' weight loads (two for the
-    // super-block formats, whose scale decoding takes many registers) are in flight at once instead of one
-    // memory latency per step, with no register spills within the launch bounds below (ptxas -v, sm_90).
-    // More tokens load more per step already, and unrolling every variant would double the PTX the driver
-    // compiles at start-up.
-    if (NT <= 2 && !SUPER_BLOCKS(TYPE)) {
+    // With one or two tokens a step has little to load: unrolled, four chunks' weight loads are in flight at
+    // once instead of one memory latency per step, with no register spills within the launch bounds below
+    // (ptxas -v, sm_90). More tokens load more per step already, and unrolling every variant would double
+    // the PTX the driver compiles at start-up.
+    if (NT <= 2) {
         _Pragma("unroll 4")
-        for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, corr, cols, c, part, acc);
-    } else if (NT <= 2) {
-        _Pragma("unroll 2")
         for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, corr, cols, c, part, acc);
     } else {
         for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, corr, cols, c, part, acc);
@@ -1078,7 +1071,7 @@ DEV void matmul_superblocks(const u8* W, unsigned long long rowBytes, const sign
 #define CPU_ORDER_ONLY(TYPE) ((TYPE) == T_Q8_0 || (TYPE) == T_F16)
 #define NOT_TILED "Q8_0 and F16 take no tiled kernel: their batches go through mb_*"
 #define MATRIX_KERNELS(name, TYPE)                                                                          \
-    KERNEL LAUNCH_BOUNDS(128, SUPER_BLOCKS(TYPE) ? 5 : 8) void mv_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
+    KERNEL LAUNCH_BOUNDS(128, KQUANT_CPU_ORDER(TYPE) ? 5 : 8) void mv_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
         (void)ntok;                                                                                       \
         if (TYPE == T_Q8_0) /* int8 activations and scales; 16 rows per block */                          \
