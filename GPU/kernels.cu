@@ -238,15 +238,22 @@ DEV void matvec_q8_0_rows(const u8* W, unsigned long long rowBytes, const signed
     if (part == 0 && r < rows) y[r] = s;
 }
 
-// Q4_0 and Q4_1 weights against the rounding's int8 activations in the CPU engine's order (its interleaved
-// kernels, as llama.cpp's repacked ones): per row and token one chain over the blocks in order,
-// fma(d_w·d_x, Σ q_w·q_x, chain), the block's integer sum exact (Q4_0's nibbles less 8); Q4_1 adds a second
+// Q4_0, Q4_1 and IQ4_NL weights against the rounding's int8 activations in the CPU engine's order (its
+// interleaved kernels, as llama.cpp's repacked ones): per row and token one chain over the blocks in order,
+// fma(d_w·d_x, Σ q_w·q_x, chain), the block's integer sum exact (Q4_0's nibbles less 8, IQ4_NL's the
+// levels they index); Q4_1 adds a second
 // chain of m_w·s_x at the end, s_x the block's f16 sum of the activations. The rounding (round_row, mode 3
-// for Q4_0, 6 for Q4_1) leaves the integers and per block d_x (mode 6: the unrounded amax/127, from which
+// for Q4_0 and IQ4_NL, 6 for Q4_1) leaves the integers and per block d_x (mode 6: the unrounded amax/127, from which
 // d_x and s_x are rounded as the CPU rounds them).
 // The 4-byte words of a block's 32 nibbles as signed bytes: lo[k] elements 4k…4k+3, hi[k] elements 16+4k…
-// (byte j of a block holds element j in its low nibble and j + 16 in its high one). Q4_0: f16 d, then the
-// bytes (2-byte aligned); Q4_1: f16 d, f16 m, then the bytes (4-byte aligned).
+// (byte j of a block holds element j in its low nibble and j + 16 in its high one). Q4_0 and IQ4_NL: f16 d,
+// then the bytes (2-byte aligned); Q4_1: f16 d, f16 m, then the bytes (4-byte aligned).
+DEV unsigned iq4_levels(unsigned n) {  // each byte's index (0…15) to its level as a signed byte
+    unsigned v = 0;
+    _Pragma("unroll")
+    for (int k = 0; k < 4; k++) v |= ((unsigned)fmt_iq4_value((int)((n >> (8 * k)) & 0xF)) & 0xFFu) << (8 * k);
+    return v;
+}
 template <int TYPE>
 DEV void nibble_words(const u8* b, int* lo, int* hi) {
     _Pragma("unroll")
@@ -258,6 +265,10 @@ DEV void nibble_words(const u8* b, int* lo, int* hi) {
         if (TYPE == T_Q4_0) {  // n − 8 in each byte: n + 0x78 stays below 0x88, so no byte carries into the next
             l = (l + 0x78787878u) ^ 0x80808080u;
             h = (h + 0x78787878u) ^ 0x80808080u;
+        }
+        if (TYPE == T_IQ4_NL) {
+            l = iq4_levels(l);
+            h = iq4_levels(h);
         }
         lo[k] = (int)l;
         hi[k] = (int)h;
@@ -574,7 +585,7 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const 
     for (int t = 0; t < NT; t++) acc[t] = 0;
     int chunks = cols / 32;
     int part = lane & 7;
-    if (TYPE == T_Q4_0 || TYPE == T_Q4_1) {  // x: the int8 activations, corr: their block scales
+    if (TYPE == T_Q4_0 || TYPE == T_Q4_1 || TYPE == T_IQ4_NL) {  // x: the int8 activations, corr: their block scales
         matvec_nibbles<TYPE, NT>(W, rowBytes, (const signed char*)x, corr, y, rows, cols);
         return;
     }
@@ -825,7 +836,7 @@ DEV void mma_stage(const int (*sw)[12], const int (*sa)[12], const float* sdw, c
         }
     }
 }
-// Prompt batches of Q4_0 and Q4_1 in the CPU engine's order, as matvec_nibbles: a block of 128 threads takes
+// Prompt batches of Q4_0, Q4_1 and IQ4_NL in the CPU engine's order, as matvec_nibbles: a block of 128 threads takes
 // 64 rows × 64 tokens, each thread 32 of their chains (tile_row, tile_token). Four blocks
 // (128 columns) of weights and activations at a time are staged in shared memory as words of signed bytes
 // (the nibbles unpacked once per tile, not once per token), 48 bytes apart so that a warp's loads of 4 or 8
@@ -1063,10 +1074,10 @@ DEV void matmul_superblocks(const u8* W, unsigned long long rowBytes, const sign
 }
 
 // Q8_0 and F16 batches of any size go through mb_* (the CPU's orders; Q8_0 from the rounding's integers):
-// their tiled kernels are empty and fail if launched. Q4_0 and Q4_1 (also from the integers) have a tiled
+// their tiled kernels are empty and fail if launched. Q4_0, Q4_1 and IQ4_NL (also from the integers) have a tiled
 // kernel in the CPU's order, matmul_nibbles: mm_ sums each block on the int8 tensor cores where the module
 // has them (INT8_MMA), ms_ on the CUDA cores; so have the super-block formats (matmul_superblocks).
-#define NIBBLES(TYPE) ((TYPE) == T_Q4_0 || (TYPE) == T_Q4_1)
+#define NIBBLES(TYPE) ((TYPE) == T_Q4_0 || (TYPE) == T_Q4_1 || (TYPE) == T_IQ4_NL)
 #define INTEGER_ACTIVATIONS(TYPE) ((TYPE) == T_Q8_0 || NIBBLES(TYPE) || KQUANT_CPU_ORDER(TYPE))
 #define CPU_ORDER_ONLY(TYPE) ((TYPE) == T_Q8_0 || (TYPE) == T_F16)
 #define NOT_TILED "Q8_0 and F16 take no tiled kernel: their batches go through mb_*"

@@ -397,7 +397,7 @@ static void profile_print(void) {
     }
 }
 
-// Prompt routes (SWIFTFILE_GPU_MATMUL), to compare on a GPU. Unset: Q4_0, Q4_1 and the super-block formats
+// Prompt routes (SWIFTFILE_GPU_MATMUL), to compare on a GPU. Unset: Q4_0, Q4_1, IQ4_NL and the super-block formats
 // (Q2_K … Q6_K, IQ4_XS) on their integer tiles, Q8_0 and F16 through the batched matrix-vector kernel — all
 // in the CPU engine's orders — and the other formats on the tensor-core tiles (F16 pairs, mm_*). simt: every
 // tile on the CUDA cores (ms_*); matvec: the integer tiles' formats through the batched kernel too.
@@ -418,7 +418,8 @@ static const char* tiled_prefix(void) { return prompt_route() == ROUTE_SIMT ? "m
 static int kquant_cpu_order(int type) {
     return type == T_Q2_K || type == T_Q3_K || type == T_Q4_K || type == T_Q5_K || type == T_Q6_K || type == T_IQ4_XS;
 }
-static int takes_integers(int type) { return type == T_Q8_0 || type == T_Q4_0 || type == T_Q4_1 || kquant_cpu_order(type); }
+static int nibbles(int type) { return type == T_Q4_0 || type == T_Q4_1 || type == T_IQ4_NL; }
+static int takes_integers(int type) { return type == T_Q8_0 || nibbles(type) || kquant_cpu_order(type); }
 
 static int launch(CUfunction f, unsigned gx, unsigned gy, unsigned block, void** args) {
     int slot = profile_slot(f);
@@ -1149,7 +1150,7 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
             printf("%s %s %dx%d n=%d: the CPU engine's order %s\n", same ? "ok  " : "FAIL", name, rows, cols, n, same ? "bit for bit" : "differs");
             failures += !same;
         }
-        if ((type == T_Q4_0 || type == T_Q4_1) && n > 8) {
+        if (nibbles(type) && n > 8) {
             // both tiles and the batched matrix-vector kernel sum in the same order: the same bits
             float* again = malloc((size_t)n * rows * 4);
             int ntok = n;
@@ -1551,7 +1552,7 @@ static int selftest(const char* dir) {
         failures += selftest_matrix(dir, types[t].name, types[t].type, 80, 512);
         if (fmt_block_weights(types[t].type) == 32) failures += selftest_matrix(dir, types[t].name, types[t].type, 70, 96);
         // Q4_0/Q4_1 rows of more than one 32-block chunk (matvec_nibbles), the last one partial
-        if (types[t].type == T_Q4_0 || types[t].type == T_Q4_1) failures += selftest_matrix(dir, types[t].name, types[t].type, 40, 1120);
+        if (nibbles(types[t].type)) failures += selftest_matrix(dir, types[t].name, types[t].type, 40, 1120);
         // the super-block formats: 5 super-blocks per row, one step of the warp's 4 groups and a partial one
         if (kquant_cpu_order(types[t].type)) failures += selftest_matrix(dir, types[t].name, types[t].type, 40, 1280);
     }
