@@ -183,12 +183,40 @@ DEV void matvec_chunk(const u8* row, const float* x, const float* corr, int cols
 // takes columns 4g…4g+3 of each block as an exact integer sum s and adds d_w·d_x·s with one fused
 // multiply-add, block after block — then ((g0+g4)+(g2+g6))+((g1+g5)+(g3+g7)). Lane p of an 8-lane group is
 // chain p. The activations come as the rounding left them (round_row, mode 3): int8 values xq, cols per
-// token, and one f16-valued scale xd per 32-block.
-DEV float q8_0_chain_step(const u8* b, int part, int xq4, float dx, float chain) {
+// token, and one f16-valued scale xd per 32-block. Q5_0 (row kernel: batches of up to 3 tokens) and Q5_1
+// (every batch) sum in the same order on the CPU; Q5_1's lane 0 adds m_w·s_x after each block's step, its
+// activations as Q8_1 (mode 6: the unrounded amax/127 in xd, from which d_x and s_x = f16(Σq · amax/127)
+// are rounded).
+// The 4 bytes at `at` as one word (two 2-byte loads: Q6_K's, Q3_K's and Q5_0's blocks are only 2-byte aligned).
+DEV unsigned kq_word(const u8* at) { return (unsigned)*(const unsigned short*)at | (unsigned)*(const unsigned short*)(at + 2) << 16; }
+// Bits 0…3 of x into bit 4 of bytes 0…3 (Q5_0's and Q5_1's fifth bits).
+DEV unsigned fifth_bits(unsigned x) { return ((x & 1) | (x & 2) << 7 | (x & 4) << 14 | (x & 8) << 21) << 4; }
+// Columns 4·part … +3 of a Q8_0, Q5_0 or Q5_1 block as signed bytes (Q5_0's values less 16).
+template <int TYPE>
+DEV int legacy_word(const u8* b, int part) {
+    if (TYPE == T_Q8_0) return (int)kq_word(b + 2 + 4 * part);
+    enum { QH = TYPE == T_Q5_1 ? 4 : 2, QS = TYPE == T_Q5_1 ? 8 : 6 };
+    unsigned v = ((kq_word(b + QS + 4 * (part & 3)) >> (4 * (part >> 2))) & 0x0F0F0F0Fu) | fifth_bits((kq_word(b + QH) >> (4 * part)) & 0xF);
+    return (int)(TYPE == T_Q5_0 ? (v + 0x70707070u) ^ 0x80808080u : v);  // v − 16 in each byte, no carries
+}
+// Σ of the 4 signed byte products (as dot4, in plain arithmetic: inline asm is convergent to the compiler and
+// keeps the one-token loop below from unrolling).
+DEV int byte_products(int w, int a) {
     int sum = 0;
     _Pragma("unroll")
-    for (int i = 0; i < 4; i++) sum += (int)(signed char)b[2 + 4 * part + i] * (int)(signed char)(xq4 >> (8 * i));
-    return __builtin_fmaf(fmt_half(b) * dx, (float)sum, chain);
+    for (int i = 0; i < 4; i++) sum += (int)(signed char)(w >> (8 * i)) * (int)(signed char)(a >> (8 * i));
+    return sum;
+}
+template <int TYPE>
+DEV float q8_0_chain_step(const u8* b, int part, int xq4, float dx, float chain) {
+    if constexpr (TYPE == T_Q5_1) {  // d_x and s_x from the unrounded scale, s_x over the block's 32 integers
+        int q = dot4(0x01010101, xq4, 0);
+        q += shfl_xor(q, 4); q += shfl_xor(q, 2); q += shfl_xor(q, 1);
+        float sx = from_half(to_half((float)q * dx));
+        chain = __builtin_fmaf(fmt_half(b) * from_half(to_half(dx)), (float)byte_products(legacy_word<TYPE>(b, part), xq4), chain);
+        return chain + (part == 0 ? fmt_half(b + 2) * sx : 0.0f);
+    }
+    return __builtin_fmaf(fmt_half(b) * dx, (float)byte_products(legacy_word<TYPE>(b, part), xq4), chain);
 }
 DEV float q8_0_fold(float chain) {  // every lane of the group gets ((g0+g4)+(g2+g6))+((g1+g5)+(g3+g7))
     chain += shfl_xor(chain, 4);
@@ -198,7 +226,7 @@ DEV float q8_0_fold(float chain) {  // every lane of the group gets ((g0+g4)+(g2
 // The 4 int8 activations of lane `part` in block c of a token's row (one 4-byte load: rows are whole blocks).
 DEV int q8_0_activations(const signed char* xq, int c, int part) { return *(const int*)(xq + c * 32 + 4 * part); }
 // Several tokens: group k of the warp takes tokens k, k+4 of row r.
-template <int NT>
+template <int TYPE, int NT>
 DEV void matvec_q8_0(const u8* row, const signed char* xq, const float* xd, float* y, int rows, int cols, int r, int lane) {
     enum { PER_GROUP = (NT + 3) / 4 };
     int group = lane >> 3, part = lane & 7, chunks = cols / 32;
@@ -206,12 +234,12 @@ DEV void matvec_q8_0(const u8* row, const signed char* xq, const float* xd, floa
     _Pragma("unroll")
     for (int k = 0; k < PER_GROUP; k++) chain[k] = 0;
     for (int c = 0; c < chunks; c++) {
-        const u8* b = row + (unsigned long long)c * 34;
+        const u8* b = row + (unsigned long long)c * fmt_block_bytes(TYPE);
         _Pragma("unroll")
         for (int k = 0; k < PER_GROUP; k++) {
             int t = group + 4 * k < NT ? group + 4 * k : 0;
-            chain[k] = q8_0_chain_step(b, part, q8_0_activations(xq + (unsigned long long)t * cols, c, part),
-                                       xd[(unsigned long long)t * chunks + c], chain[k]);
+            chain[k] = q8_0_chain_step<TYPE>(b, part, q8_0_activations(xq + (unsigned long long)t * cols, c, part),
+                                             xd[(unsigned long long)t * chunks + c], chain[k]);
         }
     }
     _Pragma("unroll")
@@ -224,6 +252,7 @@ DEV void matvec_q8_0(const u8* row, const signed char* xq, const float* xd, floa
 // One token: each 8-lane group takes its own row, 16 rows per block of 4 warps (the several-token layout
 // would leave three groups of four idle). Groups past the last row compute the last row again without
 // storing it, so every lane of the warp reaches the fold's shuffles.
+template <int TYPE>
 DEV void matvec_q8_0_rows(const u8* W, unsigned long long rowBytes, const signed char* xq, const float* xd, float* y,
                           int rows, int cols) {
     int lane = tid() & 31, part = lane & 7;
@@ -231,9 +260,15 @@ DEV void matvec_q8_0_rows(const u8* W, unsigned long long rowBytes, const signed
     int rr = r < rows ? r : rows - 1;
     const u8* row = W + (unsigned long long)rr * rowBytes;
     float chain = 0;
-    _Pragma("unroll 4")
-    for (int c = 0; c < cols / 32; c++)
-        chain = q8_0_chain_step(row + (unsigned long long)c * 34, part, q8_0_activations(xq, c, part), xd[c], chain);
+    if constexpr (TYPE == T_Q5_1) {  // its shuffles (s_x) keep the loop rolled
+        for (int c = 0; c < cols / 32; c++)
+            chain = q8_0_chain_step<TYPE>(row + (unsigned long long)c * 24, part, q8_0_activations(xq, c, part), xd[c], chain);
+    } else {
+        enum { BYTES = TYPE == T_Q8_0 ? 34 : 22 };
+        _Pragma("unroll 4")
+        for (int c = 0; c < cols / 32; c++)
+            chain = q8_0_chain_step<TYPE>(row + (unsigned long long)c * BYTES, part, q8_0_activations(xq, c, part), xd[c], chain);
+    }
     float s = q8_0_fold(chain);
     if (part == 0 && r < rows) y[r] = s;
 }
@@ -247,7 +282,8 @@ DEV void matvec_q8_0_rows(const u8* W, unsigned long long rowBytes, const signed
 // d_x and s_x are rounded as the CPU rounds them).
 // The 4-byte words of a block's 32 nibbles as signed bytes: lo[k] elements 4k…4k+3, hi[k] elements 16+4k…
 // (byte j of a block holds element j in its low nibble and j + 16 in its high one). Q4_0 and IQ4_NL: f16 d,
-// then the bytes (2-byte aligned); Q4_1: f16 d, f16 m, then the bytes (4-byte aligned).
+// then the bytes (2-byte aligned); Q4_1: f16 d, f16 m, then the bytes (4-byte aligned); Q5_0 (its prompt
+// panels, batches from 4 tokens): f16 d, the fifth bits (u32), then the bytes.
 DEV unsigned iq4_levels(unsigned n) {  // each byte's index (0…15) to its level as a signed byte
     unsigned v = 0;
     _Pragma("unroll")
@@ -258,10 +294,13 @@ template <int TYPE>
 DEV void nibble_words(const u8* b, int* lo, int* hi) {
     _Pragma("unroll")
     for (int k = 0; k < 4; k++) {
-        unsigned w = TYPE == T_Q4_1 ? *(const unsigned*)(b + 4 + 4 * k)
-                                    : (unsigned)*(const unsigned short*)(b + 2 + 4 * k) |
-                                          (unsigned)*(const unsigned short*)(b + 4 + 4 * k) << 16;
+        unsigned w = TYPE == T_Q4_1 ? *(const unsigned*)(b + 4 + 4 * k) : kq_word(b + (TYPE == T_Q5_0 ? 6 : 2) + 4 * k);
         unsigned l = w & 0x0F0F0F0Fu, h = (w >> 4) & 0x0F0F0F0Fu;
+        if (TYPE == T_Q5_0) {  // the fifth bits, then v − 16 in each byte
+            unsigned qh = kq_word(b + 2);
+            l = ((l | fifth_bits((qh >> (4 * k)) & 0xF)) + 0x70707070u) ^ 0x80808080u;
+            h = ((h | fifth_bits((qh >> (16 + 4 * k)) & 0xF)) + 0x70707070u) ^ 0x80808080u;
+        }
         if (TYPE == T_Q4_0) {  // n − 8 in each byte: n + 0x78 stays below 0x88, so no byte carries into the next
             l = (l + 0x78787878u) ^ 0x80808080u;
             h = (h + 0x78787878u) ^ 0x80808080u;
@@ -283,7 +322,7 @@ SHARED int nibble_ints[4][8][33];
 template <int TYPE, int NT>
 DEV void matvec_nibbles(const u8* W, unsigned long long rowBytes, const signed char* xq, const float* xs, float* y,
                         int rows, int cols) {
-    enum { BLOCK = TYPE == T_Q4_1 ? 20 : 18 };
+    enum { BLOCK = TYPE == T_Q4_1 ? 20 : TYPE == T_Q5_0 ? 22 : 18 };
     float(*scaled)[8][33] = nibble_scaled, (*sums)[8][33] = nibble_sums, (*mins)[33] = nibble_mins;
     int(*ints)[8][33] = nibble_ints;
     int lane = tid() & 31, warp = tid() >> 5;
@@ -353,8 +392,6 @@ DEV void matvec_nibbles(const u8* W, unsigned long long rowBytes, const signed c
 //   fma(d_w·d_x, Σ_p L_p, chain), then for formats with minima fma(−(dmin·d_x), Σ_p n_p, chain).
 #define KQUANT_CPU_ORDER(TYPE) ((TYPE) == T_Q2_K || (TYPE) == T_Q3_K || (TYPE) == T_Q4_K || (TYPE) == T_Q5_K || \
                                 (TYPE) == T_Q6_K || (TYPE) == T_IQ4_XS)
-// The 4 bytes at `at` as one word (two 2-byte loads: Q6_K's and Q3_K's blocks are only 2-byte aligned).
-DEV unsigned kq_word(const u8* at) { return (unsigned)*(const unsigned short*)at | (unsigned)*(const unsigned short*)(at + 2) << 16; }
 DEV int byte_sum(unsigned a) { return dot4(0x01010101, (int)a, 0); }
 DEV int q3_k_scale(const u8* s, int j) {  // the 6-bit scale j of Q3_K's packed 12 bytes, less 32
     int low = j < 8 ? (s[j] & 0xF) : (s[j - 8] >> 4);
@@ -585,12 +622,13 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const 
     for (int t = 0; t < NT; t++) acc[t] = 0;
     int chunks = cols / 32;
     int part = lane & 7;
-    if (TYPE == T_Q4_0 || TYPE == T_Q4_1 || TYPE == T_IQ4_NL) {  // x: the int8 activations, corr: their block scales
+    // x: the int8 activations, corr: their block scales (Q5_0: the CPU's panel order from 4 tokens on)
+    if (TYPE == T_Q4_0 || TYPE == T_Q4_1 || TYPE == T_IQ4_NL || (TYPE == T_Q5_0 && batch >= 4)) {
         matvec_nibbles<TYPE, NT>(W, rowBytes, (const signed char*)x, corr, y, rows, cols);
         return;
     }
-    if (TYPE == T_Q8_0) {  // x: the int8 activations, corr: their scales (matvec_q8_0)
-        matvec_q8_0<NT>(row, (const signed char*)x, corr, y, rows, cols, r, lane);
+    if (TYPE == T_Q8_0 || TYPE == T_Q5_0 || TYPE == T_Q5_1) {
+        matvec_q8_0<TYPE, NT>(row, (const signed char*)x, corr, y, rows, cols, r, lane);
         return;
     }
     if (TYPE == T_F16) {  // the CPU's batch order, as part of a batch whatever NT (matvec_f16_batch)
@@ -850,7 +888,7 @@ DEV void mma_stage(const int (*sw)[12], const int (*sa)[12], const float* sdw, c
 template <int TYPE, bool TENSOR>
 DEV void matmul_nibbles(const u8* W, unsigned long long rowBytes, const signed char* xq, const float* xs, float* y,
                         int rows, int cols, int ntok) {
-    enum { KB = 4, STRIDE = 12, BLOCK = TYPE == T_Q4_1 ? 20 : 18 };
+    enum { KB = 4, STRIDE = 12, BLOCK = TYPE == T_Q4_1 ? 20 : TYPE == T_Q5_0 ? 22 : 18 };
     SHARED __attribute__((aligned(16))) int sw[KB][64][STRIDE], sa[KB][64][STRIDE];
     SHARED float sdw[KB][64], smw[KB][64], sdx[KB][64], ssx[KB][64];
     int t = tid();
@@ -1073,20 +1111,21 @@ DEV void matmul_superblocks(const u8* W, unsigned long long rowBytes, const sign
     }
 }
 
-// Q8_0 and F16 batches of any size go through mb_* (the CPU's orders; Q8_0 from the rounding's integers):
-// their tiled kernels are empty and fail if launched. Q4_0, Q4_1 and IQ4_NL (also from the integers) have a tiled
+// Q8_0, Q5_1 and F16 batches of any size go through mb_* (the CPU's orders; Q8_0 and Q5_1 from the rounding's
+// integers): their tiled kernels are empty and fail if launched. Q4_0, Q4_1, IQ4_NL and Q5_0 (also from the
+// integers) have a tiled
 // kernel in the CPU's order, matmul_nibbles: mm_ sums each block on the int8 tensor cores where the module
 // has them (INT8_MMA), ms_ on the CUDA cores; so have the super-block formats (matmul_superblocks).
-#define NIBBLES(TYPE) ((TYPE) == T_Q4_0 || (TYPE) == T_Q4_1 || (TYPE) == T_IQ4_NL)
-#define INTEGER_ACTIVATIONS(TYPE) ((TYPE) == T_Q8_0 || NIBBLES(TYPE) || KQUANT_CPU_ORDER(TYPE))
-#define CPU_ORDER_ONLY(TYPE) ((TYPE) == T_Q8_0 || (TYPE) == T_F16)
-#define NOT_TILED "Q8_0 and F16 take no tiled kernel: their batches go through mb_*"
+#define NIBBLES(TYPE) ((TYPE) == T_Q4_0 || (TYPE) == T_Q4_1 || (TYPE) == T_IQ4_NL || (TYPE) == T_Q5_0)
+#define CPU_ORDER_ONLY(TYPE) ((TYPE) == T_Q8_0 || (TYPE) == T_F16 || (TYPE) == T_Q5_1)
+#define INTEGER_ACTIVATIONS(TYPE) ((TYPE) == T_Q8_0 || (TYPE) == T_Q5_1 || NIBBLES(TYPE) || KQUANT_CPU_ORDER(TYPE))
+#define NOT_TILED "Q8_0, Q5_1 and F16 take no tiled kernel: their batches go through mb_*"
 #define MATRIX_KERNELS(name, TYPE)                                                                          \
     KERNEL LAUNCH_BOUNDS(128, KQUANT_CPU_ORDER(TYPE) ? 5 : 8) void mv_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
         (void)ntok;                                                                                       \
-        if (TYPE == T_Q8_0) /* int8 activations and scales; 16 rows per block */                          \
-            matvec_q8_0_rows(W, rowBytes, (const signed char*)x, corr, y, rows, cols);                    \
+        if (TYPE == T_Q8_0 || TYPE == T_Q5_0 || TYPE == T_Q5_1) /* int8 activations and scales; 16 rows per block */ \
+            matvec_q8_0_rows<TYPE>(W, rowBytes, (const signed char*)x, corr, y, rows, cols);              \
         else if (TYPE == T_F16) matvec_f16_single(W, rowBytes, x, y, rows, cols);                         \
         else matvec<TYPE, 1>(W, rowBytes, x, corr, y, rows, cols);                                        \
     }                                                                                                     \

@@ -240,8 +240,7 @@ static int activation_mode(int type) {
     case T_F16: return 1;
     case T_BF16: return 2;
     case T_Q4_0: case T_Q5_0: case T_Q8_0: case T_IQ4_NL: return 3;
-    case T_Q4_1: return 6;  // Q8_1 as integers and the blocks' unrounded scales (kernels.cu, matvec_nibbles)
-    case T_Q5_1: return 5;  // Q8_1: the Q8_0 values and each block's sum correction
+    case T_Q4_1: case T_Q5_1: return 6;  // Q8_1 as integers and the blocks' unrounded scales (matvec_nibbles, _q8_0)
     case T_Q2_K: case T_Q3_K: case T_Q4_K: case T_Q5_K: case T_Q6_K: case T_IQ4_XS: return 4;
     default: return 0;
     }
@@ -418,8 +417,10 @@ static const char* tiled_prefix(void) { return prompt_route() == ROUTE_SIMT ? "m
 static int kquant_cpu_order(int type) {
     return type == T_Q2_K || type == T_Q3_K || type == T_Q4_K || type == T_Q5_K || type == T_Q6_K || type == T_IQ4_XS;
 }
-static int nibbles(int type) { return type == T_Q4_0 || type == T_Q4_1 || type == T_IQ4_NL; }
-static int takes_integers(int type) { return type == T_Q8_0 || nibbles(type) || kquant_cpu_order(type); }
+static int nibbles(int type) { return type == T_Q4_0 || type == T_Q4_1 || type == T_IQ4_NL || type == T_Q5_0; }
+static int takes_integers(int type) { return type == T_Q8_0 || type == T_Q5_1 || nibbles(type) || kquant_cpu_order(type); }
+// Q8_0's order, 8 chains per row and token (kernels.cu, matvec_q8_0): Q5_0 for batches of up to 3 tokens.
+static int q8_0_order(int type) { return type == T_Q8_0 || type == T_Q5_0 || type == T_Q5_1; }
 
 static int launch(CUfunction f, unsigned gx, unsigned gy, unsigned block, void** args) {
     int slot = profile_slot(f);
@@ -444,9 +445,10 @@ static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
     g_events.next_bytes = (double)rows * (double)rb;
     // Formats in the CPU's order without a tile in that order take the batched matrix-vector kernel for
     // prompts too, 8 tokens per block row (prompt_route).
-    int by_matvec = m->type == T_Q8_0 || m->type == T_F16 || (integers && prompt_route() == ROUTE_MATVEC);
-    // Q8_0's one-token kernel gives each 8-lane group a row (16 per block), the others a warp (4).
-    unsigned per_block = m->type == T_Q8_0 && n == 1 ? 16 : 4;
+    int by_matvec = m->type == T_Q8_0 || m->type == T_Q5_1 || m->type == T_F16 || (integers && prompt_route() == ROUTE_MATVEC);
+    // Q8_0's one-token kernel (also Q5_0's and Q5_1's) gives each 8-lane group a row (16 per block), the
+    // others a warp (4).
+    unsigned per_block = q8_0_order(m->type) && n == 1 ? 16 : 4;
     if (n > 8 && by_matvec) return launch(m->mb, ((unsigned)rows + per_block - 1) / per_block, (unsigned)(n + 7) / 8, 128, args);
     if (n > 8) return launch(m->mm, (unsigned)(rows + 63) / 64, (unsigned)(n + 63) / 64, 128, args);
     if (n == 1) return launch(m->mv, ((unsigned)rows + per_block - 1) / per_block, 1, 128, args);
@@ -1046,6 +1048,37 @@ static float host_kquant_dot(int type, int n, const unsigned char* row, const si
     return s;
 }
 
+// A Q8_0, Q5_0 or Q5_1 row against Q8_0 (Q5_1: Q8_1) integers in the CPU engine's order (kernels.cu,
+// matvec_q8_0, matvec_nibbles; Sources/Tensors/AVX2: LegacyDots, the block panels), element by element: 8
+// chains of 4 columns per block, Q5_1's lane 0 adding m·s after each block; Q5_0 from 4 tokens one chain.
+// d: the f16-valued scales of Q8_0, the unrounded amax/127 of Q8_1.
+static float host_legacy_dot(int type, int n, const unsigned char* row, const signed char* q, const float* d, int cols) {
+    int bytes = fmt_block_bytes(type), one_chain = type == T_Q5_0 && n >= 4;
+    int qh_at = type == T_Q5_1 ? 4 : 2, qs_at = type == T_Q5_1 ? 8 : 6;
+    float lanes[8] = {0}, chain = 0;
+    for (int b = 0; b < cols / 32; b++) {
+        const unsigned char* blk = row + (size_t)bytes * b;
+        const signed char* a = q + 32 * b;
+        unsigned qh = blk[qh_at] | blk[qh_at + 1] << 8 | blk[qh_at + 2] << 16 | (unsigned)blk[qh_at + 3] << 24;
+        int L[8] = {0}, sum = 0, total = 0;
+        for (int e = 0; e < 32; e++) {
+            int v = type == T_Q8_0 ? (signed char)blk[2 + e] : (((blk[qs_at + (e & 15)] >> (4 * (e >> 4))) & 15) | (int)((qh >> e) & 1) << 4) - (type == T_Q5_0 ? 16 : 0);
+            L[e / 4] += v * a[e];
+            sum += a[e];
+        }
+        float dw = fmt_half(blk), dx = type == T_Q5_1 ? half_round(d[b]) : d[b];
+        if (one_chain) {
+            for (int p = 0; p < 8; p++) total += L[p];
+            chain = fmaf(dw * dx, (float)total, chain);
+            continue;
+        }
+        for (int p = 0; p < 8; p++) lanes[p] = fmaf(dw * dx, (float)L[p], lanes[p]);
+        if (type == T_Q5_1) lanes[0] = lanes[0] + fmt_half(blk + 2) * half_round((float)sum * d[b]);
+    }
+    if (one_chain) return chain;
+    return ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+}
+
 static int selftest_matrix(const char* dir, const char* name, int type, int rows, int cols) {
     char path[4096];
     long nb = 0;
@@ -1110,7 +1143,7 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
                     for (int j = 32 * b; j < 32 * b + 32; j++) amax = fmaxf(amax, fabsf(xt[j]));
                     float scale = amax / 127.0f, inv = amax != 0 ? 127.0f / amax : 0;
                     d[(size_t)t * blocks + b] = mode == 3 ? half_round(scale) : scale;
-                    corrections[(size_t)t * blocks + b] = type == T_Q4_1 ? host_q8_1_correction(xt, b) : 0;
+                    corrections[(size_t)t * blocks + b] = mode == 6 ? host_q8_1_correction(xt, b) : 0;
                     for (int j = 32 * b; j < 32 * b + 32; j++) q[(size_t)t * cols + j] = (signed char)fminf(127, fmaxf(-128, nearbyintf(xt[j] * inv)));
                 }
                 for (int j = 0; j < cols; j++) xt[j] = half_round(d[(size_t)t * blocks + j / 32]) * (float)q[(size_t)t * cols + j];
@@ -1126,7 +1159,7 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
             for (int r = 0; r < rows; r++) {
                 double s = 0;
                 for (int c = 0; c < cols; c++) s += (double)deq[(size_t)r * cols + c] * x[(size_t)t * cols + c];
-                if (type == T_Q4_1 && integers)
+                if (activation_mode(type) == 6)
                     for (int b = 0; b < blocks; b++) s += (double)fmt_block_min(type, w + r * row_bytes, b) * corrections[(size_t)t * blocks + b];
                 ref[(size_t)t * rows + r] = s;
             }
@@ -1138,15 +1171,20 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
         if (status || cu.CtxSynchronize()) { printf("FAIL %s n=%d: %s\n", name, n, g_error); failures++; free(q); free(d); continue; }
         cu.MemcpyDtoH(y, dy, (size_t)n * rows * 4);
         char what[64];
-        const char* kind = n <= 8 || type == T_Q8_0 || type == T_F16 ? "matvec" : simt ? "tile, simt" : "tile";
+        const char* kind = n <= 8 || type == T_Q8_0 || type == T_Q5_1 || type == T_F16 ? "matvec" : simt ? "tile, simt" : "tile";
         snprintf(what, sizeof what, "%s %dx%d n=%d (%s)", name, rows, cols, n, kind);
         failures += check(what, y, ref, NULL, (size_t)n * rows, 2e-5);
-        if (kquant_cpu_order(type)) {
-            // the CPU engine's order, computed here the way its kernels compute it: the same bits
+        if (kquant_cpu_order(type) || q8_0_order(type)) {
+            // the CPU engine's order, computed here element by element: the same bits
             int same = 1;
             for (int t = 0; t < n && same; t++)
-                for (int r = 0; r < rows && same; r++)
-                    same = host_kquant_dot(type, n, w + r * row_bytes, q + (size_t)t * cols, d + (size_t)t * blocks, cols) == y[(size_t)t * rows + r];
+                for (int r = 0; r < rows && same; r++) {
+                    const unsigned char* wr = w + r * row_bytes;
+                    const signed char* qt = q + (size_t)t * cols;
+                    const float* dt = d + (size_t)t * blocks;
+                    float want = q8_0_order(type) ? host_legacy_dot(type, n, wr, qt, dt, cols) : host_kquant_dot(type, n, wr, qt, dt, cols);
+                    same = want == y[(size_t)t * rows + r];
+                }
             printf("%s %s %dx%d n=%d: the CPU engine's order %s\n", same ? "ok  " : "FAIL", name, rows, cols, n, same ? "bit for bit" : "differs");
             failures += !same;
         }
@@ -1467,9 +1505,8 @@ static int selftest_norm(void) {
 }
 
 // Q4_1/Q5_1 weights with Q8_1 activations as the CPU multiplies them: per block d_w·q_w·v + m_w·s, where
-// v are the rounded values and s the block's stored f16 sum, the activations rounded on the device (Q5_1:
-// round_activations mode 5 gives the values and s − Σv, the matrix kernels add m_w times that; Q4_1: mode 6
-// gives the integers and scales, from which its kernels form s).
+// v are the rounded values and s the block's stored f16 sum, the activations rounded on the device
+// (round_activations mode 6 gives the integers and scales, from which the kernels form s).
 static int selftest_q8_1(const char* dir, const char* name, int type) {
     int rows = 80, cols = 512, failures = 0, maxn = 33;
     char path[4096];
@@ -1529,7 +1566,7 @@ static int selftest_q8_1(const char* dir, const char* name, int type) {
         }
         cu.MemcpyDtoH(y, dy, (size_t)n * rows * 4);
         char what[64];
-        snprintf(what, sizeof what, "%s x Q8_1 n=%d (%s)", name, n, n <= 8 ? "matvec" : run == 3 ? "tile, simt" : "tile");
+        snprintf(what, sizeof what, "%s x Q8_1 n=%d (%s)", name, n, n <= 8 || type == T_Q5_1 ? "matvec" : run == 3 ? "tile, simt" : "tile");
         failures += check(what, y, ref, NULL, (size_t)n * rows, 2e-6);
     }
     cu.MemFree(dw); cu.MemFree(dx); cu.MemFree(dxr); cu.MemFree(dy); cu.MemFree(M.xc); cu.MemFree(M.xq);
