@@ -164,18 +164,13 @@ DEV float block_max(float v, float* scratch) {
 // path's 250 registers would leave a single-token decode two blocks per multiprocessor. (Q8_0, F16, Q4_0,
 // Q4_1 and the super-block formats have their own layouts below, in the CPU engine's summation orders.)
 template <int TYPE, int NT>
-DEV void matvec_chunk(const u8* row, const float* x, const float* corr, int cols, int c, int part, float* acc) {
+DEV void matvec_chunk(const u8* row, const float* x, int cols, int c, int part, float* acc) {
     float w[4];
     fmt_weights(TYPE, row, c, part * 4, 4, w);
     _Pragma("unroll")
     for (int t = 0; t < NT; t++) {
         float4 a = *(const float4*)(x + (unsigned long long)t * cols + c * 32 + part * 4);
         acc[t] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w;
-    }
-    if (FMT_HAS_MIN(TYPE) && corr && part == 0) {  // m · (s − Σ values): the Q8_1 sum term (round_row)
-        float m = fmt_block_min(TYPE, row, c);
-        _Pragma("unroll")
-        for (int t = 0; t < NT; t++) acc[t] += m * corr[(unsigned long long)t * (cols / 32) + c];
     }
 }
 // Q8_0 weights against Q8_0 activations in the CPU engine's (and llama.cpp's) order, because every layer's
@@ -641,9 +636,9 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const 
     // the PTX the driver compiles at start-up.
     if (NT <= 2) {
         _Pragma("unroll 4")
-        for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, corr, cols, c, part, acc);
+        for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, cols, c, part, acc);
     } else {
-        for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, corr, cols, c, part, acc);
+        for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, cols, c, part, acc);
     }
     _Pragma("unroll")
     for (int t = 0; t < NT; t++) {
@@ -655,12 +650,10 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const 
 // One K step of the tiled kernels (blocks of 128 threads, 64 rows from r0, 64 tokens from t0): threads
 // 0–63 decode the 32 weights of chunk c of row r0 + t (zeros past the last row; two halves of 16 keep the
 // decoder's live values down) and hand each to put_weight(row, k, w); threads 64–127 hand the 32
-// activations of token t0 + t − 64 (zeros past the last) to put_activation(token, k, v). Q4_1/Q5_1 also
-// hand over the row's block minimum, put_min(row, m), and the token's Q8_1 sum correction, put_sum(token, s).
-template <int TYPE, typename PutWeight, typename PutActivation, typename PutMin, typename PutSum>
-DEV void stage_chunk(const u8* W, unsigned long long rowBytes, const float* x, const float* corr, int rows, int cols,
-                     int ntok, int r0, int t0, int c, PutWeight put_weight, PutActivation put_activation,
-                     PutMin put_min, PutSum put_sum) {
+// activations of token t0 + t − 64 (zeros past the last) to put_activation(token, k, v).
+template <int TYPE, typename PutWeight, typename PutActivation>
+DEV void stage_chunk(const u8* W, unsigned long long rowBytes, const float* x, int rows, int cols, int ntok, int r0,
+                     int t0, int c, PutWeight put_weight, PutActivation put_activation) {
     int t = tid();
     if (t < 64) {
         int r = r0 + t;
@@ -676,7 +669,6 @@ DEV void stage_chunk(const u8* W, unsigned long long rowBytes, const float* x, c
             _Pragma("unroll")
             for (int i = 0; i < 16; i++) put_weight(t, 16 * h + i, w[i]);
         }
-        if (FMT_HAS_MIN(TYPE)) put_min(t, r < rows && corr ? fmt_block_min(TYPE, W + (unsigned long long)r * rowBytes, c) : 0.0f);
     } else {
         int tok = t - 64;
         bool live = t0 + tok < ntok;
@@ -689,7 +681,6 @@ DEV void stage_chunk(const u8* W, unsigned long long rowBytes, const float* x, c
             put_activation(tok, 4 * i + 2, v.z);
             put_activation(tok, 4 * i + 3, v.w);
         }
-        if (FMT_HAS_MIN(TYPE)) put_sum(tok, live && corr ? corr[(unsigned long long)(t0 + tok) * (cols / 32) + c] : 0.0f);
     }
 }
 
@@ -699,12 +690,10 @@ DEV void stage_chunk(const u8* W, unsigned long long rowBytes, const float* x, c
 // (three 16-byte shared loads per 32 multiply-adds). Small blocks keep a 1B model's 2048-row matrices
 // spread over every multiprocessor.
 template <int TYPE>
-DEV void matmul_simt(const u8* W, unsigned long long rowBytes, const float* x, const float* corr, float* y, int rows,
+DEV void matmul_simt(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows,
                      int cols, int ntok) {
-    // k = 32: a Q4_1/Q5_1 row's block minimum against the token's Q8_1 sum correction (round_row, mode 5)
-    enum { K = FMT_HAS_MIN(TYPE) ? 33 : 32 };
-    SHARED float ws[33][68];  // [k][row]
-    SHARED float xs[33][68];  // [k][token]
+    SHARED float ws[32][68];  // [k][row]
+    SHARED float xs[32][68];  // [k][token]
     int t = tid();
     int r0 = bidx() * 64, t0 = bidy() * 64;
     int tx = t & 15, ty = t >> 4;  // tokens tx·4…, rows ty·8…
@@ -715,13 +704,11 @@ DEV void matmul_simt(const u8* W, unsigned long long rowBytes, const float* x, c
         for (int j = 0; j < 4; j++) acc[i][j] = 0;
     int chunks = cols / 32;
     for (int c = 0; c < chunks; c++) {
-        stage_chunk<TYPE>(
-            W, rowBytes, x, corr, rows, cols, ntok, r0, t0, c, [&](int row, int k, float w) { ws[k][row] = w; },
-            [&](int tok, int k, float v) { xs[k][tok] = v; }, [&](int row, float m) { ws[32][row] = m; },
-            [&](int tok, float v) { xs[32][tok] = v; });
+        stage_chunk<TYPE>(W, rowBytes, x, rows, cols, ntok, r0, t0, c, [&](int row, int k, float w) { ws[k][row] = w; },
+                          [&](int tok, int k, float v) { xs[k][tok] = v; });
         sync_block();
         _Pragma("unroll 8")
-        for (int k = 0; k < K; k++) {
+        for (int k = 0; k < 32; k++) {
             float4 a0 = *(const float4*)&ws[k][ty * 8];
             float4 a1 = *(const float4*)&ws[k][ty * 8 + 4];
             float4 b = *(const float4*)&xs[k][tx * 4];
@@ -754,17 +741,11 @@ DEV void matmul_simt(const u8* W, unsigned long long rowBytes, const float* x, c
 // (Values beyond F16's range, |v| > 65504, would overflow: activations and weights of these models are
 // far below it.)
 template <int TYPE>
-DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const float* corr, float* y, int rows, int cols,
+DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows, int cols,
                 int ntok) {
     enum { LD = 40, LDO = 68 };  // halves per staged row (32 + 8: wmma wants multiples of 8); floats per output column
     SHARED __attribute__((aligned(32))) half_t wh[64 * LD], wl[64 * LD], xh[64 * LD], xl[64 * LD];
     SHARED __attribute__((aligned(32))) float out[64 * LDO];  // [token][row]
-    // Q4_1/Q5_1: block minima [row] against the tokens' Q8_1 sum corrections [token] (round_row, mode 5),
-    // summed on the CUDA cores: thread t takes token t % 64 and 32 rows from 32 · (t / 64).
-    SHARED float mins[64], sums[64];
-    float minsAcc[FMT_HAS_MIN(TYPE) ? 32 : 1];
-    _Pragma("unroll")
-    for (int i = 0; i < (FMT_HAS_MIN(TYPE) ? 32 : 1); i++) minsAcc[i] = 0;
     int t = tid(), warp = t >> 5;
     int r0 = bidx() * 64, t0 = bidy() * 64;
     int wr = (warp & 1) * 32, wc = (warp >> 1) * 32;  // this warp's rows and tokens within the block
@@ -778,7 +759,7 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const 
     int chunks = cols / 32;
     for (int c = 0; c < chunks; c++) {
         stage_chunk<TYPE>(
-            W, rowBytes, x, corr, rows, cols, ntok, r0, t0, c,
+            W, rowBytes, x, rows, cols, ntok, r0, t0, c,
             [&](int row, int k, float w) {
                 half_t hi = to_half(w);
                 wh[row * LD + k] = hi;
@@ -788,14 +769,8 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const 
                 half_t hi = to_half(v);
                 xh[tok * LD + k] = hi;
                 xl[tok * LD + k] = to_half(v - from_half(hi));
-            },
-            [&](int row, float m) { mins[row] = m; }, [&](int tok, float v) { sums[tok] = v; });
+            });
         sync_block();
-        if (FMT_HAS_MIN(TYPE)) {
-            float s = sums[t & 63];
-            _Pragma("unroll")
-            for (int i = 0; i < 32; i++) minsAcc[i] += mins[32 * (t >> 6) + i] * s;
-        }
         _Pragma("unroll")
         for (int kk = 0; kk < 32; kk += 16) {
             frag_in ah[2], al[2], bh[2], bl[2];
@@ -822,11 +797,6 @@ DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, const 
         _Pragma("unroll")
         for (int j = 0; j < 2; j++) tile_store(out + (wc + 16 * j) * LDO + wr + 16 * i, acc[i][j], LDO);
     sync_block();
-    if (FMT_HAS_MIN(TYPE)) {
-        _Pragma("unroll")
-        for (int i = 0; i < 32; i++) out[(t & 63) * LDO + 32 * (t >> 6) + i] += minsAcc[i];
-        sync_block();
-    }
     for (int e = t; e < 64 * 64; e += 128) {
         int tok = e / 64, r = e % 64;
         if (t0 + tok < ntok && r0 + r < rows) y[(unsigned long long)(t0 + tok) * rows + r0 + r] = out[tok * LDO + r];
@@ -1154,14 +1124,14 @@ DEV void matmul_superblocks(const u8* W, unsigned long long rowBytes, const sign
         if constexpr (CPU_ORDER_ONLY(TYPE)) fail_launch(NOT_TILED);                                       \
         else if constexpr (NIBBLES(TYPE)) matmul_nibbles<TYPE, HAVE_INT8_MMA>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
         else if constexpr (KQUANT_CPU_ORDER(TYPE)) matmul_superblocks<TYPE, HAVE_INT8_MMA>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
-        else matmul<TYPE>(W, rowBytes, x, corr, y, rows, cols, ntok);                                     \
+        else matmul<TYPE>(W, rowBytes, x, y, rows, cols, ntok);                                           \
     }                                                                                                     \
     KERNEL LAUNCH_BOUNDS(128, 4) void ms_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
         if constexpr (CPU_ORDER_ONLY(TYPE)) fail_launch(NOT_TILED);                                       \
         else if constexpr (NIBBLES(TYPE)) matmul_nibbles<TYPE, false>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
         else if constexpr (KQUANT_CPU_ORDER(TYPE)) matmul_superblocks<TYPE, false>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
-        else matmul_simt<TYPE>(W, rowBytes, x, corr, y, rows, cols, ntok);                                \
+        else matmul_simt<TYPE>(W, rowBytes, x, y, rows, cols, ntok);                                      \
     }
 
 // Every weight format the worker offloads: kernel name suffix, ggml type.
@@ -1177,13 +1147,10 @@ WEIGHT_FORMATS(MATRIX_KERNELS)
 // GPU multiplies in f32, so for the same logits it first replaces each activation by the value its
 // quantized form stands for. Modes: 1 F16, 2 BF16, 3 Q8_0 (32-blocks: d = amax/127 kept in F16,
 // q = round-half-even(x·127/amax)), 4 Q8_K (256-blocks: scale −127/x_max, x_max the first element of
-// largest magnitude, q clamped at 127, d = 1/scale in f32), 5 Q8_1 (as Q8_0, and per block the correction
-// s − Σ values into `corr`, where s = f16(Σq · amax/127) is the sum the CPU's Q4_1/Q5_1 dot multiplies by
-// the weights' minimum: the matrix kernels add m · corr). Mode 3 also writes, when qint is given, each
-// value's integer there and each block's scale d into corr: Q8_0 and Q4_0 weights multiply those
-// (matvec_q8_0, matvec_nibbles). Mode 6 is Q8_1 for Q4_1 weights (matvec_nibbles): the values and integers
-// as mode 3, and per block the unrounded amax/127 from which d and s are rounded. Mode 4 with qint writes
-// the integers and the super-block's d once per 32 columns (Q4_K, Q6_K: matvec_kquant).
+// largest magnitude, q clamped at 127, d = 1/scale in f32), 6 Q8_1 (the values of Q8_0). When qint is
+// given they also write the integers there and per 32 columns a scale into corr, which the integer kernels
+// multiply: mode 3 d (Q8_0, Q4_0, Q5_0, IQ4_NL), mode 6 the unrounded amax/127 from which d and the block's
+// sum s = f16(Σq · amax/127) are rounded (Q4_1, Q5_1), mode 4 the super-block's d (the K-quants).
 // One row, by a block of a multiple of 256 threads (at most 1024), ntid() values at a time; src may equal
 // dst (each thread reads only its own elements before the block's reductions and writes them after).
 DEV void round_row(const float* src, float* dst, float* corr, signed char* qint, int cols, int mode) {
@@ -1202,20 +1169,16 @@ DEV void round_row(const float* src, float* dst, float* corr, signed char* qint,
             if ((b.u & 0x7fffffffu) > 0x7f800000u) b.u |= 0x00400000u;
             else b.u = (b.u + (0x7fffu + ((b.u >> 16) & 1u))) & 0xffff0000u;
             r = b.f;
-        } else if (mode == 3 || mode == 5 || mode == 6) {
+        } else if (mode == 3 || mode == 6) {
             float amax = warp_max(__builtin_fabsf(v));
             float d = from_half(to_half(amax / 127.0f));
             float inv = amax != 0.0f ? 127.0f / amax : 0.0f;
             float q = round_nearest_even(v * inv);
             q = q > 127.0f ? 127.0f : (q < -128.0f ? -128.0f : q);
             r = d * q;
-            if ((mode == 3 || mode == 6) && qint) {  // the integers and scale too (matvec_q8_0, matvec_nibbles)
+            if (qint) {  // the integers and scale too (matvec_q8_0, matvec_nibbles)
                 if (live) qint[i] = (signed char)q;
                 if (lane == 0 && live) corr[i / 32] = mode == 3 ? d : amax / 127.0f;
-            }
-            if (mode == 5) {
-                float qsum = warp_sum(q);  // integers: exact
-                if (lane == 0 && live) corr[i / 32] = from_half(to_half(qsum * (amax / 127.0f))) - d * qsum;
             }
         } else if (mode == 4) {
             // the first element of largest magnitude in this 256-block, carried with its value

@@ -274,8 +274,8 @@ static struct {
     CUfunction split_stats, split_values, split_sum;  // attention over long contexts (kernels.cu)
     CUdeviceptr split_scratch;  // their maxima and sums, then weighted values, per token, head and range
     CUdeviceptr xr;  // rounded activations
-    CUdeviceptr xc;  // per 32-block Q8_1 sum corrections (mode 5) or Q8_0 scales (mode 3) of the last rounding
-    CUdeviceptr xq;  // its int8 values (mode 3): Q8_0 weights multiply these
+    CUdeviceptr xc;  // per 32-block scales of the last rounding: Q8_0's d (mode 3), Q8_1's amax/127 (6), Q8_K's d (4)
+    CUdeviceptr xq;  // its int8 values (modes 3, 4, 6): the integer kernels multiply these
     CUdeviceptr rounded_src;  // what xr holds: (source, mode, rows), 0 when stale
     int rounded_mode, rounded_rows;
     // Decode steps replay one captured graph per (tokens, wanted rows): ~16 launches per layer become one.
@@ -435,7 +435,7 @@ static int launch(CUfunction f, unsigned gx, unsigned gy, unsigned block, void**
 static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
     unsigned long long rb = m->row_bytes;
     int rows = m->rows, cols = m->cols;
-    CUdeviceptr corr = m->act == 5 ? M.xc : 0;  // x was rounded as Q8_1 (project): its sum corrections
+    CUdeviceptr corr = 0;
     int integers = takes_integers(m->type);
     if (integers) {  // the rounding's int8 values and scales rather than x's values
         x = M.xq;
@@ -784,7 +784,7 @@ static int run_layers(int N, int rows, int splits) {
         void* rope[] = {&q, &k, &v, &M.rope, &M.kc, &M.vc, &M.info, &heads, &kvh, &hd, &ropeDim, &ctx, &seqs, &li};
         if ((status = launch(M.rope_store, N, allHeads, 64, rope))) return status;
         // The attention output comes rounded for wo when the rounding's blocks lie within a head.
-        int wo = l->wo.act, in_head = wo == 1 || wo == 2 || ((wo == 3 || wo == 5 || wo == 6) && hd % 32 == 0) ? wo : 0;
+        int wo = l->wo.act, in_head = wo == 1 || wo == 2 || ((wo == 3 || wo == 6) && hd % 32 == 0) ? wo : 0;
         if ((status = attend(q, M.kc, M.vc, M.att, M.xc, M.xq, M.info, N, heads, kvh, hd, ctx, seqs, li, in_head, splits)))
             return status;
         M.rounded_src = 0;
@@ -1361,7 +1361,7 @@ static float host_round(const float* row, int i, int cols, int mode) {
         u = (u + (0x7fffu + ((u >> 16) & 1u))) & 0xffff0000u;
         float r; memcpy(&r, &u, 4); return r;
     }
-    if (mode == 3 || mode == 5 || mode == 6) {
+    if (mode == 3 || mode == 6) {
         int b = i / 32 * 32; float amax = 0;
         for (int j = b; j < b + 32; j++) amax = fmaxf(amax, fabsf(row[j]));
         float d = half_round(amax / 127.0f), inv = amax != 0 ? 127.0f / amax : 0;
@@ -1395,7 +1395,16 @@ static int check_q8_0_parts(const char* what, const float* input, const float* v
     cu.MemcpyDtoH(q, dq, n);
     cu.MemcpyDtoH(d, dd, n / 32 * 4);
     size_t wrong = 0;
-    for (size_t b = 0; b < n / 32; b++) {
+    if (mode == 4) {  // Q8_K: the integers and d (in each 32-column slot) as the CPU rounds each 256-block
+        signed char want[256];
+        float dw[8];
+        for (size_t b = 0; b < n / 256; b++) {
+            host_q8_k(input + 256 * b, want, dw);
+            for (int i = 0; i < 256; i++) wrong += q[256 * b + i] != want[i] || values[256 * b + i] != (float)want[i] * dw[0];
+            for (int k = 0; k < 8; k++) wrong += d[8 * b + k] != dw[k];
+        }
+    }
+    for (size_t b = 0; b < n / 32 && mode != 4; b++) {
         float amax = 0;
         for (size_t i = 32 * b; i < 32 * b + 32; i++) amax = fmaxf(amax, fabsf(input[i]));
         float scale = amax / 127.0f, kept = mode == 3 ? half_round(scale) : scale;
@@ -1417,11 +1426,10 @@ static int selftest_rounding(void) {
     double* ref = malloc((size_t)rows * cols * sizeof(double));
     CUdeviceptr dx, dy, dc, dq;
     CUfunction f;
-    float corr[3 * 768 / 32];
-    double corr_ref[3 * 768 / 32];
     if (function(&f, "round_activations") || cu.MemAlloc(&dx, (size_t)rows * cols * 4) || cu.MemAlloc(&dy, (size_t)rows * cols * 4) ||
-        cu.MemAlloc(&dc, sizeof corr) || cu.MemAlloc(&dq, (size_t)rows * cols)) { printf("FAIL rounding setup\n"); return 1; }
+        cu.MemAlloc(&dc, (size_t)rows * cols / 32 * 4) || cu.MemAlloc(&dq, (size_t)rows * cols)) { printf("FAIL rounding setup\n"); return 1; }
     for (int mode = 1; mode <= 6; mode++) {
+        if (mode == 5) continue;  // (no mode 5)
         for (int i = 0; i < rows * cols; i++) x[i] = frand() * (i % 97 == 0 ? 40.0f : 3.0f);
         for (int i = 0; i < 32; i++) x[cols + i] = 0;  // an all-zero block
         for (int r = 0; r < rows; r++)
@@ -1437,18 +1445,7 @@ static int selftest_rounding(void) {
         failures += check(what, y, ref, NULL, (size_t)rows * cols, 1e-7);
         if (mode == 3) failures += check_q8_0_parts("Q8_0 integers and scales (mode 3)", x, y, dq, dc, (size_t)rows * cols, 3);
         if (mode == 6) failures += check_q8_0_parts("Q8_1 integers and scales (mode 6)", x, y, dq, dc, (size_t)rows * cols, 6);
-        if (mode == 5) {
-            cu.MemcpyDtoH(corr, dc, sizeof corr);
-            double largest = 0;
-            for (int r = 0; r < rows; r++)
-                for (int b = 0; b < cols / 32; b++) {
-                    corr_ref[r * (cols / 32) + b] = host_q8_1_correction(x + (size_t)r * cols, b);
-                    largest = fmax(largest, fabs(corr_ref[r * (cols / 32) + b]));
-                }
-            // exact, relative to the largest correction (the values' own check above is relative to theirs)
-            failures += check("Q8_1 sum corrections (mode 5)", corr, corr_ref, NULL, sizeof corr / sizeof corr[0], 1e-7);
-            if (largest == 0) { printf("FAIL Q8_1 sum corrections: all zero, nothing checked\n"); failures++; }
-        }
+        if (mode == 4) failures += check_q8_0_parts("Q8_K integers and scales (mode 4)", x, y, dq, dc, (size_t)rows * cols, 4);
     }
     cu.MemFree(dx); cu.MemFree(dy); cu.MemFree(dc); cu.MemFree(dq); free(x); free(y); free(ref);
     return failures;
@@ -1462,13 +1459,13 @@ static int selftest_norm(void) {
     float eps = 1e-5f;
     size_t n = (size_t)rows * cols;
     float* x = malloc(n * 4), *add = malloc(n * 4), *w = malloc((size_t)cols * 4), *y = malloc(n * 4), *normed = malloc(n * 4);
-    float* corr = malloc(n / 32 * 4);
-    double* ref = malloc(n * sizeof(double)), *corr_ref = malloc(n / 32 * sizeof(double));
+    double* ref = malloc(n * sizeof(double));
     CUdeviceptr dx, da, dw, dy, dc, dq;
     CUfunction f;
     if (function(&f, "add_norm_round") || cu.MemAlloc(&dx, n * 4) || cu.MemAlloc(&da, n * 4) || cu.MemAlloc(&dw, (size_t)cols * 4) ||
         cu.MemAlloc(&dy, n * 4) || cu.MemAlloc(&dc, n / 32 * 4) || cu.MemAlloc(&dq, n)) { printf("FAIL norm setup: %s\n", g_error); return 1; }
     for (int mode = 0; mode <= 6; mode++) {
+        if (mode == 5) continue;  // (no mode 5)
         for (size_t i = 0; i < n; i++) { x[i] = frand() * (i % 89 == 0 ? 30.0f : 2.0f); add[i] = frand(); }
         for (int i = 0; i < cols; i++) w[i] = 0.5f + frand();
         for (int r = 0; r < rows; r++) {
@@ -1481,7 +1478,6 @@ static int selftest_norm(void) {
             float scale = 1.0f / sqrtf((float)(sum / (double)cols) + eps);
             for (int i = 0; i < cols; i++) v[i] = v[i] * scale * w[i];
             for (int i = 0; i < cols; i++) ref[(size_t)r * cols + i] = mode ? host_round(v, i, cols, mode) : v[i];
-            for (int b = 0; b < cols / 32; b++) corr_ref[(size_t)r * (cols / 32) + b] = host_q8_1_correction(v, b);
         }
         cu.MemcpyHtoD(dx, x, n * 4); cu.MemcpyHtoD(da, add, n * 4); cu.MemcpyHtoD(dw, w, (size_t)cols * 4);
         cu.MemsetD8(dy, 0xFF, n * 4);
@@ -1494,13 +1490,10 @@ static int selftest_norm(void) {
         failures += check(what, y, ref, NULL, n, 1e-7);
         if (mode == 3) failures += check_q8_0_parts("norm, Q8_0 integers and scales", normed, y, dq, dc, n, 3);
         if (mode == 6) failures += check_q8_0_parts("norm, Q8_1 integers and scales", normed, y, dq, dc, n, 6);
-        if (mode == 5) {
-            cu.MemcpyDtoH(corr, dc, n / 32 * 4);
-            failures += check("norm, Q8_1 sum corrections", corr, corr_ref, NULL, n / 32, 1e-7);
-        }
+        if (mode == 4) failures += check_q8_0_parts("norm, Q8_K integers and scales", normed, y, dq, dc, n, 4);
     }
     cu.MemFree(dx); cu.MemFree(da); cu.MemFree(dw); cu.MemFree(dy); cu.MemFree(dc); cu.MemFree(dq);
-    free(x); free(add); free(w); free(y); free(normed); free(corr); free(ref); free(corr_ref);
+    free(x); free(add); free(w); free(y); free(normed); free(ref);
     return failures;
 }
 
@@ -1550,7 +1543,7 @@ static int selftest_q8_1(const char* dir, const char* name, int type) {
                     float chunk[32];
                     fmt_chunk(type, w + r * row_bytes, c, chunk);
                     const float* xt = x + (size_t)t * cols;
-                    for (int j = 0; j < 32; j++) s += (double)chunk[j] * host_round(xt, c * 32 + j, cols, 5);
+                    for (int j = 0; j < 32; j++) s += (double)chunk[j] * host_round(xt, c * 32 + j, cols, 6);
                     s += (double)fmt_block_min(type, w + r * row_bytes, c) * host_q8_1_correction(xt, c);
                 }
                 ref[(size_t)t * rows + r] = s;
