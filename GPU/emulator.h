@@ -110,44 +110,6 @@ DEV int dot4(int a, int b, int c) {
     return c;
 }
 
-// Tensor-core tiles, with the same contract as the device's wmma: lane l holds elements 8l…8l+7 of its
-// 16 × 16 tile (A: row-major m·16+k, B: n·16+k, accumulator: m·16+n); the multiply gathers the warp's
-// fragments and each lane sums its own eight outputs in F32 over k in order (F16 products are exact).
-struct frag_in { int v[8]; };
-struct frag_acc { float v[8]; };
-DEV void tile_check(const void* p, int ldm, int multiple) {
-    if (((uintptr_t)p & 31) != 0 || ldm % multiple != 0) emulated_fault("a wmma tile not 32-byte aligned or ldm not a multiple of 16 bytes");
-}
-DEV void tile_load_a(frag_in& f, const half_t* p, int ldm) {  // row-major: (m, k) at p[m·ldm + k]
-    tile_check(p, ldm, 8);
-    half_t* h = (half_t*)f.v;
-    for (int i = 0; i < 8; i++) { int e = 8 * (tid() & 31) + i; h[i] = p[(e / 16) * ldm + e % 16]; }
-}
-DEV void tile_load_b(frag_in& f, const half_t* p, int ldm) {  // column-major: (k, n) at p[n·ldm + k]
-    tile_check(p, ldm, 8);
-    half_t* h = (half_t*)f.v;
-    for (int i = 0; i < 8; i++) { int e = 8 * (tid() & 31) + i; h[i] = p[(e / 16) * ldm + e % 16]; }
-}
-DEV void tile_mma(frag_acc& d, const frag_in& a, const frag_in& b) {
-    half_t mine[16], all[32][16];
-    memcpy(mine, a.v, 16);
-    memcpy(mine + 8, b.v, 16);
-    emulated_warp_gather(mine, all, sizeof mine);
-    for (int i = 0; i < 8; i++) {
-        int e = 8 * (tid() & 31) + i, m = e / 16, n = e % 16;
-        float s = d.v[i];
-        for (int k = 0; k < 16; k++) {
-            int ea = m * 16 + k, eb = n * 16 + k;
-            s += from_half(all[ea / 8][ea % 8]) * from_half(all[eb / 8][8 + eb % 8]);
-        }
-        d.v[i] = s;
-    }
-}
-DEV void tile_store(float* p, const frag_acc& d, int ldm) {  // column-major: (m, n) at p[n·ldm + m]
-    tile_check(p, ldm, 4);
-    for (int i = 0; i < 8; i++) { int e = 8 * (tid() & 31) + i; p[(e % 16) * ldm + e / 16] = d.v[i]; }
-}
-
 template <typename... A, size_t... I>
 static void emulated_call(void (*kernel)(A...), void** args, std::index_sequence<I...>) {
     kernel(*(A*)args[I]...);

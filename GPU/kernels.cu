@@ -68,15 +68,6 @@ __attribute__((unused)) DEV void mma_halves(int (*c)[2][2], int a0, int a1, cons
     fail_launch("no int8 tensor cores in this module");
 }
 #endif
-// Tensor-core tiles (wmma, sm_70 on): 16 × 16 × 16, F16 inputs, F32 sums. A fragment's layout across the warp
-// is the hardware's business; code only loads, multiplies and stores whole tiles. Pointers 32-byte aligned,
-// ldm a multiple of 8 halves (4 floats).
-struct frag_in { int v[8]; };
-struct frag_acc { float v[8]; };
-DEV void tile_load_a(frag_in& f, const half_t* p, int ldm) { __hmma_m16n16k16_ld_a(f.v, (const int*)p, ldm, 0); }
-DEV void tile_load_b(frag_in& f, const half_t* p, int ldm) { __hmma_m16n16k16_ld_b(f.v, (const int*)p, ldm, 1); }
-DEV void tile_mma(frag_acc& d, const frag_in& a, const frag_in& b) { __hmma_m16n16k16_mma_f32f32(d.v, a.v, b.v, d.v, 1, 0); }
-DEV void tile_store(float* p, const frag_acc& d, int ldm) { __hmma_m16n16k16_st_c_f32(p, (float*)d.v, ldm, 1); }
 #else
 #include "emulator.h"
 #endif
@@ -156,23 +147,11 @@ DEV float block_max(float v, float* scratch) {
     return m;
 }
 
-// ---- Matrix × few tokens (decode, small batches): one warp per weight row, weights read once. -------
-// y[t·rows + r] = Σ_c W[r, c] · x[t·cols + c] for t < NT. Block: 4 warps, 4 rows. Each lane takes 4
-// consecutive weights (8 lanes per 32-weight chunk, 4 chunks per step), so the warp's activation loads are
-// one contiguous 512-byte run and its weight loads stay within a few neighbouring blocks. One token (mv_*)
-// and 2–8 (mb_*) are separate kernels: a kernel's register count is its widest path's, and the 8-token
-// path's 250 registers would leave a single-token decode two blocks per multiprocessor. (Q8_0, F16, Q4_0,
-// Q4_1 and the super-block formats have their own layouts below, in the CPU engine's summation orders.)
-template <int TYPE, int NT>
-DEV void matvec_chunk(const u8* row, const float* x, int cols, int c, int part, float* acc) {
-    float w[4];
-    fmt_weights(TYPE, row, c, part * 4, 4, w);
-    _Pragma("unroll")
-    for (int t = 0; t < NT; t++) {
-        float4 a = *(const float4*)(x + (unsigned long long)t * cols + c * 32 + part * 4);
-        acc[t] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w;
-    }
-}
+// ---- Matrix × few tokens (decode, small batches) in the CPU engine's summation orders ------------------
+// y[t·rows + r] = Σ_c W[r, c] · x[t·cols + c]. One token (mv_*) and 2–8 (mb_*) are separate kernels: a
+// kernel's register count is its widest path's. Each format family has its layout below; every one sums in
+// the order the CPU engine's kernels use for the same batch, because every layer's output is rounded again
+// for the next product and one different last bit can flip a rounding.
 // Q8_0 weights against Q8_0 activations in the CPU engine's (and llama.cpp's) order, because every layer's
 // output is quantized again and one different last bit can flip a rounding: per token, 8 chains — chain g
 // takes columns 4g…4g+3 of each block as an exact integer sum s and adds d_w·d_x·s with one fused
@@ -220,6 +199,40 @@ DEV float q8_0_fold(float chain) {  // every lane of the group gets ((g0+g4)+(g2
 }
 // The 4 int8 activations of lane `part` in block c of a token's row (one 4-byte load: rows are whole blocks).
 DEV int q8_0_activations(const signed char* xq, int c, int part) { return *(const int*)(xq + c * 32 + 4 * part); }
+// F32 and BF16 weights (BF16 against BF16-rounded activations: every product exact) as the CPU's floatDot,
+// at every batch size: column i of the whole 32-column blocks in chain i % 32, the whole 8-column groups after
+// them in chains 0…7, chains j, j+8, j+16, j+24 added as (j + j+8) + (j+16 + j+24), then
+// ((c0+c4)+(c2+c6))+((c1+c5)+(c3+c7)), and the last cols % 8 columns one product and add at a time. A warp
+// per row, lane l chain l; group k of 8 lanes takes tokens k, k+4 … for the trailing columns.
+template <int TYPE, int NT>
+DEV void matvec_float(const u8* row, const float* x, float* y, int rows, int cols, int r, int lane) {
+    float chain[NT];
+    _Pragma("unroll")
+    for (int t = 0; t < NT; t++) chain[t] = 0;
+    int whole = cols / 32 * 32, eights = cols / 8 * 8;
+    for (int c = lane; c < whole; c += 32) {
+        float w = TYPE == T_F32 ? fmt_f32(row + 4 * c) : fmt_bf16(row + 2 * c);
+        _Pragma("unroll")
+        for (int t = 0; t < NT; t++) chain[t] = __builtin_fmaf(w, x[(unsigned long long)t * cols + c], chain[t]);
+    }
+    for (int c = whole + lane; lane < 8 && c < eights; c += 8) {
+        float w = TYPE == T_F32 ? fmt_f32(row + 4 * c) : fmt_bf16(row + 2 * c);
+        _Pragma("unroll")
+        for (int t = 0; t < NT; t++) chain[t] = __builtin_fmaf(w, x[(unsigned long long)t * cols + c], chain[t]);
+    }
+    _Pragma("unroll")
+    for (int t = 0; t < NT; t++) {
+        float a = chain[t] + shfl_xor(chain[t], 8);
+        float s = q8_0_fold(a + shfl_xor(a, 16));
+        if (lane == 0) {
+            for (int c = eights; c < cols; c++) {
+                float w = TYPE == T_F32 ? fmt_f32(row + 4 * c) : fmt_bf16(row + 2 * c);
+                s = s + w * x[(unsigned long long)t * cols + c];
+            }
+            y[(unsigned long long)t * rows + r] = s;
+        }
+    }
+}
 // Several tokens: group k of the warp takes tokens k, k+4 of row r.
 template <int TYPE, int NT>
 DEV void matvec_q8_0(const u8* row, const signed char* xq, const float* xd, float* y, int rows, int cols, int r, int lane) {
@@ -608,199 +621,18 @@ DEV void matvec(const u8* W, unsigned long long rowBytes, const float* x, const 
         matvec_kquant<TYPE, NT>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, batch);
         return;
     }
-    int lane = tid() & 31;
-    int r = bidx() * 4 + (tid() >> 5);
-    if (r >= rows) return;
-    const u8* row = W + (unsigned long long)r * rowBytes;
-    float acc[NT];
-    _Pragma("unroll")
-    for (int t = 0; t < NT; t++) acc[t] = 0;
-    int chunks = cols / 32;
-    int part = lane & 7;
     // x: the int8 activations, corr: their block scales (Q5_0: the CPU's panel order from 4 tokens on)
     if (TYPE == T_Q4_0 || TYPE == T_Q4_1 || TYPE == T_IQ4_NL || (TYPE == T_Q5_0 && batch >= 4)) {
         matvec_nibbles<TYPE, NT>(W, rowBytes, (const signed char*)x, corr, y, rows, cols);
         return;
     }
-    if (TYPE == T_Q8_0 || TYPE == T_Q5_0 || TYPE == T_Q5_1) {
-        matvec_q8_0<TYPE, NT>(row, (const signed char*)x, corr, y, rows, cols, r, lane);
-        return;
-    }
-    if (TYPE == T_F16) {  // the CPU's batch order, as part of a batch whatever NT (matvec_f16_batch)
-        matvec_f16_batch<NT>(row, x, y, rows, cols, r, lane);
-        return;
-    }
-    // With one or two tokens a step has little to load: unrolled, four chunks' weight loads are in flight at
-    // once instead of one memory latency per step, with no register spills within the launch bounds below
-    // (ptxas -v, sm_90). More tokens load more per step already, and unrolling every variant would double
-    // the PTX the driver compiles at start-up.
-    if (NT <= 2) {
-        _Pragma("unroll 4")
-        for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, cols, c, part, acc);
-    } else {
-        for (int c = lane >> 3; c < chunks; c += 4) matvec_chunk<TYPE, NT>(row, x, cols, c, part, acc);
-    }
-    _Pragma("unroll")
-    for (int t = 0; t < NT; t++) {
-        float s = warp_sum(acc[t]);
-        if (lane == 0) y[(unsigned long long)t * rows + r] = s;
-    }
-}
-
-// One K step of the tiled kernels (blocks of 128 threads, 64 rows from r0, 64 tokens from t0): threads
-// 0–63 decode the 32 weights of chunk c of row r0 + t (zeros past the last row; two halves of 16 keep the
-// decoder's live values down) and hand each to put_weight(row, k, w); threads 64–127 hand the 32
-// activations of token t0 + t − 64 (zeros past the last) to put_activation(token, k, v).
-template <int TYPE, typename PutWeight, typename PutActivation>
-DEV void stage_chunk(const u8* W, unsigned long long rowBytes, const float* x, int rows, int cols, int ntok, int r0,
-                     int t0, int c, PutWeight put_weight, PutActivation put_activation) {
-    int t = tid();
-    if (t < 64) {
-        int r = r0 + t;
-        _Pragma("unroll")
-        for (int h = 0; h < 2; h++) {
-            float w[16];
-            if (r < rows) {
-                fmt_weights(TYPE, W + (unsigned long long)r * rowBytes, c, 16 * h, 16, w);
-            } else {
-                _Pragma("unroll")
-                for (int i = 0; i < 16; i++) w[i] = 0;
-            }
-            _Pragma("unroll")
-            for (int i = 0; i < 16; i++) put_weight(t, 16 * h + i, w[i]);
-        }
-    } else {
-        int tok = t - 64;
-        bool live = t0 + tok < ntok;
-        const float4* src = (const float4*)(x + (unsigned long long)(t0 + tok) * cols + c * 32);
-        _Pragma("unroll")
-        for (int i = 0; i < 8; i++) {
-            float4 v = live ? src[i] : float4{0, 0, 0, 0};
-            put_activation(tok, 4 * i, v.x);
-            put_activation(tok, 4 * i + 1, v.y);
-            put_activation(tok, 4 * i + 2, v.z);
-            put_activation(tok, 4 * i + 3, v.w);
-        }
-    }
-}
-
-// ---- Matrix × many tokens on CUDA cores: 64 rows × 64 tokens per block, K in steps of 32. -------------
-// 128 threads; per step threads 0–63 dequantize one 32-weight chunk of a row each into shared memory while
-// threads 64–127 load the 64 tokens' 32 activations; then each thread accumulates 8 rows × 4 tokens
-// (three 16-byte shared loads per 32 multiply-adds). Small blocks keep a 1B model's 2048-row matrices
-// spread over every multiprocessor.
-template <int TYPE>
-DEV void matmul_simt(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows,
-                     int cols, int ntok) {
-    SHARED float ws[32][68];  // [k][row]
-    SHARED float xs[32][68];  // [k][token]
-    int t = tid();
-    int r0 = bidx() * 64, t0 = bidy() * 64;
-    int tx = t & 15, ty = t >> 4;  // tokens tx·4…, rows ty·8…
-    float acc[8][4];
-    _Pragma("unroll")
-    for (int i = 0; i < 8; i++)
-        _Pragma("unroll")
-        for (int j = 0; j < 4; j++) acc[i][j] = 0;
-    int chunks = cols / 32;
-    for (int c = 0; c < chunks; c++) {
-        stage_chunk<TYPE>(W, rowBytes, x, rows, cols, ntok, r0, t0, c, [&](int row, int k, float w) { ws[k][row] = w; },
-                          [&](int tok, int k, float v) { xs[k][tok] = v; });
-        sync_block();
-        _Pragma("unroll 8")
-        for (int k = 0; k < 32; k++) {
-            float4 a0 = *(const float4*)&ws[k][ty * 8];
-            float4 a1 = *(const float4*)&ws[k][ty * 8 + 4];
-            float4 b = *(const float4*)&xs[k][tx * 4];
-            float av[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w}, bv[4] = {b.x, b.y, b.z, b.w};
-            _Pragma("unroll")
-            for (int i = 0; i < 8; i++)
-                _Pragma("unroll")
-                for (int j = 0; j < 4; j++) acc[i][j] = __builtin_fmaf(av[i], bv[j], acc[i][j]);
-        }
-        sync_block();
-    }
-    _Pragma("unroll")
-    for (int i = 0; i < 8; i++) {
-        int r = r0 + ty * 8 + i;
-        if (r >= rows) continue;
-        _Pragma("unroll")
-        for (int j = 0; j < 4; j++) {
-            int tok = t0 + tx * 4 + j;
-            if (tok < ntok) y[(unsigned long long)tok * rows + r] = acc[i][j];
-        }
-    }
-}
-
-// ---- Matrix × many tokens on tensor cores (prompt batches): 64 rows × 64 tokens per block ---------------
-// 4 warps, each 32 rows × 32 tokens (2 × 2 wmma tiles), K in steps of 32. Per step threads 0–63 decode one
-// 32-weight chunk of a row each while threads 64–127 load one token's 32 activations; every value v is
-// kept as two F16 numbers, hi = f16(v) and lo = f16(v − hi), and each product as hi·hi + hi·lo + lo·hi.
-// That carries 22 significant bits: a legacy or K-quant weight (d · q, ≤ 15 bits) and a Q8 activation
-// (≤ 18 bits) are exact, so the sums are the f32 sums of the CUDA-core kernel in another order.
-// (Values beyond F16's range, |v| > 65504, would overflow: activations and weights of these models are
-// far below it.)
-template <int TYPE>
-DEV void matmul(const u8* W, unsigned long long rowBytes, const float* x, float* y, int rows, int cols,
-                int ntok) {
-    enum { LD = 40, LDO = 68 };  // halves per staged row (32 + 8: wmma wants multiples of 8); floats per output column
-    SHARED __attribute__((aligned(32))) half_t wh[64 * LD], wl[64 * LD], xh[64 * LD], xl[64 * LD];
-    SHARED __attribute__((aligned(32))) float out[64 * LDO];  // [token][row]
-    int t = tid(), warp = t >> 5;
-    int r0 = bidx() * 64, t0 = bidy() * 64;
-    int wr = (warp & 1) * 32, wc = (warp >> 1) * 32;  // this warp's rows and tokens within the block
-    frag_acc acc[2][2];
-    _Pragma("unroll")
-    for (int i = 0; i < 2; i++)
-        _Pragma("unroll")
-        for (int j = 0; j < 2; j++)
-            _Pragma("unroll")
-            for (int e = 0; e < 8; e++) acc[i][j].v[e] = 0;
-    int chunks = cols / 32;
-    for (int c = 0; c < chunks; c++) {
-        stage_chunk<TYPE>(
-            W, rowBytes, x, rows, cols, ntok, r0, t0, c,
-            [&](int row, int k, float w) {
-                half_t hi = to_half(w);
-                wh[row * LD + k] = hi;
-                wl[row * LD + k] = to_half(w - from_half(hi));
-            },
-            [&](int tok, int k, float v) {
-                half_t hi = to_half(v);
-                xh[tok * LD + k] = hi;
-                xl[tok * LD + k] = to_half(v - from_half(hi));
-            });
-        sync_block();
-        _Pragma("unroll")
-        for (int kk = 0; kk < 32; kk += 16) {
-            frag_in ah[2], al[2], bh[2], bl[2];
-            _Pragma("unroll")
-            for (int i = 0; i < 2; i++) {
-                tile_load_a(ah[i], wh + (wr + 16 * i) * LD + kk, LD);
-                tile_load_a(al[i], wl + (wr + 16 * i) * LD + kk, LD);
-                tile_load_b(bh[i], xh + (wc + 16 * i) * LD + kk, LD);
-                tile_load_b(bl[i], xl + (wc + 16 * i) * LD + kk, LD);
-            }
-            _Pragma("unroll")
-            for (int i = 0; i < 2; i++)
-                _Pragma("unroll")
-                for (int j = 0; j < 2; j++) {
-                    tile_mma(acc[i][j], ah[i], bh[j]);
-                    tile_mma(acc[i][j], ah[i], bl[j]);
-                    tile_mma(acc[i][j], al[i], bh[j]);
-                }
-        }
-        sync_block();
-    }
-    _Pragma("unroll")
-    for (int i = 0; i < 2; i++)
-        _Pragma("unroll")
-        for (int j = 0; j < 2; j++) tile_store(out + (wc + 16 * j) * LDO + wr + 16 * i, acc[i][j], LDO);
-    sync_block();
-    for (int e = t; e < 64 * 64; e += 128) {
-        int tok = e / 64, r = e % 64;
-        if (t0 + tok < ntok && r0 + r < rows) y[(unsigned long long)(t0 + tok) * rows + r0 + r] = out[tok * LDO + r];
-    }
+    int lane = tid() & 31;
+    int r = bidx() * 4 + (tid() >> 5);
+    if (r >= rows) return;
+    const u8* row = W + (unsigned long long)r * rowBytes;
+    if (TYPE == T_Q8_0 || TYPE == T_Q5_0 || TYPE == T_Q5_1) matvec_q8_0<TYPE, NT>(row, (const signed char*)x, corr, y, rows, cols, r, lane);
+    else if (TYPE == T_F16) matvec_f16_batch<NT>(row, x, y, rows, cols, r, lane);  // the CPU's batch order, whatever NT
+    else matvec_float<TYPE, NT>(row, x, y, rows, cols, r, lane);
 }
 
 // Which of the tile's 64 rows and 64 tokens chain (k, l) of this thread is. CUDA cores: rows ty + 16k, tokens
@@ -1081,15 +913,14 @@ DEV void matmul_superblocks(const u8* W, unsigned long long rowBytes, const sign
     }
 }
 
-// Q8_0, Q5_1 and F16 batches of any size go through mb_* (the CPU's orders; Q8_0 and Q5_1 from the rounding's
-// integers): their tiled kernels are empty and fail if launched. Q4_0, Q4_1, IQ4_NL and Q5_0 (also from the
-// integers) have a tiled
-// kernel in the CPU's order, matmul_nibbles: mm_ sums each block on the int8 tensor cores where the module
-// has them (INT8_MMA), ms_ on the CUDA cores; so have the super-block formats (matmul_superblocks).
+// Q8_0, Q5_1, F16, F32 and BF16 batches of any size go through mb_* (the CPU's orders, which keep several
+// chains per row and token): their tiled kernels are empty and fail if launched. Q4_0, Q4_1, IQ4_NL and Q5_0
+// have a tiled kernel in the CPU's order, matmul_nibbles, and the super-block formats matmul_superblocks: mm_
+// sums each block on the int8 tensor cores where the module has them (INT8_MMA), ms_ on the CUDA cores.
 #define NIBBLES(TYPE) ((TYPE) == T_Q4_0 || (TYPE) == T_Q4_1 || (TYPE) == T_IQ4_NL || (TYPE) == T_Q5_0)
-#define CPU_ORDER_ONLY(TYPE) ((TYPE) == T_Q8_0 || (TYPE) == T_F16 || (TYPE) == T_Q5_1)
+#define CPU_ORDER_ONLY(TYPE) ((TYPE) == T_Q8_0 || (TYPE) == T_F16 || (TYPE) == T_Q5_1 || (TYPE) == T_F32 || (TYPE) == T_BF16)
 #define INTEGER_ACTIVATIONS(TYPE) ((TYPE) == T_Q8_0 || (TYPE) == T_Q5_1 || NIBBLES(TYPE) || KQUANT_CPU_ORDER(TYPE))
-#define NOT_TILED "Q8_0, Q5_1 and F16 take no tiled kernel: their batches go through mb_*"
+#define NOT_TILED "Q8_0, Q5_1, F16, F32 and BF16 take no tiled kernel: their batches go through mb_*"
 #define MATRIX_KERNELS(name, TYPE)                                                                          \
     KERNEL LAUNCH_BOUNDS(128, KQUANT_CPU_ORDER(TYPE) ? 5 : 8) void mv_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
@@ -1123,15 +954,13 @@ DEV void matmul_superblocks(const u8* W, unsigned long long rowBytes, const sign
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
         if constexpr (CPU_ORDER_ONLY(TYPE)) fail_launch(NOT_TILED);                                       \
         else if constexpr (NIBBLES(TYPE)) matmul_nibbles<TYPE, HAVE_INT8_MMA>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
-        else if constexpr (KQUANT_CPU_ORDER(TYPE)) matmul_superblocks<TYPE, HAVE_INT8_MMA>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
-        else matmul<TYPE>(W, rowBytes, x, y, rows, cols, ntok);                                           \
+        else matmul_superblocks<TYPE, HAVE_INT8_MMA>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
     }                                                                                                     \
     KERNEL LAUNCH_BOUNDS(128, 4) void ms_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
                                                 const float* corr, float* y, int rows, int cols, int ntok) { \
         if constexpr (CPU_ORDER_ONLY(TYPE)) fail_launch(NOT_TILED);                                       \
         else if constexpr (NIBBLES(TYPE)) matmul_nibbles<TYPE, false>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
-        else if constexpr (KQUANT_CPU_ORDER(TYPE)) matmul_superblocks<TYPE, false>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
-        else matmul_simt<TYPE>(W, rowBytes, x, y, rows, cols, ntok);                                      \
+        else matmul_superblocks<TYPE, false>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, ntok); \
     }
 
 // Every weight format the worker offloads: kernel name suffix, ggml type.

@@ -396,10 +396,10 @@ static void profile_print(void) {
     }
 }
 
-// Prompt routes (SWIFTFILE_GPU_MATMUL), to compare on a GPU. Unset: Q4_0, Q4_1, IQ4_NL and the super-block formats
-// (Q2_K … Q6_K, IQ4_XS) on their integer tiles, Q8_0 and F16 through the batched matrix-vector kernel — all
-// in the CPU engine's orders — and the other formats on the tensor-core tiles (F16 pairs, mm_*). simt: every
-// tile on the CUDA cores (ms_*); matvec: the integer tiles' formats through the batched kernel too.
+// Prompt routes (SWIFTFILE_GPU_MATMUL), to compare on a GPU; all in the CPU engine's orders. Unset: Q4_0,
+// Q4_1, Q5_0, IQ4_NL and the super-block formats (Q2_K … Q6_K, IQ4_XS) on their integer tiles (mm_*: int8
+// tensor cores in the sm_75 module), the others through the batched matrix-vector kernel (batched_only).
+// simt: the tiles on the CUDA cores (ms_*, dp4a); matvec: the tiles' formats through the batched kernel too.
 enum { ROUTE_DEFAULT, ROUTE_SIMT, ROUTE_MATVEC };
 static int g_route = -1;  // read once; the self-test sets it per run
 static int prompt_route(void) {
@@ -421,6 +421,11 @@ static int nibbles(int type) { return type == T_Q4_0 || type == T_Q4_1 || type =
 static int takes_integers(int type) { return type == T_Q8_0 || type == T_Q5_1 || nibbles(type) || kquant_cpu_order(type); }
 // Q8_0's order, 8 chains per row and token (kernels.cu, matvec_q8_0): Q5_0 for batches of up to 3 tokens.
 static int q8_0_order(int type) { return type == T_Q8_0 || type == T_Q5_0 || type == T_Q5_1; }
+// The formats whose CPU order keeps several chains per row and token at every batch size: no tile, their
+// prompts go through the batched matrix-vector kernel.
+static int batched_only(int type) {
+    return type == T_Q8_0 || type == T_Q5_1 || type == T_F16 || type == T_F32 || type == T_BF16;
+}
 
 static int launch(CUfunction f, unsigned gx, unsigned gy, unsigned block, void** args) {
     int slot = profile_slot(f);
@@ -445,7 +450,7 @@ static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
     g_events.next_bytes = (double)rows * (double)rb;
     // Formats in the CPU's order without a tile in that order take the batched matrix-vector kernel for
     // prompts too, 8 tokens per block row (prompt_route).
-    int by_matvec = m->type == T_Q8_0 || m->type == T_Q5_1 || m->type == T_F16 || (integers && prompt_route() == ROUTE_MATVEC);
+    int by_matvec = batched_only(m->type) || (integers && prompt_route() == ROUTE_MATVEC);
     // Q8_0's one-token kernel (also Q5_0's and Q5_1's) gives each 8-lane group a row (16 per block), the
     // others a warp (4).
     unsigned per_block = q8_0_order(m->type) && n == 1 ? 16 : 4;
@@ -1079,6 +1084,23 @@ static float host_legacy_dot(int type, int n, const unsigned char* row, const si
     return ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
 }
 
+// An F32 or BF16 row against f32 activations in the CPU engine's order (kernels.cu, matvec_float; Sources/
+// Tensors/AVX2/FloatDots.swift), element by element. (The self-test's BF16 activations are not rounded to
+// BF16: the order is the same.)
+static float host_float_dot(int type, const unsigned char* row, const float* x, int cols) {
+    float chains[32] = {0}, lanes[8];
+    int whole = cols / 32 * 32, eights = cols / 8 * 8;
+    for (int c = 0; c < eights; c++) {
+        float w = type == T_F32 ? fmt_f32(row + 4 * c) : fmt_bf16(row + 2 * c);
+        int chain = c < whole ? c % 32 : (c - whole) % 8;
+        chains[chain] = fmaf(w, x[c], chains[chain]);
+    }
+    for (int j = 0; j < 8; j++) lanes[j] = (chains[j] + chains[j + 8]) + (chains[j + 16] + chains[j + 24]);
+    float s = ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+    for (int c = eights; c < cols; c++) s = s + (type == T_F32 ? fmt_f32(row + 4 * c) : fmt_bf16(row + 2 * c)) * x[c];
+    return s;
+}
+
 static int selftest_matrix(const char* dir, const char* name, int type, int rows, int cols) {
     char path[4096];
     long nb = 0;
@@ -1171,18 +1193,19 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
         if (status || cu.CtxSynchronize()) { printf("FAIL %s n=%d: %s\n", name, n, g_error); failures++; free(q); free(d); continue; }
         cu.MemcpyDtoH(y, dy, (size_t)n * rows * 4);
         char what[64];
-        const char* kind = n <= 8 || type == T_Q8_0 || type == T_Q5_1 || type == T_F16 ? "matvec" : simt ? "tile, simt" : "tile";
+        const char* kind = n <= 8 || batched_only(type) ? "matvec" : simt ? "tile, simt" : "tile";
         snprintf(what, sizeof what, "%s %dx%d n=%d (%s)", name, rows, cols, n, kind);
         failures += check(what, y, ref, NULL, (size_t)n * rows, 2e-5);
-        if (kquant_cpu_order(type) || q8_0_order(type)) {
+        if (kquant_cpu_order(type) || q8_0_order(type) || type == T_F32 || type == T_BF16) {
             // the CPU engine's order, computed here element by element: the same bits
             int same = 1;
             for (int t = 0; t < n && same; t++)
                 for (int r = 0; r < rows && same; r++) {
                     const unsigned char* wr = w + r * row_bytes;
-                    const signed char* qt = q + (size_t)t * cols;
-                    const float* dt = d + (size_t)t * blocks;
-                    float want = q8_0_order(type) ? host_legacy_dot(type, n, wr, qt, dt, cols) : host_kquant_dot(type, n, wr, qt, dt, cols);
+                    const signed char* qt = q ? q + (size_t)t * cols : NULL;
+                    const float* dt = d ? d + (size_t)t * blocks : NULL;
+                    float want = type == T_F32 || type == T_BF16 ? host_float_dot(type, wr, x + (size_t)t * cols, cols)
+                               : q8_0_order(type) ? host_legacy_dot(type, n, wr, qt, dt, cols) : host_kquant_dot(type, n, wr, qt, dt, cols);
                     same = want == y[(size_t)t * rows + r];
                 }
             printf("%s %s %dx%d n=%d: the CPU engine's order %s\n", same ? "ok  " : "FAIL", name, rows, cols, n, same ? "bit for bit" : "differs");

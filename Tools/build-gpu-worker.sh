@@ -13,7 +13,7 @@ mkdir -p "$out"
 # reproduced operation by operation), and the host build of the same source computes the same bits.
 ptx_flags=(-x cuda --cuda-device-only -nocudalib -nocudainc --cuda-gpu-arch=sm_70
            -Xclang -target-feature -Xclang +ptx64 -O3 -std=c++17 -ffp-contract=off -Wall -S)
-# A second module for Turing and later (sm_75, PTX ISA 6.5: drivers from 440 on) sums Q4_0/Q4_1 prompt blocks on
+# A second module for Turing and later (sm_75, PTX ISA 6.5: drivers from 440 on) sums the integer prompt tiles on
 # the int8 tensor cores (INT8_MMA, kernels.cu); the worker loads it where the GPU and driver take it.
 mma_flags=(-x cuda --cuda-device-only -nocudalib -nocudainc --cuda-gpu-arch=sm_75
            -Xclang -target-feature -Xclang +ptx65 -DINT8_MMA -O3 -std=c++17 -ffp-contract=off -Wall -S)

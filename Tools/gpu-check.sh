@@ -103,7 +103,7 @@ quantize() {  # quantize SOURCE TYPE NAME
     [ -x "$bin/llama-quantize" ] || return 1
     "$bin/llama-quantize" "$models/$1" "$models/$3.tmp" "$2" 16 > "$models/$3.log" 2>&1 && mv "$models/$3.tmp" "$models/$3"
 }
-kquants=(Q4_K_M Q2_K Q3_K_M Q5_K_M Q6_K IQ4_XS IQ4_NL Q4_0 Q5_0 Q5_1)
+kquants=(Q4_K_M Q2_K Q3_K_M Q5_K_M Q6_K IQ4_XS IQ4_NL Q4_0 Q5_0 Q5_1 BF16)
 
 if [ "${1:-}" = "--generate" ]; then
     gen tiny-llama3-f16-q4emb.gguf --matrices f16 --embedding q4_0 &
