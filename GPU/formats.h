@@ -208,7 +208,7 @@ FMT_FN void fmt_weights(int type, const u8* row, int c, int first, int count, fl
 }
 
 // Q4_1 and Q5_1 add a per-block minimum m to d · q. The CPU engine multiplies them by Q8_1 activations,
-// whose m-term uses the block's stored sum s rather than the sum of the values (see round_row, mode 5).
+// whose m-term uses the block's stored sum s rather than the sum of the values (kernels.cu, round_row, mode 6).
 #define FMT_HAS_MIN(type) ((type) == T_Q4_1 || (type) == T_Q5_1)
 // The minimum of chunk c (= block c) of a row of a format with one; 0 otherwise.
 FMT_FN float fmt_block_min(int type, const u8* row, int c) {

@@ -203,7 +203,7 @@ DEV int q8_0_activations(const signed char* xq, int c, int part) { return *(cons
 // at every batch size: column i of the whole 32-column blocks in chain i % 32, the whole 8-column groups after
 // them in chains 0…7, chains j, j+8, j+16, j+24 added as (j + j+8) + (j+16 + j+24), then
 // ((c0+c4)+(c2+c6))+((c1+c5)+(c3+c7)), and the last cols % 8 columns one product and add at a time. A warp
-// per row, lane l chain l; group k of 8 lanes takes tokens k, k+4 … for the trailing columns.
+// per row, lane l chain l; lane 0 adds every token's last columns.
 template <int TYPE, int NT>
 DEV void matvec_float(const u8* row, const float* x, float* y, int rows, int cols, int r, int lane) {
     float chain[NT];
@@ -676,7 +676,7 @@ DEV void mma_stage(const int (*sw)[12], const int (*sa)[12], const float* sdw, c
         }
     }
 }
-// Prompt batches of Q4_0, Q4_1 and IQ4_NL in the CPU engine's order, as matvec_nibbles: a block of 128 threads takes
+// Prompt batches of Q4_0, Q4_1, IQ4_NL and Q5_0 in the CPU engine's order, as matvec_nibbles: a block of 128 threads takes
 // 64 rows × 64 tokens, each thread 32 of their chains (tile_row, tile_token). Four blocks
 // (128 columns) of weights and activations at a time are staged in shared memory as words of signed bytes
 // (the nibbles unpacked once per tile, not once per token), 48 bytes apart so that a warp's loads of 4 or 8

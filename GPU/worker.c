@@ -1398,7 +1398,8 @@ static float host_round(const float* row, int i, int cols, int mode) {
     return q * (1.0f / scale);
 }
 
-// Mode 5's correction for block b of a row: s − Σ values, s = f16(Σq · amax/127) as the CPU's Q8_1 keeps it.
+// What the CPU's Q8_1 block adds to the values' sum, for the self-test's references: s − Σ values for block b of
+// a row, s = f16(Σq · amax/127) as Q8_1 keeps it.
 static float host_q8_1_correction(const float* row, int b) {
     float amax = 0;
     for (int j = 32 * b; j < 32 * b + 32; j++) amax = fmaxf(amax, fabsf(row[j]));
