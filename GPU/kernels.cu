@@ -165,10 +165,18 @@ DEV float block_max(float v, float* scratch) {
 DEV unsigned kq_word(const u8* at) { return (unsigned)*(const unsigned short*)at | (unsigned)*(const unsigned short*)(at + 2) << 16; }
 // Bits 0…3 of x into bit 4 of bytes 0…3 (Q5_0's and Q5_1's fifth bits).
 DEV unsigned fifth_bits(unsigned x) { return ((x & 1) | (x & 2) << 7 | (x & 4) << 14 | (x & 8) << 21) << 4; }
-// Columns 4·part … +3 of a Q8_0, Q5_0 or Q5_1 block as signed bytes (Q5_0's values less 16).
+DEV unsigned iq4_levels(unsigned n) {  // each byte's index (0…15) to its level as a signed byte
+    unsigned v = 0;
+    _Pragma("unroll")
+    for (int k = 0; k < 4; k++) v |= ((unsigned)fmt_iq4_value((int)((n >> (8 * k)) & 0xF)) & 0xFFu) << (8 * k);
+    return v;
+}
+// Columns 4·part … +3 of a Q8_0, Q5_0, Q5_1 or IQ4_NL block as signed bytes (Q5_0's values less 16, IQ4_NL's
+// levels).
 template <int TYPE>
 DEV int legacy_word(const u8* b, int part) {
     if (TYPE == T_Q8_0) return (int)kq_word(b + 2 + 4 * part);
+    if (TYPE == T_IQ4_NL) return (int)iq4_levels((kq_word(b + 2 + 4 * (part & 3)) >> (4 * (part >> 2))) & 0x0F0F0F0Fu);
     enum { QH = TYPE == T_Q5_1 ? 4 : 2, QS = TYPE == T_Q5_1 ? 8 : 6 };
     unsigned v = ((kq_word(b + QS + 4 * (part & 3)) >> (4 * (part >> 2))) & 0x0F0F0F0Fu) | fifth_bits((kq_word(b + QH) >> (4 * part)) & 0xF);
     return (int)(TYPE == T_Q5_0 ? (v + 0x70707070u) ^ 0x80808080u : v);  // v − 16 in each byte, no carries
@@ -292,12 +300,6 @@ DEV void matvec_q8_0_rows(const u8* W, unsigned long long rowBytes, const signed
 // (byte j of a block holds element j in its low nibble and j + 16 in its high one). Q4_0 and IQ4_NL: f16 d,
 // then the bytes (2-byte aligned); Q4_1: f16 d, f16 m, then the bytes (4-byte aligned); Q5_0 (its prompt
 // panels, batches from 4 tokens): f16 d, the fifth bits (u32), then the bytes.
-DEV unsigned iq4_levels(unsigned n) {  // each byte's index (0…15) to its level as a signed byte
-    unsigned v = 0;
-    _Pragma("unroll")
-    for (int k = 0; k < 4; k++) v |= ((unsigned)fmt_iq4_value((int)((n >> (8 * k)) & 0xF)) & 0xFFu) << (8 * k);
-    return v;
-}
 template <int TYPE>
 DEV void nibble_words(const u8* b, int* lo, int* hi) {
     _Pragma("unroll")
@@ -474,7 +476,9 @@ DEV float kq_scale(const u8* row, int b, bool minimum) {
 // A warp per row; its 8-lane group G takes super-blocks G, G + 4, …, and after each step of 4 the chains take
 // the groups' integers in super-block order (lane p of every group holds chain p). `batch`: the tokens of
 // the whole batch (the CPU's order depends on it, not on this launch's NT).
-template <int TYPE, int NT>
+// INTERLEAVED: whether the CPU interleaves the matrix (Q4_K: one chain at every batch size); else Q4_K sums
+// as Q5_K for up to 3 tokens.
+template <int TYPE, int NT, bool INTERLEAVED = true>
 DEV void matvec_kquant(const u8* W, unsigned long long rowBytes, const signed char* xq, const float* xd, float* y,
                        int rows, int cols, int batch) {
     enum { MINIMA = TYPE == T_Q2_K || TYPE == T_Q4_K || TYPE == T_Q5_K };
@@ -483,7 +487,7 @@ DEV void matvec_kquant(const u8* W, unsigned long long rowBytes, const signed ch
     if (r >= rows) return;
     const u8* row = W + (unsigned long long)r * rowBytes;
     int supers = cols / 256, blocks = cols / 32;
-    bool one_chain = TYPE == T_Q4_K || batch >= 4;
+    bool one_chain = (TYPE == T_Q4_K && INTERLEAVED) || batch >= 4;
     float chain[NT], minima[NT];
     _Pragma("unroll")
     for (int t = 0; t < NT; t++) chain[t] = minima[t] = 0;
@@ -509,7 +513,7 @@ DEV void matvec_kquant(const u8* W, unsigned long long rowBytes, const signed ch
             if (one_chain) {  // each group's sums over its super-block
                 L += shfl_xor(L, 4); L += shfl_xor(L, 2); L += shfl_xor(L, 1);
                 if (MINIMA) { n += shfl_xor(n, 4); n += shfl_xor(n, 2); n += shfl_xor(n, 1); }
-            } else if (TYPE == T_Q5_K) {
+            } else if (TYPE == T_Q5_K || TYPE == T_Q4_K) {
                 n += shfl_xor(n, 1);  // lane 2k: m_2k·Σa_2k + m_2k+1·Σa_2k+1
             }
             // super-blocks b0 … b0 + 3 in order: group k's values reach group 0's lanes by xor 8k
@@ -534,7 +538,7 @@ DEV void matvec_kquant(const u8* W, unsigned long long rowBytes, const signed ch
         if (!one_chain) {
             s = q8_0_fold(s);
             if (TYPE == T_Q2_K) s -= q8_0_fold(minima[t]);
-            if (TYPE == T_Q5_K) {  // chains k in lanes 2k: (c0 + c2) + (c1 + c3)
+            if (TYPE == T_Q5_K || TYPE == T_Q4_K) {  // chains k in lanes 2k: (c0 + c2) + (c1 + c3)
                 float m = minima[t] + shfl_xor(minima[t], 4);
                 s -= m + shfl_xor(m, 2);
             }
@@ -970,6 +974,31 @@ DEV void matmul_superblocks(const u8* W, unsigned long long rowBytes, const sign
     X(q6_k, T_Q6_K) X(iq4_nl, T_IQ4_NL) X(iq4_xs, T_IQ4_XS)
 
 WEIGHT_FORMATS(MATRIX_KERNELS)
+
+// Q4_K and IQ4_NL matrices the CPU engine does not interleave (rows not a multiple of 8): batches of 1–3
+// tokens in its row kernels' order — Q4_K in Q5_K's 8 + 4 chains, IQ4_NL in Q8_0's 8 chains (worker.c binds
+// these for such matrices; from 4 tokens the CPU's panels sum in the interleaved order's one chain).
+template <int TYPE, int NT>
+DEV void matvec_row_order(const u8* W, unsigned long long rowBytes, const float* x, const float* corr, float* y, int rows,
+                          int cols) {
+    if (TYPE == T_Q4_K) {
+        matvec_kquant<TYPE, NT, false>(W, rowBytes, (const signed char*)x, corr, y, rows, cols, NT);
+        return;
+    }
+    int lane = tid() & 31, r = bidx() * 4 + (tid() >> 5);
+    if (r >= rows) return;
+    matvec_q8_0<TYPE, NT>(W + (unsigned long long)r * rowBytes, (const signed char*)x, corr, y, rows, cols, r, lane);
+}
+#define ROW_ORDER_KERNEL(name, TYPE)                                                                       \
+    KERNEL LAUNCH_BOUNDS(128, 4) void mr_##name(const u8* W, unsigned long long rowBytes, const float* x,  \
+                                                const float* corr, float* y, int rows, int cols, int ntok) { \
+        if (ntok == 1) matvec_row_order<TYPE, 1>(W, rowBytes, x, corr, y, rows, cols);                    \
+        else if (ntok == 2) matvec_row_order<TYPE, 2>(W, rowBytes, x, corr, y, rows, cols);               \
+        else matvec_row_order<TYPE, 3>(W, rowBytes, x, corr, y, rows, cols);                              \
+    }
+ROW_ORDER_KERNEL(q4_k, T_Q4_K)
+ROW_ORDER_KERNEL(iq4_nl, T_IQ4_NL)
+
 
 // ---- Activations as the CPU engine (and llama.cpp's CPU backend) feed them to each weight format ----
 // The CPU multiplies quantized weights by quantized activations (Q8_0, Q8_K; F16 for F16 weights); the
@@ -1556,6 +1585,7 @@ KERNEL void attention_split_sum(const float* values, float* out, float* corr, si
 #define EMULATED_MATRIX(name, TYPE) EMULATED(mv_##name), EMULATED(mb_##name), EMULATED(mm_##name), EMULATED(ms_##name),
 extern "C" const struct emulated_kernel emulated_kernels[] = {
     WEIGHT_FORMATS(EMULATED_MATRIX)
+    EMULATED(mr_q4_k), EMULATED(mr_iq4_nl),
     EMULATED(round_activations), EMULATED(add_norm_round), EMULATED(swiglu_round), EMULATED(add_inplace),
     EMULATED(gather_rows), EMULATED(rope_store_f16), EMULATED(rope_store_f32),
     EMULATED(attention_f16), EMULATED(attention_f32), EMULATED(attention_split_stats_f16), EMULATED(attention_split_stats_f32),

@@ -231,6 +231,9 @@ struct matrix {
     int type, rows, cols;
     unsigned long long row_bytes;
     CUfunction mv, mb, mm;  // one token, 2–8 tokens, more
+    // 1–3 tokens in the CPU's row-kernel order, where it does not interleave the matrix (Q4_K and IQ4_NL with
+    // rows not a multiple of 8; kernels.cu, mr_*); else null
+    CUfunction mr;
     int act;  // activation rounding mode (kernels.cu round_activations), from the weight format
 };
 
@@ -423,6 +426,9 @@ static int takes_integers(int type) { return type == T_Q8_0 || type == T_Q5_1 ||
 static int q8_0_order(int type) { return type == T_Q8_0 || type == T_Q5_0 || type == T_Q5_1; }
 // The formats whose CPU order keeps several chains per row and token at every batch size: no tile, their
 // prompts go through the batched matrix-vector kernel.
+// Q4_K and IQ4_NL matrices the CPU engine keeps in place (InterleavedWeights.supports): their batches of up
+// to 3 tokens take its row kernels' order (mr_*).
+static int not_interleaved(int type, int rows) { return (type == T_Q4_K || type == T_IQ4_NL) && rows % 8 != 0; }
 static int batched_only(int type) {
     return type == T_Q8_0 || type == T_Q5_1 || type == T_F16 || type == T_F32 || type == T_BF16;
 }
@@ -456,6 +462,7 @@ static int matmul(const struct matrix* m, CUdeviceptr x, CUdeviceptr y, int n) {
     unsigned per_block = q8_0_order(m->type) && n == 1 ? 16 : 4;
     if (n > 8 && by_matvec) return launch(m->mb, ((unsigned)rows + per_block - 1) / per_block, (unsigned)(n + 7) / 8, 128, args);
     if (n > 8) return launch(m->mm, (unsigned)(rows + 63) / 64, (unsigned)(n + 63) / 64, 128, args);
+    if (n <= 3 && m->mr) return launch(m->mr, ((unsigned)rows + 3) / 4, 1, 128, args);
     if (n == 1) return launch(m->mv, ((unsigned)rows + per_block - 1) / per_block, 1, 128, args);
     return launch(m->mb, ((unsigned)rows + per_block - 1) / per_block, 1, 128, args);
 }
@@ -519,7 +526,7 @@ static struct matrix stacked(const struct matrix* a, const struct matrix* b, con
     const struct matrix* next[2] = {b, c};
     for (int i = 0; i < 2 && next[i]; i++) {
         const struct matrix* n = next[i];
-        if (n->type != m.type || n->cols != m.cols || n->row_bytes != m.row_bytes ||
+        if (n->type != m.type || n->cols != m.cols || n->row_bytes != m.row_bytes || m.mr || n->mr ||
             n->data != m.data + (CUdeviceptr)m.rows * m.row_bytes) {
             m.rows = 0;
             return m;
@@ -641,6 +648,11 @@ static int handle_load(uint64_t length) {
         if (function(&(dst).mb, name_)) return SFG_FAILED;                                                \
         snprintf(name_, sizeof name_, "%s_%s", tiled_prefix(), sfx);                                      \
         if (function(&(dst).mm, name_)) return SFG_FAILED;                                                \
+        (dst).mr = NULL;                                                                                  \
+        if (not_interleaved((dst).type, (dst).rows)) {                                                    \
+            snprintf(name_, sizeof name_, "mr_%s", sfx);                                                  \
+            if (function(&(dst).mr, name_)) return SFG_FAILED;                                            \
+        }                                                                                                 \
     } while (0)
 #define BIND_VECTOR(dst, layer_id, role, want)                                                             \
     do {                                                                                                   \
@@ -1014,9 +1026,10 @@ static int host_kq_value(int type, const unsigned char* b, int e, int* scale, in
 // A super-block row against Q8_K integers in the CPU engine's order (kernels.cu, matvec_kquant; Sources/
 // Tensors/AVX2: AVX2Dot's row kernels, interleavedQ4K, superBlockPanel), `n` the batch's token count —
 // element by element, not as the kernel computes it.
-static float host_kquant_dot(int type, int n, const unsigned char* row, const signed char* q, const float* d, int cols) {
+static float host_kquant_dot(int type, int n, int interleaved, const unsigned char* row, const signed char* q, const float* d,
+                             int cols) {
     int bytes = fmt_block_bytes(type), minima = type == T_Q2_K || type == T_Q4_K || type == T_Q5_K;
-    int one_chain = type == T_Q4_K || n >= 4;
+    int one_chain = (type == T_Q4_K && interleaved) || n >= 4;
     float chain = 0, lanes[8] = {0}, mins[8] = {0};
     for (int b = 0; b < cols / 256; b++) {
         const unsigned char* blk = row + (size_t)bytes * b;
@@ -1043,22 +1056,24 @@ static float host_kquant_dot(int type, int n, const unsigned char* row, const si
         for (int p = 0; p < 8; p++) lanes[p] = fmaf(dx * dw, (float)L[p], lanes[p]);
         if (type == T_Q2_K)
             for (int p = 0; p < 8; p++) mins[p] = fmaf(dx * mw, (float)N[p], mins[p]);
-        if (type == T_Q5_K)
+        if (type == T_Q5_K || type == T_Q4_K)
             for (int k = 0; k < 4; k++) mins[k] = fmaf(dx * mw, (float)(N[2 * k] + N[2 * k + 1]), mins[k]);
     }
     if (one_chain) return chain;
     float s = ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
     if (type == T_Q2_K) s -= ((mins[0] + mins[4]) + (mins[2] + mins[6])) + ((mins[1] + mins[5]) + (mins[3] + mins[7]));
-    if (type == T_Q5_K) s -= (mins[0] + mins[2]) + (mins[1] + mins[3]);
+    if (type == T_Q5_K || type == T_Q4_K) s -= (mins[0] + mins[2]) + (mins[1] + mins[3]);
     return s;
 }
 
-// A Q8_0, Q5_0 or Q5_1 row against Q8_0 (Q5_1: Q8_1) integers in the CPU engine's order (kernels.cu,
-// matvec_q8_0, matvec_nibbles; Sources/Tensors/AVX2: LegacyDots, the block panels), element by element: 8
-// chains of 4 columns per block, Q5_1's lane 0 adding m·s after each block; Q5_0 from 4 tokens one chain.
-// d: the f16-valued scales of Q8_0, the unrounded amax/127 of Q8_1.
-static float host_legacy_dot(int type, int n, const unsigned char* row, const signed char* q, const float* d, int cols) {
-    int bytes = fmt_block_bytes(type), one_chain = type == T_Q5_0 && n >= 4;
+// A Q8_0, Q5_0, Q5_1 or IQ4_NL row against Q8_0 (Q5_1: Q8_1) integers in the CPU engine's order (kernels.cu,
+// matvec_q8_0, matvec_nibbles; Sources/Tensors/AVX2: LegacyDots, the block panels, the interleaved tiles),
+// element by element: 8 chains of 4 columns per block, Q5_1's lane 0 adding m·s after each block; Q5_0 from
+// 4 tokens and an interleaved IQ4_NL matrix at every batch size one chain. d: the f16-valued scales of Q8_0,
+// the unrounded amax/127 of Q8_1.
+static float host_legacy_dot(int type, int n, int interleaved, const unsigned char* row, const signed char* q, const float* d,
+                             int cols) {
+    int bytes = fmt_block_bytes(type), one_chain = (type == T_Q5_0 || type == T_IQ4_NL) && (n >= 4 || (type == T_IQ4_NL && interleaved));
     int qh_at = type == T_Q5_1 ? 4 : 2, qs_at = type == T_Q5_1 ? 8 : 6;
     float lanes[8] = {0}, chain = 0;
     for (int b = 0; b < cols / 32; b++) {
@@ -1067,7 +1082,9 @@ static float host_legacy_dot(int type, int n, const unsigned char* row, const si
         unsigned qh = blk[qh_at] | blk[qh_at + 1] << 8 | blk[qh_at + 2] << 16 | (unsigned)blk[qh_at + 3] << 24;
         int L[8] = {0}, sum = 0, total = 0;
         for (int e = 0; e < 32; e++) {
-            int v = type == T_Q8_0 ? (signed char)blk[2 + e] : (((blk[qs_at + (e & 15)] >> (4 * (e >> 4))) & 15) | (int)((qh >> e) & 1) << 4) - (type == T_Q5_0 ? 16 : 0);
+            int v = type == T_Q8_0 ? (signed char)blk[2 + e]
+                  : type == T_IQ4_NL ? fmt_iq4_value((blk[2 + (e & 15)] >> (4 * (e >> 4))) & 15)
+                  : (((blk[qs_at + (e & 15)] >> (4 * (e >> 4))) & 15) | (int)((qh >> e) & 1) << 4) - (type == T_Q5_0 ? 16 : 0);
             L[e / 4] += v * a[e];
             sum += a[e];
         }
@@ -1134,6 +1151,8 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
     if (function(&m.mb, fn)) { printf("FAIL %s: %s\n", fn, g_error); return 1; }
     snprintf(fn, sizeof fn, "mm_%s", kernel_suffix(type));
     if (function(&m.mm, fn)) { printf("FAIL %s: %s\n", fn, g_error); return 1; }
+    snprintf(fn, sizeof fn, "mr_%s", kernel_suffix(type));
+    if (not_interleaved(type, rows) && function(&m.mr, fn)) { printf("FAIL %s: %s\n", fn, g_error); return 1; }
     // every count on the default routes, then the tiled counts again on the CUDA-core tiles
     int counted = (int)(sizeof counts / sizeof counts[0]);
     for (int run = 0; run < counted + 3; run++) {
@@ -1196,7 +1215,7 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
         const char* kind = n <= 8 || batched_only(type) ? "matvec" : simt ? "tile, simt" : "tile";
         snprintf(what, sizeof what, "%s %dx%d n=%d (%s)", name, rows, cols, n, kind);
         failures += check(what, y, ref, NULL, (size_t)n * rows, 2e-5);
-        if (kquant_cpu_order(type) || q8_0_order(type) || type == T_F32 || type == T_BF16) {
+        if (kquant_cpu_order(type) || q8_0_order(type) || type == T_IQ4_NL || type == T_F32 || type == T_BF16) {
             // the CPU engine's order, computed here element by element: the same bits
             int same = 1;
             for (int t = 0; t < n && same; t++)
@@ -1205,7 +1224,8 @@ static int selftest_matrix(const char* dir, const char* name, int type, int rows
                     const signed char* qt = q ? q + (size_t)t * cols : NULL;
                     const float* dt = d ? d + (size_t)t * blocks : NULL;
                     float want = type == T_F32 || type == T_BF16 ? host_float_dot(type, wr, x + (size_t)t * cols, cols)
-                               : q8_0_order(type) ? host_legacy_dot(type, n, wr, qt, dt, cols) : host_kquant_dot(type, n, wr, qt, dt, cols);
+                               : q8_0_order(type) || type == T_IQ4_NL ? host_legacy_dot(type, n, !not_interleaved(type, rows), wr, qt, dt, cols)
+                               : host_kquant_dot(type, n, !not_interleaved(type, rows), wr, qt, dt, cols);
                     same = want == y[(size_t)t * rows + r];
                 }
             printf("%s %s %dx%d n=%d: the CPU engine's order %s\n", same ? "ok  " : "FAIL", name, rows, cols, n, same ? "bit for bit" : "differs");
@@ -1607,8 +1627,9 @@ static int selftest(const char* dir) {
         if (fmt_block_weights(types[t].type) == 32) failures += selftest_matrix(dir, types[t].name, types[t].type, 70, 96);
         // Q4_0/Q4_1 rows of more than one 32-block chunk (matvec_nibbles), the last one partial
         if (nibbles(types[t].type)) failures += selftest_matrix(dir, types[t].name, types[t].type, 40, 1120);
-        // the super-block formats: 5 super-blocks per row, one step of the warp's 4 groups and a partial one
-        if (kquant_cpu_order(types[t].type)) failures += selftest_matrix(dir, types[t].name, types[t].type, 40, 1280);
+        // the super-block formats: 5 super-blocks per row, one step of the warp's 4 groups and a partial one;
+        // rows not a multiple of 8 (Q4_K: the CPU's row-kernel order, mr_q4_k)
+        if (kquant_cpu_order(types[t].type)) failures += selftest_matrix(dir, types[t].name, types[t].type, 44, 1280);
     }
     failures += selftest_rounding();
     failures += selftest_norm();

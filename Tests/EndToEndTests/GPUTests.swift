@@ -141,13 +141,13 @@ final class GPUTests: XCTestCase {
         // against their batched matrix-vector kernel bit for bit (4 formats × 2 matrices × 3 counts × 2 tiles),
         // the same 16 checks again for each on a 40 × 1120 matrix (two 32-block chunks per row); the 6
         // super-block formats (Q2_K … Q6_K, IQ4_XS) each with its 10 runs (both tiles too) against the CPU
-        // engine's order computed on the host bit for bit, and all of that again on a 40 × 1280 matrix
-        // (10 + 10); Q8_0's, Q5_0's, Q5_1's, F32's and BF16's 10 runs per matrix against that order too (2, 3,
-        // 2, 2 and 2 matrices); 5 rounding modes (1–4, 6) and the integers and scales of modes 3, 4 and 6; the norm of a
+        // engine's order computed on the host bit for bit, and all of that again on a 44 × 1280 matrix
+        // (10 + 10; Q4_K's rows not a multiple of 8: the CPU's row-kernel order); Q8_0's, Q5_0's, Q5_1's,
+        // F32's, BF16's and IQ4_NL's 10 runs per matrix against that order too (2, 3, 2, 2, 2 and 3 matrices); 5 rounding modes (1–4, 6) and the integers and scales of modes 3, 4 and 6; the norm of a
         // 2048-wide row in 6 modes (0–4, 6) and the same integers; Q4_1 and Q5_1 against Q8_1 activations (4
         // runs each); 5 attention shapes, each plain and with its output rounded as Q8_0, and the 4 of at most
         // 8 tokens split into 3 and 8 ranges.
-        XCTAssertEqual(checks.count, (15 + 9) * (7 + 3) + 4 * 2 * 3 * 2 + 4 * 16 + 6 * (10 + 20) + (2 + 3 + 2 + 2 + 2) * 10 + 5 + 3 + 6 + 3 + 2 * 4 + 5 * 2 + 4 * 2, r.stdout)
+        XCTAssertEqual(checks.count, (15 + 9) * (7 + 3) + 4 * 2 * 3 * 2 + 4 * 16 + 6 * (10 + 20) + (2 + 3 + 2 + 2 + 2 + 3) * 10 + 5 + 3 + 6 + 3 + 2 * 4 + 5 * 2 + 4 * 2, r.stdout)
     }
 
     /// The whole GPU path — runner ↔ worker protocol, upload, the forward pass's launch sequence, CUDA graph
