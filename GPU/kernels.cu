@@ -79,6 +79,11 @@ DEV float kv_get(const half_t* p) { return from_half(*p); }
 DEV float kv_get(const float* p) { return *p; }
 struct __attribute__((aligned(16))) float4 { float x, y, z, w; };
 struct __attribute__((aligned(16))) uint4 { unsigned x, y, z, w; };
+// c + Σ of the 16 signed byte products of w and a (exact); the 16 signed bytes of a summed.
+DEV int dot16(uint4 w, uint4 a, int c) {
+    return dot4((int)w.w, (int)a.w, dot4((int)w.z, (int)a.z, dot4((int)w.y, (int)a.y, dot4((int)w.x, (int)a.x, c))));
+}
+DEV int byte_sum16(uint4 a) { return dot16(uint4{0x01010101u, 0x01010101u, 0x01010101u, 0x01010101u}, a, 0); }
 
 DEV double shfl_xor(double v, int lanes) {
     union { double d; int i[2]; } u;
@@ -353,19 +358,12 @@ DEV void matvec_nibbles(const u8* W, unsigned long long rowBytes, const signed c
             for (int t = 0; t < NT; t++) {
                 const uint4* a = (const uint4*)(xq + (unsigned long long)t * cols + 32 * b);
                 uint4 a0 = a[0], a1 = a[1];
-                int sum = dot4(lo[0], (int)a0.x, 0);
-                sum = dot4(lo[1], (int)a0.y, sum);
-                sum = dot4(lo[2], (int)a0.z, sum);
-                sum = dot4(lo[3], (int)a0.w, sum);
-                sum = dot4(hi[0], (int)a1.x, sum);
-                sum = dot4(hi[1], (int)a1.y, sum);
-                sum = dot4(hi[2], (int)a1.z, sum);
-                sum = dot4(hi[3], (int)a1.w, sum);
+                uint4 wl = {(unsigned)lo[0], (unsigned)lo[1], (unsigned)lo[2], (unsigned)lo[3]};
+                uint4 wh = {(unsigned)hi[0], (unsigned)hi[1], (unsigned)hi[2], (unsigned)hi[3]};
+                int sum = dot16(wh, a1, dot16(wl, a0, 0));
                 float dx = xs[(unsigned long long)t * blocks + b];
                 if (TYPE == T_Q4_1) {  // d_x and s_x = f16(Σq · amax/127), each rounded once
-                    const int ones = 0x01010101;
-                    int q = dot4(ones, (int)a0.x, dot4(ones, (int)a0.y, dot4(ones, (int)a0.z, dot4(ones, (int)a0.w, 0))));
-                    q = dot4(ones, (int)a1.x, dot4(ones, (int)a1.y, dot4(ones, (int)a1.z, dot4(ones, (int)a1.w, q))));
+                    int q = byte_sum16(a0) + byte_sum16(a1);
                     sums[warp][t][lane] = from_half(to_half((float)q * dx));
                     dx = from_half(to_half(dx));
                 }
@@ -402,7 +400,6 @@ DEV void matvec_nibbles(const u8* W, unsigned long long rowBytes, const signed c
 //   fma(d_w·d_x, Σ_p L_p, chain), then for formats with minima fma(−(dmin·d_x), Σ_p n_p, chain).
 #define KQUANT_CPU_ORDER(TYPE) ((TYPE) == T_Q2_K || (TYPE) == T_Q3_K || (TYPE) == T_Q4_K || (TYPE) == T_Q5_K || \
                                 (TYPE) == T_Q6_K || (TYPE) == T_IQ4_XS)
-DEV int byte_sum(unsigned a) { return dot4(0x01010101, (int)a, 0); }
 DEV int q3_k_scale(const u8* s, int j) {  // the 6-bit scale j of Q3_K's packed 12 bytes, less 32
     int low = j < 8 ? (s[j] & 0xF) : (s[j - 8] >> 4);
     return (low | ((s[8 + (j % 4)] >> (2 * (j / 4))) & 3) << 4) - 32;
@@ -503,8 +500,7 @@ DEV void matvec_kquant(const u8* W, unsigned long long rowBytes, const signed ch
             _Pragma("unroll")
             for (int g = 0; g < 8; g++) L += sl[g] * dot4(w[g], *(const int*)(a + 32 * g + 4 * p), 0);
             uint4 a0 = *(const uint4*)(a + 32 * p), a1 = *(const uint4*)(a + 32 * p + 16);
-            int s0 = byte_sum(a0.x) + byte_sum(a0.y) + byte_sum(a0.z) + byte_sum(a0.w);
-            int s1 = byte_sum(a1.x) + byte_sum(a1.y) + byte_sum(a1.z) + byte_sum(a1.w);
+            int s0 = byte_sum16(a0), s1 = byte_sum16(a1);
             int n = 0;
             if (TYPE == T_Q6_K) L -= 32 * (o0 * s0 + o1 * s1);
             if (TYPE == T_Q3_K) L -= 4 * (o0 * s0 + o1 * s1);
@@ -727,9 +723,7 @@ DEV void matmul_nibbles(const u8* W, unsigned long long rowBytes, const signed c
             *(uint4*)&sa[b][i][4] = a1;
             float dx = xs[(unsigned long long)tok * blocks + c0 + b];
             if (TYPE == T_Q4_1) {  // as matvec_nibbles: d_x and s_x rounded from the unrounded amax/127
-                const int ones = 0x01010101;
-                int q = dot4(ones, (int)a0.x, dot4(ones, (int)a0.y, dot4(ones, (int)a0.z, dot4(ones, (int)a0.w, 0))));
-                q = dot4(ones, (int)a1.x, dot4(ones, (int)a1.y, dot4(ones, (int)a1.z, dot4(ones, (int)a1.w, q))));
+                int q = byte_sum16(a0) + byte_sum16(a1);
                 ssx[b][i] = from_half(to_half((float)q * dx));
                 dx = from_half(to_half(dx));
             }
@@ -758,14 +752,7 @@ DEV void matmul_nibbles(const u8* W, unsigned long long rowBytes, const signed c
                 float dx = sdx[b][j], sx = TYPE == T_Q4_1 ? ssx[b][j] : 0.0f;
                 _Pragma("unroll")
                 for (int k = 0; k < 4; k++) {
-                    int sum = dot4((int)w[k][0].x, (int)a0.x, 0);
-                    sum = dot4((int)w[k][0].y, (int)a0.y, sum);
-                    sum = dot4((int)w[k][0].z, (int)a0.z, sum);
-                    sum = dot4((int)w[k][0].w, (int)a0.w, sum);
-                    sum = dot4((int)w[k][1].x, (int)a1.x, sum);
-                    sum = dot4((int)w[k][1].y, (int)a1.y, sum);
-                    sum = dot4((int)w[k][1].z, (int)a1.z, sum);
-                    sum = dot4((int)w[k][1].w, (int)a1.w, sum);
+                    int sum = dot16(w[k][1], a1, dot16(w[k][0], a0, 0));
                     acc[k][l] = __builtin_fmaf(dw[k] * dx, (float)sum, acc[k][l]);
                     if (TYPE == T_Q4_1) off[k][l] = __builtin_fmaf(mw[k], sx, off[k][l]);
                 }
@@ -831,8 +818,8 @@ DEV void matmul_superblocks(const u8* W, unsigned long long rowBytes, const sign
             if (MINIMA) {
                 kmin[2 * j][i] = kq_minimum16<TYPE>(blk, 2 * j);
                 kmin[2 * j + 1][i] = kq_minimum16<TYPE>(blk, 2 * j + 1);
-                ksum[2 * j][i] = byte_sum(a0.x) + byte_sum(a0.y) + byte_sum(a0.z) + byte_sum(a0.w);
-                ksum[2 * j + 1][i] = byte_sum(a1.x) + byte_sum(a1.y) + byte_sum(a1.z) + byte_sum(a1.w);
+                ksum[2 * j][i] = byte_sum16(a0);
+                ksum[2 * j + 1][i] = byte_sum16(a1);
             }
             if (j == 0) {
                 kd[i] = kq_scale<TYPE>(W + (unsigned long long)r * rowBytes, super, false);
@@ -880,10 +867,7 @@ DEV void matmul_superblocks(const u8* W, unsigned long long rowBytes, const sign
                     uint4 a0 = *(const uint4*)&ka[b][j][0], a1 = *(const uint4*)&ka[b][j][4];
                     _Pragma("unroll")
                     for (int k = 0; k < 4; k++) {
-                        int lo = dot4((int)w[k][0].x, (int)a0.x, dot4((int)w[k][0].y, (int)a0.y,
-                                 dot4((int)w[k][0].z, (int)a0.z, dot4((int)w[k][0].w, (int)a0.w, 0))));
-                        int hi = dot4((int)w[k][1].x, (int)a1.x, dot4((int)w[k][1].y, (int)a1.y,
-                                 dot4((int)w[k][1].z, (int)a1.z, dot4((int)w[k][1].w, (int)a1.w, 0))));
+                        int lo = dot16(w[k][0], a0, 0), hi = dot16(w[k][1], a1, 0);
                         S[k][l] += s0[k] * lo + s1[k] * hi;
                     }
                 }
