@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
         {"F32", T_F32}, {"F16", T_F16}, {"BF16", T_BF16}, {"Q4_0", T_Q4_0}, {"Q4_1", T_Q4_1}, {"Q5_0", T_Q5_0},
         {"Q5_1", T_Q5_1}, {"Q8_0", T_Q8_0}, {"Q2_K", T_Q2_K}, {"Q3_K", T_Q3_K}, {"Q4_K", T_Q4_K},
         {"Q5_K", T_Q5_K}, {"Q6_K", T_Q6_K}, {"IQ4_NL", T_IQ4_NL}, {"IQ4_XS", T_IQ4_XS},
+        {"IQ2_XXS", T_IQ2_XXS}, {"IQ2_XS", T_IQ2_XS}, {"IQ2_S", T_IQ2_S}, {"IQ3_XXS", T_IQ3_XXS}, {"IQ3_S", T_IQ3_S},
+        {"IQ1_S", T_IQ1_S}, {"IQ1_M", T_IQ1_M},
     };
     int failures = 0, checked = 0;
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {

@@ -9,9 +9,11 @@
 #if defined(__CUDA__)
 #define FMT_FN static __attribute__((device)) inline
 #define FMT_UNROLL _Pragma("unroll")
+#define FMT_TABLE static __attribute__((device)) const
 #else
 #define FMT_FN static inline
 #define FMT_UNROLL
+#define FMT_TABLE static const
 #endif
 
 typedef uint8_t u8;
@@ -19,9 +21,12 @@ typedef uint8_t u8;
 // ggml type ids (GGUF tensor types).
 enum {
     T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q5_1 = 7, T_Q8_0 = 8,
-    T_Q2_K = 10, T_Q3_K = 11, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_IQ4_NL = 20, T_IQ4_XS = 23,
+    T_Q2_K = 10, T_Q3_K = 11, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_IQ2_XXS = 16, T_IQ2_XS = 17,
+    T_IQ3_XXS = 18, T_IQ1_S = 19, T_IQ4_NL = 20, T_IQ3_S = 21, T_IQ2_S = 22, T_IQ4_XS = 23, T_IQ1_M = 29,
     T_BF16 = 30,
 };
+
+#include "iquant_grids.h"
 
 // IEEE half to float by bit manipulation: exact for every input, the same on host and device.
 FMT_FN float fmt_half(const u8* p) {
@@ -87,14 +92,24 @@ FMT_FN int fmt_block_bytes(int type) {
     case T_Q5_K: return 176;
     case T_Q6_K: return 210;
     case T_IQ4_XS: return 136;
+    case T_IQ2_XXS: return 66;
+    case T_IQ2_XS: return 74;
+    case T_IQ2_S: return 82;
+    case T_IQ3_XXS: return 98;
+    case T_IQ3_S: return 110;
+    case T_IQ1_S: return 50;
+    case T_IQ1_M: return 56;
     default: return 0;
     }
 }
 
+#define FMT_GRID(type) ((type) == T_IQ2_XXS || (type) == T_IQ2_XS || (type) == T_IQ2_S || (type) == T_IQ3_XXS || \
+                        (type) == T_IQ3_S || (type) == T_IQ1_S || (type) == T_IQ1_M)
+
 FMT_FN int fmt_block_weights(int type) {
     switch (type) {
     case T_Q2_K: case T_Q3_K: case T_Q4_K: case T_Q5_K: case T_Q6_K: case T_IQ4_XS: return 256;
-    default: return fmt_block_bytes(type) ? 32 : 0;
+    default: return FMT_GRID(type) ? 256 : fmt_block_bytes(type) ? 32 : 0;
     }
 }
 
@@ -191,6 +206,85 @@ FMT_ONE(one_iq4_xs) {
     return fmt_half(b) * (float)(ls - 32) * (float)fmt_iq4_value(v);
 }
 
+// The grid I-quants: per super-block of 256 values a float d', an odd scale s per 16 values and integers v
+// (grid values with a sign per value, or IQ1's 8·g ± 1 with d' = d/8 so that it stays an integer), y =
+// d'·s·v — the CPU engine's form of them (Sources/Tensors/IQuants.swift), element by element.
+FMT_FN uint32_t fmt_u16(const u8* p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+FMT_FN uint32_t fmt_u32(const u8* p) { return fmt_u16(p) | fmt_u16(p + 2) << 16; }
+// A 7-bit sign index as 8 sign bits: the eighth makes the count of ones even.
+FMT_FN uint32_t fmt_even_signs(uint32_t index) {
+    uint32_t seven = index & 127, ones = seven;
+    ones ^= ones >> 4; ones ^= ones >> 2; ones ^= ones >> 1;
+    return seven | (ones & 1) << 7;
+}
+FMT_FN float fmt_grid_d(int type, const u8* b) {
+    if (type == T_IQ1_M) {
+        uint32_t bits = fmt_u16(b + 48) >> 12 | (fmt_u16(b + 50) >> 8 & 0x00F0) | (fmt_u16(b + 52) >> 4 & 0x0F00) |
+                        (fmt_u16(b + 54) & 0xF000);
+        u8 h[2] = {(u8)bits, (u8)(bits >> 8)};
+        return fmt_half(h) * 0.125f;
+    }
+    return fmt_half(b) * (type == T_IQ3_XXS ? 0.25f : type == T_IQ3_S ? 1.0f : 0.125f);
+}
+// The scale of 16-value group j (2·field + 1).
+FMT_FN int fmt_grid_scale(int type, const u8* b, int j) {
+    int g = j / 2, field;
+    switch (type) {
+    case T_IQ2_XXS: field = (int)(fmt_u32(b + 6 + 8 * g) >> 28); break;
+    case T_IQ3_XXS: field = (int)(fmt_u32(b + 66 + 4 * g) >> 28); break;
+    case T_IQ2_XS: field = (b[66 + g] >> (4 * (j & 1))) & 15; break;
+    case T_IQ2_S: field = (b[74 + g] >> (4 * (j & 1))) & 15; break;
+    case T_IQ3_S: field = (b[106 + g / 2] >> (4 * (g & 1))) & 15; break;
+    case T_IQ1_S: field = (int)(fmt_u16(b + 34 + 2 * g) >> 12) & 7; break;
+    default: field = (int)(fmt_u16(b + 48 + 2 * (j / 4)) >> (3 * (j % 4))) & 7; break;  // IQ1_M
+    }
+    return 2 * field + 1;
+}
+// IQ1's shift (±1) of element e.
+FMT_FN int fmt_grid_shift(int type, const u8* b, int e) {
+    if (type == T_IQ1_S) return fmt_u16(b + 34 + 2 * (e / 32)) & 0x8000 ? -1 : 1;
+    int q = e / 8;  // IQ1_M: per 8 values, bit 3 of the entry's nibble
+    return (b[32 + q / 2] >> (4 * (q & 1))) & 8 ? -1 : 1;
+}
+// The integer v of element e (0…255).
+FMT_FN int fmt_grid_value(int type, const u8* b, int e) {
+    int g = e / 32, l = (e % 32) / 8, k = e % 8, q = e / 8;
+    uint64_t entry8 = 0;
+    uint32_t entry4 = 0, signs = 0;
+    switch (type) {
+    case T_IQ2_XXS:
+        entry8 = fmt_grid_iq2xxs[b[2 + 8 * g + l]];
+        signs = fmt_even_signs(fmt_u32(b + 6 + 8 * g) >> (7 * l));
+        break;
+    case T_IQ2_XS: {
+        uint32_t w = fmt_u16(b + 2 + 2 * q);
+        entry8 = fmt_grid_iq2xs[w & 511];
+        signs = fmt_even_signs(w >> 9);
+        break;
+    }
+    case T_IQ2_S:
+        entry8 = fmt_grid_iq2s[b[2 + q] | ((b[66 + g] >> (2 * l)) & 3) << 8];
+        signs = b[34 + q];
+        break;
+    case T_IQ3_XXS:
+        entry4 = fmt_grid_iq3xxs[b[2 + e / 4]];
+        signs = fmt_even_signs(fmt_u32(b + 66 + 4 * g) >> (7 * l)) >> (k & 4);
+        break;
+    case T_IQ3_S:
+        entry4 = fmt_grid_iq3s[b[2 + e / 4] | ((b[66 + g] >> ((e % 32) / 4)) & 1) << 8];
+        signs = b[74 + e / 8] >> (k & 4);
+        break;
+    case T_IQ1_S:
+        entry8 = fmt_grid_iq1s[b[2 + q] | ((fmt_u16(b + 34 + 2 * g) >> (3 * l)) & 7) << 8];
+        return 8 * (int8_t)(entry8 >> (8 * k)) + fmt_grid_shift(type, b, e);
+    default:  // IQ1_M
+        entry8 = fmt_grid_iq1s[b[q] | ((b[32 + q / 2] >> (4 * (q & 1))) & 7) << 8];
+        return 8 * (int8_t)(entry8 >> (8 * k)) + fmt_grid_shift(type, b, e);
+    }
+    int v = type == T_IQ3_XXS || type == T_IQ3_S ? (int8_t)(entry4 >> (8 * (k & 3))) : (int8_t)(entry8 >> (8 * k));
+    int bit = type == T_IQ3_XXS || type == T_IQ3_S ? k & 3 : k;
+    return (signs >> bit) & 1 ? -v : v;
+}
 // Weights `first` … `first + count - 1` of chunk c of a row of `type`, into w.
 FMT_FN void fmt_weights(int type, const u8* row, int c, int first, int count, float* w) {
     int per = fmt_block_weights(type) / 32;
@@ -202,7 +296,17 @@ FMT_FN void fmt_weights(int type, const u8* row, int c, int first, int count, fl
     FMT_CASE(T_Q4_1, one_q4_1) FMT_CASE(T_Q5_0, one_q5_0) FMT_CASE(T_Q5_1, one_q5_1) FMT_CASE(T_Q8_0, one_q8_0)
     FMT_CASE(T_Q2_K, one_q2_k) FMT_CASE(T_Q3_K, one_q3_k) FMT_CASE(T_Q4_K, one_q4_k) FMT_CASE(T_Q5_K, one_q5_k)
     FMT_CASE(T_Q6_K, one_q6_k) FMT_CASE(T_IQ4_NL, one_iq4_nl) FMT_CASE(T_IQ4_XS, one_iq4_xs)
-    default: for (int i = 0; i < count; i++) w[i] = 0; break;
+    default:
+        if (FMT_GRID(type)) {
+            float d = fmt_grid_d(type, b);
+            for (int i = 0; i < count; i++) {
+                int e = 32 * sub + first + i;
+                w[i] = d * (float)fmt_grid_scale(type, b, e / 16) * (float)fmt_grid_value(type, b, e);
+            }
+        } else {
+            for (int i = 0; i < count; i++) w[i] = 0;
+        }
+        break;
     }
 #undef FMT_CASE
 }

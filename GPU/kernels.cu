@@ -398,17 +398,79 @@ DEV void matvec_nibbles(const u8* W, unsigned long long rowBytes, const signed c
 //   fma(d_x·dmin, n_2k + n_2k+1, chain) folded (c0+c2)+(c1+c3);
 // - its interleaved tiles and prompt panels (Q4_K always, the others from 4 tokens): one chain,
 //   fma(d_w·d_x, Σ_p L_p, chain), then for formats with minima fma(−(dmin·d_x), Σ_p n_p, chain).
+// The grid I-quants (IQ1_S … IQ3_S) take the same kernels, as the CPU's row kernels and panels do (their
+// 8 lane chains of integers, Sources/Tensors/AVX2/GridIQuantKernels.swift) — IQ1's integers split as there:
+// lane p's sums of 8(g + 1)·a (IQ1_M: 8(g + 1) + shift + 1), then chunk p's s·(shift − 8)·Σa added (IQ1_M:
+// 9·(s_2p·Σa_2p + s_2p+1·Σa_2p+1) taken away).
 #define KQUANT_CPU_ORDER(TYPE) ((TYPE) == T_Q2_K || (TYPE) == T_Q3_K || (TYPE) == T_Q4_K || (TYPE) == T_Q5_K || \
-                                (TYPE) == T_Q6_K || (TYPE) == T_IQ4_XS)
+                                (TYPE) == T_Q6_K || (TYPE) == T_IQ4_XS || FMT_GRID(TYPE))
 DEV int q3_k_scale(const u8* s, int j) {  // the 6-bit scale j of Q3_K's packed 12 bytes, less 32
     int low = j < 8 ? (s[j] & 0xF) : (s[j - 8] >> 4);
     return (low | ((s[8 + (j % 4)] >> (2 * (j / 4))) & 3) << 4) - 32;
 }
+// Signed bytes from magnitudes (1…127: no grid value is 0) and 4 sign bits, bit k for byte k.
+DEV unsigned with_signs(unsigned magnitudes, unsigned signs) {
+    unsigned mask = (signs & 1) * 0xFFu | (signs >> 1 & 1) * 0xFF00u | (signs >> 2 & 1) * 0xFF0000u | (signs >> 3 & 1) * 0xFF000000u;
+    return (magnitudes ^ mask) + (mask & 0x01010101u);  // −m = ~m + 1 in each byte, no carries
+}
+// IQ1: 8(g + 1) in each byte (0, 8, 16) for 4 grid values g ∈ {−1, 0, 1} (bytes 0xFF, 0, 1).
+DEV unsigned iq1_eightfold(unsigned g) {
+    unsigned odd = g & 0x01010101u, high = (g >> 1) & 0x01010101u;
+    return ((odd ^ 0x01010101u) + 2 * (odd & ~high)) << 3;
+}
+// Columns 32g + 4p … +3 of a grid I-quant super-block: its integers v as signed bytes, or (ROW) IQ1's in the
+// CPU row kernels' split (IQ1_S 8(g + 1), IQ1_M 8(g + 1) + shift + 1; v = that − 8 + shift, − 9).
+template <int TYPE, bool ROW>
+DEV int grid_values(const u8* blk, int g, int p) {
+    int l = p >> 1, half = p & 1;
+    if (TYPE == T_IQ1_S || TYPE == T_IQ1_M) {
+        unsigned high, shift_plus_one;
+        if (TYPE == T_IQ1_S) {
+            unsigned qh = (unsigned)*(const unsigned short*)(blk + 34 + 2 * g);
+            high = (qh >> (3 * l)) & 7;
+            shift_plus_one = qh & 0x8000u ? 0 : 2;
+        } else {
+            unsigned nibble = (blk[32 + 2 * g + (l >> 1)] >> (4 * (l & 1))) & 15;
+            high = nibble & 7;
+            shift_plus_one = nibble & 8 ? 0 : 2;
+        }
+        unsigned entry = (unsigned)(fmt_grid_iq1s[blk[(TYPE == T_IQ1_S ? 2 : 0) + 4 * g + l] | high << 8] >> (32 * half));
+        unsigned u = iq1_eightfold(entry);
+        if (ROW && TYPE == T_IQ1_S) return (int)u;
+        u += shift_plus_one * 0x01010101u;  // 0 … 18
+        return (int)(ROW ? u : (u + 0x77777777u) ^ 0x80808080u);  // u − 9 in each byte
+    }
+    unsigned magnitudes, signs;
+    if (TYPE == T_IQ2_XXS || TYPE == T_IQ2_XS || TYPE == T_IQ2_S) {
+        unsigned long long entry;
+        if (TYPE == T_IQ2_XXS) {
+            entry = fmt_grid_iq2xxs[blk[2 + 8 * g + l]];
+            signs = fmt_even_signs(kq_word(blk + 6 + 8 * g) >> (7 * l));
+        } else if (TYPE == T_IQ2_XS) {
+            unsigned w = (unsigned)*(const unsigned short*)(blk + 2 + 2 * (4 * g + l));
+            entry = fmt_grid_iq2xs[w & 511];
+            signs = fmt_even_signs(w >> 9);
+        } else {
+            entry = fmt_grid_iq2s[blk[2 + 4 * g + l] | ((blk[66 + g] >> (2 * l)) & 3) << 8];
+            signs = blk[34 + 4 * g + l];
+        }
+        magnitudes = (unsigned)(entry >> (32 * half));
+        signs >>= 4 * half;
+    } else if (TYPE == T_IQ3_XXS) {
+        magnitudes = fmt_grid_iq3xxs[blk[2 + 8 * g + p]];
+        signs = fmt_even_signs(kq_word(blk + 66 + 4 * g) >> (7 * l)) >> (4 * half);
+    } else {  // IQ3_S
+        magnitudes = fmt_grid_iq3s[blk[2 + 8 * g + p] | ((blk[66 + g] >> p) & 1) << 8];
+        signs = blk[74 + 4 * g + l] >> (4 * half);
+    }
+    return (int)with_signs(magnitudes, signs & 15);
+}
 // The stored values of columns 32g + 4p … +3 of a super-block as a word of bytes (Q6_K 0…63, Q3_K 0…7 with its
-// high bit, Q2_K 0…3, Q4_K/Q5_K 0…15/31, IQ4_XS its signed levels).
+// high bit, Q2_K 0…3, Q4_K/Q5_K 0…15/31, IQ4_XS its signed levels, the grid I-quants their integers).
 template <int TYPE>
 DEV int kq_values(const u8* blk, int g, int p) {
     const unsigned nib = 0x0F0F0F0Fu, two = 0x03030303u, one = 0x01010101u;
+    if (FMT_GRID(TYPE)) return grid_values<TYPE, false>(blk, g, p);
     if (TYPE == T_Q4_K || TYPE == T_Q5_K) {
         unsigned v = (kq_word(blk + (TYPE == T_Q5_K ? 48 : 16) + 32 * (g >> 1) + 4 * p) >> (4 * (g & 1))) & nib;
         if (TYPE == T_Q5_K) v |= ((kq_word(blk + 16 + 4 * p) >> g) & one) << 4;
@@ -433,6 +495,7 @@ DEV int kq_values(const u8* blk, int g, int p) {
 template <int TYPE>
 DEV int kq_scale16(const u8* blk, int j) {
     int sc, m;
+    if (FMT_GRID(TYPE)) return fmt_grid_scale(TYPE, blk, j);
     if (TYPE == T_Q4_K || TYPE == T_Q5_K) { fmt_scale_min_k4(j >> 1, blk + 4, &sc, &m); return sc; }
     if (TYPE == T_Q6_K) return ((const signed char*)blk)[192 + j];
     if (TYPE == T_Q3_K) return q3_k_scale(blk + 96, j);
@@ -447,17 +510,21 @@ DEV int kq_minimum16(const u8* blk, int j) {
     if (TYPE == T_Q4_K || TYPE == T_Q5_K) { fmt_scale_min_k4(j >> 1, blk + 4, &sc, &m); return m; }
     return TYPE == T_Q2_K ? blk[j] >> 4 : 0;
 }
-// Lane p's part of one super-block: values w[g] (columns 32g + 4p …), their scales sl[g], and the scales of
-// its offset or minimum terms o0, o1 (Q6_K/Q3_K: scales 2p, 2p + 1; Q2_K: minima 2p, 2p + 1; Q4_K/Q5_K:
-// minimum p).
+// Lane p's part of one super-block: values w[g] (columns 32g + 4p …; IQ1 in the row kernels' split), their
+// scales sl[g], and the scales of its offset or minimum terms o0, o1 (Q6_K/Q3_K/IQ1_M: scales 2p, 2p + 1;
+// Q2_K: minima 2p, 2p + 1; Q4_K/Q5_K: minimum p; IQ1_S: chunk p's s·(shift − 8), twice).
 template <int TYPE>
 DEV void kq_lane(const u8* blk, int p, int* w, int* sl, int& o0, int& o1) {
     _Pragma("unroll")
     for (int g = 0; g < 8; g++) {
-        w[g] = kq_values<TYPE>(blk, g, p);
+        w[g] = FMT_GRID(TYPE) ? grid_values<TYPE, true>(blk, g, p) : kq_values<TYPE>(blk, g, p);
         sl[g] = kq_scale16<TYPE>(blk, 2 * g + (p >> 2));
     }
-    bool offsets = TYPE == T_Q6_K || TYPE == T_Q3_K;
+    if (TYPE == T_IQ1_S) {
+        o0 = o1 = kq_scale16<TYPE>(blk, 2 * p) * (*(const unsigned short*)(blk + 34 + 2 * p) & 0x8000u ? -9 : -7);
+        return;
+    }
+    bool offsets = TYPE == T_Q6_K || TYPE == T_Q3_K || TYPE == T_IQ1_M;
     o0 = offsets ? kq_scale16<TYPE>(blk, 2 * p) : kq_minimum16<TYPE>(blk, 2 * p);
     o1 = offsets ? kq_scale16<TYPE>(blk, 2 * p + 1) : TYPE == T_Q2_K ? kq_minimum16<TYPE>(blk, 2 * p + 1) : 0;
 }
@@ -465,6 +532,7 @@ DEV void kq_lane(const u8* blk, int p, int* w, int* sl, int& o0, int& o1) {
 template <int TYPE>
 DEV float kq_scale(const u8* row, int b, bool minimum) {
     const u8* blk = row + (unsigned long long)b * fmt_block_bytes(TYPE);
+    if (FMT_GRID(TYPE)) return fmt_grid_d(TYPE, blk);
     if (TYPE == T_Q6_K) return fmt_half(blk + 208);
     if (TYPE == T_Q3_K) return fmt_half(blk + 108);
     if (TYPE == T_Q2_K) return fmt_half(blk + (minimum ? 82 : 80));
@@ -504,6 +572,8 @@ DEV void matvec_kquant(const u8* W, unsigned long long rowBytes, const signed ch
             int n = 0;
             if (TYPE == T_Q6_K) L -= 32 * (o0 * s0 + o1 * s1);
             if (TYPE == T_Q3_K) L -= 4 * (o0 * s0 + o1 * s1);
+            if (TYPE == T_IQ1_S) L += o0 * s0 + o1 * s1;
+            if (TYPE == T_IQ1_M) L -= 9 * (o0 * s0 + o1 * s1);
             if (TYPE == T_Q2_K) n = o0 * s0 + o1 * s1;
             if (TYPE == T_Q4_K || TYPE == T_Q5_K) n = o0 * (s0 + s1);
             if (one_chain) {  // each group's sums over its super-block
@@ -955,7 +1025,8 @@ DEV void matmul_superblocks(const u8* W, unsigned long long rowBytes, const sign
 #define WEIGHT_FORMATS(X)                                                                                    \
     X(f32, T_F32) X(f16, T_F16) X(bf16, T_BF16) X(q4_0, T_Q4_0) X(q4_1, T_Q4_1) X(q5_0, T_Q5_0)             \
     X(q5_1, T_Q5_1) X(q8_0, T_Q8_0) X(q2_k, T_Q2_K) X(q3_k, T_Q3_K) X(q4_k, T_Q4_K) X(q5_k, T_Q5_K)         \
-    X(q6_k, T_Q6_K) X(iq4_nl, T_IQ4_NL) X(iq4_xs, T_IQ4_XS)
+    X(q6_k, T_Q6_K) X(iq4_nl, T_IQ4_NL) X(iq4_xs, T_IQ4_XS) X(iq2_xxs, T_IQ2_XXS) X(iq2_xs, T_IQ2_XS)        \
+    X(iq2_s, T_IQ2_S) X(iq3_xxs, T_IQ3_XXS) X(iq3_s, T_IQ3_S) X(iq1_s, T_IQ1_S) X(iq1_m, T_IQ1_M)
 
 WEIGHT_FORMATS(MATRIX_KERNELS)
 

@@ -245,7 +245,7 @@ static int activation_mode(int type) {
     case T_Q4_0: case T_Q5_0: case T_Q8_0: case T_IQ4_NL: return 3;
     case T_Q4_1: case T_Q5_1: return 6;  // Q8_1 as integers and the blocks' unrounded scales (matvec_nibbles, _q8_0)
     case T_Q2_K: case T_Q3_K: case T_Q4_K: case T_Q5_K: case T_Q6_K: case T_IQ4_XS: return 4;
-    default: return 0;
+    default: return FMT_GRID(type) ? 4 : 0;
     }
 }
 
@@ -329,6 +329,13 @@ static const char* kernel_suffix(int type) {
     case T_Q6_K: return "q6_k";
     case T_IQ4_NL: return "iq4_nl";
     case T_IQ4_XS: return "iq4_xs";
+    case T_IQ2_XXS: return "iq2_xxs";
+    case T_IQ2_XS: return "iq2_xs";
+    case T_IQ2_S: return "iq2_s";
+    case T_IQ3_XXS: return "iq3_xxs";
+    case T_IQ3_S: return "iq3_s";
+    case T_IQ1_S: return "iq1_s";
+    case T_IQ1_M: return "iq1_m";
     default: return NULL;
     }
 }
@@ -400,7 +407,7 @@ static void profile_print(void) {
 }
 
 // Prompt routes (SWIFTFILE_GPU_MATMUL), to compare on a GPU; all in the CPU engine's orders. Unset: Q4_0,
-// Q4_1, Q5_0, IQ4_NL and the super-block formats (Q2_K … Q6_K, IQ4_XS) on their integer tiles (mm_*: int8
+// Q4_1, Q5_0, IQ4_NL and the super-block formats (Q2_K … Q6_K, IQ4_XS, the grid I-quants) on their integer tiles (mm_*: int8
 // tensor cores in the sm_75 module), the others through the batched matrix-vector kernel (batched_only).
 // simt: the tiles on the CUDA cores (ms_*, dp4a); matvec: the tiles' formats through the batched kernel too.
 enum { ROUTE_DEFAULT, ROUTE_SIMT, ROUTE_MATVEC };
@@ -418,7 +425,8 @@ static const char* tiled_prefix(void) { return prompt_route() == ROUTE_SIMT ? "m
 // The formats whose products follow the CPU engine's order from the rounding's integers (kernels.cu:
 // matvec_q8_0, matvec_nibbles, matvec_kquant, matmul_nibbles, matmul_superblocks).
 static int kquant_cpu_order(int type) {
-    return type == T_Q2_K || type == T_Q3_K || type == T_Q4_K || type == T_Q5_K || type == T_Q6_K || type == T_IQ4_XS;
+    return type == T_Q2_K || type == T_Q3_K || type == T_Q4_K || type == T_Q5_K || type == T_Q6_K || type == T_IQ4_XS ||
+           FMT_GRID(type);
 }
 static int nibbles(int type) { return type == T_Q4_0 || type == T_Q4_1 || type == T_IQ4_NL || type == T_Q5_0; }
 static int takes_integers(int type) { return type == T_Q8_0 || type == T_Q5_1 || nibbles(type) || kquant_cpu_order(type); }
@@ -572,6 +580,8 @@ static int handle_load(uint64_t length) {
         const struct sfg_tensor* t = &tensors[i];
         if (t->source == SFG_SOURCE_INLINE && (t->offset > length || t->bytes > length - t->offset)) { set_error("inline tensor out of range"); return SFG_BAD_REQUEST; }
         if (t->bytes > (1ull << 40)) { set_error("tensor too large"); return SFG_BAD_REQUEST; }
+        // before anything is uploaded: a 405B model should not spend minutes on the bus to learn this
+        if (!kernel_suffix((int)t->type)) { set_error("no GPU kernel for tensor type %u", t->type); return SFG_NO_DEVICE; }
     }
     CUdeviceptr* place = calloc(count ? count : 1, sizeof *place);  // offsets first, then device addresses
     if (!place) { set_error("out of host memory"); return SFG_FAILED; }
@@ -992,10 +1002,17 @@ static void host_q8_k(const float* x, signed char* q, float* d) {
 }
 
 // The stored value of element e of a super-block (as the CPU's kernels multiply it: Q6_K 0…63, Q3_K 0…7,
-// IQ4_XS its level), the scale of its 16 or 32 columns, and for Q2_K/Q3_K/Q6_K the 16-column scale or
-// minimum `o` of element e's 16 columns; Q4_K/Q5_K: the minimum of its 32.
+// IQ4_XS its level, the grid I-quants their integer v — IQ1 as its row kernels split it: IQ1_S 8(g + 1) =
+// v + 8 − shift, IQ1_M v + 9), the scale of its 16 or 32 columns, and for Q2_K/Q3_K/Q6_K/IQ1_M the 16-column
+// scale or minimum `o` of element e's 16 columns; Q4_K/Q5_K: the minimum of its 32; IQ1_S: s·(shift − 8).
 static int host_kq_value(int type, const unsigned char* b, int e, int* scale, int* o) {
     int g = e / 32, l = e % 32, j = e / 16, m;
+    if (FMT_GRID(type)) {
+        int v = fmt_grid_value(type, b, e), shift = type == T_IQ1_S || type == T_IQ1_M ? fmt_grid_shift(type, b, e) : 0;
+        *scale = fmt_grid_scale(type, b, j);
+        *o = type == T_IQ1_S ? *scale * (shift - 8) : *scale;
+        return type == T_IQ1_S ? v + 8 - shift : type == T_IQ1_M ? v + 9 : v;
+    }
     switch (type) {
     case T_Q4_K: case T_Q5_K:
         fmt_scale_min_k4(g, b + 4, scale, o);
@@ -1034,7 +1051,8 @@ static float host_kquant_dot(int type, int n, int interleaved, const unsigned ch
     for (int b = 0; b < cols / 256; b++) {
         const unsigned char* blk = row + (size_t)bytes * b;
         const signed char* a = q + 256 * b;
-        float dx = d[8 * b], dw = fmt_half(blk + (type == T_Q6_K ? 208 : type == T_Q3_K ? 108 : type == T_Q2_K ? 80 : 0));
+        float dx = d[8 * b], dw = FMT_GRID(type) ? fmt_grid_d(type, blk)
+                                : fmt_half(blk + (type == T_Q6_K ? 208 : type == T_Q3_K ? 108 : type == T_Q2_K ? 80 : 0));
         float mw = type == T_Q2_K ? fmt_half(blk + 82) : minima ? fmt_half(blk + 2) : 0;
         int L[8] = {0}, N[8] = {0};
         for (int e = 0; e < 256; e++) {
@@ -1044,6 +1062,8 @@ static float host_kquant_dot(int type, int n, int interleaved, const unsigned ch
             int lane = e / 32;
             if (type == T_Q6_K) L[lane] -= 32 * o * a[e];
             if (type == T_Q3_K) L[lane] -= 4 * o * a[e];
+            if (type == T_IQ1_S) L[lane] += o * a[e];
+            if (type == T_IQ1_M) L[lane] -= 9 * o * a[e];
             if (minima) N[lane] += o * a[e];
         }
         if (one_chain) {
@@ -1620,6 +1640,8 @@ static int selftest(const char* dir) {
         {"F32", T_F32}, {"F16", T_F16}, {"BF16", T_BF16}, {"Q4_0", T_Q4_0}, {"Q4_1", T_Q4_1}, {"Q5_0", T_Q5_0},
         {"Q5_1", T_Q5_1}, {"Q8_0", T_Q8_0}, {"Q2_K", T_Q2_K}, {"Q3_K", T_Q3_K}, {"Q4_K", T_Q4_K},
         {"Q5_K", T_Q5_K}, {"Q6_K", T_Q6_K}, {"IQ4_NL", T_IQ4_NL}, {"IQ4_XS", T_IQ4_XS},
+        {"IQ2_XXS", T_IQ2_XXS}, {"IQ2_XS", T_IQ2_XS}, {"IQ2_S", T_IQ2_S}, {"IQ3_XXS", T_IQ3_XXS}, {"IQ3_S", T_IQ3_S},
+        {"IQ1_S", T_IQ1_S}, {"IQ1_M", T_IQ1_M},
     };
     int failures = 0;
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {

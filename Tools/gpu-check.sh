@@ -108,6 +108,7 @@ kquants=(Q4_K_M Q2_K Q3_K_M Q5_K_M Q6_K IQ4_XS IQ4_NL Q4_0 Q5_0 Q5_1 BF16)
 if [ "${1:-}" = "--generate" ]; then
     gen tiny-llama3-f16-q4emb.gguf --matrices f16 --embedding q4_0 &
     gen tiny-llama3-q8_0-q4emb.gguf --matrices q8_0 --embedding q4_0 &
+    gen tiny-llama3-iq-mix.gguf --matrices iq_mix &
     gen synth-1b-q4_0.gguf --shape 1b --matrices q4_0 &
     { gen tiny-llama3-f16.gguf --matrices f16 && for q in "${kquants[@]}"; do quantize tiny-llama3-f16.gguf "$q" "tiny-$q.gguf"; done; } &
     gen synth-1b-f16.gguf --shape 1b --matrices f16 && quantize synth-1b-f16.gguf Q4_K_M synth-1b-q4_k_m.gguf
@@ -155,7 +156,7 @@ for i in $(seq 1 300); do [ -f "$work/generated" ] && break; sleep 1; done
 tail -3 "$work/generate.log" 2>/dev/null
 
 log "goldens (llama.cpp's recorded logits)"
-for spec in "tiny-llama3-f16-q4emb 1e-2" "tiny-llama3-q8_0-q4emb 1e-2"; do
+for spec in "tiny-llama3-f16-q4emb 1e-2" "tiny-llama3-q8_0-q4emb 1e-2" "tiny-llama3-iq-mix 5e-2"; do
     set -- $spec
     [ -s "$models/$1.gguf" ] || { record "FAIL golden $1: model not generated"; continue; }
     for ngl in 999 2; do
@@ -169,8 +170,9 @@ for spec in "tiny-llama3-f16-q4emb 1e-2" "tiny-llama3-q8_0-q4emb 1e-2"; do
 done
 
 log "K-quants and I-quants: GPU against CPU"
-for q in "${kquants[@]}"; do
+for q in "${kquants[@]}" iq-mix; do
     m="$models/tiny-$q.gguf"
+    [ "$q" = iq-mix ] && m="$models/tiny-llama3-iq-mix.gguf"  # the seven grid I-quants
     [ -s "$m" ] || { record "K-quant $q: no model (llama-quantize not carried or failed)"; continue; }
     # every format of these files is multiplied in the CPU's orders: the same bits
     if python3 "$root/Tools/gpu_compare.py" pair "$run" "$m" 0 16 "-ngl 0" "-ngl 999 --gpu nvidia" > "$out/pair-$q.txt" 2>&1; then

@@ -102,7 +102,7 @@ final class GPUTests: XCTestCase {
         XCTAssertEqual(build.status, 0, build.stderr)
         let r = try E2E.run(exe, ["\(root)/Tests/TensorsTests/Fixtures"])
         XCTAssertEqual(r.status, 0, r.stdout)
-        XCTAssertTrue(r.stdout.contains("format_check: 15 formats, 0 failed"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("format_check: 22 formats, 0 failed"), r.stdout)
     }
 
     /// The stand-in driver's emulation of the device (GPU/emulator_check.c): a shuffle reduction and a block
@@ -136,34 +136,35 @@ final class GPUTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
         XCTAssertTrue(r.stdout.contains("selftest: 0 failed"), r.stdout)
         let checks = r.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }
-        // 15 formats × 7 token counts, the 9 formats of 32-weight blocks again on a 70 × 96 matrix, the 3
+        // 22 formats × 7 token counts, the 9 formats of 32-weight blocks again on a 70 × 96 matrix, the 3
         // tiled counts of each again on the CUDA-core kernel, Q4_0's, Q4_1's, IQ4_NL's and Q5_0's two tiles
         // against their batched matrix-vector kernel bit for bit (4 formats × 2 matrices × 3 counts × 2 tiles),
-        // the same 16 checks again for each on a 40 × 1120 matrix (two 32-block chunks per row); the 6
-        // super-block formats (Q2_K … Q6_K, IQ4_XS) each with its 10 runs (both tiles too) against the CPU
+        // the same 16 checks again for each on a 40 × 1120 matrix (two 32-block chunks per row); the 13
+        // super-block formats (Q2_K … Q6_K, IQ4_XS, the 7 grid I-quants) each with its 10 runs (both tiles too) against the CPU
         // engine's order computed on the host bit for bit, and all of that again on a 44 × 1280 matrix
         // (10 + 10; Q4_K's rows not a multiple of 8: the CPU's row-kernel order); Q8_0's, Q5_0's, Q5_1's,
         // F32's, BF16's and IQ4_NL's 10 runs per matrix against that order too (2, 3, 2, 2, 2 and 3 matrices); 5 rounding modes (1–4, 6) and the integers and scales of modes 3, 4 and 6; the norm of a
         // 2048-wide row in 6 modes (0–4, 6) and the same integers; Q4_1 and Q5_1 against Q8_1 activations (4
         // runs each); 5 attention shapes, each plain and with its output rounded as Q8_0, and the 4 of at most
         // 8 tokens split into 3 and 8 ranges.
-        XCTAssertEqual(checks.count, (15 + 9) * (7 + 3) + 4 * 2 * 3 * 2 + 4 * 16 + 6 * (10 + 20) + (2 + 3 + 2 + 2 + 2 + 3) * 10 + 5 + 3 + 6 + 3 + 2 * 4 + 5 * 2 + 4 * 2, r.stdout)
+        XCTAssertEqual(checks.count, (22 + 9) * (7 + 3) + 4 * 2 * 3 * 2 + 4 * 16 + 13 * (10 + 20) + (2 + 3 + 2 + 2 + 2 + 3) * 10 + 5 + 3 + 6 + 3 + 2 * 4 + 5 * 2 + 4 * 2, r.stdout)
     }
 
     /// The whole GPU path — runner ↔ worker protocol, upload, the forward pass's launch sequence, CUDA graph
     /// capture and replay, activation rounding per format, partial offload — on the stand-in driver, which
     /// runs the kernels' own code on the host. Its logits must match the CPU engine's step for step: a wrong
     /// buffer, layer or residual moves logits by whole units, while the two paths' legitimate difference is
-    /// rounding. The Q8_0, F16, Q4_0 (output), Q4_K and Q6_K products (and Q2_K, Q3_K, Q5_K, IQ4_XS) and the
-    /// attention follow the CPU's summation orders (kernels.cu, matvec_q8_0, matvec_f16_*, matvec_nibbles, matvec_kquant,
-    /// attention_cpu_order), so all three models' logits are the CPU's bit for bit (in other orders 1e-7
-    /// differences became rounding flips worth 0.036 for Q8_0, 0.015 for F16 and 0.038 for Q4_K_M).
+    /// rounding. The Q8_0, F16, Q4_0 (output), Q4_K and Q6_K products (and Q2_K, Q3_K, Q5_K, IQ4_XS, the grid
+    /// I-quants of the fourth model) and the attention follow the CPU's summation orders (kernels.cu, matvec_q8_0,
+    /// matvec_f16_*, matvec_nibbles, matvec_kquant, attention_cpu_order), so all four models' logits are the CPU's
+    /// bit for bit (in other orders 1e-7 differences became rounding flips worth 0.036 for Q8_0, 0.015 for F16
+    /// and 0.038 for Q4_K_M).
     func testStandInDriverMatchesTheCPUEngine() throws {
         let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
         _ = try requireWorker()
         XCTAssertTrue(FileManager.default.fileExists(atPath: driver.appendingPathComponent("libcuda.so.1").path))
         let env = ["LD_LIBRARY_PATH": driver.path]
-        for name in ["tiny-llama3-f16-q4emb", "tiny-llama3-q8_0-q4emb", "tiny-llama3-q4_k_m"] {
+        for name in ["tiny-llama3-f16-q4emb", "tiny-llama3-q8_0-q4emb", "tiny-llama3-q4_k_m", "tiny-llama3-iq-mix"] {
             let tolerance = 0.0
             let model = try E2E.testdataFile("models/\(name).gguf")
             for prompt in ["The capital of France is", "Once upon a time, there was a little robot who"] {
