@@ -5,8 +5,17 @@
 # starves its common path of occupancy, shows here before any device time is spent.
 #   Tools/ptxas-report.sh [ARCH] [PTX]   (default sm_90 and .build/release/swiftfile-gpu.ptx; the module with the
 #                                         int8 tensor cores is .build/release/swiftfile-gpu-mma.ptx)
+#   Tools/ptxas-report.sh all            (both modules on every architecture from sm_75 to sm_120: one summary line each)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ "${1:-}" = all ]; then
+    for module in swiftfile-gpu swiftfile-gpu-mma; do
+        for a in sm_75 sm_80 sm_86 sm_89 sm_90 sm_100 sm_120; do
+            printf '%-18s %s\n' "$module" "$("$0" "$a" "$root/.build/release/$module.ptx" | tail -1)"
+        done
+    done
+    exit 0
+fi
 arch="${1:-sm_90}"
 ptx="${2:-$root/.build/release/swiftfile-gpu.ptx}"
 ptxas="$(find "$root/.cache/cuda/venv" -name ptxas -type f 2>/dev/null | head -1)"
