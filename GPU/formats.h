@@ -9,7 +9,9 @@
 #if defined(__CUDA__)
 #define FMT_FN static __attribute__((device)) inline
 #define FMT_UNROLL _Pragma("unroll")
-#define FMT_TABLE static __attribute__((device)) const
+// (not const: clang puts a const device array in the constant bank, whose cache serializes a warp's 32
+// different grid entries; global memory's L1 serves them together)
+#define FMT_TABLE static __attribute__((device))
 #else
 #define FMT_FN static inline
 #define FMT_UNROLL
