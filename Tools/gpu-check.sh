@@ -122,7 +122,11 @@ stage
 
 log() { echo "== $*"; }
 summary=()
-record() { summary+=("$1"); }
+# Each line also goes to summary.txt as it comes: a run cut off by the call's time limit still leaves what it
+# measured (the full, ordered summary replaces it at the end).
+: > "$out/summary.txt"
+record() { summary+=("$1"); echo "$1" >> "$out/summary.txt"; }
+measured() { speed+=("$1"); echo "$1" >> "$out/summary.txt"; }
 run="$bin/swiftfile"
 if [ ! -x "$run" ]; then
     echo "FAIL: the runner was not staged (carry .gpucarry with --stage first, or the machine went cold)"
@@ -235,7 +239,7 @@ PY
 speed=()
 for name in synth-1b-q4_0 synth-1b-q4_k_m synth-1b-f16 smol; do
     if [ "$name" = smol ]; then m="$smol"; else m="$models/$name.gguf"; fi
-    [ -n "$m" ] && [ -s "$m" ] || { speed+=("$name: no model"); continue; }
+    [ -n "$m" ] && [ -s "$m" ] || { measured "$name: no model"; continue; }
     # default; simt: the integer prompt tiles (Q4_0/Q4_1, the K-quants) on the CUDA cores (dp4a) instead of
     # the int8 tensor cores; matvec: those prompts through the batched matrix-vector kernel (all three in the
     # CPU's order)
@@ -248,11 +252,11 @@ for name in synth-1b-q4_0 synth-1b-q4_k_m synth-1b-f16 smol; do
         [ "$variant" = simt ] && env+=(SWIFTFILE_GPU_MATMUL=simt)
         [ "$variant" = matvec ] && env+=(SWIFTFILE_GPU_MATMUL=matvec)
         env "${env[@]}" "$run" --bench -m "$m" -ngl 999 --gpu nvidia -p 512 -n 128 -r 3 -o json > "$out/bench-$name-$variant.json" 2> "$out/bench-$name-$variant.err"
-        speed+=("$name swiftfile ($variant): $(ours "$out/bench-$name-$variant.json"); $(grep -m1 -o 'offloaded.*' "$out/bench-$name-$variant.err")")
+        measured "$name swiftfile ($variant): $(ours "$out/bench-$name-$variant.json"); $(grep -m1 -o 'offloaded.*' "$out/bench-$name-$variant.err")"
     done
     if [ -x "$bin/llama-bench" ]; then
         "$bin/llama-bench" -m "$m" -ngl 99 -p 512 -n 128 -r 3 -o json > "$out/llama-$name.json" 2> "$out/llama-$name.err"
-        speed+=("$name llama.cpp CUDA: $(theirs "$out/llama-$name.json")")
+        measured "$name llama.cpp CUDA: $(theirs "$out/llama-$name.json")"
     fi
 done
 # Long context: generation after 8192 positions (attention split into ranges, and without for comparison).
@@ -262,11 +266,11 @@ if [ -s "$m" ]; then
         env=(SWIFTFILE_GPU_PROFILE=1)
         [ "$variant" = single ] && env+=(SWIFTFILE_GPU_ATTENTION_SPLITS=1)
         env "${env[@]}" "$run" --bench -m "$m" -ngl 999 --gpu nvidia -d 8192 -p 512 -n 128 -r 3 -o json > "$out/bench-depth-$variant.json" 2> "$out/bench-depth-$variant.err"
-        speed+=("synth-1b-q4_0 @ d8192 swiftfile ($variant attention): $(ours "$out/bench-depth-$variant.json")")
+        measured "synth-1b-q4_0 @ d8192 swiftfile ($variant attention): $(ours "$out/bench-depth-$variant.json")"
     done
     if [ -x "$bin/llama-bench" ]; then
         "$bin/llama-bench" -m "$m" -ngl 99 -d 8192 -p 512 -n 128 -r 3 -o json > "$out/llama-depth.json" 2> "$out/llama-depth.err"
-        speed+=("synth-1b-q4_0 @ d8192 llama.cpp CUDA: $(theirs "$out/llama-depth.json")")
+        measured "synth-1b-q4_0 @ d8192 llama.cpp CUDA: $(theirs "$out/llama-depth.json")"
     fi
 fi
 printf '%s\n' "${speed[@]}" | tee "$out/speed.txt"
@@ -278,8 +282,8 @@ for name in synth-1b-q4_0 synth-1b-q4_k_m; do
     [ -s "$m" ] || continue
     SWIFTFILE_GPU_PROFILE=kernels "$run" --bench -m "$m" -ngl 999 --gpu nvidia -p 512 -n 128 -r 1 > /dev/null 2> "$out/kernels-$name.txt"
     # each batch kind's total and its five largest kernels
-    speed+=("kernel profile $name:")
-    while IFS= read -r line; do speed+=("$line"); done < <(awk '/kernel time/ { n = 0; print; next } /^  / && n < 5 { n++; print }' "$out/kernels-$name.txt")
+    measured "kernel profile $name:"
+    while IFS= read -r line; do measured "$line"; done < <(awk '/kernel time/ { n = 0; print; next } /^  / && n < 5 { n++; print }' "$out/kernels-$name.txt")
 done
 
 log "summary"
