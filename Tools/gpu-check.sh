@@ -15,9 +15,9 @@
 #
 # Checks, in order: the worker's kernel self-test (every format's matrix kernels at 1…100 tokens, attention,
 # against double-precision host references); the tiny goldens' logits against llama.cpp's records with full
-# (-ngl 999) and partial (-ngl 2 of 4) offload; GPU against CPU on K-quant files; SmolLM2's greedy text on
-# the GPU against the CPU's for 32 tokens; speed with --bench against llama.cpp built with CUDA, on 1B-shaped
-# models and SmolLM2, and on 1B Q4_0 after 8192 positions (-d); the GPU memory the runner took; where the GPU
+# (-ngl 999) and partial (-ngl 2 of 4) offload; GPU against CPU on K-quant and I-quant files; SmolLM2's greedy
+# text on the GPU against the CPU's for 32 tokens; speed with --bench against llama.cpp built with CUDA, on
+# 1B-shaped models (Q4_0, Q4_K_M, F16, IQ2_XXS) and SmolLM2, and on 1B Q4_0 after 8192 positions (-d); the GPU memory the runner took; where the GPU
 # time goes, kernel by kernel (SWIFTFILE_GPU_PROFILE=kernels). Prints a summary table last; results under $OUT.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -110,6 +110,7 @@ if [ "${1:-}" = "--generate" ]; then
     gen tiny-llama3-q8_0-q4emb.gguf --matrices q8_0 --embedding q4_0 &
     gen tiny-llama3-iq-mix.gguf --matrices iq_mix &
     gen synth-1b-q4_0.gguf --shape 1b --matrices q4_0 &
+    gen synth-1b-iq2_xxs.gguf --shape 1b --matrices iq2_xxs &
     { gen tiny-llama3-f16.gguf --matrices f16 && for q in "${kquants[@]}"; do quantize tiny-llama3-f16.gguf "$q" "tiny-$q.gguf"; done; } &
     gen synth-1b-f16.gguf --shape 1b --matrices f16 && quantize synth-1b-f16.gguf Q4_K_M synth-1b-q4_k_m.gguf
     wait
@@ -237,7 +238,7 @@ print("  ".join((f"pp{r['n_prompt']}" if r.get("n_prompt") else f"tg{r['n_gen']}
 PY
 }
 speed=()
-for name in synth-1b-q4_0 synth-1b-q4_k_m synth-1b-f16 smol; do
+for name in synth-1b-q4_0 synth-1b-q4_k_m synth-1b-f16 smol synth-1b-iq2_xxs; do
     if [ "$name" = smol ]; then m="$smol"; else m="$models/$name.gguf"; fi
     [ -n "$m" ] && [ -s "$m" ] || { measured "$name: no model"; continue; }
     # default; simt: the integer prompt tiles (Q4_0/Q4_1, the K-quants) on the CUDA cores (dp4a) instead of

@@ -5,7 +5,7 @@ Deterministic: the same arguments give the same bytes on every run and machine (
 from --seed, the gguf package's writer and Q4_0/Q8_0 quantizers, and this file's K-quant quantizer).
 
     make_synthetic_llama.py --vocab ggml-vocab-llama-bpe.gguf --out M.gguf [--shape tiny|1b]
-                            [--matrices f32|f16|q8_0|q4_0|q4_k_m|iq_mix] [--embedding f16|q8_0|q4_0|...]
+                            [--matrices f32|f16|q8_0|q4_0|q4_k_m|iq_mix|iq2_xxs|...] [--embedding f16|q8_0|q4_0|...]
 
 The tokenizer (every `tokenizer.*` key) is copied from a vocabulary-only GGUF. Shapes: `tiny` is
 4 layers, 256 wide, 8 heads / 4 KV heads, FFN 768, context 2048; `1b` is Llama 3.2 1B's (16 layers,
@@ -23,7 +23,9 @@ bits (i < n/8, i >= 7n/8, or (i - n/8) % 3 == 2), Q4_K elsewhere.
 IQ3_S), rotating by tensor and layer so each appears in several roles. Their quantizers need an importance
 matrix and a search no numpy loop does quickly, so these matrices are random blocks instead (uniform
 bytes — every grid index, sign and scale is valid — with d drawn so each matrix has about the usual
-spread): still a fixed set of weights two engines must agree on.
+spread): still a fixed set of weights two engines must agree on. `iq1_s`, `iq1_m`, `iq2_xxs`, `iq2_xs`,
+`iq2_s`, `iq3_xxs` and `iq3_s` store every matrix in that one format, the same way (as a file of that
+quantization has them: q, k, v and gate, up in one format, which a GPU may multiply as one matrix).
 """
 from __future__ import annotations
 
@@ -41,7 +43,9 @@ SHAPES = {
     "1b": dict(embedding=2048, layers=16, heads=32, kv_heads=8, ffn=8192, context=131072),
 }
 # general.file_type (llama.cpp's llama_ftype) of each --matrices choice.
-FILE_TYPE = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 7, "q4_k_m": 15, "iq_mix": 19}
+# Single grid I-quant files: llama_ftype's MOSTLY_IQ… numbers.
+GRID_FILE_TYPES = {"iq2_xxs": 19, "iq2_xs": 20, "iq3_xxs": 23, "iq1_s": 24, "iq3_s": 26, "iq2_s": 28, "iq1_m": 31}
+FILE_TYPE = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 7, "q4_k_m": 15, "iq_mix": 19, **GRID_FILE_TYPES}
 GRID_IQUANTS = [QT.IQ1_S, QT.IQ1_M, QT.IQ2_XXS, QT.IQ2_XS, QT.IQ2_S, QT.IQ3_XXS, QT.IQ3_S]
 SEED, STD, NORM_JITTER, OUTPUT_NORM_SCALE = 1234, 0.02, 0.1, 4.0
 ROPE_BASE, RMS_EPSILON = 500000.0, 1e-5
@@ -205,10 +209,13 @@ def main(argv: list[str] | None = None) -> int:
     width, layers, heads, kv_heads, ffn = (shape[k] for k in ("embedding", "layers", "heads", "kv_heads", "ffn"))
     head_dim = width // heads
     matrices = args.matrices
-    embedding = args.embedding or {"f32": "f16", "q4_k_m": "q6_k", "iq_mix": "q4_0"}.get(matrices, matrices)
+    embedding = args.embedding or {"f32": "f16", "q4_k_m": "q6_k", "iq_mix": "q4_0",
+                                   **{name: "q4_0" for name in GRID_FILE_TYPES}}.get(matrices, matrices)
     quantized = matrices not in ("f32", "f16") or embedding not in ("f32", "f16")
 
     def matrix_kind(tensor: str, layer: int) -> QT:
+        if matrices in GRID_FILE_TYPES:
+            return QT[matrices.upper()]
         if matrices == "iq_mix":
             roles = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"]
             return GRID_IQUANTS[(roles.index(tensor) + layer) % len(GRID_IQUANTS)]
