@@ -9,6 +9,9 @@ public struct GPUDevice: Sendable {
     public let description: String   // "NVIDIA H200, 143771 MiB, compute 9.0, 132 SMs, driver 13.0"
     public let freeBytes: UInt64
     public let totalBytes: UInt64
+    /// Seconds the probe took: the driver's start and the kernels' load, which includes compiling their PTX
+    /// for this GPU when the driver's cache does not have them yet (a first run: seconds, not milliseconds).
+    public let startSeconds: Double
 }
 
 /// The last layers of a model (and optionally its output) running in the GPU worker: llama.cpp's `-ngl N`
@@ -26,9 +29,13 @@ public final class GPUOffload: LayerOffload, @unchecked Sendable {
 
     /// Asks the worker which device it has (starting it costs a process; the driver's start-up is the slow part).
     public static func probe(_ worker: GPUWorkerProcess) throws -> GPUDevice {
+        let start = ContinuousClock.now
         let reply = try worker.call(.probe)
+        let took = start.duration(to: .now).components
         switch reply.status {
-        case .ok: return GPUDevice(description: reply.text, freeBytes: reply.freeBytes, totalBytes: reply.totalBytes)
+        case .ok:
+            return GPUDevice(description: reply.text, freeBytes: reply.freeBytes, totalBytes: reply.totalBytes,
+                             startSeconds: Double(took.seconds) + Double(took.attoseconds) * 1e-18)
         case .noDevice: throw GPUError(.unavailable, reply.text)
         default: throw GPUError(.failed, reply.text)
         }

@@ -73,7 +73,11 @@ enum GPUSetup {
         if let offload {
             context.offload = offload
             let layers = model.hyper.blockCount - offload.firstLayer
-            note("GPU: \(offload.device.description); offloaded \(layers) of \(model.hyper.blockCount) layers\(offload.includesOutput ? " and the output" : "") (\(offload.loadSummary))")
+            // A silent pause of seconds at start needs its reason said (the driver's cache makes it a first-run cost).
+            let start = offload.device.startSeconds >= 3
+                ? "; starting took \(Int(offload.device.startSeconds.rounded())) s: the driver compiles the kernels for this GPU on first use and caches them"
+                : ""
+            note("GPU: \(offload.device.description); offloaded \(layers) of \(model.hyper.blockCount) layers\(offload.includesOutput ? " and the output" : "") (\(offload.loadSummary))\(start)")
         }
         return context
     }

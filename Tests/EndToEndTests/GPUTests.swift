@@ -47,6 +47,28 @@ final class GPUTests: XCTestCase {
         XCTAssertTrue(noteLines(cpu.stderr).isEmpty, "no GPU line without -ngl: \(cpu.stderr)")
     }
 
+    /// The driver compiles the kernels' PTX on a GPU's first run (seconds, silent): the one GPU line then says so,
+    /// and says nothing of it when the start was quick. The stand-in driver pauses in its module load on request.
+    func testSlowKernelLoadIsExplainedInTheGPULine() throws {
+        _ = try requireWorker()
+        let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
+        let model = try E2E.testdataFile(Self.model)
+        let args = ["-m", model.path, "-p", "Hi", "-n", "2", "--temp", "0", "-ngl", "999", "--gpu", "nvidia"]
+        for (pause, explained) in [("0", false), ("3500", true)] {
+            let r = try E2E.run(try E2E.runner(), args, environment: ["LD_LIBRARY_PATH": driver.path, "SWIFTFILE_STAND_IN_JIT_MS": pause])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let lines = noteLines(r.stderr)
+            XCTAssertEqual(lines.count, 1, r.stderr)
+            XCTAssertTrue(lines.first?.contains("offloaded 4 of 4 layers and the output") ?? false, r.stderr)
+            XCTAssertEqual(lines.first?.contains("the driver compiles the kernels for this GPU on first use") ?? false, explained, r.stderr)
+            if explained {
+                let seconds = lines.first.flatMap { $0.range(of: #"starting took (\d+) s"#, options: .regularExpression) }
+                    .map { Int(lines[0][$0].split(separator: " ")[2]) ?? 0 } ?? 0
+                XCTAssertGreaterThanOrEqual(seconds, 3, r.stderr)
+            }
+        }
+    }
+
     func testGPUNvidiaIsFatalWithoutAGPU() throws {
         if try machineHasGPU() { throw XCTSkip("hardware: this machine has a usable NVIDIA GPU, so --gpu nvidia succeeds (testOffloadFallsBackToTheCPUWithOneLine checks that)") }
         let model = try E2E.testdataFile(Self.model)
