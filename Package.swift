@@ -90,6 +90,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "GGUF", "Tensors", "Tokenizer", "Engine", "Sampling", "Grammar"]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
+        .testTarget(name: "OffloadTests", dependencies: ["Offload"]),
         .testTarget(name: "GrammarTests", dependencies: ["Grammar", "JSON"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Engine", "Model", "GGUF", "Tokenizer", "Sampling"]),
         .testTarget(name: "ChatTests", dependencies: ["Chat"], exclude: ["Fixtures"]),

@@ -9,7 +9,7 @@
 #define SFG_VERSION 1u
 
 enum sfg_op {
-    SFG_PROBE = 1,    // reply: device name and memory, or why there is none
+    SFG_PROBE = 1,    // n = device index; reply: its name and memory, or why there is none; value = device count
     SFG_LOAD = 2,     // payload = bytes of the load description at shared offset 0
     SFG_FORWARD = 3,  // n = tokens, payload = rows whose logits are wanted (output on the GPU)
     SFG_QUIT = 4,

@@ -203,16 +203,41 @@ static CUresult run_launch(struct launch* l) {
 // ---- The driver API ---------------------------------------------------------------------------------
 CUresult cuInit(unsigned flags) { (void)flags; return OK; }
 CUresult cuDriverGetVersion(int* v) { *v = 12000; return OK; }
-CUresult cuDeviceGetCount(int* n) { *n = 1; return OK; }
-CUresult cuDeviceGet(int* d, int i) { *d = i; return i == 0 ? OK : INVALID; }
-CUresult cuDeviceGetName(char* name, int len, int d) { (void)d; snprintf(name, (size_t)len, "Stand-in CUDA device (host)"); return OK; }
-CUresult cuDeviceTotalMem_v2(size_t* bytes, int d) { (void)d; *bytes = 8ull << 30; return OK; }
+// SWIFTFILE_STAND_IN_DEVICES="8192,4096" (test-only): that many devices, of those MiB each (free: 7/8 of
+// it); unset: one of 8 GiB. The worker process opens one; its memory is what cuMemGetInfo reports.
+static int g_open_device;
+static int stand_in_devices(size_t* mib, int most) {
+    const char* list = getenv("SWIFTFILE_STAND_IN_DEVICES");
+    if (!list || !*list) { mib[0] = 8192; return 1; }
+    int n = 0;
+    for (const char* p = list; *p && n < most;) {
+        char* end;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (end == p) break;
+        mib[n++] = (size_t)v;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return n;
+}
+static size_t stand_in_total(int d) {
+    size_t mib[16];
+    int n = stand_in_devices(mib, 16);
+    return d >= 0 && d < n ? mib[d] << 20 : 0;
+}
+CUresult cuDeviceGetCount(int* n) { size_t mib[16]; *n = stand_in_devices(mib, 16); return OK; }
+CUresult cuDeviceGet(int* d, int i) { int n; cuDeviceGetCount(&n); *d = i; return i >= 0 && i < n ? OK : INVALID; }
+CUresult cuDeviceGetName(char* name, int len, int d) {
+    if (d == 0) snprintf(name, (size_t)len, "Stand-in CUDA device (host)");
+    else snprintf(name, (size_t)len, "Stand-in CUDA device %d (host)", d);
+    return OK;
+}
+CUresult cuDeviceTotalMem_v2(size_t* bytes, int d) { *bytes = stand_in_total(d); return OK; }
 CUresult cuDeviceGetAttribute(int* v, int attribute, int d) {
     (void)d;
     *v = attribute == 75 ? 9 : attribute == 76 ? 0 : attribute == 16 ? 1 : 0;
     return OK;
 }
-CUresult cuDevicePrimaryCtxRetain(void** c, int d) { (void)d; *c = (void*)1; return OK; }
+CUresult cuDevicePrimaryCtxRetain(void** c, int d) { g_open_device = d; *c = (void*)1; return OK; }
 CUresult cuCtxSetCurrent(void* c) { (void)c; return OK; }
 CUresult cuCtxSynchronize(void) { return OK; }
 CUresult cuModuleLoadDataEx(void** m, const void* image, unsigned n, int* o, void** v) {
@@ -242,7 +267,11 @@ CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
     return OK;
 }
 CUresult cuMemFree_v2(CUdeviceptr p) { free((void*)(uintptr_t)p); return OK; }
-CUresult cuMemGetInfo_v2(size_t* free_bytes, size_t* total) { *free_bytes = 7ull << 30; *total = 8ull << 30; return OK; }
+CUresult cuMemGetInfo_v2(size_t* free_bytes, size_t* total) {
+    *total = stand_in_total(g_open_device);
+    *free_bytes = *total / 8 * 7;
+    return OK;
+}
 CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void* s, size_t n) { memcpy((void*)(uintptr_t)d, s, n); return OK; }
 CUresult cuMemcpyDtoH_v2(void* d, CUdeviceptr s, size_t n) { memcpy(d, (void*)(uintptr_t)s, n); return OK; }
 CUresult cuMemsetD8_v2(CUdeviceptr d, unsigned char v, size_t n) { memset((void*)(uintptr_t)d, v, n); return OK; }

@@ -162,8 +162,10 @@ static int open_driver(void) {
     return SFG_OK;
 }
 
-// Opens device 0 and JIT-compiles the kernels. Fills g_device_text.
-static int open_device(void) {
+// Opens device `index` (as the driver numbers them: CUDA_VISIBLE_DEVICES applies) and JIT-compiles the
+// kernels. Fills g_device_text and g_device_count.
+static int g_device_count, g_device_index;
+static int open_device(int index) {
     int status = open_driver();
     if (status) return status;
     CUresult r = cu.Init(0);
@@ -177,7 +179,13 @@ static int open_device(void) {
         set_error("no NVIDIA GPU found (driver %d.%d)", driver / 1000, driver % 1000 / 10);
         return SFG_NO_DEVICE;
     }
-    CU(cu.DeviceGet(&g_device, 0));
+    g_device_count = count;
+    if (index < 0 || index >= count) {
+        set_error("no NVIDIA GPU %d: the driver sees %d (numbered from 0)", index, count);
+        return SFG_NO_DEVICE;
+    }
+    CU(cu.DeviceGet(&g_device, index));
+    g_device_index = index;
     char name[100] = {0};
     size_t total = 0;
     int major = 0, minor = 0, sms = 0;
@@ -735,7 +743,7 @@ static int handle_load(uint64_t length) {
         getenv("SWIFTFILE_GPU_NO_GRAPHS") || g_profile.kernels)
         M.graphs_off = 1;
     M.loaded = 1;
-    set_error("%d layers%s: %llu MiB weights, %llu MiB KV cache, %llu MiB buffers", M.count,
+    set_error("%d layer%s%s: %llu MiB weights, %llu MiB KV cache, %llu MiB buffers", M.count, M.count == 1 ? "" : "s",
               M.output ? " + output" : "", (unsigned long long)(weight_bytes >> 20),
               (unsigned long long)((2 * kv_bytes) >> 20), (unsigned long long)(act_bytes >> 20));
     return SFG_OK;
@@ -1634,7 +1642,7 @@ static int selftest_q8_1(const char* dir, const char* name, int type) {
 }
 
 static int selftest(const char* dir) {
-    if (open_device()) { printf("FAIL device: %s\n", g_error); return 1; }
+    if (open_device(0)) { printf("FAIL device: %s\n", g_error); return 1; }
     printf("device: %s\n", g_device_text);
     struct { const char* name; int type; } types[] = {
         {"F32", T_F32}, {"F16", T_F16}, {"BF16", T_BF16}, {"Q4_0", T_Q4_0}, {"Q4_1", T_Q4_1}, {"Q5_0", T_Q5_0},
@@ -1668,13 +1676,13 @@ static int selftest(const char* dir) {
 
 int main(int argc, char** argv) {
     if (argc > 1 && strcmp(argv[1], "--probe") == 0) {
-        int status = open_device();
+        int status = open_device(argc > 2 ? atoi(argv[2]) : 0);
         printf("%s\n", status ? g_error : g_device_text);
         return status ? 1 : 0;
     }
     if (argc > 2 && strcmp(argv[1], "--selftest") == 0) return selftest(argv[2]);
     if (argc > 1) {
-        fprintf(stderr, "usage: swiftfile-gpu --probe | --selftest FIXTURE_DIR   (otherwise started by swiftfile)\n");
+        fprintf(stderr, "usage: swiftfile-gpu --probe [DEVICE] | --selftest FIXTURE_DIR   (otherwise started by swiftfile)\n");
         return 2;
     }
     struct stat st;
@@ -1699,12 +1707,16 @@ int main(int argc, char** argv) {
         memset(&rp, 0, sizeof rp);
         g_error[0] = 0;
         if (rq.op == SFG_QUIT) return 0;
-        if (device_status < 0) device_status = open_device();
+        // The first request opens the device: a probe names which (its n), anything else gets device 0.
+        if (device_status < 0) device_status = open_device(rq.op == SFG_PROBE ? (int)rq.n : 0);
         int status = device_status;
         if (status == SFG_OK) {
             if (M.broken) {
                 status = SFG_FAILED;
                 set_error("an earlier CUDA error left the GPU worker unusable");
+            } else if (rq.op == SFG_PROBE && (int)rq.n != g_device_index) {
+                status = SFG_BAD_REQUEST;  // one worker, one device
+                set_error("this worker has GPU %d open, not %u", g_device_index, rq.n);
             } else if (rq.op == SFG_PROBE) {
                 set_error("%s", g_device_text);
             } else if (rq.op == SFG_LOAD) {
@@ -1724,6 +1736,7 @@ int main(int argc, char** argv) {
             if (status == SFG_FAILED) M.broken = 1;
         }
         rp.status = status;
+        if (rq.op == SFG_PROBE) rp.value = (uint32_t)g_device_count;  // how many the driver sees, 0 if none
         size_t free_b = 0, total_b = 0;
         if (device_status == SFG_OK && cu.MemGetInfo) cu.MemGetInfo(&free_b, &total_b);
         rp.free_bytes = free_b;

@@ -7,6 +7,11 @@ import Glibc
 /// What the GPU worker reported about its device.
 public struct GPUDevice: Sendable {
     public let description: String   // "NVIDIA H200, 143771 MiB, compute 9.0, 132 SMs, driver 13.0"
+    /// The product name alone (the description's first field).
+    public var name: Substring { description.prefix { $0 != "," } }
+    /// Which of the driver's devices this is, and how many it sees (CUDA_VISIBLE_DEVICES applies).
+    public let index: Int
+    public let count: Int
     public let freeBytes: UInt64
     public let totalBytes: UInt64
     /// Seconds the probe took: the driver's start and the kernels' load, which includes compiling their PTX
@@ -14,10 +19,13 @@ public struct GPUDevice: Sendable {
     public let startSeconds: Double
 }
 
-/// The last layers of a model (and optionally its output) running in the GPU worker: llama.cpp's `-ngl N`
-/// offloads the last N repeating layers, and the output layer too once N exceeds the layer count.
+/// A range of a model's layers (and optionally its output) running in one GPU worker, on one device.
+/// llama.cpp's `-ngl N` offloads the last N repeating layers, and the output layer too once N exceeds the
+/// layer count; `GPULayerSplit` spreads them over several devices, one worker each.
 public final class GPUOffload: LayerOffload, @unchecked Sendable {
     public let firstLayer: Int
+    /// One past the last layer this worker runs.
+    public let lastLayer: Int
     public let includesOutput: Bool
     public let device: GPUDevice
     /// The worker's one-line account of what it loaded.
@@ -27,15 +35,17 @@ public final class GPUOffload: LayerOffload, @unchecked Sendable {
     private let hyper: HyperParameters
     private let maxBatch: Int
 
-    /// Asks the worker which device it has (starting it costs a process; the driver's start-up is the slow part).
-    public static func probe(_ worker: GPUWorkerProcess) throws -> GPUDevice {
+    /// Opens device `index` in the worker (its first request; starting it costs a process, the driver's
+    /// start-up and the kernels' load are the slow part) and says what it is.
+    public static func probe(_ worker: GPUWorkerProcess, device index: Int = 0) throws -> GPUDevice {
+        guard let n = UInt32(exactly: index) else { throw GPUError(.unavailable, "no NVIDIA GPU \(index)") }
         let start = ContinuousClock.now
-        let reply = try worker.call(.probe)
+        let reply = try worker.call(.probe, n: n)
         let took = start.duration(to: .now).components
         switch reply.status {
         case .ok:
-            return GPUDevice(description: reply.text, freeBytes: reply.freeBytes, totalBytes: reply.totalBytes,
-                             startSeconds: Double(took.seconds) + Double(took.attoseconds) * 1e-18)
+            return GPUDevice(description: reply.text, index: index, count: Int(reply.value), freeBytes: reply.freeBytes,
+                             totalBytes: reply.totalBytes, startSeconds: Double(took.seconds) + Double(took.attoseconds) * 1e-18)
         case .noDevice: throw GPUError(.unavailable, reply.text)
         default: throw GPUError(.failed, reply.text)
         }
@@ -47,17 +57,22 @@ public final class GPUOffload: LayerOffload, @unchecked Sendable {
                               vocabulary: h.vocabularySize, maxBatch: maxBatch).total
     }
 
-    /// Loads layers `blockCount - layers ..< blockCount` (all when layers ≥ blockCount, plus the output when
-    /// layers > blockCount) into the worker. `region` is where `gguf`'s bytes live in the model file.
+    /// Loads `layers` (and the output norm and matrix when `output`) into the worker; the run's input is
+    /// the hidden state before `layers.lowerBound`, its result that after the range, or the logits.
+    /// `filePath` and `fileOffset`: where `gguf`'s bytes live.
     public init(worker: GPUWorkerProcess, device: GPUDevice, gguf: GGUFFile, hyper h: HyperParameters, filePath: String,
-                fileOffset: UInt64, layers: Int, contextLength: Int, sequences: Int, maxBatch: Int,
+                fileOffset: UInt64, layers: Range<Int>, output: Bool, contextLength: Int, sequences: Int, maxBatch: Int,
                 cacheFormat: KVCache.Format) throws {
+        guard layers.lowerBound >= 0, layers.upperBound <= h.blockCount, !layers.isEmpty || output else {
+            throw GPUError(.failed, "no layers \(layers) of \(h.blockCount) to offload")
+        }
         self.worker = worker
         self.device = device
         hyper = h
         self.maxBatch = maxBatch
-        firstLayer = h.blockCount - min(layers, h.blockCount)
-        includesOutput = layers > h.blockCount
+        firstLayer = layers.lowerBound
+        lastLayer = layers.upperBound
+        includesOutput = output
         layout = WorkerProtocol.layout(embedding: h.embeddingLength, ropeDimension: h.ropeDimensionCount,
                                        vocabulary: h.vocabularySize, maxBatch: maxBatch)
 
@@ -66,7 +81,7 @@ public final class GPUOffload: LayerOffload, @unchecked Sendable {
         let fields: [UInt32] = [WorkerProtocol.magic, WorkerProtocol.version, UInt32(h.embeddingLength), UInt32(h.headCount),
                                 UInt32(h.headCountKV), UInt32(h.headDimension), UInt32(h.feedForwardLength),
                                 UInt32(h.vocabularySize), UInt32(h.ropeDimensionCount), UInt32(contextLength),
-                                UInt32(sequences), UInt32(maxBatch), UInt32(firstLayer), UInt32(h.blockCount),
+                                UInt32(sequences), UInt32(maxBatch), UInt32(firstLayer), UInt32(lastLayer),
                                 includesOutput ? 1 : 0, cacheFormat == .f32 ? 1 : 0, h.rmsEpsilon.bitPattern]
         for (i, v) in fields.enumerated() { header[i] = v }
         let path = Array(filePath.utf8)
@@ -81,7 +96,7 @@ public final class GPUOffload: LayerOffload, @unchecked Sendable {
                                   cols: t.dimensions[0], offset: offset, bytes: t.byteCount))
         }
         let weights = try ModelWeights(gguf: gguf, hyper: h, interleave: false)
-        for layer in firstLayer..<h.blockCount {
+        for layer in layers {
             let l = UInt32(layer), lw = weights.layers[layer]
             records.append(Record(layer: l, role: .attentionNorm, type: 0, inline: lw.attentionNorm, rows: 1, cols: h.embeddingLength, offset: 0, bytes: h.embeddingLength * 4))
             records.append(Record(layer: l, role: .ffnNorm, type: 0, inline: lw.ffnNorm, rows: 1, cols: h.embeddingLength, offset: 0, bytes: h.embeddingLength * 4))

@@ -24,8 +24,7 @@ struct BenchOptions: ParsableCommand {
     @Option(name: [.customShort("d"), .customLong("n-depth")], help: "Tokens already in the context before each test (llama-bench -d).") var depth: Int = 0
     @Option(name: [.customShort("o"), .customLong("output")], help: "md (table) or json.") var output: String = "md"
     @Flag(name: .customLong("no-repack"), help: "Weights in place (no copies at load).") var noRepack = false
-    @Option(name: [.customLong("ngl", withSingleDash: true), .customLong("n-gpu-layers")], parsing: .unconditional, help: "Layers to offload to the GPU (999: all).") var gpuLayers: Int?
-    @Option(name: .customLong("gpu"), help: "auto | nvidia | disable") var gpu: String?
+    @OptionGroup(title: "GPU offload") var gpuOptions: GPUOptions
     /// With a grammar or schema: also sampled generation with and without it (the constraint's cost).
     @OptionGroup(title: "Constrained output") var constraintOptions: ConstraintOptions
 
@@ -36,7 +35,6 @@ struct BenchOptions: ParsableCommand {
         if let t = threads, !(1...1024).contains(t) { throw ValidationError("-t must be between 1 and 1024") }
         guard (1...65536).contains(batch) else { throw ValidationError("-b must be between 1 and 65536") }
         guard output == "md" || output == "json" else { throw ValidationError("-o must be md or json") }
-        do { _ = try GPURequest.parse(gpu: gpu, layers: gpuLayers) } catch { throw ValidationError("\(error)") }
     }
 }
 
@@ -49,7 +47,7 @@ enum Bench {
     static func run(_ o: BenchOptions) throws -> Int32 {
         let loadStart = monotonicMilliseconds()
         let weights = try Runner.load(modelArgument: o.model)
-        let request = (try? GPURequest.parse(gpu: o.gpu, layers: o.gpuLayers)) ?? .cpuOnly
+        let request = o.gpuOptions.checkedRequest
         let grammar = try o.constraintOptions.load()
         let sizing = ModelSession.Sizing(totalContext: o.depth + max(o.prompt + o.generate, 1) + 1 + (grammar != nil ? 64 : 0), maxBatch: max(1, min(o.batch, max(o.prompt, 1))),
                                          threads: o.threads, gpu: request, interleave: !o.noRepack)

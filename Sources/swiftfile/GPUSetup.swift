@@ -6,28 +6,6 @@ import Offload
 import Glibc
 #endif
 
-/// `-ngl N` / `--gpu auto|nvidia|disable`, as llama.cpp and llamafile mean them: the last N repeating layers
-/// (and the output layer once N exceeds the layer count; `-ngl 999` = everything) run in the GPU worker.
-/// `auto` falls back to the CPU with one line saying why; `nvidia` makes any failure fatal.
-struct GPURequest {
-    enum Mode: String { case auto, nvidia, disable }
-    var mode: Mode
-    var layers: Int
-
-    static let cpuOnly = GPURequest(mode: .disable, layers: 0)
-
-    static func parse(gpu: String?, layers: Int?) throws -> GPURequest {
-        guard let mode = Mode(rawValue: (gpu ?? "auto").lowercased()) else {
-            throw RunnerError("--gpu must be auto, nvidia or disable, got '\(gpu ?? "")'")
-        }
-        if let layers, layers < 0 { throw RunnerError("-ngl/--n-gpu-layers must be 0 or more, got \(layers)") }
-        // `--gpu nvidia` alone means everything, as llamafile's; `auto` offloads only what -ngl names.
-        return GPURequest(mode: mode, layers: mode == .disable ? 0 : (layers ?? (mode == .nvidia ? 999 : 0)))
-    }
-
-    var wanted: Bool { mode != .disable && layers > 0 }
-}
-
 enum GPUSetup {
     /// The worker executable: $SWIFTFILE_GPU_WORKER, the bundle's `swiftfile-gpu` member (extracted to the
     /// user's cache and checked against the bundle's SHA-256 manifest), or `swiftfile-gpu` beside the runner.
@@ -44,12 +22,35 @@ enum GPUSetup {
         return access(beside, X_OK) == 0 ? (beside, nil) : nil
     }
 
+    /// A started worker for each device the request names, its device open: the first one (device 0, the
+    /// one of -sm none, or -ts's first with a share) says how many the driver sees; with -sm layer the others
+    /// with a share follow. In device order; nil when this runner has no worker.
+    static func openDevices(_ request: GPURequest, sharedBytes: Int) throws -> [(worker: GPUWorkerProcess, device: GPUDevice)]? {
+        guard let located = try locateWorker() else { return nil }
+        defer { if let fd = located.fd { close(fd) } }
+        func open(_ index: Int) throws -> (worker: GPUWorkerProcess, device: GPUDevice) {
+            let worker = try GPUWorkerProcess(executable: located.path, executableFD: located.fd, sharedBytes: sharedBytes)
+            return (worker, try GPUOffload.probe(worker, device: index))
+        }
+        let shares = request.shares
+        func hasShare(_ index: Int) -> Bool { shares.map { index < $0.count && $0[index] > 0 } ?? true }
+        let firstIndex = request.split == .none ? request.mainGPU : (shares?.firstIndex { $0 > 0 } ?? 0)
+        var opened = [try open(firstIndex)]
+        guard request.split == .layer else { return opened }
+        let count = opened[0].device.count
+        if let shares, let beyond = shares.indices.last(where: { shares[$0] > 0 }), beyond >= count {
+            throw GPUError(.unavailable, "-ts gives GPU \(beyond) a share, but the driver sees \(count) GPU\(count == 1 ? "" : "s") (numbered from 0)")
+        }
+        for index in firstIndex + 1 ..< max(count, firstIndex + 1) where hasShare(index) { opened.append(try open(index)) }
+        return opened
+    }
+
     /// The model with its offloaded layers attached, or on the CPU alone (with a note saying why when a GPU
     /// was asked for). Throws only when `--gpu nvidia` was given and the GPU cannot be used.
     static func inference(request: GPURequest, weights: LoadedWeights, interleave: Bool, contextLength: Int,
                           sequences: Int = 1, maxBatch: Int, threads: Int, cacheFormat: KVCache.Format,
                           note: (String) -> Void) throws -> InferenceContext {
-        var offload: GPUOffload?
+        var offload: GPULayerSplit?
         let hyper = try HyperParameters(gguf: weights.gguf)
         if request.wanted {
             do {
@@ -72,47 +73,69 @@ enum GPUSetup {
                                        threads: threads, cacheFormat: cacheFormat)
         if let offload {
             context.offload = offload
-            let layers = model.hyper.blockCount - offload.firstLayer
-            // A silent pause of seconds at start needs its reason said (the driver's cache makes it a first-run cost).
-            let start = offload.device.startSeconds >= 3
-                ? "; starting took \(Int(offload.device.startSeconds.rounded())) s: the driver compiles the kernels for this GPU on first use and caches them"
-                : ""
-            note("GPU: \(offload.device.description); offloaded \(layers) of \(model.hyper.blockCount) layers\(offload.includesOutput ? " and the output" : "") (\(offload.loadSummary))\(start)")
+            note(gpuLine(offload, blockCount: blocks))
         }
         return context
     }
 
-    private static func attach(_ request: GPURequest, weights: LoadedWeights, contextLength: Int, sequences: Int,
-                               maxBatch: Int, cacheFormat: KVCache.Format) throws -> GPUOffload {
-        guard let located = try locateWorker() else {
-            throw GPUError(.unavailable, "this runner has no GPU worker (built without GPU kernels)")
+    /// The one line that says where the layers went.
+    static func gpuLine(_ split: GPULayerSplit, blockCount: Int) -> String {
+        let parts = split.parts
+        let what = "offloaded \(blockCount - split.firstLayer) of \(blockCount) layers\(split.includesOutput ? " and the output" : "")"
+        func layers(_ p: GPUOffload) -> String {
+            let range = p.lastLayer - p.firstLayer == 1 ? "layer \(p.firstLayer)" : "layers \(p.firstLayer)–\(p.lastLayer - 1)"
+            return p.lastLayer == p.firstLayer ? "the output" : range + (p.includesOutput ? " and the output" : "")
         }
-        let hyper = try HyperParameters(gguf: weights.gguf)
-        let worker = try GPUWorkerProcess(executable: located.path, executableFD: located.fd,
-                                          sharedBytes: GPUOffload.sharedBytes(hyper: hyper, maxBatch: maxBatch))
-        if let fd = located.fd { close(fd) }
-        let device = try GPUOffload.probe(worker)
-        let region = weights.resolved.region
-        return try GPUOffload(worker: worker, device: device, gguf: weights.gguf, hyper: hyper, filePath: region.path,
-                              fileOffset: region.fileOffset, layers: request.layers, contextLength: contextLength,
-                              sequences: sequences, maxBatch: maxBatch, cacheFormat: cacheFormat)
+        var line: String
+        if parts.count == 1 {
+            let p = parts[0], device = p.device
+            line = (device.count > 1 ? "GPU \(device.index) of \(device.count): " : "GPU: ") + "\(device.description); \(what) (\(p.loadSummary))"
+        } else {
+            line = "GPU: \(what), split over \(parts.count) GPUs by layers: "
+                + parts.map { "GPU \($0.device.index) (\($0.device.name)) \(layers($0)) (\($0.loadSummary))" }.joined(separator: "; ")
+        }
+        // A silent pause of seconds at start needs its reason said (the driver's cache makes it a first-run cost).
+        let start = parts.reduce(0) { $0 + $1.device.startSeconds }
+        if start >= 3 {
+            line += "; starting took \(Int(start.rounded())) s: the driver compiles the kernels for this GPU on first use and caches them"
+        }
+        return line
     }
 
-    /// --info: the device, and how many of the model's layers (counted from the last, as -ngl counts) fit its
-    /// free memory with their KV cache for `contextLength` tokens.
-    static func fitLine(_ weights: LoadedWeights, contextLength: Int?) -> String {
+    private static func attach(_ request: GPURequest, weights: LoadedWeights, contextLength: Int, sequences: Int,
+                               maxBatch: Int, cacheFormat: KVCache.Format) throws -> GPULayerSplit {
+        let hyper = try HyperParameters(gguf: weights.gguf)
+        guard let opened = try openDevices(request, sharedBytes: GPUOffload.sharedBytes(hyper: hyper, maxBatch: maxBatch)) else {
+            throw GPUError(.unavailable, "this runner has no GPU worker (built without GPU kernels)")
+        }
+        let blocks = hyper.blockCount
+        // -ts's shares, else each device's free memory (as llama.cpp splits by default).
+        let shares = opened.map { o in request.shares.map { $0.indices.contains(o.device.index) ? $0[o.device.index] : 0 } ?? Double(o.device.freeBytes) }
+        let plan = GPULayerSplit.assign(layers: blocks - min(request.layers, blocks) ..< blocks, output: request.layers > blocks,
+                                        shares: shares)
+        let region = weights.resolved.region
+        var parts: [GPUOffload] = []
+        for a in plan {
+            let o = opened[a.device]
+            parts.append(try GPUOffload(worker: o.worker, device: o.device, gguf: weights.gguf, hyper: hyper, filePath: region.path,
+                                        fileOffset: region.fileOffset, layers: a.layers, output: a.output, contextLength: contextLength,
+                                        sequences: sequences, maxBatch: maxBatch, cacheFormat: cacheFormat))
+        }
+        return try GPULayerSplit(parts)
+    }
+
+    /// --info: the devices, and how many of the model's layers (counted from the last, as -ngl counts) fit
+    /// their free memory with their KV cache for `contextLength` tokens.
+    static func fitLine(_ weights: LoadedWeights, contextLength: Int?, request: GPURequest) -> String {
         do {
-            guard let located = try locateWorker() else { return "gpu:          none (this runner was built without GPU kernels)" }
-            let worker = try GPUWorkerProcess(executable: located.path, executableFD: located.fd, sharedBytes: 4096)
-            if let fd = located.fd { close(fd) }
-            let device = try GPUOffload.probe(worker)
+            guard let opened = try openDevices(request, sharedBytes: 4096) else { return "gpu:          none (this runner was built without GPU kernels)" }
             let g = weights.gguf, h = try HyperParameters(gguf: g)
             let context = contextLength.map { $0 == 0 ? h.contextLength : $0 } ?? min(8192, h.contextLength)
             let kvPerLayer = 2 * context * h.kvDimension * 2
             func bytes(_ prefix: String) -> Int { g.tensors.filter { $0.name.hasPrefix(prefix) }.reduce(0) { $0 + $1.byteCount } }
             let output = g.tensor(named: TensorName.output)?.byteCount ?? g.tensor(named: TensorName.tokenEmbedding)?.byteCount ?? 0
             let buffers = 512 * 4 * (4 * h.embeddingLength + 3 * h.feedForwardLength) + 512 * h.vocabularySize * 4
-            var budget = Int(device.freeBytes) - (256 << 20) - buffers - output
+            var budget = opened.reduce(0) { $0 + Int($1.device.freeBytes) - (256 << 20) - buffers } - output
             var fit = 0
             for layer in stride(from: h.blockCount - 1, through: 0, by: -1) {
                 budget -= bytes("blk.\(layer).") + kvPerLayer
@@ -121,22 +144,25 @@ enum GPUSetup {
             }
             let verdict = fit == h.blockCount ? "all \(h.blockCount) layers and the output fit (-ngl 999)"
                 : "\(fit) of \(h.blockCount) layers fit (-ngl \(fit))"
-            return "gpu:          \(device.description), \(device.freeBytes >> 20) MiB free; \(verdict) with a \(context)-token context"
+            let devices = opened.map { "\($0.device.description), \($0.device.freeBytes >> 20) MiB free" }
+            let which = opened.count > 1 ? "\(opened.count) GPUs split by layers: " + devices.joined(separator: "; ") : devices.joined()
+            return "gpu:          \(which); \(verdict) with a \(context)-token context"
         } catch {
             return "gpu:          none (\(error))"
         }
     }
 
-    /// One line for --version / --info: the device and what it offers, or why there is none.
-    static func deviceLine() -> String {
+    /// For --version: the devices and what they offer (one line each), or why there is none.
+    static func deviceLines() -> String {
         do {
-            guard let located = try locateWorker() else { return "GPU: none (this runner was built without GPU kernels)" }
-            let worker = try GPUWorkerProcess(executable: located.path, executableFD: located.fd, sharedBytes: 4096)
-            if let fd = located.fd { close(fd) }
-            let device = try GPUOffload.probe(worker)
-            // the description ends with the module the driver took (PTX ISA 6.4: drivers from 418 on; 6.5 with
-            // the int8 tensor cores: from 440 on, Turing and later)
-            return "GPU: \(device.description), \(device.freeBytes >> 20) MiB free"
+            guard let opened = try openDevices(GPURequest(mode: .auto, layers: 0), sharedBytes: 4096) else {
+                return "GPU: none (this runner was built without GPU kernels)"
+            }
+            // Each description ends with the module the driver took (PTX ISA 6.4: drivers from 418 on; 6.5 with
+            // the int8 tensor cores: from 440 on, Turing and later).
+            return opened.map { o in
+                (opened.count > 1 ? "GPU \(o.device.index): " : "GPU: ") + "\(o.device.description), \(o.device.freeBytes >> 20) MiB free"
+            }.joined(separator: "\n")
         } catch {
             return "GPU: none (\(error))"
         }

@@ -54,11 +54,7 @@ struct RunnerOptions: ParsableCommand {
                        values: KVCache.ElementType(rawValue: cacheTypeV.lowercased()) ?? .f16)
     }
 
-    @Option(name: [.customLong("ngl", withSingleDash: true), .customLong("n-gpu-layers"), .customLong("gpu-layers")], parsing: .unconditional, help: "Layers to offload to the GPU: the last N (999: all, with the output layer).")
-    var gpuLayers: Int?
-
-    @Option(name: .customLong("gpu"), help: "auto (use the GPU -ngl asks for if there is one, else the CPU with a note) | nvidia (fail if it cannot be used; alone means -ngl 999) | disable.")
-    var gpu: String?
+    @OptionGroup(title: "GPU offload") var gpuOptions: GPUOptions
 
     @Option(name: .customLong("temp"), help: "Temperature (0: greedy).")
     var temperature: Float = 0.8
@@ -126,13 +122,11 @@ struct RunnerOptions: ParsableCommand {
         if promptLogits && topLogits == nil { throw ValidationError("--prompt-logits needs --top-logits K") }
         if prompt != nil && file != nil { throw ValidationError("give either -p or -f, not both") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
-        do { _ = try GPURequest.parse(gpu: gpu, layers: gpuLayers) } catch { throw ValidationError("\(error)") }
     }
 }
 
 extension RunnerOptions {
-    /// -ngl and --gpu, checked (validate() already ran them through GPURequest once).
-    var gpuRequest: GPURequest { (try? GPURequest.parse(gpu: gpu, layers: gpuLayers)) ?? .cpuOnly }
+    var gpuRequest: GPURequest { gpuOptions.checkedRequest }
 
     /// The sampling flags as the sampler chain's settings (a negative seed means random).
     var samplingParameters: SamplingParameters {

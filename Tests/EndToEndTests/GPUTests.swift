@@ -81,10 +81,67 @@ final class GPUTests: XCTestCase {
     }
 
     func testBadGPUFlagsAreRefused() throws {
-        for (args, message) in [(["-ngl", "-1"], "-ngl/--n-gpu-layers must be 0 or more"), (["--gpu", "amd"], "--gpu must be auto, nvidia or disable")] {
+        for (args, message) in [(["-ngl", "-1"], "-ngl/--n-gpu-layers must be 0 or more"),
+                                (["--gpu", "amd"], "--gpu must be auto, nvidia or disable, got 'amd' (this runner offloads to NVIDIA GPUs only)"),
+                                (["-sm", "row"], "-sm row (each matrix split over several GPUs) is not supported"),
+                                (["-sm", "rows"], "-sm/--split-mode must be none or layer"),
+                                (["-mg", "-1"], "-mg/--main-gpu must be 0 or more"),
+                                (["-mg", "1", "-sm", "layer"], "-mg/--main-gpu picks the one GPU of -sm none"),
+                                (["-ts", "3,x"], "-ts/--tensor-split takes shares ≥ 0 separated by commas"),
+                                (["-ts", "0/0"], "-ts/--tensor-split needs a share above 0"),
+                                (["-ts", "1,1", "-sm", "none"], "-ts/--tensor-split sets the GPUs' shares of -sm layer")] {
             let r = try E2E.run(try E2E.runner(), ["-p", "x"] + args)
             XCTAssertNotEqual(r.status, 0)
             XCTAssertTrue(r.stderr.contains(message), r.stderr)
+        }
+    }
+
+    /// Several GPUs (the stand-in driver pretends to have them): -sm layer gives each a range of the layers in
+    /// its own worker, the output to the one with the last (llama.cpp's shares: -ts, else free memory), and the
+    /// logits stay the CPU engine's bit for bit, the hidden state passing through the host between them;
+    /// -mg picks one GPU; a GPU the driver does not have is refused as llama.cpp users would expect.
+    func testLayersSplitOverSeveralGPUsGiveTheCPUsLogits() throws {
+        _ = try requireWorker()
+        let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
+        let model = try E2E.testdataFile("models/tiny-llama3-q4_k_m.gguf")
+        func env(_ devices: String) -> [String: String] { ["LD_LIBRARY_PATH": driver.path, "SWIFTFILE_STAND_IN_DEVICES": devices] }
+        let prompt = "Once upon a time, there was a little robot who"
+        let cpu = try GoldenLogitTests.topLogits(model: model, prompt: prompt, steps: 10)
+        for (devices, flags, line) in [
+            ("8192,4096", ["-ngl", "999", "-ts", "1,1"], "offloaded 4 of 4 layers and the output, split over 2 GPUs by layers: GPU 0 (Stand-in CUDA device (host)) layers 0–2 (3 layers: "),
+            // free memory 7:3.5 → GPU 1 gets the slot of the output alone (5 slots, from 2/3 on)
+            ("8192,4096", ["-ngl", "999"], "GPU 0 (Stand-in CUDA device (host)) layers 0–3 (4 layers: "),
+            ("8192,4096,4096", ["-ngl", "3", "-ts", "1,1,1"], "offloaded 3 of 4 layers, split over 3 GPUs by layers: GPU 0 (Stand-in CUDA device (host)) layer 1 (1 layer: "),
+            ("8192,4096", ["-ngl", "999", "-mg", "1"], "GPU 1 of 2: Stand-in CUDA device 1 (host), 4096 MiB"),
+            ("8192,4096", ["-ngl", "999", "-ts", "0,1"], "GPU 1 of 2: Stand-in CUDA device 1 (host), 4096 MiB"),
+        ] {
+            let gpu = try GoldenLogitTests.topLogits(model: model, prompt: prompt, steps: 10, extra: flags + ["--gpu", "nvidia"],
+                                                     environment: env(devices))
+            XCTAssertEqual(gpu.prompt, cpu.prompt)
+            XCTAssertEqual(gpu.steps.map(\.id), cpu.steps.map(\.id), "\(flags)")
+            let worst = zip(cpu.steps, gpu.steps).map { GoldenLogitTests.maxDelta($0, Array($1.top.prefix(5))) }.max() ?? 1
+            XCTAssertEqual(worst, 0, "\(devices) \(flags): max |Δlogit| \(worst)")
+            let r = try E2E.run(try E2E.runner(), ["-m", model.path, "-p", "Hi", "-n", "2", "--temp", "0"] + flags, environment: env(devices))
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(noteLines(r.stderr).count, 1, r.stderr)
+            XCTAssertTrue(noteLines(r.stderr).first?.contains(line) ?? false, "\(flags): \(r.stderr)")
+        }
+        // The output alone on the second GPU (free memory 7:3.5) is named so.
+        let both = try E2E.run(try E2E.runner(), ["-m", model.path, "-p", "Hi", "-n", "2", "--temp", "0", "-ngl", "999"], environment: env("8192,4096"))
+        XCTAssertTrue(both.stderr.contains("GPU 1 (Stand-in CUDA device 1 (host)) the output (0 layers + output: "), both.stderr)
+        // --version lists every GPU.
+        let version = try E2E.run(try E2E.runner(), ["--version"], environment: env("8192,4096"))
+        XCTAssertTrue(version.stdout.contains("\nGPU 0: Stand-in CUDA device (host), 8192 MiB") && version.stdout.contains("\nGPU 1: Stand-in CUDA device 1 (host), 4096 MiB"), version.stdout)
+        // A GPU the driver lacks: the CPU with one line (auto), or one fatal line (nvidia).
+        for (flags, why) in [(["-mg", "2"], "no NVIDIA GPU 2: the driver sees 2 (numbered from 0)"),
+                             (["-ts", "1,1,1"], "-ts gives GPU 2 a share, but the driver sees 2 GPUs (numbered from 0)")] {
+            let args = ["-m", model.path, "-p", "Hi", "-n", "2", "--temp", "0", "-ngl", "999"] + flags
+            let auto = try E2E.run(try E2E.runner(), args, environment: env("8192,4096"))
+            XCTAssertEqual(auto.status, 0, auto.stderr)
+            XCTAssertEqual(noteLines(auto.stderr), ["note: GPU: \(why); running on the CPU"], auto.stderr)
+            let fatal = try E2E.run(try E2E.runner(), args + ["--gpu", "nvidia"], environment: env("8192,4096"))
+            XCTAssertEqual(fatal.status, 1)
+            XCTAssertEqual(fatal.stderr, "error: GPU: \(why)\n")
         }
     }
 

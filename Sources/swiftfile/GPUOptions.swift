@@ -1,0 +1,96 @@
+import ArgumentParser
+
+/// The offload flags as llama.cpp spells them (`--gpu` as llamafile's), shared by the runner and --bench.
+struct GPUOptions: ParsableArguments {
+    @Option(name: [.customLong("ngl", withSingleDash: true), .customLong("n-gpu-layers"), .customLong("gpu-layers")], parsing: .unconditional, help: "Layers to offload to the GPU: the last N (999: all, with the output layer).")
+    var gpuLayers: Int?
+
+    @Option(name: .customLong("gpu"), help: "auto (use the GPU -ngl asks for if there is one, else the CPU with a note) | nvidia (fail if it cannot be used; alone means -ngl 999) | disable.")
+    var gpu: String?
+
+    @Option(name: [.customLong("sm", withSingleDash: true), .customLong("split-mode")], help: "With several GPUs: layer (default: each takes a range of the offloaded layers) or none (one GPU: -mg).")
+    var splitMode: String?
+
+    @Option(name: [.customLong("mg", withSingleDash: true), .customLong("main-gpu")], parsing: .unconditional, help: "The one GPU of -sm none, numbered from 0 as the driver sees them (alone it means -sm none).")
+    var mainGPU: Int?
+
+    @Option(name: [.customLong("ts", withSingleDash: true), .customLong("tensor-split")], help: "The GPUs' shares of the layers with -sm layer, e.g. 3,1 (default: their free memory).")
+    var tensorSplit: String?
+
+    func validate() throws {
+        do { _ = try request() } catch { throw ValidationError("\(error)") }
+    }
+
+    func request() throws -> GPURequest {
+        try GPURequest.parse(gpu: gpu, layers: gpuLayers, splitMode: splitMode, mainGPU: mainGPU, tensorSplit: tensorSplit)
+    }
+
+    /// The request, checked (validate() already ran it once).
+    var checkedRequest: GPURequest { (try? request()) ?? .cpuOnly }
+}
+
+/// `-ngl N` / `--gpu auto|nvidia|disable`, as llama.cpp and llamafile mean them: the last N repeating layers
+/// (and the output layer once N exceeds the layer count; `-ngl 999` = everything) run in GPU workers.
+/// `auto` falls back to the CPU with one line saying why; `nvidia` makes any failure fatal. With several
+/// GPUs the layers are split by ranges (`-sm layer`, shares from `-ts` or free memory) or go to one (`-sm
+/// none`, `-mg`); llama.cpp's row split (one matrix over several GPUs) is refused, not approximated.
+struct GPURequest: Equatable {
+    enum Mode: String { case auto, nvidia, disable }
+    enum Split: String { case none, layer }
+    var mode: Mode
+    var layers: Int
+    var split: Split = .layer
+    /// The GPU of `-sm none`.
+    var mainGPU = 0
+    /// `-ts`: one share per device in the driver's order (nil: the devices' free memory).
+    var shares: [Double]? = nil
+
+    static let cpuOnly = GPURequest(mode: .disable, layers: 0)
+
+    static func parse(gpu: String?, layers: Int?, splitMode: String? = nil, mainGPU: Int? = nil,
+                      tensorSplit: String? = nil) throws -> GPURequest {
+        guard let mode = Mode(rawValue: (gpu ?? "auto").lowercased()) else {
+            let other = ["amd", "apple", "metal", "rocm", "hip", "vulkan"].contains((gpu ?? "").lowercased())
+            throw RunnerError("--gpu must be auto, nvidia or disable, got '\(gpu ?? "")'\(other ? " (this runner offloads to NVIDIA GPUs only)" : "")")
+        }
+        if let layers, layers < 0 { throw RunnerError("-ngl/--n-gpu-layers must be 0 or more, got \(layers)") }
+        // `--gpu nvidia` alone means everything, as llamafile's; `auto` offloads only what -ngl names.
+        var request = GPURequest(mode: mode, layers: mode == .disable ? 0 : (layers ?? (mode == .nvidia ? 999 : 0)))
+        if let mainGPU {
+            guard mainGPU >= 0 else { throw RunnerError("-mg/--main-gpu must be 0 or more, got \(mainGPU)") }
+            request.mainGPU = mainGPU
+        }
+        switch splitMode?.lowercased() {
+        case nil: request.split = mainGPU == nil ? .layer : .none  // -mg alone picks the one GPU
+        case "none": request.split = .none
+        case "layer":
+            if mainGPU != nil {
+                throw RunnerError("-mg/--main-gpu picks the one GPU of -sm none; -sm layer spreads the layers over all of them (-ts sets their shares)")
+            }
+            request.split = .layer
+        case "row":
+            throw RunnerError("-sm row (each matrix split over several GPUs) is not supported: -sm layer gives each GPU a range of layers")
+        default:
+            throw RunnerError("-sm/--split-mode must be none or layer, got '\(splitMode ?? "")'")
+        }
+        if let tensorSplit {
+            guard request.split == .layer else { throw RunnerError("-ts/--tensor-split sets the GPUs' shares of -sm layer; -sm none uses one GPU (-mg)") }
+            // llama.cpp takes commas or slashes between the shares.
+            let fields = tensorSplit.split(omittingEmptySubsequences: false) { $0 == "," || $0 == "/" }
+            var shares: [Double] = []
+            for field in fields {
+                guard let share = Double(String(field.filter { $0 != " " })), share.isFinite, share >= 0 else {
+                    throw RunnerError("-ts/--tensor-split takes shares ≥ 0 separated by commas (e.g. 3,1), got '\(tensorSplit)'")
+                }
+                shares.append(share)
+            }
+            guard shares.contains(where: { $0 > 0 }), shares.count <= 1024 else {
+                throw RunnerError("-ts/--tensor-split needs a share above 0 for at least one GPU, got '\(tensorSplit)'")
+            }
+            request.shares = shares
+        }
+        return request
+    }
+
+    var wanted: Bool { mode != .disable && layers > 0 }
+}
