@@ -1,7 +1,8 @@
 // Checks of the stand-in driver's own emulation (GPU/emulator.h), with small kernels written against it
 // directly: a shuffle reduction and a barrier give the values a GPU gives, in both thread orders, and the
-// two misuses it promises to catch fail the launch with a message instead of returning something.
-// Usage: emulator_check   (linked against stand-in-driver/libcuda.so.1; exit 1 on any miss)
+// three misuses it promises to catch fail the launch with a message instead of returning something.
+// Usage: emulator_check   (compiled with -fsanitize=alignment as the kernels are, linked against
+// stand-in-driver/libcuda.so.1; exit 1 on any miss)
 #include <stdio.h>
 #include <string.h>
 
@@ -36,6 +37,14 @@ static void shuffle_against_barrier(void** args) {
     else emulated_block_barrier();
 }
 
+// A 4-byte load 2 bytes into a word: the host reads it, a GPU faults.
+static unsigned g_words[65];
+static void misaligned_load(void** args) {
+    (void)args;
+    const unsigned* p = (const unsigned*)((const char*)&g_words[emulated_thread()] + 2);
+    g_words[emulated_thread()] = *p + 1;
+}
+
 static int failures;
 static void expect_failure(struct emulated_kernel* k, const char* phrase) {
     void* args[1] = {NULL};
@@ -64,6 +73,8 @@ int main(void) {
     struct emulated_kernel mixed = {"shuffle_against_barrier", shuffle_against_barrier, 0, {0}};
     expect_failure(&exit_kernel, "exited lanes");
     expect_failure(&mixed, "different barriers");
+    struct emulated_kernel misaligned = {"misaligned_load", misaligned_load, 0, {0}};
+    expect_failure(&misaligned, "needs 4-byte alignment");
     printf("emulator_check: %d failed\n", failures);
     return failures ? 1 : 0;
 }

@@ -121,6 +121,22 @@ void emulated_fault(const char* why) {
     g_faulted = 1;
 }
 
+// A GPU faults on a load or store that is not aligned to its size ("misaligned address"), where the host
+// goes on, so the kernels are compiled for the host with -fsanitize=alignment and the compiler calls this on
+// each such access: the launch fails naming the source line. The arguments are that sanitizer's interface:
+// the access's source location and type, log2 of the alignment it needs, and its kind (0 load, 1 store).
+struct sanitizer_location { const char* file; uint32_t line, column; };
+struct sanitizer_mismatch { struct sanitizer_location where; const void* type; unsigned char log_alignment, kind; };
+void __ubsan_handle_type_mismatch_v1(const struct sanitizer_mismatch* m, uintptr_t address) {
+    const char* file = m->where.file ? m->where.file : "?";
+    const char* base = strrchr(file, '/');
+    char why[200];
+    snprintf(why, sizeof why, "%s:%u: misaligned address: a %s at %#lx needs %u-byte alignment", base ? base + 1 : file,
+             m->where.line, m->kind == 0 ? "load" : m->kind == 1 ? "store" : "access", (unsigned long)address,
+             1u << m->log_alignment);
+    emulated_fault(why);
+}
+
 // Runs one block to the end: every running fiber until it waits or exits, then releases what can go on.
 static int run_block(int descending) {
     int n = g_run.threads;
@@ -171,7 +187,7 @@ static int run_block(int descending) {
 struct launch {
     const struct emulated_kernel* kernel;
     unsigned gx, gy, threads;
-    unsigned char args[EMULATED_MAX_ARGUMENTS][8];
+    _Alignas(8) unsigned char args[EMULATED_MAX_ARGUMENTS][8];  // each as aligned as the kernel's parameter
 };
 struct graph { struct launch* launches; int count, capacity; };
 static struct graph* g_capture;
@@ -260,7 +276,9 @@ CUresult cuModuleGetFunction(void** f, void* m, const char* name) {
     return NOT_FOUND;
 }
 CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
-    void* m = malloc(bytes ? bytes : 1);
+    if (bytes > SIZE_MAX - 255) return 2;  // CUDA_ERROR_OUT_OF_MEMORY
+    size_t rounded = (bytes + 255) & ~(size_t)255;
+    void* m = aligned_alloc(256, rounded ? rounded : 256);  // as aligned as the driver's allocations
     if (!m) return 2;  // CUDA_ERROR_OUT_OF_MEMORY
     memset(m, 0xA5, bytes);  // as uninitialised as real device memory
     *p = (CUdeviceptr)(uintptr_t)m;

@@ -51,8 +51,9 @@ cc -O2 -std=gnu11 -Wall -Wextra -s -DGPU_PTX_PATH="$out/swiftfile-gpu.ptx" ${mma
 # The stand-in driver the tests run the worker on where there is no GPU (never shipped): the same kernels
 # compiled for the host, run by GPU/stand_in_driver.c one CUDA thread per fiber.
 mkdir -p "$out/stand-in-driver"
+# Every typed load and store is checked for the alignment a GPU needs (stand_in_driver.c, "misaligned address").
 "$clang" -x c++ -std=c++17 -O2 -ffp-contract=off -Wall -fPIC -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-strict-aliasing \
-    -DINT8_MMA -c -o "$out/stand-in-driver/kernels.o" "$root/GPU/kernels.cu"
+    -fsanitize=alignment -fno-sanitize-link-runtime -DINT8_MMA -c -o "$out/stand-in-driver/kernels.o" "$root/GPU/kernels.cu"
 cc -O2 -std=gnu11 -Wall -Wextra -shared -fPIC -o "$out/stand-in-driver/libcuda.so.1" "$root/GPU/stand_in_driver.c" \
     "$out/stand-in-driver/kernels.o" -lm
 ls -l "$out/swiftfile-gpu" | awk -v mma="${#mma_define[@]}" '{print "swiftfile-gpu: " $5 " bytes (PTX ISA 6.4 for sm_70+, drivers ≥ 418" (mma ? "; int8 tensor cores: PTX ISA 6.5 for sm_75+, drivers ≥ 440" : "") ")"}'

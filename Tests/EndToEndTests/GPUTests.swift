@@ -185,8 +185,9 @@ final class GPUTests: XCTestCase {
     }
 
     /// The stand-in driver's emulation of the device (GPU/emulator_check.c): a shuffle reduction and a block
-    /// barrier give the GPU's values in both thread orders, and a shuffle with exited lanes or threads split
-    /// between a shuffle and a barrier fail the launch with a message.
+    /// barrier give the GPU's values in both thread orders, and a shuffle with exited lanes, threads split
+    /// between a shuffle and a barrier, and a misaligned load (which the host tolerates and a GPU does not;
+    /// the kernels are compiled with the same check) fail the launch with a message.
     func testStandInDriverEmulatesBarriersAndShuffles() throws {
         _ = try requireWorker()
         let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
@@ -194,13 +195,17 @@ final class GPUTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let exe = dir.appendingPathComponent("emulator_check")
         let root = E2E.packageRoot.path
-        let build = try E2E.run(URL(fileURLWithPath: "/usr/bin/env"), ["cc", "-O2", "-std=gnu11", "-I", "\(root)/GPU", "-o", exe.path,
+        let build = try E2E.run(URL(fileURLWithPath: "/usr/bin/env"), ["clang-14", "-O2", "-std=gnu11", "-fsanitize=alignment", "-fno-sanitize-link-runtime",
+                                                                      "-I", "\(root)/GPU", "-o", exe.path,
                                                                       "\(root)/GPU/emulator_check.c", driver.appendingPathComponent("libcuda.so.1").path])
         XCTAssertEqual(build.status, 0, build.stderr)
         let r = try E2E.run(exe, [], environment: ["LD_LIBRARY_PATH": driver.path])
         XCTAssertEqual(r.status, 0, r.stdout)
         XCTAssertTrue(r.stdout.contains("emulator_check: 0 failed"), r.stdout)
-        XCTAssertEqual(r.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count, 4, r.stdout)
+        XCTAssertEqual(r.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count, 5, r.stdout)
+        // … and the kernels the stand-in runs carry that check (the sanitizer's calls into the driver).
+        let symbols = try E2E.run(URL(fileURLWithPath: "/usr/bin/env"), ["nm", driver.appendingPathComponent("kernels.o").path])
+        XCTAssertTrue(symbols.stdout.contains("U __ubsan_handle_type_mismatch_v1"), "the stand-in's kernels are built without the alignment check")
     }
 
     /// The kernels themselves (GPU/kernels.cu compiled for the host, each CUDA thread a fiber of the stand-in
