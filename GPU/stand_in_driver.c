@@ -219,28 +219,36 @@ static CUresult run_launch(struct launch* l) {
 // ---- The driver API ---------------------------------------------------------------------------------
 CUresult cuInit(unsigned flags) { (void)flags; return OK; }
 CUresult cuDriverGetVersion(int* v) { *v = 12000; return OK; }
-// SWIFTFILE_STAND_IN_DEVICES="8192,4096" (test-only): that many devices, of those MiB each (free: 7/8 of
-// it); unset: one of 8 GiB. The worker process opens one; its memory is what cuMemGetInfo reports.
+// SWIFTFILE_STAND_IN_DEVICES="8192,4096@6.1" (test-only): that many devices, of those MiB each (free: 7/8
+// of it), of compute capability 9.0 unless @MAJOR.MINOR says otherwise; unset: one of 8 GiB. The worker
+// process opens one; its memory is what cuMemGetInfo reports.
 static int g_open_device;
-static int stand_in_devices(size_t* mib, int most) {
+struct stand_in_device { size_t mib; int major, minor; };
+static int stand_in_devices(struct stand_in_device* d, int most) {
     const char* list = getenv("SWIFTFILE_STAND_IN_DEVICES");
-    if (!list || !*list) { mib[0] = 8192; return 1; }
+    if (!list || !*list) { d[0] = (struct stand_in_device){8192, 9, 0}; return 1; }
     int n = 0;
     for (const char* p = list; *p && n < most;) {
         char* end;
         unsigned long long v = strtoull(p, &end, 10);
         if (end == p) break;
-        mib[n++] = (size_t)v;
+        d[n] = (struct stand_in_device){(size_t)v, 9, 0};
+        if (*end == '@') {
+            d[n].major = (int)strtol(end + 1, &end, 10);
+            if (*end == '.') d[n].minor = (int)strtol(end + 1, &end, 10);
+        }
+        n++;
         p = *end == ',' ? end + 1 : end;
     }
     return n;
 }
-static size_t stand_in_total(int d) {
-    size_t mib[16];
-    int n = stand_in_devices(mib, 16);
-    return d >= 0 && d < n ? mib[d] << 20 : 0;
+static struct stand_in_device stand_in_device(int i) {
+    struct stand_in_device d[16];
+    int n = stand_in_devices(d, 16);
+    return i >= 0 && i < n ? d[i] : (struct stand_in_device){0, 0, 0};
 }
-CUresult cuDeviceGetCount(int* n) { size_t mib[16]; *n = stand_in_devices(mib, 16); return OK; }
+static size_t stand_in_total(int i) { return stand_in_device(i).mib << 20; }
+CUresult cuDeviceGetCount(int* n) { struct stand_in_device d[16]; *n = stand_in_devices(d, 16); return OK; }
 CUresult cuDeviceGet(int* d, int i) { int n; cuDeviceGetCount(&n); *d = i; return i >= 0 && i < n ? OK : INVALID; }
 CUresult cuDeviceGetName(char* name, int len, int d) {
     if (d == 0) snprintf(name, (size_t)len, "Stand-in CUDA device (host)");
@@ -249,8 +257,8 @@ CUresult cuDeviceGetName(char* name, int len, int d) {
 }
 CUresult cuDeviceTotalMem_v2(size_t* bytes, int d) { *bytes = stand_in_total(d); return OK; }
 CUresult cuDeviceGetAttribute(int* v, int attribute, int d) {
-    (void)d;
-    *v = attribute == 75 ? 9 : attribute == 76 ? 0 : attribute == 16 ? 1 : 0;
+    struct stand_in_device device = stand_in_device(d);
+    *v = attribute == 75 ? device.major : attribute == 76 ? device.minor : attribute == 16 ? 1 : 0;
     return OK;
 }
 CUresult cuDevicePrimaryCtxRetain(void** c, int d) { g_open_device = d; *c = (void*)1; return OK; }

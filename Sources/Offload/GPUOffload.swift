@@ -46,8 +46,10 @@ public final class GPUOffload: LayerOffload, @unchecked Sendable {
         case .ok:
             return GPUDevice(description: reply.text, index: index, count: Int(reply.value), freeBytes: reply.freeBytes,
                              totalBytes: reply.totalBytes, startSeconds: Double(took.seconds) + Double(took.attoseconds) * 1e-18)
-        case .noDevice: throw GPUError(.unavailable, reply.text)
-        default: throw GPUError(.failed, reply.text)
+        default:
+            var error = GPUError(reply.status == .noDevice ? .unavailable : .failed, reply.text)
+            error.deviceCount = Int(reply.value)
+            throw error
         }
     }
 

@@ -7,6 +7,8 @@ public struct GPUError: Error, CustomStringConvertible {
     public enum Kind: Sendable { case unavailable, noMemory, failed }
     public let kind: Kind
     public let description: String
+    /// From a failed probe: how many GPUs the driver sees (0: none, or not known).
+    public var deviceCount = 0
     public init(_ kind: Kind, _ description: String) { self.kind = kind; self.description = description }
 }
 

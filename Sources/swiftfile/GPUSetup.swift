@@ -22,26 +22,48 @@ enum GPUSetup {
         return access(beside, X_OK) == 0 ? (beside, nil) : nil
     }
 
+    /// The devices a request opened, in the driver's order, and those it passed over.
+    struct OpenedDevices {
+        var devices: [(worker: GPUWorkerProcess, device: GPUDevice)] = []
+        /// GPUs left out of a layer split because they cannot run the kernels (too old, no module the driver
+        /// takes): a machine's display GPU beside its compute GPU must not send everything to the CPU.
+        var skipped: [(index: Int, why: String)] = []
+        var skippedText: String { skipped.map { "; GPU \($0.index) left out: \($0.why)" }.joined() }
+    }
+
     /// A started worker for each device the request names, its device open: the first one (device 0, the
     /// one of -sm none, or -ts's first with a share) says how many the driver sees; with -sm layer the others
-    /// with a share follow. In device order; nil when this runner has no worker.
-    static func openDevices(_ request: GPURequest, sharedBytes: Int) throws -> [(worker: GPUWorkerProcess, device: GPUDevice)]? {
+    /// with a share follow, and without -ts a GPU that cannot run the kernels is left out while another can.
+    /// Nil when this runner has no worker.
+    static func openDevices(_ request: GPURequest, sharedBytes: Int) throws -> OpenedDevices? {
         guard let located = try locateWorker() else { return nil }
         defer { if let fd = located.fd { close(fd) } }
-        func open(_ index: Int) throws -> (worker: GPUWorkerProcess, device: GPUDevice) {
+        var opened = OpenedDevices()
+        var count = 0
+        let skippable = request.split == .layer && request.shares == nil
+        func open(_ index: Int) throws {
             let worker = try GPUWorkerProcess(executable: located.path, executableFD: located.fd, sharedBytes: sharedBytes)
-            return (worker, try GPUOffload.probe(worker, device: index))
+            do {
+                let device = try GPUOffload.probe(worker, device: index)
+                count = device.count
+                opened.devices.append((worker, device))
+            } catch let error as GPUError where skippable && error.kind == .unavailable && error.deviceCount > 1 {
+                count = error.deviceCount
+                opened.skipped.append((index, error.description))
+            }
         }
         let shares = request.shares
         func hasShare(_ index: Int) -> Bool { shares.map { index < $0.count && $0[index] > 0 } ?? true }
         let firstIndex = request.split == .none ? request.mainGPU : (shares?.firstIndex { $0 > 0 } ?? 0)
-        var opened = [try open(firstIndex)]
+        try open(firstIndex)
         guard request.split == .layer else { return opened }
-        let count = opened[0].device.count
         if let shares, let beyond = shares.indices.last(where: { shares[$0] > 0 }), beyond >= count {
             throw GPUError(.unavailable, "-ts gives GPU \(beyond) a share, but the driver sees \(count) GPU\(count == 1 ? "" : "s") (numbered from 0)")
         }
-        for index in firstIndex + 1 ..< max(count, firstIndex + 1) where hasShare(index) { opened.append(try open(index)) }
+        for index in firstIndex + 1 ..< max(count, firstIndex + 1) where hasShare(index) { try open(index) }
+        if opened.devices.isEmpty {
+            throw GPUError(.unavailable, "no GPU can run the kernels: " + opened.skipped.map { "GPU \($0.index): \($0.why)" }.joined(separator: "; "))
+        }
         return opened
     }
 
@@ -51,6 +73,7 @@ enum GPUSetup {
                           sequences: Int = 1, maxBatch: Int, threads: Int, cacheFormat: KVCache.Format,
                           note: (String) -> Void) throws -> InferenceContext {
         var offload: GPULayerSplit?
+        var leftOut = ""
         let hyper = try HyperParameters(gguf: weights.gguf)
         if request.wanted {
             do {
@@ -58,8 +81,8 @@ enum GPUSetup {
                 if cacheFormat.keys.isQuantized || cacheFormat.values.isQuantized {
                     throw GPUError(.unavailable, "the GPU worker keeps an F16 or F32 cache, not -ctk/-ctv \(cacheFormat)")
                 }
-                offload = try attach(request, weights: weights, contextLength: contextLength, sequences: sequences,
-                                     maxBatch: maxBatch, cacheFormat: cacheFormat)
+                (offload, leftOut) = try attach(request, weights: weights, contextLength: contextLength, sequences: sequences,
+                                                maxBatch: maxBatch, cacheFormat: cacheFormat)
             } catch let error as GPUError {
                 if request.mode == .nvidia { throw RunnerError("GPU: \(error.description)") }
                 note("GPU: \(error.description); running on the CPU")
@@ -73,13 +96,13 @@ enum GPUSetup {
                                        threads: threads, cacheFormat: cacheFormat)
         if let offload {
             context.offload = offload
-            note(gpuLine(offload, blockCount: blocks))
+            note(gpuLine(offload, blockCount: blocks, leftOut: leftOut))
         }
         return context
     }
 
     /// The one line that says where the layers went.
-    static func gpuLine(_ split: GPULayerSplit, blockCount: Int) -> String {
+    static func gpuLine(_ split: GPULayerSplit, blockCount: Int, leftOut: String) -> String {
         let parts = split.parts
         let what = "offloaded \(blockCount - split.firstLayer) of \(blockCount) layers\(split.includesOutput ? " and the output" : "")"
         func layers(_ p: GPUOffload) -> String {
@@ -94,6 +117,7 @@ enum GPUSetup {
             line = "GPU: \(what), split over \(parts.count) GPUs by layers: "
                 + parts.map { "GPU \($0.device.index) (\($0.device.name)) \(layers($0)) (\($0.loadSummary))" }.joined(separator: "; ")
         }
+        line += leftOut
         // A silent pause of seconds at start needs its reason said (the driver's cache makes it a first-run cost).
         let start = parts.reduce(0) { $0 + $1.device.startSeconds }
         if start >= 3 {
@@ -103,11 +127,12 @@ enum GPUSetup {
     }
 
     private static func attach(_ request: GPURequest, weights: LoadedWeights, contextLength: Int, sequences: Int,
-                               maxBatch: Int, cacheFormat: KVCache.Format) throws -> GPULayerSplit {
+                               maxBatch: Int, cacheFormat: KVCache.Format) throws -> (GPULayerSplit, leftOut: String) {
         let hyper = try HyperParameters(gguf: weights.gguf)
-        guard let opened = try openDevices(request, sharedBytes: GPUOffload.sharedBytes(hyper: hyper, maxBatch: maxBatch)) else {
+        guard let found = try openDevices(request, sharedBytes: GPUOffload.sharedBytes(hyper: hyper, maxBatch: maxBatch)) else {
             throw GPUError(.unavailable, "this runner has no GPU worker (built without GPU kernels)")
         }
+        let opened = found.devices
         let blocks = hyper.blockCount
         // -ts's shares, else each device's free memory (as llama.cpp splits by default).
         let shares = opened.map { o in request.shares.map { $0.indices.contains(o.device.index) ? $0[o.device.index] : 0 } ?? Double(o.device.freeBytes) }
@@ -121,14 +146,15 @@ enum GPUSetup {
                                         fileOffset: region.fileOffset, layers: a.layers, output: a.output, contextLength: contextLength,
                                         sequences: sequences, maxBatch: maxBatch, cacheFormat: cacheFormat))
         }
-        return try GPULayerSplit(parts)
+        return (try GPULayerSplit(parts), found.skippedText)
     }
 
     /// --info: the devices, and how many of the model's layers (counted from the last, as -ngl counts) fit
     /// their free memory with their KV cache for `contextLength` tokens.
     static func fitLine(_ weights: LoadedWeights, contextLength: Int?, request: GPURequest) -> String {
         do {
-            guard let opened = try openDevices(request, sharedBytes: 4096) else { return "gpu:          none (this runner was built without GPU kernels)" }
+            guard let found = try openDevices(request, sharedBytes: 4096) else { return "gpu:          none (this runner was built without GPU kernels)" }
+            let opened = found.devices
             let g = weights.gguf, h = try HyperParameters(gguf: g)
             let context = contextLength.map { $0 == 0 ? h.contextLength : $0 } ?? min(8192, h.contextLength)
             let kvPerLayer = 2 * context * h.kvDimension * 2
@@ -146,7 +172,7 @@ enum GPUSetup {
                 : "\(fit) of \(h.blockCount) layers fit (-ngl \(fit))"
             let devices = opened.map { "\($0.device.description), \($0.device.freeBytes >> 20) MiB free" }
             let which = opened.count > 1 ? "\(opened.count) GPUs split by layers: " + devices.joined(separator: "; ") : devices.joined()
-            return "gpu:          \(which); \(verdict) with a \(context)-token context"
+            return "gpu:          \(which); \(verdict) with a \(context)-token context\(found.skippedText)"
         } catch {
             return "gpu:          none (\(error))"
         }
@@ -155,14 +181,16 @@ enum GPUSetup {
     /// For --version: the devices and what they offer (one line each), or why there is none.
     static func deviceLines() -> String {
         do {
-            guard let opened = try openDevices(GPURequest(mode: .auto, layers: 0), sharedBytes: 4096) else {
+            guard let found = try openDevices(GPURequest(mode: .auto, layers: 0), sharedBytes: 4096) else {
                 return "GPU: none (this runner was built without GPU kernels)"
             }
             // Each description ends with the module the driver took (PTX ISA 6.4: drivers from 418 on; 6.5 with
             // the int8 tensor cores: from 440 on, Turing and later).
-            return opened.map { o in
-                (opened.count > 1 ? "GPU \(o.device.index): " : "GPU: ") + "\(o.device.description), \(o.device.freeBytes >> 20) MiB free"
-            }.joined(separator: "\n")
+            var lines = found.devices.map { o in
+                (o.device.index, (o.device.count > 1 ? "GPU \(o.device.index): " : "GPU: ") + "\(o.device.description), \(o.device.freeBytes >> 20) MiB free")
+            }
+            lines += found.skipped.map { ($0.index, "GPU \($0.index): not used (\($0.why))") }
+            return lines.sorted { $0.0 < $1.0 }.map(\.1).joined(separator: "\n")
         } catch {
             return "GPU: none (\(error))"
         }

@@ -114,6 +114,8 @@ final class GPUTests: XCTestCase {
             ("8192,4096,4096", ["-ngl", "3", "-ts", "1,1,1"], "offloaded 3 of 4 layers, split over 3 GPUs by layers: GPU 0 (Stand-in CUDA device (host)) layer 1 (1 layer: "),
             ("8192,4096", ["-ngl", "999", "-mg", "1"], "GPU 1 of 2: Stand-in CUDA device 1 (host), 4096 MiB"),
             ("8192,4096", ["-ngl", "999", "-ts", "0,1"], "GPU 1 of 2: Stand-in CUDA device 1 (host), 4096 MiB"),
+            // A GPU too old for the kernels (a display card beside the compute one) is left out, not the whole GPU path.
+            ("4096@6.1,8192", ["-ngl", "999"], "GPU 1 of 2: Stand-in CUDA device 1 (host), 8192 MiB"),
         ] {
             let gpu = try GoldenLogitTests.topLogits(model: model, prompt: prompt, steps: 10, extra: flags + ["--gpu", "nvidia"],
                                                      environment: env(devices))
@@ -132,16 +134,27 @@ final class GPUTests: XCTestCase {
         // --version lists every GPU.
         let version = try E2E.run(try E2E.runner(), ["--version"], environment: env("8192,4096"))
         XCTAssertTrue(version.stdout.contains("\nGPU 0: Stand-in CUDA device (host), 8192 MiB") && version.stdout.contains("\nGPU 1: Stand-in CUDA device 1 (host), 4096 MiB"), version.stdout)
-        // A GPU the driver lacks: the CPU with one line (auto), or one fatal line (nvidia).
-        for (flags, why) in [(["-mg", "2"], "no NVIDIA GPU 2: the driver sees 2 (numbered from 0)"),
-                             (["-ts", "1,1,1"], "-ts gives GPU 2 a share, but the driver sees 2 GPUs (numbered from 0)")] {
+        let leftOut = try E2E.run(try E2E.runner(), ["-m", model.path, "-p", "Hi", "-n", "2", "--temp", "0", "-ngl", "999"], environment: env("4096@6.1,8192"))
+        XCTAssertTrue(leftOut.stderr.contains("; GPU 0 left out: Stand-in CUDA device (host): compute capability 6.1 is below the 7.0 the kernels need"), leftOut.stderr)
+        let listed = try E2E.run(try E2E.runner(), ["--version"], environment: env("4096@6.1,8192"))
+        XCTAssertTrue(listed.stdout.contains("\nGPU 0: not used (Stand-in CUDA device (host): compute capability 6.1 is below the 7.0 the kernels need)\nGPU 1: Stand-in CUDA device 1 (host)"), listed.stdout)
+        // A GPU the driver lacks, or one -ts or -mg names that cannot run the kernels: the CPU with one line
+        // (auto), or one fatal line (nvidia).
+        let old = "Stand-in CUDA device (host): compute capability 6.1 is below the 7.0 the kernels need"
+        for (devices, flags, why) in [("8192,4096", ["-mg", "2"], "no NVIDIA GPU 2: the driver sees 2 (numbered from 0)"),
+                                      ("8192,4096", ["-ts", "1,1,1"], "-ts gives GPU 2 a share, but the driver sees 2 GPUs (numbered from 0)"),
+                                      ("4096@6.1,8192", ["-ts", "1,1"], old),
+                                      ("4096@6.1,8192", ["-mg", "0"], old),
+                                      ("4096@6.1,4096@5.0", [], "no GPU can run the kernels: GPU 0: \(old); GPU 1: Stand-in CUDA device 1 (host): compute capability 5.0 is below")] {
             let args = ["-m", model.path, "-p", "Hi", "-n", "2", "--temp", "0", "-ngl", "999"] + flags
-            let auto = try E2E.run(try E2E.runner(), args, environment: env("8192,4096"))
+            let auto = try E2E.run(try E2E.runner(), args, environment: env(devices))
             XCTAssertEqual(auto.status, 0, auto.stderr)
-            XCTAssertEqual(noteLines(auto.stderr), ["note: GPU: \(why); running on the CPU"], auto.stderr)
-            let fatal = try E2E.run(try E2E.runner(), args + ["--gpu", "nvidia"], environment: env("8192,4096"))
+            XCTAssertEqual(noteLines(auto.stderr).count, 1, auto.stderr)
+            XCTAssertTrue(noteLines(auto.stderr).first?.hasPrefix("note: GPU: \(why)") ?? false, auto.stderr)
+            XCTAssertTrue(noteLines(auto.stderr).first?.hasSuffix("; running on the CPU") ?? false, auto.stderr)
+            let fatal = try E2E.run(try E2E.runner(), args + ["--gpu", "nvidia"], environment: env(devices))
             XCTAssertEqual(fatal.status, 1)
-            XCTAssertEqual(fatal.stderr, "error: GPU: \(why)\n")
+            XCTAssertTrue(fatal.stderr.hasPrefix("error: GPU: \(why)") && fatal.stderr.split(separator: "\n").count == 1, fatal.stderr)
         }
     }
 
