@@ -314,7 +314,9 @@ CUresult cuGetErrorString(CUresult r, const char** s) {
 CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                         unsigned shared, void* stream, void** args, void** extra) {
     (void)shared; (void)stream; (void)extra;
-    if (gz != 1 || by != 1 || bz != 1 || bx == 0 || bx > MAX_THREADS) return INVALID;
+    // The hardware's limits: a grid's y at most 65535 blocks (x: 2³¹ − 1), a block at most 1024 threads.
+    if (gz != 1 || by != 1 || bz != 1 || bx == 0 || bx > MAX_THREADS || gx == 0 || gy == 0 || gy > 65535 || gx > 0x7fffffffu)
+        return INVALID;
     struct launch l = {f, gx, gy, bx, {{0}}};
     for (int i = 0; i < l.kernel->arguments; i++) memcpy(l.args[i], args[i], l.kernel->sizes[i]);
     if (g_capture) {
