@@ -146,6 +146,8 @@ log "runner and worker"
 start=$(date +%s%N)
 "$bin/swiftfile-gpu" --probe
 echo "probe (the driver compiles the PTX unless its cache has it): $(( ($(date +%s%N) - start) / 1000000 )) ms"
+# A GPU beyond the driver's is refused with its count (what -mg and -ts rest on): "no NVIDIA GPU 999: the driver sees 1 …".
+record "device index: $("$bin/swiftfile-gpu" --probe 999 2>&1 | head -1)"
 
 log "kernel self-test"
 if "$bin/swiftfile-gpu" --selftest "$root/Tests/TensorsTests/Fixtures" > "$out/selftest.txt" 2>&1; then
