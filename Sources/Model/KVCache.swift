@@ -66,9 +66,12 @@ public final class KVCache: @unchecked Sendable {
     /// Bytes of one position's keys (values) in one layer.
     public let keyRowBytes: Int
     public let valueRowBytes: Int
-    let keys: UnsafeMutableRawPointer
-    let values: UnsafeMutableRawPointer
-    private let rowCount: Int
+    private(set) var keys: UnsafeMutableRawPointer
+    private(set) var values: UnsafeMutableRawPointer
+    /// Layers with rows here: 0 ..< allocatedLayers. The layers after them run on a GPU, which keeps their
+    /// cache; reserving host memory for them would refuse contexts the GPU holds (`allocateEveryLayer`).
+    public private(set) var allocatedLayers: Int
+    private var rowCount: Int
 
     public var byteCount: Int { rowCount * (keyRowBytes + valueRowBytes) }
 
@@ -86,8 +89,10 @@ public final class KVCache: @unchecked Sendable {
 
     /// The dimensions must have passed `byteCount` and `format.unsupportedReason` (ModelSession checks both
     /// before a context is made); a row that is not whole blocks is stored as F16 instead of failing here.
-    init(layerCount: Int, sequenceCount: Int, contextLength: Int, kvDimension: Int, format: Format = .f16) {
+    init(layerCount: Int, sequenceCount: Int, contextLength: Int, kvDimension: Int, format: Format = .f16,
+         allocatedLayers: Int? = nil) {
         self.layerCount = layerCount
+        self.allocatedLayers = min(max(allocatedLayers ?? layerCount, 0), layerCount)
         self.sequenceCount = sequenceCount
         self.contextLength = contextLength
         self.kvDimension = kvDimension
@@ -96,10 +101,22 @@ public final class KVCache: @unchecked Sendable {
         self.format = usable
         keyRowBytes = usable.keys.bytes(width: kvDimension) ?? 2 * kvDimension
         valueRowBytes = usable.values.bytes(width: kvDimension) ?? 2 * kvDimension
-        rowCount = layerCount * sequenceCount * contextLength
+        rowCount = self.allocatedLayers * sequenceCount * contextLength
         keys = .allocate(byteCount: max(rowCount * keyRowBytes, 1), alignment: 64)
         values = .allocate(byteCount: max(rowCount * valueRowBytes, 1), alignment: 64)
         // Untouched pages stay unmapped until used: no initialisation pass over a large cache.
+    }
+
+    /// Rows for every layer, from now on, when the GPU that held the last ones is gone. The contents are not
+    /// kept: callers forget every cached prefix then (InferenceContext.cacheEpoch).
+    func allocateEveryLayer() {
+        guard allocatedLayers < layerCount else { return }
+        keys.deallocate()
+        values.deallocate()
+        allocatedLayers = layerCount
+        rowCount = layerCount * sequenceCount * contextLength
+        keys = .allocate(byteCount: max(rowCount * keyRowBytes, 1), alignment: 64)
+        values = .allocate(byteCount: max(rowCount * valueRowBytes, 1), alignment: 64)
     }
 
     deinit {
@@ -144,7 +161,7 @@ public final class KVCache: @unchecked Sendable {
         let moved = count - keep - discard
         withUnsafeTemporaryAllocation(of: Float.self, capacity: max(kvDimension, 1)) { scratch in
             let row = scratch.baseAddress!
-            for layer in 0..<layerCount {
+            for layer in 0..<allocatedLayers {
                 valueRow(layer: layer, sequence: sequence, position: keep)
                     .copyMemory(from: valueRow(layer: layer, sequence: sequence, position: keep + discard), byteCount: moved * valueRowBytes)
                 for p in 0..<moved {

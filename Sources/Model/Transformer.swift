@@ -89,14 +89,15 @@ public final class InferenceContext: @unchecked Sendable {
     public private(set) var cacheEpoch = 0
 
     /// `cacheFormat`: the types of the cached keys and values (F16, llama.cpp's default; F32; Q8_0; Q4_0).
+    /// `cachedLayers`: the layers whose cache lives here (nil: all); the others run where `offload` takes them.
     public init(model: TransformerModel, contextLength: Int, sequences: Int = 1, maxBatch: Int = 512, threads: Int,
-                cacheFormat: KVCache.Format = .f16) {
+                cacheFormat: KVCache.Format = .f16, cachedLayers: Int? = nil) {
         let h = model.hyper
         self.model = model
         self.maxBatch = max(1, maxBatch)
         pool = ThreadPool(threads: threads)
         cache = KVCache(layerCount: h.blockCount, sequenceCount: max(1, sequences), contextLength: max(1, contextLength), kvDimension: h.kvDimension,
-                        format: cacheFormat)
+                        format: cacheFormat, allocatedLayers: cachedLayers)
         let b = self.maxBatch, e = h.embeddingLength, ff = h.feedForwardLength, kv = h.kvDimension, qd = h.queryDimension
         func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
@@ -155,6 +156,7 @@ public final class InferenceContext: @unchecked Sendable {
         computeRope(batch)
 
         let cpuLayers = offload?.firstLayer ?? w.layers.count
+        if cache.allocatedLayers < cpuLayers { cache.allocateEveryLayer() }  // no GPU holds the rest (any more)
         for (layer, lw) in w.layers.enumerated() where layer < cpuLayers {
             // Attention block: x += norm?(wo · attention(rope(norm?(wq · norm(x))), rope(norm?(wk · norm(x))), wv · norm(x)))
             rmsNorm(x, lw.attentionNorm, into: xb, rows: n, width: e)
@@ -196,6 +198,7 @@ public final class InferenceContext: @unchecked Sendable {
             if let offload {
                 do { try offload.run(hidden: x, rope: rope, batch: batch, wanted: [], logits: logitRows) } catch {
                     self.offload = nil
+                    cache.allocateEveryLayer()
                     cacheEpoch += 1
                     throw ModelError.offloadFailed("\(error)")
                 }
@@ -216,6 +219,7 @@ public final class InferenceContext: @unchecked Sendable {
                 try offload.run(hidden: x, rope: rope, batch: batch, wanted: wanted, logits: logitRows)
             } catch {
                 self.offload = nil
+                cache.allocateEveryLayer()
                 cacheEpoch += 1
                 throw ModelError.offloadFailed("\(error)")
             }

@@ -71,7 +71,7 @@ enum GPUSetup {
     /// was asked for). Throws only when `--gpu nvidia` was given and the GPU cannot be used.
     static func inference(request: GPURequest, weights: LoadedWeights, interleave: Bool, contextLength: Int,
                           sequences: Int = 1, maxBatch: Int, threads: Int, cacheFormat: KVCache.Format,
-                          note: (String) -> Void) throws -> InferenceContext {
+                          note: (String) -> Void, checkCache: (_ cpuLayers: Int) throws -> Void) throws -> InferenceContext {
         var offload: GPULayerSplit?
         var leftOut = ""
         let hyper = try HyperParameters(gguf: weights.gguf)
@@ -89,11 +89,12 @@ enum GPUSetup {
             }
         }
         let blocks = hyper.blockCount
-        let model = try TransformerModel(gguf: weights.gguf, interleave: interleave,
-                                   offloadedLayers: offload.map { blocks - $0.firstLayer } ?? 0,
-                                   offloadedOutput: offload?.includesOutput ?? false)
+        let cpuLayers = offload?.firstLayer ?? blocks
+        try checkCache(cpuLayers)
+        let model = try TransformerModel(gguf: weights.gguf, interleave: interleave, offloadedLayers: blocks - cpuLayers,
+                                         offloadedOutput: offload?.includesOutput ?? false)
         let context = InferenceContext(model: model, contextLength: contextLength, sequences: sequences, maxBatch: maxBatch,
-                                       threads: threads, cacheFormat: cacheFormat)
+                                       threads: threads, cacheFormat: cacheFormat, cachedLayers: cpuLayers)
         if let offload {
             context.offload = offload
             note(gpuLine(offload, blockCount: blocks, leftOut: leftOut))

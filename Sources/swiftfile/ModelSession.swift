@@ -64,27 +64,34 @@ struct ModelSession {
         if perSequence > hyper.contextLength {
             note("context \(perSequence) exceeds the model's trained length \(hyper.contextLength); quality may degrade")
         }
-        try checkCacheFits(hyper, total: total, perSequence: perSequence, sequences: sizing.sequences, cacheFormat: sizing.cacheFormat)
+        if let why = sizing.cacheFormat.unsupportedReason(headDimension: hyper.headDimension) { throw RunnerError(why) }
         let threads = sizing.threads ?? physicalCoreCount()
+        // The host holds the cache of the layers that stay on the CPU (a GPU holds its layers'), checked
+        // once it is known which those are.
         let inference = try GPUSetup.inference(request: sizing.gpu, weights: weights, interleave: sizing.interleave,
                                                contextLength: perSequence, sequences: sizing.sequences, maxBatch: sizing.maxBatch,
                                                threads: max(threads, sizing.threadsBatch ?? threads), cacheFormat: sizing.cacheFormat,
-                                               note: note)
+                                               note: note) { cpuLayers in
+            try checkCacheFits(hyper, total: total, perSequence: perSequence, sequences: sizing.sequences,
+                               cacheFormat: sizing.cacheFormat, layers: cpuLayers)
+        }
         return ModelSession(weights: weights, tokenizer: tokenizer, hyper: hyper, inference: inference)
     }
 
     /// The KV cache is allocated up front but touched as positions fill, so a context that can never fit would
     /// start fine and fail hours later: refuse it now, with the numbers.
+    /// `layers`: those whose cache the host keeps (the first ones; a GPU keeps the others').
     static func checkCacheFits(_ hyper: HyperParameters, total: Int, perSequence: Int, sequences: Int,
-                               cacheFormat: KVCache.Format) throws {
+                               cacheFormat: KVCache.Format, layers: Int) throws {
         if let why = cacheFormat.unsupportedReason(headDimension: hyper.headDimension) { throw RunnerError(why) }
         let memory = physicalMemoryBytes()
-        let bytes = KVCache.byteCount(layers: hyper.blockCount, sequences: sequences, contextLength: perSequence,
+        let bytes = KVCache.byteCount(layers: layers, sequences: sequences, contextLength: perSequence,
                                       kvDimension: hyper.kvDimension, format: cacheFormat)
         if let bytes, memory.map({ bytes <= $0 }) ?? true { return }
-        let perToken = max(1, cacheFormat.bytesPerToken(layers: hyper.blockCount, kvDimension: hyper.kvDimension) ?? Int.max)
+        let perToken = max(1, cacheFormat.bytesPerToken(layers: layers, kvDimension: hyper.kvDimension) ?? Int.max)
         let fits = memory.map { String($0 / max(1, perToken)) } ?? "?"
-        throw RunnerError("-c \(total): the KV cache would take \(bytes.map(formatBytes) ?? "more than 2^63 bytes") "
+        let which = layers < hyper.blockCount ? "the KV cache of the \(layers) layers on the CPU" : "the KV cache"
+        throw RunnerError("-c \(total): \(which) would take \(bytes.map(formatBytes) ?? "more than 2^63 bytes") "
             + "(\(formatBytes(perToken)) per token, \(cacheFormat)), more than this machine's "
             + "\(memory.map(formatBytes) ?? "?") of memory; at most about \(fits) tokens fit")
     }

@@ -158,6 +158,34 @@ final class GPUTests: XCTestCase {
         }
     }
 
+    /// The host keeps the KV cache of the layers it runs, a GPU that of the layers it holds: a context whose
+    /// whole cache is 1.5 times the host's memory runs when a GPU takes half the layers (the host's check once
+    /// counted every layer and refused it), and gives the CPU's text; the refusal, when the host's half does
+    /// not fit, names the CPU's layers. (The stand-in poisons only the first GiB of an allocation, so the GPU's
+    /// half stays untouched beyond the positions used.)
+    func testHostKeepsTheCacheOfItsOwnLayersOnly() throws {
+        _ = try requireWorker()
+        let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
+        let model = try E2E.cachedModel("SmolLM2-135M-Instruct.Q4_1.gguf")
+        let perToken = 30 * 3 * 64 * 2 * 2  // layers × KV width × (keys, values) × F16
+        let host = Int(ProcessInfo.processInfo.physicalMemory)
+        let context = min(host / perToken * 3 / 2, 16_777_216)
+        XCTAssertGreaterThan(context * perToken, host, "this host's memory is too large for the test's -c limit")
+        let half = context * perToken / 2
+        let env = ["LD_LIBRARY_PATH": driver.path, "SWIFTFILE_STAND_IN_DEVICES": "\((half >> 20) * 8 / 7 + 2048)"]
+        let args = ["-m", model.path, "-p", "The capital of France is", "-n", "3", "--temp", "0"]
+        let gpu = try E2E.run(try E2E.runner(), args + ["-c", "\(context)", "-ngl", "15", "--gpu", "nvidia"], timeout: 600, environment: env)
+        XCTAssertEqual(gpu.status, 0, gpu.stderr)
+        XCTAssertTrue(gpu.stderr.contains("offloaded 15 of 30 layers"), gpu.stderr)
+        let cpu = try E2E.run(try E2E.runner(), args)
+        XCTAssertEqual(cpu.status, 0, cpu.stderr)
+        XCTAssertEqual(gpu.stdout, cpu.stdout)
+        // Only 5 layers on the GPU: the host's 25 do not fit, and the refusal says whose cache it counted.
+        let refused = try E2E.run(try E2E.runner(), args + ["-c", "\(context)", "-ngl", "5", "--gpu", "nvidia"], timeout: 600, environment: env)
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.stderr.contains("error: -c \(context): the KV cache of the 25 layers on the CPU would take"), refused.stderr)
+    }
+
     /// The build makes the worker whenever a clang with the NVPTX target is there (make setup installs
     /// Debian's clang-14), with both modules inside it (sm_70; sm_75 with the int8 tensor cores); --version
     /// says what it found, and on a device of compute 9.0 (the stand-in) names the module it loaded.
