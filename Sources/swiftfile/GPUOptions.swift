@@ -84,7 +84,8 @@ struct GPURequest: Equatable {
                 }
                 shares.append(share)
             }
-            guard shares.contains(where: { $0 > 0 }), shares.count <= 1024 else {
+            guard shares.count <= 1024 else { throw RunnerError("-ts/--tensor-split names at most 1024 GPUs, got \(shares.count)") }
+            guard shares.contains(where: { $0 > 0 }) else {
                 throw RunnerError("-ts/--tensor-split needs a share above 0 for at least one GPU, got '\(tensorSplit)'")
             }
             request.shares = shares
