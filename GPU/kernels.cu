@@ -77,6 +77,15 @@ DEV void kv_put(half_t* p, float v) { *p = to_half(v); }
 DEV void kv_put(float* p, float v) { *p = v; }
 DEV float kv_get(const half_t* p) { return from_half(*p); }
 DEV float kv_get(const float* p) { return *p; }
+// A quantized cache (-ctk/-ctv q8_0|q4_0) keeps rows of 32-value blocks, as the CPU's KVCache: f16 d, then
+// the 32 int8 values (Q8_0) or 16 bytes of nibbles n, value (n − 8)·d, element j low in byte j, j + 16 high
+// (Q4_0). Blocks start 2-byte aligned.
+struct q8_0_block { u8 b[34]; };
+struct q4_0_block { u8 b[18]; };
+// Cache values per unit of KV: a row of kvDimension values is kvDimension / PER units.
+template <typename KV> struct kv_unit { enum { PER = 1, QUANTIZED = 0 }; };
+template <> struct kv_unit<q8_0_block> { enum { PER = 32, QUANTIZED = 1 }; };
+template <> struct kv_unit<q4_0_block> { enum { PER = 32, QUANTIZED = 1 }; };
 struct __attribute__((aligned(16))) float4 { float x, y, z, w; };
 struct __attribute__((aligned(16))) uint4 { unsigned x, y, z, w; };
 // c + Σ of the 16 signed byte products of w and a (exact); the 16 signed bytes of a summed.
@@ -1205,10 +1214,36 @@ KERNEL void gather_rows(float* dst, const float* src, const int* index, int cols
 // ---- KV cache and attention ----------------------------------------------------------------------
 // info[2·i] = position, info[2·i+1] = sequence of token i.
 
+// The 32 values x as the CPU's KVCache quantizes a row's block (its Q8_0 and Q4_0 activation rounding).
+DEV void store_block(q8_0_block* out, const float* x) {
+    float amax = 0;
+    for (int j = 0; j < 32; j++) amax = __builtin_fmaxf(amax, __builtin_fabsf(x[j]));
+    float inverse = amax != 0.0f ? 127.0f / amax : 0.0f;
+    *(half_t*)out->b = to_half(amax / 127.0f);
+    for (int j = 0; j < 32; j++) {
+        float q = round_nearest_even(x[j] * inverse);
+        q = q > 127.0f ? 127.0f : (q < -128.0f ? -128.0f : q);
+        out->b[2 + j] = (u8)(signed char)(q == q ? q : 0.0f);
+    }
+}
+DEV void store_block(q4_0_block* out, const float* x) {
+    float amax = 0, extreme = 0;  // the first value of largest magnitude, with its sign
+    for (int j = 0; j < 32; j++)
+        if (__builtin_fabsf(x[j]) > amax) { amax = __builtin_fabsf(x[j]); extreme = x[j]; }
+    float d = extreme / -8.0f, inverse = d != 0.0f ? 1.0f / d : 0.0f;
+    *(half_t*)out->b = to_half(d);
+    for (int j = 0; j < 16; j++) {
+        float lo = x[j] * inverse + 8.5f, hi = x[j + 16] * inverse + 8.5f;
+        int l = lo != lo ? 8 : (int)(lo < 0.0f ? 0.0f : lo > 15.0f ? 15.0f : lo);
+        int h = hi != hi ? 8 : (int)(hi < 0.0f ? 0.0f : hi > 15.0f ? 15.0f : hi);
+        out->b[2 + j] = (u8)(l | h << 4);
+    }
+}
+
 // Token bidx(): heads of q for bidy() < heads are rotated in place; for bidy() = heads + h, kv head h of k is
 // rotated and stored in the cache with v's (k itself is not kept: attention reads the cache). Rotation
 // turns adjacent pairs of a head's first ropeDim elements by the host's cos/sin table, ropeDim values per
-// token (0: no rotation).
+// token (0: no rotation). A quantized cache takes a block per thread: 32 values rotated, then quantized.
 template <typename KV>
 DEV void rope_store(float* q, const float* k, const float* v, const float* table, KV* kc, KV* vc, const int* info,
                     int heads, int kvHeads, int headDim, int ropeDim, int ctx, int sequences, int layer) {
@@ -1228,30 +1263,50 @@ DEV void rope_store(float* q, const float* k, const float* v, const float* table
     int pos = info[2 * token], seq = info[2 * token + 1];
     unsigned long long from = (unsigned long long)token * kvDim + (unsigned long long)h * headDim;
     unsigned long long to = (((unsigned long long)layer * sequences + seq) * ctx + pos) * kvDim + (unsigned long long)h * headDim;
-    for (int p = tid(); p < headDim / 2; p += ntid()) {
-        float a = k[from + 2 * p], b = k[from + 2 * p + 1];
+    auto rotated = [&](int p, float* a, float* b) {  // pair p of the key
+        *a = k[from + 2 * p];
+        *b = k[from + 2 * p + 1];
         if (2 * p < ropeDim) {
             float c = cs[2 * p], s = cs[2 * p + 1];
-            float ra = a * c - b * s, rb = a * s + b * c;
-            a = ra;
-            b = rb;
+            float ra = *a * c - *b * s, rb = *a * s + *b * c;
+            *a = ra;
+            *b = rb;
         }
-        kv_put(kc + to + 2 * p, a);
-        kv_put(kc + to + 2 * p + 1, b);
-        kv_put(vc + to + 2 * p, v[from + 2 * p]);
-        kv_put(vc + to + 2 * p + 1, v[from + 2 * p + 1]);
+    };
+    if constexpr (kv_unit<KV>::QUANTIZED) {
+        int blocks = headDim / 32;
+        for (int u = tid(); u < 2 * blocks; u += ntid()) {
+            int block = u % blocks;
+            float x[32];
+            if (u < blocks) {
+                for (int p = 0; p < 16; p++) rotated(16 * block + p, &x[2 * p], &x[2 * p + 1]);
+            } else {
+                for (int j = 0; j < 32; j++) x[j] = v[from + 32 * block + j];
+            }
+            store_block((u < blocks ? kc : vc) + (to / 32 + block), x);
+        }
+        return;
+    } else {
+        for (int p = tid(); p < headDim / 2; p += ntid()) {
+            float a, b;
+            rotated(p, &a, &b);
+            kv_put(kc + to + 2 * p, a);
+            kv_put(kc + to + 2 * p + 1, b);
+            kv_put(vc + to + 2 * p, v[from + 2 * p]);
+            kv_put(vc + to + 2 * p + 1, v[from + 2 * p + 1]);
+        }
     }
 }
-KERNEL void rope_store_f16(float* q, const float* k, const float* v, const float* table, half_t* kc, half_t* vc,
-                           const int* info, int heads, int kvHeads, int headDim, int ropeDim, int ctx, int sequences,
-                           int layer) {
-    rope_store<half_t>(q, k, v, table, kc, vc, info, heads, kvHeads, headDim, ropeDim, ctx, sequences, layer);
-}
-KERNEL void rope_store_f32(float* q, const float* k, const float* v, const float* table, float* kc, float* vc,
-                           const int* info, int heads, int kvHeads, int headDim, int ropeDim, int ctx, int sequences,
-                           int layer) {
-    rope_store<float>(q, k, v, table, kc, vc, info, heads, kvHeads, headDim, ropeDim, ctx, sequences, layer);
-}
+#define ROPE_STORE_KERNEL(name, KV)                                                                               \
+    KERNEL void rope_store_##name(float* q, const float* k, const float* v, const float* table, KV* kc, KV* vc,  \
+                                  const int* info, int heads, int kvHeads, int headDim, int ropeDim, int ctx,    \
+                                  int sequences, int layer) {                                                    \
+        rope_store<KV>(q, k, v, table, kc, vc, info, heads, kvHeads, headDim, ropeDim, ctx, sequences, layer);   \
+    }
+ROPE_STORE_KERNEL(f16, half_t)
+ROPE_STORE_KERNEL(f32, float)
+ROPE_STORE_KERNEL(q8_0, q8_0_block)
+ROPE_STORE_KERNEL(q4_0, q4_0_block)
 
 // q·k over a head, 8 elements per 16-byte load (headDim % 8 == 0): the loads of a row are independent,
 // so a thread's dot costs about one memory latency rather than headDim of them.
@@ -1277,46 +1332,116 @@ DEV float score(const float* qs, const half_t* kr, int headDim) {
     for (; d < headDim; d += 8) dot = dot8(dot, qs + d, *(const uint4*)(kr + d));
     return dot;
 }
+// F32 keys: in order, one product and one add at a time, as the CPU's Attention.scores.
 DEV float score(const float* qs, const float* kr, int headDim) {
     float dot = 0;
     for (int d = 0; d < headDim; d += 4) {
         float4 v = *(const float4*)(kr + d);
-        dot += qs[d] * v.x + qs[d + 1] * v.y + qs[d + 2] * v.z + qs[d + 3] * v.w;
+        dot = dot + qs[d] * v.x;
+        dot = dot + qs[d + 1] * v.y;
+        dot = dot + qs[d + 2] * v.z;
+        dot = dot + qs[d + 3] * v.w;
     }
     return dot;
 }
 
-// Causal attention of one token and head over positions 0…position of its sequence, in two passes over
-// tiles of AT positions (any context length, fixed shared memory): the first finds the softmax's maximum and
-// sum, the second weights the values — with each weight rounded to F16 before it meets an F16 cache, as the
-// CPU engine and llama.cpp do. A block of AT threads: each scores one position of a tile; for the weighted
-// sum they split into groups that each take every G-th position, one head dimension per thread.
-// Short contexts take one block per token and head (attention_*). Long ones, when those blocks are too few
-// to fill the GPU, split the positions into S ranges (attention_split_*): per range the maximum and sum,
-// then per range the weighted values with the combined maximum and sum (the same weights), then their sum.
+// Causal attention of one token and head over positions 0…position of its sequence. Short contexts take one
+// block per token and head (attention_*), in the CPU engine's orders (below). Long ones, when those blocks are
+// too few to fill the GPU, split the positions into S ranges (attention_split_*), each in two passes over
+// tiles of AT positions (any context length, fixed shared memory): per range the softmax's maximum and sum,
+// then per range the weighted values with the combined maximum and sum (the same weights) — each weight
+// rounded to F16 before it meets an F16 cache, as the CPU engine and llama.cpp do — then their sum. A block of
+// AT threads: each scores one position of a tile; for the weighted sum they split into groups that each take
+// every G-th position, one head dimension per thread.
 #define AT 256
+#define MAX_HEAD_DIM 256
 template <typename KV>
 struct attention_head {
     const KV* kc;
     const KV* vc;
-    unsigned long long base;  // this token's sequence and kv head in the layer's cache
-    int length, kvDim, headDim;
+    unsigned long long base;  // this token's sequence and kv head in the layer's cache, in units of KV
+    int length, stride, headDim;  // stride: units of KV from one position's row to the next
     float scale;
+    const signed char* qq;  // quantized keys: the query as Q8_0, its integers and per block d
+    const float* qd;
 };
-// Loads the query (rounded to F16 when it meets an F16 cache) into qs and describes the head's cache.
+// Loads the query into qs — rounded to F16 when it meets an F16 cache, also quantized to Q8_0 (qq, qd) when
+// it meets quantized keys, as the CPU engine takes it — and describes the head's cache.
 template <typename KV>
 DEV attention_head<KV> open_head(float* qs, const float* q, const KV* kc, const KV* vc, const int* info, int token,
                                  int head, int heads, int kvHeads, int headDim, int ctx, int sequences, int layer,
                                  float scale) {
+    SHARED signed char qq[MAX_HEAD_DIM];
+    SHARED float qd[MAX_HEAD_DIM / 32];
     int t = tid();
     int pos = info[2 * token], seq = info[2 * token + 1];
     int kvHead = head / (heads / kvHeads), kvDim = kvHeads * headDim;
     const float* qv = q + ((unsigned long long)token * heads + head) * headDim;
     if (t < headDim) qs[t] = sizeof(KV) == 2 ? from_half(to_half(qv[t])) : qv[t];
     sync_block();
-    attention_head<KV> h = {kc, vc, (((unsigned long long)layer * sequences + seq) * ctx) * kvDim + kvHead * headDim,
-                            pos + 1, kvDim, headDim, scale};
+    if constexpr (kv_unit<KV>::QUANTIZED) {
+        if (t < headDim / 32) {
+            const float* x = qs + 32 * t;
+            float amax = 0;
+            for (int j = 0; j < 32; j++) amax = __builtin_fmaxf(amax, __builtin_fabsf(x[j]));
+            float inverse = amax != 0.0f ? 127.0f / amax : 0.0f;
+            qd[t] = from_half(to_half(amax / 127.0f));
+            for (int j = 0; j < 32; j++) {
+                float r = round_nearest_even(x[j] * inverse);
+                r = r > 127.0f ? 127.0f : (r < -128.0f ? -128.0f : r);
+                qq[32 * t + j] = (signed char)(r == r ? r : 0.0f);
+            }
+        }
+        sync_block();
+    }
+    enum { PER = kv_unit<KV>::PER };
+    attention_head<KV> h = {kc, vc, ((((unsigned long long)layer * sequences + seq) * ctx) * kvDim + kvHead * headDim) / PER,
+                            pos + 1, kvDim / PER, headDim, scale, qq, qd};
     return h;
+}
+// q·k_j (unscaled) and element `dim` of v_j for position j of the head: the F16 and F32 caches directly, the
+// quantized ones as the CPU's dot products of their blocks with the Q8_0 query and their dequantized values.
+// Per block an exact integer sum times both scales, summed in the CPU's order: Q4_0 in one chain, Q8_0 in 8
+// (chain g: columns 4g…4g+3 of each block; folded as matvec_q8_0's).
+template <typename KV>
+__attribute__((always_inline)) DEV float key_score(attention_head<KV> h, const float* qs, int j) {
+    const KV* row = h.kc + h.base + (unsigned long long)j * h.stride;
+    if constexpr (kv_unit<KV>::QUANTIZED) {
+        float dot = 0, chains[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int c = 0; c < h.headDim / 32; c++) {
+            const u8* b = row[c].b;
+            const int* x = (const int*)(h.qq + 32 * c);
+            float d = from_half(*(const half_t*)b) * h.qd[c];
+            if constexpr (sizeof(KV) == sizeof(q8_0_block)) {
+                _Pragma("unroll")
+                for (int w = 0; w < 8; w++) chains[w] = __builtin_fmaf(d, (float)dot4((int)kq_word(b + 2 + 4 * w), x[w], 0), chains[w]);
+            } else {
+                int lo[4], hi[4], sum = 0;
+                nibble_words<T_Q4_0>(b, lo, hi);
+                _Pragma("unroll")
+                for (int w = 0; w < 4; w++) sum = dot4(hi[w], x[4 + w], dot4(lo[w], x[w], sum));
+                dot = __builtin_fmaf(d, (float)sum, dot);
+            }
+        }
+        if constexpr (sizeof(KV) == sizeof(q8_0_block))
+            dot = ((chains[0] + chains[4]) + (chains[2] + chains[6])) + ((chains[1] + chains[5]) + (chains[3] + chains[7]));
+        return dot;
+    } else {
+        return score(qs, row, h.headDim);
+    }
+}
+template <typename KV>
+__attribute__((always_inline)) DEV float value_at(const KV* row, int dim) {
+    if constexpr (sizeof(KV) == sizeof(q8_0_block)) {
+        const u8* b = row[dim / 32].b;
+        return from_half(*(const half_t*)b) * (float)(signed char)b[2 + dim % 32];
+    } else if constexpr (sizeof(KV) == sizeof(q4_0_block)) {
+        const u8* b = row[dim / 32].b;
+        int e = dim % 32;
+        return from_half(*(const half_t*)b) * (float)(((b[2 + (e & 15)] >> (e >> 4) * 4) & 0xF) - 8);
+    } else {
+        return kv_get(row + dim);
+    }
 }
 // Maximum m and sum l of the scores' exponentials over positions lo…hi−1 (m = −3e38, l = 0 when empty).
 struct softmax_stats_t { float m, l; };
@@ -1327,7 +1452,7 @@ __attribute__((always_inline)) DEV softmax_stats_t softmax_stats(attention_head<
     float mx = -3.0e38f, sum = 0;
     for (int start = lo; start < hi; start += AT) {
         int j = start + t;
-        float s = j < hi ? score(qs, h.kc + h.base + (unsigned long long)j * h.kvDim, h.headDim) * h.scale : -3.0e38f;
+        float s = j < hi ? key_score(h, qs, j) * h.scale : -3.0e38f;
         float newMax = __builtin_fmaxf(mx, block_max(s, scratch));
         float e = j < hi ? fast_exp(s - newMax) : 0.0f;
         sum = sum * fast_exp(mx - newMax) + block_sum(e, scratch);
@@ -1347,7 +1472,7 @@ __attribute__((always_inline)) DEV float weighted_values(attention_head<KV> h, c
         int j = start + t;
         float w = 0;
         if (j < hi) {
-            w = fast_exp(score(qs, h.kc + h.base + (unsigned long long)j * h.kvDim, headDim) * h.scale - m) * inverse;
+            w = fast_exp(key_score(h, qs, j) * h.scale - m) * inverse;
             if (sizeof(KV) == 2) w = from_half(to_half(w));
         }
         p[t] = w;
@@ -1355,16 +1480,16 @@ __attribute__((always_inline)) DEV float weighted_values(attention_head<KV> h, c
         int tileLength = hi - start < AT ? hi - start : AT;
         if (group < groups) {
             // eight positions' value loads in flight at once instead of one latency per position
-            const KV* column = h.vc + h.base + (unsigned long long)start * h.kvDim + dim;
+            const KV* rows = h.vc + h.base + (unsigned long long)start * h.stride;
             int count = (tileLength - group + groups - 1) / groups, n = 0;
             for (; n + 8 <= count; n += 8) {
                 float values[8];
                 _Pragma("unroll")
-                for (int u = 0; u < 8; u++) values[u] = kv_get(column + (unsigned long long)(group + (n + u) * groups) * h.kvDim);
+                for (int u = 0; u < 8; u++) values[u] = value_at(rows + (unsigned long long)(group + (n + u) * groups) * h.stride, dim);
                 _Pragma("unroll")
                 for (int u = 0; u < 8; u++) acc += p[group + (n + u) * groups] * values[u];
             }
-            for (; n < count; n++) acc += p[group + n * groups] * kv_get(column + (unsigned long long)(group + n * groups) * h.kvDim);
+            for (; n < count; n++) acc += p[group + n * groups] * value_at(rows + (unsigned long long)(group + n * groups) * h.stride, dim);
         }
         sync_block();
     }
@@ -1453,22 +1578,14 @@ __attribute__((always_inline)) DEV float score_cpu_order(const float* qs, const 
     return (float)wide;
 }
 
-// Token bidx(), head bidy(), F16 cache, in the CPU's orders (see above): three passes over the keys — the
-// scores' maximum; their exponentials summed as the CPU's softmax does (16 consecutive positions with the
-// tree k + k+8, 4, 2, 1 apart, those sums added in double in order); the F16-rounded weights against the
-// values — and the values summed per dimension in the same chains as a dot product over positions.
-#define MAX_HEAD_DIM 256
-__attribute__((always_inline)) DEV void attention_cpu_order(const float* q, const half_t* kc, const half_t* vc, float* out,
-                                                            float* corr, signed char* qint, const int* info, int heads,
-                                                            int kvHeads, int headDim, int ctx, int sequences, int layer,
-                                                            float scale, int mode, bool single) {
-    SHARED float qs[AT], p[AT], scratch[32], groupSums[AT / 16], tailWeights[64];
-    SHARED float folded[16 * MAX_HEAD_DIM];  // per dimension, the 16 folded chains
+// Passes 1 and 2 of the CPU's softmax over positions 0…length−1 (scoreAt(j): position j's scaled score): the
+// maximum m, then 1 / Σ exp(score − m) with the exponentials summed as the CPU does — 16 consecutive positions
+// as the tree k + k+8, 4, 2, 1 apart, those sums added in double in order.
+template <typename Score>
+__attribute__((always_inline)) DEV float softmax_cpu_order(Score scoreAt, int length, float* maximum) {
+    SHARED float scratch[32], groupSums[AT / 16];
     SHARED double total;
-    int token = bidx(), head = bidy(), t = tid();
-    attention_head<half_t> h = open_head(qs, q, kc, vc, info, token, head, heads, kvHeads, headDim, ctx, sequences, layer, scale);
-    int length = h.length;
-    auto scoreAt = [&](int j) { return score_cpu_order(qs, h.kc + h.base + (unsigned long long)j * h.kvDim, headDim, single) * h.scale; };
+    int t = tid();
     // 1: the maximum
     float m = -3.0e38f;
     for (int start = 0; start < length; start += AT) {
@@ -1491,7 +1608,25 @@ __attribute__((always_inline)) DEV void attention_cpu_order(const float* q, cons
             for (int g = 0; g < AT / 16 && start + 16 * g < length; g++) total += (double)groupSums[g];
     }
     sync_block();
-    float inverse = (float)(1.0 / total);
+    *maximum = m;
+    return (float)(1.0 / total);
+}
+
+// Token bidx(), head bidy(), F16 cache, in the CPU's orders (see above): three passes over the keys — the
+// scores' maximum; their exponentials summed as the CPU's softmax does (16 consecutive positions with the
+// tree k + k+8, 4, 2, 1 apart, those sums added in double in order); the F16-rounded weights against the
+// values — and the values summed per dimension in the same chains as a dot product over positions.
+__attribute__((always_inline)) DEV void attention_cpu_order(const float* q, const half_t* kc, const half_t* vc, float* out,
+                                                            float* corr, signed char* qint, const int* info, int heads,
+                                                            int kvHeads, int headDim, int ctx, int sequences, int layer,
+                                                            float scale, int mode, bool single) {
+    SHARED float qs[AT], p[AT], tailWeights[64];
+    SHARED float folded[16 * MAX_HEAD_DIM];  // per dimension, the 16 folded chains
+    int token = bidx(), head = bidy(), t = tid();
+    attention_head<half_t> h = open_head(qs, q, kc, vc, info, token, head, heads, kvHeads, headDim, ctx, sequences, layer, scale);
+    int length = h.length;
+    auto scoreAt = [&](int j) { return score_cpu_order(qs, h.kc + h.base + (unsigned long long)j * h.stride, headDim, single) * h.scale; };
+    float m, inverse = softmax_cpu_order(scoreAt, length, &m);
     // 3: weights against values. Single token: positions below `chained` go to chains j % 64 (the CPU sums
     // over its cache view padded to 32 positions: chained = min(padded & ~63, length)), the rest to a tail
     // in double; a batch: chains j % 16. Thread t takes dimension t % headDim and the chain groups
@@ -1512,17 +1647,17 @@ __attribute__((always_inline)) DEV void attention_cpu_order(const float* q, cons
         if (j >= chained && j < length) tailWeights[j - chained] = w;
         sync_block();
         int end = length - start < AT ? length - start : AT;
-        const half_t* column = h.vc + h.base + (unsigned long long)start * h.kvDim + dim;
+        const half_t* column = h.vc + h.base + (unsigned long long)start * h.stride + dim;
         int stop = chained - start < end ? chained - start : end;  // positions from `stop` on: the tail
         for (int g = firstGroup, slot = 0; g < 16; g += groupStep, slot++) {
             if (!single) {
                 for (int i = g; i < stop; i += 16)
-                    chains[slot][0] = __builtin_fmaf(p[i], from_half(column[(unsigned long long)i * h.kvDim]), chains[slot][0]);
+                    chains[slot][0] = __builtin_fmaf(p[i], from_half(column[(unsigned long long)i * h.stride]), chains[slot][0]);
                 continue;
             }
             for (int k = 0; k < 4; k++)  // position i is in chain i % 64 = g + 16k (tiles start at multiples of 64)
                 for (int i = g + 16 * k; i < stop; i += 64)
-                    chains[slot][k] = __builtin_fmaf(p[i], from_half(column[(unsigned long long)i * h.kvDim]), chains[slot][k]);
+                    chains[slot][k] = __builtin_fmaf(p[i], from_half(column[(unsigned long long)i * h.stride]), chains[slot][k]);
         }
         sync_block();
     }
@@ -1538,22 +1673,39 @@ __attribute__((always_inline)) DEV void attention_cpu_order(const float* q, cons
         if (chained < length) {
             double wide = value;
             for (int j = chained; j < length; j++)
-                wide += (double)(tailWeights[j - chained] * from_half(h.vc[h.base + (unsigned long long)j * h.kvDim + t]));
+                wide += (double)(tailWeights[j - chained] * from_half(h.vc[h.base + (unsigned long long)j * h.stride + t]));
             value = (float)wide;
         }
     }
     finish_head(out, corr, qint, ((unsigned long long)token * heads + head) * headDim, headDim, value, mode);
 }
 
-// Token bidx(), head bidy().
+// Token bidx(), head bidy(), an F32 or quantized cache, in the CPU's orders: the scores as the CPU's dot
+// products (key_score), the softmax as above, the weights in f32, and per dimension the values summed position
+// after position, one product and one add each (Attention.swift, QuantizedAttention.swift).
 template <typename KV>
-DEV void attention(const float* q, const KV* kc, const KV* vc, float* out, float* corr, signed char* qint, const int* info, int heads,
-                   int kvHeads, int headDim, int ctx, int sequences, int layer, float scale, int mode) {
-    SHARED float qs[AT], p[AT], partial[AT], scratch[32];
-    int token = bidx(), head = bidy();
+__attribute__((always_inline)) DEV void attention_in_order(const float* q, const KV* kc, const KV* vc, float* out,
+                                                           float* corr, signed char* qint, const int* info, int heads,
+                                                           int kvHeads, int headDim, int ctx, int sequences, int layer,
+                                                           float scale, int mode) {
+    SHARED float qs[AT], p[AT];
+    int token = bidx(), head = bidy(), t = tid();
     attention_head<KV> h = open_head(qs, q, kc, vc, info, token, head, heads, kvHeads, headDim, ctx, sequences, layer, scale);
-    softmax_stats_t st = softmax_stats(h, qs, 0, h.length, scratch);
-    float value = weighted_values(h, qs, 0, h.length, st.m, 1.0f / st.l, p, partial);
+    int length = h.length;
+    auto scoreAt = [&](int j) { return key_score(h, qs, j) * h.scale; };
+    float m, inverse = softmax_cpu_order(scoreAt, length, &m);
+    float value = 0;
+    for (int start = 0; start < length; start += AT) {
+        int j = start + t;
+        p[t] = j < length ? fast_exp(scoreAt(j) - m) * inverse : 0.0f;
+        sync_block();
+        int end = length - start < AT ? length - start : AT;
+        if (t < headDim) {
+            const KV* rows = h.vc + h.base + (unsigned long long)start * h.stride;
+            for (int i = 0; i < end; i++) value = value + p[i] * value_at(rows + (unsigned long long)i * h.stride, t);
+        }
+        sync_block();
+    }
     finish_head(out, corr, qint, ((unsigned long long)token * heads + head) * headDim, headDim, value, mode);
 }
 
@@ -1606,19 +1758,23 @@ DEV void split_sum(const float* values, float* out, float* corr, signed char* qi
 }
 
 // One block per token and head: an F16 cache in the CPU's orders (tokens, the batch size, picks which),
-// an F32 cache in two passes.
+// the others (F32, Q8_0, Q4_0) in theirs (attention_in_order).
 KERNEL void attention_f16(const float* q, const half_t* kc, const half_t* vc, float* out, float* corr, signed char* qint,
                           const int* info, int heads, int kvHeads, int headDim, int ctx, int sequences, int layer,
                           float scale, int mode, int tokens) {
     attention_cpu_order(q, kc, vc, out, corr, qint, info, heads, kvHeads, headDim, ctx, sequences, layer, scale, mode,
                         tokens == 1);
 }
-KERNEL void attention_f32(const float* q, const float* kc, const float* vc, float* out, float* corr, signed char* qint,
-                          const int* info, int heads, int kvHeads, int headDim, int ctx, int sequences, int layer,
-                          float scale, int mode, int tokens) {
-    (void)tokens;
-    attention<float>(q, kc, vc, out, corr, qint, info, heads, kvHeads, headDim, ctx, sequences, layer, scale, mode);
-}
+#define ATTENTION_KERNEL(name, KV)                                                                                  \
+    KERNEL void attention_##name(const float* q, const KV* kc, const KV* vc, float* out, float* corr, signed char* qint, \
+                                 const int* info, int heads, int kvHeads, int headDim, int ctx, int sequences,      \
+                                 int layer, float scale, int mode, int tokens) {                                    \
+        (void)tokens;                                                                                             \
+        attention_in_order<KV>(q, kc, vc, out, corr, qint, info, heads, kvHeads, headDim, ctx, sequences, layer, scale, mode); \
+    }
+ATTENTION_KERNEL(f32, float)
+ATTENTION_KERNEL(q8_0, q8_0_block)
+ATTENTION_KERNEL(q4_0, q4_0_block)
 // Long contexts, split into ranges.
 #define SPLIT_ATTENTION_KERNELS(name, KV)                                                                           \
     KERNEL void attention_split_stats_##name(const float* q, const KV* kc, const KV* vc, float* stats, const int* info, \
@@ -1634,6 +1790,8 @@ KERNEL void attention_f32(const float* q, const float* kc, const float* vc, floa
     }
 SPLIT_ATTENTION_KERNELS(f16, half_t)
 SPLIT_ATTENTION_KERNELS(f32, float)
+SPLIT_ATTENTION_KERNELS(q8_0, q8_0_block)
+SPLIT_ATTENTION_KERNELS(q4_0, q4_0_block)
 KERNEL void attention_split_sum(const float* values, float* out, float* corr, signed char* qint, int heads, int headDim,
                                 int splits, int mode) {
     split_sum(values, out, corr, qint, heads, headDim, splits, mode);
@@ -1641,13 +1799,15 @@ KERNEL void attention_split_sum(const float* values, float* out, float* corr, si
 
 #ifndef __CUDA_ARCH__
 // The stand-in driver finds the host build of each kernel by name, with its argument count.
+#define CACHE_FORMATS(X) X(f16) X(f32) X(q8_0) X(q4_0)
+#define EMULATED_CACHE(name) EMULATED(rope_store_##name), EMULATED(attention_##name), EMULATED(attention_split_stats_##name), \
+    EMULATED(attention_split_values_##name),
 #define EMULATED_MATRIX(name, TYPE) EMULATED(mv_##name), EMULATED(mb_##name), EMULATED(mm_##name), EMULATED(ms_##name),
 extern "C" const struct emulated_kernel emulated_kernels[] = {
     WEIGHT_FORMATS(EMULATED_MATRIX)
     EMULATED(mr_q4_k), EMULATED(mr_iq4_nl),
     EMULATED(round_activations), EMULATED(add_norm_round), EMULATED(swiglu_round), EMULATED(add_inplace),
-    EMULATED(gather_rows), EMULATED(rope_store_f16), EMULATED(rope_store_f32),
-    EMULATED(attention_f16), EMULATED(attention_f32), EMULATED(attention_split_stats_f16), EMULATED(attention_split_stats_f32),
-    EMULATED(attention_split_values_f16), EMULATED(attention_split_values_f32), EMULATED(attention_split_sum), {nullptr, nullptr, 0},
+    EMULATED(gather_rows), EMULATED(attention_split_sum),
+    CACHE_FORMATS(EMULATED_CACHE) {nullptr, nullptr, 0},
 };
 #endif

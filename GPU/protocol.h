@@ -1,12 +1,12 @@
 // The runner ↔ GPU worker protocol (docs/gpu.md). The runner starts the worker with three descriptors:
 //   3: shared memory (a memfd both map), 4: requests (runner → worker), 5: replies (worker → runner).
 // Every request gets exactly one reply. Integers are little-endian; the Swift side
-// (Sources/Offload/WorkerProtocol.swift) mirrors these numbers.
+// (Sources/Offload/GPUWorker.swift, WorkerProtocol) mirrors these numbers.
 #pragma once
 #include <stdint.h>
 
 #define SFG_MAGIC 0x31474653u  // "SFG1"
-#define SFG_VERSION 1u
+#define SFG_VERSION 2u
 
 enum sfg_op {
     SFG_PROBE = 1,    // n = device index; reply: its name and memory, or why there is none; value = device count
@@ -37,7 +37,8 @@ struct sfg_reply {
     char text[232];
 };
 
-// Load description: a header of 32-bit fields, the model path, then tensor records.
+// Load description: a header of 32-bit fields, the model path, then tensor records. H_KV_TYPE: the KV cache's
+// type, keys and values alike (0 F16, 1 F32, 2 Q8_0, 3 Q4_0).
 enum sfg_header_field {
     H_MAGIC, H_VERSION, H_EMBD, H_HEADS, H_KV_HEADS, H_HEAD_DIM, H_FF, H_VOCAB, H_ROPE_DIM, H_CTX,
     H_SEQUENCES, H_MAX_BATCH, H_FIRST_LAYER, H_LAYERS, H_OUTPUT, H_KV_TYPE, H_EPS_BITS, H_PATH_BYTES,

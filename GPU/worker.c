@@ -594,8 +594,15 @@ static int handle_load(uint64_t length) {
     CUdeviceptr* place = calloc(count ? count : 1, sizeof *place);  // offsets first, then device addresses
     if (!place) { set_error("out of host memory"); return SFG_FAILED; }
     uint64_t weight_bytes = place_weights(tensors, count, place);
-    uint64_t kv_elem = h[H_KV_TYPE] == 1 ? 4 : 2;
-    uint64_t kv_bytes = (uint64_t)M.count * seqs * ctx * kvh * hd * kv_elem;
+    // The cache's type (keys and values alike): bytes per 32 values, and the kernels' suffix.
+    static const struct { const char* suffix; uint64_t bytes32; } kv_types[] = {{"f16", 64}, {"f32", 128}, {"q8_0", 34}, {"q4_0", 18}};
+    uint32_t kv_type = h[H_KV_TYPE];
+    if (kv_type >= sizeof kv_types / sizeof kv_types[0] || (kv_type >= 2 && hd % 32)) {
+        free(place);
+        set_error("KV cache type %u with head dimension %llu", kv_type, (unsigned long long)hd);
+        return SFG_BAD_REQUEST;
+    }
+    uint64_t kv_bytes = (uint64_t)M.count * seqs * ctx * (kvh * hd * kv_types[kv_type].bytes32 / 32);  // exact: see the check
     uint64_t qdim = heads * hd, widest = ff > qdim ? ff : qdim;
     if (embd > widest) widest = embd;
     uint64_t act_bytes = mb * 4 * (3 * embd + 2 * qdim + 2 * kvh * hd + 2 * ff + widest + widest / 32 + ropeDim + 3) + mb * widest +
@@ -699,7 +706,7 @@ static int handle_load(uint64_t length) {
     }
     free(place);
 
-    const char* kv_suffix = kv_elem == 2 ? "f16" : "f32";
+    const char* kv_suffix = kv_types[kv_type].suffix;
     char name[32];
     if (function(&M.add_norm, "add_norm_round") || function(&M.swiglu, "swiglu_round") || function(&M.add, "add_inplace") ||
         function(&M.gather, "gather_rows") || function(&M.round_act, "round_activations"))

@@ -189,6 +189,18 @@ for q in "${kquants[@]}" iq-mix; do
     fi
 done
 
+log "quantized and F32 KV caches: GPU against CPU with the same -ctk/-ctv"
+for type in q8_0 q4_0 f32; do
+    m="$models/tiny-llama3-q8_0-q4emb.gguf"
+    [ -s "$m" ] || { record "FAIL KV cache $type: model not generated"; continue; }
+    # attention over these caches follows the CPU's orders too: the same bits
+    if python3 "$root/Tools/gpu_compare.py" pair "$run" "$m" 0 16 "-ngl 0 -ctk $type -ctv $type" "-ngl 999 --gpu nvidia -ctk $type -ctv $type" > "$out/pair-kv-$type.txt" 2>&1; then
+        record "KV cache $type: $(tail -1 "$out/pair-kv-$type.txt")"
+    else
+        record "FAIL KV cache $type: $(tail -1 "$out/pair-kv-$type.txt")"
+    fi
+done
+
 log "SmolLM2: greedy text on the GPU against the CPU's, 32 tokens"
 smol="$models/$smol_name"
 if [ ! -s "$smol" ] && [ -f "$work/smol/part1" ] && [ -f "$work/smol/part2" ]; then

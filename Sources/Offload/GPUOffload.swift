@@ -53,6 +53,18 @@ public final class GPUOffload: LayerOffload, @unchecked Sendable {
         }
     }
 
+    /// The worker's code for a cache whose keys and values share a type (protocol.h, H_KV_TYPE), or nil: its
+    /// kernels take one type for both, as llama.cpp's CUDA build by default.
+    public static func workerCacheType(_ format: KVCache.Format) -> UInt32? {
+        guard format.keys == format.values else { return nil }
+        switch format.keys {
+        case .f16: return 0
+        case .f32: return 1
+        case .q8_0: return 2
+        case .q4_0: return 3
+        }
+    }
+
     /// The shared memory a model needs for batches of `maxBatch` tokens.
     public static func sharedBytes(hyper h: HyperParameters, maxBatch: Int) -> Int {
         WorkerProtocol.layout(embedding: h.embeddingLength, ropeDimension: h.ropeDimensionCount,
@@ -67,6 +79,9 @@ public final class GPUOffload: LayerOffload, @unchecked Sendable {
                 cacheFormat: KVCache.Format) throws {
         guard layers.lowerBound >= 0, layers.upperBound <= h.blockCount, !layers.isEmpty || output else {
             throw GPUError(.failed, "no layers \(layers) of \(h.blockCount) to offload")
+        }
+        guard let cacheType = Self.workerCacheType(cacheFormat) else {
+            throw GPUError(.unavailable, "the GPU keeps keys and values in one type, not -ctk \(cacheFormat.keys.rawValue) -ctv \(cacheFormat.values.rawValue)")
         }
         self.worker = worker
         self.device = device
@@ -84,7 +99,7 @@ public final class GPUOffload: LayerOffload, @unchecked Sendable {
                                 UInt32(h.headCountKV), UInt32(h.headDimension), UInt32(h.feedForwardLength),
                                 UInt32(h.vocabularySize), UInt32(h.ropeDimensionCount), UInt32(contextLength),
                                 UInt32(sequences), UInt32(maxBatch), UInt32(firstLayer), UInt32(lastLayer),
-                                includesOutput ? 1 : 0, cacheFormat == .f32 ? 1 : 0, h.rmsEpsilon.bitPattern]
+                                includesOutput ? 1 : 0, cacheType, h.rmsEpsilon.bitPattern]
         for (i, v) in fields.enumerated() { header[i] = v }
         let path = Array(filePath.utf8)
         header[17] = UInt32(path.count)

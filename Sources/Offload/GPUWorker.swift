@@ -15,7 +15,7 @@ public struct GPUError: Error, CustomStringConvertible {
 /// The numbers of GPU/protocol.h (the worker's side of the protocol).
 enum WorkerProtocol {
     static let magic: UInt32 = 0x3147_4653
-    static let version: UInt32 = 1
+    static let version: UInt32 = 2
     enum Op: UInt32 { case probe = 1, load = 2, forward = 3, quit = 4 }
     enum Status: Int32 { case ok = 0, noDevice = 1, noMemory = 2, badRequest = 3, failed = 4 }
     static let replyBytes = 256

@@ -78,8 +78,8 @@ enum GPUSetup {
         if request.wanted {
             do {
                 if let why = ModelWeights.offloadBlocker(gguf: weights.gguf, hyper: hyper) { throw GPUError(.unavailable, why) }
-                if cacheFormat.keys.isQuantized || cacheFormat.values.isQuantized {
-                    throw GPUError(.unavailable, "the GPU worker keeps an F16 or F32 cache, not -ctk/-ctv \(cacheFormat)")
+                if GPUOffload.workerCacheType(cacheFormat) == nil {
+                    throw GPUError(.unavailable, "the GPU keeps keys and values in one type, not -ctk \(cacheFormat.keys.rawValue) -ctv \(cacheFormat.values.rawValue)")
                 }
                 (offload, leftOut) = try attach(request, weights: weights, contextLength: contextLength, sequences: sequences,
                                                 maxBatch: maxBatch, cacheFormat: cacheFormat)
@@ -152,13 +152,15 @@ enum GPUSetup {
 
     /// --info: the devices, and how many of the model's layers (counted from the last, as -ngl counts) fit
     /// their free memory with their KV cache for `contextLength` tokens.
-    static func fitLine(_ weights: LoadedWeights, contextLength: Int?, request: GPURequest) -> String {
+    static func fitLine(_ weights: LoadedWeights, contextLength: Int?, request: GPURequest, cacheFormat: KVCache.Format = .f16) -> String {
         do {
             guard let found = try openDevices(request, sharedBytes: 4096) else { return "gpu:          none (this runner was built without GPU kernels)" }
             let opened = found.devices
             let g = weights.gguf, h = try HyperParameters(gguf: g)
             let context = contextLength.map { $0 == 0 ? h.contextLength : $0 } ?? min(8192, h.contextLength)
-            let kvPerLayer = 2 * context * h.kvDimension * 2
+            // the worker's cache: -ctk/-ctv's type where it keeps it, else F16 (the run falls back to the CPU)
+            let kvPerLayer = context * ((GPUOffload.workerCacheType(cacheFormat) != nil ? cacheFormat : .f16)
+                .bytesPerToken(layers: 1, kvDimension: h.kvDimension) ?? 4 * h.kvDimension)
             func bytes(_ prefix: String) -> Int { g.tensors.filter { $0.name.hasPrefix(prefix) }.reduce(0) { $0 + $1.byteCount } }
             let output = g.tensor(named: TensorName.output)?.byteCount ?? g.tensor(named: TensorName.tokenEmbedding)?.byteCount ?? 0
             let buffers = 512 * 4 * (4 * h.embeddingLength + 3 * h.feedForwardLength) + 512 * h.vocabularySize * 4

@@ -73,7 +73,7 @@ enum Runner {
         let note: (String) -> Void = { if !options.logDisable { Output.err("note: \($0)\n") } }
         let weights = try load(modelArgument: options.model)
         if options.info {
-            Output.out(InfoReport.render(weights, contextSize: options.contextSize, cacheFormat: options.cacheFormat) + GPUSetup.fitLine(weights, contextLength: options.contextSize, request: options.gpuRequest) + "\n")
+            Output.out(InfoReport.render(weights, contextSize: options.contextSize, cacheFormat: options.cacheFormat) + GPUSetup.fitLine(weights, contextLength: options.contextSize, request: options.gpuRequest, cacheFormat: options.cacheFormat) + "\n")
             return 0
         }
         let isCompletion = options.prompt != nil || options.file != nil || options.cli

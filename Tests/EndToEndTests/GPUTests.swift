@@ -367,6 +367,72 @@ final class GPUTests: XCTestCase {
         XCTAssertLessThanOrEqual(worst, 1e-2)
     }
 
+    /// -ctk/-ctv q8_0, q4_0 or f32 (keys and values of one type) keep the offloaded layers' cache on the GPU in
+    /// that type, as the CPU keeps its layers': the blocks quantized as the CPU quantizes them, the query as Q8_0
+    /// against quantized keys, and attention in the CPU's orders, so the logits are the CPU's bit for bit with
+    /// the same flags (in the kernels' own orders a last-bit difference crossed a Q4_0 rounding edge: 0.026).
+    /// Split attention (long contexts) sums in ranges, another order, and with a quantized cache a last-bit
+    /// difference can move a later layer's key or value across a rounding edge: measured 0.0115 (Q8_0) and
+    /// 0 (Q4_0) here, bound 5e-2 (the K-quants' bound against llama.cpp), greedy ids equal. Mixed types, which
+    /// the kernels do not take, leave the run on the CPU with one line (fatal with --gpu nvidia). llama.cpp's
+    /// logits with the same cache (goldens) are met as the CPU meets them.
+    func testQuantizedCacheOnTheGPUGivesTheCPUsLogits() throws {
+        _ = try requireWorker()
+        let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
+        let env = ["LD_LIBRARY_PATH": driver.path]
+        let prompt = "Once upon a time, there was a little robot who"
+        for (name, type, offloads) in [("tiny-llama3-q4_k_m", "q8_0", ["999"]), ("tiny-llama3-q4_k_m", "q4_0", ["999", "2"]),
+                                       ("tiny-llama3-q4_k_m", "f32", ["999"]), ("tiny-llama3-f16-q4emb", "q4_0", ["999"])] {
+            let model = try E2E.testdataFile("models/\(name).gguf")
+            do {
+                let cache = ["-ctk", type, "-ctv", type]
+                let cpu = try GoldenLogitTests.topLogits(model: model, prompt: prompt, steps: 10, extra: cache)
+                for layers in offloads {
+                    let gpu = try GoldenLogitTests.topLogits(model: model, prompt: prompt, steps: 10,
+                                                             extra: cache + ["-ngl", layers, "--gpu", "nvidia"], environment: env)
+                    XCTAssertEqual(gpu.prompt, cpu.prompt)
+                    XCTAssertEqual(gpu.steps.map(\.id), cpu.steps.map(\.id), "\(name) \(type) -ngl \(layers)")
+                    let worst = zip(cpu.steps, gpu.steps).map { GoldenLogitTests.maxDelta($0, Array($1.top.prefix(5))) }.max() ?? 1
+                    XCTAssertEqual(worst, 0, "\(name) \(type) -ngl \(layers): max |Δlogit| \(worst)")
+                }
+            }
+        }
+        // The GPU line says where the cache went; its size is the type's (Q8_0: 34 bytes per 32 values).
+        let model = try E2E.testdataFile(Self.model)
+        let r = try E2E.run(try E2E.runner(), ["-m", model.path, "-p", "Hi", "-n", "2", "--temp", "0", "-c", "8192",
+                                               "-ctk", "q8_0", "-ctv", "q8_0", "-ngl", "999"], environment: env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // 4 layers × 8192 positions × 128 values × 2 (keys, values) × 34/32 bytes = 8.5 MiB, reported in whole MiB
+        XCTAssertTrue(noteLines(r.stderr).first?.contains("MiB weights, 8 MiB KV cache") ?? false, r.stderr)
+        // Long contexts split into ranges: near the CPU's, as the F16 cache's split.
+        let long = String(repeating: "the quick brown fox jumps over the lazy dog and then ", count: 25)
+        for type in ["q8_0", "q4_0"] {
+            let cache = ["-c", "512", "-ctk", type, "-ctv", type]
+            let cpu = try GoldenLogitTests.topLogits(model: model, prompt: long, steps: 4, extra: cache)
+            var splitEnv = env
+            splitEnv["SWIFTFILE_GPU_ATTENTION_SPLITS"] = "4"
+            let gpu = try GoldenLogitTests.topLogits(model: model, prompt: long, steps: 4, extra: cache + ["-ngl", "999", "--gpu", "nvidia"],
+                                                     environment: splitEnv)
+            XCTAssertEqual(gpu.steps.map(\.id), cpu.steps.map(\.id))
+            let worst = zip(cpu.steps, gpu.steps).map { GoldenLogitTests.maxDelta($0, Array($1.top.prefix(5))) }.max() ?? 1
+            print("stand-in split attention, \(type) cache: max |Δlogit| \(worst)")
+            XCTAssertLessThanOrEqual(worst, 5e-2, type)
+        }
+        // Keys and values of different types: the CPU, with the reason.
+        let mixed = ["-m", model.path, "-p", "Hi", "-n", "2", "--temp", "0", "-ctk", "q8_0", "-ctv", "f16", "-ngl", "999"]
+        let auto = try E2E.run(try E2E.runner(), mixed, environment: env)
+        XCTAssertEqual(auto.status, 0, auto.stderr)
+        XCTAssertEqual(noteLines(auto.stderr), ["note: GPU: the GPU keeps keys and values in one type, not -ctk q8_0 -ctv f16; running on the CPU"])
+        let fatal = try E2E.run(try E2E.runner(), mixed + ["--gpu", "nvidia"], environment: env)
+        XCTAssertEqual(fatal.status, 1)
+        XCTAssertEqual(fatal.stderr, "error: GPU: the GPU keeps keys and values in one type, not -ctk q8_0 -ctv f16\n")
+        // llama.cpp's logits with the same caches, through the GPU (the CPU's bounds: GoldenLogitTests).
+        try compareWithGolden("tiny-llama3-q8_0-q4emb.kv-q8_0", model: model, tolerance: 1e-2, exactPrompts: 3,
+                              extra: ["-ctk", "q8_0", "-ctv", "q8_0", "-ngl", "999", "--gpu", "nvidia"], environment: env)
+        try compareWithGolden("tiny-llama3-q8_0-q4emb.kv-q4_0", model: model, tolerance: 0.1,
+                              extra: ["-ctk", "q4_0", "-ctv", "q4_0", "-ngl", "999", "--gpu", "nvidia"], environment: env)
+    }
+
     /// SWIFTFILE_GPU_PROFILE=kernels times every launch (what Tools/gpu-check.sh reports from a GPU) and runs
     /// without graphs; the text stays the CPU's. A decode step multiplies each layer's q/k/v and gate/up as one
     /// stacked matrix: 4 Q8_0 launches per layer and step (qkv, wo, gate_up, down), not 7.
