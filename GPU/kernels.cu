@@ -1443,6 +1443,53 @@ __attribute__((always_inline)) DEV float value_at(const KV* row, int dim) {
         return kv_get(row + dim);
     }
 }
+// Context shift: in offloaded layer bidy(), the row of sequence `seq` at position from + bidx() moves to
+// to + bidx() (launches never overlap what they read and write), its key turned by the table's −discard rotation
+// (ropeDim values: cos, sin per pair) as the CPU's KVCache.shift does — read as floats, rotated, stored again
+// in the cache's type — its value copied as it is.
+template <typename KV>
+DEV void shift_row(KV* kc, KV* vc, const float* turns, int to, int from, int seq, int kvHeads, int headDim, int ropeDim,
+                   int ctx, int sequences) {
+    enum { PER = kv_unit<KV>::PER };
+    int kvDim = kvHeads * headDim;
+    unsigned long long layer = (unsigned long long)bidy() * sequences + seq;
+    unsigned long long source = ((layer * ctx + from + bidx()) * kvDim) / PER, target = ((layer * ctx + to + bidx()) * kvDim) / PER;
+    auto turn = [&](int e, float* a, float* b) {  // element e (even) of a head and the one after it
+        if (e >= ropeDim) return;
+        float c = turns[e], s = turns[e + 1];
+        float ra = *a * c - *b * s, rb = *a * s + *b * c;
+        *a = ra;
+        *b = rb;
+    };
+    if constexpr (kv_unit<KV>::QUANTIZED) {
+        for (int u = tid(); u < kvDim / 32; u += ntid()) {  // a block per thread (blocks lie within a head)
+            float x[32];
+            for (int j = 0; j < 32; j++) x[j] = value_at(kc + source + u, j);
+            for (int p = 0; p < 16; p++) turn((32 * u) % headDim + 2 * p, &x[2 * p], &x[2 * p + 1]);
+            store_block(kc + target + u, x);
+            vc[target + u] = vc[source + u];
+        }
+    } else {
+        for (int i = tid(); i < kvDim / 2; i += ntid()) {
+            float a = kv_get(kc + source + 2 * i), b = kv_get(kc + source + 2 * i + 1);
+            turn((2 * i) % headDim, &a, &b);
+            kv_put(kc + target + 2 * i, a);
+            kv_put(kc + target + 2 * i + 1, b);
+            vc[target + 2 * i] = vc[source + 2 * i];
+            vc[target + 2 * i + 1] = vc[source + 2 * i + 1];
+        }
+    }
+}
+#define SHIFT_KERNEL(name, KV)                                                                                   \
+    KERNEL void shift_##name(KV* kc, KV* vc, const float* turns, int to, int from, int seq, int kvHeads, int headDim, \
+                             int ropeDim, int ctx, int sequences) {                                             \
+        shift_row<KV>(kc, vc, turns, to, from, seq, kvHeads, headDim, ropeDim, ctx, sequences);                 \
+    }
+SHIFT_KERNEL(f16, half_t)
+SHIFT_KERNEL(f32, float)
+SHIFT_KERNEL(q8_0, q8_0_block)
+SHIFT_KERNEL(q4_0, q4_0_block)
+
 // Maximum m and sum l of the scores' exponentials over positions lo…hi−1 (m = −3e38, l = 0 when empty).
 struct softmax_stats_t { float m, l; };
 // (The helpers of the attention kernels are inlined: as calls they pass their arguments through local memory.)
@@ -1801,7 +1848,7 @@ KERNEL void attention_split_sum(const float* values, float* out, float* corr, si
 // The stand-in driver finds the host build of each kernel by name, with its argument count.
 #define CACHE_FORMATS(X) X(f16) X(f32) X(q8_0) X(q4_0)
 #define EMULATED_CACHE(name) EMULATED(rope_store_##name), EMULATED(attention_##name), EMULATED(attention_split_stats_##name), \
-    EMULATED(attention_split_values_##name),
+    EMULATED(attention_split_values_##name), EMULATED(shift_##name),
 #define EMULATED_MATRIX(name, TYPE) EMULATED(mv_##name), EMULATED(mb_##name), EMULATED(mm_##name), EMULATED(ms_##name),
 extern "C" const struct emulated_kernel emulated_kernels[] = {
     WEIGHT_FORMATS(EMULATED_MATRIX)

@@ -13,6 +13,7 @@ enum sfg_op {
     SFG_LOAD = 2,     // payload = bytes of the load description at shared offset 0
     SFG_FORWARD = 3,  // n = tokens, payload = rows whose logits are wanted (output on the GPU)
     SFG_QUIT = 4,
+    SFG_SHIFT = 5,    // n = sequence; context shift of every loaded layer's cache (worker.c, handle_shift)
 };
 
 enum sfg_status {

@@ -283,6 +283,7 @@ static struct {
     int loaded, broken;
     CUfunction add_norm, rope_store, swiglu, add, gather, attention, round_act;
     CUfunction split_stats, split_values, split_sum;  // attention over long contexts (kernels.cu)
+    CUfunction shift;  // context shift of the cache
     CUdeviceptr split_scratch;  // their maxima and sums, then weighted values, per token, head and range
     CUdeviceptr xr;  // rounded activations
     CUdeviceptr xc;  // per 32-block scales of the last rounding: Q8_0's d (mode 3), Q8_1's amax/127 (6), Q8_K's d (4)
@@ -717,6 +718,8 @@ static int handle_load(uint64_t length) {
     if (function(&M.attention, name)) return SFG_FAILED;
     snprintf(name, sizeof name, "attention_split_stats_%s", kv_suffix);
     if (function(&M.split_stats, name)) return SFG_FAILED;
+    snprintf(name, sizeof name, "shift_%s", kv_suffix);
+    if (function(&M.shift, name)) return SFG_FAILED;
     snprintf(name, sizeof name, "attention_split_values_%s", kv_suffix);
     if (function(&M.split_values, name) || function(&M.split_sum, "attention_split_sum")) return SFG_FAILED;
     CU(cu.MemAlloc(&M.split_scratch, (size_t)SPLIT_BATCH * heads * ATTENTION_SPLITS * (2 + hd) * 4));
@@ -870,6 +873,32 @@ static CUresult copy_in(CUdeviceptr dst, const void* src, size_t bytes) {
 
 static CUresult copy_out(void* dst, CUdeviceptr src, size_t bytes) {
     return g_stream ? cu.MemcpyDtoHAsync(dst, src, bytes, g_stream) : cu.MemcpyDtoH(dst, src, bytes);
+}
+
+// Context shift of sequence `seq` in every loaded layer: positions keep…keep+discard−1 are dropped and
+// keep+discard…count−1 move down by discard (the shared memory's x holds keep, discard, count as int32, its
+// rope area the −discard rotation table). In launches of at most `discard` positions, so that none writes a
+// row another reads.
+static int handle_shift(uint32_t seq) {
+    if (!M.loaded) { set_error("not loaded"); return SFG_BAD_REQUEST; }
+    uint32_t* h = M.h;
+    int kvh = (int)h[H_KV_HEADS], hd = (int)h[H_HEAD_DIM], ropeDim = (int)h[H_ROPE_DIM], ctx = (int)h[H_CTX];
+    int seqs = (int)h[H_SEQUENCES];
+    const int32_t* a = (const int32_t*)(g_shared + M.layout.x);
+    int keep = a[0], discard = a[1], count = a[2], s = (int)seq;
+    if (seq >= (uint32_t)seqs || keep < 0 || discard <= 0 || count < 0 || count > ctx || keep > count - discard) {
+        set_error("bad context shift: sequence %u, keep %d, discard %d of %d positions", seq, keep, discard, count);
+        return SFG_BAD_REQUEST;
+    }
+    if (ropeDim) CU(copy_in(M.rope, g_shared + M.layout.rope, (size_t)ropeDim * 4));
+    for (int done = 0; done < count - keep - discard && M.count; done += discard) {
+        int n = count - keep - discard - done < discard ? count - keep - discard - done : discard;
+        int to = keep + done, from = keep + discard + done;
+        void* args[] = {&M.kc, &M.vc, &M.rope, &to, &from, &s, &kvh, &hd, &ropeDim, &ctx, &seqs};
+        int status = launch(M.shift, (unsigned)n, (unsigned)M.count, 64, args);
+        if (status) return status;
+    }
+    return SFG_OK;
 }
 
 static int handle_forward(uint32_t n, uint64_t wanted) {
@@ -1728,10 +1757,14 @@ int main(int argc, char** argv) {
                 set_error("%s", g_device_text);
             } else if (rq.op == SFG_LOAD) {
                 status = handle_load(rq.payload);
-            } else if (rq.op == SFG_FORWARD) {
+            } else if (rq.op == SFG_FORWARD || rq.op == SFG_SHIFT) {
                 double start = g_profile.on ? now_ms() : 0;
-                status = handle_forward(rq.n, rq.payload);
-                if (g_profile.on) { g_profile.forward_ms += now_ms() - start; g_profile.forwards++; g_profile.tokens += rq.n; }
+                if (rq.op == SFG_SHIFT) {
+                    status = handle_shift(rq.n);
+                } else {
+                    status = handle_forward(rq.n, rq.payload);
+                    if (g_profile.on) { g_profile.forward_ms += now_ms() - start; g_profile.forwards++; g_profile.tokens += rq.n; }
+                }
                 if (status == SFG_OK) {
                     CUresult r = cu.CtxSynchronize();
                     if (r) { status = SFG_FAILED; set_error("GPU error: %s (%d)", cu_message(r), r); }

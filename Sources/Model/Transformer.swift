@@ -50,6 +50,9 @@ public protocol LayerOffload: AnyObject {
     /// written to `logits` (rows of vocabularySize) when `includesOutput`.
     func run(hidden: UnsafeMutablePointer<Float>, rope: UnsafePointer<Float>, batch: [BatchEntry], wanted: [Int],
              logits: UnsafeMutablePointer<Float>) throws
+    /// Context shift of `sequence` in the offloaded layers' caches, as InferenceContext.shift does in the CPU's:
+    /// `turns` is the −discard rotation (ropeDimensionCount cos/sin values).
+    func shift(sequence: Int, keep: Int, discard: Int, count: Int, turns: UnsafePointer<Float>) throws
 }
 
 /// The run state of the forward pass: KV cache plus every buffer, preallocated for `maxBatch` tokens, so a
@@ -197,10 +200,7 @@ public final class InferenceContext: @unchecked Sendable {
             }
             if let offload {
                 do { try offload.run(hidden: x, rope: rope, batch: batch, wanted: [], logits: logitRows) } catch {
-                    self.offload = nil
-                    cache.allocateEveryLayer()
-                    cacheEpoch += 1
-                    throw ModelError.offloadFailed("\(error)")
+                    throw offloadLost(error)
                 }
             }
             rmsNorm(x, w.outputNorm, into: xb, rows: n, width: e)
@@ -218,10 +218,7 @@ public final class InferenceContext: @unchecked Sendable {
             do {
                 try offload.run(hidden: x, rope: rope, batch: batch, wanted: wanted, logits: logitRows)
             } catch {
-                self.offload = nil
-                cache.allocateEveryLayer()
-                cacheEpoch += 1
-                throw ModelError.offloadFailed("\(error)")
+                throw offloadLost(error)
             }
             if offload.includesOutput { return UnsafeBufferPointer(start: logitRows, count: wanted.count * h.vocabularySize) }
         }
@@ -300,14 +297,20 @@ public final class InferenceContext: @unchecked Sendable {
         }
     }
 
+    /// The offload failed: every layer runs on the CPU from now on, and the offloaded layers' cached context
+    /// is gone (cacheEpoch).
+    private func offloadLost(_ error: Error) -> ModelError {
+        offload = nil
+        cache.allocateEveryLayer()
+        cacheEpoch += 1
+        return ModelError.offloadFailed("\(error)")
+    }
+
     /// Context shift of `sequence`, whose positions 0..<count are filled: positions keep..<keep+discard are
     /// forgotten and the later ones move down by `discard`. A RoPE angle is linear in the position, so each
     /// moved key turns to its new position by one rotation of −discard (its layer's table); values move as
     /// they are. The caller forgets the dropped tokens (Generator does).
     public func shift(sequence: Int, keep: Int, discard: Int, count: Int) throws {
-        guard offload == nil else {
-            throw ModelError.offloadFailed("context shift needs every layer's cache on the CPU (use --gpu disable or no --context-shift)")
-        }
         guard (0..<cache.sequenceCount).contains(sequence), keep >= 0, discard > 0, count <= cache.contextLength,
               keep <= count - discard else {
             throw ModelError.badHyperParameter(key: "context shift", reason: "keep \(keep), discard \(discard) of \(count) positions")
@@ -322,6 +325,14 @@ public final class InferenceContext: @unchecked Sendable {
         cache.shift(sequence: sequence, keep: keep, discard: discard, count: count) { layer, row in
             let table = turns + (h.slidingLayers[layer] ? h.ropeDimensionCount : 0)
             applyRope(row, table, heads: h.headCountKV, rows: 1)
+        }
+        // The offloaded layers (no sliding ones: their blocker) shift where their cache is.
+        if let offload {
+            do {
+                try offload.shift(sequence: sequence, keep: keep, discard: discard, count: count, turns: turns)
+            } catch {
+                throw offloadLost(error)
+            }
         }
     }
 

@@ -28,6 +28,10 @@ public final class GPULayerSplit: LayerOffload, @unchecked Sendable {
         }
     }
 
+    public func shift(sequence: Int, keep: Int, discard: Int, count: Int, turns: UnsafePointer<Float>) throws {
+        for part in parts { try part.shift(sequence: sequence, keep: keep, discard: discard, count: count, turns: turns) }
+    }
+
     /// One device's share of the work.
     public struct Assignment: Equatable, Sendable {
         public let device: Int

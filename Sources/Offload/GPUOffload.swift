@@ -156,6 +156,22 @@ public final class GPUOffload: LayerOffload, @unchecked Sendable {
         }
     }
 
+    /// Context shift of `sequence` in this part's layers (LayerOffload.shift).
+    public func shift(sequence: Int, keep: Int, discard: Int, count: Int, turns: UnsafePointer<Float>) throws {
+        guard let n = UInt32(exactly: sequence), let k = Int32(exactly: keep), let d = Int32(exactly: discard),
+              let c = Int32(exactly: count) else {
+            throw GPUError(.failed, "context shift of sequence \(sequence): keep \(keep), discard \(discard) of \(count)")
+        }
+        let base = worker.shared
+        let values = (base + layout.x).assumingMemoryBound(to: Int32.self)
+        values[0] = k
+        values[1] = d
+        values[2] = c
+        (base + layout.rope).copyMemory(from: turns, byteCount: hyper.ropeDimensionCount * 4)
+        let reply = try worker.call(.shift, n: n, payload: 0)
+        guard reply.status == .ok else { throw GPUError(.failed, "GPU: \(reply.text)") }
+    }
+
     public func run(hidden: UnsafeMutablePointer<Float>, rope: UnsafePointer<Float>, batch: [BatchEntry], wanted: [Int],
                     logits: UnsafeMutablePointer<Float>) throws {
         let n = batch.count, e = hyper.embeddingLength

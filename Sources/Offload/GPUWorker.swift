@@ -16,7 +16,7 @@ public struct GPUError: Error, CustomStringConvertible {
 enum WorkerProtocol {
     static let magic: UInt32 = 0x3147_4653
     static let version: UInt32 = 2
-    enum Op: UInt32 { case probe = 1, load = 2, forward = 3, quit = 4 }
+    enum Op: UInt32 { case probe = 1, load = 2, forward = 3, quit = 4, shift = 5 }
     enum Status: Int32 { case ok = 0, noDevice = 1, noMemory = 2, badRequest = 3, failed = 4 }
     static let replyBytes = 256
     static let requestBytes = 16

@@ -433,6 +433,33 @@ final class GPUTests: XCTestCase {
                               extra: ["-ctk", "q4_0", "-ctv", "q4_0", "-ngl", "999", "--gpu", "nvidia"], environment: env)
     }
 
+    /// --context-shift with offloaded layers: when the context fills, the GPU's cache shifts as the CPU's does
+    /// (positions moved down, each key turned by the −discard rotation and stored again in the cache's type,
+    /// in launches that never read a row another writes), so generation goes on past the context with the CPU
+    /// engine's logits bit for bit — with the whole model, part of it, and split over two GPUs. (It used to stop
+    /// with "context shift needs every layer's cache on the CPU".)
+    func testContextShiftOnTheGPUGivesTheCPUsLogits() throws {
+        _ = try requireWorker()
+        let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
+        let model = try E2E.testdataFile("models/tiny-llama3-q4_k_m.gguf")
+        let prompt = "Once upon a time, there was a little robot who"
+        for (type, flags, devices) in [("f16", ["-ngl", "999"], "8192"), ("q8_0", ["-ngl", "2"], "8192"),
+                                       ("q4_0", ["-ngl", "999", "-ts", "1,1"], "8192,4096")] {
+            let shift = ["-c", "32", "--context-shift", "-ctk", type, "-ctv", type]
+            let env = ["LD_LIBRARY_PATH": driver.path, "SWIFTFILE_STAND_IN_DEVICES": devices]
+            let cpu = try GoldenLogitTests.topLogits(model: model, prompt: prompt, steps: 40, extra: shift)
+            let r = try E2E.run(try E2E.runner(), ["-m", model.path, "-p", prompt, "-n", "40", "--temp", "0", "--top-logits", "20"]
+                                + shift + flags + ["--gpu", "nvidia"], environment: env)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stderr.contains("note: context shift: the context of 32 tokens filled 2 times"), r.stderr)
+            let gpu = try GoldenLogitTests.parse(r.stdout)
+            XCTAssertEqual(gpu.steps.count, 40, "\(type) \(flags)")
+            XCTAssertEqual(gpu.steps.map(\.id), cpu.steps.map(\.id), "\(type) \(flags)")
+            let worst = zip(cpu.steps, gpu.steps).map { GoldenLogitTests.maxDelta($0, Array($1.top.prefix(5))) }.max() ?? 1
+            XCTAssertEqual(worst, 0, "\(type) \(flags): max |Δlogit| \(worst)")
+        }
+    }
+
     /// SWIFTFILE_GPU_PROFILE=kernels times every launch (what Tools/gpu-check.sh reports from a GPU) and runs
     /// without graphs; the text stays the CPU's. A decode step multiplies each layer's q/k/v and gate/up as one
     /// stacked matrix: 4 Q8_0 launches per layer and step (qkv, wo, gate_up, down), not 7.
