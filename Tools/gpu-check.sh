@@ -201,6 +201,14 @@ for type in q8_0 q4_0 f32; do
     fi
 done
 
+log "context shift on the GPU against the CPU's (-c 32, 40 steps: the context fills twice)"
+m="$models/tiny-llama3-q8_0-q4emb.gguf"
+if [ -s "$m" ] && python3 "$root/Tools/gpu_compare.py" pair "$run" "$m" 0 40 "-ngl 0 -c 32 --context-shift" "-ngl 999 --gpu nvidia -c 32 --context-shift" > "$out/pair-shift.txt" 2>&1; then
+    record "context shift: $(tail -1 "$out/pair-shift.txt")"
+else
+    record "FAIL context shift: $(tail -1 "$out/pair-shift.txt" 2>/dev/null)"
+fi
+
 log "SmolLM2: greedy text on the GPU against the CPU's, 32 tokens"
 smol="$models/$smol_name"
 if [ ! -s "$smol" ] && [ -f "$work/smol/part1" ] && [ -f "$work/smol/part2" ]; then
