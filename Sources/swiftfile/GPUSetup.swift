@@ -175,7 +175,15 @@ enum GPUSetup {
                 : "\(fit) of \(h.blockCount) layers fit (-ngl \(fit))"
             let devices = opened.map { "\($0.device.description), \($0.device.freeBytes >> 20) MiB free" }
             let which = opened.count > 1 ? "\(opened.count) GPUs split by layers: " + devices.joined(separator: "; ") : devices.joined()
-            return "gpu:          \(which); \(verdict) with a \(context)-token context\(found.skippedText)"
+            // Where the cache goes with the -ngl given: the GPU keeps its layers', the host the rest.
+            var placed = ""
+            if request.wanted, GPUOffload.workerCacheType(cacheFormat) != nil {
+                let offloaded = min(request.layers, h.blockCount)
+                func size(_ layers: Int) -> String { formatBytes(layers * kvPerLayer) }
+                placed = "; -ngl \(request.layers): KV cache \(size(offloaded)) on the GPU (\(offloaded) layers), "
+                    + "\(size(h.blockCount - offloaded)) on the host (\(h.blockCount - offloaded))"
+            }
+            return "gpu:          \(which); \(verdict) with a \(context)-token context\(placed)\(found.skippedText)"
         } catch {
             return "gpu:          none (\(error))"
         }

@@ -404,6 +404,11 @@ final class GPUTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         // 4 layers × 8192 positions × 128 values × 2 (keys, values) × 34/32 bytes = 8.5 MiB, reported in whole MiB
         XCTAssertTrue(noteLines(r.stderr).first?.contains("MiB weights, 8 MiB KV cache") ?? false, r.stderr)
+        // --info says where -ngl puts the cache: 2.125 MiB per layer in Q8_0
+        let info = try E2E.run(try E2E.runner(), ["-m", model.path, "--info", "-c", "8192", "-ctk", "q8_0", "-ctv", "q8_0", "-ngl", "3"],
+                               environment: env)
+        XCTAssertTrue(info.stdout.contains("all 4 layers and the output fit (-ngl 999) with a 8192-token context; "
+                                           + "-ngl 3: KV cache 6.37 MiB on the GPU (3 layers), 2.12 MiB on the host (1)\n"), info.stdout)
         // Long contexts split into ranges: near the CPU's, as the F16 cache's split.
         let long = String(repeating: "the quick brown fox jumps over the lazy dog and then ", count: 25)
         for type in ["q8_0", "q4_0"] {
