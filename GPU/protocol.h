@@ -7,11 +7,13 @@
 
 #define SFG_MAGIC 0x31474653u  // "SFG1"
 #define SFG_VERSION 2u
+#define SFG_HIDDEN (1ull << 32)  // SFG_FORWARD's payload: return the residual stream even with the output loaded
 
 enum sfg_op {
     SFG_PROBE = 1,    // n = device index; reply: its name and memory, or why there is none; value = device count
     SFG_LOAD = 2,     // payload = bytes of the load description at shared offset 0
-    SFG_FORWARD = 3,  // n = tokens, payload = rows whose logits are wanted (output on the GPU)
+    SFG_FORWARD = 3,  // n = tokens, payload = rows whose logits are wanted (output on the GPU), or
+                      // SFG_HIDDEN: the last layer's output instead (embeddings)
     SFG_QUIT = 4,
     SFG_SHIFT = 5,    // n = sequence; context shift of every loaded layer's cache (worker.c, handle_shift)
 };

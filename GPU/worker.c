@@ -901,7 +901,9 @@ static int handle_shift(uint32_t seq) {
     return SFG_OK;
 }
 
-static int handle_forward(uint32_t n, uint64_t wanted) {
+static int handle_forward(uint32_t n, uint64_t payload) {
+    int hidden = payload == SFG_HIDDEN;
+    uint64_t wanted = hidden ? 0 : payload;
     if (!M.loaded) { set_error("not loaded"); return SFG_BAD_REQUEST; }
     uint32_t* h = M.h;
     int embd = (int)h[H_EMBD], vocab = (int)h[H_VOCAB], ropeDim = (int)h[H_ROPE_DIM], ctx = (int)h[H_CTX];
@@ -956,7 +958,7 @@ static int handle_forward(uint32_t n, uint64_t wanted) {
     } else if ((status = run_layers(N, rows, splits))) {
         return status;
     }
-    if (M.output) {
+    if (M.output && !hidden) {
         if (rows) CU(copy_out(g_shared + M.layout.out, M.logits, (size_t)rows * vocab * 4));
     } else {
         CU(copy_out(g_shared + M.layout.out, M.x, (size_t)N * embd * 4));

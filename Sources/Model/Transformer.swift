@@ -50,6 +50,8 @@ public protocol LayerOffload: AnyObject {
     /// written to `logits` (rows of vocabularySize) when `includesOutput`.
     func run(hidden: UnsafeMutablePointer<Float>, rope: UnsafePointer<Float>, batch: [BatchEntry], wanted: [Int],
              logits: UnsafeMutablePointer<Float>) throws
+    /// As `run`, but `hidden` always receives the last layer's output (embeddings), the output layer unused.
+    func runHidden(hidden: UnsafeMutablePointer<Float>, rope: UnsafePointer<Float>, batch: [BatchEntry]) throws
     /// Context shift of `sequence` in the offloaded layers' caches, as InferenceContext.shift does in the CPU's:
     /// `turns` is the −discard rotation (ropeDimensionCount cos/sin values).
     func shift(sequence: Int, keep: Int, discard: Int, count: Int, turns: UnsafePointer<Float>) throws
@@ -194,12 +196,8 @@ public final class InferenceContext: @unchecked Sendable {
         }
 
         if hidden {
-            // The GPU worker keeps the last layers' output when it also computes the logits.
-            if let offload, offload.includesOutput {
-                throw ModelError.offloadFailed("embeddings need the output layer on the CPU (use a smaller -ngl)")
-            }
             if let offload {
-                do { try offload.run(hidden: x, rope: rope, batch: batch, wanted: [], logits: logitRows) } catch {
+                do { try offload.runHidden(hidden: x, rope: rope, batch: batch) } catch {
                     throw offloadLost(error)
                 }
             }

@@ -28,6 +28,10 @@ public final class GPULayerSplit: LayerOffload, @unchecked Sendable {
         }
     }
 
+    public func runHidden(hidden: UnsafeMutablePointer<Float>, rope: UnsafePointer<Float>, batch: [BatchEntry]) throws {
+        for part in parts { try part.runHidden(hidden: hidden, rope: rope, batch: batch) }
+    }
+
     public func shift(sequence: Int, keep: Int, discard: Int, count: Int, turns: UnsafePointer<Float>) throws {
         for part in parts { try part.shift(sequence: sequence, keep: keep, discard: discard, count: count, turns: turns) }
     }

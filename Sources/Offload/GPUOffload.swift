@@ -174,6 +174,16 @@ public final class GPUOffload: LayerOffload, @unchecked Sendable {
 
     public func run(hidden: UnsafeMutablePointer<Float>, rope: UnsafePointer<Float>, batch: [BatchEntry], wanted: [Int],
                     logits: UnsafeMutablePointer<Float>) throws {
+        try run(hidden: hidden, rope: rope, batch: batch, wanted: wanted, logits: logits, hiddenOnly: false)
+    }
+
+    public func runHidden(hidden: UnsafeMutablePointer<Float>, rope: UnsafePointer<Float>, batch: [BatchEntry]) throws {
+        try run(hidden: hidden, rope: rope, batch: batch, wanted: [], logits: hidden, hiddenOnly: true)
+    }
+
+    /// `hiddenOnly`: the last layer's output comes back in `hidden` even where the output layer is loaded.
+    private func run(hidden: UnsafeMutablePointer<Float>, rope: UnsafePointer<Float>, batch: [BatchEntry], wanted: [Int],
+                     logits: UnsafeMutablePointer<Float>, hiddenOnly: Bool) throws {
         let n = batch.count, e = hyper.embeddingLength
         guard n <= maxBatch else { throw GPUError(.failed, "batch of \(n) exceeds the GPU's \(maxBatch)") }
         let base = worker.shared
@@ -186,9 +196,10 @@ public final class GPUOffload: LayerOffload, @unchecked Sendable {
         }
         let rows = (base + layout.wanted).assumingMemoryBound(to: Int32.self)
         for (i, w) in wanted.enumerated() { rows[i] = Int32(w) }
-        let reply = try worker.call(.forward, n: UInt32(n), payload: UInt64(includesOutput ? wanted.count : 0))
+        let payload = hiddenOnly ? WorkerProtocol.hiddenPayload : UInt64(includesOutput ? wanted.count : 0)
+        let reply = try worker.call(.forward, n: UInt32(n), payload: payload)
         guard reply.status == .ok else { throw GPUError(.failed, "GPU: \(reply.text)") }
-        if includesOutput {
+        if includesOutput && !hiddenOnly {
             logits.update(from: (base + layout.out).assumingMemoryBound(to: Float.self), count: wanted.count * hyper.vocabularySize)
         } else {
             hidden.update(from: (base + layout.out).assumingMemoryBound(to: Float.self), count: n * e)

@@ -24,6 +24,8 @@ enum WorkerProtocol {
     static let headerFields = 19
     enum Role: UInt32 { case attentionNorm = 0, query, key, value, attentionOutput, ffnNorm, gate, up, down, outputNorm, output }
     static let globalLayer: UInt32 = 0xFFFF_FFFF
+    /// A forward request's payload asking for the last layer's output rather than logits (SFG_HIDDEN).
+    static let hiddenPayload: UInt64 = 1 << 32
     static let tensorRecordBytes = 48
 
     struct Layout { var x = 0, rope = 0, info = 0, wanted = 0, out = 0, total = 0 }
