@@ -1371,8 +1371,9 @@ template <typename KV>
 DEV attention_head<KV> open_head(float* qs, const float* q, const KV* kc, const KV* vc, const int* info, int token,
                                  int head, int heads, int kvHeads, int headDim, int ctx, int sequences, int layer,
                                  float scale) {
-    SHARED signed char qq[MAX_HEAD_DIM];
+    SHARED int qwords[MAX_HEAD_DIM / 4];  // the query's int8 values, read a word at a time: 4-byte aligned
     SHARED float qd[MAX_HEAD_DIM / 32];
+    signed char* qq = (signed char*)qwords;
     int t = tid();
     int pos = info[2 * token], seq = info[2 * token + 1];
     int kvHead = head / (heads / kvHeads), kvDim = kvHeads * headDim;

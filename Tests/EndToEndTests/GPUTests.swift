@@ -205,6 +205,11 @@ final class GPUTests: XCTestCase {
                        ".version 6.5", ".target sm_75", "mma.sync.aligned.m8n8k16.row.col.s32.s8.s8.s32"] {
             XCTAssertNotNil(bytes.range(of: Data(marker.utf8)), "worker lacks \(marker)")
         }
+        // The stand-in gives every shared array 16-byte alignment, so it cannot see a word read from a byte
+        // array the GPU aligned to 1 or 2 (a "misaligned address" there): the PTX must declare none.
+        for loose in [".shared .align 1 ", ".shared .align 2 "] {
+            XCTAssertNil(bytes.range(of: Data(loose.utf8)), "a shared array declared \(loose)— read as words it faults on a GPU")
+        }
         XCTAssertFalse(gpuLine?.contains("built without GPU kernels") ?? true, version.stdout)
         let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
         let standIn = try E2E.run(try E2E.runner(), ["--version"], environment: ["LD_LIBRARY_PATH": driver.path])
