@@ -1214,18 +1214,27 @@ KERNEL void gather_rows(float* dst, const float* src, const int* index, int cols
 // ---- KV cache and attention ----------------------------------------------------------------------
 // info[2·i] = position, info[2·i+1] = sequence of token i.
 
-// The 32 values x as the CPU's KVCache quantizes a row's block (its Q8_0 and Q4_0 activation rounding).
-DEV void store_block(q8_0_block* out, const float* x) {
+// The 32 values x as the CPU rounds a block to Q8_0 (its activation rounding): the integers into q, d returned
+// as F16 bits.
+DEV half_t q8_0_round(const float* x, signed char* q) {
     float amax = 0;
     for (int j = 0; j < 32; j++) amax = __builtin_fmaxf(amax, __builtin_fabsf(x[j]));
     float inverse = amax != 0.0f ? 127.0f / amax : 0.0f;
-    *(half_t*)out->b = to_half(amax / 127.0f);
     for (int j = 0; j < 32; j++) {
-        float q = round_nearest_even(x[j] * inverse);
-        q = q > 127.0f ? 127.0f : (q < -128.0f ? -128.0f : q);
-        out->b[2 + j] = (u8)(signed char)(q == q ? q : 0.0f);
+        float r = round_nearest_even(x[j] * inverse);
+        r = r > 127.0f ? 127.0f : (r < -128.0f ? -128.0f : r);
+        q[j] = (signed char)(r == r ? r : 0.0f);
     }
+    return to_half(amax / 127.0f);
 }
+// (a, b) turned by the angle whose cosine and sine are c and s, as the CPU's RoPE turns a pair.
+DEV void turn_pair(float c, float s, float* a, float* b) {
+    float ra = *a * c - *b * s, rb = *a * s + *b * c;
+    *a = ra;
+    *b = rb;
+}
+// The 32 values x as the CPU's KVCache quantizes a row's block (its Q8_0 and Q4_0 activation rounding).
+DEV void store_block(q8_0_block* out, const float* x) { *(half_t*)out->b = q8_0_round(x, (signed char*)out->b + 2); }
 DEV void store_block(q4_0_block* out, const float* x) {
     float amax = 0, extreme = 0;  // the first value of largest magnitude, with its sign
     for (int j = 0; j < 32; j++)
@@ -1251,12 +1260,7 @@ DEV void rope_store(float* q, const float* k, const float* v, const float* table
     const float* cs = table + (unsigned long long)token * ropeDim;
     if (head < heads) {
         float* x = q + ((unsigned long long)token * heads + head) * headDim;
-        for (int p = tid(); p < ropeDim / 2; p += ntid()) {
-            float c = cs[2 * p], s = cs[2 * p + 1];
-            float a = x[2 * p], b = x[2 * p + 1];
-            x[2 * p] = a * c - b * s;
-            x[2 * p + 1] = a * s + b * c;
-        }
+        for (int p = tid(); p < ropeDim / 2; p += ntid()) turn_pair(cs[2 * p], cs[2 * p + 1], &x[2 * p], &x[2 * p + 1]);
         return;
     }
     int h = head - heads, kvDim = kvHeads * headDim;
@@ -1266,12 +1270,7 @@ DEV void rope_store(float* q, const float* k, const float* v, const float* table
     auto rotated = [&](int p, float* a, float* b) {  // pair p of the key
         *a = k[from + 2 * p];
         *b = k[from + 2 * p + 1];
-        if (2 * p < ropeDim) {
-            float c = cs[2 * p], s = cs[2 * p + 1];
-            float ra = *a * c - *b * s, rb = *a * s + *b * c;
-            *a = ra;
-            *b = rb;
-        }
+        if (2 * p < ropeDim) turn_pair(cs[2 * p], cs[2 * p + 1], a, b);
     };
     if constexpr (kv_unit<KV>::QUANTIZED) {
         int blocks = headDim / 32;
@@ -1381,18 +1380,7 @@ DEV attention_head<KV> open_head(float* qs, const float* q, const KV* kc, const 
     if (t < headDim) qs[t] = sizeof(KV) == 2 ? from_half(to_half(qv[t])) : qv[t];
     sync_block();
     if constexpr (kv_unit<KV>::QUANTIZED) {
-        if (t < headDim / 32) {
-            const float* x = qs + 32 * t;
-            float amax = 0;
-            for (int j = 0; j < 32; j++) amax = __builtin_fmaxf(amax, __builtin_fabsf(x[j]));
-            float inverse = amax != 0.0f ? 127.0f / amax : 0.0f;
-            qd[t] = from_half(to_half(amax / 127.0f));
-            for (int j = 0; j < 32; j++) {
-                float r = round_nearest_even(x[j] * inverse);
-                r = r > 127.0f ? 127.0f : (r < -128.0f ? -128.0f : r);
-                qq[32 * t + j] = (signed char)(r == r ? r : 0.0f);
-            }
-        }
+        if (t < headDim / 32) qd[t] = from_half(q8_0_round(qs + 32 * t, qq + 32 * t));
         sync_block();
     }
     enum { PER = kv_unit<KV>::PER };
@@ -1456,11 +1444,7 @@ DEV void shift_row(KV* kc, KV* vc, const float* turns, int to, int from, int seq
     unsigned long long layer = (unsigned long long)bidy() * sequences + seq;
     unsigned long long source = ((layer * ctx + from + bidx()) * kvDim) / PER, target = ((layer * ctx + to + bidx()) * kvDim) / PER;
     auto turn = [&](int e, float* a, float* b) {  // element e (even) of a head and the one after it
-        if (e >= ropeDim) return;
-        float c = turns[e], s = turns[e + 1];
-        float ra = *a * c - *b * s, rb = *a * s + *b * c;
-        *a = ra;
-        *b = rb;
+        if (e < ropeDim) turn_pair(turns[e], turns[e + 1], a, b);
     };
     if constexpr (kv_unit<KV>::QUANTIZED) {
         for (int u = tid(); u < kvDim / 32; u += ntid()) {  // a block per thread (blocks lie within a head)
