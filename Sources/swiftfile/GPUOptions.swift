@@ -17,16 +17,77 @@ struct GPUOptions: ParsableArguments {
     @Option(name: [.customLong("ts", withSingleDash: true), .customLong("tensor-split")], help: "The GPUs' shares of the layers with -sm layer, e.g. 3,1 (default: their free memory).")
     var tensorSplit: String?
 
+    @Option(name: [.customLong("fa", withSingleDash: true), .customLong("flash-attn")], help: "on | off | auto (alone: on), as llama.cpp's. Changes nothing here: attention never builds the score matrix that flash attention avoids.")
+    var flashAttention: String?
+
+    @Flag(exclusivity: .chooseLast, help: "-kvo (default) keeps an offloaded layer's KV cache on its GPU; -nkvo (llama.cpp's cache on the host) is refused with offload.")
+    var kvOffload: KVOffload?
+
     func validate() throws {
-        do { _ = try request() } catch { throw ValidationError("\(error)") }
+        do {
+            _ = try request()
+            _ = try flashAttentionSetting()
+        } catch { throw ValidationError("\(error)") }
     }
 
     func request() throws -> GPURequest {
-        try GPURequest.parse(gpu: gpu, layers: gpuLayers, splitMode: splitMode, mainGPU: mainGPU, tensorSplit: tensorSplit)
+        try GPURequest.parse(gpu: gpu, layers: gpuLayers, splitMode: splitMode, mainGPU: mainGPU, tensorSplit: tensorSplit,
+                             kvOffload: kvOffload ?? .onGPU)
+    }
+
+    enum FlashAttention { case on, off, auto }
+
+    /// `-fa`'s value in llama.cpp's spellings (nil: not given).
+    func flashAttentionSetting() throws -> FlashAttention? {
+        guard let value = flashAttention else { return nil }
+        switch value.lowercased() {
+        case "on", "enabled", "true", "1": return .on
+        case "off", "disabled", "false", "0": return .off
+        case "auto", "-1": return .auto
+        default: throw RunnerError("-fa/--flash-attn must be on, off or auto, got '\(value)'")
+        }
+    }
+
+    /// `-fa` alone (llamafile's and older llama.cpp's flag) or followed by its value (llama.cpp's today), as one
+    /// `--flash-attn=VALUE` the parser takes: an option's value can't be optional there.
+    static func joiningFlashAttentionValue(_ arguments: [String]) -> [String] {
+        let values: Set<String> = ["on", "enabled", "true", "1", "off", "disabled", "false", "0", "auto", "-1"]
+        var joined: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--" { joined += arguments[index...]; break }
+            if argument == "-fa" || argument == "--flash-attn" {
+                let next = index + 1 < arguments.count ? arguments[index + 1] : nil
+                // A word after it is its value, right or wrong (the runner takes no positional arguments).
+                if let next, values.contains(next.lowercased()) || !next.hasPrefix("-") {
+                    joined.append("--flash-attn=\(next)")
+                    index += 2
+                    continue
+                }
+                joined.append("--flash-attn=on")
+            } else {
+                joined.append(argument)
+            }
+            index += 1
+        }
+        return joined
     }
 
     /// The request, checked (validate() already ran it once).
     var checkedRequest: GPURequest { (try? request()) ?? .cpuOnly }
+}
+
+/// `-kvo`/`-nkvo`: where an offloaded layer's KV cache lives (llama.cpp's `--kv-offload`, `--no-kv-offload`).
+enum KVOffload: EnumerableFlag {
+    case onGPU, onHost
+
+    static func name(for value: KVOffload) -> NameSpecification {
+        switch value {
+        case .onGPU: return [.customLong("kvo", withSingleDash: true), .customLong("kv-offload")]
+        case .onHost: return [.customLong("nkvo", withSingleDash: true), .customLong("no-kv-offload")]
+        }
+    }
 }
 
 /// `-ngl N` / `--gpu auto|nvidia|disable`, as llama.cpp and llamafile mean them: the last N repeating layers
@@ -48,7 +109,7 @@ struct GPURequest: Equatable {
     static let cpuOnly = GPURequest(mode: .disable, layers: 0)
 
     static func parse(gpu: String?, layers: Int?, splitMode: String? = nil, mainGPU: Int? = nil,
-                      tensorSplit: String? = nil) throws -> GPURequest {
+                      tensorSplit: String? = nil, kvOffload: KVOffload = .onGPU) throws -> GPURequest {
         guard let mode = Mode(rawValue: (gpu ?? "auto").lowercased()) else {
             let other = ["amd", "apple", "metal", "rocm", "hip", "vulkan"].contains((gpu ?? "").lowercased())
             throw RunnerError("--gpu must be auto, nvidia or disable, got '\(gpu ?? "")'\(other ? " (this runner offloads to NVIDIA GPUs only)" : "")")
@@ -89,6 +150,10 @@ struct GPURequest: Equatable {
                 throw RunnerError("-ts/--tensor-split needs a share above 0 for at least one GPU, got '\(tensorSplit)'")
             }
             request.shares = shares
+        }
+        // The worker runs a layer's attention beside its cache; without offload the cache is on the host anyway.
+        if kvOffload == .onHost && request.wanted {
+            throw RunnerError("-nkvo/--no-kv-offload (an offloaded layer's KV cache on the host) is not supported: each offloaded layer keeps its cache on the GPU; a smaller -ngl keeps more of the cache on the host")
         }
         return request
     }

@@ -27,7 +27,8 @@ struct LoadedWeights {
 let swiftfileVersion = "0.2.0"
 
 enum Runner {
-    static func run(_ arguments: [String]) -> Int32 {
+    static func run(_ given: [String]) -> Int32 {
+        let arguments = GPUOptions.joiningFlashAttentionValue(given)
         if arguments.contains("--bench") {
             let bench: BenchOptions
             do { bench = try BenchOptions.parse(arguments) } catch {
@@ -71,6 +72,9 @@ enum Runner {
 
     static func dispatch(_ options: RunnerOptions) throws -> Int32 {
         let note: (String) -> Void = { if !options.logDisable { Output.err("note: \($0)\n") } }
+        if (try? options.gpuOptions.flashAttentionSetting()) == .on {
+            note("-fa on changes nothing here: attention never builds the score matrix that flash attention avoids")
+        }
         let weights = try load(modelArgument: options.model)
         if options.info {
             Output.out(InfoReport.render(weights, contextSize: options.contextSize, cacheFormat: options.cacheFormat) + GPUSetup.fitLine(weights, contextLength: options.contextSize, request: options.gpuRequest, cacheFormat: options.cacheFormat) + "\n")

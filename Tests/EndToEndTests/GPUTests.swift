@@ -89,10 +89,34 @@ final class GPUTests: XCTestCase {
                                 (["-mg", "1", "-sm", "layer"], "-mg/--main-gpu picks the one GPU of -sm none"),
                                 (["-ts", "3,x"], "-ts/--tensor-split takes shares ≥ 0 separated by commas"),
                                 (["-ts", "0/0"], "-ts/--tensor-split needs a share above 0"),
-                                (["-ts", "1,1", "-sm", "none"], "-ts/--tensor-split sets the GPUs' shares of -sm layer")] {
+                                (["-ts", "1,1", "-sm", "none"], "-ts/--tensor-split sets the GPUs' shares of -sm layer"),
+                                (["-ngl", "2", "-nkvo"], "-nkvo/--no-kv-offload (an offloaded layer's KV cache on the host) is not supported"),
+                                (["--no-kv-offload", "--gpu", "nvidia"], "-nkvo/--no-kv-offload (an offloaded layer's KV cache on the host) is not supported"),
+                                (["-fa", "maybe"], "-fa/--flash-attn must be on, off or auto, got 'maybe'"),
+                                (["--flash-attn=2"], "-fa/--flash-attn must be on, off or auto, got '2'")] {
             let r = try E2E.run(try E2E.runner(), ["-p", "x"] + args)
             XCTAssertNotEqual(r.status, 0)
             XCTAssertTrue(r.stderr.contains(message), r.stderr)
+        }
+    }
+
+    /// llama.cpp command lines carry -fa (alone as llamafile's flag, or with llama.cpp's value) and -kvo/-nkvo:
+    /// they run, give the same text, and -fa on says in one note that it changes nothing; -nkvo without
+    /// offload is what the CPU does anyway. The token after -fa is its value only when it is one.
+    func testFlashAttentionAndKVOffloadSpellingsRun() throws {
+        let model = try E2E.testdataFile(Self.model)
+        let args = ["-m", model.path, "-p", "The capital of France is", "-n", "6", "--temp", "0"]
+        let plain = try E2E.run(try E2E.runner(), args)
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        let note = "note: -fa on changes nothing here"
+        XCTAssertFalse(plain.stderr.contains(note))
+        for (flags, noted) in [(["-fa"], true), (["-fa", "on"], true), (["--flash-attn", "1"], true), (["-fa", "-n", "6"], true),
+                               (["-fa", "off"], false), (["--flash-attn=auto"], false), (["-fa", "-1"], false),
+                               (["-nkvo"], false), (["-kvo", "-ngl", "0"], false), (["-ngl", "2", "-nkvo", "--gpu", "disable"], false)] {
+            let r = try E2E.run(try E2E.runner(), args + flags)
+            XCTAssertEqual(r.status, 0, "\(flags): \(r.stderr)")
+            XCTAssertEqual(r.stdout, plain.stdout, "\(flags)")
+            XCTAssertEqual(r.stderr.components(separatedBy: note).count - 1, noted ? 1 : 0, "\(flags): \(r.stderr)")
         }
     }
 

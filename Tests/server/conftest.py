@@ -92,6 +92,11 @@ class Runner:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        if self.log is not subprocess.DEVNULL:
+            self.log.close()
+            # The log of a runner that stopped cleanly on SIGTERM is not needed; any other stays for whoever reads a failure.
+            if self.process.returncode == 0 or os.path.getsize(self.log.name) == 0:
+                os.remove(self.log.name)
 
 
 @pytest.fixture(scope="session")

@@ -93,6 +93,9 @@ class Runner:
             self.process.kill()
             self.process.wait()
         self.log.close()
+        # The log of a runner that stopped cleanly on SIGTERM is not needed; any other stays for whoever reads a failure.
+        if self.process.returncode == 0 or os.path.getsize(self.log.name) == 0:
+            os.remove(self.log.name)
 
 
 @pytest.fixture(scope="session")
