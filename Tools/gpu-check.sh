@@ -143,6 +143,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv
 lscpu | grep -E "Model name|^CPU\(s\)" | tr -s ' '
 log "runner and worker"
 "$run" --version
+"$run" --list-devices
 start=$(date +%s%N)
 "$bin/swiftfile-gpu" --probe
 echo "probe (the driver compiles the PTX unless its cache has it): $(( ($(date +%s%N) - start) / 1000000 )) ms"

@@ -17,6 +17,12 @@ struct GPUOptions: ParsableArguments {
     @Option(name: [.customLong("ts", withSingleDash: true), .customLong("tensor-split")], help: "The GPUs' shares of the layers with -sm layer, e.g. 3,1 (default: their free memory).")
     var tensorSplit: String?
 
+    @Option(name: [.customLong("dev", withSingleDash: true), .customLong("device")], help: "The GPUs to use, named as llama.cpp names them: CUDA0,CUDA1 (the layers split over them in this order; -ts and -mg count in this list), or none.")
+    var device: String?
+
+    @Flag(name: .customLong("list-devices"), help: "Print the GPUs with their llama.cpp names and memory, then exit.")
+    var listDevices = false
+
     @Option(name: [.customLong("fa", withSingleDash: true), .customLong("flash-attn")], help: "on | off | auto (alone: on), as llama.cpp's. Changes nothing here: attention never builds the score matrix that flash attention avoids.")
     var flashAttention: String?
 
@@ -32,10 +38,15 @@ struct GPUOptions: ParsableArguments {
 
     func request() throws -> GPURequest {
         try GPURequest.parse(gpu: gpu, layers: gpuLayers, splitMode: splitMode, mainGPU: mainGPU, tensorSplit: tensorSplit,
-                             kvOffload: kvOffload ?? .onGPU)
+                             device: device, kvOffload: kvOffload ?? .onGPU)
     }
 
     enum FlashAttention { case on, off, auto }
+
+    /// What `-fa on` gets: one note that it changes nothing, rather than silence.
+    var flashAttentionNote: String? {
+        (try? flashAttentionSetting()) == .on ? "-fa on changes nothing here: attention never builds the score matrix that flash attention avoids" : nil
+    }
 
     /// `-fa`'s value in llama.cpp's spellings (nil: not given).
     func flashAttentionSetting() throws -> FlashAttention? {
@@ -103,13 +114,15 @@ struct GPURequest: Equatable {
     var split: Split = .layer
     /// The GPU of `-sm none`.
     var mainGPU = 0
-    /// `-ts`: one share per device in the driver's order (nil: the devices' free memory).
+    /// `-ts`: one share per device in the driver's order, or in `devices`' (nil: the devices' free memory).
     var shares: [Double]? = nil
+    /// `-dev`: the GPUs a layer split uses, in its order (nil: every GPU the driver sees).
+    var devices: [Int]? = nil
 
     static let cpuOnly = GPURequest(mode: .disable, layers: 0)
 
     static func parse(gpu: String?, layers: Int?, splitMode: String? = nil, mainGPU: Int? = nil,
-                      tensorSplit: String? = nil, kvOffload: KVOffload = .onGPU) throws -> GPURequest {
+                      tensorSplit: String? = nil, device: String? = nil, kvOffload: KVOffload = .onGPU) throws -> GPURequest {
         guard let mode = Mode(rawValue: (gpu ?? "auto").lowercased()) else {
             let other = ["amd", "apple", "metal", "rocm", "hip", "vulkan"].contains((gpu ?? "").lowercased())
             throw RunnerError("--gpu must be auto, nvidia or disable, got '\(gpu ?? "")'\(other ? " (this runner offloads to NVIDIA GPUs only)" : "")")
@@ -151,6 +164,24 @@ struct GPURequest: Equatable {
             }
             request.shares = shares
         }
+        if let device {
+            let devices = try parseDevices(device)
+            if devices.isEmpty {
+                // llama.cpp's "none": nothing offloaded, whatever -ngl says.
+                if mode == .nvidia { throw RunnerError("--gpu nvidia asks for a GPU and -dev none for none") }
+                request.layers = 0
+            } else {
+                if let shares = request.shares, shares.count > devices.count {
+                    throw RunnerError("-ts/--tensor-split gives \(shares.count) shares for the \(devices.count) GPU\(devices.count == 1 ? "" : "s") of -dev")
+                }
+                // -mg counts in -dev's list, as llama.cpp's main GPU does.
+                guard request.mainGPU < devices.count else {
+                    throw RunnerError("-mg/--main-gpu \(request.mainGPU) counts in -dev's list (from 0), which names \(devices.count) GPU\(devices.count == 1 ? "" : "s")")
+                }
+                request.mainGPU = devices[request.mainGPU]
+                request.devices = devices
+            }
+        }
         // The worker runs a layer's attention beside its cache; without offload the cache is on the host anyway.
         if kvOffload == .onHost && request.wanted {
             throw RunnerError("-nkvo/--no-kv-offload (an offloaded layer's KV cache on the host) is not supported: each offloaded layer keeps its cache on the GPU; a smaller -ngl keeps more of the cache on the host")
@@ -159,4 +190,21 @@ struct GPURequest: Equatable {
     }
 
     var wanted: Bool { mode != .disable && layers > 0 }
+
+    /// `-dev CUDA0,CUDA2` → [0, 2] (the driver's numbering, as CUDA_VISIBLE_DEVICES leaves it); `none` → [].
+    static func parseDevices(_ text: String) throws -> [Int] {
+        let names = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0.filter { $0 != " " }) }
+        if names.count == 1 && names[0].lowercased() == "none" { return [] }
+        var devices: [Int] = []
+        for name in names {
+            let digits = name.dropFirst(4)
+            guard name.lowercased().hasPrefix("cuda"), !digits.isEmpty, digits.count <= 4, digits.allSatisfy({ ("0"..."9").contains($0) }),
+                  let index = Int(digits), index >= 0 else {
+                throw RunnerError("-dev/--device names GPUs CUDA0, CUDA1, … (see --list-devices) or none, got '\(name)'")
+            }
+            guard !devices.contains(index) else { throw RunnerError("-dev/--device names CUDA\(index) twice") }
+            devices.append(index)
+        }
+        return devices
+    }
 }

@@ -40,7 +40,8 @@ enum GPUSetup {
         defer { if let fd = located.fd { close(fd) } }
         var opened = OpenedDevices()
         var count = 0
-        let skippable = request.split == .layer && request.shares == nil
+        // Only GPUs nobody named may be left out.
+        let skippable = request.split == .layer && request.shares == nil && request.devices == nil
         func open(_ index: Int) throws {
             let worker = try GPUWorkerProcess(executable: located.path, executableFD: located.fd, sharedBytes: sharedBytes)
             do {
@@ -54,6 +55,11 @@ enum GPUSetup {
         }
         let shares = request.shares
         func hasShare(_ index: Int) -> Bool { shares.map { index < $0.count && $0[index] > 0 } ?? true }
+        if request.split == .layer, let devices = request.devices {
+            // -dev's GPUs in its order (its positions are -ts's); one the driver lacks is refused by its probe.
+            for (position, index) in devices.enumerated() where hasShare(position) { try open(index) }
+            return opened
+        }
         let firstIndex = request.split == .none ? request.mainGPU : (shares?.firstIndex { $0 > 0 } ?? 0)
         try open(firstIndex)
         guard request.split == .layer else { return opened }
@@ -136,7 +142,10 @@ enum GPUSetup {
         let opened = found.devices
         let blocks = hyper.blockCount
         // -ts's shares, else each device's free memory (as llama.cpp splits by default).
-        let shares = opened.map { o in request.shares.map { $0.indices.contains(o.device.index) ? $0[o.device.index] : 0 } ?? Double(o.device.freeBytes) }
+        let shares = opened.map { o in
+            let position = request.devices.map { $0.firstIndex(of: o.device.index) ?? -1 } ?? o.device.index
+            return request.shares.map { $0.indices.contains(position) ? $0[position] : 0 } ?? Double(o.device.freeBytes)
+        }
         let plan = GPULayerSplit.assign(layers: blocks - min(request.layers, blocks) ..< blocks, output: request.layers > blocks,
                                         shares: shares)
         let region = weights.resolved.region
@@ -187,6 +196,25 @@ enum GPUSetup {
         } catch {
             return "gpu:          none (\(error))"
         }
+    }
+
+    /// --list-devices, as llama.cpp prints it: each GPU under the name -dev takes, its memory; one the kernels
+    /// cannot use says why.
+    static func deviceList() -> String {
+        var lines = ["Available devices:"]
+        do {
+            guard let found = try openDevices(GPURequest(mode: .auto, layers: 0), sharedBytes: 4096) else {
+                return (lines + ["  (none: this runner was built without GPU kernels)"]).joined(separator: "\n")
+            }
+            let usable = found.devices.map { o in
+                (o.device.index, "  CUDA\(o.device.index): \(o.device.name) (\(o.device.totalBytes >> 20) MiB, \(o.device.freeBytes >> 20) MiB free)")
+            }
+            let unusable = found.skipped.map { ($0.index, "  CUDA\($0.index): not usable (\($0.why))") }
+            lines += (usable + unusable).sorted { $0.0 < $1.0 }.map(\.1)
+        } catch {
+            lines.append("  (none: \(error))")
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// For --version: the devices and what they offer (one line each), or why there is none.

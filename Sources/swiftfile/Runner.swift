@@ -35,6 +35,8 @@ enum Runner {
                 Output.err(BenchOptions.fullMessage(for: error) + "\n")
                 return BenchOptions.exitCode(for: error).rawValue
             }
+            if bench.gpuOptions.listDevices { Output.out(GPUSetup.deviceList() + "\n"); return 0 }
+            if let line = bench.gpuOptions.flashAttentionNote { Output.err("note: \(line)\n") }
             do { return try Bench.run(bench) } catch { Output.err("error: \(error)\n"); return 1 }
         }
         let options: RunnerOptions
@@ -48,6 +50,10 @@ enum Runner {
             let firstLine = message.split(separator: "\n").first.map(String.init) ?? message
             Output.err(message.hasPrefix("Error:") ? "error:" + firstLine.dropFirst(6) + "\n" : message + "\n")
             return code.rawValue
+        }
+        if options.gpuOptions.listDevices {
+            Output.out(GPUSetup.deviceList() + "\n")
+            return 0
         }
         if options.version {
             Output.out("swiftfile \(swiftfileVersion) (kernels: \(CPUFeatures.current.kernelDescription))\n\(GPUSetup.deviceLines())\n")
@@ -72,9 +78,7 @@ enum Runner {
 
     static func dispatch(_ options: RunnerOptions) throws -> Int32 {
         let note: (String) -> Void = { if !options.logDisable { Output.err("note: \($0)\n") } }
-        if (try? options.gpuOptions.flashAttentionSetting()) == .on {
-            note("-fa on changes nothing here: attention never builds the score matrix that flash attention avoids")
-        }
+        if let line = options.gpuOptions.flashAttentionNote { note(line) }
         let weights = try load(modelArgument: options.model)
         if options.info {
             Output.out(InfoReport.render(weights, contextSize: options.contextSize, cacheFormat: options.cacheFormat) + GPUSetup.fitLine(weights, contextLength: options.contextSize, request: options.gpuRequest, cacheFormat: options.cacheFormat) + "\n")

@@ -92,6 +92,11 @@ final class GPUTests: XCTestCase {
                                 (["-ts", "1,1", "-sm", "none"], "-ts/--tensor-split sets the GPUs' shares of -sm layer"),
                                 (["-ngl", "2", "-nkvo"], "-nkvo/--no-kv-offload (an offloaded layer's KV cache on the host) is not supported"),
                                 (["--no-kv-offload", "--gpu", "nvidia"], "-nkvo/--no-kv-offload (an offloaded layer's KV cache on the host) is not supported"),
+                                (["-dev", "GPU0"], "-dev/--device names GPUs CUDA0, CUDA1, … (see --list-devices) or none, got 'GPU0'"),
+                                (["-dev", "CUDA1,cuda1"], "-dev/--device names CUDA1 twice"),
+                                (["-dev", "CUDA0", "-ts", "1,1"], "-ts/--tensor-split gives 2 shares for the 1 GPU of -dev"),
+                                (["-dev", "CUDA0", "-mg", "1"], "-mg/--main-gpu 1 counts in -dev's list (from 0), which names 1 GPU"),
+                                (["-dev", "none", "--gpu", "nvidia"], "--gpu nvidia asks for a GPU and -dev none for none"),
                                 (["-fa", "maybe"], "-fa/--flash-attn must be on, off or auto, got 'maybe'"),
                                 (["--flash-attn=2"], "-fa/--flash-attn must be on, off or auto, got '2'")] {
             let r = try E2E.run(try E2E.runner(), ["-p", "x"] + args)
@@ -100,9 +105,9 @@ final class GPUTests: XCTestCase {
         }
     }
 
-    /// llama.cpp command lines carry -fa (alone as llamafile's flag, or with llama.cpp's value) and -kvo/-nkvo:
-    /// they run, give the same text, and -fa on says in one note that it changes nothing; -nkvo without
-    /// offload is what the CPU does anyway. The token after -fa is its value only when it is one.
+    /// llama.cpp command lines carry -fa (alone as llamafile's flag, or with llama.cpp's value), -kvo/-nkvo and
+    /// -dev none: they run on the CPU with the same text, no GPU line, and -fa on says in one note that it
+    /// changes nothing; -nkvo without offload is what the CPU does anyway.
     func testFlashAttentionAndKVOffloadSpellingsRun() throws {
         let model = try E2E.testdataFile(Self.model)
         let args = ["-m", model.path, "-p", "The capital of France is", "-n", "6", "--temp", "0"]
@@ -112,11 +117,13 @@ final class GPUTests: XCTestCase {
         XCTAssertFalse(plain.stderr.contains(note))
         for (flags, noted) in [(["-fa"], true), (["-fa", "on"], true), (["--flash-attn", "1"], true), (["-fa", "-n", "6"], true),
                                (["-fa", "off"], false), (["--flash-attn=auto"], false), (["-fa", "-1"], false),
-                               (["-nkvo"], false), (["-kvo", "-ngl", "0"], false), (["-ngl", "2", "-nkvo", "--gpu", "disable"], false)] {
+                               (["-nkvo"], false), (["-kvo", "-ngl", "0"], false), (["-ngl", "2", "-nkvo", "--gpu", "disable"], false),
+                               (["-ngl", "999", "-dev", "none"], false)] {
             let r = try E2E.run(try E2E.runner(), args + flags)
             XCTAssertEqual(r.status, 0, "\(flags): \(r.stderr)")
             XCTAssertEqual(r.stdout, plain.stdout, "\(flags)")
             XCTAssertEqual(r.stderr.components(separatedBy: note).count - 1, noted ? 1 : 0, "\(flags): \(r.stderr)")
+            XCTAssertTrue(noteLines(r.stderr).isEmpty, "\(flags): \(r.stderr)")
         }
     }
 
@@ -138,6 +145,10 @@ final class GPUTests: XCTestCase {
             ("8192,4096,4096", ["-ngl", "3", "-ts", "1,1,1"], "offloaded 3 of 4 layers, split over 3 GPUs by layers: GPU 0 (Stand-in CUDA device (host)) layer 1 (1 layer: "),
             ("8192,4096", ["-ngl", "999", "-mg", "1"], "GPU 1 of 2: Stand-in CUDA device 1 (host), 4096 MiB"),
             ("8192,4096", ["-ngl", "999", "-ts", "0,1"], "GPU 1 of 2: Stand-in CUDA device 1 (host), 4096 MiB"),
+            // -dev as llama.cpp's: its GPUs in its order, -ts and -mg counting in its list.
+            ("8192,4096", ["-ngl", "999", "-dev", "CUDA1,CUDA0", "-ts", "1,1"], "split over 2 GPUs by layers: GPU 1 (Stand-in CUDA device 1 (host)) layers 0–2 (3 layers: "),
+            ("8192,4096", ["-ngl", "999", "-dev", "CUDA1"], "GPU 1 of 2: Stand-in CUDA device 1 (host), 4096 MiB"),
+            ("8192,4096", ["-ngl", "999", "-dev", "CUDA0,CUDA1", "-mg", "1"], "GPU 1 of 2: Stand-in CUDA device 1 (host), 4096 MiB"),
             // A GPU too old for the kernels (a display card beside the compute one) is left out, not the whole GPU path.
             ("4096@6.1,8192", ["-ngl", "999"], "GPU 1 of 2: Stand-in CUDA device 1 (host), 8192 MiB"),
         ] {
@@ -155,7 +166,11 @@ final class GPUTests: XCTestCase {
         // The output alone on the second GPU (free memory 7:3.5) is named so.
         let both = try E2E.run(try E2E.runner(), ["-m", model.path, "-p", "Hi", "-n", "2", "--temp", "0", "-ngl", "999"], environment: env("8192,4096"))
         XCTAssertTrue(both.stderr.contains("GPU 1 (Stand-in CUDA device 1 (host)) the output (0 layers + output: "), both.stderr)
-        // --version lists every GPU.
+        // --version lists every GPU; --list-devices as llama.cpp does, under the names -dev takes.
+        let devices = try E2E.run(try E2E.runner(), ["--list-devices"], environment: env("4096@6.1,8192"))
+        XCTAssertEqual(devices.status, 0, devices.stderr)
+        XCTAssertEqual(devices.stdout, "Available devices:\n  CUDA0: not usable (Stand-in CUDA device (host): compute capability 6.1 is below the 7.0 the kernels need)\n"
+                       + "  CUDA1: Stand-in CUDA device 1 (host) (8192 MiB, 7168 MiB free)\n")
         let version = try E2E.run(try E2E.runner(), ["--version"], environment: env("8192,4096"))
         XCTAssertTrue(version.stdout.contains("\nGPU 0: Stand-in CUDA device (host), 8192 MiB") && version.stdout.contains("\nGPU 1: Stand-in CUDA device 1 (host), 4096 MiB"), version.stdout)
         let leftOut = try E2E.run(try E2E.runner(), ["-m", model.path, "-p", "Hi", "-n", "2", "--temp", "0", "-ngl", "999"], environment: env("4096@6.1,8192"))
@@ -169,6 +184,8 @@ final class GPUTests: XCTestCase {
                                       ("8192,4096", ["-ts", "1,1,1"], "-ts gives GPU 2 a share, but the driver sees 2 GPUs (numbered from 0)"),
                                       ("4096@6.1,8192", ["-ts", "1,1"], old),
                                       ("4096@6.1,8192", ["-mg", "0"], old),
+                                      ("8192,4096", ["-dev", "CUDA2"], "no NVIDIA GPU 2: the driver sees 2 (numbered from 0)"),
+                                      ("4096@6.1,8192", ["-dev", "CUDA0,CUDA1"], old),
                                       ("4096@6.1,4096@5.0", [], "no GPU can run the kernels: GPU 0: \(old); GPU 1: Stand-in CUDA device 1 (host): compute capability 5.0 is below")] {
             let args = ["-m", model.path, "-p", "Hi", "-n", "2", "--temp", "0", "-ngl", "999"] + flags
             let auto = try E2E.run(try E2E.runner(), args, environment: env(devices))
