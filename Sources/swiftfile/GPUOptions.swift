@@ -2,8 +2,8 @@ import ArgumentParser
 
 /// The offload flags as llama.cpp spells them (`--gpu` as llamafile's), shared by the runner and --bench.
 struct GPUOptions: ParsableArguments {
-    @Option(name: [.customLong("ngl", withSingleDash: true), .customLong("n-gpu-layers"), .customLong("gpu-layers")], parsing: .unconditional, help: "Layers to offload to the GPU: the last N (999: all, with the output layer).")
-    var gpuLayers: Int?
+    @Option(name: [.customLong("ngl", withSingleDash: true), .customLong("n-gpu-layers"), .customLong("gpu-layers")], parsing: .unconditional, help: "Layers to offload to the GPU: the last N (999 or all: every one, with the output layer; auto: as many as the GPUs' free memory holds).")
+    var gpuLayers: String?
 
     @Option(name: .customLong("gpu"), help: "auto (use the GPU -ngl asks for if there is one, else the CPU with a note) | nvidia (fail if it cannot be used; alone means -ngl 999) | disable.")
     var gpu: String?
@@ -37,8 +37,19 @@ struct GPUOptions: ParsableArguments {
     }
 
     func request() throws -> GPURequest {
-        try GPURequest.parse(gpu: gpu, layers: gpuLayers, splitMode: splitMode, mainGPU: mainGPU, tensorSplit: tensorSplit,
-                             device: device, kvOffload: kvOffload ?? .onGPU)
+        // llama.cpp's words for -ngl: all (everything, as 999) and auto (what the free memory holds).
+        var layers: Int?
+        switch gpuLayers?.lowercased() {
+        case nil: layers = nil
+        case "all", "auto": layers = GPURequest.everything
+        case let text?:
+            guard let count = Int(text) else { throw RunnerError("-ngl/--n-gpu-layers takes a number of layers, all or auto, got '\(gpuLayers ?? "")'") }
+            layers = count
+        }
+        var request = try GPURequest.parse(gpu: gpu, layers: layers, splitMode: splitMode, mainGPU: mainGPU, tensorSplit: tensorSplit,
+                                           device: device, kvOffload: kvOffload ?? .onGPU)
+        request.fitToMemory = gpuLayers?.lowercased() == "auto" && request.wanted
+        return request
     }
 
     enum FlashAttention { case on, off, auto }
@@ -118,6 +129,11 @@ struct GPURequest: Equatable {
     var shares: [Double]? = nil
     /// `-dev`: the GPUs a layer split uses, in its order (nil: every GPU the driver sees).
     var devices: [Int]? = nil
+    /// `-ngl auto`: of `layers`, the last ones the GPUs' free memory holds with their KV cache.
+    var fitToMemory = false
+
+    /// `-ngl 999`: every layer and the output.
+    static let everything = 999
 
     static let cpuOnly = GPURequest(mode: .disable, layers: 0)
 
@@ -129,7 +145,7 @@ struct GPURequest: Equatable {
         }
         if let layers, layers < 0 { throw RunnerError("-ngl/--n-gpu-layers must be 0 or more, got \(layers)") }
         // `--gpu nvidia` alone means everything, as llamafile's; `auto` offloads only what -ngl names.
-        var request = GPURequest(mode: mode, layers: mode == .disable ? 0 : (layers ?? (mode == .nvidia ? 999 : 0)))
+        var request = GPURequest(mode: mode, layers: mode == .disable ? 0 : (layers ?? (mode == .nvidia ? everything : 0)))
         if let mainGPU {
             guard mainGPU >= 0 else { throw RunnerError("-mg/--main-gpu must be 0 or more, got \(mainGPU)") }
             request.mainGPU = mainGPU

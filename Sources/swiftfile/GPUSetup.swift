@@ -79,7 +79,7 @@ enum GPUSetup {
                           sequences: Int = 1, maxBatch: Int, threads: Int, cacheFormat: KVCache.Format,
                           note: (String) -> Void, checkCache: (_ cpuLayers: Int) throws -> Void) throws -> InferenceContext {
         var offload: GPULayerSplit?
-        var leftOut = ""
+        var remarks = ""
         let hyper = try HyperParameters(gguf: weights.gguf)
         if request.wanted {
             do {
@@ -87,7 +87,7 @@ enum GPUSetup {
                 if GPUOffload.workerCacheType(cacheFormat) == nil {
                     throw GPUError(.unavailable, "the GPU keeps keys and values in one type, not -ctk \(cacheFormat.keys.rawValue) -ctv \(cacheFormat.values.rawValue)")
                 }
-                (offload, leftOut) = try attach(request, weights: weights, contextLength: contextLength, sequences: sequences,
+                (offload, remarks) = try attach(request, weights: weights, contextLength: contextLength, sequences: sequences,
                                                 maxBatch: maxBatch, cacheFormat: cacheFormat)
             } catch let error as GPUError {
                 if request.mode == .nvidia { throw RunnerError("GPU: \(error.description)") }
@@ -103,13 +103,13 @@ enum GPUSetup {
                                        threads: threads, cacheFormat: cacheFormat, cachedLayers: cpuLayers)
         if let offload {
             context.offload = offload
-            note(gpuLine(offload, blockCount: blocks, leftOut: leftOut))
+            note(gpuLine(offload, blockCount: blocks, remarks: remarks))
         }
         return context
     }
 
     /// The one line that says where the layers went.
-    static func gpuLine(_ split: GPULayerSplit, blockCount: Int, leftOut: String) -> String {
+    static func gpuLine(_ split: GPULayerSplit, blockCount: Int, remarks: String) -> String {
         let parts = split.parts
         let what = "offloaded \(blockCount - split.firstLayer) of \(blockCount) layers\(split.includesOutput ? " and the output" : "")"
         func layers(_ p: GPUOffload) -> String {
@@ -124,7 +124,7 @@ enum GPUSetup {
             line = "GPU: \(what), split over \(parts.count) GPUs by layers: "
                 + parts.map { "GPU \($0.device.index) (\($0.device.name)) \(layers($0)) (\($0.loadSummary))" }.joined(separator: "; ")
         }
-        line += leftOut
+        line += remarks
         // A silent pause of seconds at start needs its reason said (the driver's cache makes it a first-run cost).
         let start = parts.reduce(0) { $0 + $1.device.startSeconds }
         if start >= 3 {
@@ -134,7 +134,7 @@ enum GPUSetup {
     }
 
     private static func attach(_ request: GPURequest, weights: LoadedWeights, contextLength: Int, sequences: Int,
-                               maxBatch: Int, cacheFormat: KVCache.Format) throws -> (GPULayerSplit, leftOut: String) {
+                               maxBatch: Int, cacheFormat: KVCache.Format) throws -> (GPULayerSplit, remarks: String) {
         let hyper = try HyperParameters(gguf: weights.gguf)
         guard let found = try openDevices(request, sharedBytes: GPUOffload.sharedBytes(hyper: hyper, maxBatch: maxBatch)) else {
             throw GPUError(.unavailable, "this runner has no GPU worker (built without GPU kernels)")
@@ -146,7 +146,17 @@ enum GPUSetup {
             let position = request.devices.map { $0.firstIndex(of: o.device.index) ?? -1 } ?? o.device.index
             return request.shares.map { $0.indices.contains(position) ? $0[position] : 0 } ?? Double(o.device.freeBytes)
         }
-        let plan = GPULayerSplit.assign(layers: blocks - min(request.layers, blocks) ..< blocks, output: request.layers > blocks,
+        var layers = request.layers
+        var fitted = ""
+        if request.fitToMemory {
+            let free = opened.reduce(0) { $0 + ($1.device.freeBytes >> 20) }
+            let fit = layersThatFit(weights.gguf, hyper: hyper, devices: opened.map(\.device), positions: contextLength * sequences,
+                                    maxBatch: maxBatch, cacheFormat: cacheFormat)
+            guard fit.layers > 0 else { throw GPUError(.unavailable, "-ngl auto: not one layer fits with its KV cache in \(free) MiB free") }
+            layers = fit.output ? GPURequest.everything : fit.layers
+            fitted = "; -ngl auto: what \(free) MiB free holds"
+        }
+        let plan = GPULayerSplit.assign(layers: blocks - min(layers, blocks) ..< blocks, output: layers > blocks,
                                         shares: shares)
         let region = weights.resolved.region
         var parts: [GPUOffload] = []
@@ -156,7 +166,7 @@ enum GPUSetup {
                                         fileOffset: region.fileOffset, layers: a.layers, output: a.output, contextLength: contextLength,
                                         sequences: sequences, maxBatch: maxBatch, cacheFormat: cacheFormat))
         }
-        return (try GPULayerSplit(parts), found.skippedText)
+        return (try GPULayerSplit(parts), fitted + found.skippedText)
     }
 
     /// --info: the devices, and how many of the model's layers (counted from the last, as -ngl counts) fit
@@ -167,26 +177,15 @@ enum GPUSetup {
             let opened = found.devices
             let g = weights.gguf, h = try HyperParameters(gguf: g)
             let context = contextLength.map { $0 == 0 ? h.contextLength : $0 } ?? min(8192, h.contextLength)
-            // the worker's cache: -ctk/-ctv's type where it keeps it, else F16 (the run falls back to the CPU)
-            let kvPerLayer = context * ((GPUOffload.workerCacheType(cacheFormat) != nil ? cacheFormat : .f16)
-                .bytesPerToken(layers: 1, kvDimension: h.kvDimension) ?? 4 * h.kvDimension)
-            func bytes(_ prefix: String) -> Int { g.tensors.filter { $0.name.hasPrefix(prefix) }.reduce(0) { $0 + $1.byteCount } }
-            let output = g.tensor(named: TensorName.output)?.byteCount ?? g.tensor(named: TensorName.tokenEmbedding)?.byteCount ?? 0
-            let buffers = 512 * 4 * (4 * h.embeddingLength + 3 * h.feedForwardLength) + 512 * h.vocabularySize * 4
-            var budget = opened.reduce(0) { $0 + Int($1.device.freeBytes) - (256 << 20) - buffers } - output
-            var fit = 0
-            for layer in stride(from: h.blockCount - 1, through: 0, by: -1) {
-                budget -= bytes("blk.\(layer).") + kvPerLayer
-                if budget < 0 { break }
-                fit += 1
-            }
-            let verdict = fit == h.blockCount ? "all \(h.blockCount) layers and the output fit (-ngl 999)"
+            let (fit, output, kvPerLayer) = layersThatFit(g, hyper: h, devices: opened.map(\.device), positions: context,
+                                                          maxBatch: 512, cacheFormat: cacheFormat)
+            let verdict = output ? "all \(h.blockCount) layers and the output fit (-ngl 999)"
                 : "\(fit) of \(h.blockCount) layers fit (-ngl \(fit))"
             let devices = opened.map { "\($0.device.description), \($0.device.freeBytes >> 20) MiB free" }
             let which = opened.count > 1 ? "\(opened.count) GPUs split by layers: " + devices.joined(separator: "; ") : devices.joined()
             // Where the cache goes with the -ngl given: the GPU keeps its layers', the host the rest.
             var placed = ""
-            if request.wanted, GPUOffload.workerCacheType(cacheFormat) != nil {
+            if request.wanted, !request.fitToMemory, GPUOffload.workerCacheType(cacheFormat) != nil {
                 let offloaded = min(request.layers, h.blockCount)
                 func size(_ layers: Int) -> String { formatBytes(layers * kvPerLayer) }
                 placed = "; -ngl \(request.layers): KV cache \(size(offloaded)) on the GPU (\(offloaded) layers), "
@@ -196,6 +195,32 @@ enum GPUSetup {
         } catch {
             return "gpu:          none (\(error))"
         }
+    }
+
+    /// How many of the model's last layers the devices' free memory holds with their KV cache for `positions`
+    /// tokens (all sequences together), and whether the output fits beside them all: an estimate, with each
+    /// device's activations for `maxBatch` tokens and 256 MiB for the driver, the output's weights and logits
+    /// once. Also the cache's bytes per layer.
+    static func layersThatFit(_ g: GGUFFile, hyper h: HyperParameters, devices: [GPUDevice], positions: Int, maxBatch: Int,
+                              cacheFormat: KVCache.Format) -> (layers: Int, output: Bool, kvBytesPerLayer: Int) {
+        // the worker's cache: -ctk/-ctv's type where it keeps it, else F16 (the run falls back to the CPU)
+        let kvPerLayer = positions * ((GPUOffload.workerCacheType(cacheFormat) != nil ? cacheFormat : .f16)
+            .bytesPerToken(layers: 1, kvDimension: h.kvDimension) ?? 4 * h.kvDimension)
+        func bytes(_ prefix: String) -> Int { g.tensors.filter { $0.name.hasPrefix(prefix) }.reduce(0) { $0 + $1.byteCount } }
+        let activations = maxBatch * 4 * (4 * h.embeddingLength + 3 * h.feedForwardLength)
+        let free = devices.reduce(0) { $0 + Int(min($1.freeBytes, 1 << 60)) - (256 << 20) - activations }
+        let output = (g.tensor(named: TensorName.output) ?? g.tensor(named: TensorName.tokenEmbedding))?.byteCount ?? 0
+        func fitting(_ budget: Int) -> Int {
+            var budget = budget, fit = 0
+            for layer in stride(from: h.blockCount - 1, through: 0, by: -1) {
+                budget -= bytes("blk.\(layer).") + kvPerLayer
+                if budget < 0 { break }
+                fit += 1
+            }
+            return fit
+        }
+        if fitting(free - output - maxBatch * h.vocabularySize * 4) == h.blockCount { return (h.blockCount, true, kvPerLayer) }
+        return (fitting(free), false, kvPerLayer)
     }
 
     /// --list-devices, as llama.cpp prints it: each GPU under the name -dev takes, its memory; one the kernels

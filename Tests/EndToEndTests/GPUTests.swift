@@ -82,6 +82,7 @@ final class GPUTests: XCTestCase {
 
     func testBadGPUFlagsAreRefused() throws {
         for (args, message) in [(["-ngl", "-1"], "-ngl/--n-gpu-layers must be 0 or more"),
+                                (["-ngl", "most"], "-ngl/--n-gpu-layers takes a number of layers, all or auto, got 'most'"),
                                 (["--gpu", "amd"], "--gpu must be auto, nvidia or disable, got 'amd' (this runner offloads to NVIDIA GPUs only)"),
                                 (["-sm", "row"], "-sm row (each matrix split over several GPUs) is not supported"),
                                 (["-sm", "rows"], "-sm/--split-mode must be none or layer"),
@@ -125,6 +126,41 @@ final class GPUTests: XCTestCase {
             XCTAssertEqual(r.stderr.components(separatedBy: note).count - 1, noted ? 1 : 0, "\(flags): \(r.stderr)")
             XCTAssertTrue(noteLines(r.stderr).isEmpty, "\(flags): \(r.stderr)")
         }
+    }
+
+    /// llama.cpp's words for -ngl: `all` is everything (999), `auto` the last layers the free memory holds with
+    /// their KV cache (the output too when everything fits), as --info estimates it; when not one layer fits,
+    /// the CPU with one line (auto) or one fatal line (nvidia). The stand-in's devices have 7/8 of their memory free.
+    func testNglAutoOffloadsWhatFitsAndAllEverything() throws {
+        _ = try requireWorker()
+        let driver = E2E.packageRoot.appendingPathComponent(".build/release/stand-in-driver")
+        let model = try E2E.testdataFile("models/tiny-llama3-q4_k_m.gguf")
+        func env(_ devices: String) -> [String: String] { ["LD_LIBRARY_PATH": driver.path, "SWIFTFILE_STAND_IN_DEVICES": devices] }
+        // 32 MiB of F16 cache per layer at 65536 positions; 16 MiB of logits for 32-token batches.
+        let args = ["-m", model.path, "-p", "Hi", "-n", "2", "--temp", "0", "-c", "65536", "-b", "32"]
+        let cpu = try E2E.run(try E2E.runner(), args)
+        XCTAssertEqual(cpu.status, 0, cpu.stderr)
+        for (devices, flags, line) in [("8192", ["-ngl", "all"], "offloaded 4 of 4 layers and the output (4 layers + output: "),
+                                       ("8192", ["-ngl", "auto"], "offloaded 4 of 4 layers and the output (4 layers + output: 27 MiB weights, 128 MiB KV cache, 16 MiB buffers); -ngl auto: what 7168 MiB free holds"),
+                                       ("440", ["-ngl", "auto"], "offloaded 3 of 4 layers (3 layers: 1 MiB weights, 96 MiB KV cache, 0 MiB buffers); -ngl auto: what 385 MiB free holds"),
+                                       ("380", ["-ngl", "AUTO", "--gpu", "nvidia"], "offloaded 2 of 4 layers (2 layers: ")] {
+            let r = try E2E.run(try E2E.runner(), args + flags, environment: env(devices))
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(noteLines(r.stderr).count, 1, r.stderr)
+            XCTAssertTrue(noteLines(r.stderr).first?.contains(line) ?? false, "\(devices) \(flags): \(r.stderr)")
+            XCTAssertEqual(r.stdout, cpu.stdout, "\(devices) \(flags)")
+        }
+        let info = try E2E.run(try E2E.runner(), ["-m", model.path, "-c", "65536", "--info"], environment: env("440"))
+        XCTAssertTrue(info.stdout.contains("385 MiB free; 3 of 4 layers fit (-ngl 3) with a 65536-token context"), info.stdout)
+        let why = "-ngl auto: not one layer fits with its KV cache in 262 MiB free"
+        let auto = try E2E.run(try E2E.runner(), args + ["-ngl", "auto"], environment: env("300"))
+        XCTAssertEqual(auto.status, 0, auto.stderr)
+        XCTAssertEqual(noteLines(auto.stderr), ["note: GPU: \(why); running on the CPU"], auto.stderr)
+        XCTAssertEqual(auto.stdout, cpu.stdout)
+        let fatal = try E2E.run(try E2E.runner(), args + ["-ngl", "auto", "--gpu", "nvidia"], environment: env("300"))
+        XCTAssertEqual(fatal.status, 1)
+        XCTAssertEqual(fatal.stderr.split(separator: "\n").filter { $0.hasPrefix("error") }, ["error: GPU: \(why)"], fatal.stderr)
+        XCTAssertTrue(fatal.stdout.isEmpty)
     }
 
     /// Several GPUs (the stand-in driver pretends to have them): -sm layer gives each a range of the layers in
