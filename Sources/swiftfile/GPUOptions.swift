@@ -23,6 +23,9 @@ struct GPUOptions: ParsableArguments {
     @Flag(name: .customLong("list-devices"), help: "Print the GPUs with their llama.cpp names and memory, then exit.")
     var listDevices = false
 
+    @Option(name: [.customLong("ot", withSingleDash: true), .customLong("override-tensor")], help: "llama.cpp's per-tensor placement: refused (-ngl places whole layers).")
+    var overrideTensor: String?
+
     @Option(name: [.customLong("fa", withSingleDash: true), .customLong("flash-attn")], help: "on | off | auto (alone: on), as llama.cpp's. Changes nothing here: attention never builds the score matrix that flash attention avoids.")
     var flashAttention: String?
 
@@ -31,6 +34,9 @@ struct GPUOptions: ParsableArguments {
 
     func validate() throws {
         do {
+            if let overrideTensor {
+                throw RunnerError("-ot/--override-tensor '\(overrideTensor)' (a tensor's own placement) is not supported: -ngl N places whole layers, the last N")
+            }
             _ = try request()
             _ = try flashAttentionSetting()
         } catch { throw ValidationError("\(error)") }

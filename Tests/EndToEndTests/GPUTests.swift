@@ -99,6 +99,7 @@ final class GPUTests: XCTestCase {
                                 (["-dev", "CUDA0", "-mg", "1"], "-mg/--main-gpu 1 counts in -dev's list (from 0), which names 1 GPU"),
                                 (["-dev", "none", "--gpu", "nvidia"], "--gpu nvidia asks for a GPU and -dev none for none"),
                                 (["-fa", "maybe"], "-fa/--flash-attn must be on, off or auto, got 'maybe'"),
+                                (["-ot", "exps=CPU"], "-ot/--override-tensor 'exps=CPU' (a tensor's own placement) is not supported: -ngl N places whole layers"),
                                 (["--flash-attn=2"], "-fa/--flash-attn must be on, off or auto, got '2'")] {
             let r = try E2E.run(try E2E.runner(), ["-p", "x"] + args)
             XCTAssertNotEqual(r.status, 0)
