@@ -171,14 +171,15 @@ enum GPUSetup {
 
     /// --info: the devices, and how many of the model's layers (counted from the last, as -ngl counts) fit
     /// their free memory with their KV cache for `contextLength` tokens.
-    static func fitLine(_ weights: LoadedWeights, contextLength: Int?, request: GPURequest, cacheFormat: KVCache.Format = .f16) -> String {
+    static func fitLine(_ weights: LoadedWeights, contextLength: Int?, request: GPURequest, cacheFormat: KVCache.Format = .f16,
+                        maxBatch: Int = 512) -> String {
         do {
             guard let found = try openDevices(request, sharedBytes: 4096) else { return "gpu:          none (this runner was built without GPU kernels)" }
             let opened = found.devices
             let g = weights.gguf, h = try HyperParameters(gguf: g)
             let context = contextLength.map { $0 == 0 ? h.contextLength : $0 } ?? min(8192, h.contextLength)
             let (fit, output, kvPerLayer) = layersThatFit(g, hyper: h, devices: opened.map(\.device), positions: context,
-                                                          maxBatch: 512, cacheFormat: cacheFormat)
+                                                          maxBatch: maxBatch, cacheFormat: cacheFormat)
             let verdict = output ? "all \(h.blockCount) layers and the output fit (-ngl 999)"
                 : "\(fit) of \(h.blockCount) layers fit (-ngl \(fit))"
             let devices = opened.map { "\($0.device.description), \($0.device.freeBytes >> 20) MiB free" }

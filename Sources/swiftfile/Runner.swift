@@ -81,7 +81,7 @@ enum Runner {
         if let line = options.gpuOptions.flashAttentionNote { note(line) }
         let weights = try load(modelArgument: options.model)
         if options.info {
-            Output.out(InfoReport.render(weights, contextSize: options.contextSize, cacheFormat: options.cacheFormat) + GPUSetup.fitLine(weights, contextLength: options.contextSize, request: options.gpuRequest, cacheFormat: options.cacheFormat) + "\n")
+            Output.out(InfoReport.render(weights, contextSize: options.contextSize, cacheFormat: options.cacheFormat) + GPUSetup.fitLine(weights, contextLength: options.contextSize, request: options.gpuRequest, cacheFormat: options.cacheFormat, maxBatch: options.batchSize) + "\n")
             return 0
         }
         let isCompletion = options.prompt != nil || options.file != nil || options.cli

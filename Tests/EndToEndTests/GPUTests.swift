@@ -153,6 +153,11 @@ final class GPUTests: XCTestCase {
         }
         let info = try E2E.run(try E2E.runner(), ["-m", model.path, "-c", "65536", "--info"], environment: env("440"))
         XCTAssertTrue(info.stdout.contains("385 MiB free; 3 of 4 layers fit (-ngl 3) with a 65536-token context"), info.stdout)
+        // The output's logits for -b tokens count: 256 MiB at 512, 16 at 32, which -ngl auto above ran with.
+        for (batch, verdict) in [("512", "4 of 4 layers fit (-ngl 4)"), ("32", "all 4 layers and the output fit (-ngl 999)")] {
+            let r = try E2E.run(try E2E.runner(), ["-m", model.path, "-c", "65536", "-b", batch, "--info"], environment: env("500"))
+            XCTAssertTrue(r.stdout.contains("437 MiB free; \(verdict) with a 65536-token context"), r.stdout)
+        }
         let why = "-ngl auto: not one layer fits with its KV cache in 262 MiB free"
         let auto = try E2E.run(try E2E.runner(), args + ["-ngl", "auto"], environment: env("300"))
         XCTAssertEqual(auto.status, 0, auto.stderr)
