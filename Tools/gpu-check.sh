@@ -67,20 +67,37 @@ bin="$work/bin" models="$work/models"
 mkdir -p "$out" "$bin" "$models" "$work/smol"
 
 # ---- Staging: whatever this call carried goes to /tmp, which outlives the call while the machine is warm.
+# A warm machine keeps ignored folders between calls, so a later call may find .gpucarry again while the
+# models are being generated from the last staging (llama-quantize running): a binary is unpacked only when it
+# changed, and renamed into place (a running copy goes on); the folder is swapped, not emptied.
+unpack() {  # unpack CARRIED.xz BINARY
+    if ! cmp -s "$root/.gpucarry/$1" "$work/carry/$1" 2>/dev/null || [ ! -x "$bin/$2" ]; then
+        xz -dc "$root/.gpucarry/$1" > "$bin/$2.new" && chmod +x "$bin/$2.new" && mv -f "$bin/$2.new" "$bin/$2"
+    fi
+}
 stage() {
     local carried=0
     if [ -d "$root/.gpucarry" ] && [ -f "$root/.gpucarry/swiftfile.xz" ]; then
-        rm -rf "$work/carry" && cp -r "$root/.gpucarry" "$work/carry"
-        xz -dc "$work/carry/swiftfile.xz" > "$bin/swiftfile" && chmod +x "$bin/swiftfile"
-        xz -dc "$work/carry/swiftfile-gpu.xz" > "$bin/swiftfile-gpu" && chmod +x "$bin/swiftfile-gpu"
-        if [ -d "$work/carry/llama" ]; then
-            for b in llama-bench llama-quantize; do xz -dc "$work/carry/llama/$b.xz" > "$bin/$b"; chmod +x "$bin/$b"; done
+        unpack swiftfile.xz swiftfile
+        unpack swiftfile-gpu.xz swiftfile-gpu
+        if [ -d "$root/.gpucarry/llama" ]; then
+            for b in llama-bench llama-quantize; do unpack "llama/$b.xz" "$b"; done
         fi
-        python3 -m pip install -q --no-index --no-deps --no-compile --target "$work/site" "$work/carry"/gguf-*.whl >/dev/null 2>&1
+        rm -rf "$work/carry.new" && cp -r "$root/.gpucarry" "$work/carry.new" && rm -rf "$work/carry" && mv "$work/carry.new" "$work/carry"
+        [ -d "$work/site/gguf" ] || python3 -m pip install -q --no-index --no-deps --no-compile --target "$work/site" "$work/carry"/gguf-*.whl >/dev/null 2>&1
         carried=1
+        echo "staged the runner, the worker and the tools"
         # The models, in the background (a new session, so it outlives this call): the run waits for them.
-        setsid nohup bash "$root/Tools/gpu-check.sh" --generate > "$work/generate.log" 2>&1 < /dev/null &
-        echo "staged the runner, the worker and the tools; generating models in the background"
+        # One generator at a time, and none once they are made.
+        if [ -f "$work/generated" ]; then
+            echo "models already generated"
+        elif [ -f "$work/generate.pid" ] && kill -0 "$(cat "$work/generate.pid")" 2>/dev/null; then
+            echo "models still generating in the background"
+        else
+            setsid nohup bash "$root/Tools/gpu-check.sh" --generate > "$work/generate.log" 2>&1 < /dev/null &
+            echo $! > "$work/generate.pid"
+            echo "generating models in the background"
+        fi
     fi
     for part in 1 2; do
         if [ -f "$root/.gpucarry-smol$part/part$part" ]; then
