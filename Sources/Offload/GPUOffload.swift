@@ -65,6 +65,12 @@ public final class GPUOffload: LayerOffload, @unchecked Sendable {
         }
     }
 
+    /// Why a cache of two types stays on the CPU, and the two ways to keep it on the GPU.
+    public static func mixedCacheRefusal(_ format: KVCache.Format) -> GPUError {
+        let (k, v) = (format.keys.rawValue, format.values.rawValue)
+        return GPUError(.unavailable, "the GPU keeps keys and values in one type, not -ctk \(k) -ctv \(v) (give both \(k), or both \(v))")
+    }
+
     /// The shared memory a model needs for batches of `maxBatch` tokens.
     public static func sharedBytes(hyper h: HyperParameters, maxBatch: Int) -> Int {
         WorkerProtocol.layout(embedding: h.embeddingLength, ropeDimension: h.ropeDimensionCount,
@@ -80,9 +86,7 @@ public final class GPUOffload: LayerOffload, @unchecked Sendable {
         guard layers.lowerBound >= 0, layers.upperBound <= h.blockCount, !layers.isEmpty || output else {
             throw GPUError(.failed, "no layers \(layers) of \(h.blockCount) to offload")
         }
-        guard let cacheType = Self.workerCacheType(cacheFormat) else {
-            throw GPUError(.unavailable, "the GPU keeps keys and values in one type, not -ctk \(cacheFormat.keys.rawValue) -ctv \(cacheFormat.values.rawValue)")
-        }
+        guard let cacheType = Self.workerCacheType(cacheFormat) else { throw Self.mixedCacheRefusal(cacheFormat) }
         self.worker = worker
         self.device = device
         hyper = h

@@ -84,9 +84,7 @@ enum GPUSetup {
         if request.wanted {
             do {
                 if let why = ModelWeights.offloadBlocker(gguf: weights.gguf, hyper: hyper) { throw GPUError(.unavailable, why) }
-                if GPUOffload.workerCacheType(cacheFormat) == nil {
-                    throw GPUError(.unavailable, "the GPU keeps keys and values in one type, not -ctk \(cacheFormat.keys.rawValue) -ctv \(cacheFormat.values.rawValue)")
-                }
+                if GPUOffload.workerCacheType(cacheFormat) == nil { throw GPUOffload.mixedCacheRefusal(cacheFormat) }
                 (offload, remarks) = try attach(request, weights: weights, contextLength: contextLength, sequences: sequences,
                                                 maxBatch: maxBatch, cacheFormat: cacheFormat)
             } catch let error as GPUError {

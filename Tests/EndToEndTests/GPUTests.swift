@@ -515,10 +515,10 @@ final class GPUTests: XCTestCase {
         let mixed = ["-m", model.path, "-p", "Hi", "-n", "2", "--temp", "0", "-ctk", "q8_0", "-ctv", "f16", "-ngl", "999"]
         let auto = try E2E.run(try E2E.runner(), mixed, environment: env)
         XCTAssertEqual(auto.status, 0, auto.stderr)
-        XCTAssertEqual(noteLines(auto.stderr), ["note: GPU: the GPU keeps keys and values in one type, not -ctk q8_0 -ctv f16; running on the CPU"])
+        XCTAssertEqual(noteLines(auto.stderr), ["note: GPU: the GPU keeps keys and values in one type, not -ctk q8_0 -ctv f16 (give both q8_0, or both f16); running on the CPU"])
         let fatal = try E2E.run(try E2E.runner(), mixed + ["--gpu", "nvidia"], environment: env)
         XCTAssertEqual(fatal.status, 1)
-        XCTAssertEqual(fatal.stderr, "error: GPU: the GPU keeps keys and values in one type, not -ctk q8_0 -ctv f16\n")
+        XCTAssertEqual(fatal.stderr, "error: GPU: the GPU keeps keys and values in one type, not -ctk q8_0 -ctv f16 (give both q8_0, or both f16)\n")
         // llama.cpp's logits with the same caches, through the GPU (the CPU's bounds: GoldenLogitTests).
         try compareWithGolden("tiny-llama3-q8_0-q4emb.kv-q8_0", model: model, tolerance: 1e-2, exactPrompts: 3,
                               extra: ["-ctk", "q8_0", "-ctv", "q8_0", "-ngl", "999", "--gpu", "nvidia"], environment: env)
