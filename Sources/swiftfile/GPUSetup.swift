@@ -222,19 +222,25 @@ enum GPUSetup {
         return (fitting(free), false, kvPerLayer)
     }
 
+    /// Every GPU the driver sees, in its order: the device, or why the kernels cannot use it. Nil when this
+    /// runner has no worker.
+    private static func survey() throws -> [(index: Int, device: GPUDevice?, why: String)]? {
+        guard let found = try openDevices(GPURequest(mode: .auto, layers: 0), sharedBytes: 4096) else { return nil }
+        let usable = found.devices.map { (index: $0.device.index, device: Optional($0.device), why: "") }
+        let unusable = found.skipped.map { (index: $0.index, device: GPUDevice?.none, why: $0.why) }
+        return (usable + unusable).sorted { $0.index < $1.index }
+    }
+
     /// --list-devices, as llama.cpp prints it: each GPU under the name -dev takes, its memory; one the kernels
     /// cannot use says why.
     static func deviceList() -> String {
         var lines = ["Available devices:"]
         do {
-            guard let found = try openDevices(GPURequest(mode: .auto, layers: 0), sharedBytes: 4096) else {
-                return (lines + ["  (none: this runner was built without GPU kernels)"]).joined(separator: "\n")
+            guard let devices = try survey() else { return (lines + ["  (none: this runner was built without GPU kernels)"]).joined(separator: "\n") }
+            lines += devices.map { d in
+                guard let g = d.device else { return "  CUDA\(d.index): not usable (\(d.why))" }
+                return "  CUDA\(d.index): \(g.name) (\(g.totalBytes >> 20) MiB, \(g.freeBytes >> 20) MiB free)"
             }
-            let usable = found.devices.map { o in
-                (o.device.index, "  CUDA\(o.device.index): \(o.device.name) (\(o.device.totalBytes >> 20) MiB, \(o.device.freeBytes >> 20) MiB free)")
-            }
-            let unusable = found.skipped.map { ($0.index, "  CUDA\($0.index): not usable (\($0.why))") }
-            lines += (usable + unusable).sorted { $0.0 < $1.0 }.map(\.1)
         } catch {
             lines.append("  (none: \(error))")
         }
@@ -244,16 +250,13 @@ enum GPUSetup {
     /// For --version: the devices and what they offer (one line each), or why there is none.
     static func deviceLines() -> String {
         do {
-            guard let found = try openDevices(GPURequest(mode: .auto, layers: 0), sharedBytes: 4096) else {
-                return "GPU: none (this runner was built without GPU kernels)"
-            }
+            guard let devices = try survey() else { return "GPU: none (this runner was built without GPU kernels)" }
             // Each description ends with the module the driver took (PTX ISA 6.4: drivers from 418 on; 6.5 with
             // the int8 tensor cores: from 440 on, Turing and later).
-            var lines = found.devices.map { o in
-                (o.device.index, (o.device.count > 1 ? "GPU \(o.device.index): " : "GPU: ") + "\(o.device.description), \(o.device.freeBytes >> 20) MiB free")
-            }
-            lines += found.skipped.map { ($0.index, "GPU \($0.index): not used (\($0.why))") }
-            return lines.sorted { $0.0 < $1.0 }.map(\.1).joined(separator: "\n")
+            return devices.map { d in
+                guard let g = d.device else { return "GPU \(d.index): not used (\(d.why))" }
+                return (g.count > 1 ? "GPU \(g.index): " : "GPU: ") + "\(g.description), \(g.freeBytes >> 20) MiB free"
+            }.joined(separator: "\n")
         } catch {
             return "GPU: none (\(error))"
         }
